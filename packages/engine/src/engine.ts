@@ -1,0 +1,57 @@
+import type pg from 'pg';
+import { createPool } from './db.js';
+import { migrate, type MigrateReport } from './migrate.js';
+import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
+import type { StoragePort } from './ports.js';
+import { executeRun, type RunOptions } from './run.js';
+import { WorkerPoolStorage } from './storage/worker-pool.js';
+import type { RunSummary } from './summary.js';
+
+export interface MigrateCallOptions {
+  readonly createJobsIndexes?: boolean;
+}
+
+/** The engine: a pool, a storage, resolved options; runtimes (daemon, cli, http) hold one each. */
+export interface Engine {
+  readonly pool: pg.Pool;
+  readonly options: ResolvedOptions;
+  /** The storage port (deletes in worker threads for file and S3 configs). */
+  storage(): StoragePort;
+  migrate(options?: MigrateCallOptions): Promise<MigrateReport>;
+  run(options?: RunOptions): Promise<RunSummary>;
+  /** Drains the worker pool and closes the database pool (when the engine created it). */
+  close(): Promise<void>;
+}
+
+export function createEngine(input: EngineOptions): Engine {
+  const options = resolveOptions(input);
+  const ownsPool = options.pool === null;
+  const pool = options.pool ?? createPool(options.databaseUrl!);
+  let storage: StoragePort | undefined;
+  const getStorage = (): StoragePort => {
+    if (!storage) {
+      const s = options.storage;
+      if ('deleteMany' in s) storage = s;
+      else storage = new WorkerPoolStorage(s.concurrency === undefined ? { ...s, concurrency: options.deleteConcurrency } : s, { threads: options.threads });
+    }
+    return storage;
+  };
+  let closed = false;
+  return {
+    pool,
+    options,
+    storage: getStorage,
+    migrate: (m = {}) =>
+      migrate(pool, { jobs: options.jobs, policies: options.policies, ...(m.createJobsIndexes === undefined ? {} : { createJobsIndexes: m.createJobsIndexes }) }),
+    run: (runOptions) => executeRun({ pool, storage: getStorage(), options }, runOptions),
+    async close() {
+      if (closed) return;
+      closed = true;
+      const s = storage;
+      storage = undefined;
+      // Adapters passed in by the caller are the caller's to close.
+      if (s && !('deleteMany' in options.storage)) await s.close();
+      if (ownsPool) await pool.end();
+    },
+  };
+}

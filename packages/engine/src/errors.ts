@@ -1,0 +1,79 @@
+/**
+ * Lethe's error catalogue. Every error a user can see has a stable `code` (scripts and the HTTP API
+ * match on it) and a message that names the field and what was expected.
+ */
+export const ErrorCodes = {
+  CONFIG: 'LETHE_E_CONFIG',
+  POLICY_INVALID: 'LETHE_E_POLICY_INVALID',
+  POLICY_UNKNOWN: 'LETHE_E_POLICY_UNKNOWN',
+  STORAGE_URL: 'LETHE_E_STORAGE_URL',
+  STORAGE: 'LETHE_E_STORAGE',
+  KEY_OUTSIDE_ROOT: 'LETHE_E_KEY_OUTSIDE_ROOT',
+  KEY_INVALID: 'LETHE_E_KEY_INVALID',
+  RUN_IN_PROGRESS: 'LETHE_E_RUN_IN_PROGRESS',
+  PAUSED: 'LETHE_E_PAUSED',
+  SCHEMA: 'LETHE_E_SCHEMA',
+  NOT_MIGRATED: 'LETHE_E_NOT_MIGRATED',
+  DATABASE: 'LETHE_E_DATABASE',
+  LOCK_LOST: 'LETHE_E_LOCK_LOST',
+  NOT_FOUND: 'LETHE_E_NOT_FOUND',
+  ABORTED: 'LETHE_E_ABORTED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class LetheError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LetheError';
+    this.code = code;
+  }
+}
+
+/** Bad configuration or usage: the CLI exits 2, HTTP answers 400. */
+export class ConfigError extends LetheError {
+  constructor(message: string, code: ErrorCode = ErrorCodes.CONFIG, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Another run holds the per-database run lock. */
+export class RunInProgressError extends LetheError {
+  constructor(message = 'another Lethe run is in progress on this database (the run lock is held); try again when it ends') {
+    super(ErrorCodes.RUN_IN_PROGRESS, message);
+    this.name = 'RunInProgressError';
+  }
+}
+
+/** The database schema is missing or not what Lethe needs. */
+export class SchemaError extends LetheError {
+  constructor(message: string, code: ErrorCode = ErrorCodes.SCHEMA) {
+    super(code, message);
+    this.name = 'SchemaError';
+  }
+}
+
+export function isLetheError(error: unknown): error is LetheError {
+  return error instanceof LetheError;
+}
+
+/**
+ * SQLSTATE classes worth a retry on the next batch or run (connection loss, serialization,
+ * deadlock, too many connections, admin shutdown). Everything else is a bug or a schema problem.
+ */
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+export function isRetryableSqlState(code: string | undefined): boolean {
+  return code !== undefined && RETRYABLE_SQLSTATES.has(code);
+}
+
+/** Turns anything thrown into a one-line message fit for a log or a terminal. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

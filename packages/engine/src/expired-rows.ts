@@ -1,0 +1,84 @@
+import type pg from 'pg';
+import Cursor from 'pg-cursor';
+import type { JobsTable } from './jobs-table.js';
+import type { ExpiredRow } from './ports.js';
+
+/** One purpose's slice of the selection: its policy as a Postgres interval. */
+export interface PurposeSelection {
+  readonly purpose: string;
+  /** e.g. `24 hours`, `1 year`. */
+  readonly interval: string;
+  /** Month/year intervals clamp days (Jan 31 + 1 month = Feb 28): widen the index range by 3 days. */
+  readonly calendar: boolean;
+}
+
+/**
+ * The expired-row query for one purpose. DESIGN invariant 1: expired means
+ * `created_at + retention < cutoff`, which is the exact filter here. The range condition
+ * `created_at < cutoff - retention (+ slack)` is what the (purpose_code, created_at) index serves;
+ * it is a superset of the exact one, so its cost follows the number of expired rows.
+ * Timestamps come back as epoch milliseconds (float8), ids as text: cheap to decode.
+ */
+export function expiredRowsSql(t: JobsTable): string {
+  return `SELECT j.${t.id}::text, coalesce(j.${t.fileKey}::text, ''),
+       (extract(epoch FROM j.${t.createdAt}) * 1000)::float8,
+       (extract(epoch FROM j.${t.createdAt} + $2::interval) * 1000)::float8
+  FROM ${t.table} j
+ WHERE j.${t.purpose} = $1
+   AND j.${t.createdAt} < ${t.toColumnTime(`$3::timestamptz - $2::interval + $4::interval`)}
+   AND j.${t.createdAt} + $2::interval < ${t.toColumnTime('$3::timestamptz')}
+ ORDER BY j.${t.createdAt}`;
+}
+
+export interface ReadExpiredOptions {
+  readonly table: JobsTable;
+  readonly purposes: readonly PurposeSelection[];
+  /** The run's cutoff, an ISO timestamp read from the database clock. */
+  readonly cutoff: string;
+  readonly batchSize: number;
+  /** Stop after this many rows in all (a `--limit`); undefined for no limit. */
+  readonly limit?: number;
+  readonly signal?: AbortSignal;
+}
+
+type RawRow = [string, string, number, number];
+
+/**
+ * Streams expired rows in batches through a server-side cursor on one dedicated connection,
+ * purpose after purpose. Memory holds one batch at a time, whatever the backlog.
+ */
+export async function* readExpiredRows(pool: pg.Pool, options: ReadExpiredOptions): AsyncGenerator<ExpiredRow[]> {
+  const sql = expiredRowsSql(options.table);
+  let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    for (const p of options.purposes) {
+      if (remaining <= 0 || options.signal?.aborted) break;
+      const cursor = client.query(new Cursor<RawRow>(sql, [p.purpose, p.interval, options.cutoff, p.calendar ? '3 days' : '0'], { rowMode: 'array' }));
+      try {
+        while (remaining > 0 && !options.signal?.aborted) {
+          const raw = await cursor.read(Math.min(options.batchSize, remaining));
+          if (raw.length === 0) break;
+          remaining -= raw.length;
+          const batch = new Array<ExpiredRow>(raw.length);
+          for (let i = 0; i < raw.length; i++) {
+            const r = raw[i]!;
+            batch[i] = { id: r[0], fileKey: r[1], purpose: p.purpose, createdAtMs: r[2], expiresAtMs: r[3] };
+          }
+          yield batch;
+        }
+      } finally {
+        await cursor.close().catch((error: Error) => {
+          broken = error;
+        });
+      }
+    }
+  } catch (error) {
+    broken = error as Error;
+    throw error;
+  } finally {
+    // A connection that failed mid-cursor is not returned to the pool for reuse.
+    client.release(broken);
+  }
+}

@@ -1,0 +1,35 @@
+export { createEngine } from './engine.js';
+export type { Engine, MigrateCallOptions } from './engine.js';
+export { resolveOptions, silentLogger } from './options.js';
+export type { EngineOptions, ResolvedOptions } from './options.js';
+export type { RunOptions } from './run.js';
+export { migrate, schemaVersion } from './migrate.js';
+export type { MigrateReport } from './migrate.js';
+export { createPool, withTransaction } from './db.js';
+export type { Queryable } from './db.js';
+export { ConfigError, ErrorCodes, LetheError, RunInProgressError, SchemaError, describeError, isLetheError, isRetryableSqlState } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export {
+  DEFAULT_POLICIES, formatRetention, isCalendarRetention, parsePolicies, parseRetention, policiesFromJson, policiesToJson, retentionApproxMs, retentionToInterval,
+} from './policy.js';
+export type { PolicySet, Retention, RetentionUnit } from './policy.js';
+export { listPolicyVersions, loadCurrentPolicies, loadPolicyVersion, savePolicyVersion } from './policy-store.js';
+export type { PolicyVersion } from './policy-store.js';
+export { pause, readControl, resume } from './control.js';
+export type { ControlState, PauseRequest } from './control.js';
+export { AuditActions, writeAudit } from './audit.js';
+export type { AuditAction } from './audit.js';
+export { DEFAULT_JOBS_TABLE, inspectJobsTable } from './jobs-table.js';
+export type { JobsTable, JobsTableNames } from './jobs-table.js';
+export { expiredRowsSql, readExpiredRows } from './expired-rows.js';
+export type { PurposeSelection } from './expired-rows.js';
+export { createStorage, describeStorage, parseStorageUrl } from './storage/config.js';
+export type { FileStorageConfig, S3StorageConfig, StorageConfig } from './storage/config.js';
+export { FileStorage, RESERVED_PREFIX } from './storage/fs.js';
+export { checkKey } from './storage/keys.js';
+export { WorkerPoolStorage } from './storage/worker-pool.js';
+export { TokenBucket } from './rate-limiter.js';
+export { systemClock } from './clock.js';
+export { RUN_LOCK_KEY } from './run-lock.js';
+export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectInfo, OutcomeKind, RunProgress, StoragePort } from './ports.js';
+export type { FailureSample, PurposeCounts, RunStatus, RunSummary, RunTrigger, UnreadableRows } from './summary.js';

@@ -1,0 +1,119 @@
+import type pg from 'pg';
+import { systemClock } from './clock.js';
+import { ConfigError } from './errors.js';
+import { DEFAULT_JOBS_TABLE, validateJobsTableNames, type JobsTableNames } from './jobs-table.js';
+import { DEFAULT_POLICIES, parsePolicies, type PolicySet } from './policy.js';
+import type { Clock, Logger, StoragePort } from './ports.js';
+import { parseStorageUrl, type StorageConfig } from './storage/config.js';
+
+/** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
+export interface EngineOptions {
+  /** A Postgres URL; or pass `pool`. */
+  readonly databaseUrl?: string;
+  readonly pool?: pg.Pool;
+  /** A storage URL (`file:///var/lib/docs`, `s3://bucket/prefix`), a parsed config, or an adapter. */
+  readonly storage?: string | StorageConfig | StoragePort;
+  readonly jobs?: Partial<JobsTableNames>;
+  /** Policies that `migrate` seeds when the database has none (default: the runbook's five). */
+  readonly policies?: Record<string, string>;
+  /** Rows per batch: one cursor read, one storage task, one outcome statement. */
+  readonly batchSize?: number;
+  /** Storage deletes per second; 0 = no limit. Default: none for files, 3000 for S3. */
+  readonly deletesPerSecond?: number;
+  readonly maxBatchesInFlight?: number;
+  /** Worker threads in the storage pool. */
+  readonly threads?: number;
+  /** Deletes in flight inside one worker (unlinks, or DeleteObjects requests). */
+  readonly deleteConcurrency?: number;
+  /** How long a run waits for another run's lock before refusing; 0 refuses at once. */
+  readonly lockWaitMs?: number;
+  /** Erased keys kept in a run's audit row (FM-003 searches it); past this, the ledger. */
+  readonly summaryErasedKeys?: number;
+  readonly summaryFailures?: number;
+  readonly pausePollMs?: number;
+  readonly progressIntervalMs?: number;
+  /** Unknown-purpose rows are counted up to this figure per purpose. */
+  readonly unreadableCountCap?: number;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Lethe's version, recorded with every run. */
+  readonly version?: string;
+  readonly host?: string;
+}
+
+export interface ResolvedOptions {
+  readonly databaseUrl: string | null;
+  readonly pool: pg.Pool | null;
+  readonly storage: StorageConfig | StoragePort;
+  readonly jobs: JobsTableNames;
+  readonly policies: PolicySet;
+  readonly batchSize: number;
+  readonly deletesPerSecond: number;
+  readonly maxBatchesInFlight: number;
+  readonly threads: number;
+  readonly deleteConcurrency: number;
+  readonly lockWaitMs: number;
+  readonly summaryErasedKeys: number;
+  readonly summaryFailures: number;
+  readonly pausePollMs: number;
+  readonly progressIntervalMs: number;
+  readonly unreadableCountCap: number;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly version: string;
+  readonly host: string;
+}
+
+export const silentLogger: Logger = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  debug: () => {},
+  child: () => silentLogger,
+};
+
+function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}: must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function isPort(s: unknown): s is StoragePort {
+  return typeof s === 'object' && s !== null && typeof (s as StoragePort).deleteMany === 'function';
+}
+
+export function resolveOptions(o: EngineOptions): ResolvedOptions {
+  if (!o.pool && (typeof o.databaseUrl !== 'string' || o.databaseUrl === '')) {
+    throw new ConfigError('DATABASE_URL: a Postgres connection URL is required, e.g. postgres://user@host:5432/db');
+  }
+  if (o.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(o.databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL: expected a postgres:// URL, got ${JSON.stringify(o.databaseUrl.replace(/\/\/[^@/]*@/, '//***@'))}`);
+  }
+  if (o.storage === undefined) throw new ConfigError('LETHE_STORAGE: a storage URL is required, e.g. file:///var/lib/docs or s3://bucket/prefix');
+  const storage = typeof o.storage === 'string' ? parseStorageUrl(o.storage) : o.storage;
+  const isS3 = !isPort(storage) && storage.kind === 's3';
+  return Object.freeze({
+    databaseUrl: o.databaseUrl ?? null,
+    pool: o.pool ?? null,
+    storage,
+    jobs: validateJobsTableNames({ ...DEFAULT_JOBS_TABLE, ...o.jobs }),
+    policies: o.policies === undefined ? DEFAULT_POLICIES : parsePolicies(o.policies),
+    batchSize: int('batchSize', o.batchSize, 1000, 1, 10_000),
+    deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, isS3 ? 3000 : 0, 0, 1_000_000),
+    maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight, 4, 1, 64),
+    threads: int('threads', o.threads, 2, 1, 32),
+    deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, isS3 ? 4 : 32, 1, 1024),
+    lockWaitMs: int('lockWaitMs', o.lockWaitMs, 0, 0, 86_400_000),
+    summaryErasedKeys: int('summaryErasedKeys', o.summaryErasedKeys, 1000, 0, 100_000),
+    summaryFailures: int('summaryFailures', o.summaryFailures, 100, 0, 10_000),
+    pausePollMs: int('pausePollMs', o.pausePollMs, 1000, 0, 600_000),
+    progressIntervalMs: int('progressIntervalMs', o.progressIntervalMs, 2000, 10, 600_000),
+    unreadableCountCap: int('unreadableCountCap', o.unreadableCountCap, 1000, 1, 10_000_000),
+    logger: o.logger ?? silentLogger,
+    clock: o.clock ?? systemClock,
+    version: o.version ?? '0.1.0',
+    host: o.host ?? 'unknown',
+  });
+}

@@ -1,0 +1,126 @@
+import type pg from 'pg';
+import { describeError, ErrorCodes } from './errors.js';
+import type { PurposeSelection } from './expired-rows.js';
+import type { JobsTable } from './jobs-table.js';
+import { writeOutcomes, type RowOutcome } from './ledger.js';
+import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from './ports.js';
+import type { TokenBucket } from './rate-limiter.js';
+import { keysStillReferenced } from './shared-keys.js';
+import { checkKey } from './storage/keys.js';
+import type { SummaryBuilder } from './summary.js';
+
+export type StopReason = 'paused' | 'interrupted' | 'failed';
+
+export interface PipelineContext {
+  readonly pool: pg.Pool;
+  readonly table: JobsTable;
+  readonly storage: StoragePort;
+  readonly limiter: TokenBucket;
+  readonly outcomeSql: string;
+  readonly runId: string;
+  readonly policyVersion: number;
+  readonly policies: readonly PurposeSelection[];
+  readonly cutoff: string;
+  readonly summary: SummaryBuilder;
+  readonly maxBatchesInFlight: number;
+  readonly dryRun: boolean;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Asked before each batch: a reason to stop taking new batches, or null to go on. */
+  readonly shouldStop: () => Promise<StopReason | null>;
+  readonly onBatchDone: () => void;
+}
+
+export interface PipelineResult {
+  readonly stoppedBy: StopReason | null;
+  readonly error: unknown;
+  readonly wouldDelete: number;
+}
+
+/**
+ * Data flows one way: source -> shared-key guard -> rate limiter -> storage (worker pool) ->
+ * outcome writer. Reading batch N+1 overlaps deleting batch N and writing batch N-1's outcomes;
+ * at most `maxBatchesInFlight` batches are between the limiter and the writer. On a stop,
+ * batches in flight are drained (their outcomes written), never abandoned.
+ */
+export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, ctx: PipelineContext): Promise<PipelineResult> {
+  const inFlight = new Set<Promise<void>>();
+  let fatal: unknown = null;
+  let stoppedBy: StopReason | null = null;
+  let wouldDelete = 0;
+  try {
+    for await (const batch of source) {
+      ctx.summary.selected(batch);
+      const { deletable, keys } = await guard(ctx, batch);
+      if (ctx.dryRun) {
+        wouldDelete += dryRunBatch(ctx, deletable);
+        ctx.onBatchDone();
+      } else if (deletable.length > 0) {
+        await ctx.limiter.take(keys.length, ctx.signal);
+        while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
+        if (fatal) break;
+        const task = deleteBatch(ctx, deletable, keys).then(
+          () => ctx.onBatchDone(),
+          (error: unknown) => {
+            fatal ??= error;
+          },
+        );
+        const tracked = task.finally(() => inFlight.delete(tracked));
+        inFlight.add(tracked);
+      }
+      if (fatal) break;
+      stoppedBy = await ctx.shouldStop();
+      if (stoppedBy) break;
+    }
+  } catch (error) {
+    fatal ??= error;
+  }
+  await Promise.all(inFlight);
+  return { stoppedBy: fatal ? 'failed' : stoppedBy, error: fatal, wouldDelete };
+}
+
+/** Drops rows whose key a live row still needs; returns the rest and their distinct keys. */
+async function guard(ctx: PipelineContext, batch: readonly ExpiredRow[]): Promise<{ deletable: ExpiredRow[]; keys: string[] }> {
+  const distinct = [...new Set(batch.map((r) => r.fileKey))];
+  const inUse = await keysStillReferenced(ctx.pool, ctx.table, distinct, ctx.policies, ctx.cutoff);
+  if (inUse.size === 0) return { deletable: [...batch], keys: distinct };
+  const deletable: ExpiredRow[] = [];
+  for (const row of batch) {
+    if (inUse.has(row.fileKey)) ctx.summary.shared(row);
+    else deletable.push(row);
+  }
+  return { deletable, keys: distinct.filter((k) => !inUse.has(k)) };
+}
+
+function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number {
+  const refused: RowOutcome[] = [];
+  for (const row of rows) {
+    const problem = checkKey(row.fileKey);
+    if (problem) refused.push({ row, outcome: 'refused', code: problem.code, message: problem.message });
+  }
+  ctx.summary.outcomes(refused, null);
+  return rows.length - refused.length;
+}
+
+async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[]): Promise<void> {
+  let results: KeyOutcome[];
+  try {
+    results = await ctx.storage.deleteMany(keys);
+  } catch (error) {
+    // The pool itself failed (a worker died): no key is known to be gone, every row is kept.
+    const message = describeError(error);
+    results = keys.map((key) => ({ key, outcome: 'failed', code: ErrorCodes.STORAGE, message, retryable: true }));
+  }
+  const byKey = new Map<string, KeyOutcome>();
+  for (const r of results) byKey.set(r.key, r);
+  const seen = new Set<string>();
+  const outcomes: RowOutcome[] = rows.map((row) => {
+    const r = byKey.get(row.fileKey) ?? { key: row.fileKey, outcome: 'failed', code: ErrorCodes.STORAGE, message: 'storage returned no outcome for this key' };
+    // Two expired rows sharing a key: the first records the erasure, the others find it absent.
+    const outcome = r.outcome === 'erased' && seen.has(row.fileKey) ? 'absent' : r.outcome;
+    seen.add(row.fileKey);
+    return { row, outcome, code: r.code, message: r.message };
+  });
+  const { removed } = await writeOutcomes(ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes);
+  ctx.summary.outcomes(outcomes, removed);
+}

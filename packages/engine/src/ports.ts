@@ -1,0 +1,81 @@
+/**
+ * The small interfaces the engine consumes. Glossary:
+ *
+ * - expired row: a `jobs` row whose purpose has a policy, whose `created_at` is set, and whose
+ *   `created_at + retention` is before the run's cutoff (one instant per run, from the DB clock).
+ * - key: a row's `file_key`, relative to the storage root (a directory or a bucket prefix).
+ * - outcome: what storage did with one key. `erased` (it was there and is gone), `absent` (it
+ *   was already gone), `refused` (the key is unsafe and was never touched), `failed` (the store
+ *   said no; the row is kept for the next run).
+ * - ledger: Lethe's per-file record of erasures (`lethe_ledger`), one row per job row removed.
+ */
+
+export type OutcomeKind = 'erased' | 'absent' | 'refused' | 'failed';
+
+/** One key's fate. Crosses the worker-thread boundary, so plain data only (no Error objects). */
+export interface KeyOutcome {
+  readonly key: string;
+  readonly outcome: OutcomeKind;
+  /** Stable code for refused/failed outcomes, e.g. `LETHE_E_KEY_OUTSIDE_ROOT`, `EACCES`. */
+  readonly code?: string;
+  readonly message?: string;
+  readonly retryable?: boolean;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  /** Last modification, epoch milliseconds. */
+  readonly modifiedMs: number;
+}
+
+/** Storage: filesystem and S3 are adapters of this one port (see storage/contract tests). */
+export interface StoragePort {
+  /** A short description for logs and summaries, e.g. `file:///var/lib/docs`. */
+  readonly describe: string;
+  /** Deletes every key; never throws for a per-key problem: one outcome per key, in order. */
+  deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<KeyOutcome[]>;
+  /** Existence check for verification; `null` when absent. Refuses unsafe keys by throwing. */
+  stat(key: string): Promise<ObjectInfo | null>;
+  /** Lists objects under the root (or a sub-prefix), for reconciliation. */
+  list(prefix?: string): AsyncIterable<ObjectInfo>;
+  close(): Promise<void>;
+}
+
+/** One expired row as the pipeline needs it: cheap to decode (text and epoch numbers). */
+export interface ExpiredRow {
+  readonly id: string;
+  readonly fileKey: string;
+  readonly purpose: string;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+}
+
+/** Expired-row source: batches of rows, streamed; never the whole backlog in memory. */
+export type ExpiredRowSource = AsyncIterable<readonly ExpiredRow[]>;
+
+export interface Clock {
+  /** Epoch milliseconds, for durations and rate limiting (the cutoff comes from the database). */
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The subset of pino's logger the engine uses; runtimes pass a real pino child logger. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export interface RunProgress {
+  readonly runId: string;
+  readonly selected: number;
+  readonly processed: number;
+  readonly deleted: number;
+  readonly failed: number;
+  /** Expired rows counted at start (estimate for ETA; `null` when not counted). */
+  readonly total: number | null;
+  readonly elapsedMs: number;
+}

@@ -1,0 +1,87 @@
+/**
+ * Lethe's own tables, as an ordered list of migrations. Each runs once, in a transaction, under an
+ * advisory lock (so two `lethe migrate` at once are safe); `lethe_schema_migrations` records them.
+ * Append new versions at the end; never edit an applied one.
+ *
+ * `audit_logs` may already belong to the platform: it is created only when missing, and its
+ * columns are checked separately (see ../migrate.ts).
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'core tables: audit_logs, runs, ledger, policies, control',
+    sql: `
+CREATE TABLE IF NOT EXISTS audit_logs (
+  id bigserial PRIMARY KEY,
+  "timestamp" timestamptz NOT NULL DEFAULT now(),
+  action text NOT NULL,
+  details jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+
+CREATE TABLE IF NOT EXISTS lethe_runs (
+  id uuid PRIMARY KEY,
+  trigger text NOT NULL,
+  status text NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'paused', 'interrupted')),
+  dry_run boolean NOT NULL DEFAULT false,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  ended_at timestamptz,
+  heartbeat_at timestamptz NOT NULL DEFAULT now(),
+  cutoff timestamptz,
+  policy_version integer,
+  host text,
+  pid integer,
+  version text,
+  progress jsonb,
+  summary jsonb,
+  error text
+);
+CREATE INDEX IF NOT EXISTS lethe_runs_started_at_idx ON lethe_runs (started_at DESC);
+CREATE INDEX IF NOT EXISTS lethe_runs_running_idx ON lethe_runs (status) WHERE status = 'running';
+
+CREATE TABLE IF NOT EXISTS lethe_ledger (
+  id bigserial PRIMARY KEY,
+  run_id uuid NOT NULL,
+  job_id text NOT NULL,
+  file_key text NOT NULL,
+  purpose_code text,
+  created_at timestamptz,
+  expires_at timestamptz,
+  erased_at timestamptz NOT NULL DEFAULT now(),
+  outcome text NOT NULL,
+  error_code text,
+  error text,
+  policy_version integer,
+  job_row jsonb
+);
+CREATE INDEX IF NOT EXISTS lethe_ledger_file_key_idx ON lethe_ledger (file_key);
+CREATE INDEX IF NOT EXISTS lethe_ledger_run_id_idx ON lethe_ledger (run_id);
+CREATE INDEX IF NOT EXISTS lethe_ledger_erased_at_idx ON lethe_ledger (erased_at);
+
+CREATE TABLE IF NOT EXISTS lethe_policy_versions (
+  version integer PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  created_by text NOT NULL,
+  reason text,
+  policies jsonb NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS lethe_control (
+  id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+  paused boolean NOT NULL DEFAULT false,
+  paused_by text,
+  paused_at timestamptz,
+  reason text,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO lethe_control (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
+`,
+  },
+];
+
+export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

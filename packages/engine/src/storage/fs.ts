@@ -1,0 +1,155 @@
+import { lstat, opendir, realpath, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { ErrorCodes, LetheError } from '../errors.js';
+import type { KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
+import { checkKey } from './keys.js';
+
+export interface FileStorageOptions {
+  /** Absolute path of the storage root. */
+  readonly root: string;
+  /** Unlinks in flight per deleteMany call (libuv's thread pool is the real limit). */
+  readonly concurrency?: number;
+}
+
+/** Directory names under the root that Lethe owns and that listing skips. */
+export const RESERVED_PREFIX = '.lethe';
+
+/**
+ * Filesystem storage. Safety: the key is checked lexically, then the real path of its parent
+ * directory must lie under the real path of the root, so a symlinked directory cannot lead out.
+ * A final component that is itself a symlink is unlinked as a link: the target is never touched.
+ * Only files are unlinked; a directory is refused, never removed.
+ */
+export class FileStorage implements StoragePort {
+  readonly describe: string;
+  readonly #root: string;
+  readonly #concurrency: number;
+  #rootReal: Promise<string> | undefined;
+
+  constructor(options: FileStorageOptions) {
+    this.#root = options.root;
+    this.#concurrency = options.concurrency ?? 64;
+    this.describe = `file://${options.root}`;
+  }
+
+  #realRoot(): Promise<string> {
+    this.#rootReal ??= realpath(this.#root).catch((error: unknown) => {
+      this.#rootReal = undefined;
+      throw new LetheError(ErrorCodes.STORAGE, `storage root ${this.#root} is not reachable: ${(error as Error).message}`, { cause: error });
+    });
+    return this.#rootReal;
+  }
+
+  async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<KeyOutcome[]> {
+    const rootReal = await this.#realRoot();
+    const parents = new Map<string, Promise<string | null>>();
+    const out = new Array<KeyOutcome>(keys.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const i = next++;
+        const key = keys[i]!;
+        out[i] = signal?.aborted
+          ? { key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
+          : await this.#deleteOne(rootReal, key, parents);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, keys.length) }, worker));
+    return out;
+  }
+
+  async #deleteOne(rootReal: string, key: string, parents: Map<string, Promise<string | null>>): Promise<KeyOutcome> {
+    const problem = checkKey(key);
+    if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
+    const path = join(rootReal, key);
+    const parent = dirname(path);
+    let parentReal = parents.get(parent);
+    if (!parentReal) {
+      parentReal = realpath(parent).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+        throw error;
+      });
+      parents.set(parent, parentReal);
+    }
+    try {
+      const resolved = await parentReal;
+      if (resolved === null) return { key, outcome: 'absent' };
+      if (!isInside(rootReal, resolved)) {
+        return { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false };
+      }
+      await unlink(join(resolved, path.slice(parent.length + 1)));
+      return { key, outcome: 'erased' };
+    } catch (error) {
+      return fsFailure(key, error as NodeJS.ErrnoException);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const problem = checkKey(key);
+    if (problem) throw new LetheError(problem.code as typeof ErrorCodes.KEY_INVALID, problem.message);
+    const rootReal = await this.#realRoot();
+    const path = join(rootReal, key);
+    try {
+      const parentReal = await realpath(dirname(path));
+      if (!isInside(rootReal, parentReal)) {
+        throw new LetheError(ErrorCodes.KEY_OUTSIDE_ROOT, 'file_key: its directory resolves outside the storage root (symlink)');
+      }
+      const st = await lstat(path);
+      return st.isDirectory() ? null : { key, size: st.size, modifiedMs: st.mtimeMs };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw error;
+    }
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const rootReal = await this.#realRoot();
+    const start = prefix === '' ? rootReal : join(rootReal, prefix);
+    yield* walk(rootReal, start);
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function* walk(rootReal: string, dir: string): AsyncIterable<ObjectInfo> {
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for await (const entry of handle) {
+    const full = join(dir, entry.name);
+    const key = relative(rootReal, full).split(sep).join('/');
+    if (key === RESERVED_PREFIX || key.startsWith(`${RESERVED_PREFIX}/`)) continue;
+    if (entry.isDirectory()) {
+      yield* walk(rootReal, full);
+    } else if (entry.isFile()) {
+      const st = await lstat(full).catch(() => null);
+      if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs };
+    }
+  }
+}
+
+function isInside(rootReal: string, candidate: string): boolean {
+  return candidate === rootReal || candidate.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
+}
+
+function fsFailure(key: string, error: NodeJS.ErrnoException): KeyOutcome {
+  switch (error.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return { key, outcome: 'absent' };
+    case 'EISDIR':
+    case 'EPERM':
+      // Linux answers EISDIR (or EPERM on some filesystems) for unlink on a directory.
+      return { key, outcome: 'failed', code: error.code, message: `${error.code}: not a deletable file (${error.message})`, retryable: false };
+    case 'EACCES':
+    case 'EROFS':
+      return { key, outcome: 'failed', code: error.code, message: `permission denied: ${error.message}`, retryable: false };
+    default:
+      return { key, outcome: 'failed', code: error.code ?? ErrorCodes.STORAGE, message: error.message, retryable: true };
+  }
+}

@@ -1,0 +1,39 @@
+import { ErrorCodes } from '../errors.js';
+
+/**
+ * Key safety (DESIGN invariant 4): reject, never normalise. A key is a relative, forward-slash
+ * path; anything that could name a place outside the storage root is refused before any I/O.
+ */
+export interface KeyProblem {
+  readonly code: string;
+  readonly message: string;
+}
+
+export const MAX_KEY_BYTES = 1024;
+
+export function checkKey(key: unknown): KeyProblem | null {
+  if (typeof key !== 'string' || key.length === 0) {
+    return { code: ErrorCodes.KEY_INVALID, message: 'file_key: must be a non-empty relative path' };
+  }
+  if (key.includes('\0')) {
+    return { code: ErrorCodes.KEY_INVALID, message: 'file_key: must not contain a NUL byte' };
+  }
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    return { code: ErrorCodes.KEY_INVALID, message: `file_key: must be at most ${MAX_KEY_BYTES} bytes` };
+  }
+  if (key.includes('\\')) {
+    return { code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: backslashes are not allowed (ambiguous separator)' };
+  }
+  if (key.startsWith('/') || /^[a-zA-Z]:/.test(key)) {
+    return { code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: must be relative, got an absolute path' };
+  }
+  for (const segment of key.split('/')) {
+    if (segment === '..' || segment === '.') {
+      return { code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `file_key: "${segment}" segments are not allowed` };
+    }
+    if (segment === '') {
+      return { code: ErrorCodes.KEY_INVALID, message: 'file_key: empty path segments ("//" or a trailing "/") are not allowed' };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,59 @@
+import { Piscina } from 'piscina';
+import type { KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
+import { createStorage, describeStorage, type StorageConfig } from './config.js';
+
+export interface WorkerPoolOptions {
+  readonly threads: number;
+}
+
+/**
+ * The storage port backed by a piscina pool: `deleteMany` runs in a worker thread; `stat` and
+ * `list` (verification, reconciliation) run in this thread on an adapter of the same config.
+ *
+ * Shutdown drains: `close()` waits for batches in flight. Tasks are never aborted, because
+ * aborting a piscina task kills its worker and loses the outcomes of keys already deleted.
+ */
+export class WorkerPoolStorage implements StoragePort {
+  readonly describe: string;
+  readonly #pool: Piscina;
+  readonly #config: StorageConfig;
+  #local: Promise<StoragePort> | undefined;
+
+  constructor(config: StorageConfig, options: WorkerPoolOptions) {
+    this.#config = config;
+    this.describe = describeStorage(config);
+    const fromSource = import.meta.url.endsWith('.ts');
+    const filename = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
+    this.#pool = new Piscina({
+      filename,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      idleTimeout: 60_000,
+      workerData: { storage: config },
+      // Under tests the engine runs from TypeScript sources, which Node 20 cannot load in a worker.
+      ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
+    });
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<KeyOutcome[]> {
+    return (await this.#pool.run({ keys: [...keys] })) as KeyOutcome[];
+  }
+
+  #localStorage(): Promise<StoragePort> {
+    this.#local ??= createStorage(this.#config);
+    return this.#local;
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    return (await this.#localStorage()).stat(key);
+  }
+
+  async *list(prefix?: string): AsyncIterable<ObjectInfo> {
+    yield* (await this.#localStorage()).list(prefix);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+    if (this.#local) await (await this.#local).close();
+  }
+}

@@ -1,0 +1,159 @@
+import type { RowOutcome } from './ledger.js';
+import type { ExpiredRow } from './ports.js';
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'paused' | 'interrupted';
+export type RunTrigger = 'manual' | 'schedule' | 'api' | 'demo' | 'backlog' | (string & {});
+
+export interface PurposeCounts {
+  selected: number;
+  /** Files deleted by this run. */
+  erased: number;
+  /** Files already gone; their rows were removed (runbook FM-002 case 1). */
+  absent: number;
+  failed: number;
+  refused: number;
+  /** Expired rows whose file a live row still needs (DESIGN invariant 3): kept. */
+  shared: number;
+}
+
+export interface FailureSample {
+  readonly job_id: string;
+  readonly file_key: string;
+  readonly purpose: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface UnreadableRows {
+  /** `null` for rows with a NULL purpose. */
+  readonly purpose: string | null;
+  readonly reason: 'unknown_purpose' | 'null_created_at';
+  /** Counted up to `cap`; `capped` says the real figure is larger. */
+  readonly count: number;
+  readonly capped: boolean;
+  readonly sample_ids: readonly string[];
+}
+
+/** The JSON shape of a run: the `details` of its audit_logs row and `lethe run --json`. */
+export interface RunSummary {
+  readonly run_id: string;
+  readonly status: RunStatus;
+  readonly trigger: RunTrigger;
+  readonly dry_run: boolean;
+  readonly started_at: string;
+  readonly ended_at: string;
+  readonly cutoff: string | null;
+  readonly policy_version: number | null;
+  readonly policies: Readonly<Record<string, string>>;
+  readonly storage: string;
+  readonly version: string;
+  readonly host: string;
+  /** Rows whose file is now gone (erased + already absent): the runbook's figure. */
+  readonly deleted_count: number;
+  /** Keys whose delete failed; their rows were kept for the next run. */
+  readonly failed_count: number;
+  readonly erased_count: number;
+  readonly absent_count: number;
+  readonly refused_count: number;
+  readonly shared_count: number;
+  readonly selected_count: number;
+  /** Dry runs: rows that would be deleted. */
+  readonly would_delete_count: number;
+  readonly by_purpose: Readonly<Record<string, PurposeCounts>>;
+  readonly failed_files: readonly string[];
+  readonly errors: readonly FailureSample[];
+  readonly refused: readonly FailureSample[];
+  readonly erased_keys: readonly string[];
+  readonly erased_keys_truncated: boolean;
+  readonly unreadable: readonly UnreadableRows[];
+  readonly duration_seconds: number;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly limit: number | null;
+  readonly purposes: readonly string[] | null;
+}
+
+export interface SummaryCaps {
+  /** Erased keys kept in the audit row for FM-003's text search; beyond it, the ledger. */
+  readonly erasedKeys: number;
+  readonly failures: number;
+}
+
+/** Accumulates counts and capped samples; memory is bounded whatever the backlog. */
+export class SummaryBuilder {
+  readonly byPurpose: Record<string, PurposeCounts> = {};
+  readonly failedFiles: string[] = [];
+  readonly errors: FailureSample[] = [];
+  readonly refused: FailureSample[] = [];
+  readonly erasedKeys: string[] = [];
+  erasedKeysTruncated = false;
+  unreadable: UnreadableRows[] = [];
+  readonly #caps: SummaryCaps;
+
+  constructor(caps: SummaryCaps) {
+    this.#caps = caps;
+  }
+
+  counts(purpose: string): PurposeCounts {
+    let c = this.byPurpose[purpose];
+    if (!c) {
+      c = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0 };
+      this.byPurpose[purpose] = c;
+    }
+    return c;
+  }
+
+  selected(batch: readonly ExpiredRow[]): void {
+    for (const r of batch) this.counts(r.purpose).selected++;
+  }
+
+  shared(row: ExpiredRow): void {
+    this.counts(row.purpose).shared++;
+  }
+
+  /** Records outcomes; erased/absent count only when the row was really removed. */
+  outcomes(outcomes: readonly RowOutcome[], removed: ReadonlySet<string> | null): void {
+    for (const o of outcomes) {
+      const c = this.counts(o.row.purpose);
+      switch (o.outcome) {
+        case 'erased':
+        case 'absent':
+          if (removed && !removed.has(o.row.id)) break;
+          c[o.outcome]++;
+          if (o.outcome === 'erased') this.#erasedKey(o.row.fileKey);
+          break;
+        case 'failed':
+          c.failed++;
+          if (this.failedFiles.length < this.#caps.failures) this.failedFiles.push(o.row.fileKey);
+          this.#sample(this.errors, o);
+          break;
+        case 'refused':
+          c.refused++;
+          this.#sample(this.refused, o);
+          break;
+      }
+    }
+  }
+
+  #erasedKey(key: string): void {
+    if (this.erasedKeys.length < this.#caps.erasedKeys) this.erasedKeys.push(key);
+    else this.erasedKeysTruncated = true;
+  }
+
+  #sample(list: FailureSample[], o: RowOutcome): void {
+    if (list.length >= this.#caps.failures) return;
+    list.push({ job_id: o.row.id, file_key: o.row.fileKey, purpose: o.row.purpose, code: o.code ?? 'UNKNOWN', message: o.message ?? '' });
+  }
+
+  totals(): { selected: number; erased: number; absent: number; failed: number; refused: number; shared: number } {
+    const t = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0 };
+    for (const c of Object.values(this.byPurpose)) {
+      t.selected += c.selected;
+      t.erased += c.erased;
+      t.absent += c.absent;
+      t.failed += c.failed;
+      t.refused += c.refused;
+      t.shared += c.shared;
+    }
+    return t;
+  }
+}

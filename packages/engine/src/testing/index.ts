@@ -1,0 +1,2 @@
+export { MemoryStorage } from './memory-storage.js';
+export { FakeClock } from './fake-clock.js';
