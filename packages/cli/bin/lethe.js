@@ -1,8 +1,23 @@
 #!/usr/bin/env node
 // The `lethe` command: a thin launcher for the compiled CLI (build with `pnpm build`).
-import { main } from '../dist/index.js';
+// libuv's thread pool (4 threads by default) bounds filesystem unlinks: give it room unless set.
+process.env.UV_THREADPOOL_SIZE ??= '16';
 
-main(process.argv.slice(2)).then(
+const { main } = await import('../dist/index.js');
+
+// First SIGINT/SIGTERM: stop taking batches, drain those in flight, record the run. Second: exit now.
+const controller = new AbortController();
+let signals = 0;
+for (const name of ['SIGINT', 'SIGTERM']) {
+  process.on(name, () => {
+    signals += 1;
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`lethe: ${name} received; finishing batches in flight (send again to exit at once)\n`);
+    controller.abort();
+  });
+}
+
+main(process.argv.slice(2), { signal: controller.signal }).then(
   (code) => {
     process.exitCode = code;
   },

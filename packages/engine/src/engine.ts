@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { createPool } from './db.js';
+import { ConfigError } from './errors.js';
 import { migrate, type MigrateReport } from './migrate.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
 import type { StoragePort } from './ports.js';
@@ -31,6 +32,7 @@ export function createEngine(input: EngineOptions): Engine {
   const getStorage = (): StoragePort => {
     if (!storage) {
       const s = options.storage;
+      if (s === null) throw new ConfigError('LETHE_STORAGE: a storage URL is required, e.g. file:///var/lib/docs or s3://bucket/prefix');
       if ('deleteMany' in s) storage = s;
       else storage = new WorkerPoolStorage(s.concurrency === undefined ? { ...s, concurrency: options.deleteConcurrency } : s, { threads: options.threads });
     }
@@ -50,7 +52,7 @@ export function createEngine(input: EngineOptions): Engine {
       const s = storage;
       storage = undefined;
       // Adapters passed in by the caller are the caller's to close.
-      if (s && !('deleteMany' in options.storage)) await s.close();
+      if (s && options.storage !== null && !('deleteMany' in options.storage)) await s.close();
       if (ownsPool) await pool.end();
     },
   };

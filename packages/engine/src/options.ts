@@ -44,7 +44,8 @@ export interface EngineOptions {
 export interface ResolvedOptions {
   readonly databaseUrl: string | null;
   readonly pool: pg.Pool | null;
-  readonly storage: StorageConfig | StoragePort;
+  /** Null when not configured: commands that need no storage (migrate, status) still work. */
+  readonly storage: StorageConfig | StoragePort | null;
   readonly jobs: JobsTableNames;
   readonly policies: PolicySet;
   readonly batchSize: number;
@@ -91,9 +92,8 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
   if (o.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(o.databaseUrl)) {
     throw new ConfigError(`DATABASE_URL: expected a postgres:// URL, got ${JSON.stringify(o.databaseUrl.replace(/\/\/[^@/]*@/, '//***@'))}`);
   }
-  if (o.storage === undefined) throw new ConfigError('LETHE_STORAGE: a storage URL is required, e.g. file:///var/lib/docs or s3://bucket/prefix');
-  const storage = typeof o.storage === 'string' ? parseStorageUrl(o.storage) : o.storage;
-  const isS3 = !isPort(storage) && storage.kind === 's3';
+  const storage = o.storage === undefined ? null : typeof o.storage === 'string' ? parseStorageUrl(o.storage) : o.storage;
+  const isS3 = storage !== null && !isPort(storage) && storage.kind === 's3';
   return Object.freeze({
     databaseUrl: o.databaseUrl ?? null,
     pool: o.pool ?? null,

@@ -181,7 +181,7 @@ function errorCode(error: unknown): string {
 
 function progressReporter(deps: RunDeps, runId: string, summary: SummaryBuilder, startedMs: number, onProgress: RunOptions['onProgress']) {
   const { clock, progressIntervalMs } = deps.options;
-  let last = 0;
+  let last = startedMs;
   let writing = false;
   const snapshot = (): RunProgress => {
     const t = summary.totals();
@@ -200,7 +200,8 @@ function progressReporter(deps: RunDeps, runId: string, summary: SummaryBuilder,
       }
     },
     stop: () => {
-      onProgress?.(snapshot());
+      // A run that showed progress ends with its final figures.
+      if (last !== startedMs) onProgress?.(snapshot());
     },
   };
 }

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { createEngine } from '@lethe/engine';
+import { engineOptions } from '../config.js';
+import { ExitCode, printJson, printLines } from '../output.js';
+import type { CommandContext } from '../program.js';
+
+export function registerMigrate(program: Command, ctx: CommandContext): void {
+  program
+    .command('migrate')
+    .description("create or update Lethe's tables (idempotent), seed the default policies, and build the indexes it needs on jobs (CONCURRENTLY)")
+    .option('--no-jobs-indexes', 'do not create the (purpose_code, created_at) and (file_key) indexes on the jobs table')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { jobsIndexes: boolean; json?: boolean }) => {
+      const config = ctx.config({});
+      const engine = createEngine(engineOptions(config));
+      try {
+        const report = await engine.migrate({ createJobsIndexes: opts.jobsIndexes });
+        if (opts.json) printJson(ctx.io, report);
+        else {
+          printLines(ctx.io, [
+            `schema at version ${report.schemaVersion}${report.applied.length ? ` (applied ${report.applied.join(', ')})` : ' (already current)'}`,
+            report.policiesSeeded ? 'seeded the default retention policies as version 1' : 'retention policies already present',
+            ...report.indexesCreated.map((i) => `created index ${i}`),
+            ...report.warnings.map((w) => `warning: ${w}`),
+          ]);
+        }
+        ctx.setExit(ExitCode.OK);
+      } finally {
+        await engine.close();
+      }
+    });
+}

@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import { createEngine, type RunProgress, type RunSummary } from '@lethe/engine';
+import { engineOptions } from '../config.js';
+import { ExitCode, printJson, printLines, UsageError, type Io } from '../output.js';
+import type { CommandContext } from '../program.js';
+
+interface RunFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  limit?: string;
+  purpose?: string[];
+  storage?: string;
+  databaseUrl?: string;
+  batchSize?: string;
+  deletesPerSecond?: string;
+  threads?: string;
+  wait?: string;
+}
+
+export function registerRun(program: Command, ctx: CommandContext): void {
+  program
+    .command('run')
+    .description('delete expired files and their rows now (runbook OP-001), then print the summary')
+    .option('--dry-run', 'delete nothing; report what would go, by purpose')
+    .option('--json', 'print only the JSON summary on stdout')
+    .option('--limit <n>', 'stop after this many expired rows')
+    .option('--purpose <name...>', 'only these purposes (repeatable)')
+    .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
+    .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
+    .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
+    .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
+    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
+    .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
+    .action(async (flags: RunFlags) => {
+      const limit = flags.limit === undefined ? undefined : positiveInt('--limit', flags.limit);
+      const wait = flags.wait === undefined ? undefined : positiveInt('--wait', flags.wait, 0);
+      const config = ctx.config({ storage: flags.storage, databaseUrl: flags.databaseUrl, batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads });
+      const logger = ctx.logger(config);
+      const engine = createEngine(engineOptions(config, { logger }));
+      const progress = progressPrinter(ctx.io, flags.json === true);
+      try {
+        const summary = await engine.run({
+          dryRun: flags.dryRun === true,
+          trigger: 'manual',
+          onProgress: progress,
+          ...(limit === undefined ? {} : { limit }),
+          ...(flags.purpose ? { purposes: flags.purpose } : {}),
+          ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }),
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        });
+        progress.done();
+        if (flags.json) printJson(ctx.io, summary);
+        else printLines(ctx.io, humanSummary(summary));
+        ctx.setExit(summary.status === 'completed' && summary.failed_count === 0 ? ExitCode.OK : ExitCode.FAILURES);
+      } finally {
+        progress.done();
+        await engine.close();
+      }
+    });
+}
+
+export function positiveInt(flag: string, value: string, min = 1): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A live line on a terminal (stderr), JSON progress lines when stderr is not a terminal. */
+function progressPrinter(io: Io, json: boolean): ((p: RunProgress) => void) & { done(): void } {
+  let shown = false;
+  const fn = (p: RunProgress): void => {
+    const seconds = p.elapsedMs / 1000;
+    const rate = seconds > 0 ? p.processed / seconds : 0;
+    if (io.stderr.isTTY && !json) {
+      const eta = p.total && rate > 0 ? ` eta ${Math.max(0, Math.round((p.total - p.processed) / rate))}s` : '';
+      io.stderr.write(`\r${p.processed}${p.total ? `/${p.total}` : ''} processed, ${p.deleted} deleted, ${p.failed} failed, ${Math.round(rate)}/s${eta}   `);
+      shown = true;
+    } else {
+      io.stderr.write(`${JSON.stringify({ msg: 'progress', runId: p.runId, processed: p.processed, deleted: p.deleted, failed: p.failed, total: p.total, ratePerSecond: Math.round(rate), elapsedSeconds: seconds })}\n`);
+    }
+  };
+  return Object.assign(fn, {
+    done: () => {
+      if (shown) io.stderr.write('\n');
+      shown = false;
+    },
+  });
+}
+
+export function humanSummary(s: RunSummary): string[] {
+  const lines = [
+    `Run ${s.run_id} ${s.status}${s.dry_run ? ' (dry run: nothing deleted)' : ''} in ${s.duration_seconds}s; cutoff ${s.cutoff}, policy version ${s.policy_version}`,
+    s.dry_run ? `Would delete: ${s.would_delete_count}` : `Deleted: ${s.deleted_count}, Failed: ${s.failed_count}`,
+  ];
+  for (const [purpose, c] of Object.entries(s.by_purpose)) {
+    const parts = s.dry_run
+      ? [`${c.selected} expired`]
+      : [`${c.erased} erased`, ...(c.absent ? [`${c.absent} already absent`] : []), ...(c.failed ? [`${c.failed} failed`] : [])];
+    if (c.refused) parts.push(`${c.refused} refused`);
+    if (c.shared) parts.push(`${c.shared} kept (file shared with a live row)`);
+    lines.push(`  ${purpose} (${s.policies[purpose] ?? '?'}): ${parts.join(', ')}`);
+  }
+  for (const e of s.errors.slice(0, 5)) lines.push(`  failed: ${e.file_key}: ${e.code} ${e.message}`);
+  for (const e of s.refused.slice(0, 5)) lines.push(`  refused: ${JSON.stringify(e.file_key)} (job ${e.job_id}): ${e.code} ${e.message}`);
+  for (const u of s.unreadable) {
+    lines.push(`  not judged: ${u.count}${u.capped ? '+' : ''} rows with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and no created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
+  }
+  if (s.error) lines.push(`error: ${s.error.code}: ${s.error.message}`);
+  return lines;
+}

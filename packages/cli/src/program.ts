@@ -1,0 +1,68 @@
+import { Command, CommanderError } from 'commander';
+import type { Logger } from '@lethe/engine';
+import { registerDemo } from './commands/demo.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerRun } from './commands/run.js';
+import { resolveConfig, type LetheConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { ExitCode, reportError, type ExitCodeValue, type Io } from './output.js';
+import { VERSION } from './version.js';
+
+/** What every command gets: configuration resolution, a logger, output streams, the exit code. */
+export interface CommandContext {
+  readonly io: Io;
+  readonly signal?: AbortSignal;
+  config(flags: Record<string, unknown>): LetheConfig;
+  logger(config: LetheConfig, fallbackLevel?: string): Logger;
+  setExit(code: ExitCodeValue): void;
+}
+
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('lethe')
+    .description('Lethe: retention deletion for documents (DPDP Act 2023), fast, safe and provable')
+    .version(VERSION, '-V, --version')
+    .option('-c, --config <file>', 'JSON config file (env LETHE_CONFIG)')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
+  registerMigrate(program, ctx);
+  registerRun(program, ctx);
+  registerDemo(program, ctx);
+  return program;
+}
+
+export interface MainOptions {
+  readonly io?: Io;
+  readonly signal?: AbortSignal;
+}
+
+/** Runs one command line; resolves to the exit code (never calls process.exit). */
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const io: Io = options.io ?? { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  let exit: ExitCodeValue = ExitCode.OK;
+  let globalConfigFile: string | undefined;
+  const ctx: CommandContext = {
+    io,
+    ...(options.signal ? { signal: options.signal } : {}),
+    config: (flags) => resolveConfig({ flags: { ...flags, ...(globalConfigFile ? { config: globalConfigFile } : {}) }, env: io.env }),
+    logger: (config, fallbackLevel = 'warn') => createLogger(config.logLevel ?? fallbackLevel),
+    setExit: (code) => {
+      exit = code;
+    },
+  };
+  const program = buildProgram(ctx);
+  program.hook('preAction', (root) => {
+    globalConfigFile = root.opts<{ config?: string }>().config;
+  });
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exit;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.OK;
+      return ExitCode.USAGE;
+    }
+    return reportError(io, error, json);
+  }
+}
