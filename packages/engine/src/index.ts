@@ -33,3 +33,4 @@ export { systemClock } from './clock.js';
 export { RUN_LOCK_KEY } from './run-lock.js';
 export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectInfo, OutcomeKind, RunProgress, StoragePort } from './ports.js';
 export type { FailureSample, PurposeCounts, RunStatus, RunSummary, RunTrigger, UnreadableRows } from './summary.js';
+export * from './operations/index.js';

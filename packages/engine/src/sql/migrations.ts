@@ -82,6 +82,34 @@ CREATE TABLE IF NOT EXISTS lethe_control (
 INSERT INTO lethe_control (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
 `,
   },
+  {
+    version: 2,
+    name: 'schedulers (heartbeat, next run) and schedule claims',
+    sql: `
+CREATE TABLE IF NOT EXISTS lethe_schedulers (
+  instance_id text PRIMARY KEY,
+  host text NOT NULL,
+  pid integer,
+  version text,
+  schedule text,
+  timezone text,
+  period_ms bigint,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  last_beat timestamptz NOT NULL DEFAULT now(),
+  next_run timestamptz,
+  state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'stopped'))
+);
+
+-- DESIGN "Scheduled fires are claimed": one row per fire time, so a replica with a skewed clock
+-- cannot run a slot another replica already ran.
+CREATE TABLE IF NOT EXISTS lethe_schedule_claims (
+  slot timestamptz PRIMARY KEY,
+  instance_id text NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT now(),
+  run_id uuid
+);
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,102 @@
+import { readControl, type ControlState } from '../control.js';
+import type { Queryable } from '../db.js';
+import { lastRuns, type RunRecord } from './history.js';
+import { readSchedulers, type SchedulerRow } from './schedulers.js';
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+/** What health is judged on, gathered from the database (pure data, so it can be tested alone). */
+export interface HealthFacts {
+  readonly nowMs: number;
+  readonly control: ControlState;
+  readonly schedulers: readonly SchedulerRow[];
+  readonly lastRun: RunRecord | null;
+  readonly lastSuccess: RunRecord | null;
+  readonly deletedLast24h: number;
+  readonly failedLast24h: number;
+}
+
+export interface HealthOptions {
+  /** Grace beyond one schedule period before a run is overdue (default 1 h). */
+  readonly graceMs: number;
+  /** `failed_last_24h` above this is degraded (runbook: alert if > 10). */
+  readonly failureThreshold: number;
+  /** Used when no scheduler reports its period (default 24 h, the runbook's daily schedule). */
+  readonly defaultPeriodMs: number;
+}
+
+export const DEFAULT_HEALTH_OPTIONS: HealthOptions = Object.freeze({ graceMs: 3_600_000, failureThreshold: 10, defaultPeriodMs: 86_400_000 });
+
+/** The runbook's health JSON, plus the reasons behind a status other than healthy. */
+export interface HealthReport {
+  readonly status: HealthStatus;
+  readonly last_run: string | null;
+  readonly last_success: string | null;
+  readonly last_run_status: string | null;
+  readonly next_run: string | null;
+  readonly deleted_last_24h: number;
+  readonly failed_last_24h: number;
+  readonly paused: boolean;
+  readonly paused_by?: string | null;
+  readonly paused_at?: string | null;
+  readonly pause_reason?: string | null;
+  readonly scheduler_running: boolean;
+  readonly schedulers: number;
+  readonly reasons: readonly string[];
+}
+
+/**
+ * DESIGN "Health": healthy, or degraded (works but needs attention: paused, failures above the
+ * threshold, overdue by less than a period, last run not completed), or unhealthy (no scheduler
+ * running, or overdue by more than a period).
+ */
+export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH_OPTIONS): HealthReport {
+  const unhealthy: string[] = [];
+  const degraded: string[] = [];
+  const alive = f.schedulers.filter((s) => s.alive);
+  const periodMs = alive[0]?.periodMs || o.defaultPeriodMs;
+  const nextRun = alive.map((s) => s.nextRun).filter((n): n is string => n !== null).sort()[0] ?? null;
+  if (alive.length === 0) unhealthy.push(f.schedulers.length > 0 ? 'no scheduler is running (the last heartbeat is stale)' : 'no scheduler has ever reported (is the daemon deployed?)');
+  if (f.control.paused) degraded.push(`paused by ${f.control.pausedBy ?? 'unknown'}: ${f.control.reason ?? 'no reason given'}`);
+  if (nextRun !== null && Date.parse(nextRun) < f.nowMs - 60_000) degraded.push(`next_run ${nextRun} is in the past`);
+  if (f.failedLast24h > o.failureThreshold) degraded.push(`${f.failedLast24h} failed deletions in the last 24 h (threshold ${o.failureThreshold})`);
+  if (f.lastRun && f.lastRun.status !== 'completed') degraded.push(`the last run ${f.lastRun.id} ended ${f.lastRun.status}`);
+  const since = f.lastSuccess?.endedAt ?? f.lastSuccess?.startedAt ?? earliestStart(alive);
+  if (since !== null) {
+    const overdueMs = f.nowMs - Date.parse(since) - periodMs - o.graceMs;
+    if (overdueMs > periodMs) unhealthy.push(`no successful run since ${since}: overdue by more than a schedule period`);
+    else if (overdueMs > 0) degraded.push(`no successful run since ${since}: overdue by ${Math.round(overdueMs / 60_000)} min`);
+  }
+  const status: HealthStatus = unhealthy.length > 0 ? 'unhealthy' : degraded.length > 0 ? 'degraded' : 'healthy';
+  return {
+    status,
+    last_run: f.lastRun?.endedAt ?? f.lastRun?.startedAt ?? null,
+    last_success: f.lastSuccess?.endedAt ?? null,
+    last_run_status: f.lastRun?.status ?? null,
+    next_run: nextRun,
+    deleted_last_24h: f.deletedLast24h,
+    failed_last_24h: f.failedLast24h,
+    paused: f.control.paused,
+    ...(f.control.paused ? { paused_by: f.control.pausedBy, paused_at: f.control.pausedAt, pause_reason: f.control.reason } : {}),
+    scheduler_running: alive.length > 0,
+    schedulers: alive.length,
+    reasons: [...unhealthy, ...degraded],
+  };
+}
+
+function earliestStart(alive: readonly SchedulerRow[]): string | null {
+  return alive.map((s) => s.startedAt).sort()[0] ?? null;
+}
+
+export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfterMs: number): Promise<HealthFacts> {
+  const [control, schedulers, runs, totals] = await Promise.all([
+    readControl(db),
+    readSchedulers(db, staleAfterMs),
+    lastRuns(db),
+    db.query<{ deleted: number; failed: number }>(
+      `SELECT coalesce(sum((details->>'deleted_count')::int), 0)::int AS deleted, coalesce(sum((details->>'failed_count')::int), 0)::int AS failed
+         FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND "timestamp" >= now() - interval '24 hours'`,
+    ),
+  ]);
+  return { nowMs, control, schedulers, lastRun: runs.last, lastSuccess: runs.lastSuccess, deletedLast24h: totals.rows[0]?.deleted ?? 0, failedLast24h: totals.rows[0]?.failed ?? 0 };
+}

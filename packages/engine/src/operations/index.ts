@@ -1,0 +1,3 @@
+export * from './history.js';
+export * from './health.js';
+export * from './schedulers.js';
