@@ -1,0 +1,87 @@
+import type { Engine, HealthOptions, Logger, RunSummary } from '@lethe/engine';
+import { DEFAULT_HEALTH_OPTIONS } from '@lethe/engine';
+
+/** The database pool, typed through the engine so this package needs no direct `pg` import. */
+export type Pool = Engine['pool'];
+
+export interface HttpServiceOptions {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly version: string;
+  /** Undefined => every /api/admin/* route answers 404: the admin API is never open. */
+  readonly adminToken?: string;
+  /** Read admin routes (history, run, ledger, report) also need the token (default false). */
+  readonly protectReads?: boolean;
+  readonly health?: Partial<HealthOptions>;
+  /** Scheduler heartbeat staleness (default 120000). */
+  readonly staleAfterMs?: number;
+  /** Starts a run in the background; resolves with its run id as soon as it has one. Absent => trigger route 503s. */
+  readonly triggerRun?: (opts: { dryRun: boolean; by: string }) => Promise<string>;
+  /** The engine, for admin routes that need storage/policies (lookup, report). */
+  readonly engine?: Engine;
+  /** In-process readiness (the daemon says whether its scheduler is started). Default: ready when the DB answers. */
+  readonly ready?: () => boolean;
+  /** How long DB-derived metric gauges are cached (default 10 s; the backlog 60 s). */
+  readonly metricsCacheMs?: number;
+  readonly backlogCacheMs?: number;
+  /** Request bodies larger than this answer 413 (default 16 KiB). */
+  readonly bodyLimitBytes?: number;
+  /** Injected clock for health judgements (default Date.now). */
+  readonly now?: () => number;
+}
+
+export interface ResolvedHttpOptions {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly version: string;
+  readonly adminToken: string | null;
+  readonly protectReads: boolean;
+  readonly health: HealthOptions;
+  readonly staleAfterMs: number;
+  readonly triggerRun: ((opts: { dryRun: boolean; by: string }) => Promise<string>) | null;
+  readonly engine: Engine | null;
+  readonly ready: () => boolean;
+  readonly metricsCacheMs: number;
+  readonly backlogCacheMs: number;
+  readonly bodyLimitBytes: number;
+  readonly now: () => number;
+}
+
+export interface HttpService {
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  close(): Promise<void>;
+  /** The daemon reports every finished run here so counters and the duration histogram see it. */
+  observeRun(summary: RunSummary): void;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name}: must be a non-negative number, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function resolveHttpOptions(o: HttpServiceOptions): ResolvedHttpOptions {
+  if (!o.pool) throw new TypeError('pool: the HTTP service needs the database pool');
+  // An empty token would make "Bearer " a valid credential: treat it as "not configured".
+  const token = o.adminToken === undefined || o.adminToken.trim() === '' ? null : o.adminToken;
+  return Object.freeze({
+    pool: o.pool,
+    logger: o.logger,
+    version: o.version,
+    adminToken: token,
+    protectReads: o.protectReads ?? false,
+    health: Object.freeze({ ...DEFAULT_HEALTH_OPTIONS, ...stripUndefined(o.health ?? {}) }),
+    staleAfterMs: nonNegative('staleAfterMs', o.staleAfterMs, 120_000),
+    triggerRun: o.triggerRun ?? null,
+    engine: o.engine ?? null,
+    ready: o.ready ?? (() => true),
+    metricsCacheMs: nonNegative('metricsCacheMs', o.metricsCacheMs, 10_000),
+    backlogCacheMs: nonNegative('backlogCacheMs', o.backlogCacheMs, 60_000),
+    bodyLimitBytes: nonNegative('bodyLimitBytes', o.bodyLimitBytes, 16 * 1024),
+    now: o.now ?? Date.now,
+  });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

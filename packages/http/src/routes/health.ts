@@ -1,0 +1,38 @@
+import { evaluateHealth, gatherHealthFacts } from '@lethe/engine';
+import type { ResolvedHttpOptions } from '../options.js';
+import { sendJson } from '../respond.js';
+import type { Router } from '../router.js';
+
+/**
+ * Runbook "Health Check Endpoint": the runbook's five fields plus paused/reason and the reasons
+ * behind a status other than healthy. 200 only when healthy, so probes and load balancers can
+ * use it; Kubernetes liveness/readiness use /livez and /readyz so a pause never restarts a pod
+ * (DESIGN "Health").
+ */
+export function registerHealthRoutes(router: Router, o: ResolvedHttpOptions): void {
+  router.add('GET', '/api/health/cleanup', async ({ res }) => {
+    const facts = await gatherHealthFacts(o.pool, o.now(), o.staleAfterMs);
+    const report = evaluateHealth(facts, o.health);
+    sendJson(res, report.status === 'healthy' ? 200 : 503, report);
+  });
+
+  router.add('GET', '/livez', ({ res }) => {
+    sendJson(res, 200, { status: 'ok' });
+  });
+
+  router.add('GET', '/readyz', async ({ res }) => {
+    const checks = { database: await databaseAnswers(o), process: o.ready() };
+    const ok = checks.database && checks.process;
+    sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not_ready', checks });
+  });
+}
+
+async function databaseAnswers(o: ResolvedHttpOptions): Promise<boolean> {
+  try {
+    await o.pool.query('SELECT 1');
+    return true;
+  } catch (error) {
+    o.logger.warn({ err: error }, 'readiness: the database did not answer');
+    return false;
+  }
+}
