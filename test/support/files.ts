@@ -1,0 +1,25 @@
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** A temporary storage root with helpers to create and check files by key. */
+export interface TempRoot {
+  readonly root: string;
+  put(key: string, content?: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  remove(): Promise<void>;
+}
+
+export async function createTempRoot(label: string): Promise<TempRoot> {
+  const root = await mkdtemp(join(tmpdir(), `lethe-${label}-`));
+  return {
+    root,
+    async put(key, content = 'x') {
+      const path = join(root, key);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, content);
+    },
+    exists: (key) => stat(join(root, key)).then(() => true, () => false),
+    remove: () => rm(root, { recursive: true, force: true }),
+  };
+}
