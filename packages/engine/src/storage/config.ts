@@ -28,8 +28,17 @@ export interface S3StorageConfig {
   readonly versions?: 'erase-all' | 'keep';
   /** Send Content-MD5 on DeleteObjects (MinIO and others require it). Default true. */
   readonly contentMd5?: boolean;
+  /** Attempts per request (1 = no retry) for throttling (503 SlowDown, 429), 5xx and network errors. */
   readonly maxAttempts?: number;
+  /** Keep-alive sockets per adapter (each worker thread has one adapter). */
   readonly maxSockets?: number;
+  /** First retry's backoff ceiling in ms (doubles each attempt, full jitter; x5 for throttling). */
+  readonly retryBaseMs?: number;
+  /**
+   * Static credentials, for composition roots that hold them (never from the URL, so they stay out
+   * of logs). Absent: the SDK's standard chain (env, shared config, SSO, instance role).
+   */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
 }
 
 export type StorageConfig = FileStorageConfig | S3StorageConfig;
@@ -58,7 +67,7 @@ export function parseStorageUrl(input: string, field = 'LETHE_STORAGE'): Storage
   throw new ConfigError(`${field}: unsupported scheme ${JSON.stringify(url.protocol)}; expected file:// or s3://`, ErrorCodes.STORAGE_URL);
 }
 
-const S3_PARAMS = new Set(['endpoint', 'region', 'forcePathStyle', 'versions', 'contentMd5', 'concurrency', 'maxAttempts', 'maxSockets']);
+const S3_PARAMS = new Set(['endpoint', 'region', 'forcePathStyle', 'versions', 'contentMd5', 'concurrency', 'maxAttempts', 'maxSockets', 'retryBaseMs']);
 
 function parseS3Url(url: URL, field: string): S3StorageConfig {
   const bucket = url.hostname;
@@ -113,6 +122,8 @@ function parseS3Url(url: URL, field: string): S3StorageConfig {
   if (maxAttempts !== undefined) config.maxAttempts = maxAttempts;
   const maxSockets = int('maxSockets', 1024);
   if (maxSockets !== undefined) config.maxSockets = maxSockets;
+  const retryBaseMs = int('retryBaseMs', 60_000);
+  if (retryBaseMs !== undefined) config.retryBaseMs = retryBaseMs;
   return config;
 }
 

@@ -1,7 +1,239 @@
-import { ConfigError, ErrorCodes } from '../errors.js';
-import type { StoragePort } from '../ports.js';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { systemClock } from '../clock.js';
+import { ErrorCodes, LetheError, type ErrorCode } from '../errors.js';
+import type { Clock, KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
 import type { S3StorageConfig } from './config.js';
+import { buildS3Client, DEFAULT_MAX_SOCKETS, type S3ClientHandle } from './s3-client.js';
+import { deleteTargets, requestFailure, type DeleteContext, type DeleteTarget, type TargetFailure } from './s3-delete.js';
+import { fromObjectKey, listPrefix, toObjectKey } from './s3-keys.js';
+import { S3RequestError, S3Sender } from './s3-sender.js';
+import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './s3-versions.js';
 
-export async function createS3Storage(config: S3StorageConfig): Promise<StoragePort> {
-  throw new ConfigError(`LETHE_STORAGE: S3 storage (s3://${config.bucket}) is not available yet in this build`, ErrorCodes.STORAGE_URL);
+export interface S3StorageOptions {
+  /** For tests of pacing and backoff; the system clock otherwise. */
+  readonly clock?: Clock;
+}
+
+/** One distinct object key of a deleteMany call and the input positions that named it. */
+interface WorkItem {
+  readonly objectKey: string;
+  readonly positions: number[];
+}
+
+type ItemResult = { readonly outcome: 'erased' | 'absent' } | { readonly outcome: 'failed'; readonly failure: TargetFailure };
+
+/**
+ * S3-compatible storage (AWS S3, Cloudflare R2, MinIO) behind the storage port; see
+ * docs/storage-s3.md. What "absent" means here, without a HEAD per key on the hot path:
+ *
+ * - versioned bucket, `erase-all` (default): each key's versions are listed anyway (to delete
+ *   them by VersionId), so absence is known: no version at all, or only delete markers, is
+ *   `absent`; any data version deleted is `erased`.
+ * - unversioned bucket, or `keep` mode: DeleteObjects reports a missing key as deleted (and in
+ *   `keep` mode adds a delete marker over nothing), so absence is not observable and the key is
+ *   reported `erased`. Both count as deleted; the ledger records `erased` for it.
+ *
+ * Duplicate keys in one call are deleted once: the first position gets the outcome, later ones
+ * `absent` (or the same failure), as the pipeline does for rows sharing a key.
+ */
+export class S3Storage implements StoragePort {
+  readonly describe: string;
+  readonly #config: S3StorageConfig;
+  readonly #handle: S3ClientHandle;
+  readonly #sender: S3Sender;
+  readonly #ctx: DeleteContext;
+  #versioning: Promise<VersioningState> | undefined;
+
+  constructor(config: S3StorageConfig, options: S3StorageOptions = {}) {
+    this.#config = config;
+    this.describe = `s3://${config.bucket}/${config.prefix}${config.endpoint ? ` (endpoint ${config.endpoint})` : ''}`;
+    this.#handle = buildS3Client(config);
+    this.#sender = new S3Sender({
+      clock: options.clock ?? systemClock,
+      concurrency: config.concurrency ?? 4,
+      maxAttempts: config.maxAttempts ?? 5,
+      retryBaseMs: config.retryBaseMs ?? 100,
+    });
+    this.#ctx = { client: this.#handle.client, sender: this.#sender, bucket: config.bucket, where: () => this.#where() };
+  }
+
+  #where(): string {
+    const endpoint = this.#config.endpoint ?? this.#handle.endpointSeen() ?? `the SDK's default endpoint${this.#config.region ? ` for ${this.#config.region}` : ''}`;
+    return `s3://${this.#config.bucket}/${this.#config.prefix} (endpoint ${endpoint})`;
+  }
+
+  get #mode(): 'erase-all' | 'keep' {
+    return this.#config.versions ?? 'erase-all';
+  }
+
+  /** Read once per adapter; a failure is not cached, so the next batch asks again. */
+  #versioningState(): Promise<VersioningState> {
+    this.#versioning ??= readVersioning(this.#handle.client, this.#sender, this.#config.bucket).catch((error: unknown) => {
+      this.#versioning = undefined;
+      throw error;
+    });
+    return this.#versioning;
+  }
+
+  async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<KeyOutcome[]> {
+    const out = new Array<KeyOutcome>(keys.length);
+    const items: WorkItem[] = [];
+    const byObjectKey = new Map<string, WorkItem>();
+    keys.forEach((key, i) => {
+      const mapped = toObjectKey(this.#config.prefix, key);
+      if ('problem' in mapped) {
+        out[i] = { key, outcome: 'refused', code: mapped.problem.code, message: mapped.problem.message, retryable: false };
+        return;
+      }
+      const seen = byObjectKey.get(mapped.objectKey);
+      if (seen) seen.positions.push(i);
+      else {
+        const item = { objectKey: mapped.objectKey, positions: [i] };
+        byObjectKey.set(mapped.objectKey, item);
+        items.push(item);
+      }
+    });
+    if (items.length === 0) return out;
+    const results = await this.#deleteItems(items, signal);
+    items.forEach((item, n) => {
+      const r = results[n]!;
+      item.positions.forEach((pos, k) => {
+        const key = keys[pos]!;
+        if (r.outcome === 'failed') out[pos] = { key, outcome: 'failed', code: r.failure.code, message: r.failure.message, retryable: r.failure.retryable };
+        else out[pos] = { key, outcome: k === 0 ? r.outcome : 'absent' };
+      });
+    });
+    return out;
+  }
+
+  async #deleteItems(items: readonly WorkItem[], signal?: AbortSignal): Promise<ItemResult[]> {
+    if (signal?.aborted) return items.map(() => ({ outcome: 'failed', failure: { code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true } }));
+    let state: VersioningState;
+    try {
+      state = await this.#versioningState();
+    } catch (error) {
+      // Fail closed: without the state, a plain delete might only hide data behind a marker.
+      const f = requestFailure(this.#ctx, 'GetBucketVersioning', error);
+      const failure = { ...f, message: `${f.message}; nothing was deleted: the bucket's versioning state must be known first` };
+      return items.map(() => ({ outcome: 'failed', failure }));
+    }
+    if (state !== 'Unversioned' && this.#mode === 'erase-all') return this.#eraseAllVersions(items, signal);
+    const failures = await deleteTargets(this.#ctx, items.map((item) => ({ objectKey: item.objectKey })), signal);
+    return failures.map((failure) => (failure ? { outcome: 'failed', failure } : { outcome: 'erased' }));
+  }
+
+  /** Lists each key's versions (bounded concurrency), then deletes them all by VersionId. */
+  async #eraseAllVersions(items: readonly WorkItem[], signal?: AbortSignal): Promise<ItemResult[]> {
+    const listed = await mapLimit(items, this.#listConcurrency(), async (item): Promise<KeyVersion[] | TargetFailure> => {
+      try {
+        return await listKeyVersions(this.#handle.client, this.#sender, this.#config.bucket, item.objectKey, signal);
+      } catch (error) {
+        return requestFailure(this.#ctx, 'ListObjectVersions', error);
+      }
+    });
+    const targets: DeleteTarget[] = [];
+    const owner: number[] = [];
+    listed.forEach((versions, n) => {
+      if (!Array.isArray(versions)) return;
+      for (const v of versions) {
+        targets.push({ objectKey: items[n]!.objectKey, versionId: v.versionId });
+        owner.push(n);
+      }
+    });
+    const failures = targets.length === 0 ? [] : await deleteTargets(this.#ctx, targets, signal);
+    const firstFailure = new Map<number, TargetFailure>();
+    const failedCount = new Map<number, number>();
+    failures.forEach((f, t) => {
+      if (!f) return;
+      const n = owner[t]!;
+      if (!firstFailure.has(n)) firstFailure.set(n, f);
+      failedCount.set(n, (failedCount.get(n) ?? 0) + 1);
+    });
+    return listed.map((versions, n): ItemResult => {
+      if (!Array.isArray(versions)) return { outcome: 'failed', failure: versions };
+      const f = firstFailure.get(n);
+      if (f) {
+        const kept = failedCount.get(n) ?? 0;
+        return { outcome: 'failed', failure: { ...f, message: `${f.message} (${kept} of ${versions.length} versions of this key kept)` } };
+      }
+      return { outcome: versions.some((v) => !v.deleteMarker) ? 'erased' : 'absent' };
+    });
+  }
+
+  #listConcurrency(): number {
+    return Math.max(1, Math.min(this.#config.maxSockets ?? DEFAULT_MAX_SOCKETS, 32));
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const mapped = toObjectKey(this.#config.prefix, key);
+    if ('problem' in mapped) throw new LetheError(mapped.problem.code as ErrorCode, mapped.problem.message);
+    try {
+      const head = await this.#sender.read(() => this.#handle.client.send(new HeadObjectCommand({ Bucket: this.#config.bucket, Key: mapped.objectKey })));
+      return { key, size: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
+    } catch (error) {
+      if (error instanceof S3RequestError && (error.info.status === 404 || error.info.code === 'NotFound' || error.info.code === 'NoSuchKey')) return null;
+      throw new LetheError(ErrorCodes.STORAGE, requestFailure(this.#ctx, 'HeadObject', error).message, { cause: error });
+    }
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const listAt = listPrefix(this.#config.prefix, prefix);
+    if (listAt === null) throw new LetheError(ErrorCodes.KEY_OUTSIDE_ROOT, `list prefix: must be a safe relative path, got ${JSON.stringify(prefix)}`);
+    let token: string | undefined;
+    do {
+      const input = { Bucket: this.#config.bucket, Prefix: listAt, ...(token === undefined ? {} : { ContinuationToken: token }) };
+      let page;
+      try {
+        page = await this.#sender.read(() => this.#handle.client.send(new ListObjectsV2Command(input)));
+      } catch (error) {
+        throw new LetheError(ErrorCodes.STORAGE, requestFailure(this.#ctx, 'ListObjectsV2', error).message, { cause: error });
+      }
+      for (const o of page.Contents ?? []) {
+        const key = o.Key === undefined ? null : fromObjectKey(this.#config.prefix, o.Key);
+        if (key !== null) yield { key, size: o.Size ?? 0, modifiedMs: o.LastModified?.getTime() ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  /** For the run summary: the bucket's versioning state, the mode, and what the adapter saw. */
+  async describeState(): Promise<Record<string, unknown>> {
+    const versioning = await this.#versioningState().catch((): 'unreadable' => 'unreadable');
+    const mode = this.#mode;
+    const versioned = versioning === 'Enabled' || versioning === 'Suspended';
+    return {
+      storage: 's3',
+      bucket: this.#config.bucket,
+      prefix: this.#config.prefix,
+      endpoint: this.#config.endpoint ?? this.#handle.endpointSeen(),
+      versioning,
+      versions_mode: mode,
+      deletes: versioning === 'unreadable' ? 'refused (versioning state unreadable)' : !versioned ? 'plain delete' : mode === 'erase-all' ? 'every version by VersionId' : 'delete marker (noncurrent versions kept)',
+      absent_observable: versioned && mode === 'erase-all',
+      content_md5: this.#config.contentMd5 !== false,
+      // This adapter's own requests only: each worker thread has its own adapter and counters.
+      requests: this.#sender.stats(),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#handle.destroy();
+  }
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return out;
+}
+
+export async function createS3Storage(config: S3StorageConfig, options: S3StorageOptions = {}): Promise<StoragePort> {
+  return new S3Storage(config, options);
 }
