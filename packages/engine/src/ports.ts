@@ -39,6 +39,8 @@ export interface StoragePort {
   stat(key: string): Promise<ObjectInfo | null>;
   /** Lists objects under the root (or a sub-prefix), for reconciliation. */
   list(prefix?: string): AsyncIterable<ObjectInfo>;
+  /** Optional: what a run summary should say about the store (e.g. an S3 bucket's versioning and mode). */
+  describeState?(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 

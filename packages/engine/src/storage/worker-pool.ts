@@ -52,6 +52,12 @@ export class WorkerPoolStorage implements StoragePort {
     yield* (await this.#localStorage()).list(prefix);
   }
 
+  /** From this thread's adapter (same config as the workers'); `{}` when the adapter has nothing to say. */
+  async describeState(): Promise<Record<string, unknown>> {
+    const local = await this.#localStorage();
+    return local.describeState ? local.describeState() : {};
+  }
+
   async close(): Promise<void> {
     await this.#pool.close();
     if (this.#local) await (await this.#local).close();
