@@ -1,0 +1,248 @@
+import type { Queryable } from '../db.js';
+import type { Engine } from '../engine.js';
+import { ConfigError } from '../errors.js';
+import type { UnreadableRows } from '../summary.js';
+import { databaseNow } from './plan.js';
+import { readSchedulers } from './schedulers.js';
+import { verifyExpired, type VerifyFinding } from './verify.js';
+
+/**
+ * The runbook's monthly compliance report (for the DPDP compliance officer), from Lethe's own
+ * evidence: the ledger's per-file rows for the month (totals by purpose, failures, lateness), the
+ * runs table (how many runs, how they ended) and a check of storage now (expired files still
+ * present). DESIGN "Compliance grace": a file is late only when it was (or is) still present more
+ * than one schedule period plus a grace (default 24 h) after it expired; COMPLIANT when none is.
+ */
+
+export const DEFAULT_COMPLIANCE_GRACE_MS = 86_400_000;
+const DEFAULT_PERIOD_MS = 86_400_000;
+/** Ledger rows written by `reconcile` carry an error_code with this prefix; they are not run deletions. */
+export const RECONCILE_CODE_PREFIX = 'LETHE_RECONCILE_';
+
+export interface ReportPeriod {
+  readonly month: string;
+  readonly start: string;
+  readonly end: string;
+}
+
+/** Validates `YYYY-MM` and returns the month's UTC bounds, [start, end). */
+export function parseMonth(month: unknown): ReportPeriod {
+  const m = typeof month === 'string' ? /^(\d{4})-(0[1-9]|1[0-2])$/.exec(month) : null;
+  if (!m || Number(m[1]) < 1970) throw new ConfigError(`month: expected a month like "2025-11" (YYYY-MM), got ${JSON.stringify(month)}`);
+  const year = Number(m[1]);
+  const index = Number(m[2]) - 1;
+  return { month: month as string, start: new Date(Date.UTC(year, index, 1)).toISOString(), end: new Date(Date.UTC(year, index + 1, 1)).toISOString() };
+}
+
+export interface ReportOptions {
+  /** Grace beyond one schedule period (default 24 h). */
+  readonly graceMs?: number;
+  /** The schedule's period; default: the live daemons' period from their heartbeats, else 24 h. */
+  readonly periodMs?: number;
+  /** Heartbeats older than this are not live daemons (default 2 min). */
+  readonly staleAfterMs?: number;
+  /** Stats in flight while checking storage. */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface PurposeTotals {
+  readonly purpose: string;
+  /** Retentions under which this month's deletions ran (more than one if the policy changed). */
+  readonly retentions: readonly string[];
+  /** Rows whose file is gone: erased + already absent (the runbook's "deleted"). */
+  readonly deleted: number;
+  readonly erased: number;
+  readonly absent: number;
+  /** Failed delete attempts (a key retried daily counts each day, as the runbook's sums do). */
+  readonly failed: number;
+  readonly failed_files: number;
+  readonly refused: number;
+  readonly worst_lateness_seconds: number | null;
+  readonly late_erasures: number;
+}
+
+export interface Lateness {
+  readonly seconds: number;
+  readonly file_key: string;
+  readonly purpose: string | null;
+  readonly run_id: string;
+  readonly expires_at: string;
+  readonly erased_at: string;
+}
+
+export type ComplianceStatus = 'COMPLIANT' | 'NON-COMPLIANT';
+
+export interface ComplianceReport {
+  readonly month: string;
+  readonly period_start: string;
+  readonly period_end: string;
+  readonly generated_at: string;
+  /** False while the month is still running: figures are so far. */
+  readonly month_complete: boolean;
+  readonly schedule_period_seconds: number;
+  readonly grace_seconds: number;
+  /** Period + grace: later than this after expiry is late. */
+  readonly allowed_lateness_seconds: number;
+  readonly totals: Omit<PurposeTotals, 'purpose' | 'retentions'> & { readonly failure_rate: number };
+  readonly by_purpose: readonly PurposeTotals[];
+  readonly worst_lateness: Lateness | null;
+  readonly runs: { readonly total: number; readonly completed: number; readonly failed: number; readonly interrupted: number; readonly paused: number };
+  readonly reconciled: { readonly orphan_files: number; readonly orphan_rows: number };
+  /** Expired before the month's end (or now), checked in storage now. */
+  readonly still_present: {
+    readonly checked: number;
+    readonly present: number;
+    readonly late: number;
+    readonly unverifiable: number;
+    readonly worst_overdue_seconds: number | null;
+    readonly by_purpose: Readonly<Record<string, { readonly present: number; readonly late: number }>>;
+    readonly samples: readonly VerifyFinding[];
+  };
+  readonly unreadable: readonly UnreadableRows[];
+  readonly status: ComplianceStatus;
+  /** Why NON-COMPLIANT (empty when compliant). */
+  readonly reasons: readonly string[];
+  /** Things to look at that do not decide the status. */
+  readonly notes: readonly string[];
+}
+
+export async function monthlyReport(engine: Engine, month: string, o: ReportOptions = {}): Promise<ComplianceReport> {
+  const period = parseMonth(month);
+  const db = engine.pool;
+  const now = await databaseNow(db);
+  if (Date.parse(period.start) > Date.parse(now)) throw new ConfigError(`month: ${period.month} has not started yet (now is ${now.slice(0, 10)})`);
+  const graceMs = o.graceMs ?? DEFAULT_COMPLIANCE_GRACE_MS;
+  const periodMs = o.periodMs ?? (await schedulePeriodMs(db, o.staleAfterMs ?? 120_000));
+  const allowedMs = periodMs + graceMs;
+  const [purposes, worst, runs, reconciled] = await Promise.all([
+    purposeTotals(db, period, allowedMs),
+    worstLateness(db, period),
+    runCounts(db, period),
+    reconcileCounts(db, period),
+  ]);
+  const verify = await verifyExpired(engine, {
+    graceMs: allowedMs, expiredBefore: period.end, maxFindings: 20,
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.signal ? { signal: o.signal } : {}),
+  });
+  const totals = sumTotals(purposes);
+  const stillPresent = {
+    checked: verify.checked, present: verify.present, late: verify.past_grace, unverifiable: verify.unverifiable,
+    worst_overdue_seconds: verify.worst_overdue_seconds,
+    by_purpose: Object.fromEntries(Object.entries(verify.by_purpose).filter(([, c]) => c.present > 0).map(([p, c]) => [p, { present: c.present, late: c.past_grace }])),
+    samples: verify.findings,
+  };
+  const judged = judgeCompliance({ lateErasures: totals.late_erasures, latePresent: stillPresent.late, allowedMs });
+  const notes: string[] = [];
+  if (Date.parse(period.end) > Date.parse(now)) notes.push(`${period.month} is not over yet: figures are up to ${now}`);
+  if (stillPresent.present > stillPresent.late) notes.push(`${stillPresent.present - stillPresent.late} expired files are still present but within the allowed ${formatSeconds(allowedMs / 1000)}`);
+  if (verify.unverifiable > 0) notes.push(`${verify.unverifiable} expired rows have keys storage cannot check (see \`lethe verify\`)`);
+  if (totals.failed > 0) notes.push(`${totals.failed} failed delete attempts on ${totals.failed_files} files (their rows are kept and retried)`);
+  for (const u of verify.unreadable) notes.push(`${u.count}${u.capped ? '+' : ''} rows are never judged: ${u.reason === 'unknown_purpose' ? `no policy for purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} with no created_at`}`);
+  return {
+    month: period.month, period_start: period.start, period_end: period.end, generated_at: now, month_complete: Date.parse(period.end) <= Date.parse(now),
+    schedule_period_seconds: Math.round(periodMs / 1000), grace_seconds: Math.round(graceMs / 1000), allowed_lateness_seconds: Math.round(allowedMs / 1000),
+    totals, by_purpose: purposes, worst_lateness: worst, runs, reconciled,
+    still_present: stillPresent, unreadable: verify.unreadable,
+    status: judged.status, reasons: judged.reasons, notes,
+  };
+}
+
+/** The DESIGN rule, alone so it can be tested alone: compliant iff nothing is late. */
+export function judgeCompliance(f: { lateErasures: number; latePresent: number; allowedMs: number }): { status: ComplianceStatus; reasons: string[] } {
+  const allowed = formatSeconds(f.allowedMs / 1000);
+  const reasons: string[] = [];
+  if (f.lateErasures > 0) reasons.push(`${files(f.lateErasures)} erased more than ${allowed} after they expired`);
+  if (f.latePresent > 0) reasons.push(`${files(f.latePresent, 'expired file')} still present more than ${allowed} after they expired`);
+  return { status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons };
+}
+
+const files = (n: number, noun = 'file'): string => `${n} ${noun}${n === 1 ? ' was' : 's were'}`;
+
+/** `90061` -> `1d 1h 1m`; used in reasons so they read the same everywhere. */
+export function formatSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const parts: string[] = [];
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) parts.push(`${d}d`);
+  if (h) parts.push(`${h}h`);
+  if (m && d === 0) parts.push(`${m}m`);
+  if (parts.length === 0) parts.push(`${s % 60}s`);
+  return parts.join(' ');
+}
+
+async function schedulePeriodMs(db: Queryable, staleAfterMs: number): Promise<number> {
+  const schedulers = await readSchedulers(db, staleAfterMs);
+  const alive = schedulers.filter((s) => s.alive && s.periodMs > 0);
+  const known = alive.length > 0 ? alive : schedulers.filter((s) => s.periodMs > 0);
+  return known.length > 0 ? Math.max(...known.map((s) => s.periodMs)) : DEFAULT_PERIOD_MS;
+}
+
+const notReconcile = `(l.error_code IS NULL OR l.error_code NOT LIKE '${RECONCILE_CODE_PREFIX}%')`;
+
+async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: number): Promise<PurposeTotals[]> {
+  const { rows } = await db.query<{
+    purpose: string | null; retentions: (string | null)[]; erased: number; absent: number; failed: number; failed_files: number; refused: number; worst_s: number | null; late: number;
+  }>(
+    `SELECT l.purpose_code AS purpose, array_agg(DISTINCT v.policies ->> l.purpose_code) AS retentions,
+            count(*) FILTER (WHERE l.outcome = 'erased')::int AS erased,
+            count(*) FILTER (WHERE l.outcome = 'absent')::int AS absent,
+            count(*) FILTER (WHERE l.outcome = 'failed')::int AS failed,
+            count(DISTINCT l.file_key) FILTER (WHERE l.outcome = 'failed')::int AS failed_files,
+            count(*) FILTER (WHERE l.outcome = 'refused')::int AS refused,
+            max(extract(epoch FROM l.erased_at - l.expires_at)) FILTER (WHERE l.outcome = 'erased')::float8 AS worst_s,
+            count(*) FILTER (WHERE l.outcome = 'erased' AND l.erased_at - l.expires_at > $3::bigint * interval '1 millisecond')::int AS late
+       FROM lethe_ledger l LEFT JOIN lethe_policy_versions v ON v.version = l.policy_version
+      WHERE l.erased_at >= $1 AND l.erased_at < $2 AND ${notReconcile}
+      GROUP BY l.purpose_code ORDER BY l.purpose_code`,
+    [period.start, period.end, Math.round(allowedMs)],
+  );
+  return rows.map((r) => ({
+    purpose: r.purpose ?? '(none)', retentions: r.retentions.filter((x): x is string => x !== null).sort(),
+    deleted: r.erased + r.absent, erased: r.erased, absent: r.absent, failed: r.failed, failed_files: r.failed_files, refused: r.refused,
+    worst_lateness_seconds: r.worst_s === null ? null : Math.round(r.worst_s), late_erasures: r.late,
+  }));
+}
+
+function sumTotals(purposes: readonly PurposeTotals[]): ComplianceReport['totals'] {
+  const t = { deleted: 0, erased: 0, absent: 0, failed: 0, failed_files: 0, refused: 0, late_erasures: 0, worst_lateness_seconds: null as number | null };
+  for (const p of purposes) {
+    t.deleted += p.deleted; t.erased += p.erased; t.absent += p.absent; t.failed += p.failed; t.failed_files += p.failed_files; t.refused += p.refused; t.late_erasures += p.late_erasures;
+    if (p.worst_lateness_seconds !== null && (t.worst_lateness_seconds === null || p.worst_lateness_seconds > t.worst_lateness_seconds)) t.worst_lateness_seconds = p.worst_lateness_seconds;
+  }
+  const attempts = t.deleted + t.failed;
+  return { ...t, failure_rate: attempts === 0 ? 0 : t.failed / attempts };
+}
+
+async function worstLateness(db: Queryable, period: ReportPeriod): Promise<Lateness | null> {
+  const { rows } = await db.query<{ s: number; file_key: string; purpose_code: string | null; run_id: string; expires_at: Date; erased_at: Date }>(
+    `SELECT extract(epoch FROM l.erased_at - l.expires_at)::float8 AS s, l.file_key, l.purpose_code, l.run_id::text, l.expires_at, l.erased_at
+       FROM lethe_ledger l
+      WHERE l.erased_at >= $1 AND l.erased_at < $2 AND l.outcome = 'erased' AND l.expires_at IS NOT NULL AND ${notReconcile}
+      ORDER BY l.erased_at - l.expires_at DESC LIMIT 1`,
+    [period.start, period.end],
+  );
+  const r = rows[0];
+  return r ? { seconds: Math.round(r.s), file_key: r.file_key, purpose: r.purpose_code, run_id: r.run_id, expires_at: r.expires_at.toISOString(), erased_at: r.erased_at.toISOString() } : null;
+}
+
+async function runCounts(db: Queryable, period: ReportPeriod): Promise<ComplianceReport['runs']> {
+  const { rows } = await db.query<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM lethe_runs WHERE NOT dry_run AND started_at >= $1 AND started_at < $2 GROUP BY status`,
+    [period.start, period.end],
+  );
+  const n = (s: string): number => rows.find((r) => r.status === s)?.n ?? 0;
+  return { total: rows.reduce((a, r) => a + r.n, 0), completed: n('completed'), failed: n('failed'), interrupted: n('interrupted'), paused: n('paused') };
+}
+
+async function reconcileCounts(db: Queryable, period: ReportPeriod): Promise<ComplianceReport['reconciled']> {
+  const { rows } = await db.query<{ files: number; rows: number }>(
+    `SELECT count(*) FILTER (WHERE error_code = '${RECONCILE_CODE_PREFIX}ORPHAN_FILE' AND outcome = 'erased')::int AS files,
+            count(*) FILTER (WHERE error_code = '${RECONCILE_CODE_PREFIX}ORPHAN_ROW' AND outcome = 'absent')::int AS rows
+       FROM lethe_ledger WHERE erased_at >= $1 AND erased_at < $2 AND error_code LIKE '${RECONCILE_CODE_PREFIX}%'`,
+    [period.start, period.end],
+  );
+  return { orphan_files: rows[0]?.files ?? 0, orphan_rows: rows[0]?.rows ?? 0 };
+}
