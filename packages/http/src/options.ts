@@ -26,6 +26,8 @@ export interface HttpServiceOptions {
   readonly backlogCacheMs?: number;
   /** Request bodies larger than this answer 413 (default 16 KiB). */
   readonly bodyLimitBytes?: number;
+  /** DESIGN "Compliance grace": a file is late after expiry + one schedule period + this (default 24 h). */
+  readonly complianceGraceMs?: number;
   /** Injected clock for health judgements (default Date.now). */
   readonly now?: () => number;
 }
@@ -44,6 +46,7 @@ export interface ResolvedHttpOptions {
   readonly metricsCacheMs: number;
   readonly backlogCacheMs: number;
   readonly bodyLimitBytes: number;
+  readonly complianceGraceMs: number;
   readonly now: () => number;
 }
 
@@ -78,6 +81,7 @@ export function resolveHttpOptions(o: HttpServiceOptions): ResolvedHttpOptions {
     metricsCacheMs: nonNegative('metricsCacheMs', o.metricsCacheMs, 10_000),
     backlogCacheMs: nonNegative('backlogCacheMs', o.backlogCacheMs, 60_000),
     bodyLimitBytes: nonNegative('bodyLimitBytes', o.bodyLimitBytes, 16 * 1024),
+    complianceGraceMs: nonNegative('complianceGraceMs', o.complianceGraceMs, 86_400_000),
     now: o.now ?? Date.now,
   });
 }

@@ -9,18 +9,25 @@ export interface RouteContext {
   readonly res: ServerResponse;
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
+  /** The caller presented the admin token (always true on admin-write routes). */
+  readonly authenticated: boolean;
 }
 
 export type Handler = (ctx: RouteContext) => Promise<void> | void;
+
+/** Who may call a route: anyone, admin readers (token when `protectReads`), admin writers (token). */
+export type Access = 'public' | 'admin-read' | 'admin-write';
 
 interface Route {
   readonly method: Method;
   readonly segments: readonly string[];
   readonly handler: Handler;
+  readonly access: Access;
 }
 
 export interface Match {
   readonly handler: Handler;
+  readonly access: Access;
   readonly params: Record<string, string>;
 }
 
@@ -31,8 +38,8 @@ export interface Match {
 export class Router {
   readonly #routes: Route[] = [];
 
-  add(method: Method, path: string, handler: Handler): this {
-    this.#routes.push({ method, segments: split(path), handler });
+  add(method: Method, path: string, handler: Handler, access: Access = 'public'): this {
+    this.#routes.push({ method, segments: split(path), handler, access });
     return this;
   }
 
@@ -49,7 +56,7 @@ export class Router {
     for (const route of this.#routes) {
       const params = matchSegments(route.segments, segments);
       if (!params) continue;
-      if (route.method === wanted) return { handler: route.handler, params };
+      if (route.method === wanted) return { handler: route.handler, access: route.access, params };
       allowed.add(route.method);
       if (route.method === 'GET') allowed.add('HEAD');
     }

@@ -1,0 +1,56 @@
+import type { Engine, Logger, RunSummary } from '@lethe/engine';
+
+export interface BackgroundRunsOptions {
+  readonly logger: Logger;
+  /** Aborting drains the runs in flight; they end `interrupted`. */
+  readonly signal?: AbortSignal;
+  /** Every finished run (e.g. `HttpService.observeRun`). */
+  readonly onFinished?: (summary: RunSummary) => void;
+}
+
+export interface BackgroundRuns {
+  /** For `HttpServiceOptions.triggerRun`: resolves with the run id once the run has one. */
+  triggerRun(opts: { dryRun: boolean; by: string }): Promise<string>;
+  /** Resolves when every run started here has ended. */
+  idle(): Promise<void>;
+}
+
+/**
+ * Runs started over HTTP run in this process (`lethe serve`). The lock is not waited for: a run
+ * in progress elsewhere is a 409 the caller sees at once, not a request that hangs.
+ */
+export function createBackgroundRuns(engine: Engine, o: BackgroundRunsOptions): BackgroundRuns {
+  const inFlight = new Set<Promise<void>>();
+  return {
+    triggerRun: ({ dryRun, by }) =>
+      new Promise<string>((resolve, reject) => {
+        let started = false;
+        const run = engine
+          .run({
+            dryRun,
+            trigger: 'api',
+            lockWaitMs: 0,
+            ...(o.signal ? { signal: o.signal } : {}),
+            onStart: (runId) => {
+              started = true;
+              o.logger.info({ runId, dryRun, by }, 'run started');
+              resolve(runId);
+            },
+          })
+          .then((summary) => {
+            if (!started) resolve(summary.run_id);
+            o.logger.info({ runId: summary.run_id, status: summary.status, deleted: summary.deleted_count, failed: summary.failed_count, durationSeconds: summary.duration_seconds }, 'run ended');
+            o.onFinished?.(summary);
+          })
+          .catch((error: unknown) => {
+            if (!started) reject(error);
+            else o.logger.error({ err: error }, 'run failed after it started');
+          })
+          .finally(() => inFlight.delete(run));
+        inFlight.add(run);
+      }),
+    idle: async () => {
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

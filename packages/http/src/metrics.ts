@@ -1,0 +1,193 @@
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { currentRun, evaluateHealth, gatherHealthFacts, type HealthFacts, type JobsTable, type RunRecord, type RunSummary } from '@lethe/engine';
+import { countExpiredRows, type ExpiredCount } from './expired-counts.js';
+import type { ResolvedHttpOptions } from './options.js';
+
+/** Backlog counting stops here per purpose: a scrape stays cheap even with a huge backlog. */
+export const BACKLOG_CAP = 1_000_000;
+
+const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy'] as const;
+const DELETED_OUTCOMES = ['erased', 'absent'] as const;
+
+/**
+ * Prometheus metrics, on a registry of our own (never prom-client's global one, so two services in
+ * one process, as in tests, do not collide). Two sources:
+ * - counters and the duration histogram from `observeRun` (runs finished in this process: the
+ *   daemon's scheduled runs, or runs triggered through this service's admin API);
+ * - gauges read from the database at scrape time with a short cache, so any replica, and a
+ *   standalone `lethe serve`, shows the last/next run, pause state and backlog of the whole fleet.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly #o: ResolvedHttpOptions;
+  readonly #jobsTable: () => Promise<JobsTable>;
+  readonly #g: ReturnType<typeof createGauges>;
+  readonly #c: ReturnType<typeof createRunMetrics>;
+  #stateAt = Number.NEGATIVE_INFINITY;
+  #backlogAt = Number.NEGATIVE_INFINITY;
+  #refreshing: Promise<void> | null = null;
+  readonly #knownPurposes = new Set<string>();
+
+  constructor(o: ResolvedHttpOptions, jobsTable: () => Promise<JobsTable>) {
+    this.#o = o;
+    this.#jobsTable = jobsTable;
+    collectDefaultMetrics({ register: this.registry });
+    this.#g = createGauges(this.registry);
+    this.#c = createRunMetrics(this.registry);
+    new Gauge({ name: 'lethe_build_info', help: 'Lethe build information (always 1).', labelNames: ['version'], registers: [this.registry] }).set({ version: o.version }, 1);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  observeRun(s: RunSummary): void {
+    this.#c.runs.inc({ status: s.status, dry_run: String(s.dry_run) });
+    // The database gauges (last run, 24 h totals) change with every run: read them again.
+    this.#stateAt = Number.NEGATIVE_INFINITY;
+    if (s.dry_run) return;
+    this.#c.duration.observe(s.duration_seconds);
+    for (const [purpose, c] of Object.entries(s.by_purpose)) {
+      this.#seedPurpose(purpose);
+      for (const outcome of DELETED_OUTCOMES) this.#c.deleted.inc({ purpose, outcome }, c[outcome]);
+      this.#c.failed.inc({ purpose }, c.failed);
+      this.#c.skipped.inc({ purpose, reason: 'refused' }, c.refused);
+      this.#c.skipped.inc({ purpose, reason: 'shared' }, c.shared);
+    }
+  }
+
+  async render(): Promise<string> {
+    await this.refresh();
+    return this.registry.metrics();
+  }
+
+  /** Refreshes the database gauges when their cache is stale; concurrent scrapes share one refresh. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#refreshStale().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  async #refreshStale(): Promise<void> {
+    const t = performance.now();
+    await Promise.all([
+      t - this.#stateAt >= this.#o.metricsCacheMs ? this.#refreshState() : null,
+      t - this.#backlogAt >= this.#o.backlogCacheMs ? this.#refreshBacklog() : null,
+    ]);
+  }
+
+  async #refreshState(): Promise<void> {
+    const g = this.#g;
+    let facts: HealthFacts;
+    let running: RunRecord | null;
+    try {
+      [facts, running] = await Promise.all([gatherHealthFacts(this.#o.pool, this.#o.now(), this.#o.staleAfterMs), currentRun(this.#o.pool)]);
+    } catch (error) {
+      g.databaseUp.set(0);
+      this.#o.logger.warn({ err: error }, 'metrics: could not read state from the database; its gauges keep their last values');
+      return;
+    }
+    this.#stateAt = performance.now();
+    g.databaseUp.set(1);
+    const h = evaluateHealth(facts, this.#o.health);
+    for (const s of HEALTH_STATES) g.health.set({ status: s }, h.status === s ? 1 : 0);
+    g.lastRun.set(seconds(h.last_run));
+    g.lastSuccess.set(seconds(h.last_success));
+    g.nextRun.set(seconds(h.next_run));
+    g.paused.set(h.paused ? 1 : 0);
+    g.runInProgress.set(running ? 1 : 0);
+    g.schedulers.set(h.schedulers);
+    g.deleted24h.set(h.deleted_last_24h);
+    g.failed24h.set(h.failed_last_24h);
+    const attempted = h.deleted_last_24h + h.failed_last_24h;
+    g.failureRatio24h.set(attempted === 0 ? 0 : h.failed_last_24h / attempted);
+    const last = facts.lastRun;
+    g.lastDuration.set(last?.durationSeconds ?? 0);
+    g.lastDeleted.set(last?.deleted ?? 0);
+    g.lastFailed.set(last?.failed ?? 0);
+    const d = last?.durationSeconds ?? 0;
+    g.lastRate.set(d > 0 ? (last?.deleted ?? 0) / d : 0);
+  }
+
+  async #refreshBacklog(): Promise<void> {
+    // A failure waits for the next cache period too: a missing jobs table must not cost every scrape.
+    this.#backlogAt = performance.now();
+    let counts: ExpiredCount[];
+    try {
+      counts = await countExpiredRows(this.#o.pool, await this.#jobsTable(), { extraMs: 0, cap: BACKLOG_CAP, samples: 0 });
+    } catch (error) {
+      this.#g.backlog.reset();
+      this.#o.logger.warn({ err: error }, 'metrics: could not count the expired-row backlog');
+      return;
+    }
+    this.#g.backlog.reset();
+    for (const c of counts) {
+      this.#seedPurpose(c.purpose);
+      this.#g.backlog.set({ purpose: c.purpose }, c.count);
+    }
+  }
+
+  /** Creates a purpose's counter series at 0, so `increase()` sees its first run too. */
+  #seedPurpose(purpose: string): void {
+    if (this.#knownPurposes.has(purpose)) return;
+    this.#knownPurposes.add(purpose);
+    for (const outcome of DELETED_OUTCOMES) this.#c.deleted.inc({ purpose, outcome }, 0);
+    this.#c.failed.inc({ purpose }, 0);
+    for (const reason of ['refused', 'shared']) this.#c.skipped.inc({ purpose, reason }, 0);
+  }
+}
+
+function seconds(iso: string | null): number {
+  return iso === null ? 0 : Date.parse(iso) / 1000;
+}
+
+function createRunMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    runs: new Counter({ name: 'lethe_runs_total', help: 'Runs finished in this process, by how they ended.', labelNames: ['status', 'dry_run'], registers }),
+    deleted: new Counter({
+      name: 'lethe_files_deleted_total',
+      help: 'Files deleted by runs in this process, by purpose and outcome (erased, or already absent).',
+      labelNames: ['purpose', 'outcome'],
+      registers,
+    }),
+    failed: new Counter({ name: 'lethe_files_failed_total', help: 'Deletes that failed (the row was kept for the next run), by purpose.', labelNames: ['purpose'], registers }),
+    skipped: new Counter({
+      name: 'lethe_files_skipped_total',
+      help: 'Expired rows not deleted on purpose: refused (unsafe key) or shared (a live row needs the file).',
+      labelNames: ['purpose', 'reason'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'lethe_run_duration_seconds',
+      help: 'Duration of real (not dry) runs finished in this process.',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200],
+      registers,
+    }),
+  };
+}
+
+function createGauges(registry: Registry) {
+  const registers = [registry];
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers });
+  return {
+    databaseUp: gauge('lethe_database_up', 'Whether the last read of state from the database succeeded.'),
+    health: gauge('lethe_health_status', 'Health as /api/health/cleanup judges it: 1 for the current status.', ['status']),
+    lastRun: gauge('lethe_last_run_timestamp_seconds', 'End of the last finished real run (0: never).'),
+    lastSuccess: gauge('lethe_last_success_timestamp_seconds', 'End of the last completed real run (0: never).'),
+    nextRun: gauge('lethe_next_run_timestamp_seconds', 'Next scheduled run of the live schedulers (0: none reported).'),
+    paused: gauge('lethe_paused', 'Whether Lethe is paused (1) or not (0).'),
+    runInProgress: gauge('lethe_run_in_progress', 'Whether a run is in progress on this database.'),
+    schedulers: gauge('lethe_schedulers_alive', 'Schedulers with a fresh heartbeat.'),
+    deleted24h: gauge('lethe_deleted_last_24h', 'Files deleted by real runs in the last 24 hours (audit_logs).'),
+    failed24h: gauge('lethe_failed_last_24h', 'Failed deletions in real runs in the last 24 hours (audit_logs).'),
+    failureRatio24h: gauge('lethe_failure_ratio_last_24h', 'failed / (deleted + failed) over the last 24 hours (0 when nothing was attempted).'),
+    lastDuration: gauge('lethe_last_run_duration_seconds', 'Duration of the last finished real run.'),
+    lastDeleted: gauge('lethe_last_run_deleted_files', 'Files deleted by the last finished real run.'),
+    lastFailed: gauge('lethe_last_run_failed_files', 'Failed deletions in the last finished real run.'),
+    lastRate: gauge('lethe_last_run_deletes_per_second', 'Files deleted per second by the last finished real run.'),
+    backlog: gauge('lethe_backlog_expired_rows', `Expired rows still in the jobs table, by purpose (counted up to ${BACKLOG_CAP}, cached).`, ['purpose']),
+  };
+}
