@@ -5,3 +5,5 @@ export * from './plan.js';
 export * from './verify.js';
 export * from './lookup.js';
 export * from './report.js';
+export * from './policies.js';
+export * from './reconcile.js';

@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import Cursor from 'pg-cursor';
+import type { JobsTable } from '../jobs-table.js';
+import type { ObjectInfo, StoragePort } from '../ports.js';
+import { checkKey } from '../storage/keys.js';
+import { statAll } from './verify.js';
+
+/**
+ * The two scans behind `lethe reconcile` (runbook FM-005), both streamed in batches so memory
+ * holds one batch whatever the sizes of the bucket and the table:
+ *
+ * - orphan files: listed in storage, older than the minimum age (uploads in flight are never
+ *   touched), with no jobs row and no ledger entry for their key (one query per batch, served by
+ *   the file_key indexes on both tables);
+ * - orphan rows: jobs rows older than the minimum age whose file is not in storage (stats in
+ *   bounded parallel). Rows whose key is unsafe or cannot be checked are never orphans.
+ */
+
+export interface ScanContext {
+  readonly pool: pg.Pool;
+  readonly table: JobsTable;
+  readonly storage: StoragePort;
+  /** The database's now (ISO). */
+  readonly now: string;
+  readonly minAgeMs: number;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly prefix?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface FileScanBatch {
+  /** Files listed in this batch, older than the minimum age. */
+  readonly old: number;
+  /** Files listed in this batch, newer than the minimum age (never touched). */
+  readonly young: number;
+  readonly orphans: readonly ObjectInfo[];
+}
+
+export async function* orphanFileBatches(ctx: ScanContext): AsyncGenerator<FileScanBatch> {
+  const oldBeforeMs = Date.parse(ctx.now) - ctx.minAgeMs;
+  let pending: ObjectInfo[] = [];
+  let young = 0;
+  const flush = async (): Promise<FileScanBatch> => {
+    const batch = pending;
+    pending = [];
+    const y = young;
+    young = 0;
+    const known = await knownKeys(ctx, batch.map((o) => o.key));
+    return { old: batch.length, young: y, orphans: batch.filter((o) => !known.has(o.key)) };
+  };
+  for await (const object of ctx.storage.list(ctx.prefix)) {
+    if (ctx.signal?.aborted) break;
+    if (object.modifiedMs >= oldBeforeMs) young++;
+    else pending.push(object);
+    if (pending.length >= ctx.batchSize) yield await flush();
+  }
+  if (pending.length > 0 || young > 0) yield await flush();
+}
+
+/** Keys some jobs row or ledger entry knows about. */
+async function knownKeys(ctx: ScanContext, keys: readonly string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const t = ctx.table;
+  const { rows } = await ctx.pool.query<{ k: string }>(
+    `SELECT k FROM unnest($1::text[]) AS k
+      WHERE EXISTS (SELECT 1 FROM ${t.table} j WHERE j.${t.fileKey} = k)
+         OR EXISTS (SELECT 1 FROM lethe_ledger l WHERE l.file_key = k)`,
+    [keys],
+  );
+  return new Set(rows.map((r) => r.k));
+}
+
+export interface OrphanRow {
+  readonly id: string;
+  readonly fileKey: string;
+  readonly purpose: string | null;
+  readonly createdAtMs: number;
+}
+
+export interface RowScanBatch {
+  /** Rows older than the minimum age looked at in this batch. */
+  readonly checked: number;
+  /** Rows whose key is unsafe or whose stat failed: never treated as orphans. */
+  readonly unverifiable: number;
+  readonly orphans: readonly OrphanRow[];
+}
+
+type RawRow = [string, string | null, string | null, number];
+
+export async function* orphanRowBatches(ctx: ScanContext): AsyncGenerator<RowScanBatch> {
+  const t = ctx.table;
+  const sql = `SELECT j.${t.id}::text, j.${t.fileKey}::text, j.${t.purpose}::text, (extract(epoch FROM j.${t.createdAt}) * 1000)::float8
+  FROM ${t.table} j
+ WHERE j.${t.createdAt} < ${t.toColumnTime(`$1::timestamptz - $2::bigint * interval '1 millisecond'`)}`;
+  const client = await ctx.pool.connect();
+  let broken: Error | undefined;
+  let cursor: Cursor<RawRow> | undefined;
+  try {
+    cursor = client.query(new Cursor<RawRow>(sql, [ctx.now, Math.round(ctx.minAgeMs)], { rowMode: 'array' }));
+    for (;;) {
+      if (ctx.signal?.aborted) break;
+      const raw = await cursor.read(ctx.batchSize);
+      if (raw.length === 0) break;
+      yield await judgeRows(ctx, raw);
+    }
+  } catch (error) {
+    broken = error as Error;
+    throw error;
+  } finally {
+    if (cursor) await cursor.close().catch((error: Error) => (broken ??= error));
+    client.release(broken);
+  }
+}
+
+async function judgeRows(ctx: ScanContext, raw: readonly RawRow[]): Promise<RowScanBatch> {
+  const safe = raw.filter((r) => r[1] !== null && checkKey(r[1]) === null);
+  const stats = await statAll(ctx.storage, [...new Set(safe.map((r) => r[1]!))], ctx.concurrency);
+  const orphans: OrphanRow[] = [];
+  let unverifiable = raw.length - safe.length;
+  for (const r of safe) {
+    const s = stats.get(r[1]!)!;
+    if ('error' in s) unverifiable++;
+    else if (s.info === null) orphans.push({ id: r[0], fileKey: r[1]!, purpose: r[2], createdAtMs: r[3] });
+  }
+  return { checked: raw.length, unverifiable, orphans };
+}
