@@ -16,6 +16,7 @@ import { acquireRunLock } from './run-lock.js';
 import { closeInterruptedRuns, finishRun, insertRun, recordProgress } from './runs.js';
 import { SummaryBuilder, type RunStatus, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable-rows.js';
+import { countExpired } from './operations/plan.js';
 
 export interface RunOptions {
   readonly dryRun?: boolean;
@@ -30,6 +31,8 @@ export interface RunOptions {
   readonly lockWaitMs?: number;
   /** Called once the run has its id and row (the HTTP API returns the id at once). */
   readonly onStart?: (runId: string) => void;
+  /** Count the expired rows first (one index-range count per purpose), so progress has a total and an ETA. */
+  readonly estimateTotal?: boolean;
 }
 
 export interface RunDeps {
@@ -88,9 +91,14 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
   let error: unknown = null;
   let stoppedBy: StopReason | null = null;
   let wouldDelete = 0;
-  const progress = progressReporter(deps, runId, summary, startedMs, runOptions.onProgress);
+  const estimate: { total: number | null } = { total: null };
+  const progress = progressReporter(deps, runId, summary, startedMs, runOptions.onProgress, estimate);
   try {
     summary.unreadable = await findUnreadableRows(pool, table, Object.keys(policy.policies), options.unreadableCountCap);
+    if (runOptions.estimateTotal) {
+      const expired = Object.values(await countExpired(pool, table, selected, cutoff)).reduce((a, n) => a + n, 0);
+      estimate.total = Math.min(expired, runOptions.limit ?? expired);
+    }
     let lastPoll = 0;
     const result = await runPipeline(
       readExpiredRows(pool, { table, purposes: selected, cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) }),
@@ -179,13 +187,13 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : ErrorCodes.DATABASE;
 }
 
-function progressReporter(deps: RunDeps, runId: string, summary: SummaryBuilder, startedMs: number, onProgress: RunOptions['onProgress']) {
+function progressReporter(deps: RunDeps, runId: string, summary: SummaryBuilder, startedMs: number, onProgress: RunOptions['onProgress'], estimate: { readonly total: number | null }) {
   const { clock, progressIntervalMs } = deps.options;
   let last = startedMs;
   let writing = false;
   const snapshot = (): RunProgress => {
     const t = summary.totals();
-    return { runId, selected: t.selected, processed: t.erased + t.absent + t.failed + t.refused + t.shared, deleted: t.erased + t.absent, failed: t.failed, total: null, elapsedMs: clock.now() - startedMs };
+    return { runId, selected: t.selected, processed: t.erased + t.absent + t.failed + t.refused + t.shared, deleted: t.erased + t.absent, failed: t.failed, total: estimate.total, elapsedMs: clock.now() - startedMs };
   };
   return {
     tick: () => {
