@@ -1,0 +1,24 @@
+import type { RunSummary } from '@lethe/engine';
+
+/**
+ * The small interfaces the daemon consumes. Glossary:
+ *
+ * - fire / slot: one instant the cron expression names (e.g. 2025-12-01T02:00:00Z). Every
+ *   replica computes the same slots; each slot is claimed once in `lethe_schedule_claims`, and only
+ *   the replica whose claim succeeded runs it (DESIGN "Scheduled fires are claimed").
+ * - period: the time between the fire before now and the fire after it (24 h for the runbook's
+ *   daily schedule), reported in the heartbeat so health can judge "overdue".
+ * - catch-up: on start, one run for the slots missed while no daemon was up, coalesced into one.
+ * - heartbeat: the `lethe_schedulers` row each daemon refreshes every few seconds, with its next run
+ *   (runbook OP-002) and whether it is running (OP-003, FM-001).
+ * - overlap: what a scheduled run does when another run (a manual `lethe run`, say) holds the
+ *   engine's run lock: `wait` (bounded) or `refuse` (skip the slot and log it).
+ */
+export type { Clock, Logger } from '@lethe/engine';
+
+/** The part of packages/http's service the daemon drives. */
+export interface HttpServicePort {
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  close(): Promise<void>;
+  observeRun(summary: RunSummary): void;
+}
