@@ -1,44 +1,28 @@
 import { inspectJobsTable, loadCurrentPolicies, retentionToInterval, type JobsTable, type JobsTableNames, type Queryable } from '@lethe/engine';
 
-export interface ExpiredCount {
+export interface BacklogCount {
   readonly purpose: string;
-  /** Rows counted, at most `cap`. */
+  /** Rows counted, at most the cap. */
   readonly count: number;
-  /** The real figure is at least `cap`. */
-  readonly capped: boolean;
-  readonly sampleKeys: readonly string[];
-}
-
-export interface ExpiredCountQuery {
-  /** Rows whose `created_at` is older than now − retention − `extraMs` (0: the backlog). */
-  readonly extraMs: number;
-  /** Counting stops here per purpose, so a huge backlog cannot make a scrape slow. */
-  readonly cap: number;
-  /** Sample file keys per purpose (oldest first); 0 for none. */
-  readonly samples: number;
-  /** The instant to judge at (ISO); default the database's `now()`. */
-  readonly asOf?: string;
 }
 
 /**
  * Expired rows still in the jobs table, per purpose with a policy, counted over the index range
- * `purpose_code = $p AND created_at < now() - retention` (the same range the run's cursor reads,
- * DESIGN "one run"), capped, in one round trip. `now()` is the database clock, as for runs.
+ * `purpose_code = $p AND created_at < now() - retention` (the range the run's cursor reads), each
+ * count stopped at `cap` so a scrape stays cheap whatever the backlog; one round trip.
  */
-export async function countExpiredRows(db: Queryable, table: JobsTable, q: ExpiredCountQuery): Promise<ExpiredCount[]> {
+export async function countBacklog(db: Queryable, table: JobsTable, cap: number): Promise<BacklogCount[]> {
   const policy = await loadCurrentPolicies(db);
   const purposes = Object.keys(policy.policies).sort();
   const intervals = purposes.map((p) => retentionToInterval(policy.policies[p]!));
-  const before = table.toColumnTime(`coalesce($6::timestamptz, now()) - p.iv::interval - ($4::bigint * interval '1 millisecond')`);
-  const { rows } = await db.query<{ purpose: string; n: number; samples: string[] | null }>(
+  const { rows } = await db.query<{ purpose: string; n: number }>(
     `SELECT p.purpose,
-            (SELECT count(*)::int FROM (SELECT 1 FROM ${table.table} j WHERE j.${table.purpose} = p.purpose AND j.${table.createdAt} < ${before} LIMIT $3) s) AS n,
-            CASE WHEN $5::int > 0 THEN ARRAY(SELECT j.${table.fileKey}::text FROM ${table.table} j
-               WHERE j.${table.purpose} = p.purpose AND j.${table.createdAt} < ${before} ORDER BY j.${table.createdAt} LIMIT $5) END AS samples
+            (SELECT count(*)::int FROM (SELECT 1 FROM ${table.table} j
+               WHERE j.${table.purpose} = p.purpose AND j.${table.createdAt} < ${table.toColumnTime('now() - p.iv::interval')} LIMIT $3) s) AS n
        FROM unnest($1::text[], $2::text[]) AS p(purpose, iv)`,
-    [purposes, intervals, q.cap, Math.round(q.extraMs), q.samples, q.asOf ?? null],
+    [purposes, intervals, cap],
   );
-  return rows.map((r) => ({ purpose: r.purpose, count: r.n, capped: r.n >= q.cap, sampleKeys: r.samples ?? [] }));
+  return rows.map((r) => ({ purpose: r.purpose, count: r.n }));
 }
 
 /** Looks the jobs table up once and keeps it (its shape does not change under a running service). */

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { currentRun, evaluateHealth, gatherHealthFacts, type HealthFacts, type JobsTable, type RunRecord, type RunSummary } from '@lethe/engine';
-import { countExpiredRows, type ExpiredCount } from './expired-counts.js';
+import { countBacklog, type BacklogCount } from './backlog.js';
 import type { ResolvedHttpOptions } from './options.js';
 
 /** Backlog counting stops here per purpose: a scrape stays cheap even with a huge backlog. */
@@ -114,9 +114,9 @@ export class ServiceMetrics {
   async #refreshBacklog(): Promise<void> {
     // A failure waits for the next cache period too: a missing jobs table must not cost every scrape.
     this.#backlogAt = performance.now();
-    let counts: ExpiredCount[];
+    let counts: BacklogCount[];
     try {
-      counts = await countExpiredRows(this.#o.pool, await this.#jobsTable(), { extraMs: 0, cap: BACKLOG_CAP, samples: 0 });
+      counts = await countBacklog(this.#o.pool, await this.#jobsTable(), BACKLOG_CAP);
     } catch (error) {
       this.#g.backlog.reset();
       this.#o.logger.warn({ err: error }, 'metrics: could not count the expired-row backlog');

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_JOBS_TABLE } from '@lethe/engine';
 import { checkBearer, digest } from './auth.js';
 import { HttpError, HttpErrorCodes, notFound } from './errors.js';
-import { jobsTableResolver } from './expired-counts.js';
+import { jobsTableResolver } from './backlog.js';
 import { ServiceMetrics } from './metrics.js';
 import { resolveHttpOptions, type HttpService, type HttpServiceOptions, type ResolvedHttpOptions } from './options.js';
 import { sendError } from './respond.js';
@@ -30,7 +30,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   registerMetaRoutes(router, metrics);
   registerControlRoutes(router, o);
   registerRunRoutes(router, o);
-  registerRecordRoutes(router, o, jobsTable);
+  registerRecordRoutes(router, o);
   const state: ServiceState = { o, router, tokenDigest: o.adminToken === null ? null : digest(o.adminToken) };
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
     void handle(state, req, res);

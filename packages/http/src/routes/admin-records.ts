@@ -1,41 +1,66 @@
-import { writeAudit, type JobsTable } from '@lethe/engine';
+import { ConfigError, lookupFileKey, monthlyReport, parseMonth, writeAudit, type Engine } from '@lethe/engine';
 import { callerOf } from '../auth.js';
-import { monthlyReport } from '../compliance-report.js';
-import { badRequest } from '../errors.js';
-import { lookupFileKey } from '../ledger-lookup.js';
+import { badRequest, HttpError, HttpErrorCodes } from '../errors.js';
 import type { ResolvedHttpOptions } from '../options.js';
 import { sendJson } from '../respond.js';
-import type { Router } from '../router.js';
+import type { Router, RouteContext } from '../router.js';
 import { checkQuery } from '../validate.js';
 import { ADMIN_PREFIX, AdminAuditActions } from './admin-control.js';
 
-const MONTH_RE = /^(\d{4})-(0[1-9]|1[0-2])$/;
-
 /**
- * Ledger lookup (runbook FM-003) and the monthly compliance report. Both disclose per-file
- * evidence, so each call writes an audit row with the caller's label.
+ * Ledger lookup (runbook FM-003) and the monthly compliance report, served from the engine's
+ * operations (issue 6). Both disclose per-file evidence, so each call writes an audit row with
+ * the caller's label. Both need the engine (storage is checked too): without one they 503.
  */
-export function registerRecordRoutes(router: Router, o: ResolvedHttpOptions, jobsTable: () => Promise<JobsTable>): void {
-  router.add('GET', `${ADMIN_PREFIX}/ledger`, async ({ req, res, url, authenticated }) => {
-    const caller = callerOf(req, authenticated);
-    const q = checkQuery(url.searchParams, { file_key: { type: 'string', required: true, maxLength: 1024 } });
+export function registerRecordRoutes(router: Router, o: ResolvedHttpOptions): void {
+  router.add('GET', `${ADMIN_PREFIX}/ledger`, async (ctx) => {
+    const caller = callerOf(ctx.req, ctx.authenticated);
+    const q = checkQuery(ctx.url.searchParams, { file_key: { type: 'string', required: true, maxLength: 1024 } });
     const fileKey = q.file_key as string;
-    const lookup = await lookupFileKey(o.pool, await jobsTable(), fileKey);
-    await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, file_key: fileKey, status: lookup.status });
-    sendJson(res, 200, lookup);
+    const lookup = await lookupFileKey(needEngine(o), fileKey);
+    await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, file_key: fileKey, state: lookup.state });
+    sendJson(ctx.res, 200, lookup);
   }, 'admin-read');
 
-  router.add('GET', `${ADMIN_PREFIX}/report`, async ({ req, res, url, authenticated }) => {
-    const caller = callerOf(req, authenticated);
-    const q = checkQuery(url.searchParams, { month: { type: 'string', required: true, maxLength: 7, pattern: MONTH_RE, hint: 'a month like 2025-11' } });
-    const month = q.month as string;
-    const year = Number(month.slice(0, 4));
-    if (year < 2000 || year > 2999) throw badRequest(`query.month: year must be from 2000 to 2999, got ${year}`);
-    if (Date.UTC(year, Number(month.slice(5)) - 1, 1) > o.now()) throw badRequest(`query.month: ${month} has not started yet`);
-    const report = await monthlyReport(o.pool, await jobsTable(), {
-      month, graceMs: o.complianceGraceMs, defaultPeriodMs: o.health.defaultPeriodMs, staleAfterMs: o.staleAfterMs,
+  router.add('GET', `${ADMIN_PREFIX}/report`, async (ctx) => {
+    const caller = callerOf(ctx.req, ctx.authenticated);
+    const q = checkQuery(ctx.url.searchParams, { month: { type: 'string', required: true, maxLength: 7 } });
+    const period = asBadRequest(() => parseMonth(q.month), 'query.');
+    if (Date.parse(period.start) > o.now()) throw badRequest(`query.month: ${period.month} has not started yet`);
+    const engine = needEngine(o);
+    const report = await monthlyReport(engine, period.month, {
+      graceMs: o.complianceGraceMs,
+      staleAfterMs: o.staleAfterMs,
+      signal: abortOnHangUp(ctx),
+    }).catch((error: unknown) => {
+      // The database clock decides "not started yet" too; the rest is not the caller's mistake.
+      if (error instanceof ConfigError && error.message.startsWith('month:')) throw badRequest(`query.${error.message}`);
+      throw error;
     });
-    await writeAudit(o.pool, AdminAuditActions.REPORT, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, month, compliance: report.compliance.status });
-    sendJson(res, 200, report);
+    await writeAudit(o.pool, AdminAuditActions.REPORT, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, month: period.month, status: report.status });
+    sendJson(ctx.res, 200, report);
   }, 'admin-read');
+}
+
+function needEngine(o: ResolvedHttpOptions): Engine {
+  if (!o.engine) throw new HttpError(503, HttpErrorCodes.UNAVAILABLE, 'this service has no engine (storage and policies) configured; lookups and reports need one');
+  return o.engine;
+}
+
+function asBadRequest<T>(fn: () => T, prefix: string): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ConfigError) throw badRequest(`${prefix}${error.message}`);
+    throw error;
+  }
+}
+
+/** A caller that hangs up stops the storage checks behind a report. */
+function abortOnHangUp(ctx: RouteContext): AbortSignal {
+  const controller = new AbortController();
+  ctx.res.once('close', () => {
+    if (!ctx.res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }

@@ -1,4 +1,4 @@
-import { evaluateHealth, gatherHealthFacts } from '@lethe/engine';
+import { evaluateHealth, gatherHealthFacts, type HealthFacts, type HealthReport } from '@lethe/engine';
 import type { ResolvedHttpOptions } from '../options.js';
 import { sendJson } from '../respond.js';
 import type { Router } from '../router.js';
@@ -11,7 +11,15 @@ import type { Router } from '../router.js';
  */
 export function registerHealthRoutes(router: Router, o: ResolvedHttpOptions): void {
   router.add('GET', '/api/health/cleanup', async ({ res }) => {
-    const facts = await gatherHealthFacts(o.pool, o.now(), o.staleAfterMs);
+    let facts: HealthFacts;
+    try {
+      facts = await gatherHealthFacts(o.pool, o.now(), o.staleAfterMs);
+    } catch (error) {
+      // Without its database Lethe cannot run: that is unhealthy (503), not a server bug (500).
+      o.logger.error({ err: error }, 'health: the database did not answer');
+      sendJson(res, 503, databaseDown());
+      return;
+    }
     const report = evaluateHealth(facts, o.health);
     sendJson(res, report.status === 'healthy' ? 200 : 503, report);
   });
@@ -35,4 +43,12 @@ async function databaseAnswers(o: ResolvedHttpOptions): Promise<boolean> {
     o.logger.warn({ err: error }, 'readiness: the database did not answer');
     return false;
   }
+}
+
+function databaseDown(): HealthReport {
+  return {
+    status: 'unhealthy', last_run: null, last_success: null, last_run_status: null, next_run: null,
+    deleted_last_24h: 0, failed_last_24h: 0, paused: false, scheduler_running: false, schedulers: 0,
+    reasons: ['the database did not answer: state unknown (see the service log)'],
+  };
 }
