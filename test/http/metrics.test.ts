@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, pause, resume, silentLogger, type Engine } from '@lethe/engine';
+import { createBackgroundRuns, type BackgroundRuns } from '@lethe/http';
+import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
+import { createTempRoot, type TempRoot } from '../support/files.js';
+import { promtool, runPromtool } from './promtool.js';
+import { beat, call, startService, type Running } from './support.js';
+
+const UTC_NOW = `(now() AT TIME ZONE 'UTC')`;
+const TOKEN = 'metrics-token';
+let db: TestDatabase;
+let files: TempRoot;
+let engine: Engine;
+let runs: BackgroundRuns;
+let live: Running;
+let cached: Running;
+
+/** The value of one sample line, e.g. `lethe_paused` or `lethe_backlog_expired_rows{purpose="General"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+const scrape = async (r: Running): Promise<string> => {
+  const a = await call(r.base, '/metrics');
+  expect(a.status).toBe(200);
+  expect(a.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+  return a.text;
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase('http_metrics');
+  files = await createTempRoot('http-metrics');
+  await createJobsTable(db.pool);
+  engine = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1 });
+  await engine.migrate();
+  await insertJobs(db.pool, [
+    { id: 'g-1', fileKey: 'm/g-1.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '31 days'` },
+    { id: 'st-1', fileKey: 'm/st-1.pdf', purpose: 'System Testing', createdAtSql: `${UTC_NOW} - interval '2 days'` },
+    { id: 'st-2', fileKey: 'm/st-2.pdf', purpose: 'System Testing', createdAtSql: `${UTC_NOW} - interval '3 days'` },
+    { id: 'fin', fileKey: 'm/fin.pdf', purpose: 'Financial', createdAtSql: `${UTC_NOW} - interval '3 days'` },
+  ]);
+  for (const k of ['m/g-1.pdf', 'm/st-1.pdf', 'm/fin.pdf']) await files.put(k);
+  let observe: Running['service']['observeRun'] = () => {};
+  runs = createBackgroundRuns(engine, { logger: silentLogger, onFinished: (s) => observe(s) });
+  live = await startService({ pool: db.pool, logger: silentLogger, version: '1.2.3-test', engine, adminToken: TOKEN, triggerRun: runs.triggerRun, metricsCacheMs: 0, backlogCacheMs: 0 });
+  observe = (s) => live.service.observeRun(s);
+  cached = await startService({ pool: db.pool, logger: silentLogger, version: 'test', metricsCacheMs: 60_000, backlogCacheMs: 60_000 });
+});
+
+afterAll(async () => {
+  await runs?.idle();
+  await live?.close();
+  await cached?.close();
+  await engine?.close();
+  await files?.remove();
+  await db?.drop();
+});
+
+describe('GET /metrics', () => {
+  it('exposes process metrics, build info and the database gauges before any run', async () => {
+    const text = await scrape(live);
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) expect(text).toMatch(new RegExp(`^${name} `, 'm'));
+    expect(sample(text, 'lethe_build_info{version="1.2.3-test"}')).toBe(1);
+    expect(sample(text, 'lethe_database_up')).toBe(1);
+    expect(sample(text, 'lethe_paused')).toBe(0);
+    expect(sample(text, 'lethe_last_run_timestamp_seconds')).toBe(0);
+    expect(sample(text, 'lethe_health_status{status="unhealthy"}')).toBe(1);
+    // The backlog: expired rows still in the table, per purpose with a policy.
+    expect(sample(text, 'lethe_backlog_expired_rows{purpose="General"}')).toBe(1);
+    expect(sample(text, 'lethe_backlog_expired_rows{purpose="System Testing"}')).toBe(2);
+    expect(sample(text, 'lethe_backlog_expired_rows{purpose="Financial"}')).toBe(0);
+    // Counter series exist at 0 from the start, so increase() sees the first run.
+    expect(sample(text, 'lethe_files_deleted_total{purpose="General",outcome="erased"}')).toBe(0);
+  });
+
+  it('counts a finished run (observeRun) and shows the last run, next run and pause from the database', async () => {
+    await beat(db.pool, { nextRunInMs: 3_600_000 });
+    const t = await call(live.base, '/api/admin/cleanup/runs', { token: TOKEN, body: {} });
+    expect(t.status).toBe(202);
+    await runs.idle();
+    const text = await scrape(live);
+    expect(sample(text, 'lethe_files_deleted_total{purpose="General",outcome="erased"}')).toBe(1);
+    expect(sample(text, 'lethe_files_deleted_total{purpose="System Testing",outcome="erased"}')).toBe(1);
+    expect(sample(text, 'lethe_files_deleted_total{purpose="System Testing",outcome="absent"}')).toBe(1);
+    expect(sample(text, 'lethe_files_failed_total{purpose="General"}')).toBe(0);
+    expect(sample(text, 'lethe_runs_total{status="completed",dry_run="false"}')).toBe(1);
+    expect(sample(text, 'lethe_run_duration_seconds_count')).toBe(1);
+    expect(sample(text, 'lethe_backlog_expired_rows{purpose="System Testing"}')).toBe(0);
+    expect(sample(text, 'lethe_last_run_deleted_files')).toBe(3);
+    expect(sample(text, 'lethe_deleted_last_24h')).toBe(3);
+    expect(sample(text, 'lethe_failure_ratio_last_24h')).toBe(0);
+    expect(sample(text, 'lethe_last_run_deletes_per_second')).toBeGreaterThan(0);
+    expect(sample(text, 'lethe_health_status{status="healthy"}')).toBe(1);
+    const nowS = Date.now() / 1000;
+    expect(sample(text, 'lethe_last_run_timestamp_seconds')).toBeGreaterThan(nowS - 60);
+    expect(sample(text, 'lethe_last_success_timestamp_seconds')).toBeGreaterThan(nowS - 60);
+    expect(sample(text, 'lethe_next_run_timestamp_seconds')).toBeGreaterThan(nowS);
+    expect(sample(text, 'lethe_schedulers_alive')).toBe(1);
+
+    await pause(db.pool, { by: 'test', reason: 'metrics' });
+    expect(sample(await scrape(live), 'lethe_paused')).toBe(1);
+    await resume(db.pool, { by: 'test' });
+    expect(sample(await scrape(live), 'lethe_paused')).toBe(0);
+  });
+
+  it('caches the database gauges: a standalone service shows state, refreshed only after its cache time', async () => {
+    const text = await scrape(cached);
+    const before = sample(text, 'lethe_backlog_expired_rows{purpose="General"}');
+    expect(sample(text, 'lethe_last_run_deleted_files')).toBe(3);
+    await insertJobs(db.pool, [{ id: 'g-2', fileKey: 'm/g-2.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '40 days'` }]);
+    expect(sample(await scrape(cached), 'lethe_backlog_expired_rows{purpose="General"}')).toBe(before);
+    expect(sample(await scrape(live), 'lethe_backlog_expired_rows{purpose="General"}')).toBe((before ?? 0) + 1);
+    // This service's counters saw no run: they count runs finished in its own process.
+    expect(sample(await scrape(cached), 'lethe_run_duration_seconds_count')).toBe(0);
+  });
+
+  it.skipIf(!promtool)('passes promtool check metrics', async () => {
+    const text = await scrape(live);
+    const r = runPromtool(['check', 'metrics'], text);
+    expect(r.output).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
