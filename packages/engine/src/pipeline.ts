@@ -48,16 +48,27 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, 
   let fatal: unknown = null;
   let stoppedBy: StopReason | null = null;
   let wouldDelete = 0;
+  const t = ctx.summary.phaseMs;
+  let mark = performance.now();
+  const lap = (phase: keyof typeof t): void => {
+    const now = performance.now();
+    t[phase] += now - mark;
+    mark = now;
+  };
   try {
     for await (const batch of source) {
+      lap('read');
       ctx.summary.selected(batch);
       const { deletable, keys } = await guard(ctx, batch);
+      lap('guard');
       if (ctx.dryRun) {
         wouldDelete += dryRunBatch(ctx, deletable);
         ctx.onBatchDone();
       } else if (deletable.length > 0) {
         await ctx.limiter.take(keys.length, ctx.signal);
+        lap('rateLimit');
         while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
+        lap('backpressure');
         if (fatal) break;
         const task = deleteBatch(ctx, deletable, keys).then(
           () => ctx.onBatchDone(),
@@ -70,12 +81,14 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, 
       }
       if (fatal) break;
       stoppedBy = await ctx.shouldStop();
+      lap('control');
       if (stoppedBy) break;
     }
   } catch (error) {
     fatal ??= error;
   }
   await Promise.all(inFlight);
+  lap('drain');
   return { stoppedBy: fatal ? 'failed' : stoppedBy, error: fatal, wouldDelete };
 }
 
@@ -105,7 +118,9 @@ function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number 
 async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[]): Promise<void> {
   let results: KeyOutcome[];
   try {
+    const started = performance.now();
     results = await ctx.storage.deleteMany(keys);
+    ctx.summary.phaseMs.storage += performance.now() - started;
   } catch (error) {
     // The pool itself failed (a worker died): no key is known to be gone, every row is kept.
     const message = describeError(error);
@@ -121,6 +136,8 @@ async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], ke
     seen.add(row.fileKey);
     return { row, outcome, code: r.code, message: r.message };
   });
+  const writeStarted = performance.now();
   const { removed } = await writeOutcomes(ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes);
+  ctx.summary.phaseMs.write += performance.now() - writeStarted;
   ctx.summary.outcomes(outcomes, removed);
 }

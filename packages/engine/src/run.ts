@@ -147,6 +147,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
     duration_seconds: Math.round(endedMs - startedMs) / 1000,
     error: error ? { code: errorCode(error), message: describeError(error) } : null,
     limit: runOptions.limit ?? null,
+    phase_ms: Object.fromEntries(Object.entries(summary.phaseMs).map(([k, v]) => [k, Math.round(v)])),
     purposes: runOptions.purposes ? [...runOptions.purposes] : null,
   };
   await recordSummary(deps, result);

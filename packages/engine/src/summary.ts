@@ -69,6 +69,8 @@ export interface RunSummary {
   readonly duration_seconds: number;
   readonly error: { readonly code: string; readonly message: string } | null;
   readonly limit: number | null;
+  /** Where the time went (ms); see SummaryBuilder.phaseMs. */
+  readonly phase_ms: Readonly<Record<string, number>>;
   readonly purposes: readonly string[] | null;
 }
 
@@ -87,6 +89,12 @@ export class SummaryBuilder {
   readonly erasedKeys: string[] = [];
   erasedKeysTruncated = false;
   unreadable: UnreadableRows[] = [];
+  /**
+   * Where the run's time went, in milliseconds. The main loop's phases (read, guard, rateLimit,
+   * backpressure, control, drain) add up to its wall time; storage and write are summed over
+   * batches running in parallel, so they can exceed it.
+   */
+  readonly phaseMs = { read: 0, guard: 0, rateLimit: 0, backpressure: 0, control: 0, drain: 0, storage: 0, write: 0 };
   readonly #caps: SummaryCaps;
 
   constructor(caps: SummaryCaps) {

@@ -1,0 +1,94 @@
+/**
+ * Filesystem end to end: a Lethe run over N expired rows with files, against a bare unlink loop over
+ * the same number of files (the ceiling), measured in the same process and alternated (A B A B) so
+ * write-back and cache effects fall on both sides. Prints files/s for each and their ratio.
+ *
+ *   UV_THREADPOOL_SIZE=16 node --import tsx bench/fs-end-to-end.bench.ts [N] [rounds]
+ *
+ * Needs `pnpm build` (Lethe's workers run from packages/engine/dist).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import { createEngine, type Engine } from '../packages/engine/dist/index.js';
+import { createBenchDatabase, createJobs, seedExpiredRows } from './support/bench-database.js';
+import { bareUnlink, createFiles } from './support/bench-files.js';
+
+/** Engine options to try (LETHE_BENCH_OPTIONS='{"threads":2}'), for tuning experiments. */
+function extraOptions(): Record<string, number> {
+  return process.env.LETHE_BENCH_OPTIONS ? (JSON.parse(process.env.LETHE_BENCH_OPTIONS) as Record<string, number>) : {};
+}
+
+export interface FsBenchResult {
+  readonly n: number;
+  readonly letheFilesPerSecond: number;
+  readonly bareFilesPerSecond: number;
+  readonly ratio: number;
+}
+
+export async function runFsBench(n: number, rounds: number, log: (line: string) => void = console.log): Promise<FsBenchResult> {
+  const db = await createBenchDatabase('fs');
+  const root = await mkdtemp(join(tmpdir(), 'lethe-bench-fs-'));
+  await createJobs(db.pool);
+  const migrator = createEngine({ databaseUrl: db.url });
+  await migrator.migrate();
+  await migrator.close();
+  let engine: Engine | undefined;
+  let barePaths: string[] = [];
+  const lethe: number[] = [];
+  const bare: number[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
+      const letheTask = (): [string, () => Promise<void>, object] => [
+        'lethe run',
+        async () => {
+          const s = await engine!.run({ trigger: 'bench' });
+          if (s.deleted_count !== n || s.status !== 'completed') throw new Error(`lethe run deleted ${s.deleted_count}/${n} (${s.status})`);
+          if (process.env.LETHE_BENCH_VERBOSE) log(`  phases (ms): ${JSON.stringify(s.phase_ms)}`);
+        },
+        {
+          beforeEach: async () => {
+            await db.pool.query('TRUNCATE jobs, lethe_ledger');
+            await seedExpiredRows(db.pool, n);
+            await db.pool.query('ANALYZE jobs');
+            await createFiles(root, n);
+            engine = createEngine({ databaseUrl: db.url, storage: `file://${root}`, ...extraOptions() });
+          },
+          afterEach: async () => {
+            await engine?.close();
+          },
+        },
+      ];
+      const bareTask = (): [string, () => Promise<void>, object] => [
+        'bare unlink loop',
+        () => bareUnlink(barePaths),
+        { beforeEach: async () => void (barePaths = await createFiles(root, n, 'bare')) },
+      ];
+      const tasks = round % 2 === 0 ? [letheTask(), bareTask()] : [bareTask(), letheTask()];
+      for (const [name, fn, opts] of tasks) bench.add(name, fn, opts);
+      await bench.run();
+      for (const task of bench.tasks) {
+        const r = task.result;
+        if (r.state !== 'completed') throw new Error(`${task.name}: ${r.state}${'error' in r ? `: ${String(r.error)}` : ''}`);
+        const perSecond = n / (r.latency.mean / 1000);
+        (task.name === 'lethe run' ? lethe : bare).push(perSecond);
+        log(`round ${round + 1} ${task.name}: ${Math.round(perSecond)} files/s (${(r.latency.mean / 1000).toFixed(2)} s)`);
+      }
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+    await db.drop();
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const result = { n, letheFilesPerSecond: median(lethe), bareFilesPerSecond: median(bare), ratio: median(lethe) / median(bare) };
+  log(`fs end-to-end, N=${n}: lethe ${Math.round(result.letheFilesPerSecond)} files/s, bare unlink ${Math.round(result.bareFilesPerSecond)} files/s, ratio ${result.ratio.toFixed(3)}`);
+  return result;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const n = Number(process.argv[2] ?? 100_000);
+  const rounds = Number(process.argv[3] ?? 2);
+  await runFsBench(n, rounds);
+}
