@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, silentLogger, type Engine } from '@lethe/engine';
+import { createBackgroundRuns, openApiDocument, type BackgroundRuns } from '@lethe/http';
+import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
+import { createTempRoot, type TempRoot } from '../support/files.js';
+import { allRefs, checkSchema, resolveRef } from './schema-check.js';
+import { beat, call, startService, type Answer, type CallOptions, type Running } from './support.js';
+
+const UTC_NOW = `(now() AT TIME ZONE 'UTC')`;
+const TOKEN = 'openapi-token';
+const ADMIN = '/api/admin/cleanup';
+const doc = JSON.parse(JSON.stringify(openApiDocument)) as Record<string, any>;
+let db: TestDatabase;
+let files: TempRoot;
+let engine: Engine;
+let runs: BackgroundRuns;
+let http: Running;
+let closed: Running;
+/** Operations (`get /path/{id}`) and the statuses seen for each. */
+const seen = new Map<string, Set<string>>();
+
+beforeAll(async () => {
+  db = await createTestDatabase('http_openapi');
+  files = await createTempRoot('http-openapi');
+  await createJobsTable(db.pool);
+  engine = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1 });
+  await engine.migrate();
+  runs = createBackgroundRuns(engine, { logger: silentLogger });
+  http = await startService({ pool: db.pool, logger: silentLogger, version: 'test', engine, adminToken: TOKEN, triggerRun: runs.triggerRun, metricsCacheMs: 0 });
+  closed = await startService({ pool: db.pool, logger: silentLogger, version: 'test' });
+});
+
+afterAll(async () => {
+  await runs?.idle();
+  await http?.close();
+  await closed?.close();
+  await engine?.close();
+  await files?.remove();
+  await db?.drop();
+});
+
+/** The operation a concrete path belongs to, by the document's path templates. */
+function operationOf(method: string, path: string): { key: string; op: Record<string, any> } {
+  const pathname = new URL(path, 'http://x').pathname;
+  for (const [template, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+    const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`);
+    if (re.test(pathname) && item[method.toLowerCase()]) return { key: `${method.toLowerCase()} ${template}`, op: item[method.toLowerCase()] };
+  }
+  throw new Error(`${method} ${pathname} is not in the OpenAPI document`);
+}
+
+/** Calls the service and checks the answer against the document: status documented, body valid. */
+async function conform(path: string, o: CallOptions & { on?: Running } = {}): Promise<Answer> {
+  const method = o.method ?? (o.body === undefined ? 'GET' : 'POST');
+  const a = await call((o.on ?? http).base, path, o);
+  const { key, op } = operationOf(method, path);
+  const response = op.responses[String(a.status)];
+  expect(response, `${method} ${path} answered ${a.status}, which the document does not list for ${key}`).toBeDefined();
+  const [mediaType, media] = Object.entries(response.content ?? {})[0] as [string, { schema: Record<string, any> }];
+  expect(a.headers['content-type'], `${key} ${a.status}`).toContain(mediaType);
+  if (mediaType === 'application/json') expect(checkSchema(media.schema, a.json, doc), `${method} ${path} ${a.status}`).toEqual([]);
+  if (!seen.has(key)) seen.set(key, new Set());
+  seen.get(key)!.add(String(a.status));
+  return a;
+}
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 and every $ref resolves', async () => {
+    expect(doc.openapi).toBe('3.1.0');
+    for (const ref of allRefs(doc)) expect(() => resolveRef(doc, ref)).not.toThrow();
+    const served = await conform('/api/openapi.json');
+    expect(served.json).toEqual(doc);
+  });
+
+  it('matches the real responses of every route', async () => {
+    await conform('/api/health/cleanup');
+    await conform('/livez');
+    await conform('/readyz');
+    await conform('/metrics');
+
+    await insertJobs(db.pool, [
+      { id: 'o-1', fileKey: 'o/1.pdf', purpose: 'System Testing', createdAtSql: `${UTC_NOW} - interval '25 hours'` },
+      { id: 'o-2', fileKey: 'o/2.pdf', purpose: 'Legal', createdAtSql: `${UTC_NOW} - interval '1 day'` },
+      { id: 'o-3', fileKey: 'o/3.pdf', purpose: 'Marketing', createdAtSql: `${UTC_NOW} - interval '1 day'` },
+    ]);
+    await files.put('o/1.pdf');
+    await files.put('o/2.pdf');
+    await beat(db.pool);
+
+    await conform(`${ADMIN}/pause`, { token: TOKEN, actor: 'oncall', body: { reason: 'openapi test' } });
+    await conform(`${ADMIN}/runs`, { token: TOKEN, body: {} }); // 409 paused
+    await conform(`${ADMIN}/resume`, { token: TOKEN, method: 'POST' });
+    const started = await conform(`${ADMIN}/runs`, { token: TOKEN, body: { dryRun: false } });
+    await runs.idle();
+    await conform('/api/health/cleanup');
+    await conform(`${ADMIN}/runs`);
+    await conform(`${ADMIN}/runs?limit=2&include_dry_runs=true`);
+    await conform(`${ADMIN}/runs/${started.json.run_id}`);
+    await conform(`${ADMIN}/runs/00000000-0000-4000-8000-000000000000`); // 404
+    await conform(`${ADMIN}/runs/nope`); // 400
+    await conform(`${ADMIN}/runs?limit=0`); // 400
+    await conform(`${ADMIN}/ledger?file_key=o/1.pdf`);
+    await conform(`${ADMIN}/ledger?file_key=o/2.pdf`);
+    await conform(`${ADMIN}/ledger?file_key=o/3.pdf`);
+    await conform(`${ADMIN}/ledger`); // 400
+    await conform(`${ADMIN}/report?month=${new Date().toISOString().slice(0, 7)}`);
+    await conform(`${ADMIN}/report?month=2020-01`);
+    await conform(`${ADMIN}/report?month=13`); // 400
+
+    await conform(`${ADMIN}/pause`, { body: { reason: 'no token' } }); // 401
+    await conform(`${ADMIN}/pause`, { token: TOKEN, body: '{' }); // 400
+    await conform(`${ADMIN}/pause`, { token: TOKEN, body: 'reason=x', headers: { 'content-type': 'text/plain' } }); // 415
+    await conform(`${ADMIN}/pause`, { token: TOKEN, body: { reason: 'x'.repeat(17_000) } }); // 413
+    await conform(`${ADMIN}/resume`, { token: TOKEN, body: { paused: false } }); // 400
+    await conform(`${ADMIN}/runs`, { on: closed, token: TOKEN, body: {} }); // 404: admin API disabled
+    await conform(`${ADMIN}/runs`, { on: closed }); // 404
+
+    // Every operation of the document was exercised, and answered with a 2xx at least once.
+    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`));
+    expect([...seen.keys()].sort()).toEqual(operations.sort());
+    for (const [key, statuses] of seen) expect([...statuses].some((s) => s.startsWith('2')), key).toBe(true);
+  });
+});
