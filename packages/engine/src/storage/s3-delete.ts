@@ -2,6 +2,7 @@ import { DeleteObjectCommand, DeleteObjectsCommand, type S3Client } from '@aws-s
 import { adviceFor, classifyCode } from './s3-errors.js';
 import { fitsDeleteObjectsXml } from './s3-keys.js';
 import { S3RequestError, type S3Sender } from './s3-sender.js';
+import type { Admission } from './s3-throttle.js';
 
 /** S3's limit on keys per DeleteObjects; some servers accept more, real S3 refuses (issue 3). */
 export const MAX_KEYS_PER_REQUEST = 1000;
@@ -57,12 +58,14 @@ async function deleteChunk(ctx: DeleteContext, targets: readonly DeleteTarget[],
       return t.versionId === undefined ? { Key: t.objectKey } : { Key: t.objectKey, VersionId: t.versionId };
     });
     let errors: Map<string, { code: string; message: string }>;
+    let admission: Admission;
     try {
-      const response = await ctx.sender.delete(
+      const { value: response, admission: sentAs } = await ctx.sender.delete(
         objects.length,
         () => ctx.client.send(new DeleteObjectsCommand({ Bucket: ctx.bucket, Delete: { Objects: objects, Quiet: true } }), signal ? { abortSignal: signal } : {}),
         signal,
       );
+      admission = sentAs;
       errors = new Map();
       for (const e of response.Errors ?? []) {
         if (e.Key !== undefined) errors.set(id(e.Key, e.VersionId), { code: e.Code ?? 'S3Error', message: e.Message ?? 'no message' });
@@ -88,7 +91,7 @@ async function deleteChunk(ctx: DeleteContext, targets: readonly DeleteTarget[],
       throttled ||= c.throttled;
     }
     if (retry.length === 0 || attempt + 1 >= ctx.sender.maxAttempts || signal?.aborted) return;
-    await ctx.sender.pause(attempt, throttled, signal);
+    await ctx.sender.pause(attempt, throttled, admission, signal);
     pending = retry;
   }
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../ports.js';
 import { classifyS3Error, type S3ErrorInfo } from './s3-errors.js';
-import { AdaptiveSendRate, backoffMs, Semaphore, type SendRateSnapshot } from './s3-throttle.js';
+import { AdaptiveSendRate, backoffMs, Semaphore, type Admission, type SendRateSnapshot } from './s3-throttle.js';
 
 export interface SenderOptions {
   readonly clock: Clock;
@@ -40,6 +40,7 @@ export class S3Sender {
   readonly #deletes: Semaphore;
   #requests = 0;
   #retries = 0;
+  #lastAdmission: Admission = 0;
 
   constructor(options: SenderOptions) {
     this.#clock = options.clock;
@@ -50,12 +51,12 @@ export class S3Sender {
   }
 
   /** A read (list, head, versioning): retried, not paced. */
-  read<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.#withRetries(send, null, signal);
+  async read<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return (await this.#withRetries(send, null, signal)).value;
   }
 
   /** A delete carrying `keys` keys: bounded in flight, paced, retried. */
-  async delete<T>(keys: number, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async delete<T>(keys: number, send: () => Promise<T>, signal?: AbortSignal): Promise<{ value: T; admission: Admission }> {
     const release = await this.#deletes.acquire();
     try {
       return await this.#withRetries(send, keys, signal);
@@ -64,9 +65,9 @@ export class S3Sender {
     }
   }
 
-  /** Backoff before resending keys that a 200 response reported as throttled or transient. */
-  async pause(attempt: number, throttled: boolean, signal?: AbortSignal): Promise<void> {
-    if (throttled) this.#rate.throttled();
+  /** Backoff before resending keys that a 200 response (from `admission`) reported as throttled or transient. */
+  async pause(attempt: number, throttled: boolean, admission: Admission, signal?: AbortSignal): Promise<void> {
+    if (throttled) this.#rate.throttled(admission);
     this.#retries += 1;
     await this.#clock.sleep(backoffMs(attempt, throttled ? this.#retryBaseMs * 5 : this.#retryBaseMs), signal);
   }
@@ -79,17 +80,19 @@ export class S3Sender {
     return { ...this.#rate.snapshot(), requests: this.#requests, retries: this.#retries };
   }
 
-  async #withRetries<T>(send: () => Promise<T>, keys: number | null, signal?: AbortSignal): Promise<T> {
+  async #withRetries<T>(send: () => Promise<T>, keys: number | null, signal?: AbortSignal): Promise<{ value: T; admission: Admission }> {
     for (let attempt = 0; ; attempt += 1) {
-      if (keys !== null) await this.#rate.admit(keys, signal);
+      // Reads are not paced, but a throttled read still tells the delete pace to back off.
+      const admission = keys === null ? this.#lastAdmission : await this.#rate.admit(keys, signal);
+      if (keys !== null) this.#lastAdmission = admission;
       this.#requests += 1;
       try {
-        const out = await send();
-        if (keys !== null) this.#rate.succeeded();
-        return out;
+        const value = await send();
+        if (keys !== null) this.#rate.succeeded(admission);
+        return { value, admission };
       } catch (error) {
         const info = classifyS3Error(error);
-        if (info.throttled) this.#rate.throttled();
+        if (info.throttled) this.#rate.throttled(admission);
         if (!info.retryable || attempt + 1 >= this.#maxAttempts || signal?.aborted) throw new S3RequestError(info, attempt + 1, error);
         this.#retries += 1;
         await this.#clock.sleep(backoffMs(attempt, info.throttled ? this.#retryBaseMs * 5 : this.#retryBaseMs), signal);

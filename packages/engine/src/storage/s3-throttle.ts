@@ -7,21 +7,20 @@ import type { Clock } from '../ports.js';
  *
  * - retries: a throttled or transient request is resent after an exponential backoff with full
  *   jitter (`backoffMs`), up to `maxAttempts`;
- * - the send rate: AIMD on keys per second. Unpaced at first (the engine's token bucket is the
- *   configured ceiling). On throttling the rate is cut to half of what was being sent (once per
- *   episode: throttles within `cooldownMs` of a cut count as the same one), then every request
- *   that succeeds adds a fixed step; when the rate is back above what was sent when throttling
- *   began, pacing is lifted again.
+ * - the send rate: AIMD on keys per second. Unpaced at first (the engine's token bucket holds the
+ *   configured ceiling). On throttling the pace is cut to half of what was being sent; then each
+ *   request that goes through adds a step, and once the pace is back at the rate that was
+ *   throttled, pacing is lifted. Like TCP, one episode cuts once: a throttle on a request that
+ *   was sent before the last cut says nothing new about the cut rate; only a request sent at the
+ *   cut rate and still throttled cuts again (and only such a request's success raises the pace).
  */
 export interface SendRateOptions {
   readonly clock: Clock;
-  /** Lowest rate the controller cuts to, keys per second. */
+  /** Lowest pace the controller cuts to, keys per second. */
   readonly floorPerSecond?: number;
-  /** Throttles within this long of a cut belong to the same episode. */
-  readonly cooldownMs?: number;
   /** Window over which the sent rate is measured when throttling begins. */
   readonly windowMs?: number;
-  /** Successful requests needed to climb from the cut back to the rate that was throttled. */
+  /** Successful requests needed to climb from the first cut back to the rate that was throttled. */
   readonly recoverySteps?: number;
 }
 
@@ -33,17 +32,20 @@ export interface SendRateSnapshot {
   readonly recoveries: number;
 }
 
+/** Identifies one admitted request (to tell which side of a cut it was sent on). */
+export type Admission = number;
+
 export class AdaptiveSendRate {
   readonly #clock: Clock;
   readonly #floor: number;
-  readonly #cooldownMs: number;
   readonly #windowMs: number;
   readonly #recoverySteps: number;
   #limit: number | null = null;
   #liftAt = 0;
   #step = 0;
   #nextAt = 0;
-  #lastCut = Number.NEGATIVE_INFINITY;
+  #seq = 0;
+  #cutAt: Admission = -1;
   #sent: { at: number; keys: number }[] = [];
   #throttles = 0;
   #cuts = 0;
@@ -52,39 +54,38 @@ export class AdaptiveSendRate {
   constructor(options: SendRateOptions) {
     this.#clock = options.clock;
     this.#floor = options.floorPerSecond ?? 10;
-    this.#cooldownMs = options.cooldownMs ?? 1000;
     this.#windowMs = options.windowMs ?? 2000;
     this.#recoverySteps = options.recoverySteps ?? 10;
   }
 
   /** Waits until a request carrying `keys` keys may be sent under the current pace. */
-  async admit(keys: number, signal?: AbortSignal): Promise<void> {
+  async admit(keys: number, signal?: AbortSignal): Promise<Admission> {
     const now = this.#clock.now();
     if (this.#limit !== null) {
       const start = Math.max(now, this.#nextAt);
       this.#nextAt = start + (keys / this.#limit) * 1000;
       if (start > now) await this.#clock.sleep(start - now, signal);
     }
-    this.#record(keys);
+    const at = this.#clock.now();
+    this.#sent.push({ at, keys });
+    while (this.#sent.length > 0 && this.#sent[0]!.at < at - this.#windowMs) this.#sent.shift();
+    this.#seq += 1;
+    return this.#seq;
   }
 
-  #record(keys: number): void {
-    const now = this.#clock.now();
-    this.#sent.push({ at: now, keys });
-    while (this.#sent.length > 0 && this.#sent[0]!.at < now - this.#windowMs) this.#sent.shift();
-  }
-
+  /** Keys per second sent lately: over the window, or over a quarter second for a lone burst. */
   #recentRate(): number {
+    const now = this.#clock.now();
     const keys = this.#sent.reduce((sum, s) => sum + s.keys, 0);
-    return (keys / this.#windowMs) * 1000;
+    const spanMs = Math.max(250, now - (this.#sent[0]?.at ?? now));
+    return (keys / spanMs) * 1000;
   }
 
-  /** A request was throttled: cut the pace (multiplicative decrease), once per episode. */
-  throttled(): void {
+  /** The request admitted as `admission` was throttled: multiplicative decrease, once an episode. */
+  throttled(admission: Admission): void {
     this.#throttles += 1;
-    const now = this.#clock.now();
-    if (now - this.#lastCut < this.#cooldownMs) return;
-    this.#lastCut = now;
+    if (admission <= this.#cutAt) return;
+    this.#cutAt = this.#seq;
     this.#cuts += 1;
     if (this.#limit === null) {
       const sent = Math.max(this.#floor * 2, this.#recentRate());
@@ -94,13 +95,12 @@ export class AdaptiveSendRate {
     } else {
       this.#limit = Math.max(this.#floor, this.#limit / 2);
     }
-    this.#nextAt = Math.max(this.#nextAt, now);
+    this.#nextAt = Math.max(this.#nextAt, this.#clock.now());
   }
 
-  /** A request went through: raise the pace by one step (additive increase). */
-  succeeded(): void {
-    if (this.#limit === null) return;
-    if (this.#clock.now() - this.#lastCut < this.#cooldownMs) return;
+  /** The request admitted as `admission` went through: additive increase. */
+  succeeded(admission: Admission): void {
+    if (this.#limit === null || admission <= this.#cutAt) return;
     this.#limit += this.#step;
     if (this.#limit >= this.#liftAt) {
       this.#limit = null;

@@ -1,4 +1,4 @@
-import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { systemClock } from '../clock.js';
 import { ErrorCodes, LetheError, type ErrorCode } from '../errors.js';
 import type { Clock, KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
@@ -43,6 +43,7 @@ export class S3Storage implements StoragePort {
   readonly #sender: S3Sender;
   readonly #ctx: DeleteContext;
   #versioning: Promise<VersioningState> | undefined;
+  #bucketSeen = false;
 
   constructor(config: S3StorageConfig, options: S3StorageOptions = {}) {
     this.#config = config;
@@ -142,20 +143,14 @@ export class S3Storage implements StoragePort {
     });
     const failures = targets.length === 0 ? [] : await deleteTargets(this.#ctx, targets, signal);
     const firstFailure = new Map<number, TargetFailure>();
-    const failedCount = new Map<number, number>();
     failures.forEach((f, t) => {
-      if (!f) return;
-      const n = owner[t]!;
-      if (!firstFailure.has(n)) firstFailure.set(n, f);
-      failedCount.set(n, (failedCount.get(n) ?? 0) + 1);
+      if (f && !firstFailure.has(owner[t]!)) firstFailure.set(owner[t]!, f);
     });
     return listed.map((versions, n): ItemResult => {
       if (!Array.isArray(versions)) return { outcome: 'failed', failure: versions };
       const f = firstFailure.get(n);
-      if (f) {
-        const kept = failedCount.get(n) ?? 0;
-        return { outcome: 'failed', failure: { ...f, message: `${f.message} (${kept} of ${versions.length} versions of this key kept)` } };
-      }
+      // Other versions of the key may be gone; at least one is kept, so the row is kept too.
+      if (f) return { outcome: 'failed', failure: { ...f, message: `${f.message} (at least one of the key's ${versions.length} versions is kept)` } };
       return { outcome: versions.some((v) => !v.deleteMarker) ? 'erased' : 'absent' };
     });
   }
@@ -169,10 +164,31 @@ export class S3Storage implements StoragePort {
     if ('problem' in mapped) throw new LetheError(mapped.problem.code as ErrorCode, mapped.problem.message);
     try {
       const head = await this.#sender.read(() => this.#handle.client.send(new HeadObjectCommand({ Bucket: this.#config.bucket, Key: mapped.objectKey })));
+      this.#bucketSeen = true;
       return { key, size: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
     } catch (error) {
-      if (error instanceof S3RequestError && (error.info.status === 404 || error.info.code === 'NotFound' || error.info.code === 'NoSuchKey')) return null;
-      throw new LetheError(ErrorCodes.STORAGE, requestFailure(this.#ctx, 'HeadObject', error).message, { cause: error });
+      if (!(error instanceof S3RequestError && (error.info.status === 404 || error.info.code === 'NotFound' || error.info.code === 'NoSuchKey'))) {
+        throw new LetheError(ErrorCodes.STORAGE, requestFailure(this.#ctx, 'HeadObject', error).message, { cause: error });
+      }
+    }
+    await this.#ensureBucket();
+    return null;
+  }
+
+  /**
+   * A HEAD answers a bare 404 both for a missing key and for a missing bucket; verification
+   * must not read a wrong bucket name as "every file is gone". So the first 404 is checked
+   * against the bucket itself (once per adapter, when it exists).
+   */
+  async #ensureBucket(): Promise<void> {
+    if (this.#bucketSeen) return;
+    try {
+      await this.#sender.read(() => this.#handle.client.send(new HeadBucketCommand({ Bucket: this.#config.bucket })));
+      this.#bucketSeen = true;
+    } catch (error) {
+      const failure = requestFailure(this.#ctx, 'HeadBucket', error);
+      const missing = error instanceof S3RequestError && (error.info.status === 404 || error.info.code === 'NotFound');
+      throw new LetheError(ErrorCodes.STORAGE, missing ? `${this.#where()}: the bucket does not exist at this endpoint (HeadBucket answered 404)` : failure.message, { cause: error });
     }
   }
 

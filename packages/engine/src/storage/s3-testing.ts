@@ -1,0 +1,21 @@
+/**
+ * The AWS SDK surface that tests and benches use to arrange buckets and objects on a real S3
+ * server (test/support/s3-server.ts, bench/s3-*.ts). The SDK is this package's dependency, not
+ * the workspace root's, so they reach it through here rather than by a bare import. Not exported
+ * from the package index.
+ */
+export {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectLegalHoldCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  ListObjectsV2Command,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutObjectLegalHoldCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+export type { S3ClientConfig } from '@aws-sdk/client-s3';
+export { NodeHttpHandler } from '@smithy/node-http-handler';
