@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import type { Logger } from '@lethe/engine';
+import { registerDaemon } from './commands/daemon.js';
 import { registerDemo } from './commands/demo.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerRun } from './commands/run.js';
@@ -28,6 +29,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerMigrate(program, ctx);
   registerRun(program, ctx);
   registerDemo(program, ctx);
+  registerDaemon(program, ctx);
   return program;
 }
 

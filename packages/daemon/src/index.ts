@@ -7,3 +7,4 @@ export { decideCatchUp } from './catch-up.js';
 export type { CatchUpDecision, CatchUpFacts } from './catch-up.js';
 export type { ShutdownReport } from './shutdown.js';
 export type { HttpServicePort } from './ports.js';
+export { claimCatchUpSlot } from './sql/claim-catch-up.js';

@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { createEngine, type Engine, type Logger } from '@lethe/engine';
+import { createDaemon, type Daemon, type DaemonOptions } from '@lethe/daemon';
+import { engineOptions, type LetheConfig } from '../config.js';
+import { ExitCode } from '../output.js';
+import type { CommandContext } from '../program.js';
+import { VERSION } from '../version.js';
+
+interface DaemonFlags {
+  schedule?: string;
+  timezone?: string;
+  port?: string;
+  host?: string;
+  overlap?: string;
+  storage?: string;
+  databaseUrl?: string;
+}
+
+/** The HTTP port when neither --port nor LETHE_HTTP_PORT says otherwise. */
+const DEFAULT_HTTP_PORT = 8080;
+
+export function registerDaemon(program: Command, ctx: CommandContext): void {
+  program
+    .command('daemon')
+    .description('run on a schedule (default daily 02:00 UTC) with health and admin HTTP on one port; any number of replicas, one run per fire')
+    .option('--schedule <cron>', 'cron expression, 5 fields or 6 with seconds first (env LETHE_SCHEDULE, default "0 2 * * *")')
+    .option('--timezone <tz>', 'IANA time zone the schedule is read in (env LETHE_TIMEZONE, default UTC), e.g. Asia/Kolkata')
+    .option('--port <n>', `HTTP port for health, /livez, /readyz and the admin API (env LETHE_HTTP_PORT, default ${DEFAULT_HTTP_PORT}; 0 = any free port)`)
+    .option('--host <addr>', 'HTTP listen address (env LETHE_HTTP_HOST, default all interfaces)')
+    .option('--overlap <policy>', 'when another run holds the lock at a fire: wait (bounded by LETHE_LOCK_WAIT_MS, default 15 min) or refuse (env LETHE_OVERLAP)')
+    .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
+    .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
+    .action(async (flags: DaemonFlags) => {
+      // Everything is validated before anything starts: a bad field exits 2 with its name.
+      const config = ctx.config({
+        schedule: flags.schedule, timezone: flags.timezone, httpPort: flags.port, httpHost: flags.host,
+        overlap: flags.overlap, storage: flags.storage, databaseUrl: flags.databaseUrl,
+      });
+      const logger = ctx.logger(config, 'info');
+      const engine = createEngine(engineOptions(config, { logger: logger.child({ component: 'engine' }) }));
+      let daemon: Daemon;
+      try {
+        daemon = createDaemon(daemonOptions(config, engine, logger, ctx.signal));
+      } catch (error) {
+        await engine.close();
+        throw error;
+      }
+      await daemon.start();
+      const report = await daemon.stopped;
+      ctx.setExit(report.clean ? ExitCode.OK : ExitCode.FAILURES);
+      if (!report.clean) {
+        // Something did not finish within LETHE_SHUTDOWN_TIMEOUT_MS (a storage call that hangs,
+        // say) and may hold the process open: leave now. The run stays `running` in lethe_runs and
+        // the next run records it as interrupted with the counts its ledger rows prove.
+        ctx.io.stderr.write(`lethe: shutdown did not finish within the timeout (${report.unfinished.join(', ')}); exiting\n`);
+        setTimeout(() => process.exit(ExitCode.FAILURES), 0).unref();
+      }
+    });
+}
+
+function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, signal: AbortSignal | undefined): DaemonOptions {
+  return {
+    engine,
+    logger,
+    version: VERSION,
+    ...(config.schedule === undefined ? {} : { schedule: config.schedule }),
+    ...(config.timezone === undefined ? {} : { timezone: config.timezone }),
+    ...(config.overlap === undefined ? {} : { overlap: config.overlap }),
+    ...(config.lockWaitMs === undefined ? {} : { overlapWaitMs: config.lockWaitMs }),
+    ...(config.graceMs === undefined ? {} : { graceMs: config.graceMs }),
+    ...(config.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
+    http: {
+      port: config.httpPort ?? DEFAULT_HTTP_PORT,
+      ...(config.httpHost === undefined ? {} : { host: config.httpHost }),
+      ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
+      ...(config.failureThreshold === undefined ? {} : { health: { failureThreshold: config.failureThreshold } }),
+    },
+    ...(signal ? { signal } : {}),
+  };
+}
