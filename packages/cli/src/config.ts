@@ -24,6 +24,8 @@ export interface LetheConfig {
   readonly httpPort?: number;
   readonly httpHost?: string;
   readonly adminToken?: string;
+  /** Admin read routes (history, ledger, report) need the token too. */
+  readonly protectReads?: 'true' | 'false';
   readonly graceMs?: number;
   readonly failureThreshold?: number;
   readonly shutdownTimeoutMs?: number;
@@ -56,6 +58,7 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   httpPort: { kind: 'int', env: 'LETHE_HTTP_PORT', min: 0, max: 65_535 },
   httpHost: { kind: 'string', env: 'LETHE_HTTP_HOST' },
   adminToken: { kind: 'string', env: 'LETHE_ADMIN_TOKEN' },
+  protectReads: { kind: 'enum', env: 'LETHE_ADMIN_PROTECT_READS', values: ['true', 'false'] },
   graceMs: { kind: 'int', env: 'LETHE_GRACE_MS', min: 0, max: 30 * 86_400_000 },
   failureThreshold: { kind: 'int', env: 'LETHE_FAILURE_THRESHOLD', min: 0, max: 1_000_000 },
   shutdownTimeoutMs: { kind: 'int', env: 'LETHE_SHUTDOWN_TIMEOUT_MS', min: 0, max: 3_600_000 },

@@ -4,6 +4,7 @@ import { registerDaemon } from './commands/daemon.js';
 import { registerDemo } from './commands/demo.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { resolveConfig, type LetheConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { ExitCode, reportError, type ExitCodeValue, type Io } from './output.js';
@@ -28,6 +29,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
   registerMigrate(program, ctx);
   registerRun(program, ctx);
+  registerServe(program, ctx);
   registerDemo(program, ctx);
   registerDaemon(program, ctx);
   return program;
