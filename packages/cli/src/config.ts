@@ -18,6 +18,7 @@ export interface LetheConfig {
   readonly threads?: number;
   readonly maxBatchesInFlight?: number;
   readonly lockWaitMs?: number;
+  readonly progressIntervalMs?: number;
   readonly logLevel?: string;
   readonly schedule?: string;
   readonly timezone?: string;
@@ -52,6 +53,7 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   threads: { kind: 'int', env: 'LETHE_THREADS', min: 1, max: 32 },
   maxBatchesInFlight: { kind: 'int', env: 'LETHE_MAX_BATCHES_IN_FLIGHT', min: 1, max: 64 },
   lockWaitMs: { kind: 'int', env: 'LETHE_LOCK_WAIT_MS', min: 0, max: 86_400_000 },
+  progressIntervalMs: { kind: 'int', env: 'LETHE_PROGRESS_INTERVAL_MS', min: 10, max: 600_000 },
   logLevel: { kind: 'enum', env: 'LETHE_LOG_LEVEL', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   schedule: { kind: 'string', env: 'LETHE_SCHEDULE' },
   timezone: { kind: 'string', env: 'LETHE_TIMEZONE' },
@@ -144,7 +146,7 @@ export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
 /** The engine's options from a resolved config (the engine validates storage, policies, jobs). */
 export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions> = {}): EngineOptions {
   const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...extra };
-  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs'] as const) {
+  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs'] as const) {
     if (config[k] !== undefined) o[k] = config[k];
   }
   return o as EngineOptions;

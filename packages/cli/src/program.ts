@@ -3,6 +3,7 @@ import type { Logger } from '@lethe/engine';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDemo } from './commands/demo.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerOperations } from './commands/operations.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 import { resolveConfig, type LetheConfig } from './config.js';
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
   registerMigrate(program, ctx);
   registerRun(program, ctx);
+  registerOperations(program, ctx);
   registerServe(program, ctx);
   registerDemo(program, ctx);
   registerDaemon(program, ctx);

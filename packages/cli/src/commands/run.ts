@@ -15,6 +15,7 @@ interface RunFlags {
   deletesPerSecond?: string;
   threads?: string;
   wait?: string;
+  backlog?: boolean;
 }
 
 export function registerRun(program: Command, ctx: CommandContext): void {
@@ -24,6 +25,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--dry-run', 'delete nothing; report what would go, by purpose')
     .option('--json', 'print only the JSON summary on stdout')
     .option('--limit <n>', 'stop after this many expired rows')
+    .option('--backlog', 'a large catch-up: no limit, the expired rows counted first so progress shows done/total and an ETA; resumable (every batch is committed: if stopped, run it again)')
     .option('--purpose <name...>', 'only these purposes (repeatable)')
     .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
@@ -33,6 +35,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
     .action(async (flags: RunFlags) => {
       const limit = flags.limit === undefined ? undefined : positiveInt('--limit', flags.limit);
+      if (flags.backlog && limit !== undefined) throw new UsageError('--backlog: a backlog run has no limit; drop --limit (or drop --backlog for a limited run)');
       const wait = flags.wait === undefined ? undefined : positiveInt('--wait', flags.wait, 0);
       const config = ctx.config({ storage: flags.storage, databaseUrl: flags.databaseUrl, batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads });
       const logger = ctx.logger(config);
@@ -41,7 +44,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       try {
         const summary = await engine.run({
           dryRun: flags.dryRun === true,
-          trigger: 'manual',
+          trigger: flags.backlog ? 'backlog' : 'manual',
+          ...(flags.backlog ? { estimateTotal: true } : {}),
           onProgress: progress,
           ...(limit === undefined ? {} : { limit }),
           ...(flags.purpose ? { purposes: flags.purpose } : {}),
@@ -50,7 +54,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         });
         progress.done();
         if (flags.json) printJson(ctx.io, summary);
-        else printLines(ctx.io, humanSummary(summary));
+        else printLines(ctx.io, [...humanSummary(summary), ...(flags.backlog && summary.status !== 'completed' ? ['Backlog not finished: every batch so far is committed; run `lethe run --backlog` again to continue.'] : [])]);
         ctx.setExit(summary.status === 'completed' && summary.failed_count === 0 ? ExitCode.OK : ExitCode.FAILURES);
       } finally {
         progress.done();
@@ -72,11 +76,11 @@ function progressPrinter(io: Io, json: boolean): ((p: RunProgress) => void) & { 
     const seconds = p.elapsedMs / 1000;
     const rate = seconds > 0 ? p.processed / seconds : 0;
     if (io.stderr.isTTY && !json) {
-      const eta = p.total && rate > 0 ? ` eta ${Math.max(0, Math.round((p.total - p.processed) / rate))}s` : '';
+      const eta = etaSeconds(p, rate) === null ? '' : ` eta ${etaSeconds(p, rate)}s`;
       io.stderr.write(`\r${p.processed}${p.total ? `/${p.total}` : ''} processed, ${p.deleted} deleted, ${p.failed} failed, ${Math.round(rate)}/s${eta}   `);
       shown = true;
     } else {
-      io.stderr.write(`${JSON.stringify({ msg: 'progress', runId: p.runId, processed: p.processed, deleted: p.deleted, failed: p.failed, total: p.total, ratePerSecond: Math.round(rate), elapsedSeconds: seconds })}\n`);
+      io.stderr.write(`${JSON.stringify({ msg: 'progress', runId: p.runId, processed: p.processed, deleted: p.deleted, failed: p.failed, total: p.total, ratePerSecond: Math.round(rate), etaSeconds: etaSeconds(p, rate), elapsedSeconds: seconds })}\n`);
     }
   };
   return Object.assign(fn, {
@@ -85,6 +89,11 @@ function progressPrinter(io: Io, json: boolean): ((p: RunProgress) => void) & { 
       shown = false;
     },
   });
+}
+
+/** Seconds left at the current rate, when the run has a total (`--backlog`). */
+function etaSeconds(p: RunProgress, ratePerSecond: number): number | null {
+  return p.total !== null && ratePerSecond > 0 ? Math.max(0, Math.round((p.total - p.processed) / ratePerSecond)) : null;
 }
 
 export function humanSummary(s: RunSummary): string[] {

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { setPolicy, showPolicies, type PoliciesOverview, type PolicyChangeResult } from '@lethe/engine';
+import { addActorOption, defaultActor } from '../actor.js';
+import { ExitCode, printJson, printLines } from '../output.js';
+import type { CommandContext } from '../program.js';
+import { plural, table, time } from '../render/format.js';
+import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
+
+interface SetFlags extends ConnectionFlags {
+  readonly confirm?: boolean;
+  readonly reason?: string;
+  readonly by?: string;
+}
+
+/** Retention policies: show them with their versions, or change one (versioned and audited). */
+export function registerPolicies(program: Command, ctx: CommandContext): void {
+  const policies = program
+    .command('policies')
+    .summary('retention policies and versions; `set` changes one')
+    .description('show the retention policies in force and their versions (`lethe policies show`, the default), or change one (`lethe policies set`)');
+  const show = policies
+    .command('show', { isDefault: true })
+    .description('the retention policies in force, and every version with what it changed, by whom and why')
+    .option('--json', 'print the policies and versions as JSON');
+  addConnectionOptions(show, { storage: false }).action(async (flags: ConnectionFlags) => {
+    const overview = await withEngine(ctx, flags, (engine) => showPolicies(engine));
+    if (flags.json) printJson(ctx.io, overview);
+    else printLines(ctx.io, policiesLines(overview));
+    ctx.setExit(ExitCode.OK);
+  });
+
+  const set = policies
+    .command('set')
+    .description("change one purpose's retention: a new policy version and a cleanup_policy_changed audit row. A shortening reports how many rows it makes expired at once and needs --confirm (without it: nothing saved, exit 2)")
+    .argument('<purpose>', 'a purpose that has a policy, e.g. "System Testing"')
+    .argument('<duration>', 'the new retention, e.g. 24h, 30d, 1y, "6 months"')
+    .option('--confirm', 'apply a shortening (rows older than the new retention become expired at once)')
+    .option('--reason <text>', 'why, recorded with the version and in audit_logs')
+    .option('--json', 'print the change as JSON');
+  addActorOption(set);
+  addConnectionOptions(set, { storage: false }).action(async (purpose: string, durationText: string, flags: SetFlags) => {
+    const by = flags.by ?? defaultActor(ctx.io.env);
+    const result = await withEngine(ctx, flags, (engine) =>
+      setPolicy(engine, { purpose, duration: durationText, by, confirm: flags.confirm === true, reason: flags.reason ?? null }));
+    if (flags.json) printJson(ctx.io, result);
+    else printLines(ctx.io, changeLines(result, by));
+    if (result.needs_confirm) {
+      ctx.io.stderr.write(`lethe: --confirm: shortening ${JSON.stringify(purpose)} from ${result.from} to ${result.to} makes ${plural(result.newly_expired_rows, 'row')} expired at once; nothing was saved, re-run with --confirm to apply\n`);
+      ctx.setExit(ExitCode.USAGE);
+    } else ctx.setExit(ExitCode.OK);
+  });
+}
+
+export function policiesLines(o: PoliciesOverview): string[] {
+  const c = o.current;
+  const lines = [`Retention policies in force: version ${c.version}, by ${c.created_by} at ${time(c.created_at)}${c.reason ? ` (${c.reason})` : ''}`];
+  lines.push(...table(['purpose', 'retention'], Object.entries(c.policies).map(([p, r]) => [p, r])).map((l) => `  ${l}`));
+  lines.push('', 'Versions (newest first):');
+  for (const v of o.versions) {
+    const first = v === o.versions[o.versions.length - 1] && v.version === 1;
+    const changes = v.changes.length === 0 ? (first ? 'first version' : 'no change') : v.changes.map((ch) => `${ch.purpose}: ${ch.from ?? '(none)'} -> ${ch.to ?? '(removed)'}`).join('; ');
+    lines.push(`  v${v.version}  ${time(v.created_at)}  ${v.created_by}  ${changes}${v.reason ? `  (${v.reason})` : ''}`);
+  }
+  return lines;
+}
+
+export function changeLines(r: PolicyChangeResult, by: string): string[] {
+  if (r.unchanged) return [`${r.purpose} is already ${r.to}; nothing changed (version ${r.version} stays in force).`];
+  const impact = r.shortening
+    ? `${plural(r.newly_expired_rows, 'row')} (${plural(r.newly_expired_files, 'file')}) ${r.applied ? 'became' : 'would become'} expired at once; the next run deletes them.`
+    : 'A longer retention: nothing becomes expired by it.';
+  if (!r.applied) return [`Shortening ${r.purpose} from ${r.from} to ${r.to}: ${impact}`, 'Not saved: add --confirm to apply it.'];
+  return [`${r.purpose}: ${r.from} -> ${r.to}, saved as policy version ${r.version} (was ${r.previous_version}) by ${by}.`, impact, `Recorded in audit_logs (action cleanup_policy_changed); revert with \`lethe policies set ${JSON.stringify(r.purpose)} "${r.from}"\`.`];
+}

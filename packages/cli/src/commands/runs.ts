@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { getRun, type RunDetail } from '@lethe/engine';
+import { ExitCode, printJson, printLines, UsageError } from '../output.js';
+import type { CommandContext } from '../program.js';
+import { count, duration, time } from '../render/format.js';
+import { runJson } from '../render/records.js';
+import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Runbook FM-002 diagnosis: one run, its failures grouped by error code with sample keys. */
+export function registerRuns(program: Command, ctx: CommandContext): void {
+  const runs = program.command('runs').summary('inspect one run: failures by code (FM-002)').description('inspect runs (see also `lethe history`)');
+  const show = runs
+    .command('show')
+    .description('one run: counts by purpose, and failures grouped by error code with sample keys (runbook FM-002)')
+    .argument('<run-id>', 'the run id (a UUID, as `lethe history` shows it)')
+    .option('--json', 'print the run as JSON');
+  addConnectionOptions(show, { storage: false }).action(async (id: string, flags: ConnectionFlags) => {
+    if (!UUID.test(id)) throw new UsageError(`run-id: expected a run id (a UUID like 3f2b9c1e-0000-4000-8000-000000000000, see \`lethe history\`), got ${JSON.stringify(id)}`);
+    const detail = await withEngine(ctx, flags, (engine) => getRun(engine.pool, id));
+    if (!detail) throw new UsageError(`run-id: no run with id ${id} in this database (see \`lethe history --all\`)`);
+    if (flags.json) {
+      printJson(ctx.io, {
+        run: runJson(detail.run), summary: detail.summary,
+        failures_by_code: detail.failuresByCode.map((g) => ({ outcome: g.outcome, code: g.code, count: g.count, sample_keys: g.sampleKeys })),
+      });
+    } else printLines(ctx.io, runDetailLines(detail));
+    ctx.setExit(ExitCode.OK);
+  });
+}
+
+export function runDetailLines({ run, summary, failuresByCode }: RunDetail): string[] {
+  const lines = [
+    `Run ${run.id}: ${run.status}${run.dryRun ? ' (dry run)' : ''}, trigger ${run.trigger}, host ${run.host ?? '-'}`,
+    `Started ${time(run.startedAt)}, ended ${time(run.endedAt)}, took ${duration(run.durationSeconds)}; cutoff ${time(run.cutoff)}, policy version ${run.policyVersion ?? '-'}`,
+    `Deleted: ${run.deleted === null ? '-' : count(run.deleted)}, Failed: ${run.failed === null ? '-' : count(run.failed)}${summary ? `, Refused: ${count(summary.refused_count)}, Kept (shared): ${count(summary.shared_count)}` : ''}`,
+  ];
+  for (const [purpose, c] of Object.entries(summary?.by_purpose ?? {})) {
+    lines.push(`  ${purpose}: ${count(c.erased)} erased, ${count(c.absent)} already absent, ${count(c.failed)} failed, ${count(c.refused)} refused, ${count(c.shared)} shared`);
+  }
+  if (run.error) lines.push(`Error: ${run.error}`);
+  if (failuresByCode.length === 0) lines.push('No failures or refusals recorded in the ledger for this run.');
+  else {
+    lines.push('Failures by code:');
+    for (const g of failuresByCode) lines.push(`  ${g.code} (${g.outcome}): ${count(g.count)}, e.g. ${g.sampleKeys.map((k) => JSON.stringify(k)).join(', ')}`);
+  }
+  return lines;
+}

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { verifyExpired, type VerifyReport } from '@lethe/engine';
+import { durationMs } from '../durations.js';
+import { ExitCode, printJson, printLines } from '../output.js';
+import type { CommandContext } from '../program.js';
+import { count, duration, plural, time } from '../render/format.js';
+import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
+import { positiveInt } from './run.js';
+
+interface VerifyFlags extends ConnectionFlags {
+  readonly grace: string;
+  readonly show: string;
+}
+
+/** Runbook OP-005: expired rows whose files still exist, and how overdue each is. */
+export function registerVerify(program: Command, ctx: CommandContext): void {
+  const command = program
+    .command('verify')
+    .summary('expired files still present, how overdue (OP-005)')
+    .description('check storage for expired rows whose files still exist, with how overdue each is (runbook OP-005); exits 1 if any is overdue by more than the grace')
+    .option('--grace <duration>', 'overdue by more than this is a failure (e.g. 24h, 2d; 0 for none)', '24h')
+    .option('--show <n>', 'most overdue files to list (the JSON keeps up to 1000)', '20')
+    .option('--json', 'print the report as JSON');
+  addConnectionOptions(command, { storage: true }).action(async (flags: VerifyFlags) => {
+    const graceMs = durationMs('--grace', flags.grace, { allowZero: true });
+    const show = positiveInt('--show', flags.show, 0);
+    const report = await withEngine(ctx, flags, (engine) => verifyExpired(engine, { graceMs, ...(ctx.signal ? { signal: ctx.signal } : {}) }));
+    if (flags.json) printJson(ctx.io, report);
+    else printLines(ctx.io, verifyLines(report, show));
+    ctx.setExit(report.past_grace > 0 ? ExitCode.FAILURES : ExitCode.OK);
+  });
+}
+
+export function verifyLines(r: VerifyReport, show: number): string[] {
+  const grace = duration(r.grace_seconds);
+  const lines = [`Checked ${plural(r.checked, 'expired row')} (expired before ${time(r.expired_before)}) against ${r.storage}; grace ${grace}`];
+  if (r.present === 0) lines.push('No expired file is still present.');
+  else {
+    lines.push(`${plural(r.present, 'expired file')} still present, ${count(r.past_grace)} overdue by more than the grace; worst ${duration(r.worst_overdue_seconds)}:`);
+    for (const f of r.findings.slice(0, show)) {
+      lines.push(`  ${f.past_grace ? 'OVERDUE' : 'due    '} ${duration(f.overdue_seconds).padEnd(8)} ${f.purpose.padEnd(15)} ${f.file_key} (job ${f.job_id}, expired ${time(f.expires_at)})`);
+    }
+    if (r.present > Math.min(show, r.findings.length)) lines.push(`  ... ${count(r.present - Math.min(show, r.findings.length))} more (--show N, or --json)`);
+  }
+  if (r.absent > 0) lines.push(`${plural(r.absent, 'expired row')} whose file is already gone: the next run removes them (recorded as absent).`);
+  if (r.shared > 0) lines.push(`${plural(r.shared, 'expired row')} kept because a live row shares the file.`);
+  if (r.unverifiable > 0) {
+    lines.push(`${plural(r.unverifiable, 'expired row')} could not be checked:`);
+    for (const u of r.unverifiable_samples.slice(0, 5)) lines.push(`  ${JSON.stringify(u.file_key)} (job ${u.job_id}): ${u.code} ${u.message}`);
+  }
+  for (const u of r.unreadable) {
+    lines.push(`Never judged: ${count(u.count)}${u.capped ? '+' : ''} rows ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with no created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
+  }
+  lines.push(r.past_grace > 0
+    ? `FAIL: ${plural(r.past_grace, 'file')} overdue by more than ${grace}. Run \`lethe run\` (or \`lethe run --backlog\`), then \`lethe runs show <id>\` for failures.`
+    : `OK: no expired file is overdue by more than ${grace}.`);
+  return lines;
+}

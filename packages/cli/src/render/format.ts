@@ -1,0 +1,36 @@
+import { formatSeconds } from '@lethe/engine';
+
+/**
+ * Small formatting shared by the human outputs: counts with separators, times in UTC, durations
+ * in days/hours/minutes, and aligned columns. JSON output never goes through these.
+ */
+
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+/** `2025-11-30T02:00:15.123456Z` -> `2025-11-30 02:00:15Z`. */
+export function time(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? iso : `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
+}
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '-';
+  if (seconds < 60 && seconds >= 0) return `${Math.round(seconds * 10) / 10}s`;
+  return formatSeconds(seconds);
+}
+
+/** `-3600` -> `1h ago`, `7200` -> `in 2h`. */
+export function relative(seconds: number): string {
+  return seconds < 0 ? `${duration(-seconds)} ago` : `in ${duration(seconds)}`;
+}
+
+export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${count(n)} ${n === 1 ? noun : nouns}`;
+
+/** Left-aligned columns separated by two spaces; numbers are right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[\d,.%-]+$/.test(r[i] ?? '')));
+  return all.map((r) => r.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+}
