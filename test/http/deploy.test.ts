@@ -1,0 +1,103 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, silentLogger } from '@lethe/engine';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { promtool, runPromtool } from './promtool.js';
+import { call, startService } from './support.js';
+
+const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
+const ALERTS = join(DEPLOY, 'prometheus/lethe-alerts.yml');
+const ALERT_TESTS = join(DEPLOY, 'prometheus/lethe-alerts.test.yml');
+const DASHBOARD = join(DEPLOY, 'grafana/lethe-dashboard.json');
+
+interface Panel { title: string; type: string; targets: { expr: string }[]; fieldConfig: { defaults: Record<string, any> } }
+let dashboard: { uid: string; panels: Panel[] };
+let alertExprs: string[];
+let db: TestDatabase;
+/** Metric names the service exposes (histogram and counter series included). */
+let exposed: Set<string>;
+
+beforeAll(async () => {
+  dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8'));
+  alertExprs = [...(await readFile(ALERTS, 'utf8')).matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]!);
+  db = await createTestDatabase('http_deploy');
+  const engine = createEngine({ pool: db.pool });
+  await engine.migrate({ createJobsIndexes: false });
+  const s = await startService({ pool: db.pool, logger: silentLogger, version: 'test' });
+  try {
+    const text = (await call(s.base, '/metrics')).text;
+    // From the TYPE lines, so label-less families with no sample yet count too.
+    exposed = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? ['_bucket', '_count', '_sum'].map((x) => `${name}${x}`) : [name!])));
+  } finally {
+    await s.close();
+    await engine.close();
+  }
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** Metric names referenced by a PromQL expression (the ones this project defines or uses). */
+function metricsIn(expr: string): string[] {
+  return [...expr.matchAll(/\b((?:lethe|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
+}
+
+describe('deploy/grafana/lethe-dashboard.json', () => {
+  it('has the runbook URL and its four panels on Lethe metrics', () => {
+    expect(dashboard.uid).toBe('cleanup-service');
+    const byTitle = new Map(dashboard.panels.map((p) => [p.title, p]));
+    expect(byTitle.get('Files Deleted Per Day')?.targets[0]?.expr).toContain('lethe_files_deleted_total');
+    const failure = byTitle.get('Failure Rate')!;
+    expect(failure.type).toBe('gauge');
+    expect(failure.targets[0]?.expr).toContain('lethe_failure_ratio_last_24h');
+    expect(failure.fieldConfig.defaults.thresholds.steps.map((s: { value: number | null }) => s.value)).toContain(0.05);
+    expect(byTitle.get('Cleanup Duration')?.targets[0]?.expr).toContain('lethe_run_duration_seconds_bucket');
+    const last = byTitle.get('Last Run Time')!;
+    expect(last.type).toBe('stat');
+    expect(last.targets[0]?.expr).toContain('lethe_last_run_timestamp_seconds');
+  });
+
+  it('every metric it queries is one the service exposes', () => {
+    for (const p of dashboard.panels) for (const t of p.targets) for (const m of metricsIn(t.expr)) expect(exposed, `${p.title}: ${m}`).toContain(m);
+  });
+
+  it.skipIf(!promtool)('every query is valid PromQL (promtool)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lethe-dash-'));
+    try {
+      const rules = dashboard.panels.flatMap((p, i) => p.targets.map((t, j) => `      - record: lethe:dashboard_${i}_${j}\n        expr: ${JSON.stringify(t.expr.replaceAll('$__range', '1d'))}\n`));
+      await writeFile(join(dir, 'rules.yml'), `groups:\n  - name: dashboard\n    rules:\n${rules.join('')}`);
+      const r = runPromtool(['check', 'rules', join(dir, 'rules.yml')]);
+      expect(r.output).toMatch(/SUCCESS/);
+      expect(r.status).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deploy/prometheus/lethe-alerts.yml', () => {
+  it('has the runbook alerts, on metrics the service exposes', async () => {
+    const text = await readFile(ALERTS, 'utf8');
+    for (const name of ['Cleanup_Not_Running', 'Cleanup_High_Failure_Rate', 'Cleanup_Next_Run_In_Past', 'Cleanup_Failed_Last_24h', 'Cleanup_Unhealthy', 'Cleanup_High_CPU']) {
+      expect(text).toMatch(new RegExp(`- alert: ${name}\\n`));
+    }
+    expect(alertExprs.length).toBeGreaterThanOrEqual(6);
+    for (const e of alertExprs) for (const m of metricsIn(e)) expect(exposed, `${e}: ${m}`).toContain(m);
+  });
+
+  it.skipIf(!promtool)('passes promtool check rules', () => {
+    const r = runPromtool(['check', 'rules', ALERTS]);
+    expect(r.output).toMatch(/SUCCESS: \d+ rules found/);
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(!promtool)('fires when it should and only then (promtool test rules)', () => {
+    const r = runPromtool(['test', 'rules', ALERT_TESTS]);
+    expect(r.output).toMatch(/SUCCESS/);
+    expect(r.status).toBe(0);
+  });
+});
