@@ -11,6 +11,10 @@ export const AuditActions = {
   RESUMED: 'cleanup_resumed',
   POLICY_CHANGED: 'cleanup_policy_changed',
   MIGRATED: 'cleanup_migrated',
+  HOLD_PLACED: 'cleanup_hold_placed',
+  HOLD_RELEASED: 'cleanup_hold_released',
+  BLAST_RADIUS_REFUSED: 'cleanup_blast_radius_refused',
+  FAILURE_BREAKER: 'cleanup_failure_breaker',
 } as const;
 
 export type AuditAction = (typeof AuditActions)[keyof typeof AuditActions] | `cleanup_${string}`;

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   LOCK_LOST: 'LETHE_E_LOCK_LOST',
   NOT_FOUND: 'LETHE_E_NOT_FOUND',
   ABORTED: 'LETHE_E_ABORTED',
+  BLAST_RADIUS: 'LETHE_E_BLAST_RADIUS',
+  FAILURE_BREAKER: 'LETHE_E_FAILURE_BREAKER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

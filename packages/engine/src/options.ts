@@ -34,6 +34,18 @@ export interface EngineOptions {
   readonly progressIntervalMs?: number;
   /** Unknown-purpose rows are counted up to this figure per purpose. */
   readonly unreadableCountCap?: number;
+  /** Blast-radius guard: refuse a run that would erase more than this (0 = no cap). Default 1,000,000. */
+  readonly maxDeletesPerRun?: number;
+  /** ...or more than this many times the median of the last 10 completed runs (default 10)... */
+  readonly blastRadiusFactor?: number;
+  /** ...when that is above this floor (default 10,000: small runs never trip the median rule). */
+  readonly blastRadiusFloor?: number;
+  /** Failure breaker: over the last `breakerWindow` deletes (default 200)... */
+  readonly breakerWindow?: number;
+  /** ...more than this share failing stops the run and pauses Lethe (default 0.5). */
+  readonly breakerTripShare?: number;
+  /** A finished run with more than this share of failures is degraded (default 0.1). */
+  readonly degradedShare?: number;
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Lethe's version, recorded with every run. */
@@ -59,6 +71,12 @@ export interface ResolvedOptions {
   readonly pausePollMs: number;
   readonly progressIntervalMs: number;
   readonly unreadableCountCap: number;
+  readonly maxDeletesPerRun: number;
+  readonly blastRadiusFactor: number;
+  readonly blastRadiusFloor: number;
+  readonly breakerWindow: number;
+  readonly breakerTripShare: number;
+  readonly degradedShare: number;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly version: string;
@@ -78,6 +96,12 @@ function int(name: string, value: number | undefined, fallback: number, min: num
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name}: must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
+  return value;
+}
+
+function share(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${name}: must be a share above 0 and at most 1, like 0.5, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -111,6 +135,12 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     pausePollMs: int('pausePollMs', o.pausePollMs, 1000, 0, 600_000),
     progressIntervalMs: int('progressIntervalMs', o.progressIntervalMs, 2000, 10, 600_000),
     unreadableCountCap: int('unreadableCountCap', o.unreadableCountCap, 1000, 1, 10_000_000),
+    maxDeletesPerRun: int('maxDeletesPerRun', o.maxDeletesPerRun, 1_000_000, 0, 1_000_000_000),
+    blastRadiusFactor: int('blastRadiusFactor', o.blastRadiusFactor, 10, 1, 1000),
+    blastRadiusFloor: int('blastRadiusFloor', o.blastRadiusFloor, 10_000, 0, 1_000_000_000),
+    breakerWindow: int('breakerWindow', o.breakerWindow, 200, 10, 100_000),
+    breakerTripShare: share('breakerTripShare', o.breakerTripShare, 0.5),
+    degradedShare: share('degradedShare', o.degradedShare, 0.1),
     logger: o.logger ?? silentLogger,
     clock: o.clock ?? systemClock,
     version: o.version ?? '0.1.0',

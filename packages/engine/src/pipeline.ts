@@ -5,11 +5,12 @@ import type { JobsTable } from './jobs-table.js';
 import { writeOutcomes, type RowOutcome } from './ledger.js';
 import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from './ports.js';
 import type { TokenBucket } from './rate-limiter.js';
-import { keysStillReferenced } from './shared-keys.js';
+import type { FailureBreaker } from './failure-breaker.js';
+import { keysToKeep } from './shared-keys.js';
 import { checkKey } from './storage/keys.js';
 import type { SummaryBuilder } from './summary.js';
 
-export type StopReason = 'paused' | 'interrupted' | 'failed';
+export type StopReason = 'paused' | 'interrupted' | 'failed' | 'breaker';
 
 export interface PipelineContext {
   readonly pool: pg.Pool;
@@ -22,6 +23,7 @@ export interface PipelineContext {
   readonly policies: readonly PurposeSelection[];
   readonly cutoff: string;
   readonly summary: SummaryBuilder;
+  readonly breaker: FailureBreaker;
   readonly maxBatchesInFlight: number;
   readonly dryRun: boolean;
   readonly logger: Logger;
@@ -38,7 +40,7 @@ export interface PipelineResult {
 }
 
 /**
- * Data flows one way: source -> shared-key guard -> rate limiter -> storage (worker pool) ->
+ * Data flows one way: source -> guard (shared keys, legal holds) -> rate limiter -> storage (worker pool) ->
  * outcome writer. Reading batch N+1 overlaps deleting batch N and writing batch N-1's outcomes;
  * at most `maxBatchesInFlight` batches are between the limiter and the writer. On a stop,
  * batches in flight are drained (their outcomes written), never abandoned.
@@ -80,7 +82,7 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, 
         inFlight.add(tracked);
       }
       if (fatal) break;
-      stoppedBy = await ctx.shouldStop();
+      stoppedBy = ctx.breaker.tripped ? 'breaker' : await ctx.shouldStop();
       lap('control');
       if (stoppedBy) break;
     }
@@ -92,17 +94,18 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, 
   return { stoppedBy: fatal ? 'failed' : stoppedBy, error: fatal, wouldDelete };
 }
 
-/** Drops rows whose key a live row still needs; returns the rest and their distinct keys. */
+/** Drops rows whose key a live row still needs or a legal hold keeps; returns the rest and their distinct keys. */
 async function guard(ctx: PipelineContext, batch: readonly ExpiredRow[]): Promise<{ deletable: ExpiredRow[]; keys: string[] }> {
   const distinct = [...new Set(batch.map((r) => r.fileKey))];
-  const inUse = await keysStillReferenced(ctx.pool, ctx.table, distinct, ctx.policies, ctx.cutoff);
-  if (inUse.size === 0) return { deletable: [...batch], keys: distinct };
+  const { shared, held } = await keysToKeep(ctx.pool, ctx.table, distinct, ctx.policies, ctx.cutoff);
+  if (shared.size === 0 && held.size === 0) return { deletable: [...batch], keys: distinct };
   const deletable: ExpiredRow[] = [];
   for (const row of batch) {
-    if (inUse.has(row.fileKey)) ctx.summary.shared(row);
+    if (held.has(row.fileKey)) ctx.summary.held(row);
+    else if (shared.has(row.fileKey)) ctx.summary.shared(row);
     else deletable.push(row);
   }
-  return { deletable, keys: distinct.filter((k) => !inUse.has(k)) };
+  return { deletable, keys: distinct.filter((k) => !shared.has(k) && !held.has(k)) };
 }
 
 function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number {
@@ -136,6 +139,7 @@ async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], ke
     seen.add(row.fileKey);
     return { row, outcome, code: r.code, message: r.message };
   });
+  for (const r of results) ctx.breaker.record(r.outcome);
   const writeStarted = performance.now();
   const { removed } = await writeOutcomes(ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes);
   ctx.summary.phaseMs.write += performance.now() - writeStarted;

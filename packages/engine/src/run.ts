@@ -16,7 +16,10 @@ import { acquireRunLock } from './run-lock.js';
 import { closeInterruptedRuns, finishRun, insertRun, recordProgress } from './runs.js';
 import { SummaryBuilder, type RunStatus, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable-rows.js';
-import { countExpired } from './operations/plan.js';
+import { FailureBreaker } from './failure-breaker.js';
+import { preRunCheck } from './run-guards.js';
+import { pause } from './control.js';
+import { AuditActions as Actions } from './audit.js';
 
 export interface RunOptions {
   readonly dryRun?: boolean;
@@ -33,6 +36,8 @@ export interface RunOptions {
   readonly onStart?: (runId: string) => void;
   /** Count the expired rows first (one index-range count per purpose), so progress has a total and an ETA. */
   readonly estimateTotal?: boolean;
+  /** Proceed past the blast-radius guard (an operator has checked the numbers). */
+  readonly allowLarge?: boolean;
 }
 
 export interface RunDeps {
@@ -77,6 +82,9 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
   const selected = selectPurposes(policy.policies, runOptions.purposes);
   const { rows } = await pool.query<{ cutoff: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff`);
   const cutoff = rows[0]!.cutoff;
+  const check = await preRunCheck(pool, options, table, selected, cutoff, {
+    dryRun, allowLarge: runOptions.allowLarge === true, estimateTotal: runOptions.estimateTotal === true, limit: runOptions.limit,
+  });
   const runId = randomUUID();
   const trigger = runOptions.trigger ?? 'manual';
   const startedMs = options.clock.now();
@@ -91,19 +99,16 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
   let error: unknown = null;
   let stoppedBy: StopReason | null = null;
   let wouldDelete = 0;
-  const estimate: { total: number | null } = { total: null };
+  const estimate: { total: number | null } = { total: check.estimate };
+  const breaker = new FailureBreaker({ window: options.breakerWindow, tripShare: options.breakerTripShare });
   const progress = progressReporter(deps, runId, summary, startedMs, runOptions.onProgress, estimate);
   try {
     summary.unreadable = await findUnreadableRows(pool, table, Object.keys(policy.policies), options.unreadableCountCap);
-    if (runOptions.estimateTotal) {
-      const expired = Object.values(await countExpired(pool, table, selected, cutoff)).reduce((a, n) => a + n, 0);
-      estimate.total = Math.min(expired, runOptions.limit ?? expired);
-    }
     let lastPoll = 0;
     const result = await runPipeline(
       readExpiredRows(pool, { table, purposes: selected, cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) }),
       {
-        pool, table, storage, cutoff, summary, dryRun, runId,
+        pool, table, storage, cutoff, summary, dryRun, runId, breaker,
         limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
         outcomeSql: writeOutcomesSql(table),
         policyVersion: policy.version,
@@ -129,8 +134,11 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
   } finally {
     progress.stop();
   }
-  const status: RunStatus = error ? 'failed' : stoppedBy === 'paused' ? 'paused' : stoppedBy === 'interrupted' ? 'interrupted' : stoppedBy === 'failed' ? 'failed' : 'completed';
+  if (stoppedBy === 'breaker' && !error) error = await tripBreaker(deps, runId, breaker.share ?? 1);
+  const status: RunStatus = stoppedBy === 'breaker' ? 'paused' : error ? 'failed' : stoppedBy === 'paused' ? 'paused' : stoppedBy === 'interrupted' ? 'interrupted' : stoppedBy === 'failed' ? 'failed' : 'completed';
   const t = summary.totals();
+  const attempted = t.erased + t.absent + t.failed;
+  const degraded = attempted > 0 && t.failed / attempted > options.degradedShare;
   const endedMs = options.clock.now();
   const result: RunSummary = {
     run_id: runId, status, trigger, dry_run: dryRun,
@@ -139,6 +147,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
     storage: storage.describe, version: options.version, host: options.host,
     deleted_count: t.erased + t.absent, failed_count: t.failed,
     erased_count: t.erased, absent_count: t.absent, refused_count: t.refused, shared_count: t.shared,
+    held_count: t.held, held_files: summary.heldFiles,
     selected_count: t.selected, would_delete_count: wouldDelete,
     by_purpose: summary.byPurpose,
     failed_files: summary.failedFiles, errors: summary.errors, refused: summary.refused,
@@ -147,6 +156,10 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
     duration_seconds: Math.round(endedMs - startedMs) / 1000,
     error: error ? { code: errorCode(error), message: describeError(error) } : null,
     limit: runOptions.limit ?? null,
+    degraded,
+    degraded_reason: degraded ? `${t.failed} of ${attempted} deletes failed (${Math.round((100 * t.failed) / attempted)}%, above ${Math.round(100 * options.degradedShare)}%)` : null,
+    blast_radius: check.blastRadius ? { ...check.blastRadius } : null,
+    expired_estimate: check.estimate,
     phase_ms: Object.fromEntries(Object.entries(summary.phaseMs).map(([k, v]) => [k, Math.round(v)])),
     purposes: runOptions.purposes ? [...runOptions.purposes] : null,
   };
@@ -156,6 +169,18 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
     'run finished',
   );
   return result;
+}
+
+/** The failure breaker tripped: pause Lethe everywhere with the reason (runbook FM-002: > 50% failing). */
+async function tripBreaker(deps: RunDeps, runId: string, share: number): Promise<LetheError> {
+  const reason = `failure breaker: ${Math.round(share * 100)}% of the last ${deps.options.breakerWindow} deletes failed (above ${Math.round(deps.options.breakerTripShare * 100)}%) in run ${runId}; investigate storage (runbook FM-002) before resuming`;
+  try {
+    await pause(deps.pool, { by: 'lethe:failure-breaker', reason });
+    await writeAudit(deps.pool, Actions.FAILURE_BREAKER, { run_id: runId, share, window: deps.options.breakerWindow });
+  } catch (error) {
+    deps.options.logger.error({ runId, error: describeError(error) }, 'the failure breaker could not pause Lethe');
+  }
+  return new LetheError(ErrorCodes.FAILURE_BREAKER, reason);
 }
 
 /** Writes the run's record; if the database is gone, the run row stays `running` and the next run closes it. */

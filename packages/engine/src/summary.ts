@@ -14,6 +14,8 @@ export interface PurposeCounts {
   refused: number;
   /** Expired rows whose file a live row still needs (DESIGN invariant 3): kept. */
   shared: number;
+  /** Expired rows whose file is under a legal hold: kept. */
+  held: number;
 }
 
 export interface FailureSample {
@@ -56,6 +58,9 @@ export interface RunSummary {
   readonly absent_count: number;
   readonly refused_count: number;
   readonly shared_count: number;
+  /** Expired rows kept because their file is under a legal hold (listed in held_files, capped). */
+  readonly held_count: number;
+  readonly held_files: readonly string[];
   readonly selected_count: number;
   /** Dry runs: rows that would be deleted. */
   readonly would_delete_count: number;
@@ -68,6 +73,13 @@ export interface RunSummary {
   readonly unreadable: readonly UnreadableRows[];
   readonly duration_seconds: number;
   readonly error: { readonly code: string; readonly message: string } | null;
+  /** Failures above the degraded share (runbook FM-002: > 10%): the run finished but needs attention. */
+  readonly degraded: boolean;
+  readonly degraded_reason: string | null;
+  /** The blast-radius judgement made before the run (null for dry runs). */
+  readonly blast_radius: Readonly<Record<string, unknown>> | null;
+  /** Expired rows counted before the run (with estimateTotal or the blast-radius guard); null otherwise. */
+  readonly expired_estimate: number | null;
   readonly limit: number | null;
   /** Where the time went (ms); see SummaryBuilder.phaseMs. */
   readonly phase_ms: Readonly<Record<string, number>>;
@@ -86,6 +98,7 @@ export class SummaryBuilder {
   readonly failedFiles: string[] = [];
   readonly errors: FailureSample[] = [];
   readonly refused: FailureSample[] = [];
+  readonly heldFiles: string[] = [];
   readonly erasedKeys: string[] = [];
   erasedKeysTruncated = false;
   unreadable: UnreadableRows[] = [];
@@ -104,7 +117,7 @@ export class SummaryBuilder {
   counts(purpose: string): PurposeCounts {
     let c = this.byPurpose[purpose];
     if (!c) {
-      c = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0 };
+      c = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0, held: 0 };
       this.byPurpose[purpose] = c;
     }
     return c;
@@ -116,6 +129,11 @@ export class SummaryBuilder {
 
   shared(row: ExpiredRow): void {
     this.counts(row.purpose).shared++;
+  }
+
+  held(row: ExpiredRow): void {
+    this.counts(row.purpose).held++;
+    if (this.heldFiles.length < this.#caps.failures && !this.heldFiles.includes(row.fileKey)) this.heldFiles.push(row.fileKey);
   }
 
   /** Records outcomes; erased/absent count only when the row was really removed. */
@@ -152,8 +170,8 @@ export class SummaryBuilder {
     list.push({ job_id: o.row.id, file_key: o.row.fileKey, purpose: o.row.purpose, code: o.code ?? 'UNKNOWN', message: o.message ?? '' });
   }
 
-  totals(): { selected: number; erased: number; absent: number; failed: number; refused: number; shared: number } {
-    const t = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0 };
+  totals(): PurposeCounts {
+    const t = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0, held: 0 };
     for (const c of Object.values(this.byPurpose)) {
       t.selected += c.selected;
       t.erased += c.erased;
@@ -161,6 +179,7 @@ export class SummaryBuilder {
       t.failed += c.failed;
       t.refused += c.refused;
       t.shared += c.shared;
+      t.held += c.held;
     }
     return t;
   }

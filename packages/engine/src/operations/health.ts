@@ -61,6 +61,7 @@ export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH
   if (nextRun !== null && Date.parse(nextRun) < f.nowMs - 60_000) degraded.push(`next_run ${nextRun} is in the past`);
   if (f.failedLast24h > o.failureThreshold) degraded.push(`${f.failedLast24h} failed deletions in the last 24 h (threshold ${o.failureThreshold})`);
   if (f.lastRun && f.lastRun.status !== 'completed') degraded.push(`the last run ${f.lastRun.id} ended ${f.lastRun.status}`);
+  else if (f.lastRun?.degraded) degraded.push(`the last run ${f.lastRun.id} finished degraded: more than 10% of its deletes failed`);
   const since = f.lastSuccess?.endedAt ?? f.lastSuccess?.startedAt ?? earliestStart(alive);
   if (since !== null) {
     const overdueMs = f.nowMs - Date.parse(since) - periodMs - o.graceMs;

@@ -17,6 +17,8 @@ export interface RunRecord {
   readonly failed: number | null;
   readonly durationSeconds: number | null;
   readonly error: string | null;
+  /** Finished with failures above the degraded share (see RunSummary.degraded). */
+  readonly degraded: boolean;
   readonly progress: Record<string, unknown> | null;
 }
 
@@ -36,7 +38,7 @@ function toRecord(r: Row): RunRecord {
     deleted: r.summary ? r.summary.deleted_count : r.ledger_deleted,
     failed: r.summary ? r.summary.failed_count : r.ledger_failed,
     durationSeconds: r.summary?.duration_seconds ?? (r.ended_at ? (r.ended_at.getTime() - r.started_at.getTime()) / 1000 : null),
-    error: r.error, progress: r.progress,
+    error: r.error, degraded: r.summary?.degraded === true, progress: r.progress,
   };
 }
 

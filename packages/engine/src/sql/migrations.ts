@@ -111,6 +111,26 @@ CREATE TABLE IF NOT EXISTS lethe_schedule_claims (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'legal holds',
+    sql: `
+-- A hold keeps a file (and its rows) from being erased or purged until released or past its date.
+-- A hold placed by job id records that job's file_key, so the per-batch guard checks keys only.
+CREATE TABLE IF NOT EXISTS lethe_holds (
+  id bigserial PRIMARY KEY,
+  file_key text NOT NULL,
+  job_id text,
+  reason text NOT NULL,
+  until timestamptz,
+  created_by text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  released_at timestamptz,
+  released_by text
+);
+CREATE INDEX IF NOT EXISTS lethe_holds_active_key_idx ON lethe_holds (file_key) WHERE released_at IS NULL;
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
