@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, pause, resume, silentLogger, type Engine } from '@lethe/engine';
 import { createBackgroundRuns, type BackgroundRuns } from '@lethe/http';
@@ -113,6 +114,20 @@ describe('GET /metrics', () => {
     expect(sample(await scrape(live), 'lethe_backlog_expired_rows{purpose="General"}')).toBe((before ?? 0) + 1);
     // This service's counters saw no run: they count runs finished in its own process.
     expect(sample(await scrape(cached), 'lethe_run_duration_seconds_count')).toBe(0);
+  });
+
+  it('still answers without its database, with lethe_database_up 0', async () => {
+    const dead = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionTimeoutMillis: 2000 });
+    dead.on('error', () => {});
+    const s = await startService({ pool: dead, logger: silentLogger, version: 'test' });
+    try {
+      const text = await scrape(s);
+      expect(sample(text, 'lethe_database_up')).toBe(0);
+      expect(text).toMatch(/^process_cpu_seconds_total /m);
+    } finally {
+      await s.close();
+      await dead.end();
+    }
   });
 
   it.skipIf(!promtool)('passes promtool check metrics', async () => {
