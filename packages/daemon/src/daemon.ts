@@ -1,12 +1,12 @@
-import { claimScheduleSlot, ErrorCodes, lastRuns, readControl, schemaVersion, SchemaError, type RunSummary, type SchedulerBeat } from '@lethe/engine';
+import { claimScheduleSlot, ErrorCodes, lastRuns, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
 import { createHttpService } from '@lethe/http';
 import { catchUpIfMissed, handleScheduledFire, type FireDeps } from './fires.js';
 import { Heartbeat } from './heartbeat.js';
-import { resolveDaemonOptions, type DaemonOptions, type ResolvedDaemonOptions } from './options.js';
-import type { HttpServicePort } from './ports.js';
+import { resolveDaemonOptions, type DaemonHttpOptions, type DaemonOptions, type ResolvedDaemonOptions } from './options.js';
+import type { HttpServicePort, Logger } from './ports.js';
 import { RunGate } from './run-gate.js';
 import { runSchedulerLoop } from './scheduler-loop.js';
-import { shutDown, type ShutdownReport } from './shutdown.js';
+import { shutDown, type ShutdownReport, type ShutdownStep } from './shutdown.js';
 import { claimCatchUpSlot } from './sql/claim-catch-up.js';
 
 /** The schema version that has `lethe_schedulers` and `lethe_schedule_claims` (engine migration 2). */
@@ -33,116 +33,118 @@ export interface Daemon {
   ready(): boolean;
 }
 
-export function createDaemon(input: DaemonOptions): Daemon {
-  const o = resolveDaemonOptions(input);
-  const { engine, clock, schedule } = o;
-  const log = o.logger.child({ instanceId: o.instanceId });
-  const stopSchedule = new AbortController();
-  let http: HttpServicePort | null = null;
-  let nextRunMs: number | null = null;
-  let state: SchedulerBeat['state'] = 'running';
-  let ready = false;
-  let beganStart = false;
-  let beatWritten = false;
-  const tasks: Promise<unknown>[] = [];
+/** Validates the options (throws ConfigError naming the field) and builds a daemon; nothing starts yet. */
+export function createDaemon(options: DaemonOptions): Daemon {
+  return new LetheDaemon(resolveDaemonOptions(options));
+}
 
-  const gate = new RunGate({ engine, logger: log, onSummary: (s: RunSummary) => http?.observeRun(s) });
-  const heartbeat = new Heartbeat({
-    db: engine.pool, clock, logger: log, intervalMs: o.heartbeatIntervalMs,
-    beat: () => ({
-      instanceId: o.instanceId, host: o.host, pid: o.pid, version: o.version,
-      schedule: schedule.expression, timezone: schedule.timezone, periodMs: schedule.periodAt(clock.now()),
-      nextRun: nextRunMs === null ? null : new Date(nextRunMs).toISOString(), state,
-    }),
-  });
-  const fireDeps: FireDeps = {
-    clock, logger: log, schedule, graceMs: o.graceMs, lockWaitMs: o.lockWaitMs,
-    readControl: () => readControl(engine.pool),
-    claimSlot: (slot) => claimScheduleSlot(engine.pool, slot, o.instanceId),
-    claimCatchUpSlot: (slot) => claimCatchUpSlot(engine.pool, slot, o.instanceId),
-    lastRuns: () => lastRuns(engine.pool),
-    run: (request) => gate.run(request),
-  };
+class LetheDaemon implements Daemon {
+  readonly options: ResolvedDaemonOptions;
+  readonly stopped: Promise<ShutdownReport>;
+  readonly #log: Logger;
+  readonly #stopSchedule = new AbortController();
+  readonly #gate: RunGate;
+  readonly #heartbeat: Heartbeat;
+  readonly #tasks: Promise<unknown>[] = [];
+  #http: HttpServicePort | null = null;
+  #nextRunMs: number | null = null;
+  #state: SchedulerBeat['state'] = 'running';
+  #ready = false;
+  #began = false;
+  #beatWritten = false;
+  #stopping: Promise<ShutdownReport> | null = null;
+  #resolveStopped: (report: ShutdownReport) => void = () => {};
 
-  let stopping: Promise<ShutdownReport> | null = null;
-  let resolveStopped: (r: ShutdownReport) => void = () => {};
-  const stopped = new Promise<ShutdownReport>((resolve) => (resolveStopped = resolve));
-  const stop = (reason = 'stop requested'): Promise<ShutdownReport> => {
-    stopping ??= shutDown({
-      clock, logger: log, reason, timeoutMs: o.shutdownTimeoutMs,
-      steps: [
-        {
-          name: 'schedule and runs in flight',
-          begin: () => {
-            ready = false;
-            stopSchedule.abort();
-            gate.abort();
-            return Promise.all([gate.drain(), ...tasks]);
-          },
-        },
-        { name: 'http', begin: () => http?.close() ?? Promise.resolve() },
-        {
-          name: 'stopped heartbeat',
-          begin: () => {
-            if (!beatWritten) return Promise.resolve();
-            state = 'stopped';
-            nextRunMs = null;
-            return heartbeat.write();
-          },
-        },
-        { name: 'engine', begin: () => engine.close() },
-      ],
-      runsInFlight: () => gate.running,
-    }).then((report) => {
-      resolveStopped(report);
-      return report;
-    });
-    return stopping;
-  };
+  constructor(o: ResolvedDaemonOptions) {
+    this.options = o;
+    this.#log = o.logger.child({ instanceId: o.instanceId });
+    this.stopped = new Promise((resolve) => (this.#resolveStopped = resolve));
+    this.#gate = new RunGate({ engine: o.engine, logger: this.#log, onSummary: (s) => this.#http?.observeRun(s) });
+    this.#heartbeat = new Heartbeat({ db: o.engine.pool, clock: o.clock, logger: this.#log, intervalMs: o.heartbeatIntervalMs, beat: () => this.#beat() });
+  }
 
-  async function start(): Promise<DaemonStarted> {
-    if (beganStart) throw new Error('daemon: start() was already called');
-    beganStart = true;
+  nextRun(): string | null {
+    return this.#nextRunMs === null ? null : new Date(this.#nextRunMs).toISOString();
+  }
+
+  ready(): boolean {
+    return this.#ready;
+  }
+
+  async start(): Promise<DaemonStarted> {
+    if (this.#began) throw new Error('daemon: start() was already called');
+    this.#began = true;
+    const o = this.options;
     try {
-      await checkSchema();
-      engine.storage();
-      nextRunMs = schedule.nextAfter(clock.now());
-      await heartbeat.write();
-      beatWritten = true;
-      let httpPort: number | null = null;
-      if (o.http) {
-        http = createHttpService({
-          pool: engine.pool, logger: log.child({ component: 'http' }), version: o.version, engine,
-          staleAfterMs: o.staleAfterMs,
-          health: { graceMs: o.graceMs, ...o.http.health },
-          ...(o.http.adminToken === undefined ? {} : { adminToken: o.http.adminToken }),
-          ...(o.http.protectReads === undefined ? {} : { protectReads: o.http.protectReads }),
-          triggerRun: ({ dryRun, by }) => gate.start({ trigger: 'api', dryRun, by, lockWaitMs: 0 }),
-          ready: () => ready,
-        });
-        httpPort = (await http.listen(o.http.port, o.http.host)).port;
-        log.info({ port: httpPort, host: o.http.host ?? null }, 'http listening (health, /livez, /readyz, admin API)');
-      }
-      tasks.push(heartbeat.loop(stopSchedule.signal), scheduleTask());
-      ready = true;
-      const nextRun = nextRunMs === null ? null : new Date(nextRunMs).toISOString();
-      log.info(
-        { schedule: schedule.expression, timezone: schedule.timezone, periodMs: schedule.periodAt(clock.now()), nextRun, overlap: o.overlap, lockWaitMs: o.lockWaitMs, graceMs: o.graceMs, httpPort, host: o.host, pid: o.pid, version: o.version },
+      await this.#checkSchema();
+      o.engine.storage();
+      this.#nextRunMs = o.schedule.nextAfter(o.clock.now());
+      await this.#heartbeat.write();
+      this.#beatWritten = true;
+      const httpPort = o.http ? await this.#serveHttp(o.http) : null;
+      this.#tasks.push(this.#heartbeat.loop(this.#stopSchedule.signal), this.#scheduleTask());
+      this.#ready = true;
+      this.#log.info(
+        { schedule: o.schedule.expression, timezone: o.schedule.timezone, periodMs: o.schedule.periodAt(o.clock.now()), nextRun: this.nextRun(), overlap: o.overlap, lockWaitMs: o.lockWaitMs, graceMs: o.graceMs, httpPort, host: o.host, version: o.version },
         'daemon started',
       );
-      if (o.signal) {
-        if (o.signal.aborted) void stop('signal');
-        else o.signal.addEventListener('abort', () => void stop('signal'), { once: true });
-      }
-      return { instanceId: o.instanceId, httpPort, nextRun };
+      if (o.signal?.aborted) void this.stop('signal');
+      else o.signal?.addEventListener('abort', () => void this.stop('signal'), { once: true });
+      return { instanceId: o.instanceId, httpPort, nextRun: this.nextRun() };
     } catch (error) {
-      await stop('start failed');
+      await this.stop('start failed');
       throw error;
     }
   }
 
-  async function checkSchema(): Promise<void> {
-    const version = await schemaVersion(engine.pool);
+  stop(reason = 'stop requested'): Promise<ShutdownReport> {
+    this.#stopping ??= shutDown({
+      clock: this.options.clock, logger: this.#log, reason, timeoutMs: this.options.shutdownTimeoutMs,
+      steps: this.#shutdownSteps(), runsInFlight: () => this.#gate.running,
+    }).then((report) => {
+      this.#resolveStopped(report);
+      return report;
+    });
+    return this.#stopping;
+  }
+
+  /** The order the issue asks for: schedule and runs, HTTP, a stopped heartbeat, the engine. */
+  #shutdownSteps(): ShutdownStep[] {
+    return [
+      {
+        name: 'schedule and runs in flight',
+        begin: () => {
+          this.#ready = false;
+          this.#stopSchedule.abort();
+          this.#gate.abort();
+          return Promise.all([this.#gate.drain(), ...this.#tasks]);
+        },
+      },
+      { name: 'http', begin: () => this.#http?.close() ?? Promise.resolve() },
+      {
+        name: 'stopped heartbeat',
+        begin: () => {
+          if (!this.#beatWritten) return Promise.resolve();
+          this.#state = 'stopped';
+          this.#nextRunMs = null;
+          return this.#heartbeat.write();
+        },
+      },
+      { name: 'engine', begin: () => this.options.engine.close() },
+    ];
+  }
+
+  #beat(): SchedulerBeat {
+    const o = this.options;
+    return {
+      instanceId: o.instanceId, host: o.host, pid: o.pid, version: o.version,
+      schedule: o.schedule.expression, timezone: o.schedule.timezone, periodMs: o.schedule.periodAt(o.clock.now()),
+      nextRun: this.nextRun(), state: this.#state,
+    };
+  }
+
+  async #checkSchema(): Promise<void> {
+    const version = await schemaVersion(this.options.engine.pool);
     if (version >= DAEMON_SCHEMA_VERSION) return;
     throw new SchemaError(
       version === 0
@@ -152,32 +154,55 @@ export function createDaemon(input: DaemonOptions): Daemon {
     );
   }
 
+  /** packages/http in-process; its runs take the same guarded path as scheduled ones. */
+  async #serveHttp(h: DaemonHttpOptions): Promise<number> {
+    const o = this.options;
+    this.#http = createHttpService({
+      pool: o.engine.pool, logger: this.#log.child({ component: 'http' }), version: o.version, engine: o.engine,
+      staleAfterMs: o.staleAfterMs,
+      health: { graceMs: o.graceMs, ...h.health },
+      ...(h.adminToken === undefined ? {} : { adminToken: h.adminToken }),
+      ...(h.protectReads === undefined ? {} : { protectReads: h.protectReads }),
+      // Never waits for the lock: the caller gets a 409 at once rather than a request that hangs.
+      triggerRun: ({ dryRun, by }) => this.#gate.start({ trigger: 'api', dryRun, by, lockWaitMs: 0 }),
+      ready: () => this.#ready,
+    });
+    const { port } = await this.#http.listen(h.port, h.host);
+    this.#log.info({ port, host: h.host ?? null }, 'http listening (health, /livez, /readyz, admin API)');
+    return port;
+  }
+
+  #fireDeps(): FireDeps {
+    const o = this.options;
+    const pool = o.engine.pool;
+    return {
+      clock: o.clock, logger: this.#log, schedule: o.schedule, graceMs: o.graceMs, lockWaitMs: o.lockWaitMs,
+      readControl: () => readControl(pool),
+      claimSlot: (slot) => claimScheduleSlot(pool, slot, o.instanceId),
+      claimCatchUpSlot: (slot) => claimCatchUpSlot(pool, slot, o.instanceId),
+      lastRuns: () => lastRuns(pool),
+      run: (request) => this.#gate.run(request),
+    };
+  }
+
   /** Catch-up first (it may run for a while), then the fires; errors are logged, never fatal. */
-  async function scheduleTask(): Promise<void> {
+  async #scheduleTask(): Promise<void> {
+    const deps = this.#fireDeps();
     try {
-      await catchUpIfMissed(fireDeps);
+      await catchUpIfMissed(deps);
     } catch (error) {
-      log.error({ err: error }, 'the catch-up check failed; the schedule goes on');
+      this.#log.error({ err: error }, 'the catch-up check failed; the schedule goes on');
     }
     await runSchedulerLoop({
-      clock, schedule, logger: log, signal: stopSchedule.signal,
+      clock: this.options.clock, schedule: this.options.schedule, logger: this.#log, signal: this.#stopSchedule.signal,
       onNextRun: (slot) => {
-        if (slot === nextRunMs) return;
-        nextRunMs = slot;
-        if (!stopSchedule.signal.aborted) void heartbeat.write();
+        if (slot === this.#nextRunMs) return;
+        this.#nextRunMs = slot;
+        if (!this.#stopSchedule.signal.aborted) void this.#heartbeat.write();
       },
       fire: async (slot) => {
-        await handleScheduledFire(fireDeps, slot);
+        await handleScheduledFire(deps, slot);
       },
     });
   }
-
-  return {
-    options: o,
-    start,
-    stop,
-    stopped,
-    nextRun: () => (nextRunMs === null ? null : new Date(nextRunMs).toISOString()),
-    ready: () => ready,
-  };
 }
