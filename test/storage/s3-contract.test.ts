@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { S3Storage } from '../../packages/engine/src/storage/s3.js';
+import { openS3Storage } from '../../packages/engine/src/storage/s3.js';
 import { storageContract, type ContractSubject } from '../../packages/engine/src/storage/contract.js';
 import { HeadObjectCommand, PutObjectCommand } from '../../packages/engine/src/storage/s3-testing.js';
 import { createBucket, describeS3, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
@@ -12,7 +12,7 @@ const buckets = { plain: uniqueBucket('contract-plain'), versioned: uniqueBucket
 function subject(bucket: string, extra: { versions?: 'erase-all' | 'keep' } = {}): () => Promise<ContractSubject> {
   return async () => {
     const base = `c-${randomBytes(4).toString('hex')}/`;
-    const storage = new S3Storage(s3Config(server, bucket, `${base}root/`, extra));
+    const storage = await openS3Storage(s3Config(server, bucket, `${base}root/`, extra));
     const put = (key: string, body: string) => server.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })).then(() => {});
     return {
       storage,

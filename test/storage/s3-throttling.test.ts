@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { S3Storage } from '../../packages/engine/src/storage/s3.js';
+import { openS3Storage, type S3Storage } from '../../packages/engine/src/storage/s3.js';
 import { HeadObjectCommand } from '../../packages/engine/src/storage/s3-testing.js';
 import { createBucket, describeS3, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { isDeleteObjects, startS3Proxy, type S3Proxy } from './s3-proxy.js';
@@ -10,8 +10,8 @@ const bucket = uniqueBucket('throttle');
 const open: S3Storage[] = [];
 
 /** Small backoff so the test spends milliseconds, not seconds, in retries (the shape is the same). */
-function adapter(prefix: string, maxAttempts = 5): S3Storage {
-  const s = new S3Storage(s3Config(server, bucket, prefix, { endpoint: proxy.endpoint, retryBaseMs: 5, maxAttempts }));
+async function adapter(prefix: string, maxAttempts = 5): Promise<S3Storage> {
+  const s = await openS3Storage(s3Config(server, bucket, prefix, { endpoint: proxy.endpoint, retryBaseMs: 5, maxAttempts }));
   open.push(s);
   return s;
 }
@@ -33,7 +33,7 @@ describeS3('S3 throttling and transient errors (faults injected by a loopback pr
   it('retries 503 SlowDown with backoff, slows its send rate, and then deletes everything', async () => {
     const keys = Array.from({ length: 5 }, (_, i) => `k${i}`);
     await putObjects(server, bucket, keys.map((k) => `slow/${k}`));
-    const s = adapter('slow/');
+    const s = await adapter('slow/');
     await s.describeState(); // versioning read before the faults, so only deletes meet them
     proxy.inject({ match: isDeleteObjects, status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', times: 3 });
     const mark = proxy.requests.length;
@@ -53,7 +53,7 @@ describeS3('S3 throttling and transient errors (faults injected by a loopback pr
 
   it('retries 429 and 500 answers too', async () => {
     await putObjects(server, bucket, ['t/a', 't/b']);
-    const s = adapter('t/');
+    const s = await adapter('t/');
     await s.describeState();
     proxy.inject({ match: isDeleteObjects, status: 429, code: 'TooManyRequests', message: 'slow down', times: 1 });
     proxy.inject({ match: isDeleteObjects, status: 500, code: 'InternalError', message: 'We encountered an internal error.', times: 1 });
@@ -65,7 +65,7 @@ describeS3('S3 throttling and transient errors (faults injected by a loopback pr
 
   it('resends only the keys a 200 response reported as failed with a retryable code', async () => {
     await putObjects(server, bucket, ['pk/a', 'pk/b', 'pk/c']);
-    const s = adapter('pk/');
+    const s = await adapter('pk/');
     await s.describeState();
     // A DeleteResult naming every key with InternalError: nothing was deleted on this attempt.
     proxy.inject({
@@ -82,7 +82,7 @@ describeS3('S3 throttling and transient errors (faults injected by a loopback pr
 
   it('gives up after maxAttempts: keys fail as retryable and stay for the next run', async () => {
     await putObjects(server, bucket, ['stuck/a']);
-    const s = adapter('stuck/', 3);
+    const s = await adapter('stuck/', 3);
     await s.describeState();
     proxy.inject({ match: isDeleteObjects, status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', times: 3 });
     const [o] = await s.deleteMany(['a']);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, ErrorCodes } from '../errors.js';
 import type { StoragePort } from '../ports.js';
 import { FileStorage } from './fs.js';
+import { createS3Storage } from './s3.js';
 
 /**
  * Serializable storage configuration: it crosses into piscina workers through `workerData`,
@@ -132,7 +133,7 @@ export async function createStorage(config: StorageConfig): Promise<StoragePort>
   if (config.kind === 'file') {
     return new FileStorage(config.concurrency === undefined ? { root: config.root } : { root: config.root, concurrency: config.concurrency });
   }
-  const { createS3Storage } = await import('./s3.js');
+  // Static import, lazy SDK: see s3-sdk.ts for why the adapter is not imported dynamically.
   return createS3Storage(config);
 }
 

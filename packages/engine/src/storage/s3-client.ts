@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3StorageConfig } from './config.js';
+import type { S3Sdk } from './s3-sdk.js';
 
 export const DEFAULT_MAX_SOCKETS = 64;
 
@@ -61,7 +61,7 @@ function endpointOf(request: unknown): string | null {
  * credentials not given in the config come from the SDK's own standard sources (AWS_REGION,
  * AWS_ENDPOINT_URL_S3, env, shared config, instance role): this code never reads process.env.
  */
-export function buildS3Client(config: S3StorageConfig): S3ClientHandle {
+export function buildS3Client(config: S3StorageConfig, sdk: S3Sdk): S3ClientHandle {
   const maxSockets = config.maxSockets ?? DEFAULT_MAX_SOCKETS;
   const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   const httpAgent = new HttpAgent(agentOptions);
@@ -70,13 +70,13 @@ export function buildS3Client(config: S3StorageConfig): S3ClientHandle {
     maxAttempts: 1,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 10_000, requestTimeout: 120_000, throwOnRequestTimeout: true }),
+    requestHandler: new sdk.http.NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 10_000, requestTimeout: 120_000, throwOnRequestTimeout: true }),
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     ...(config.forcePathStyle === undefined ? {} : { forcePathStyle: config.forcePathStyle }),
     ...(config.credentials === undefined ? {} : { credentials: { ...config.credentials } }),
   };
-  const client = new S3Client(options);
+  const client = new sdk.s3.S3Client(options);
   if (config.contentMd5 !== false) {
     client.middlewareStack.add(
       (next, context) => async (args) => {

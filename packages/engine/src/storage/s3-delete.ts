@@ -1,6 +1,7 @@
-import { DeleteObjectCommand, DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { adviceFor, classifyCode } from './s3-errors.js';
 import { fitsDeleteObjectsXml } from './s3-keys.js';
+import type { S3Sdk } from './s3-sdk.js';
 import { S3RequestError, type S3Sender } from './s3-sender.js';
 import type { Admission } from './s3-throttle.js';
 
@@ -20,6 +21,7 @@ export interface TargetFailure {
 }
 
 export interface DeleteContext {
+  readonly sdk: S3Sdk;
   readonly client: S3Client;
   readonly sender: S3Sender;
   readonly bucket: string;
@@ -62,7 +64,7 @@ async function deleteChunk(ctx: DeleteContext, targets: readonly DeleteTarget[],
     try {
       const { value: response, admission: sentAs } = await ctx.sender.delete(
         objects.length,
-        () => ctx.client.send(new DeleteObjectsCommand({ Bucket: ctx.bucket, Delete: { Objects: objects, Quiet: true } }), signal ? { abortSignal: signal } : {}),
+        () => ctx.client.send(new ctx.sdk.s3.DeleteObjectsCommand({ Bucket: ctx.bucket, Delete: { Objects: objects, Quiet: true } }), signal ? { abortSignal: signal } : {}),
         signal,
       );
       admission = sentAs;
@@ -99,7 +101,7 @@ async function deleteChunk(ctx: DeleteContext, targets: readonly DeleteTarget[],
 async function deleteOne(ctx: DeleteContext, t: DeleteTarget, signal?: AbortSignal): Promise<TargetFailure | null> {
   try {
     const input = t.versionId === undefined ? { Bucket: ctx.bucket, Key: t.objectKey } : { Bucket: ctx.bucket, Key: t.objectKey, VersionId: t.versionId };
-    await ctx.sender.delete(1, () => ctx.client.send(new DeleteObjectCommand(input), signal ? { abortSignal: signal } : {}), signal);
+    await ctx.sender.delete(1, () => ctx.client.send(new ctx.sdk.s3.DeleteObjectCommand(input), signal ? { abortSignal: signal } : {}), signal);
     return null;
   } catch (error) {
     return requestFailure(ctx, 'DeleteObject', error);

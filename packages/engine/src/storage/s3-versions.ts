@@ -1,4 +1,5 @@
-import { GetBucketVersioningCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Sdk } from './s3-sdk.js';
 import type { S3Sender } from './s3-sender.js';
 
 /**
@@ -22,9 +23,9 @@ export interface KeyVersion {
  * no versions, so they count as unversioned. Any other failure (AccessDenied, NoSuchBucket, a
  * network error) is thrown: the caller fails closed and deletes nothing.
  */
-export async function readVersioning(client: S3Client, sender: S3Sender, bucket: string): Promise<VersioningState> {
+export async function readVersioning(sdk: S3Sdk, client: S3Client, sender: S3Sender, bucket: string): Promise<VersioningState> {
   try {
-    const out = await sender.read(() => client.send(new GetBucketVersioningCommand({ Bucket: bucket })));
+    const out = await sender.read(() => client.send(new sdk.s3.GetBucketVersioningCommand({ Bucket: bucket })));
     if (out.Status === 'Enabled') return 'Enabled';
     if (out.Status === 'Suspended') return 'Suspended';
     return 'Unversioned';
@@ -40,7 +41,7 @@ export async function readVersioning(client: S3Client, sender: S3Sender, bucket:
  * `a/b` also lists `a/b2` and `a/b/c`; the exact key sorts first, so paging stops at the first
  * other key. One request per key in the usual case (a key with fewer than 1000 versions).
  */
-export async function listKeyVersions(client: S3Client, sender: S3Sender, bucket: string, objectKey: string, signal?: AbortSignal): Promise<KeyVersion[]> {
+export async function listKeyVersions(sdk: S3Sdk, client: S3Client, sender: S3Sender, bucket: string, objectKey: string, signal?: AbortSignal): Promise<KeyVersion[]> {
   const found: KeyVersion[] = [];
   let keyMarker: string | undefined;
   let versionMarker: string | undefined;
@@ -48,7 +49,7 @@ export async function listKeyVersions(client: S3Client, sender: S3Sender, bucket
     const page = await sender.read(
       () =>
         client.send(
-          new ListObjectVersionsCommand({
+          new sdk.s3.ListObjectVersionsCommand({
             Bucket: bucket,
             Prefix: objectKey,
             ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),

@@ -1,4 +1,3 @@
-import { HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { systemClock } from '../clock.js';
 import { ErrorCodes, LetheError, type ErrorCode } from '../errors.js';
 import type { Clock, KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
@@ -6,6 +5,7 @@ import type { S3StorageConfig } from './config.js';
 import { buildS3Client, DEFAULT_MAX_SOCKETS, type S3ClientHandle } from './s3-client.js';
 import { deleteTargets, requestFailure, type DeleteContext, type DeleteTarget, type TargetFailure } from './s3-delete.js';
 import { fromObjectKey, listPrefix, toObjectKey } from './s3-keys.js';
+import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
 import { S3RequestError, S3Sender } from './s3-sender.js';
 import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './s3-versions.js';
 
@@ -39,23 +39,26 @@ type ItemResult = { readonly outcome: 'erased' | 'absent' } | { readonly outcome
 export class S3Storage implements StoragePort {
   readonly describe: string;
   readonly #config: S3StorageConfig;
+  readonly #sdk: S3Sdk;
   readonly #handle: S3ClientHandle;
   readonly #sender: S3Sender;
   readonly #ctx: DeleteContext;
   #versioning: Promise<VersioningState> | undefined;
   #bucketSeen = false;
 
-  constructor(config: S3StorageConfig, options: S3StorageOptions = {}) {
+  /** Use `openS3Storage`, which loads the SDK first. */
+  constructor(config: S3StorageConfig, sdk: S3Sdk, options: S3StorageOptions = {}) {
     this.#config = config;
+    this.#sdk = sdk;
     this.describe = `s3://${config.bucket}/${config.prefix}${config.endpoint ? ` (endpoint ${config.endpoint})` : ''}`;
-    this.#handle = buildS3Client(config);
+    this.#handle = buildS3Client(config, sdk);
     this.#sender = new S3Sender({
       clock: options.clock ?? systemClock,
       concurrency: config.concurrency ?? 4,
       maxAttempts: config.maxAttempts ?? 5,
       retryBaseMs: config.retryBaseMs ?? 100,
     });
-    this.#ctx = { client: this.#handle.client, sender: this.#sender, bucket: config.bucket, where: () => this.#where() };
+    this.#ctx = { sdk, client: this.#handle.client, sender: this.#sender, bucket: config.bucket, where: () => this.#where() };
   }
 
   #where(): string {
@@ -69,7 +72,7 @@ export class S3Storage implements StoragePort {
 
   /** Read once per adapter; a failure is not cached, so the next batch asks again. */
   #versioningState(): Promise<VersioningState> {
-    this.#versioning ??= readVersioning(this.#handle.client, this.#sender, this.#config.bucket).catch((error: unknown) => {
+    this.#versioning ??= readVersioning(this.#sdk, this.#handle.client, this.#sender, this.#config.bucket).catch((error: unknown) => {
       this.#versioning = undefined;
       throw error;
     });
@@ -127,7 +130,7 @@ export class S3Storage implements StoragePort {
   async #eraseAllVersions(items: readonly WorkItem[], signal?: AbortSignal): Promise<ItemResult[]> {
     const listed = await mapLimit(items, this.#listConcurrency(), async (item): Promise<KeyVersion[] | TargetFailure> => {
       try {
-        return await listKeyVersions(this.#handle.client, this.#sender, this.#config.bucket, item.objectKey, signal);
+        return await listKeyVersions(this.#sdk, this.#handle.client, this.#sender, this.#config.bucket, item.objectKey, signal);
       } catch (error) {
         return requestFailure(this.#ctx, 'ListObjectVersions', error);
       }
@@ -163,7 +166,7 @@ export class S3Storage implements StoragePort {
     const mapped = toObjectKey(this.#config.prefix, key);
     if ('problem' in mapped) throw new LetheError(mapped.problem.code as ErrorCode, mapped.problem.message);
     try {
-      const head = await this.#sender.read(() => this.#handle.client.send(new HeadObjectCommand({ Bucket: this.#config.bucket, Key: mapped.objectKey })));
+      const head = await this.#sender.read(() => this.#handle.client.send(new this.#sdk.s3.HeadObjectCommand({ Bucket: this.#config.bucket, Key: mapped.objectKey })));
       this.#bucketSeen = true;
       return { key, size: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
     } catch (error) {
@@ -183,7 +186,7 @@ export class S3Storage implements StoragePort {
   async #ensureBucket(): Promise<void> {
     if (this.#bucketSeen) return;
     try {
-      await this.#sender.read(() => this.#handle.client.send(new HeadBucketCommand({ Bucket: this.#config.bucket })));
+      await this.#sender.read(() => this.#handle.client.send(new this.#sdk.s3.HeadBucketCommand({ Bucket: this.#config.bucket })));
       this.#bucketSeen = true;
     } catch (error) {
       const failure = requestFailure(this.#ctx, 'HeadBucket', error);
@@ -200,7 +203,7 @@ export class S3Storage implements StoragePort {
       const input = { Bucket: this.#config.bucket, Prefix: listAt, ...(token === undefined ? {} : { ContinuationToken: token }) };
       let page;
       try {
-        page = await this.#sender.read(() => this.#handle.client.send(new ListObjectsV2Command(input)));
+        page = await this.#sender.read(() => this.#handle.client.send(new this.#sdk.s3.ListObjectsV2Command(input)));
       } catch (error) {
         throw new LetheError(ErrorCodes.STORAGE, requestFailure(this.#ctx, 'ListObjectsV2', error).message, { cause: error });
       }
@@ -250,6 +253,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-export async function createS3Storage(config: S3StorageConfig, options: S3StorageOptions = {}): Promise<StoragePort> {
-  return new S3Storage(config, options);
+/** Loads the SDK (once per thread) and builds the adapter. */
+export async function openS3Storage(config: S3StorageConfig, options: S3StorageOptions = {}): Promise<S3Storage> {
+  return new S3Storage(config, await loadS3Sdk(), options);
+}
+
+export function createS3Storage(config: S3StorageConfig, options: S3StorageOptions = {}): Promise<StoragePort> {
+  return openS3Storage(config, options);
 }
