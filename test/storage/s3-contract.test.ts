@@ -3,7 +3,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { openS3Storage } from '../../packages/engine/src/storage/s3.js';
 import { storageContract, type ContractSubject } from '../../packages/engine/src/storage/contract.js';
 import { HeadObjectCommand, PutObjectCommand } from '../../packages/engine/src/storage/s3-testing.js';
-import { createBucket, describeS3, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
+import { createBucket, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
+import { describeS3 } from './describe-s3.js';
 
 let server: S3TestServer;
 const buckets = { plain: uniqueBucket('contract-plain'), versioned: uniqueBucket('contract-versioned') };

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openS3Storage, type S3Storage } from '../../packages/engine/src/storage/s3.js';
 import { HeadObjectCommand } from '../../packages/engine/src/storage/s3-testing.js';
-import { createBucket, describeS3, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
+import { createBucket, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
+import { describeS3 } from './describe-s3.js';
 import { isDeleteObjects, startS3Proxy, type S3Proxy } from './s3-proxy.js';
 
 let server: S3TestServer;

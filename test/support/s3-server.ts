@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { describe, it } from 'vitest';
 import type { S3StorageConfig } from '@lethe/engine';
 import {
   CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client,
@@ -12,7 +11,8 @@ import { freePort } from './postgres-server.js';
 /**
  * A real S3 server for tests (issue 3): $LETHE_TEST_S3_ENDPOINT when set (credentials from
  * $LETHE_TEST_S3_ACCESS_KEY_ID / $LETHE_TEST_S3_SECRET_ACCESS_KEY, default "test"), else a
- * `moto_server` on a free loopback port, started per test file and stopped after it.
+ * `moto_server` on a free loopback port, started per test file and stopped after it. No vitest
+ * here: bench/s3-end-to-end.bench.ts uses it too (test/storage/describe-s3.ts has the skip logic).
  */
 export interface S3TestServer {
   readonly endpoint: string;
@@ -23,7 +23,7 @@ export interface S3TestServer {
   stop(): Promise<void>;
 }
 
-type Availability = { readonly ok: true; readonly via: 'env' | 'moto' } | { readonly ok: false; readonly reason: string };
+export type S3Availability = { readonly ok: true; readonly via: 'env' | 'moto' } | { readonly ok: false; readonly reason: string };
 
 function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
@@ -36,30 +36,10 @@ function onPath(command: string): boolean {
   });
 }
 
-export function s3Availability(): Availability {
+export function s3Availability(): S3Availability {
   if (process.env.LETHE_TEST_S3_ENDPOINT) return { ok: true, via: 'env' };
   if (onPath('moto_server')) return { ok: true, via: 'moto' };
   return { ok: false, reason: 'no S3 endpoint: LETHE_TEST_S3_ENDPOINT is unset and moto_server is not on PATH' };
-}
-
-/**
- * `describe` for S3 suites: skipped with a printed reason when no server can be had, except
- * under CI=true, where the missing server is a failing test.
- */
-export function describeS3(name: string, body: () => void): void {
-  const a = s3Availability();
-  if (a.ok) {
-    describe(name, body);
-  } else if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('has an S3 server to test against (required under CI=true)', () => {
-        throw new Error(a.reason);
-      });
-    });
-  } else {
-    console.warn(`[lethe] skipping "${name}": ${a.reason}`);
-    describe.skip(name, body);
-  }
 }
 
 async function waitUntilReady(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
