@@ -1,0 +1,116 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ago, createCliFixture, DAY_MS, type CliFixture } from './support/fixture.js';
+
+let f: CliFixture;
+const LIVE = 40;
+
+beforeAll(async () => {
+  f = await createCliFixture('reconcile');
+  // 40 healthy rows with their files (Financial: not expired), all older than the minimum age.
+  await f.insert(Array.from({ length: LIVE }, (_, i) => [`live-${i}`, `r/live-${i}.pdf`, 'Financial', ago(`${2 + i} days`)] as const));
+  for (let i = 0; i < LIVE; i++) await f.touch(`r/live-${i}.pdf`, 2 * DAY_MS);
+  // Drift: an old file nobody refers to, an old row whose file is missing.
+  await f.touch('r/orphan.pdf', 3 * DAY_MS);
+  await f.insert([['orphan-row', 'r/missing.pdf', 'Financial', ago('5 days')]]);
+  // In flight: a new file with no row yet, a new row whose file is not there yet. Never touched.
+  await f.touch('r/uploading.pdf');
+  await f.insert([['new-row', 'r/not-yet.pdf', 'Financial', ago('1 hour')]]);
+});
+
+afterAll(async () => {
+  await f.close();
+});
+
+interface ReconcileJson {
+  reconcile_id: string; status: string; refused_reason: string | null; apply: boolean;
+  files: { checked: number; skipped: number; orphans: number; samples: { file_key: string }[] };
+  rows: { checked: number; orphans: number; samples: { job_id: string; file_key: string }[] };
+  actions: { files_erased: number; files_failed: number; rows_removed: number } | null;
+}
+
+const jobIds = async (): Promise<string[]> => (await f.db.pool.query<{ id: string }>(`SELECT id FROM jobs WHERE id NOT LIKE 'live-%' ORDER BY id`)).rows.map((r) => r.id);
+
+describe('lethe reconcile', () => {
+  it('a dry run lists orphans older than the minimum age, changes nothing, exits 1', async () => {
+    const r = await f.run(['reconcile', '--json']);
+    expect(r.code).toBe(1);
+    const rec = r.json<ReconcileJson>();
+    expect(rec).toMatchObject({ status: 'dry_run', apply: false, actions: null });
+    expect(rec.files).toMatchObject({ checked: LIVE + 1, skipped: 1, orphans: 1, samples: [{ file_key: 'r/orphan.pdf' }] });
+    expect(rec.rows).toMatchObject({ checked: LIVE + 1, orphans: 1, samples: [{ job_id: 'orphan-row', file_key: 'r/missing.pdf' }] });
+    expect(await f.exists('r/orphan.pdf')).toBe(true);
+    expect(await jobIds()).toEqual(['new-row', 'orphan-row']);
+
+    const human = await f.run(['reconcile']);
+    expect(human.stdout).toMatch(/Orphan files: 1 of 41 files \(2\.4%\); 1 newer than the minimum age left alone/);
+    expect(human.stdout).toContain('  r/orphan.pdf (1 bytes, modified');
+    expect(human.stdout).toMatch(/Orphan rows: +1 of 41 rows \(2\.4%\)/);
+    expect(human.stdout).toContain('  row orphan-row: r/missing.pdf (Financial, created');
+    expect(human.lines.at(-1)).toMatch(/^Dry run: nothing changed\. Re-run with --apply/);
+  });
+
+  it('refuses to act when too large a share looks orphaned (a wrong mount), and says why', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'lethe-empty-mount-'));
+    try {
+      const r = await f.run(['reconcile', '--apply', '--json'], { LETHE_STORAGE: `file://${empty}` });
+      expect(r.code).toBe(1);
+      const rec = r.json<ReconcileJson>();
+      expect(rec.status).toBe('refused');
+      expect(rec.rows.orphans).toBe(LIVE + 1);
+      expect(rec.refused_reason).toContain('42 of 41 rows'.replace('42', String(LIVE + 1)));
+      expect(rec.refused_reason).toContain('is the storage mounted');
+      expect(rec.actions).toBeNull();
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+    const strict = await f.run(['reconcile', '--apply', '--max-orphan-share', '1%']);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toMatch(/^REFUSED: more than 1% look orphaned/m);
+    expect(await jobIds()).toEqual(['new-row', 'orphan-row']);
+    expect(await f.exists('r/orphan.pdf')).toBe(true);
+    const audit = await f.db.pool.query(`SELECT count(*)::int AS n FROM audit_logs WHERE action = 'cleanup_reconcile_refused'`);
+    expect(audit.rows[0].n).toBe(2);
+  });
+
+  it('refuses --apply while paused', async () => {
+    expect((await f.run(['pause', '--reason', 'incident'])).code).toBe(0);
+    const r = await f.run(['reconcile', '--apply']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/paused .*reconcile --apply deletes/);
+    expect((await f.run(['resume'])).code).toBe(0);
+  });
+
+  it('--apply removes the orphans only, recording each in the ledger and audit_logs; a rerun is clean', async () => {
+    const r = await f.run(['reconcile', '--apply', '--by', 'bob', '--json']);
+    expect(r.code).toBe(0);
+    const rec = r.json<ReconcileJson>();
+    expect(rec).toMatchObject({ status: 'applied', actions: { files_erased: 1, files_failed: 0, rows_removed: 1 } });
+    expect(await f.exists('r/orphan.pdf')).toBe(false);
+    expect(await f.exists('r/uploading.pdf')).toBe(true);
+    expect(await f.exists('r/live-0.pdf')).toBe(true);
+    expect(await jobIds()).toEqual(['new-row']);
+    const ledger = await f.db.pool.query(`SELECT run_id::text, job_id, file_key, outcome, error_code, job_row IS NOT NULL AS has_row FROM lethe_ledger ORDER BY file_key`);
+    expect(ledger.rows).toEqual([
+      { run_id: rec.reconcile_id, job_id: 'orphan-row', file_key: 'r/missing.pdf', outcome: 'absent', error_code: 'LETHE_RECONCILE_ORPHAN_ROW', has_row: true },
+      { run_id: rec.reconcile_id, job_id: '', file_key: 'r/orphan.pdf', outcome: 'erased', error_code: 'LETHE_RECONCILE_ORPHAN_FILE', has_row: true },
+    ]);
+    const audit = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_reconcile'`);
+    expect(audit.rows).toMatchObject([{ details: { by: 'bob', reconcile_id: rec.reconcile_id, status: 'applied', actions: { files_erased: 1, rows_removed: 1 } } }]);
+
+    const again = await f.run(['reconcile']);
+    expect(again.code).toBe(0);
+    expect(again.lines.at(-1)).toBe('Clean: storage and the jobs table agree.');
+  });
+
+  it('rejects bad flags with exit 2', async () => {
+    const age = await f.run(['reconcile', '--min-age', 'yesterday']);
+    expect(age.code).toBe(2);
+    expect(age.stderr).toContain('--min-age: must be a positive duration');
+    const share = await f.run(['reconcile', '--max-orphan-share', '150%']);
+    expect(share.code).toBe(2);
+    expect(share.stderr).toContain('--max-orphan-share: expected a percentage from 0 to 100');
+  });
+});
