@@ -15,6 +15,7 @@ export const AuditActions = {
   HOLD_RELEASED: 'cleanup_hold_released',
   BLAST_RADIUS_REFUSED: 'cleanup_blast_radius_refused',
   FAILURE_BREAKER: 'cleanup_failure_breaker',
+  WORKER_FINISHED: 'cleanup_worker_finished',
 } as const;
 
 export type AuditAction = (typeof AuditActions)[keyof typeof AuditActions] | `cleanup_${string}`;

@@ -46,6 +46,10 @@ export interface EngineOptions {
   readonly breakerTripShare?: number;
   /** A finished run with more than this share of failures is degraded (default 0.1). */
   readonly degradedShare?: number;
+  /** How often a run refreshes its heartbeat (lethe_runs.heartbeat_at). */
+  readonly heartbeatMs?: number;
+  /** A group worker whose heartbeat is older than this is taken as dead. */
+  readonly groupStaleMs?: number;
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Lethe's version, recorded with every run. */
@@ -77,6 +81,8 @@ export interface ResolvedOptions {
   readonly breakerWindow: number;
   readonly breakerTripShare: number;
   readonly degradedShare: number;
+  readonly heartbeatMs: number;
+  readonly groupStaleMs: number;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly version: string;
@@ -141,6 +147,8 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     breakerWindow: int('breakerWindow', o.breakerWindow, 200, 10, 100_000),
     breakerTripShare: share('breakerTripShare', o.breakerTripShare, 0.5),
     degradedShare: share('degradedShare', o.degradedShare, 0.1),
+    heartbeatMs: int('heartbeatMs', o.heartbeatMs, 5000, 100, 600_000),
+    groupStaleMs: int('groupStaleMs', o.groupStaleMs, 60_000, 500, 86_400_000),
     logger: o.logger ?? silentLogger,
     clock: o.clock ?? systemClock,
     version: o.version ?? '0.1.0',

@@ -1,10 +1,12 @@
 import type pg from 'pg';
+import { eraseKeys, type ErasurePlan } from './erasure-plan.js';
 import { describeError, ErrorCodes } from './errors.js';
 import type { PurposeSelection } from './expired-rows.js';
 import type { JobsTable } from './jobs-table.js';
 import { writeOutcomes, type RowOutcome } from './ledger.js';
 import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from './ports.js';
 import type { TokenBucket } from './rate-limiter.js';
+import type { BatchClaim, ClaimedBatch } from './claimed-rows.js';
 import type { FailureBreaker } from './failure-breaker.js';
 import { keysToKeep } from './shared-keys.js';
 import { checkKey } from './storage/keys.js';
@@ -31,6 +33,8 @@ export interface PipelineContext {
   /** Asked before each batch: a reason to stop taking new batches, or null to go on. */
   readonly shouldStop: () => Promise<StopReason | null>;
   readonly onBatchDone: () => void;
+  /** Undo windows (trash instead of delete) and how keys are written to the ledger (issue 7). */
+  readonly erasure?: ErasurePlan;
 }
 
 export interface PipelineResult {
@@ -45,7 +49,7 @@ export interface PipelineResult {
  * at most `maxBatchesInFlight` batches are between the limiter and the writer. On a stop,
  * batches in flight are drained (their outcomes written), never abandoned.
  */
-export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, ctx: PipelineContext): Promise<PipelineResult> {
+export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | ClaimedBatch>, ctx: PipelineContext): Promise<PipelineResult> {
   const inFlight = new Set<Promise<void>>();
   let fatal: unknown = null;
   let stoppedBy: StopReason | null = null;
@@ -58,28 +62,39 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, 
     mark = now;
   };
   try {
-    for await (const batch of source) {
+    for await (const item of source) {
       lap('read');
-      ctx.summary.selected(batch);
-      const { deletable, keys } = await guard(ctx, batch);
-      lap('guard');
-      if (ctx.dryRun) {
-        wouldDelete += dryRunBatch(ctx, deletable);
-        ctx.onBatchDone();
-      } else if (deletable.length > 0) {
-        await ctx.limiter.take(keys.length, ctx.signal);
-        lap('rateLimit');
-        while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
-        lap('backpressure');
-        if (fatal) break;
-        const task = deleteBatch(ctx, deletable, keys).then(
-          () => ctx.onBatchDone(),
-          (error: unknown) => {
-            fatal ??= error;
-          },
-        );
-        const tracked = task.finally(() => inFlight.delete(tracked));
-        inFlight.add(tracked);
+      const batch = 'claim' in item ? item.rows : item;
+      let claim: BatchClaim | undefined = 'claim' in item ? item.claim : undefined;
+      try {
+        ctx.summary.selected(batch);
+        const { deletable, keys, kept } = await guard(ctx, batch);
+        await claim?.keep(kept);
+        lap('guard');
+        if (ctx.dryRun) {
+          wouldDelete += dryRunBatch(ctx, deletable);
+          ctx.onBatchDone();
+        } else if (deletable.length > 0) {
+          await ctx.limiter.take(keys.length, ctx.signal);
+          lap('rateLimit');
+          while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
+          lap('backpressure');
+          if (fatal) break;
+          const task = deleteBatch(ctx, deletable, keys, claim).then(
+            () => ctx.onBatchDone(),
+            (error: unknown) => {
+              fatal ??= error;
+            },
+          );
+          claim = undefined; // the batch owns its claim now
+          const tracked = task.finally(() => inFlight.delete(tracked));
+          inFlight.add(tracked);
+        }
+        await claim?.commit();
+        claim = undefined;
+      } finally {
+        // A claimed batch that was not handed on (a stop, an error) goes back to the pool.
+        await claim?.abandon();
       }
       if (fatal) break;
       stoppedBy = ctx.breaker.tripped ? 'breaker' : await ctx.shouldStop();
@@ -95,17 +110,22 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[]>, 
 }
 
 /** Drops rows whose key a live row still needs or a legal hold keeps; returns the rest and their distinct keys. */
-async function guard(ctx: PipelineContext, batch: readonly ExpiredRow[]): Promise<{ deletable: ExpiredRow[]; keys: string[] }> {
+async function guard(ctx: PipelineContext, batch: readonly ExpiredRow[]): Promise<{ deletable: ExpiredRow[]; keys: string[]; kept: ExpiredRow[] }> {
   const distinct = [...new Set(batch.map((r) => r.fileKey))];
   const { shared, held } = await keysToKeep(ctx.pool, ctx.table, distinct, ctx.policies, ctx.cutoff);
-  if (shared.size === 0 && held.size === 0) return { deletable: [...batch], keys: distinct };
+  if (shared.size === 0 && held.size === 0) return { deletable: [...batch], keys: distinct, kept: [] };
   const deletable: ExpiredRow[] = [];
+  const kept: ExpiredRow[] = [];
   for (const row of batch) {
     if (held.has(row.fileKey)) ctx.summary.held(row);
     else if (shared.has(row.fileKey)) ctx.summary.shared(row);
-    else deletable.push(row);
+    else {
+      deletable.push(row);
+      continue;
+    }
+    kept.push(row);
   }
-  return { deletable, keys: distinct.filter((k) => !shared.has(k) && !held.has(k)) };
+  return { deletable, keys: distinct.filter((k) => !shared.has(k) && !held.has(k)), kept };
 }
 
 function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number {
@@ -118,11 +138,22 @@ function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number 
   return rows.length - refused.length;
 }
 
-async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[]): Promise<void> {
+async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[], claim: BatchClaim | undefined): Promise<void> {
+  try {
+    await deleteAndRecord(ctx, rows, keys, claim);
+    await claim?.commit();
+  } catch (error) {
+    await claim?.abandon(error);
+    throw error;
+  }
+}
+
+async function deleteAndRecord(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[], claim: BatchClaim | undefined): Promise<void> {
   let results: KeyOutcome[];
+  let windowOf: ReadonlyMap<string, string> = new Map();
   try {
     const started = performance.now();
-    results = await ctx.storage.deleteMany(keys);
+    ({ results, windowOf } = await eraseKeys(ctx.storage, ctx.erasure, rows, keys));
     ctx.summary.phaseMs.storage += performance.now() - started;
   } catch (error) {
     // The pool itself failed (a worker died): no key is known to be gone, every row is kept.
@@ -137,11 +168,12 @@ async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], ke
     // Two expired rows sharing a key: the first records the erasure, the others find it absent.
     const outcome = r.outcome === 'erased' && seen.has(row.fileKey) ? 'absent' : r.outcome;
     seen.add(row.fileKey);
-    return { row, outcome, code: r.code, message: r.message };
+    return { row, outcome, code: r.code, message: r.message, trash: r.trash, undoWindow: windowOf.get(row.fileKey) };
   });
   for (const r of results) ctx.breaker.record(r.outcome);
   const writeStarted = performance.now();
-  const { removed } = await writeOutcomes(ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes);
+  const { removed } = await writeOutcomes(claim?.client ?? ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes, ctx.erasure?.ledgerKey);
+  await claim?.keep(outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
   ctx.summary.phaseMs.write += performance.now() - writeStarted;
   ctx.summary.outcomes(outcomes, removed);
 }

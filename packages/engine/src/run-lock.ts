@@ -17,6 +17,8 @@ export interface AcquireOptions {
   readonly waitMs: number;
   readonly clock: Clock;
   readonly signal?: AbortSignal;
+  /** Workers of one group share the lock; a solo run takes it alone, so the two never overlap. */
+  readonly shared?: boolean;
 }
 
 export async function acquireRunLock(pool: pg.Pool, options: AcquireOptions): Promise<RunLock> {
@@ -24,7 +26,8 @@ export async function acquireRunLock(pool: pg.Pool, options: AcquireOptions): Pr
   const deadline = options.clock.now() + options.waitMs;
   try {
     for (;;) {
-      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RUN_LOCK_KEY]);
+      const fn = options.shared ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock';
+      const { rows } = await client.query<{ ok: boolean }>(`SELECT ${fn}($1) AS ok`, [RUN_LOCK_KEY]);
       if (rows[0]?.ok) break;
       if (options.clock.now() >= deadline || options.signal?.aborted) {
         throw new RunInProgressError(
@@ -54,7 +57,7 @@ export async function acquireRunLock(pool: pg.Pool, options: AcquireOptions): Pr
         return;
       }
       try {
-        await client.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK_KEY]);
+        await client.query(options.shared ? 'SELECT pg_advisory_unlock_shared($1)' : 'SELECT pg_advisory_unlock($1)', [RUN_LOCK_KEY]);
         client.release();
       } catch (error) {
         client.release(error as Error);

@@ -1,25 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { AuditActions, writeAudit } from './audit.js';
+import { claimExpiredRows } from './claimed-rows.js';
 import { readControl } from './control.js';
 import { ConfigError, describeError, ErrorCodes, LetheError } from './errors.js';
 import { readExpiredRows, type PurposeSelection } from './expired-rows.js';
-import { inspectJobsTable } from './jobs-table.js';
+import { FailureBreaker } from './failure-breaker.js';
+import { inspectJobsTable, type JobsTable } from './jobs-table.js';
 import { writeOutcomesSql } from './ledger.js';
+import { erasurePlan } from './erasure-plan.js';
+import { ledgerKeyFunction } from './ledger-keys.js';
 import type { ResolvedOptions } from './options.js';
 import { runPipeline, type StopReason } from './pipeline.js';
-import { isCalendarRetention, policiesToJson, retentionToInterval } from './policy.js';
-import { loadCurrentPolicies } from './policy-store.js';
+import { isCalendarRetention, retentionToInterval, type PolicySet } from './policy.js';
+import { loadCurrentPolicies, loadPolicyVersion } from './policy-store.js';
 import type { RunProgress, StoragePort } from './ports.js';
 import { TokenBucket } from './rate-limiter.js';
+import { closeDeadWorkers, finalizeGroupIfDone, joinGroup, validateGroupId } from './run-group.js';
+import { preRunCheck, type PreRunCheck } from './run-guards.js';
 import { acquireRunLock } from './run-lock.js';
-import { closeInterruptedRuns, finishRun, insertRun, recordProgress } from './runs.js';
-import { SummaryBuilder, type RunStatus, type RunSummary, type RunTrigger } from './summary.js';
+import { buildSummary, progressReporter, tripBreaker } from './run-report.js';
+import { closeInterruptedRuns, finishRun, insertRun, touchRun } from './runs.js';
+import { SummaryBuilder, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable-rows.js';
-import { FailureBreaker } from './failure-breaker.js';
-import { preRunCheck } from './run-guards.js';
-import { pause } from './control.js';
-import { AuditActions as Actions } from './audit.js';
 
 export interface RunOptions {
   readonly dryRun?: boolean;
@@ -38,12 +41,29 @@ export interface RunOptions {
   readonly estimateTotal?: boolean;
   /** Proceed past the blast-radius guard (an operator has checked the numbers). */
   readonly allowLarge?: boolean;
+  /**
+   * Scale-out: be one worker of the logical run `group` (claims batches with SKIP LOCKED, shares
+   * the group's cutoff; the last worker writes the single audit row). See docs/scaling.md.
+   */
+  readonly group?: string;
+  /** With `group`: only rows whose id hashes to this shard (a Kubernetes Indexed Job's index). */
+  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 export interface RunDeps {
   readonly pool: pg.Pool;
   readonly storage: StoragePort;
   readonly options: ResolvedOptions;
+}
+
+/** What a run needs to know before its first batch; solo runs and group workers differ only here. */
+interface RunPlan {
+  readonly cutoff: string;
+  readonly policyVersion: number;
+  readonly policies: PolicySet;
+  readonly selected: PurposeSelection[];
+  readonly check: PreRunCheck;
+  readonly group: { readonly id: string; readonly shard: string | null } | null;
 }
 
 /**
@@ -53,31 +73,50 @@ export interface RunDeps {
  */
 export async function executeRun(deps: RunDeps, runOptions: RunOptions = {}): Promise<RunSummary> {
   const { pool, options } = deps;
-  const dryRun = runOptions.dryRun === true;
-  if (runOptions.limit !== undefined && (!Number.isInteger(runOptions.limit) || runOptions.limit < 1)) {
-    throw new ConfigError(`limit: must be a positive integer, got ${JSON.stringify(runOptions.limit)}`);
-  }
+  validateRunOptions(runOptions);
   const lock = await acquireRunLock(pool, {
     waitMs: runOptions.lockWaitMs ?? options.lockWaitMs,
     clock: options.clock,
+    shared: runOptions.group !== undefined,
     ...(runOptions.signal ? { signal: runOptions.signal } : {}),
   });
   try {
-    return await runLocked(deps, runOptions, dryRun, lock.lost);
+    return await runLocked(deps, runOptions, lock.lost);
   } finally {
     await lock.release();
   }
 }
 
-async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean, lockLost: AbortSignal): Promise<RunSummary> {
-  const { pool, options, storage } = deps;
+function validateRunOptions(o: RunOptions): void {
+  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new ConfigError(`limit: must be a positive integer, got ${JSON.stringify(o.limit)}`);
+  if (o.group !== undefined) {
+    validateGroupId(o.group);
+    if (o.dryRun) throw new ConfigError('group: a dry run cannot be part of a worker group; drop --dry-run or --group');
+    if (o.limit !== undefined) throw new ConfigError('group: workers of a group run to the end of the backlog; drop --limit');
+  }
+  if (o.shard !== undefined) {
+    if (o.group === undefined) throw new ConfigError('shard: --shard i/N needs --group (the same group id for every shard, e.g. the Job name)');
+    const { index, count } = o.shard;
+    if (!Number.isInteger(count) || count < 1 || count > 1024 || !Number.isInteger(index) || index < 0 || index >= count) {
+      throw new ConfigError(`shard: expected i/N with 0 <= i < N <= 1024, got ${JSON.stringify(o.shard)}`);
+    }
+  }
+}
+
+async function planRun(deps: RunDeps, runOptions: RunOptions, table: JobsTable): Promise<RunPlan> {
+  const { pool, options } = deps;
+  const dryRun = runOptions.dryRun === true;
+  if (runOptions.group !== undefined) {
+    const current = await loadCurrentPolicies(pool);
+    const g = await joinGroup(pool, runOptions.group, current.version, runOptions.shard?.count ?? null);
+    const version = g.policyVersion === current.version ? current : await loadPolicyVersion(pool, g.policyVersion);
+    if (!version) throw new LetheError(ErrorCodes.NOT_FOUND, `group ${g.groupId}: its policy version ${g.policyVersion} no longer exists`);
+    await closeDeadWorkers(pool, g.groupId, options.groupStaleMs);
+    const shard = runOptions.shard ? `${runOptions.shard.index}/${runOptions.shard.count}` : null;
+    return { cutoff: g.cutoff, policyVersion: version.version, policies: version.policies, selected: selectPurposes(version.policies, runOptions.purposes), check: { blastRadius: null, estimate: null }, group: { id: g.groupId, shard } };
+  }
   const interrupted = await closeInterruptedRuns(pool);
   for (const r of interrupted) options.logger.warn({ interruptedRunId: r.id, deleted: r.deleted }, 'a previous run did not finish; recorded it as interrupted');
-  const control = await readControl(pool);
-  if (control.paused && !dryRun) {
-    throw new LetheError(ErrorCodes.PAUSED, `Lethe is paused (by ${control.pausedBy ?? 'unknown'} at ${control.pausedAt ?? '?'}: ${control.reason ?? 'no reason given'}); run \`lethe resume\` first`);
-  }
-  const table = await inspectJobsTable(pool, options.jobs);
   const policy = await loadCurrentPolicies(pool);
   const selected = selectPurposes(policy.policies, runOptions.purposes);
   const { rows } = await pool.query<{ cutoff: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff`);
@@ -85,46 +124,68 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
   const check = await preRunCheck(pool, options, table, selected, cutoff, {
     dryRun, allowLarge: runOptions.allowLarge === true, estimateTotal: runOptions.estimateTotal === true, limit: runOptions.limit,
   });
-  const runId = randomUUID();
-  const trigger = runOptions.trigger ?? 'manual';
-  const startedMs = options.clock.now();
-  const startedAt = new Date(startedMs).toISOString();
-  await insertRun(pool, { id: runId, trigger, dryRun, cutoff, policyVersion: policy.version, host: options.host, pid: process.pid, version: options.version });
-  runOptions.onStart?.(runId);
-  const log = options.logger.child({ runId });
-  log.info({ trigger, dryRun, cutoff, policyVersion: policy.version, storage: storage.describe }, 'run started');
+  return { cutoff, policyVersion: policy.version, policies: policy.policies, selected, check, group: null };
+}
 
-  const summary = new SummaryBuilder({ erasedKeys: options.summaryErasedKeys, failures: options.summaryFailures });
+async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortSignal): Promise<RunSummary> {
+  const { pool, options, storage } = deps;
+  const dryRun = runOptions.dryRun === true;
+  const control = await readControl(pool);
+  if (control.paused && !dryRun) {
+    throw new LetheError(ErrorCodes.PAUSED, `Lethe is paused (by ${control.pausedBy ?? 'unknown'} at ${control.pausedAt ?? '?'}: ${control.reason ?? 'no reason given'}); run \`lethe resume\` first`);
+  }
+  const table = await inspectJobsTable(pool, options.jobs);
+  const plan = await planRun(deps, runOptions, table);
+  const runId = randomUUID();
+  const trigger = runOptions.trigger ?? (plan.group ? 'worker' : 'manual');
+  const startedMs = options.clock.now();
+  await insertRun(pool, { id: runId, trigger, dryRun, cutoff: plan.cutoff, policyVersion: plan.policyVersion, host: options.host, pid: process.pid, version: options.version, groupId: plan.group?.id ?? null, shard: plan.group?.shard ?? null });
+  runOptions.onStart?.(runId);
+  const log = options.logger.child({ runId, ...(plan.group ? { group: plan.group.id, shard: plan.group.shard } : {}) });
+  log.info({ trigger, dryRun, cutoff: plan.cutoff, policyVersion: plan.policyVersion, storage: storage.describe }, 'run started');
+
+  const summary = new SummaryBuilder({ erasedKeys: options.summaryErasedKeys, failures: options.summaryFailures, keyFor: ledgerKeyFunction(options.ledgerKeyHmacSecret) });
   const abort = AbortSignal.any([lockLost, ...(runOptions.signal ? [runOptions.signal] : [])]);
+  const breaker = new FailureBreaker({ window: options.breakerWindow, tripShare: options.breakerTripShare });
+  const progress = progressReporter(pool, options, runId, summary, startedMs, runOptions.onProgress, plan.check.estimate);
+  const heartbeat = setInterval(() => void touchRun(pool, runId).catch(() => {}), options.heartbeatMs);
+  heartbeat.unref();
   let error: unknown = null;
   let stoppedBy: StopReason | null = null;
   let wouldDelete = 0;
-  const estimate: { total: number | null } = { total: check.estimate };
-  const breaker = new FailureBreaker({ window: options.breakerWindow, tripShare: options.breakerTripShare });
-  const progress = progressReporter(deps, runId, summary, startedMs, runOptions.onProgress, estimate);
   try {
-    summary.unreadable = await findUnreadableRows(pool, table, Object.keys(policy.policies), options.unreadableCountCap);
+    summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
     let lastPoll = 0;
-    const result = await runPipeline(
-      readExpiredRows(pool, { table, purposes: selected, cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) }),
-      {
-        pool, table, storage, cutoff, summary, dryRun, runId, breaker,
-        limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
-        outcomeSql: writeOutcomesSql(table),
-        policyVersion: policy.version,
-        policies: Object.entries(policy.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) })),
-        maxBatchesInFlight: options.maxBatchesInFlight,
-        logger: log,
-        signal: abort,
-        onBatchDone: progress.tick,
-        shouldStop: async () => {
-          if (abort.aborted) return lockLost.aborted ? 'failed' : 'interrupted';
-          if (dryRun || options.clock.now() - lastPoll < options.pausePollMs) return null;
-          lastPoll = options.clock.now();
-          return (await readControl(pool)).paused ? 'paused' : null;
-        },
+    const allPolicies = Object.entries(plan.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) }));
+    const source = plan.group
+      ? claimExpiredRows(pool, {
+          table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, groupId: plan.group.id, signal: abort,
+          shard: runOptions.shard ?? null, waitMs: Math.min(1000, options.heartbeatMs), sleep: options.clock.sleep,
+          othersRunning: async () => {
+            await closeDeadWorkers(pool, plan.group!.id, options.groupStaleMs);
+            const r = await pool.query(`SELECT 1 FROM lethe_runs WHERE group_id = $1 AND status = 'running' AND id <> $2 LIMIT 1`, [plan.group!.id, runId]);
+            return (r.rowCount ?? 0) > 0;
+          },
+        })
+      : readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) });
+    const result = await runPipeline(source, {
+      pool, table, storage, cutoff: plan.cutoff, summary, dryRun, runId, breaker,
+      limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
+      outcomeSql: writeOutcomesSql(table, { stripFileKey: options.ledgerKeyHmacSecret !== null }),
+      erasure: erasurePlan(options, runId),
+      policyVersion: plan.policyVersion,
+      policies: allPolicies,
+      maxBatchesInFlight: options.maxBatchesInFlight,
+      logger: log,
+      signal: abort,
+      onBatchDone: progress.tick,
+      shouldStop: async () => {
+        if (abort.aborted) return lockLost.aborted ? 'failed' : 'interrupted';
+        if (dryRun || options.clock.now() - lastPoll < options.pausePollMs) return null;
+        lastPoll = options.clock.now();
+        return (await readControl(pool)).paused ? 'paused' : null;
       },
-    );
+    });
     stoppedBy = result.stoppedBy;
     wouldDelete = result.wouldDelete;
     error = result.error ?? (lockLost.aborted ? lockLost.reason : null);
@@ -132,69 +193,43 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, dryRun: boolean,
   } catch (e) {
     error = e;
   } finally {
+    clearInterval(heartbeat);
     progress.stop();
   }
-  if (stoppedBy === 'breaker' && !error) error = await tripBreaker(deps, runId, breaker.share ?? 1);
-  const status: RunStatus = stoppedBy === 'breaker' ? 'paused' : error ? 'failed' : stoppedBy === 'paused' ? 'paused' : stoppedBy === 'interrupted' ? 'interrupted' : stoppedBy === 'failed' ? 'failed' : 'completed';
-  const t = summary.totals();
-  const attempted = t.erased + t.absent + t.failed;
-  const degraded = attempted > 0 && t.failed / attempted > options.degradedShare;
-  const endedMs = options.clock.now();
-  const result: RunSummary = {
-    run_id: runId, status, trigger, dry_run: dryRun,
-    started_at: startedAt, ended_at: new Date(endedMs).toISOString(), cutoff,
-    policy_version: policy.version, policies: policiesToJson(policy.policies),
-    storage: storage.describe, version: options.version, host: options.host,
-    deleted_count: t.erased + t.absent, failed_count: t.failed,
-    erased_count: t.erased, absent_count: t.absent, refused_count: t.refused, shared_count: t.shared,
-    held_count: t.held, held_files: summary.heldFiles,
-    selected_count: t.selected, would_delete_count: wouldDelete,
-    by_purpose: summary.byPurpose,
-    failed_files: summary.failedFiles, errors: summary.errors, refused: summary.refused,
-    erased_keys: summary.erasedKeys, erased_keys_truncated: summary.erasedKeysTruncated,
-    unreadable: summary.unreadable,
-    duration_seconds: Math.round(endedMs - startedMs) / 1000,
-    error: error ? { code: errorCode(error), message: describeError(error) } : null,
-    limit: runOptions.limit ?? null,
-    degraded,
-    degraded_reason: degraded ? `${t.failed} of ${attempted} deletes failed (${Math.round((100 * t.failed) / attempted)}%, above ${Math.round(100 * options.degradedShare)}%)` : null,
-    blast_radius: check.blastRadius ? { ...check.blastRadius } : null,
-    expired_estimate: check.estimate,
-    phase_ms: Object.fromEntries(Object.entries(summary.phaseMs).map(([k, v]) => [k, Math.round(v)])),
-    purposes: runOptions.purposes ? [...runOptions.purposes] : null,
-  };
+  if (stoppedBy === 'breaker' && !error) error = await tripBreaker(pool, options, runId, breaker.share ?? 1);
+  const result = buildSummary(options, {
+    runId, trigger, dryRun, startedMs, endedMs: options.clock.now(), cutoff: plan.cutoff, policyVersion: plan.policyVersion, policies: plan.policies,
+    storage: storage.describe, summary, wouldDelete, stoppedBy, error, check: plan.check, limit: runOptions.limit, purposes: runOptions.purposes, group: plan.group,
+  });
   await recordSummary(deps, result);
-  log[status === 'completed' ? 'info' : 'warn'](
-    { status, deleted: result.deleted_count, failed: result.failed_count, refused: result.refused_count, shared: result.shared_count, durationSeconds: result.duration_seconds, ...(result.error ? { error: result.error } : {}) },
+  log[result.status === 'completed' ? 'info' : 'warn'](
+    { status: result.status, deleted: result.deleted_count, failed: result.failed_count, refused: result.refused_count, shared: result.shared_count, held: result.held_count, durationSeconds: result.duration_seconds, ...(result.error ? { error: result.error } : {}) },
     'run finished',
   );
   return result;
 }
 
-/** The failure breaker tripped: pause Lethe everywhere with the reason (runbook FM-002: > 50% failing). */
-async function tripBreaker(deps: RunDeps, runId: string, share: number): Promise<LetheError> {
-  const reason = `failure breaker: ${Math.round(share * 100)}% of the last ${deps.options.breakerWindow} deletes failed (above ${Math.round(deps.options.breakerTripShare * 100)}%) in run ${runId}; investigate storage (runbook FM-002) before resuming`;
-  try {
-    await pause(deps.pool, { by: 'lethe:failure-breaker', reason });
-    await writeAudit(deps.pool, Actions.FAILURE_BREAKER, { run_id: runId, share, window: deps.options.breakerWindow });
-  } catch (error) {
-    deps.options.logger.error({ runId, error: describeError(error) }, 'the failure breaker could not pause Lethe');
-  }
-  return new LetheError(ErrorCodes.FAILURE_BREAKER, reason);
-}
-
-/** Writes the run's record; if the database is gone, the run row stays `running` and the next run closes it. */
+/**
+ * Writes the run's record; if the database is gone, the run row stays `running` and the next run
+ * closes it. A group worker's audit row is its own action; the group's single
+ * `cleanup_expired_jobs` row is written by the last worker out.
+ */
 async function recordSummary(deps: RunDeps, summary: RunSummary): Promise<void> {
   try {
     await finishRun(deps.pool, summary);
-    await writeAudit(deps.pool, summary.dry_run ? AuditActions.DRY_RUN : AuditActions.RUN, { ...summary });
+    const action = summary.dry_run ? AuditActions.DRY_RUN : summary.group_id ? AuditActions.WORKER_FINISHED : AuditActions.RUN;
+    await writeAudit(deps.pool, action, { ...summary });
+    if (summary.group_id) {
+      const group = await finalizeGroupIfDone(deps.pool, summary.group_id, deps.options.groupStaleMs);
+      if (group) deps.options.logger.info({ group: summary.group_id, deleted: group.deleted_count }, 'group finished; its audit row is written');
+    }
   } catch (error) {
     deps.options.logger.error({ runId: summary.run_id, error: describeError(error) }, 'could not record the run summary; the next run will record this run as interrupted');
     if (!summary.error) throw error;
   }
 }
 
-function selectPurposes(policies: Readonly<Record<string, { amount: number; unit: string }>>, wanted: readonly string[] | undefined): PurposeSelection[] {
+function selectPurposes(policies: PolicySet, wanted: readonly string[] | undefined): PurposeSelection[] {
   const known = Object.keys(policies);
   for (const p of wanted ?? []) {
     if (!known.includes(p)) throw new ConfigError(`purpose: unknown purpose ${JSON.stringify(p)}; expected one of ${known.map((k) => JSON.stringify(k)).join(', ')}`, ErrorCodes.POLICY_UNKNOWN);
@@ -202,40 +237,7 @@ function selectPurposes(policies: Readonly<Record<string, { amount: number; unit
   return known
     .filter((p) => !wanted || wanted.includes(p))
     .map((purpose) => {
-      const r = policies[purpose] as Parameters<typeof retentionToInterval>[0];
+      const r = policies[purpose]!;
       return { purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) };
     });
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof LetheError) return error.code;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : ErrorCodes.DATABASE;
-}
-
-function progressReporter(deps: RunDeps, runId: string, summary: SummaryBuilder, startedMs: number, onProgress: RunOptions['onProgress'], estimate: { readonly total: number | null }) {
-  const { clock, progressIntervalMs } = deps.options;
-  let last = startedMs;
-  let writing = false;
-  const snapshot = (): RunProgress => {
-    const t = summary.totals();
-    return { runId, selected: t.selected, processed: t.erased + t.absent + t.failed + t.refused + t.shared, deleted: t.erased + t.absent, failed: t.failed, total: estimate.total, elapsedMs: clock.now() - startedMs };
-  };
-  return {
-    tick: () => {
-      const now = clock.now();
-      if (now - last < progressIntervalMs) return;
-      last = now;
-      const p = snapshot();
-      onProgress?.(p);
-      if (!writing) {
-        writing = true;
-        void recordProgress(deps.pool, runId, p).catch(() => {}).finally(() => (writing = false));
-      }
-    },
-    stop: () => {
-      // A run that showed progress ends with its final figures.
-      if (last !== startedMs) onProgress?.(snapshot());
-    },
-  };
 }

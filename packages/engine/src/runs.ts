@@ -12,14 +12,20 @@ export interface RunStart {
   readonly host: string;
   readonly pid: number;
   readonly version: string;
+  readonly groupId?: string | null;
+  readonly shard?: string | null;
 }
 
 export async function insertRun(db: Queryable, r: RunStart): Promise<void> {
   await db.query(
-    `INSERT INTO lethe_runs (id, trigger, status, dry_run, cutoff, policy_version, host, pid, version)
-     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
-    [r.id, r.trigger, r.dryRun, r.cutoff, r.policyVersion, r.host, r.pid, r.version],
+    `INSERT INTO lethe_runs (id, trigger, status, dry_run, cutoff, policy_version, host, pid, version, group_id, shard)
+     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [r.id, r.trigger, r.dryRun, r.cutoff, r.policyVersion, r.host, r.pid, r.version, r.groupId ?? null, r.shard ?? null],
   );
+}
+
+export async function touchRun(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE lethe_runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'`, [id]);
 }
 
 export async function recordProgress(db: Queryable, id: string, progress: object): Promise<void> {
@@ -45,10 +51,13 @@ export interface InterruptedRun {
  * prove, so the runbook's history and monthly sums include what it did erase.
  */
 export async function closeInterruptedRuns(db: Queryable): Promise<InterruptedRun[]> {
+  // Group workers that died are accounted for by their group's single audit row (run-group.ts).
+  await db.query(`UPDATE lethe_runs SET status = 'interrupted', ended_at = now(), error = 'the worker process stopped before it finished'
+                   WHERE status = 'running' AND group_id IS NOT NULL`);
   const { rows } = await db.query<{ id: string; started_at: Date; dry_run: boolean; cutoff: Date | null; policy_version: number | null; trigger: string; host: string | null; erased: number; absent: number; failed: number }>(
     `WITH r AS (
        UPDATE lethe_runs SET status = 'interrupted', ended_at = now(), error = 'the process running it stopped before it finished'
-        WHERE status = 'running' RETURNING id, started_at, dry_run, cutoff, policy_version, trigger, host)
+        WHERE status = 'running' AND group_id IS NULL RETURNING id, started_at, dry_run, cutoff, policy_version, trigger, host)
      SELECT r.*,
             count(*) FILTER (WHERE l.outcome = 'erased')::int AS erased,
             count(*) FILTER (WHERE l.outcome = 'absent')::int AS absent,

@@ -84,12 +84,17 @@ export interface RunSummary {
   /** Where the time went (ms); see SummaryBuilder.phaseMs. */
   readonly phase_ms: Readonly<Record<string, number>>;
   readonly purposes: readonly string[] | null;
+  /** Scale-out: the logical run this worker belongs to, and its shard (`i/N`), or null. */
+  readonly group_id: string | null;
+  readonly shard: string | null;
 }
 
 export interface SummaryCaps {
   /** Erased keys kept in the audit row for FM-003's text search; beyond it, the ledger. */
   readonly erasedKeys: number;
   readonly failures: number;
+  /** How keys are written (plain, or `hmac-sha256:<hex>` when the ledger hides keys; issue 7). */
+  readonly keyFor?: (key: string) => string;
 }
 
 /** Accumulates counts and capped samples; memory is bounded whatever the backlog. */
@@ -133,7 +138,8 @@ export class SummaryBuilder {
 
   held(row: ExpiredRow): void {
     this.counts(row.purpose).held++;
-    if (this.heldFiles.length < this.#caps.failures && !this.heldFiles.includes(row.fileKey)) this.heldFiles.push(row.fileKey);
+    const key = this.#key(row.fileKey);
+    if (this.heldFiles.length < this.#caps.failures && !this.heldFiles.includes(key)) this.heldFiles.push(key);
   }
 
   /** Records outcomes; erased/absent count only when the row was really removed. */
@@ -145,11 +151,11 @@ export class SummaryBuilder {
         case 'absent':
           if (removed && !removed.has(o.row.id)) break;
           c[o.outcome]++;
-          if (o.outcome === 'erased') this.#erasedKey(o.row.fileKey);
+          if (o.outcome === 'erased') this.#erasedKey(this.#key(o.row.fileKey));
           break;
         case 'failed':
           c.failed++;
-          if (this.failedFiles.length < this.#caps.failures) this.failedFiles.push(o.row.fileKey);
+          if (this.failedFiles.length < this.#caps.failures) this.failedFiles.push(this.#key(o.row.fileKey));
           this.#sample(this.errors, o);
           break;
         case 'refused':
@@ -160,6 +166,10 @@ export class SummaryBuilder {
     }
   }
 
+  #key(key: string): string {
+    return this.#caps.keyFor ? this.#caps.keyFor(key) : key;
+  }
+
   #erasedKey(key: string): void {
     if (this.erasedKeys.length < this.#caps.erasedKeys) this.erasedKeys.push(key);
     else this.erasedKeysTruncated = true;
@@ -167,7 +177,7 @@ export class SummaryBuilder {
 
   #sample(list: FailureSample[], o: RowOutcome): void {
     if (list.length >= this.#caps.failures) return;
-    list.push({ job_id: o.row.id, file_key: o.row.fileKey, purpose: o.row.purpose, code: o.code ?? 'UNKNOWN', message: o.message ?? '' });
+    list.push({ job_id: o.row.id, file_key: this.#key(o.row.fileKey), purpose: o.row.purpose, code: o.code ?? 'UNKNOWN', message: o.message ?? '' });
   }
 
   totals(): PurposeCounts {

@@ -131,6 +131,49 @@ CREATE TABLE IF NOT EXISTS lethe_holds (
 CREATE INDEX IF NOT EXISTS lethe_holds_active_key_idx ON lethe_holds (file_key) WHERE released_at IS NULL;
 `,
   },
+  {
+    version: 4,
+    name: 'scale-out: run groups (workers of one logical run), per-group skips',
+    sql: `
+ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS group_id text;
+ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS shard text;
+CREATE INDEX IF NOT EXISTS lethe_runs_group_idx ON lethe_runs (group_id) WHERE group_id IS NOT NULL;
+
+-- One row per logical run shared by several worker processes: its one cutoff and policy version,
+-- and who wrote its single audit_logs row.
+CREATE TABLE IF NOT EXISTS lethe_run_groups (
+  group_id text PRIMARY KEY,
+  cutoff timestamptz NOT NULL,
+  policy_version integer NOT NULL,
+  shard_count integer,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  finalized_at timestamptz,
+  summary jsonb
+);
+
+-- Rows a group's workers looked at and kept (failed, refused, shared, held): never claimed twice in the group.
+CREATE TABLE IF NOT EXISTS lethe_group_skips (
+  group_id text NOT NULL,
+  job_id text NOT NULL,
+  PRIMARY KEY (group_id, job_id)
+);
+`,
+  },
+  {
+    version: 5,
+    name: 'undo window: trash locations, purge due dates, settled trash',
+    sql: `
+-- Issue 7. A file erased with an undo window is 'trashed' (kept at trash_location until
+-- purge_after); its purge or restore adds a 'purged' / 'restored' row and settles the trashed one.
+-- No defaults: adding these columns is a catalogue change only, whatever the ledger's size.
+ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS trash_location text;
+ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS undo_window interval;
+ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS purge_after timestamptz;
+ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS settled_at timestamptz;
+-- Trash still waiting for its purge: small whatever the ledger's size, read by every purge.
+CREATE INDEX IF NOT EXISTS lethe_ledger_trash_due_idx ON lethe_ledger (purge_after) WHERE outcome = 'trashed' AND settled_at IS NULL;
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
