@@ -81,7 +81,7 @@ describe('lethe report', () => {
     await f.touch('m/late.pdf');
     const rep = (await f.run(['report', '--month', month, '--json'])).json<ReportJson>();
     expect(rep).toMatchObject({ status: 'NON-COMPLIANT', still_present: { present: 1, late: 1 } });
-    expect(rep.reasons).toEqual(['1 expired file was still present more than 2d after it expired']);
+    expect(rep.reasons).toEqual(['1 expired file is still present more than 2d after it expired']);
     const csv = await f.run(['report', '--month', month, '--format', 'csv']);
     expect(csv.code).toBe(1);
     expect(csv.lines[0]).toBe('month,purpose,retention,deleted,erased,already_absent,failed,failed_files,refused,failure_rate,worst_lateness_seconds,late_erasures,still_present,still_present_late,status');

@@ -152,12 +152,11 @@ export async function monthlyReport(engine: Engine, month: string, o: ReportOpti
 export function judgeCompliance(f: { lateErasures: number; latePresent: number; allowedMs: number }): { status: ComplianceStatus; reasons: string[] } {
   const allowed = formatSeconds(f.allowedMs / 1000);
   const reasons: string[] = [];
-  if (f.lateErasures > 0) reasons.push(`${files(f.lateErasures)} erased more than ${allowed} after ${f.lateErasures === 1 ? 'it' : 'they'} expired`);
-  if (f.latePresent > 0) reasons.push(`${files(f.latePresent, 'expired file')} still present more than ${allowed} after ${f.latePresent === 1 ? 'it' : 'they'} expired`);
+  const one = (n: number, singular: string, several: string): string => (n === 1 ? singular : several.replace('#', String(n)));
+  if (f.lateErasures > 0) reasons.push(one(f.lateErasures, `1 file was erased more than ${allowed} after it expired`, `# files were erased more than ${allowed} after they expired`));
+  if (f.latePresent > 0) reasons.push(one(f.latePresent, `1 expired file is still present more than ${allowed} after it expired`, `# expired files are still present more than ${allowed} after they expired`));
   return { status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons };
 }
-
-const files = (n: number, noun = 'file'): string => `${n} ${noun}${n === 1 ? ' was' : 's are'}`;
 
 /** `90061` -> `1d 1h 1m`; used in reasons so they read the same everywhere. */
 export function formatSeconds(seconds: number): string {
