@@ -9,6 +9,7 @@ export const BACKLOG_CAP = 1_000_000;
 
 const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy'] as const;
 const DELETED_OUTCOMES = ['erased', 'absent'] as const;
+const RUN_END_STATES = ['completed', 'failed', 'paused', 'interrupted'] as const;
 
 /**
  * Prometheus metrics, on a registry of our own (never prom-client's global one, so two services in
@@ -38,6 +39,7 @@ export class ServiceMetrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     this.#g = createGauges(this.registry);
     this.#c = createRunMetrics(this.registry);
+    for (const status of RUN_END_STATES) for (const dryRun of ['false', 'true']) this.#c.runs.inc({ status, dry_run: dryRun }, 0);
     new Gauge({ name: 'lethe_build_info', help: 'Lethe build information (always 1).', labelNames: ['version'], registers: [this.registry] }).set({ version: o.version }, 1);
   }
 
