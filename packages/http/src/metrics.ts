@@ -7,6 +7,9 @@ import type { ResolvedHttpOptions } from './options.js';
 /** Backlog counting stops here per purpose: a scrape stays cheap even with a huge backlog. */
 export const BACKLOG_CAP = 1_000_000;
 
+/** How long a scrape waits for the database gauges before answering with the last values. */
+const REFRESH_WAIT_MS = 5_000;
+
 const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy'] as const;
 const DELETED_OUTCOMES = ['erased', 'absent'] as const;
 const RUN_END_STATES = ['completed', 'failed', 'paused', 'interrupted'] as const;
@@ -62,8 +65,23 @@ export class ServiceMetrics {
     }
   }
 
+  /**
+   * A slow database must not make the scrape time out (Prometheus gives up after 10 s by default):
+   * past `REFRESH_WAIT_MS` the last values are served and the refresh finishes in the background.
+   */
   async render(): Promise<string> {
-    await this.refresh();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#g.databaseUp.set(0);
+        resolve();
+      }, REFRESH_WAIT_MS);
+    });
+    try {
+      await Promise.race([this.refresh(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
     return this.registry.metrics();
   }
 
