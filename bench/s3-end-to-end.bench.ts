@@ -89,7 +89,10 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
       await pool.query('ANALYZE jobs');
       await putAll(server.client, Array.from({ length: count }, (_, i) => `lethe/${keyOf('l', i)}`), log);
     };
-    // Warm-up: worker threads start and load the SDK once per process (a daemon keeps them).
+    // Warm-up: each worker thread loads the SDK and reads the bucket's versioning state once per
+    // process (a daemon keeps its workers); concurrent calls reach every thread. Then one run.
+    const warmStorage = engine.storage();
+    await Promise.all(Array.from({ length: THREADS * 2 }, (_, i) => warmStorage.deleteMany([`warm-up/${i}`])));
     await seedRun(200);
     const warm = await engine.run({ trigger: 'bench' });
     if (warm.deleted_count !== 200) throw new Error(`warm-up run deleted ${warm.deleted_count}/200 (${warm.status})`);
