@@ -31,6 +31,14 @@ export interface LetheConfig {
   readonly failureThreshold?: number;
   readonly shutdownTimeoutMs?: number;
   readonly overlap?: 'wait' | 'refuse';
+  readonly heartbeatMs?: number;
+  readonly groupStaleMs?: number;
+  /** Undo window (issue 7): "off" (default), "on" (7 days) or a duration like "7d". */
+  readonly undoWindow?: string;
+  /** Per-purpose undo windows (config file only): {"Medical": "30d", "System Testing": "off"}. */
+  readonly undoWindows?: Record<string, string>;
+  /** Ledger and summaries store file keys as HMAC-SHA256 with this secret (issue 7). */
+  readonly ledgerKeyHmacSecret?: string;
 }
 
 type Kind = 'string' | 'int' | 'object' | 'enum';
@@ -65,6 +73,11 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   failureThreshold: { kind: 'int', env: 'LETHE_FAILURE_THRESHOLD', min: 0, max: 1_000_000 },
   shutdownTimeoutMs: { kind: 'int', env: 'LETHE_SHUTDOWN_TIMEOUT_MS', min: 0, max: 3_600_000 },
   overlap: { kind: 'enum', env: 'LETHE_OVERLAP', values: ['wait', 'refuse'] },
+  heartbeatMs: { kind: 'int', env: 'LETHE_HEARTBEAT_MS', min: 100, max: 600_000 },
+  groupStaleMs: { kind: 'int', env: 'LETHE_GROUP_STALE_MS', min: 500, max: 86_400_000 },
+  undoWindow: { kind: 'string', env: 'LETHE_UNDO_WINDOW' },
+  undoWindows: { kind: 'object' },
+  ledgerKeyHmacSecret: { kind: 'string', env: 'LETHE_LEDGER_KEY_SECRET' },
 };
 
 function coerce(name: string, field: Field, value: unknown, source: string): unknown {
@@ -146,7 +159,7 @@ export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
 /** The engine's options from a resolved config (the engine validates storage, policies, jobs). */
 export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions> = {}): EngineOptions {
   const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...extra };
-  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs'] as const) {
+  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
     if (config[k] !== undefined) o[k] = config[k];
   }
   return o as EngineOptions;

@@ -35,6 +35,8 @@ export interface ClaimOptions {
    * rows may come back if they die), so this worker waits and claims again instead of leaving.
    */
   readonly othersRunning: () => Promise<boolean>;
+  /** Called when a claim succeeds after waiting: the worker is busy again. */
+  readonly busy: () => Promise<void>;
   readonly waitMs: number;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -60,6 +62,7 @@ type Raw = [string, string, number, number];
 /** Claims batches until no purpose has an unclaimed expired row left and no other worker runs. */
 export async function* claimExpiredRows(pool: pg.Pool, o: ClaimOptions): AsyncGenerator<ClaimedBatch> {
   const sql = claimSql(o.table, o.shard !== null);
+  let waiting = false;
   while (!o.signal?.aborted) {
     let claimed = false;
     for (const p of o.purposes) {
@@ -67,12 +70,17 @@ export async function* claimExpiredRows(pool: pg.Pool, o: ClaimOptions): AsyncGe
         if (o.signal?.aborted) return;
         const batch = await claimOne(pool, sql, o, p);
         if (!batch) break;
+        if (waiting) {
+          waiting = false;
+          await o.busy();
+        }
         claimed = true;
         yield batch;
       }
     }
     if (claimed) continue;
     if (!(await o.othersRunning())) return;
+    waiting = true;
     await o.sleep(o.waitMs, o.signal);
   }
 }

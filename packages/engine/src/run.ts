@@ -161,11 +161,8 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       ? claimExpiredRows(pool, {
           table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, groupId: plan.group.id, signal: abort,
           shard: runOptions.shard ?? null, waitMs: Math.min(1000, options.heartbeatMs), sleep: options.clock.sleep,
-          othersRunning: async () => {
-            await closeDeadWorkers(pool, plan.group!.id, options.groupStaleMs);
-            const r = await pool.query(`SELECT 1 FROM lethe_runs WHERE group_id = $1 AND status = 'running' AND id <> $2 LIMIT 1`, [plan.group!.id, runId]);
-            return (r.rowCount ?? 0) > 0;
-          },
+          othersRunning: () => peersStillWorking(pool, plan.group!.id, runId, options.groupStaleMs),
+          busy: async () => void (await pool.query(`UPDATE lethe_runs SET idle_since = NULL WHERE id = $1`, [runId])),
         })
       : readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) });
     const result = await runPipeline(source, {
@@ -227,6 +224,18 @@ async function recordSummary(deps: RunDeps, summary: RunSummary): Promise<void> 
     deps.options.logger.error({ runId: summary.run_id, error: describeError(error) }, 'could not record the run summary; the next run will record this run as interrupted');
     if (!summary.error) throw error;
   }
+}
+
+/**
+ * A worker with nothing left to claim marks itself idle and waits while a peer is still working
+ * (a peer that dies releases its claimed rows; this worker then claims them). Idle peers do not
+ * count, or every worker would wait for every other.
+ */
+async function peersStillWorking(pool: pg.Pool, groupId: string, runId: string, staleMs: number): Promise<boolean> {
+  await pool.query(`UPDATE lethe_runs SET idle_since = coalesce(idle_since, now()), heartbeat_at = now() WHERE id = $1`, [runId]);
+  await closeDeadWorkers(pool, groupId, staleMs);
+  const r = await pool.query(`SELECT 1 FROM lethe_runs WHERE group_id = $1 AND status = 'running' AND id <> $2 AND idle_since IS NULL LIMIT 1`, [groupId, runId]);
+  return (r.rowCount ?? 0) > 0;
 }
 
 function selectPurposes(policies: PolicySet, wanted: readonly string[] | undefined): PurposeSelection[] {

@@ -16,6 +16,9 @@ interface RunFlags {
   threads?: string;
   wait?: string;
   backlog?: boolean;
+  allowLarge?: boolean;
+  group?: string;
+  shard?: string;
 }
 
 export function registerRun(program: Command, ctx: CommandContext): void {
@@ -33,10 +36,15 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
     .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
+    .option('--allow-large', 'proceed past the blast-radius guard (after checking `lethe plan`)')
+    .option('--group <id>', 'scale-out: be one worker of the logical run <id> (same id on every worker, e.g. the Job name; env LETHE_RUN_GROUP); workers share the backlog through row locks')
+    .option('--shard <i/N>', 'with --group: only this hash shard of the rows (e.g. a Kubernetes Indexed Job: $JOB_COMPLETION_INDEX/N)')
     .action(async (flags: RunFlags) => {
       const limit = flags.limit === undefined ? undefined : positiveInt('--limit', flags.limit);
       if (flags.backlog && limit !== undefined) throw new UsageError('--backlog: a backlog run has no limit; drop --limit (or drop --backlog for a limited run)');
       const wait = flags.wait === undefined ? undefined : positiveInt('--wait', flags.wait, 0);
+      const group = flags.group ?? (ctx.io.env.LETHE_RUN_GROUP || undefined);
+      const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
       const config = ctx.config({ storage: flags.storage, databaseUrl: flags.databaseUrl, batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads });
       const logger = ctx.logger(config);
       const engine = createEngine(engineOptions(config, { logger }));
@@ -44,12 +52,15 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       try {
         const summary = await engine.run({
           dryRun: flags.dryRun === true,
-          trigger: flags.backlog ? 'backlog' : 'manual',
+          trigger: group !== undefined ? 'worker' : flags.backlog ? 'backlog' : 'manual',
           ...(flags.backlog ? { estimateTotal: true } : {}),
           onProgress: progress,
           ...(limit === undefined ? {} : { limit }),
           ...(flags.purpose ? { purposes: flags.purpose } : {}),
           ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }),
+          ...(flags.allowLarge ? { allowLarge: true } : {}),
+          ...(group === undefined ? {} : { group }),
+          ...(shard === undefined ? {} : { shard }),
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         });
         progress.done();
@@ -61,6 +72,15 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         await engine.close();
       }
     });
+}
+
+/** `i/N`, e.g. `2/8`. */
+function parseShard(value: string): { index: number; count: number } {
+  const m = /^(\d{1,4})\/(\d{1,4})$/.exec(value);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) throw new UsageError(`--shard: expected i/N with 0 <= i < N (e.g. 0/3), got ${JSON.stringify(value)}`);
+  return { index, count };
 }
 
 export function positiveInt(flag: string, value: string, min = 1): number {

@@ -137,6 +137,8 @@ CREATE INDEX IF NOT EXISTS lethe_holds_active_key_idx ON lethe_holds (file_key) 
     sql: `
 ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS group_id text;
 ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS shard text;
+-- A group worker with nothing left to claim waits for its peers (their rows come back if they die).
+ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS idle_since timestamptz;
 CREATE INDEX IF NOT EXISTS lethe_runs_group_idx ON lethe_runs (group_id) WHERE group_id IS NOT NULL;
 
 -- One row per logical run shared by several worker processes: its one cutoff and policy version,
