@@ -26,7 +26,7 @@ describe('createDaemon on real Postgres, driven by a fake clock', () => {
       const beat = await f.db.pool.query('SELECT instance_id, state, next_run, period_ms, timezone FROM lethe_schedulers');
       expect(beat.rows).toEqual([{ instance_id: 'pod-a', state: 'running', next_run: new Date('2025-11-30T02:00:00Z'), period_ms: '86400000', timezone: 'Asia/Kolkata' }]);
 
-      await vi.waitFor(() => expect(clock.pendingSleeps).toBeGreaterThanOrEqual(2), { interval: 5 }); // heartbeat + schedule
+      await vi.waitFor(() => expect(clock.pendingSleeps).toBe(3), { interval: 5 }); // heartbeat, pause watch, schedule
       clock.advance(60_000);
       const claim = await vi.waitFor(async () => {
         const { rows } = await f.db.pool.query<{ instance_id: string; status: string; deleted: string }>(

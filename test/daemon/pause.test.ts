@@ -24,7 +24,7 @@ describe('pause (EMERGENCY-001) with a daemon running', () => {
     const f = (fixture = await createDaemonFixture('daemon_pause'));
     const keys = await seedExpired(f, 1500);
     daemon = spawnLethe(['daemon', '--schedule', '*/2 * * * * *', '--port', '0'], {
-      ...f.env, LETHE_BATCH_SIZE: '50', LETHE_DELETES_PER_SECOND: '300',
+      ...f.env, LETHE_BATCH_SIZE: '50', LETHE_DELETES_PER_SECOND: '200',
     });
     const http = await daemon.waitForLine('http listening', (l) => l.msg.startsWith('http listening'));
     const started = await daemon.waitForLine('a run to start', (l) => l.msg === 'daemon run started');
@@ -41,6 +41,7 @@ describe('pause (EMERGENCY-001) with a daemon running', () => {
     // The next fire is skipped, and the log says who paused and why.
     const skip = await daemon.waitForLine('a skipped fire', (l) => String(l.msg).startsWith('paused: skipping the scheduled run'));
     expect(skip).toMatchObject({ pausedBy: 'oncall@platform', reason: 'EMERGENCY-001 drill' });
+    await daemon.waitForLine('the pause noticed in the log', (l) => String(l.msg).startsWith('Lethe is paused'));
     const health = await fetch(`http://127.0.0.1:${Number(http.port)}/api/health/cleanup`);
     expect(await health.json()).toMatchObject({ paused: true, pause_reason: 'EMERGENCY-001 drill', scheduler_running: true });
 

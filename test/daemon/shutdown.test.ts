@@ -21,7 +21,7 @@ afterEach(async (ctx) => {
 async function startRunning(f: DaemonFixture, count: number, env: Record<string, string> = {}): Promise<{ p: LetheProcess; runId: string }> {
   await seedExpired(f, count);
   const p = spawnLethe(['daemon'], {
-    ...f.env, LETHE_SCHEDULE: '*/2 * * * * *', LETHE_HTTP_PORT: '0', LETHE_BATCH_SIZE: '50', LETHE_DELETES_PER_SECOND: '300', ...env,
+    ...f.env, LETHE_SCHEDULE: '*/2 * * * * *', LETHE_HTTP_PORT: '0', LETHE_BATCH_SIZE: '50', LETHE_DELETES_PER_SECOND: '200', ...env,
   });
   const started = await p.waitForLine('a run to start', (l) => l.msg === 'daemon run started');
   const runId = String(started.runId);

@@ -2,6 +2,7 @@ import { claimScheduleSlot, ErrorCodes, lastRuns, readControl, schemaVersion, Sc
 import { createHttpService } from '@lethe/http';
 import { catchUpIfMissed, handleScheduledFire, type FireDeps } from './fires.js';
 import { Heartbeat } from './heartbeat.js';
+import { watchPauseState } from './pause-watch.js';
 import { resolveDaemonOptions, type DaemonHttpOptions, type DaemonOptions, type ResolvedDaemonOptions } from './options.js';
 import type { HttpServicePort, Logger } from './ports.js';
 import { RunGate } from './run-gate.js';
@@ -82,7 +83,11 @@ class LetheDaemon implements Daemon {
       await this.#heartbeat.write();
       this.#beatWritten = true;
       const httpPort = o.http ? await this.#serveHttp(o.http) : null;
-      this.#tasks.push(this.#heartbeat.loop(this.#stopSchedule.signal), this.#scheduleTask());
+      this.#tasks.push(
+        this.#heartbeat.loop(this.#stopSchedule.signal),
+        watchPauseState({ clock: o.clock, logger: this.#log, intervalMs: o.heartbeatIntervalMs, readControl: () => readControl(o.engine.pool), signal: this.#stopSchedule.signal }),
+        this.#scheduleTask(),
+      );
       this.#ready = true;
       this.#log.info(
         { schedule: o.schedule.expression, timezone: o.schedule.timezone, periodMs: o.schedule.periodAt(o.clock.now()), nextRun: this.nextRun(), overlap: o.overlap, lockWaitMs: o.lockWaitMs, graceMs: o.graceMs, httpPort, host: o.host, version: o.version },

@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import { migrate, type MigrateReport } from './migrate.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
 import type { StoragePort } from './ports.js';
+import { purgeBeforeRun } from './operations/purge.js';
 import { executeRun, type RunOptions } from './run.js';
 import { WorkerPoolStorage } from './storage/worker-pool.js';
 import type { RunSummary } from './summary.js';
@@ -45,7 +46,12 @@ export function createEngine(input: EngineOptions): Engine {
     storage: getStorage,
     migrate: (m = {}) =>
       migrate(pool, { jobs: options.jobs, policies: options.policies, ...(m.createJobsIndexes === undefined ? {} : { createJobsIndexes: m.createJobsIndexes }) }),
-    run: (runOptions) => executeRun({ pool, storage: getStorage(), options }, runOptions),
+    run: async (runOptions) => {
+      const deps = { pool, storage: getStorage(), options };
+      // Undo window (issue 7): trash past its grace goes first.
+      await purgeBeforeRun(deps, runOptions ?? {});
+      return executeRun(deps, runOptions);
+    },
     async close() {
       if (closed) return;
       closed = true;

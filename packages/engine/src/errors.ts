@@ -20,6 +20,12 @@ export const ErrorCodes = {
   ABORTED: 'LETHE_E_ABORTED',
   BLAST_RADIUS: 'LETHE_E_BLAST_RADIUS',
   FAILURE_BREAKER: 'LETHE_E_FAILURE_BREAKER',
+  /** Restore: the file is past its undo window (purged, or erased without one). */
+  GONE: 'LETHE_E_GONE',
+  /** Restore: a different file is at the key now. */
+  CONFLICT: 'LETHE_E_CONFLICT',
+  /** Prune: evidence younger than one year is never deleted (DPDP Rules 2025, 6(1)(e), 8(3)). */
+  EVIDENCE_TOO_YOUNG: 'LETHE_E_EVIDENCE_TOO_YOUNG',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,5 +1,6 @@
 import type { Queryable } from './db.js';
 import type { JobsTable } from './jobs-table.js';
+import type { LedgerKeyFn } from './ledger-keys.js';
 import type { ExpiredRow, OutcomeKind } from './ports.js';
 
 /** One row's outcome, as the outcome writer records it. */
@@ -8,6 +9,9 @@ export interface RowOutcome {
   readonly outcome: OutcomeKind;
   readonly code?: string | undefined;
   readonly message?: string | undefined;
+  /** Undo window: the file was moved to this trash location (ledger outcome `trashed`), kept for `undoWindow`. */
+  readonly trash?: string | undefined;
+  readonly undoWindow?: string | undefined;
 }
 
 export interface WriteOutcomesResult {
@@ -24,21 +28,23 @@ export interface WriteOutcomesResult {
  * gone; the rerun finds them absent and records them then. A row already removed by someone else
  * (another worker, a concurrent restore) gets no second ledger row.
  */
-export function writeOutcomesSql(t: JobsTable): string {
+export function writeOutcomesSql(t: JobsTable, o: { readonly stripFileKey?: boolean } = {}): string {
+  // HMAC mode: the removed row's content is kept for restores, but not its file_key.
+  const jobRow = o.stripFileKey ? `to_jsonb(j) - '${t.names.fileKey}'` : 'to_jsonb(j)';
   // `id = ANY($11)` probes the primary key per id; a join on unnest() hash-scans the table instead
   // (measured 4x slower per 1000-row batch).
   return `WITH o AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::text[], $8::text[])
-    AS o(job_id, file_key, purpose, created_ms, expires_ms, outcome, error_code, error)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::text[], $8::text[], $12::text[], $13::text[])
+    AS o(job_id, file_key, purpose, created_ms, expires_ms, outcome, error_code, error, trash, undo)
 ), d AS (
   DELETE FROM ${t.table} j WHERE j.${t.id} = ANY($11::text[]::${t.idType}[])
-  RETURNING j.${t.id}::text AS job_id, to_jsonb(j) AS job_row
+  RETURNING j.${t.id}::text AS job_id, ${jobRow} AS job_row
 )
-INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row)
+INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after)
 SELECT $9::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
-       o.outcome, o.error_code, o.error, $10::integer, d.job_row
+       o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval
   FROM o LEFT JOIN d ON d.job_id = o.job_id
- WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent')
+ WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed')
 RETURNING job_id, outcome`;
 }
 
@@ -48,6 +54,7 @@ export async function writeOutcomes(
   runId: string,
   policyVersion: number,
   outcomes: readonly RowOutcome[],
+  ledgerKey: LedgerKeyFn = (k) => k,
 ): Promise<WriteOutcomesResult> {
   const n = outcomes.length;
   const ids = new Array<string>(n);
@@ -59,20 +66,25 @@ export async function writeOutcomes(
   const codes = new Array<string | null>(n);
   const removable: string[] = [];
   const messages = new Array<string | null>(n);
+  const trash = new Array<string | null>(n);
+  const undo = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
     const o = outcomes[i]!;
     ids[i] = o.row.id;
-    keys[i] = o.row.fileKey;
+    keys[i] = ledgerKey(o.row.fileKey);
     purposes[i] = o.row.purpose;
     created[i] = o.row.createdAtMs;
     expires[i] = o.row.expiresAtMs;
-    kinds[i] = o.outcome;
+    // A file moved into the trash (undo window) is `trashed` in the ledger until purged.
+    kinds[i] = o.trash !== undefined && (o.outcome === 'erased' || o.outcome === 'absent') ? 'trashed' : o.outcome;
+    trash[i] = kinds[i] === 'trashed' ? o.trash! : null;
+    undo[i] = kinds[i] === 'trashed' ? (o.undoWindow ?? null) : null;
     if (o.outcome === 'erased' || o.outcome === 'absent') removable.push(o.row.id);
     codes[i] = o.code ?? null;
     messages[i] = o.message === undefined ? null : o.message.slice(0, 500);
   }
-  const { rows } = await db.query<{ job_id: string; outcome: string }>(sql, [ids, keys, purposes, created, expires, kinds, codes, messages, runId, policyVersion, removable]);
+  const { rows } = await db.query<{ job_id: string; outcome: string }>(sql, [ids, keys, purposes, created, expires, kinds, codes, messages, runId, policyVersion, removable, trash, undo]);
   const removed = new Set<string>();
-  for (const r of rows) if (r.outcome === 'erased' || r.outcome === 'absent') removed.add(r.job_id);
+  for (const r of rows) if (r.outcome === 'erased' || r.outcome === 'absent' || r.outcome === 'trashed') removed.add(r.job_id);
   return { removed };
 }

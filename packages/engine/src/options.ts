@@ -5,6 +5,8 @@ import { DEFAULT_JOBS_TABLE, validateJobsTableNames, type JobsTableNames } from 
 import { DEFAULT_POLICIES, parsePolicies, type PolicySet } from './policy.js';
 import type { Clock, Logger, StoragePort } from './ports.js';
 import { parseStorageUrl, type StorageConfig } from './storage/config.js';
+import { validateLedgerKeySecret } from './ledger-keys.js';
+import { resolveUndoWindows, type UndoWindows } from './undo-window.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
 export interface EngineOptions {
@@ -50,6 +52,12 @@ export interface EngineOptions {
   readonly heartbeatMs?: number;
   /** A group worker whose heartbeat is older than this is taken as dead. */
   readonly groupStaleMs?: number;
+  /** Undo window (issue 7): "off" (default), "on" (7 days) or a duration like "7d"; erased files wait in the trash. */
+  readonly undoWindow?: string | boolean;
+  /** Per-purpose undo windows, overriding `undoWindow`: `{"Medical": "30d", "System Testing": "off"}`. */
+  readonly undoWindows?: Readonly<Record<string, string>>;
+  /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
+  readonly ledgerKeyHmacSecret?: string;
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Lethe's version, recorded with every run. */
@@ -83,6 +91,8 @@ export interface ResolvedOptions {
   readonly degradedShare: number;
   readonly heartbeatMs: number;
   readonly groupStaleMs: number;
+  readonly undoWindows: UndoWindows;
+  readonly ledgerKeyHmacSecret: string | null;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly version: string;
@@ -149,6 +159,8 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     degradedShare: share('degradedShare', o.degradedShare, 0.1),
     heartbeatMs: int('heartbeatMs', o.heartbeatMs, 5000, 100, 600_000),
     groupStaleMs: int('groupStaleMs', o.groupStaleMs, 60_000, 500, 86_400_000),
+    undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
+    ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
     logger: o.logger ?? silentLogger,
     clock: o.clock ?? systemClock,
     version: o.version ?? '0.1.0',

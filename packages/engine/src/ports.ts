@@ -20,7 +20,24 @@ export interface KeyOutcome {
   readonly code?: string;
   readonly message?: string;
   readonly retryable?: boolean;
+  /** Undo window: the file left its key by a move, and is kept at this trash location until purged. */
+  readonly trash?: string;
 }
+
+/** Undo window (issue 7): move the file at `key` into the store's trash, at `trashKey` (under `.lethe/trash/`). */
+export interface TrashRequest {
+  readonly key: string;
+  readonly trashKey: string;
+}
+
+/** Bringing a trash copy back: never over another object at the key. */
+export type RestoreOutcome =
+  | { readonly outcome: 'restored' }
+  /** No trash copy there (purged, or removed by hand). */
+  | { readonly outcome: 'missing' }
+  /** A different object is at the key now. */
+  | { readonly outcome: 'occupied' }
+  | { readonly outcome: 'failed'; readonly code: string; readonly message: string };
 
 export interface ObjectInfo {
   readonly key: string;
@@ -39,6 +56,15 @@ export interface StoragePort {
   stat(key: string): Promise<ObjectInfo | null>;
   /** Lists objects under the root (or a sub-prefix), for reconciliation. */
   list(prefix?: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Optional (undo window, issue 7): like `deleteMany`, but each file moves into the store's trash;
+   * `trash` in an `erased` (or `absent`, when an earlier attempt moved it) outcome says where.
+   */
+  trashMany?(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]>;
+  /** Optional: moves a trash copy back to its key. */
+  restoreFromTrash?(trash: string, key: string): Promise<RestoreOutcome>;
+  /** Optional: deletes trash copies for good; each outcome's `key` is the trash location. */
+  purgeTrash?(trash: readonly string[]): Promise<KeyOutcome[]>;
   /** Optional: what a run summary should say about the store (e.g. an S3 bucket's versioning and mode). */
   describeState?(): Promise<Record<string, unknown>>;
   close(): Promise<void>;

@@ -7,3 +7,8 @@ export * from './lookup.js';
 export * from './report.js';
 export * from './policies.js';
 export * from './reconcile.js';
+export * from './purge.js';
+export * from './restore.js';
+export * from './ledger-verify.js';
+export * from './ledger-repair.js';
+export * from './prune.js';

@@ -1,8 +1,10 @@
 import { lstat, opendir, realpath, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCodes, LetheError } from '../errors.js';
-import type { KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
+import type { KeyOutcome, ObjectInfo, RestoreOutcome, StoragePort, TrashRequest } from '../ports.js';
+import { purgeFiles, restoreFile, trashFiles } from './fs-trash.js';
 import { checkKey } from './keys.js';
+import { isReservedKey, reservedKeyProblem } from './trash-keys.js';
 
 export interface FileStorageOptions {
   /** Absolute path of the storage root. */
@@ -59,7 +61,8 @@ export class FileStorage implements StoragePort {
   }
 
   async #deleteOne(rootReal: string, key: string, parents: Map<string, Promise<string | null>>): Promise<KeyOutcome> {
-    const problem = checkKey(key);
+    // A row naming a key under .lethe/ must not reach into Lethe's trash.
+    const problem = checkKey(key) ?? (isReservedKey(key) ? reservedKeyProblem() : null);
     if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
     const path = join(rootReal, key);
     const parent = dirname(path);
@@ -82,6 +85,19 @@ export class FileStorage implements StoragePort {
     } catch (error) {
       return fsFailure(key, error as NodeJS.ErrnoException);
     }
+  }
+
+  /** Undo window: renames into `.lethe/trash/` (see fs-trash.ts). */
+  async trashMany(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]> {
+    return trashFiles(await this.#realRoot(), items, this.#concurrency, signal);
+  }
+
+  async restoreFromTrash(trash: string, key: string): Promise<RestoreOutcome> {
+    return restoreFile(await this.#realRoot(), trash, key);
+  }
+
+  async purgeTrash(trash: readonly string[]): Promise<KeyOutcome[]> {
+    return purgeFiles(await this.#realRoot(), trash, this.#concurrency);
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

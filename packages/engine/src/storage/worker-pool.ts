@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import type { KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
+import type { KeyOutcome, ObjectInfo, RestoreOutcome, StoragePort, TrashRequest } from '../ports.js';
 import { createStorage, describeStorage, type StorageConfig } from './config.js';
 
 export interface WorkerPoolOptions {
@@ -33,10 +33,29 @@ export class WorkerPoolStorage implements StoragePort {
       // Under tests the engine runs from TypeScript sources, which Node 20 cannot load in a worker.
       ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
     });
+    if (trashCapable(config)) this.#withTrash();
   }
 
   async deleteMany(keys: readonly string[]): Promise<KeyOutcome[]> {
     return (await this.#pool.run({ keys: [...keys] })) as KeyOutcome[];
+  }
+
+  /** Undo window: moves into the trash run in the workers (the hot path), restores and purges here. */
+  readonly trashMany?: (items: readonly TrashRequest[]) => Promise<KeyOutcome[]>;
+  readonly restoreFromTrash?: (trash: string, key: string) => Promise<RestoreOutcome>;
+  readonly purgeTrash?: (trash: readonly string[]) => Promise<KeyOutcome[]>;
+
+  #withTrash(): void {
+    const self = this as { -readonly [K in 'trashMany' | 'restoreFromTrash' | 'purgeTrash']: WorkerPoolStorage[K] };
+    self.trashMany = async (items) => (await this.#pool.run({ trash: items.map((i) => ({ key: i.key, trashKey: i.trashKey })) })) as KeyOutcome[];
+    self.restoreFromTrash = async (trash, key) => {
+      const local = await this.#localStorage();
+      return local.restoreFromTrash ? local.restoreFromTrash(trash, key) : { outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` };
+    };
+    self.purgeTrash = async (trash) => {
+      const local = await this.#localStorage();
+      return local.purgeTrash ? local.purgeTrash(trash) : trash.map((key) => ({ key, outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` }));
+    };
   }
 
   #localStorage(): Promise<StoragePort> {
@@ -62,4 +81,9 @@ export class WorkerPoolStorage implements StoragePort {
     await this.#pool.close();
     if (this.#local) await (await this.#local).close();
   }
+}
+
+/** Which stores have an undo window (a trash): the filesystem; S3 once storage/s3-trash.ts lands. */
+export function trashCapable(config: StorageConfig): boolean {
+  return config.kind === 'file';
 }

@@ -1,0 +1,16 @@
+import type pg from 'pg';
+import type { ResolvedOptions } from '../options.js';
+import { acquireRunLock } from '../run-lock.js';
+
+/**
+ * Runs `fn` holding the run lock, so operations that move or delete files (purge, restore,
+ * ledger repair) never overlap a run or each other (DESIGN "One run at a time").
+ */
+export async function withRunLock<T>(pool: pg.Pool, options: ResolvedOptions, fn: () => Promise<T>, waitMs = options.lockWaitMs): Promise<T> {
+  const lock = await acquireRunLock(pool, { waitMs, clock: options.clock });
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
