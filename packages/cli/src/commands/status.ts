@@ -89,7 +89,7 @@ export function statusLines(s: StatusReport): string[] {
     `Schedule:     ${first ? `${first.schedule} (${first.timezone})` : 'unknown: no daemon has reported'}`,
     `Next run:     ${s.health.next_run ? time(s.health.next_run) : '-'}`,
     `Scheduler:    ${alive.length > 0
-      ? `running (${alive.map((d) => `${d.host} pid ${d.pid}, last beat ${time(d.lastBeat)}`).join('; ')})`
+      ? `running (${alive.map((d) => `${d.host} pid ${d.pid} v${d.version}, last beat ${time(d.lastBeat)}`).join('; ')})`
       : s.schedulers.length > 0 ? `NOT RUNNING (last heartbeat ${time(s.schedulers[0]!.lastBeat)} from ${s.schedulers[0]!.host})` : 'NOT RUNNING (no daemon has ever reported)'}`,
     `Paused:       ${s.paused ? `YES, by ${s.paused_by ?? 'unknown'} at ${time(s.paused_at)}: ${s.pause_reason ?? 'no reason given'}` : 'no'}`,
     `Last run:     ${s.last_run ? runLine(s.last_run) : 'none yet'}`,
