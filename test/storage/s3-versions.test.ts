@@ -84,7 +84,7 @@ describeS3('S3 versioned buckets and Object Lock (moto or $LETHE_TEST_S3_ENDPOIN
     const out = await s.deleteMany(['free.pdf', 'held.pdf', 'other.pdf']);
     expect(out.map((o) => o.outcome)).toEqual(['erased', 'failed', 'erased']);
     expect(out[1]).toMatchObject({ code: 'AccessDenied', retryable: false });
-    expect(out[1]?.message).toMatch(/AccessDenied.*at least one of the key's 2 versions is kept/);
+    expect(out[1]?.message).toMatch(/AccessDenied.*legal hold.*at least one of the key's 2 versions is kept/);
     expect(await versionsOf(locked, 'lh/free.pdf')).toEqual([]);
     expect(await versionsOf(locked, 'lh/held.pdf')).toContain('v');
 

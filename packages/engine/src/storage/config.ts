@@ -64,18 +64,31 @@ export function parseStorageUrl(input: string, field = 'LETHE_STORAGE'): Storage
     }
     return { kind: 'file', root: resolve(fileURLToPath(url)) };
   }
-  if (url.protocol === 's3:') return parseS3Url(url, field);
+  if (url.protocol === 's3:') return parseS3Url(url, text, field);
   throw new ConfigError(`${field}: unsupported scheme ${JSON.stringify(url.protocol)}; expected file:// or s3://`, ErrorCodes.STORAGE_URL);
 }
 
 const S3_PARAMS = new Set(['endpoint', 'region', 'forcePathStyle', 'versions', 'contentMd5', 'concurrency', 'maxAttempts', 'maxSockets', 'retryBaseMs']);
 
-function parseS3Url(url: URL, field: string): S3StorageConfig {
+function parseS3Url(url: URL, text: string, field: string): S3StorageConfig {
   const bucket = url.hostname;
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
     throw new ConfigError(`${field}: S3 bucket must be 3-63 lowercase letters, digits, dots or hyphens, got ${JSON.stringify(bucket)}`, ErrorCodes.STORAGE_URL);
   }
-  let prefix = decodeURIComponent(url.pathname.replace(/^\/+/, ''));
+  // The URL parser resolves "." and ".." segments (s3://b/a/../c becomes prefix "c/"): check the
+  // path as written, so such a prefix is refused rather than silently normalised.
+  const decode = (part: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ConfigError(`${field}: S3 prefix has a malformed %-escape, got ${JSON.stringify(part)}`, ErrorCodes.STORAGE_URL);
+    }
+  };
+  const rawPath = text.replace(/^s3:\/\/[^/?#]*/i, '').replace(/[?#].*$/, '');
+  if (decode(rawPath).split('/').some((s) => s === '.' || s === '..')) {
+    throw new ConfigError(`${field}: S3 prefix must not contain empty, "." or ".." segments, got ${JSON.stringify(rawPath.replace(/^\/+/, ''))}`, ErrorCodes.STORAGE_URL);
+  }
+  let prefix = decode(url.pathname.replace(/^\/+/, ''));
   if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
   if (prefix.split('/').some((s, i, all) => (s === '' && i < all.length - 1) || s === '.' || s === '..')) {
     throw new ConfigError(`${field}: S3 prefix must not contain empty, "." or ".." segments, got ${JSON.stringify(prefix)}`, ErrorCodes.STORAGE_URL);

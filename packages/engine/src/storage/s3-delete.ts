@@ -88,7 +88,7 @@ async function deleteChunk(ctx: DeleteContext, targets: readonly DeleteTarget[],
         continue;
       }
       const c = classifyCode(e.code, undefined);
-      out[i] = { code: e.code, message: `${e.code}: ${e.message}${adviceFor(e.code)}`, retryable: c.retryable };
+      out[i] = { code: e.code, message: `${e.code}: ${e.message}${adviceFor(e.code, 'key')}`, retryable: c.retryable };
       if (c.retryable) retry.push(i);
       throttled ||= c.throttled;
     }

@@ -43,5 +43,6 @@ describe('adviceFor', () => {
     expect(adviceFor('AccessDenied')).toMatch(/s3:DeleteObjectVersion/);
     expect(adviceFor('ECONNREFUSED')).toMatch(/AWS_ENDPOINT_URL_S3/);
     expect(adviceFor('SomethingElse')).toBe('');
+    expect(adviceFor('AccessDenied', 'key')).toMatch(/legal hold/);
   });
 });

@@ -64,8 +64,14 @@ export function classifyS3Error(error: unknown): S3ErrorInfo {
   return { code, status, message, ...classifyCode(code, status) };
 }
 
-/** A hint for the operator, by code: what this usually means and what to check. */
-export function adviceFor(code: string): string {
+/**
+ * A hint for the operator, by code: what this usually means and what to check. `key` scope is a
+ * per-key error inside a DeleteObjects response, where AccessDenied usually means Object Lock.
+ */
+export function adviceFor(code: string, scope: 'request' | 'key' = 'request'): string {
+  if (scope === 'key' && code === 'AccessDenied') {
+    return ' (the object is under a legal hold or an Object Lock retention, or the credentials lack s3:DeleteObject/s3:DeleteObjectVersion)';
+  }
   switch (code) {
     case 'NoSuchBucket':
       return ' (the bucket does not exist at this endpoint: check the bucket name, region and endpoint)';
