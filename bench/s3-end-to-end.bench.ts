@@ -101,7 +101,8 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
     let singleKeys: string[] = [];
     for (let round = 0; round < rounds; round++) {
       const lethe: Task = ['lethe', async () => {
-        const s = await engine!.run({ trigger: 'bench' });
+        // allowLarge: the blast-radius guard would refuse a run 10x the warm-up's size.
+        const s = await engine!.run({ trigger: 'bench', allowLarge: true });
         if (s.deleted_count !== n || s.status !== 'completed') throw new Error(`lethe run deleted ${s.deleted_count}/${n} (${s.status})`);
         if (process.env.LETHE_BENCH_VERBOSE) log(`  run ${s.duration_seconds} s, phases (ms): ${JSON.stringify(s.phase_ms)}`);
       }, { beforeEach: () => seedRun(n) }];
