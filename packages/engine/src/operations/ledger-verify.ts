@@ -163,7 +163,7 @@ async function* ledgerRows(db: Queryable, storage: StoragePort, all: boolean, o:
   let lastId = '0';
   for (;;) {
     if (o.signal?.aborted) return;
-    const { rows } = await db.query<LedgerRow>(`SELECT ${ROW_COLUMNS} FROM lethe_ledger WHERE ${GONE_SQL} AND id > $1::bigint ORDER BY id LIMIT $2`, [lastId, o.batchSize ?? 1000]);
+    const { rows } = await db.query<LedgerRow>(`SELECT ${ROW_COLUMNS} FROM lethe_ledger WHERE ${GONE_SQL} AND id > $1::bigint ORDER BY lethe_ledger.id LIMIT $2`, [lastId, o.batchSize ?? 1000]);
     if (rows.length === 0) return;
     lastId = rows[rows.length - 1]!.id;
     yield await statRows(storage, rows, concurrency);
@@ -206,7 +206,7 @@ async function* storageScan(db: Queryable, storage: StoragePort, keyFor: LedgerK
   const flush = async (): Promise<CandidateBatch> => {
     const hashed = chunk.map((c) => keyFor(c.key));
     const { rows } = await db.query<LedgerRow>(
-      `SELECT DISTINCT ON (file_key) ${ROW_COLUMNS} FROM lethe_ledger WHERE file_key = ANY($1::text[]) ORDER BY file_key, id DESC`,
+      `SELECT DISTINCT ON (file_key) ${ROW_COLUMNS} FROM lethe_ledger WHERE file_key = ANY($1::text[]) ORDER BY file_key, lethe_ledger.id DESC`,
       [hashed],
     );
     const latest = new Map(rows.map((r) => [r.file_key, r]));
@@ -241,7 +241,7 @@ async function rightlyBack(db: Queryable, t: JobsTable, keys: readonly string[],
     if (liveKeys.has(k)) back.add(ledgerKeys[i]!);
   });
   const latest = await db.query<{ file_key: string; outcome: string }>(
-    `SELECT DISTINCT ON (file_key) file_key, outcome FROM lethe_ledger WHERE file_key = ANY($1::text[]) ORDER BY file_key, id DESC`,
+    `SELECT DISTINCT ON (file_key) file_key, outcome FROM lethe_ledger WHERE file_key = ANY($1::text[]) ORDER BY file_key, lethe_ledger.id DESC`,
     [ledgerKeys],
   );
   for (const r of latest.rows) if (!(GONE_OUTCOMES as readonly string[]).includes(r.outcome)) back.add(r.file_key);

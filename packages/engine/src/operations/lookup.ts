@@ -1,6 +1,7 @@
 import type { Engine } from '../engine.js';
 import { ConfigError, describeError } from '../errors.js';
 import { inspectJobsTable } from '../jobs-table.js';
+import { ledgerKeyFor } from '../ledger-keys.js';
 import { retentionToInterval } from '../policy.js';
 import { loadCurrentPolicies } from '../policy-store.js';
 import { databaseNow, policySelections } from './plan.js';
@@ -102,7 +103,8 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
         WHERE l.file_key = $1
         ORDER BY l.erased_at DESC, l.id DESC
         LIMIT ${MAX_ENTRIES + 1}`,
-      [fileKey],
+      // HMAC mode (issue 7): the ledger holds the key's keyed hash; look it up the same way.
+      [ledgerKeyFor(engine.options, fileKey)],
     ),
     db.query<{ id: string; purpose: string | null; created_ms: number | null; expires_ms: number | null; expired: boolean | null; known: boolean }>(
       `SELECT j.${table.id}::text AS id, j.${table.purpose}::text AS purpose,
@@ -143,10 +145,13 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
   };
 }
 
+const GONE = new Set(['erased', 'absent', 'trashed', 'purged', 'reerased']);
+
 export function lookupState(ledger: readonly LedgerEntry[], rows: readonly JobRowState[], storage: StorageState): LookupState {
   if (rows.some((r) => r.expired)) return 'expired';
   if (rows.length > 0) return 'retained';
-  if (ledger.some((l) => l.outcome === 'erased' || l.outcome === 'absent')) return 'erased';
+  // Undo window (issue 7): `trashed` also removed the row and moved the file off its key.
+  if (ledger.some((l) => GONE.has(l.outcome))) return 'erased';
   if (storage.exists === true) return 'orphan_file';
   return 'unknown';
 }

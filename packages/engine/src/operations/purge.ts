@@ -89,7 +89,7 @@ export async function purgeDueTrash(deps: PurgeDeps, o: PurgeOptions = {}): Prom
       `SELECT id::text, trash_location FROM lethe_ledger
         WHERE outcome = 'trashed' AND settled_at IS NULL AND purge_after <= now() AND id > $1::bigint
           AND trash_location IS NOT NULL AND file_key <> ALL($2::text[])
-        ORDER BY id LIMIT $3`,
+        ORDER BY lethe_ledger.id LIMIT $3`, // the column: a bare `id` would sort the text output of that name
       [lastId, heldKeys, batchSize],
     );
     if (rows.length === 0) break;
