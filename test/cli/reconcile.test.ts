@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pause, resume } from '@lethe/engine';
 import { ago, createCliFixture, DAY_MS, type CliFixture } from './support/fixture.js';
 
 let f: CliFixture;
@@ -76,11 +77,11 @@ describe('lethe reconcile', () => {
   });
 
   it('refuses --apply while paused', async () => {
-    expect((await f.run(['pause', '--reason', 'incident'])).code).toBe(0);
+    await pause(f.db.pool, { by: 'test', reason: 'incident' });
     const r = await f.run(['reconcile', '--apply']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/paused .*reconcile --apply deletes/);
-    expect((await f.run(['resume'])).code).toBe(0);
+    await resume(f.db.pool, { by: 'test' });
   });
 
   it('--apply removes the orphans only, recording each in the ledger and audit_logs; a rerun is clean', async () => {
@@ -103,6 +104,26 @@ describe('lethe reconcile', () => {
     const again = await f.run(['reconcile']);
     expect(again.code).toBe(0);
     expect(again.lines.at(-1)).toBe('Clean: storage and the jobs table agree.');
+  });
+
+  it('with HMAC ledger keys, records the keyed hash (no plain key) and finds ledger entries by it', async () => {
+    const secret = { LETHE_LEDGER_KEY_SECRET: 'a-test-secret-of-32-bytes-length' };
+    await f.touch('r/orphan-2.pdf', 3 * DAY_MS);
+    await f.insert([['orphan-row-2', 'r/missing-2.pdf', 'Financial', ago('5 days')]]);
+    const r = await f.run(['reconcile', '--apply', '--json'], secret);
+    expect(r.code).toBe(0);
+    expect(r.json<ReconcileJson>()).toMatchObject({ status: 'applied', actions: { files_erased: 1, rows_removed: 1 } });
+    const ledger = await f.db.pool.query<{ file_key: string; job_row: Record<string, unknown> }>(
+      `SELECT file_key, job_row FROM lethe_ledger WHERE run_id = $1 ORDER BY job_id`, [r.json<ReconcileJson>().reconcile_id]);
+    expect(ledger.rows).toHaveLength(2);
+    for (const row of ledger.rows) {
+      expect(row.file_key).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+      expect(JSON.stringify(row.job_row)).not.toContain('missing-2');
+    }
+    // The same key back in storage: the hashed ledger entry still makes it known, not an orphan.
+    await f.touch('r/orphan-2.pdf', 3 * DAY_MS);
+    expect((await f.run(['reconcile', '--json'], secret)).json<ReconcileJson>()).toMatchObject({ status: 'clean' });
+    expect((await f.run(['reconcile', '--json'])).json<ReconcileJson>().files).toMatchObject({ orphans: 1, samples: [{ file_key: 'r/orphan-2.pdf' }] });
   });
 
   it('rejects bad flags with exit 2', async () => {

@@ -84,10 +84,10 @@ describe('lethe report', () => {
     expect(rep.reasons).toEqual(['1 expired file is still present more than 2d after it expired']);
     const csv = await f.run(['report', '--month', month, '--format', 'csv']);
     expect(csv.code).toBe(1);
-    expect(csv.lines[0]).toBe('month,purpose,retention,deleted,erased,already_absent,failed,failed_files,refused,failure_rate,worst_lateness_seconds,late_erasures,still_present,still_present_late,status');
-    expect(csv.lines).toContainEqual(expect.stringMatching(new RegExp(`^${month},General,30 days,2,2,0,0,0,0,0\\.0000,\\d+,0,0,0,$`)));
-    expect(csv.lines).toContainEqual(expect.stringMatching(new RegExp(`^${month},System Testing,24 hours,1,1,0,1,1,0,0\\.5000,\\d+,0,1,1,$`)));
-    expect(csv.lines.at(-1)).toMatch(new RegExp(`^${month},TOTAL,,3,3,0,1,1,0,0\\.2500,\\d+,0,1,1,NON-COMPLIANT$`));
+    expect(csv.lines[0]).toBe('month,purpose,retention,deleted,erased,trashed,already_absent,failed,failed_files,refused,failure_rate,worst_lateness_seconds,late_erasures,still_present,still_present_late,status');
+    expect(csv.lines).toContainEqual(expect.stringMatching(new RegExp(`^${month},General,30 days,2,2,0,0,0,0,0,0\\.0000,\\d+,0,0,0,$`)));
+    expect(csv.lines).toContainEqual(expect.stringMatching(new RegExp(`^${month},System Testing,24 hours,1,1,0,0,1,1,0,0\\.5000,\\d+,0,1,1,$`)));
+    expect(csv.lines.at(-1)).toMatch(new RegExp(`^${month},TOTAL,,3,3,0,0,1,1,0,0\\.2500,\\d+,0,1,1,NON-COMPLIANT$`));
   });
 
   it('rejects a malformed, missing or future month and a bad format with exit 2', async () => {

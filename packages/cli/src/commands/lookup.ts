@@ -30,6 +30,16 @@ const STATE_TEXT: Record<LookupResult['state'], string> = {
   unknown: 'UNKNOWN (no row, no ledger entry, not in storage)',
 };
 
+/** Ledger outcomes that need no error text (issue 7 adds the undo-window ones). */
+const LEDGER_TEXT: Readonly<Record<string, string>> = {
+  erased: 'erased',
+  absent: 'found already gone, row removed',
+  trashed: 'moved to the undo-window trash, row removed',
+  purged: 'trash copy purged',
+  restored: 'restored from the trash',
+  reerased: 'found back in storage and erased again',
+};
+
 export function lookupLines(r: LookupResult): string[] {
   const lines = [`${r.file_key}: ${STATE_TEXT[r.state]}`];
   for (const row of r.rows) {
@@ -42,7 +52,7 @@ export function lookupLines(r: LookupResult): string[] {
   }
   if (r.rows_truncated) lines.push('  ... more rows (see --json)');
   for (const l of r.ledger) {
-    const what = l.outcome === 'erased' ? 'erased' : l.outcome === 'absent' ? 'found already gone, row removed' : `${l.outcome} (${l.error_code ?? '?'}: ${l.error ?? ''})`;
+    const what = LEDGER_TEXT[l.outcome] ?? `${l.outcome} (${l.error_code ?? '?'}: ${l.error ?? ''})`;
     const after = l.after_expiry_seconds === null ? '' : `, ${duration(l.after_expiry_seconds)} after it expired ${time(l.expires_at)}`;
     lines.push(`  ${time(l.erased_at)}: ${what} by run ${l.run_id}${l.run_trigger ? ` (${l.run_trigger})` : ''}, job ${l.job_id || '-'}, purpose ${l.purpose ?? '-'}, policy version ${l.policy_version ?? '-'}${l.retention ? ` (${l.retention})` : ''}${after}`);
   }

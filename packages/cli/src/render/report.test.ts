@@ -5,14 +5,15 @@ import { reportCsv, reportText } from './report.js';
 const report = (over: Partial<ComplianceReport> = {}): ComplianceReport => ({
   month: '2025-11', period_start: '2025-11-01T00:00:00.000Z', period_end: '2025-12-01T00:00:00.000Z', generated_at: '2025-12-02T10:00:00.000Z',
   month_complete: true, schedule_period_seconds: 86_400, grace_seconds: 86_400, allowed_lateness_seconds: 172_800,
-  totals: { deleted: 1234, erased: 1200, absent: 34, failed: 3, failed_files: 2, refused: 0, worst_lateness_seconds: 3600, late_erasures: 0, failure_rate: 3 / 1237 },
+  totals: { deleted: 1234, erased: 1200, trashed: 0, absent: 34, failed: 3, failed_files: 2, refused: 0, worst_lateness_seconds: 3600, late_erasures: 0, failure_rate: 3 / 1237 },
   by_purpose: [
-    { purpose: 'System Testing', retentions: ['24 hours'], deleted: 987, erased: 980, absent: 7, failed: 3, failed_files: 2, refused: 0, worst_lateness_seconds: 3600, late_erasures: 0 },
-    { purpose: 'Legal, "old"', retentions: ['7 years'], deleted: 247, erased: 220, absent: 27, failed: 0, failed_files: 0, refused: 0, worst_lateness_seconds: 60, late_erasures: 0 },
+    { purpose: 'System Testing', retentions: ['24 hours'], deleted: 987, erased: 980, trashed: 0, absent: 7, failed: 3, failed_files: 2, refused: 0, worst_lateness_seconds: 3600, late_erasures: 0 },
+    { purpose: 'Legal, "old"', retentions: ['7 years'], deleted: 247, erased: 220, trashed: 0, absent: 27, failed: 0, failed_files: 0, refused: 0, worst_lateness_seconds: 60, late_erasures: 0 },
   ],
   worst_lateness: { seconds: 3600, file_key: 'a.pdf', purpose: 'System Testing', run_id: 'r', expires_at: '2025-11-02T01:00:00Z', erased_at: '2025-11-02T02:00:00Z' },
   runs: { total: 30, completed: 30, failed: 0, interrupted: 0, paused: 0 },
   reconciled: { orphan_files: 0, orphan_rows: 0 },
+  after_erasure: { purged: 0, restored: 0, reerased: 0 },
   still_present: { checked: 0, present: 0, late: 0, unverifiable: 0, worst_overdue_seconds: null, by_purpose: {}, samples: [] },
   unreadable: [], status: 'COMPLIANT', reasons: [], notes: [],
   ...over,
@@ -45,7 +46,7 @@ describe('reportCsv', () => {
   it('one row per purpose, quoted where needed, and a TOTAL row with the status', () => {
     const lines = reportCsv(report());
     expect(lines).toHaveLength(4);
-    expect(lines[2]).toBe('2025-11,"Legal, ""old""",7 years,247,220,27,0,0,0,0.0000,60,0,0,0,');
-    expect(lines[3]).toBe('2025-11,TOTAL,,1234,1200,34,3,2,0,0.0024,3600,0,0,0,COMPLIANT');
+    expect(lines[2]).toBe('2025-11,"Legal, ""old""",7 years,247,220,0,27,0,0,0,0.0000,60,0,0,0,');
+    expect(lines[3]).toBe('2025-11,TOTAL,,1234,1200,0,34,3,2,0,0.0024,3600,0,0,0,COMPLIANT');
   });
 });

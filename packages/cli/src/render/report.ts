@@ -33,7 +33,7 @@ export function reportText(r: ComplianceReport): string[] {
   return lines;
 }
 
-const CSV_HEADER = ['month', 'purpose', 'retention', 'deleted', 'erased', 'already_absent', 'failed', 'failed_files', 'refused', 'failure_rate', 'worst_lateness_seconds', 'late_erasures', 'still_present', 'still_present_late', 'status'];
+const CSV_HEADER = ['month', 'purpose', 'retention', 'deleted', 'erased', 'trashed', 'already_absent', 'failed', 'failed_files', 'refused', 'failure_rate', 'worst_lateness_seconds', 'late_erasures', 'still_present', 'still_present_late', 'status'];
 
 function csvCell(v: string | number | null): string {
   const s = v === null ? '' : String(v);
@@ -48,11 +48,11 @@ export function reportCsv(r: ComplianceReport): string[] {
   const rows = purposes.map((purpose) => {
     const p = r.by_purpose.find((x) => x.purpose === purpose);
     const s = r.still_present.by_purpose[purpose];
-    return [r.month, purpose, p?.retentions.join(' / ') ?? '', p?.deleted ?? 0, p?.erased ?? 0, p?.absent ?? 0, p?.failed ?? 0, p?.failed_files ?? 0, p?.refused ?? 0,
+    return [r.month, purpose, p?.retentions.join(' / ') ?? '', p?.deleted ?? 0, p?.erased ?? 0, p?.trashed ?? 0, p?.absent ?? 0, p?.failed ?? 0, p?.failed_files ?? 0, p?.refused ?? 0,
       rate(p?.failed ?? 0, p?.deleted ?? 0), p?.worst_lateness_seconds ?? null, p?.late_erasures ?? 0, s?.present ?? 0, s?.late ?? 0, ''];
   });
   const t = r.totals;
-  rows.push([r.month, 'TOTAL', '', t.deleted, t.erased, t.absent, t.failed, t.failed_files, t.refused, rate(t.failed, t.deleted), t.worst_lateness_seconds,
+  rows.push([r.month, 'TOTAL', '', t.deleted, t.erased, t.trashed, t.absent, t.failed, t.failed_files, t.refused, rate(t.failed, t.deleted), t.worst_lateness_seconds,
     t.late_erasures, r.still_present.present, r.still_present.late, r.status]);
   return [CSV_HEADER.join(','), ...rows.map((row) => row.map(csvCell).join(','))];
 }

@@ -27,6 +27,8 @@ export interface ScanContext {
   readonly concurrency: number;
   readonly prefix?: string;
   readonly signal?: AbortSignal;
+  /** The key as the ledger stores it (itself, or its HMAC when ledgerKeyHmacSecret is set). */
+  readonly ledgerKey: (key: string) => string;
 }
 
 export interface FileScanBatch {
@@ -58,15 +60,15 @@ export async function* orphanFileBatches(ctx: ScanContext): AsyncGenerator<FileS
   if (pending.length > 0 || young > 0) yield await flush();
 }
 
-/** Keys some jobs row or ledger entry knows about. */
+/** Keys some jobs row or ledger entry knows about (the ledger is searched by its form of the key). */
 async function knownKeys(ctx: ScanContext, keys: readonly string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
   const t = ctx.table;
   const { rows } = await ctx.pool.query<{ k: string }>(
-    `SELECT k FROM unnest($1::text[]) AS k
-      WHERE EXISTS (SELECT 1 FROM ${t.table} j WHERE j.${t.fileKey} = k)
-         OR EXISTS (SELECT 1 FROM lethe_ledger l WHERE l.file_key = k)`,
-    [keys],
+    `SELECT x.k FROM unnest($1::text[], $2::text[]) AS x(k, lk)
+      WHERE EXISTS (SELECT 1 FROM ${t.table} j WHERE j.${t.fileKey} = x.k)
+         OR EXISTS (SELECT 1 FROM lethe_ledger l WHERE l.file_key = x.lk)`,
+    [keys, keys.map(ctx.ledgerKey)],
   );
   return new Set(rows.map((r) => r.k));
 }

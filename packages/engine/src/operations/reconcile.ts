@@ -5,6 +5,7 @@ import type { Queryable } from '../db.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes, LetheError } from '../errors.js';
 import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
+import { ledgerKeyFunction } from '../ledger-keys.js';
 import { loadCurrentPolicies } from '../policy-store.js';
 import type { ObjectInfo, StoragePort } from '../ports.js';
 import { acquireRunLock } from '../run-lock.js';
@@ -130,7 +131,7 @@ async function survey(engine: Engine, storage: StoragePort, o: ReconcileOptions,
   const table = await inspectJobsTable(engine.pool, engine.options.jobs);
   const ctx: ScanContext = {
     pool: engine.pool, table, storage, now: await databaseNow(engine.pool), minAgeMs,
-    batchSize: engine.options.batchSize, concurrency: o.concurrency ?? 32,
+    batchSize: engine.options.batchSize, concurrency: o.concurrency ?? 32, ledgerKey: ledgerKeyFunction(engine.options.ledgerKeyHmacSecret),
     ...(o.prefix ? { prefix: o.prefix } : {}), ...(o.signal ? { signal: o.signal } : {}),
   };
   const maxSamples = o.maxSamples ?? 20;
@@ -188,7 +189,7 @@ async function act(engine: Engine, ctx: ScanContext, id: string): Promise<Reconc
   for await (const b of orphanFileBatches(ctx)) {
     if (b.orphans.length === 0) continue;
     const outcomes = await ctx.storage.deleteMany(b.orphans.map((f) => f.key));
-    await recordFileActions(engine.pool, id, policy.version, b.orphans, outcomes);
+    await recordFileActions(engine.pool, ctx, id, policy.version, b.orphans, outcomes);
     for (const out of outcomes) {
       if (out.outcome === 'erased') a.files_erased++;
       else if (out.outcome === 'absent') a.files_absent++;
@@ -200,25 +201,28 @@ async function act(engine: Engine, ctx: ScanContext, id: string): Promise<Reconc
   }
   const selections = policySelections(policy.policies);
   for await (const b of orphanRowBatches(ctx)) {
-    if (b.orphans.length > 0) a.rows_removed += await removeOrphanRows(engine.pool, ctx, id, policy.version, b.orphans, selections);
+    if (b.orphans.length > 0) a.rows_removed += await removeOrphanRows(engine.pool, ctx, id, policy.version, b.orphans, selections, engine.options.ledgerKeyHmacSecret !== null);
   }
   return a;
 }
 
-async function recordFileActions(db: Queryable, id: string, version: number, files: readonly ObjectInfo[], outcomes: readonly { key: string; outcome: string; code?: string; message?: string }[]): Promise<void> {
+async function recordFileActions(db: Queryable, ctx: ScanContext, id: string, version: number, files: readonly ObjectInfo[], outcomes: readonly { key: string; outcome: string; code?: string; message?: string }[]): Promise<void> {
   await db.query(
     `INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row)
      SELECT $1::uuid, '', x.k, NULL, to_timestamp(x.m / 1000), NULL, x.o, '${ReconcileLedgerCodes.ORPHAN_FILE}', x.e, $2::integer,
             jsonb_build_object('reconcile', 'orphan_file', 'size', x.s)
        FROM unnest($3::text[], $4::float8[], $5::text[], $6::text[], $7::bigint[]) AS x(k, m, o, e, s)`,
-    [id, version, files.map((f) => f.key), files.map((f) => f.modifiedMs), outcomes.map((o) => o.outcome),
+    [id, version, files.map((f) => ctx.ledgerKey(f.key)), files.map((f) => f.modifiedMs), outcomes.map((o) => o.outcome),
       outcomes.map((o) => (o.outcome === 'erased' || o.outcome === 'absent' ? 'reconcile: orphan file (no jobs row, no ledger entry)' : `reconcile: ${o.code ?? 'UNKNOWN'}: ${o.message ?? ''}`.slice(0, 500))),
       files.map((f) => f.size)],
   );
 }
 
-/** One statement: delete the rows (still old enough) and write their ledger rows with their content. */
-async function removeOrphanRows(db: Queryable, ctx: ScanContext, id: string, version: number, rows: readonly OrphanRow[], selections: readonly { purpose: string; interval: string }[]): Promise<number> {
+/**
+ * One statement: delete the rows (still old enough) and write their ledger rows with their content
+ * (without the file key in HMAC mode, as the run's outcome writer does).
+ */
+async function removeOrphanRows(db: Queryable, ctx: ScanContext, id: string, version: number, rows: readonly OrphanRow[], selections: readonly { purpose: string; interval: string }[], hashed: boolean): Promise<number> {
   const t: JobsTable = ctx.table;
   const { rowCount } = await db.query(
     `WITH d AS (
@@ -226,15 +230,23 @@ async function removeOrphanRows(db: Queryable, ctx: ScanContext, id: string, ver
         WHERE j.${t.id} = ANY($3::${t.idType}[])
           AND j.${t.createdAt} < ${t.toColumnTime(`$4::timestamptz - $5::bigint * interval '1 millisecond'`)}
        RETURNING j.${t.id}::text AS job_id, j.${t.fileKey}::text AS file_key, j.${t.purpose}::text AS purpose,
-                 extract(epoch FROM j.${t.createdAt}) AS created_s, to_jsonb(j) AS job_row)
+                 extract(epoch FROM j.${t.createdAt}) AS created_s, ${hashed ? `to_jsonb(j) - '${t.names.fileKey}'` : 'to_jsonb(j)'} AS job_row)
      INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row)
-     SELECT $1::uuid, d.job_id, d.file_key, d.purpose, to_timestamp(d.created_s),
+     SELECT $1::uuid, d.job_id, coalesce(k.lk, d.file_key), d.purpose, to_timestamp(d.created_s),
             ((to_timestamp(d.created_s) AT TIME ZONE 'UTC') + p.iv) AT TIME ZONE 'UTC',
             'absent', '${ReconcileLedgerCodes.ORPHAN_ROW}', 'reconcile: orphan row (its file was not in storage)', $2::integer, d.job_row
-       FROM d LEFT JOIN unnest($6::text[], $7::interval[]) AS p(purpose, iv) ON p.purpose = d.purpose`,
-    [id, version, rows.map((r) => r.id), ctx.now, Math.round(ctx.minAgeMs), selections.map((s) => s.purpose), selections.map((s) => s.interval)],
+       FROM d LEFT JOIN unnest($6::text[], $7::interval[]) AS p(purpose, iv) ON p.purpose = d.purpose
+              LEFT JOIN unnest($8::text[], $9::text[]) AS k(key, lk) ON k.key = d.file_key`,
+    [id, version, rows.map((r) => r.id), ctx.now, Math.round(ctx.minAgeMs), selections.map((s) => s.purpose), selections.map((s) => s.interval),
+      ...distinctLedgerKeys(ctx, rows)],
   );
   return rowCount ?? 0;
+}
+
+/** [keys, their ledger form], each key once (two rows may share a key: one join row each). */
+function distinctLedgerKeys(ctx: ScanContext, rows: readonly OrphanRow[]): [string[], string[]] {
+  const keys = [...new Set(rows.map((r) => r.fileKey))];
+  return [keys, keys.map(ctx.ledgerKey)];
 }
 
 function fileSample(f: ObjectInfo): OrphanFileSample {

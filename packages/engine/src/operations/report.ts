@@ -50,9 +50,11 @@ export interface PurposeTotals {
   readonly purpose: string;
   /** Retentions under which this month's deletions ran (more than one if the policy changed). */
   readonly retentions: readonly string[];
-  /** Rows whose file is gone: erased + already absent (the runbook's "deleted"). */
+  /** Rows whose file is gone: erased + moved to the undo-window trash + already absent (the runbook's "deleted"). */
   readonly deleted: number;
   readonly erased: number;
+  /** Undo window (issue 7): moved to Lethe's trash, purged when the window ends. */
+  readonly trashed: number;
   readonly absent: number;
   /** Failed delete attempts (a key retried daily counts each day, as the runbook's sums do). */
   readonly failed: number;
@@ -89,6 +91,8 @@ export interface ComplianceReport {
   readonly worst_lateness: Lateness | null;
   readonly runs: { readonly total: number; readonly completed: number; readonly failed: number; readonly interrupted: number; readonly paused: number };
   readonly reconciled: { readonly orphan_files: number; readonly orphan_rows: number };
+  /** Later steps recorded this month: trash copies purged, files restored, files found back and erased again. */
+  readonly after_erasure: { readonly purged: number; readonly restored: number; readonly reerased: number };
   /** Expired before the month's end (or now), checked in storage now. */
   readonly still_present: {
     readonly checked: number;
@@ -115,11 +119,12 @@ export async function monthlyReport(engine: Engine, month: string, o: ReportOpti
   const graceMs = o.graceMs ?? DEFAULT_COMPLIANCE_GRACE_MS;
   const periodMs = o.periodMs ?? (await schedulePeriodMs(db, o.staleAfterMs ?? 120_000));
   const allowedMs = periodMs + graceMs;
-  const [purposes, worst, runs, reconciled] = await Promise.all([
+  const [purposes, worst, runs, reconciled, afterErasure] = await Promise.all([
     purposeTotals(db, period, allowedMs),
     worstLateness(db, period),
     runCounts(db, period),
     reconcileCounts(db, period),
+    afterErasureCounts(db, period),
   ]);
   const verify = await verifyExpired(engine, {
     graceMs: allowedMs, expiredBefore: period.end, maxFindings: 20,
@@ -138,11 +143,14 @@ export async function monthlyReport(engine: Engine, month: string, o: ReportOpti
   if (stillPresent.present > stillPresent.late) notes.push(`${stillPresent.present - stillPresent.late} expired files are still present but within the allowed ${formatSeconds(allowedMs / 1000)}`);
   if (verify.unverifiable > 0) notes.push(`${verify.unverifiable} expired rows have keys storage cannot check (see \`lethe verify\`)`);
   if (totals.failed > 0) notes.push(`${totals.failed} failed delete attempts on ${totals.failed_files} files (their rows are kept and retried)`);
+  if (totals.trashed > 0) notes.push(`${totals.trashed} files went to the undo-window trash (lateness is counted to that moment); ${afterErasure.purged} trash copies were purged this month`);
+  if (afterErasure.restored > 0) notes.push(`${afterErasure.restored} files were restored from the trash (see audit_logs cleanup_restored)`);
+  if (afterErasure.reerased > 0) notes.push(`${afterErasure.reerased} files recorded as erased were found back in storage and erased again (lethe verify-ledger --repair)`);
   for (const u of verify.unreadable) notes.push(`${u.count}${u.capped ? '+' : ''} rows are never judged: ${u.reason === 'unknown_purpose' ? `no policy for purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} with no created_at`}`);
   return {
     month: period.month, period_start: period.start, period_end: period.end, generated_at: now, month_complete: Date.parse(period.end) <= Date.parse(now),
     schedule_period_seconds: Math.round(periodMs / 1000), grace_seconds: Math.round(graceMs / 1000), allowed_lateness_seconds: Math.round(allowedMs / 1000),
-    totals, by_purpose: purposes, worst_lateness: worst, runs, reconciled,
+    totals, by_purpose: purposes, worst_lateness: worst, runs, reconciled, after_erasure: afterErasure,
     still_present: stillPresent, unreadable: verify.unreadable,
     status: judged.status, reasons: judged.reasons, notes,
   };
@@ -183,16 +191,17 @@ const notReconcile = `(l.error_code IS NULL OR l.error_code NOT LIKE '${RECONCIL
 
 async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: number): Promise<PurposeTotals[]> {
   const { rows } = await db.query<{
-    purpose: string | null; retentions: (string | null)[]; erased: number; absent: number; failed: number; failed_files: number; refused: number; worst_s: number | null; late: number;
+    purpose: string | null; retentions: (string | null)[]; erased: number; trashed: number; absent: number; failed: number; failed_files: number; refused: number; worst_s: number | null; late: number;
   }>(
     `SELECT l.purpose_code AS purpose, array_agg(DISTINCT v.policies ->> l.purpose_code) AS retentions,
             count(*) FILTER (WHERE l.outcome = 'erased')::int AS erased,
+            count(*) FILTER (WHERE l.outcome = 'trashed')::int AS trashed,
             count(*) FILTER (WHERE l.outcome = 'absent')::int AS absent,
             count(*) FILTER (WHERE l.outcome = 'failed')::int AS failed,
             count(DISTINCT l.file_key) FILTER (WHERE l.outcome = 'failed')::int AS failed_files,
             count(*) FILTER (WHERE l.outcome = 'refused')::int AS refused,
-            max(extract(epoch FROM l.erased_at - l.expires_at)) FILTER (WHERE l.outcome = 'erased')::float8 AS worst_s,
-            count(*) FILTER (WHERE l.outcome = 'erased' AND l.erased_at - l.expires_at > $3::bigint * interval '1 millisecond')::int AS late
+            max(extract(epoch FROM l.erased_at - l.expires_at)) FILTER (WHERE l.outcome IN ('erased', 'trashed'))::float8 AS worst_s,
+            count(*) FILTER (WHERE l.outcome IN ('erased', 'trashed') AND l.erased_at - l.expires_at > $3::bigint * interval '1 millisecond')::int AS late
        FROM lethe_ledger l LEFT JOIN lethe_policy_versions v ON v.version = l.policy_version
       WHERE l.erased_at >= $1 AND l.erased_at < $2 AND ${notReconcile}
       GROUP BY l.purpose_code ORDER BY l.purpose_code`,
@@ -200,15 +209,15 @@ async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: num
   );
   return rows.map((r) => ({
     purpose: r.purpose ?? '(none)', retentions: r.retentions.filter((x): x is string => x !== null).sort(),
-    deleted: r.erased + r.absent, erased: r.erased, absent: r.absent, failed: r.failed, failed_files: r.failed_files, refused: r.refused,
+    deleted: r.erased + r.trashed + r.absent, erased: r.erased, trashed: r.trashed, absent: r.absent, failed: r.failed, failed_files: r.failed_files, refused: r.refused,
     worst_lateness_seconds: r.worst_s === null ? null : Math.round(r.worst_s), late_erasures: r.late,
   }));
 }
 
 function sumTotals(purposes: readonly PurposeTotals[]): ComplianceReport['totals'] {
-  const t = { deleted: 0, erased: 0, absent: 0, failed: 0, failed_files: 0, refused: 0, late_erasures: 0, worst_lateness_seconds: null as number | null };
+  const t = { deleted: 0, erased: 0, trashed: 0, absent: 0, failed: 0, failed_files: 0, refused: 0, late_erasures: 0, worst_lateness_seconds: null as number | null };
   for (const p of purposes) {
-    t.deleted += p.deleted; t.erased += p.erased; t.absent += p.absent; t.failed += p.failed; t.failed_files += p.failed_files; t.refused += p.refused; t.late_erasures += p.late_erasures;
+    t.deleted += p.deleted; t.erased += p.erased; t.trashed += p.trashed; t.absent += p.absent; t.failed += p.failed; t.failed_files += p.failed_files; t.refused += p.refused; t.late_erasures += p.late_erasures;
     if (p.worst_lateness_seconds !== null && (t.worst_lateness_seconds === null || p.worst_lateness_seconds > t.worst_lateness_seconds)) t.worst_lateness_seconds = p.worst_lateness_seconds;
   }
   const attempts = t.deleted + t.failed;
@@ -219,7 +228,7 @@ async function worstLateness(db: Queryable, period: ReportPeriod): Promise<Laten
   const { rows } = await db.query<{ s: number; file_key: string; purpose_code: string | null; run_id: string; expires_at: Date; erased_at: Date }>(
     `SELECT extract(epoch FROM l.erased_at - l.expires_at)::float8 AS s, l.file_key, l.purpose_code, l.run_id::text, l.expires_at, l.erased_at
        FROM lethe_ledger l
-      WHERE l.erased_at >= $1 AND l.erased_at < $2 AND l.outcome = 'erased' AND l.expires_at IS NOT NULL AND ${notReconcile}
+      WHERE l.erased_at >= $1 AND l.erased_at < $2 AND l.outcome IN ('erased', 'trashed') AND l.expires_at IS NOT NULL AND ${notReconcile}
       ORDER BY l.erased_at - l.expires_at DESC LIMIT 1`,
     [period.start, period.end],
   );
@@ -244,4 +253,14 @@ async function reconcileCounts(db: Queryable, period: ReportPeriod): Promise<Com
     [period.start, period.end],
   );
   return { orphan_files: rows[0]?.files ?? 0, orphan_rows: rows[0]?.rows ?? 0 };
+}
+
+async function afterErasureCounts(db: Queryable, period: ReportPeriod): Promise<ComplianceReport['after_erasure']> {
+  const { rows } = await db.query<{ purged: number; restored: number; reerased: number }>(
+    `SELECT count(*) FILTER (WHERE outcome = 'purged')::int AS purged, count(*) FILTER (WHERE outcome = 'restored')::int AS restored,
+            count(*) FILTER (WHERE outcome = 'reerased')::int AS reerased
+       FROM lethe_ledger WHERE erased_at >= $1 AND erased_at < $2 AND outcome IN ('purged', 'restored', 'reerased')`,
+    [period.start, period.end],
+  );
+  return { purged: rows[0]?.purged ?? 0, restored: rows[0]?.restored ?? 0, reerased: rows[0]?.reerased ?? 0 };
 }
