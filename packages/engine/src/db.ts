@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isUnsentOnLostConnection } from './errors.js';
 
 /** Anything that can run a query: a Pool or a checked-out client. */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient | pg.Client;
@@ -36,5 +37,20 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     throw error;
   } finally {
     client.release();
+  }
+}
+
+/**
+ * Runs one statement again when it met a lost connection before it could take effect. After a
+ * mass termination (failover, pg_terminate_backend) the pool may still hold connections whose
+ * backends are going away: each such attempt fails at once and the pool drops that connection.
+ */
+export async function resendIfUnsent<T>(statement: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (error) {
+      if (attempt >= attempts || !isUnsentOnLostConnection(error)) throw error;
+    }
   }
 }

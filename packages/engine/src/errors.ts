@@ -77,6 +77,30 @@ export function isRetryableSqlState(code: string | undefined): boolean {
   return code !== undefined && RETRYABLE_SQLSTATES.has(code);
 }
 
+/** Node's socket errors and pg's own messages when the server connection is gone. */
+const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * The database connection was lost (terminated backend, failover, network): SQLSTATE class 08 or
+ * 57P01-57P03, a socket error, or pg's "Connection terminated" / "not queryable". Only for errors
+ * from database calls: a socket error from storage would look the same.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error) || error instanceof LetheError) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || CONNECTION_LOST_CODES.has(code))) return true;
+  return /Connection terminated|not queryable/i.test(error.message);
+}
+
+/**
+ * A lost connection whose statement surely did not take effect (refused at send, or a FATAL that
+ * aborts it before commit): safe to send again on another connection.
+ */
+export function isUnsentOnLostConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return isConnectionLoss(error) && (code === '57P01' || code === '57P02' || code === '57P03' || code === 'EPIPE' || /not queryable/i.test((error as Error).message));
+}
+
 /** Turns anything thrown into a one-line message fit for a log or a terminal. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {

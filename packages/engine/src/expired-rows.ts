@@ -52,13 +52,22 @@ export async function* readExpiredRows(pool: pg.Pool, options: ReadExpiredOption
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client whose connection dies (pg_terminate_backend, a failover) emits 'error':
+  // without a listener that is an uncaught exception that kills the process (issue 7 fault proof).
+  const onError = (error: Error): void => {
+    broken ??= error;
+  };
+  client.on('error', onError);
   try {
     for (const p of options.purposes) {
       if (remaining <= 0 || options.signal?.aborted) break;
       const cursor = client.query(new Cursor<RawRow>(sql, [p.purpose, p.interval, options.cutoff, p.calendar ? '3 days' : '0'], { rowMode: 'array' }));
       try {
         while (remaining > 0 && !options.signal?.aborted) {
-          const raw = await cursor.read(Math.min(options.batchSize, remaining));
+          const raw = await cursor.read(Math.min(options.batchSize, remaining)).catch((error: Error) => {
+            broken ??= error;
+            throw error;
+          });
           if (raw.length === 0) break;
           remaining -= raw.length;
           const batch = new Array<ExpiredRow>(raw.length);
@@ -69,16 +78,35 @@ export async function* readExpiredRows(pool: pg.Pool, options: ReadExpiredOption
           yield batch;
         }
       } finally {
-        await cursor.close().catch((error: Error) => {
-          broken = error;
-        });
+        // Closing a cursor waits for the server's ReadyForQuery, which a failed or dead connection
+        // never sends: such a connection is destroyed on release instead of closed politely.
+        if (!broken) await closeCursor(client, cursor).catch((error: Error) => (broken ??= error));
       }
     }
   } catch (error) {
-    broken = error as Error;
+    broken ??= error as Error;
     throw error;
   } finally {
+    client.off('error', onError);
     // A connection that failed mid-cursor is not returned to the pool for reuse.
     client.release(broken);
   }
+}
+
+/** `cursor.close()`, unless the connection ends first (then its ReadyForQuery never comes). */
+function closeCursor(client: pg.PoolClient, cursor: Cursor<RawRow>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onEnd = (): void => reject(new Error('the database connection ended while closing the expired-rows cursor'));
+    client.once('end', onEnd);
+    cursor.close().then(
+      () => {
+        client.off('end', onEnd);
+        resolve();
+      },
+      (error: Error) => {
+        client.off('end', onEnd);
+        reject(error);
+      },
+    );
+  });
 }

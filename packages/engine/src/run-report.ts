@@ -1,6 +1,6 @@
 import { AuditActions, writeAudit } from './audit.js';
 import { pause } from './control.js';
-import { describeError, ErrorCodes, LetheError } from './errors.js';
+import { describeError, ErrorCodes, isConnectionLoss, LetheError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { StopReason } from './pipeline.js';
 import { policiesToJson, type PolicySet } from './policy.js';
@@ -55,7 +55,7 @@ export function buildSummary(options: ResolvedOptions, f: RunFacts): RunSummary 
     erased_keys: f.summary.erasedKeys, erased_keys_truncated: f.summary.erasedKeysTruncated,
     unreadable: f.summary.unreadable,
     duration_seconds: Math.round(f.endedMs - f.startedMs) / 1000,
-    error: f.error ? { code: errorCode(f.error), message: describeError(f.error) } : null,
+    error: f.error ? { code: errorCode(f.error), message: runErrorMessage(f.error) } : null,
     limit: f.limit ?? null,
     degraded,
     degraded_reason: degraded ? `${t.failed} of ${attempted} deletes failed (${Math.round((100 * t.failed) / attempted)}%, above ${Math.round(100 * options.degradedShare)}%)` : null,
@@ -66,6 +66,12 @@ export function buildSummary(options: ResolvedOptions, f: RunFacts): RunSummary 
     group_id: f.group?.id ?? null,
     shard: f.group?.shard ?? null,
   };
+}
+
+/** A run-level error is a database error (storage failures are outcomes): say so when the connection went. */
+function runErrorMessage(error: unknown): string {
+  const described = describeError(error);
+  return isConnectionLoss(error) ? `the database connection was lost during the run (${described}); batches already written are recorded: run again to continue` : described;
 }
 
 export function errorCode(error: unknown): string {

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { AuditActions, writeAudit } from './audit.js';
 import { claimExpiredRows } from './claimed-rows.js';
 import { readControl } from './control.js';
+import { resendIfUnsent } from './db.js';
 import { ConfigError, describeError, ErrorCodes, LetheError } from './errors.js';
 import { readExpiredRows, type PurposeSelection } from './expired-rows.js';
 import { FailureBreaker } from './failure-breaker.js';
@@ -213,12 +214,13 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
  */
 async function recordSummary(deps: RunDeps, summary: RunSummary): Promise<void> {
   try {
-    await finishRun(deps.pool, summary);
+    await resendIfUnsent(() => finishRun(deps.pool, summary));
     const action = summary.dry_run ? AuditActions.DRY_RUN : summary.group_id ? AuditActions.WORKER_FINISHED : AuditActions.RUN;
-    await writeAudit(deps.pool, action, { ...summary });
-    if (summary.group_id) {
-      const group = await finalizeGroupIfDone(deps.pool, summary.group_id, deps.options.groupStaleMs);
-      if (group) deps.options.logger.info({ group: summary.group_id, deleted: group.deleted_count }, 'group finished; its audit row is written');
+    await resendIfUnsent(() => writeAudit(deps.pool, action, { ...summary }));
+    const groupId = summary.group_id;
+    if (groupId) {
+      const group = await resendIfUnsent(() => finalizeGroupIfDone(deps.pool, groupId, deps.options.groupStaleMs));
+      if (group) deps.options.logger.info({ group: groupId, deleted: group.deleted_count }, 'group finished; its audit row is written');
     }
   } catch (error) {
     deps.options.logger.error({ runId: summary.run_id, error: describeError(error) }, 'could not record the run summary; the next run will record this run as interrupted');
