@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_JOBS_TABLE, inspectJobsTable, placeHold } from '@lethe/engine';
 import { ago, createCliFixture, type CliFixture } from './support/fixture.js';
 
 let f: CliFixture;
@@ -15,12 +16,15 @@ beforeAll(async () => {
     // Expired, but a live row shares the file: rightly present.
     ['shared-old', 'v/shared.pdf', 'System Testing', ago('3 days')],
     ['shared-live', 'v/shared.pdf', 'General', ago('1 day')],
+    // Expired, under a legal hold: rightly present.
+    ['held', 'v/held.pdf', 'General', ago('45 days')],
     // Expired, with a key storage refuses to look at.
     ['evil', '../etc/passwd', 'System Testing', ago('3 days')],
     // Not expired.
     ['fresh', 'v/fresh.pdf', 'General', ago('2 days')],
   ]);
-  for (const k of ['v/late.pdf', 'v/recent.pdf', 'v/shared.pdf', 'v/fresh.pdf']) await f.touch(k);
+  for (const k of ['v/late.pdf', 'v/recent.pdf', 'v/shared.pdf', 'v/fresh.pdf', 'v/held.pdf']) await f.touch(k);
+  await placeHold(f.db.pool, await inspectJobsTable(f.db.pool, DEFAULT_JOBS_TABLE), { target: { fileKey: 'v/held.pdf' }, reason: 'litigation', by: 'legal' });
 });
 
 afterAll(async () => {
@@ -28,7 +32,7 @@ afterAll(async () => {
 });
 
 interface VerifyJson {
-  checked: number; present: number; absent: number; shared: number; unverifiable: number; past_grace: number; grace_seconds: number;
+  checked: number; present: number; absent: number; shared: number; held: number; unverifiable: number; past_grace: number; grace_seconds: number;
   worst_overdue_seconds: number;
   findings: { job_id: string; file_key: string; purpose: string; overdue_seconds: number; past_grace: boolean }[];
   unverifiable_samples: { job_id: string; code: string }[];
@@ -40,7 +44,7 @@ describe('lethe verify', () => {
     const r = await f.run(['verify', '--json']);
     expect(r.code).toBe(1);
     const v = r.json<VerifyJson>();
-    expect(v).toMatchObject({ checked: 5, present: 2, absent: 1, shared: 1, unverifiable: 1, past_grace: 1, grace_seconds: 86_400 });
+    expect(v).toMatchObject({ checked: 6, present: 2, absent: 1, shared: 1, held: 1, unverifiable: 1, past_grace: 1, grace_seconds: 86_400 });
     expect(v.findings.map((x) => [x.job_id, x.past_grace])).toEqual([['late', true], ['recent', false]]);
     expect(v.findings[0]!.overdue_seconds).toBeGreaterThan(2 * 86_400 - 60);
     expect(v.findings[0]!.overdue_seconds).toBeLessThan(2 * 86_400 + 60);
@@ -50,12 +54,13 @@ describe('lethe verify', () => {
 
     const human = await f.run(['verify']);
     expect(human.code).toBe(1);
-    expect(human.lines[0]).toMatch(/^Checked 5 expired rows \(expired before .*\) against file:\/\/.*; grace 1d$/);
+    expect(human.lines[0]).toMatch(/^Checked 6 expired rows \(expired before .*\) against file:\/\/.*; grace 1d$/);
     expect(human.stdout).toContain('2 expired files still present, 1 overdue by more than the grace; worst 2d:');
     expect(human.stdout).toMatch(/ {2}OVERDUE 2d +System Testing +v\/late\.pdf \(job late, expired /);
     expect(human.stdout).toMatch(/ {2}due {4} 6h +System Testing +v\/recent\.pdf/);
     expect(human.stdout).toContain('1 expired row whose file is already gone: the next run removes them');
     expect(human.stdout).toContain('1 expired row kept because a live row shares the file.');
+    expect(human.stdout).toContain('1 expired row kept under a legal hold');
     expect(human.stdout).toContain('"../etc/passwd" (job evil): LETHE_E_KEY_OUTSIDE_ROOT');
     expect(human.lines.at(-1)).toMatch(/^FAIL: 1 file overdue by more than 1d\./);
   });

@@ -44,6 +44,7 @@ export function verifyLines(r: VerifyReport, show: number): string[] {
   }
   if (r.absent > 0) lines.push(`${plural(r.absent, 'expired row')} whose file is already gone: the next run removes them (recorded as absent).`);
   if (r.shared > 0) lines.push(`${plural(r.shared, 'expired row')} kept because a live row shares the file.`);
+  if (r.held > 0) lines.push(`${plural(r.held, 'expired row')} kept under a legal hold (\`lethe holds\`).`);
   if (r.unverifiable > 0) {
     lines.push(`${plural(r.unverifiable, 'expired row')} could not be checked:`);
     for (const u of r.unverifiable_samples.slice(0, 5)) lines.push(`  ${JSON.stringify(u.file_key)} (job ${u.job_id}): ${u.code} ${u.message}`);

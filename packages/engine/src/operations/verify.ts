@@ -4,7 +4,7 @@ import { readExpiredRows } from '../expired-rows.js';
 import { inspectJobsTable } from '../jobs-table.js';
 import { loadCurrentPolicies } from '../policy-store.js';
 import type { ExpiredRow, ObjectInfo, StoragePort } from '../ports.js';
-import { keysStillReferenced } from '../shared-keys.js';
+import { keysToKeep } from '../shared-keys.js';
 import type { UnreadableRows } from '../summary.js';
 import { findUnreadableRows } from '../unreadable-rows.js';
 import { databaseNow, policySelections } from './plan.js';
@@ -49,6 +49,8 @@ export interface VerifyCounts {
   absent: number;
   /** A live row still refers to the key, so the file is rightly kept (DESIGN invariant 3). */
   shared: number;
+  /** Under an active legal hold (issue 7): rightly kept. */
+  held: number;
   /** The key could not be checked (unsafe key, storage error). */
   unverifiable: number;
   /** Present and overdue by more than the grace. */
@@ -100,7 +102,7 @@ export async function statAll(storage: StoragePort, keys: readonly string[], con
   return out;
 }
 
-const emptyCounts = (): VerifyCounts => ({ checked: 0, present: 0, absent: 0, shared: 0, unverifiable: 0, past_grace: 0, worst_overdue_seconds: null });
+const emptyCounts = (): VerifyCounts => ({ checked: 0, present: 0, absent: 0, shared: 0, held: 0, unverifiable: 0, past_grace: 0, worst_overdue_seconds: null });
 
 /** Keeps the `cap` most overdue findings; sorts and trims only when twice over, so adding is O(1) amortised. */
 class MostOverdue {
@@ -124,7 +126,7 @@ class MostOverdue {
   }
 }
 
-function tally(c: VerifyCounts, outcome: 'present' | 'absent' | 'shared' | 'unverifiable', overdueSeconds: number, pastGrace: boolean): void {
+function tally(c: VerifyCounts, outcome: 'present' | 'absent' | 'shared' | 'held' | 'unverifiable', overdueSeconds: number, pastGrace: boolean): void {
   c.checked++;
   c[outcome]++;
   if (outcome !== 'present') return;
@@ -150,15 +152,15 @@ export async function verifyExpired(engine: Engine, o: VerifyOptions = {}): Prom
   for await (const batch of source) {
     const keys = [...new Set(batch.map((r) => r.fileKey))];
     // Liveness is judged now: a key a row still needs today is rightly present.
-    const [inUse, stats] = await Promise.all([
-      keysStillReferenced(db, table, keys, selections, now),
+    const [kept, stats] = await Promise.all([
+      keysToKeep(db, table, keys, selections, now),
       statAll(storage, keys, o.concurrency ?? 32),
     ]);
     for (const row of batch) {
       const overdueSeconds = Math.round((nowMs - row.expiresAtMs) / 1000);
       const pastGrace = nowMs - row.expiresAtMs > graceMs;
       const stat = stats.get(row.fileKey)!;
-      const outcome = inUse.has(row.fileKey) ? 'shared' : 'error' in stat ? 'unverifiable' : stat.info ? 'present' : 'absent';
+      const outcome = kept.held.has(row.fileKey) ? 'held' : kept.shared.has(row.fileKey) ? 'shared' : 'error' in stat ? 'unverifiable' : stat.info ? 'present' : 'absent';
       tally(total, outcome, overdueSeconds, pastGrace);
       tally((byPurpose[row.purpose] ??= emptyCounts()), outcome, overdueSeconds, pastGrace);
       if (outcome === 'present') findings.add(finding(row, overdueSeconds, pastGrace));
