@@ -5,6 +5,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerOperations } from './commands/operations.js';
 import { registerRun } from './commands/run.js';
+import { registerSafety } from './commands/safety.js';
 import { registerServe } from './commands/serve.js';
 import { resolveConfig, type LetheConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -30,8 +31,9 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
   registerMigrate(program, ctx);
   registerRun(program, ctx);
-  registerOperations(program, ctx);
   registerServe(program, ctx);
+  registerOperations(program, ctx);
+  registerSafety(program, ctx);
   registerDemo(program, ctx);
   registerDaemon(program, ctx);
   return program;

@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+import type { CommandContext } from '../program.js';
+import { registerHolds } from './holds.js';
+import { registerPrune } from './prune.js';
+import { registerPurge } from './purge.js';
+import { registerRestore } from './restore.js';
+import { registerVerifyLedger } from './verify-ledger.js';
+
+/** Safety and recovery (issue 7): undo window (restore, purge), legal holds, ledger verification, evidence retention. */
+export function registerSafety(program: Command, ctx: CommandContext): void {
+  registerRestore(program, ctx);
+  registerHolds(program, ctx);
+  registerPurge(program, ctx);
+  registerVerifyLedger(program, ctx);
+  registerPrune(program, ctx);
+}
