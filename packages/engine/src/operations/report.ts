@@ -50,10 +50,10 @@ export interface PurposeTotals {
   readonly purpose: string;
   /** Retentions under which this month's deletions ran (more than one if the policy changed). */
   readonly retentions: readonly string[];
-  /** Rows whose file is gone: erased + moved to the undo-window trash + already absent (the runbook's "deleted"). */
+  /** Rows whose file is gone for good: erased (a trash copy counts once purged) + already absent (the runbook's "deleted"). */
   readonly deleted: number;
   readonly erased: number;
-  /** Undo window (issue 7): moved to Lethe's trash, purged when the window ends. */
+  /** Undo window (issue 7): moved to Lethe's trash this month; not erased until purged (then counted in `erased`). */
   readonly trashed: number;
   readonly absent: number;
   /** Failed delete attempts (a key retried daily counts each day, as the runbook's sums do). */
@@ -143,7 +143,7 @@ export async function monthlyReport(engine: Engine, month: string, o: ReportOpti
   if (stillPresent.present > stillPresent.late) notes.push(`${stillPresent.present - stillPresent.late} expired files are still present but within the allowed ${formatSeconds(allowedMs / 1000)}`);
   if (verify.unverifiable > 0) notes.push(`${verify.unverifiable} expired rows have keys storage cannot check (see \`lethe verify\`)`);
   if (totals.failed > 0) notes.push(`${totals.failed} failed delete attempts on ${totals.failed_files} files (their rows are kept and retried)`);
-  if (totals.trashed > 0) notes.push(`${totals.trashed} files went to the undo-window trash (lateness is counted to that moment); ${afterErasure.purged} trash copies were purged this month`);
+  if (totals.trashed > 0 || afterErasure.purged > 0) notes.push(`${totals.trashed} files went to the undo-window trash this month (erased only once purged); ${afterErasure.purged} trash copies were purged this month and count as erased (lateness less the undo window)`);
   if (afterErasure.restored > 0) notes.push(`${afterErasure.restored} files were restored from the trash (see audit_logs cleanup_restored)`);
   if (afterErasure.reerased > 0) notes.push(`${afterErasure.reerased} files recorded as erased were found back in storage and erased again (lethe verify-ledger --repair)`);
   for (const u of verify.unreadable) notes.push(`${u.count}${u.capped ? '+' : ''} rows are never judged: ${u.reason === 'unknown_purpose' ? `no policy for purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} with no created_at`}`);
@@ -187,6 +187,13 @@ async function schedulePeriodMs(db: Queryable, staleAfterMs: number): Promise<nu
   return known.length > 0 ? Math.max(...known.map((s) => s.periodMs)) : DEFAULT_PERIOD_MS;
 }
 
+/**
+ * Issue 7: a file counts as erased only once it is gone for good: `erased`, or `purged` at the end
+ * of its undo window. A purge's lateness leaves out the window itself (a configured, documented
+ * recovery buffer), so only a late move into the trash, or a late purge, makes it late.
+ */
+const LATENESS = `(l.erased_at - l.expires_at - coalesce(l.undo_window, interval '0'))`;
+
 const notReconcile = `(l.error_code IS NULL OR l.error_code NOT LIKE '${RECONCILE_CODE_PREFIX}%')`;
 
 async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: number): Promise<PurposeTotals[]> {
@@ -194,14 +201,14 @@ async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: num
     purpose: string | null; retentions: (string | null)[]; erased: number; trashed: number; absent: number; failed: number; failed_files: number; refused: number; worst_s: number | null; late: number;
   }>(
     `SELECT l.purpose_code AS purpose, array_agg(DISTINCT v.policies ->> l.purpose_code) AS retentions,
-            count(*) FILTER (WHERE l.outcome = 'erased')::int AS erased,
+            count(*) FILTER (WHERE l.outcome IN ('erased', 'purged'))::int AS erased,
             count(*) FILTER (WHERE l.outcome = 'trashed')::int AS trashed,
             count(*) FILTER (WHERE l.outcome = 'absent')::int AS absent,
             count(*) FILTER (WHERE l.outcome = 'failed')::int AS failed,
             count(DISTINCT l.file_key) FILTER (WHERE l.outcome = 'failed')::int AS failed_files,
             count(*) FILTER (WHERE l.outcome = 'refused')::int AS refused,
-            max(extract(epoch FROM l.erased_at - l.expires_at)) FILTER (WHERE l.outcome IN ('erased', 'trashed'))::float8 AS worst_s,
-            count(*) FILTER (WHERE l.outcome IN ('erased', 'trashed') AND l.erased_at - l.expires_at > $3::bigint * interval '1 millisecond')::int AS late
+            max(extract(epoch FROM ${LATENESS})) FILTER (WHERE l.outcome IN ('erased', 'purged'))::float8 AS worst_s,
+            count(*) FILTER (WHERE l.outcome IN ('erased', 'purged') AND ${LATENESS} > $3::bigint * interval '1 millisecond')::int AS late
        FROM lethe_ledger l LEFT JOIN lethe_policy_versions v ON v.version = l.policy_version
       WHERE l.erased_at >= $1 AND l.erased_at < $2 AND ${notReconcile}
       GROUP BY l.purpose_code ORDER BY l.purpose_code`,
@@ -209,7 +216,7 @@ async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: num
   );
   return rows.map((r) => ({
     purpose: r.purpose ?? '(none)', retentions: r.retentions.filter((x): x is string => x !== null).sort(),
-    deleted: r.erased + r.trashed + r.absent, erased: r.erased, trashed: r.trashed, absent: r.absent, failed: r.failed, failed_files: r.failed_files, refused: r.refused,
+    deleted: r.erased + r.absent, erased: r.erased, trashed: r.trashed, absent: r.absent, failed: r.failed, failed_files: r.failed_files, refused: r.refused,
     worst_lateness_seconds: r.worst_s === null ? null : Math.round(r.worst_s), late_erasures: r.late,
   }));
 }
@@ -226,10 +233,10 @@ function sumTotals(purposes: readonly PurposeTotals[]): ComplianceReport['totals
 
 async function worstLateness(db: Queryable, period: ReportPeriod): Promise<Lateness | null> {
   const { rows } = await db.query<{ s: number; file_key: string; purpose_code: string | null; run_id: string; expires_at: Date; erased_at: Date }>(
-    `SELECT extract(epoch FROM l.erased_at - l.expires_at)::float8 AS s, l.file_key, l.purpose_code, l.run_id::text, l.expires_at, l.erased_at
+    `SELECT extract(epoch FROM ${LATENESS})::float8 AS s, l.file_key, l.purpose_code, l.run_id::text, l.expires_at, l.erased_at
        FROM lethe_ledger l
-      WHERE l.erased_at >= $1 AND l.erased_at < $2 AND l.outcome IN ('erased', 'trashed') AND l.expires_at IS NOT NULL AND ${notReconcile}
-      ORDER BY l.erased_at - l.expires_at DESC LIMIT 1`,
+      WHERE l.erased_at >= $1 AND l.erased_at < $2 AND l.outcome IN ('erased', 'purged') AND l.expires_at IS NOT NULL AND ${notReconcile}
+      ORDER BY ${LATENESS} DESC LIMIT 1`,
     [period.start, period.end],
   );
   const r = rows[0];
