@@ -1,12 +1,13 @@
 import { systemClock } from '../clock.js';
 import { ErrorCodes, LetheError, type ErrorCode } from '../errors.js';
-import type { Clock, KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
+import type { Clock, KeyOutcome, ObjectInfo, RestoreOutcome, StoragePort, TrashRequest } from '../ports.js';
 import type { S3StorageConfig } from './config.js';
 import { buildS3Client, DEFAULT_MAX_SOCKETS, type S3ClientHandle } from './s3-client.js';
 import { deleteTargets, requestFailure, type DeleteContext, type DeleteTarget, type TargetFailure } from './s3-delete.js';
 import { fromObjectKey, listPrefix, toObjectKey } from './s3-keys.js';
 import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
 import { S3RequestError, S3Sender } from './s3-sender.js';
+import { purgeObjects, restoreObject, trashObjects, type S3TrashContext } from './s3-trash.js';
 import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './s3-versions.js';
 
 export interface S3StorageOptions {
@@ -160,6 +161,23 @@ export class S3Storage implements StoragePort {
 
   #listConcurrency(): number {
     return Math.max(1, Math.min(this.#config.maxSockets ?? DEFAULT_MAX_SOCKETS, 32));
+  }
+
+  /** Undo window (issue 7): a copy into `.lethe/trash/`, or the kept version in `keep` mode; see s3-trash.ts. */
+  trashMany(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]> {
+    return trashObjects(this.#trashContext(), items, signal);
+  }
+
+  restoreFromTrash(trash: string, key: string): Promise<RestoreOutcome> {
+    return restoreObject(this.#trashContext(), trash, key);
+  }
+
+  purgeTrash(trash: readonly string[]): Promise<KeyOutcome[]> {
+    return purgeObjects(this.#trashContext(), trash);
+  }
+
+  #trashContext(): S3TrashContext {
+    return { ...this.#ctx, prefix: this.#config.prefix, mode: this.#mode, versioning: () => this.#versioningState(), concurrency: this.#listConcurrency() };
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

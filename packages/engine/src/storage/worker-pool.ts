@@ -83,7 +83,7 @@ export class WorkerPoolStorage implements StoragePort {
   }
 }
 
-/** Which stores have an undo window (a trash): the filesystem; S3 once storage/s3-trash.ts lands. */
+/** Which stores have an undo window (a trash): the filesystem (fs-trash.ts) and S3 (s3-trash.ts). */
 export function trashCapable(config: StorageConfig): boolean {
-  return config.kind === 'file';
+  return config.kind === 'file' || config.kind === 's3';
 }
