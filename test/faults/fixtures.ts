@@ -21,13 +21,18 @@ export function faultSeed(file: string): number {
 
 export const UTC_NOW = `(now() AT TIME ZONE 'UTC')`;
 
-/** Job rows in one statement: ids `${idPrefix}${n}`, created `age` ago (naive UTC). */
-export async function insertRows(pool: pg.Pool, idPrefix: string, keys: readonly string[], purpose: string, age: string): Promise<string[]> {
+/**
+ * Job rows in one statement: ids `${idPrefix}${n}`, created `age` ago (naive UTC). With `staggerMs`,
+ * row n is created n * staggerMs later than row 0, so the run reads them in key order (batches are
+ * then known in advance).
+ */
+export async function insertRows(pool: pg.Pool, idPrefix: string, keys: readonly string[], purpose: string, age: string, staggerMs = 0): Promise<string[]> {
   const ids = keys.map((_, i) => `${idPrefix}${i}`);
   await pool.query(
     `INSERT INTO jobs (id, file_key, purpose_code, created_at)
-     SELECT id, k, $3, ${UTC_NOW} - $4::interval FROM unnest($1::text[], $2::text[]) AS t(id, k)`,
-    [ids, keys, purpose, age],
+     SELECT id, k, $3, ${UTC_NOW} - $4::interval + (n - 1) * $5::int * interval '1 millisecond'
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(id, k, n)`,
+    [ids, keys, purpose, age, staggerMs],
   );
   return ids;
 }
