@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_JOBS_TABLE, ErrorCodes, FileStorage, inspectJobsTable, placeHold, purgeTrash, releaseHolds, restoreFile, type KeyOutcome, type TrashRequest } from '@lethe/engine';
+import { DEFAULT_JOBS_TABLE, ErrorCodes, FileStorage, getRun, inspectJobsTable, placeHold, purgeTrash, releaseHolds, restoreFile, type KeyOutcome, type TrashRequest } from '@lethe/engine';
 import { MemoryStorage } from '@lethe/engine/testing';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
@@ -79,6 +79,18 @@ describe('undo window: trash and restore', () => {
     await expect(restoreFile(engine, { fileKey: 'c.pdf', by: 'x' })).rejects.toMatchObject({ code: ErrorCodes.CONFLICT });
     expect(await f.read('c.pdf')).toBe('a new upload');
     expect(await f.jobRow('c')).toBeNull();
+  });
+
+  it('a trashed file is an erasure in run records: not a failure in `runs show`, counted when a killed run is closed', async () => {
+    await f.seed([{ id: 'q1', key: 'q/1.pdf' }, { id: 'q2', key: 'q/2.pdf' }]);
+    const engine = f.engine({ undoWindow: '7d' });
+    const s = await engine.run();
+    expect((await getRun(f.db.pool, s.run_id))!.failuresByCode).toEqual([]);
+    // A run whose process died: its record is closed by the next run from its ledger rows.
+    await f.db.pool.query(`UPDATE lethe_runs SET status = 'running', summary = NULL WHERE id = $1`, [s.run_id]);
+    await engine.run();
+    const closed = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'run_id' = $1 AND details->>'status' = 'interrupted'`, [s.run_id]);
+    expect(closed.rows[0].details).toMatchObject({ deleted_count: 2, erased_count: 2 });
   });
 
   it('per-purpose windows override the global one', async () => {

@@ -64,7 +64,7 @@ export async function finalizeGroupIfDone(db: pg.Pool, groupId: string, staleMs:
   await closeDeadWorkers(db, groupId, staleMs);
   const { rows } = await db.query<WorkerRow>(
     `SELECT r.id, r.status, r.shard, r.summary,
-            (SELECT count(*) FILTER (WHERE l.outcome = 'erased')::int FROM lethe_ledger l WHERE l.run_id = r.id) AS erased,
+            (SELECT count(*) FILTER (WHERE l.outcome IN ('erased', 'trashed'))::int FROM lethe_ledger l WHERE l.run_id = r.id) AS erased,
             (SELECT count(*) FILTER (WHERE l.outcome = 'absent')::int FROM lethe_ledger l WHERE l.run_id = r.id) AS absent,
             (SELECT count(*) FILTER (WHERE l.outcome = 'failed')::int FROM lethe_ledger l WHERE l.run_id = r.id) AS failed
        FROM lethe_runs r WHERE r.group_id = $1`,

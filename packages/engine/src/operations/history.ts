@@ -50,7 +50,7 @@ export interface HistoryQuery {
 export async function listRuns(db: Queryable, q: HistoryQuery = {}): Promise<RunRecord[]> {
   const { rows } = await db.query<Row>(
     `SELECT r.*,
-            (SELECT count(*) FILTER (WHERE l.outcome IN ('erased', 'absent'))::int FROM lethe_ledger l WHERE l.run_id = r.id AND r.summary IS NULL) AS ledger_deleted,
+            (SELECT count(*) FILTER (WHERE l.outcome IN ('erased', 'absent', 'trashed'))::int FROM lethe_ledger l WHERE l.run_id = r.id AND r.summary IS NULL) AS ledger_deleted,
             (SELECT count(*) FILTER (WHERE l.outcome = 'failed')::int FROM lethe_ledger l WHERE l.run_id = r.id AND r.summary IS NULL) AS ledger_failed
        FROM lethe_runs r WHERE ($2 OR NOT r.dry_run) ORDER BY r.started_at DESC LIMIT $1`,
     [q.limit ?? 10, q.includeDryRuns ?? false],
@@ -72,7 +72,7 @@ export async function getRun(db: Queryable, id: string): Promise<RunDetail | nul
   if (!row) return null;
   const groups = await db.query<{ outcome: string; code: string; count: number; sample_keys: string[] }>(
     `SELECT outcome, coalesce(error_code, 'UNKNOWN') AS code, count(*)::int AS count, (array_agg(file_key ORDER BY id))[1:5] AS sample_keys
-       FROM lethe_ledger WHERE run_id = $1 AND outcome NOT IN ('erased', 'absent') GROUP BY 1, 2 ORDER BY count DESC`,
+       FROM lethe_ledger WHERE run_id = $1 AND outcome NOT IN ('erased', 'absent', 'trashed') GROUP BY 1, 2 ORDER BY count DESC`,
     [id],
   );
   return {
