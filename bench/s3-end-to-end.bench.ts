@@ -5,16 +5,17 @@
  *     as the run has: one per worker thread): the ceiling;
  *   - a per-object DeleteObject loop at concurrency 16 (what `aws s3 rm` and rclone do), over
  *     fewer objects (it is about 50x slower), compared by rate.
- * Sides alternate (A B C, then C B A) and every side gets fresh objects, put before its timer
- * starts. Prints keys/s for each side and the ratios (medians over rounds).
+ * Sides alternate (A B C, then C B A); each round puts fresh objects for every side first, then
+ * times the sides back to back. Prints keys/s for each side, each round's ratios, and the ratios
+ * of the medians over rounds.
  *
  *   node --import tsx bench/s3-end-to-end.bench.ts [N=20000] [rounds=2] [perObjectN=min(N,1000)]
  *
  * Env: LETHE_BENCH_S3_OBJECTS (N), LETHE_TEST_S3_ENDPOINT (else a moto_server is started here),
  * LETHE_BENCH_DATABASE_URL (else local Postgres). The engine runs from TypeScript sources (no
  * build needed); its S3 token bucket is off (deletesPerSecond 0) so the store sets the pace.
- * Seeding is the slow part: moto stores about 200 objects/s, so N=20000 and 2 rounds put 80k
- * objects (several minutes).
+ * Seeding is the slow part: moto stores at most about 200 objects/s, so N=20000 and 2 rounds put
+ * about 80k objects (7 minutes on an idle 2-core machine, much longer on a busy one).
  */
 import { Bench } from 'tinybench';
 import { createEngine, parseStorageUrl, type Engine, type S3StorageConfig } from '../packages/engine/src/index.js';
@@ -65,7 +66,7 @@ async function perObjectDeletes(client: S3Client, keys: readonly string[]): Prom
   await inParallel(keys, 16, (Key) => client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key })));
 }
 
-type Task = [name: string, fn: () => Promise<void>, opts: { beforeEach: () => Promise<void> }];
+type Task = [name: string, fn: () => Promise<void>];
 
 export async function runS3Bench(n: number, rounds: number, perObjectN: number, log: (line: string) => void = console.log): Promise<S3BenchResult> {
   const server: S3TestServer = await startS3Server();
@@ -97,46 +98,47 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
     const warm = await engine.run({ trigger: 'bench' });
     if (warm.deleted_count !== 200) throw new Error(`warm-up run deleted ${warm.deleted_count}/200 (${warm.status})`);
 
-    let bareKeys: string[] = [];
-    let singleKeys: string[] = [];
     for (let round = 0; round < rounds; round++) {
+      // Every side's objects are put first, so the timed sides run back to back: on a shared,
+      // noisy machine, minutes of seeding between them would compare different loads.
+      const bareKeys = Array.from({ length: n }, (_, i) => `bare/${round}/${i}`);
+      const singleKeys = Array.from({ length: perObjectN }, (_, i) => `single/${round}/${i}`);
+      await seedRun(n);
+      await putAll(server.client, [...bareKeys, ...singleKeys], log);
       const lethe: Task = ['lethe', async () => {
         // allowLarge: the blast-radius guard would refuse a run 10x the warm-up's size.
         const s = await engine!.run({ trigger: 'bench', allowLarge: true });
         if (s.deleted_count !== n || s.status !== 'completed') throw new Error(`lethe run deleted ${s.deleted_count}/${n} (${s.status})`);
         if (process.env.LETHE_BENCH_VERBOSE) log(`  run ${s.duration_seconds} s, phases (ms): ${JSON.stringify(s.phase_ms)}`);
-      }, { beforeEach: () => seedRun(n) }];
-      const ceiling: Task = ['ceiling', () => bareDeleteObjects(server.client, bareKeys), {
-        beforeEach: async () => {
-          bareKeys = Array.from({ length: n }, (_, i) => `bare/${round}/${i}`);
-          await putAll(server.client, bareKeys, log);
-        },
       }];
-      const perObject: Task = ['perObject', () => perObjectDeletes(server.client, singleKeys), {
-        beforeEach: async () => {
-          singleKeys = Array.from({ length: perObjectN }, (_, i) => `single/${round}/${i}`);
-          await putAll(server.client, singleKeys, log);
-        },
-      }];
+      const ceiling: Task = ['ceiling', () => bareDeleteObjects(server.client, bareKeys)];
+      const perObject: Task = ['perObject', () => perObjectDeletes(server.client, singleKeys)];
       const order = round % 2 === 0 ? [lethe, ceiling, perObject] : [perObject, ceiling, lethe];
       const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
-      for (const [name, fn, opts] of order) bench.add(name, fn, opts);
+      for (const [name, fn] of order) bench.add(name, fn);
       await bench.run();
+      const thisRound: Record<string, number> = {};
       for (const task of bench.tasks) {
         const r = task.result;
         if (r.state !== 'completed') throw new Error(`${task.name}: ${r.state}${'error' in r ? `: ${String(r.error)}` : ''}`);
         const count = task.name === 'perObject' ? perObjectN : n;
         const perSecond = count / (r.latency.mean / 1000);
         rates[task.name]!.push(perSecond);
+        thisRound[task.name] = perSecond;
         log(`round ${round + 1} ${task.name}: ${Math.round(perSecond)} keys/s (${count} keys in ${(r.latency.mean / 1000).toFixed(2)} s)`);
       }
+      log(`round ${round + 1} ratios: lethe/ceiling ${(thisRound.lethe! / thisRound.ceiling!).toFixed(3)}, lethe/per-object ${(thisRound.lethe! / thisRound.perObject!).toFixed(1)}x`);
     }
   } finally {
     await engine?.close();
     await db?.drop();
     await server.stop();
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
   const result: S3BenchResult = {
     n, perObjectN,
     letheKeysPerSecond: median(rates.lethe!),
