@@ -112,6 +112,11 @@ describe('lethe verify-ledger', () => {
     expect(json(repaired)).toMatchObject({ present: 1, repaired: 1, unresolved: 0 });
     expect(await f.files.exists('v/2.pdf')).toBe(false);
     expect((await lethe(['verify-ledger', '--sample', '0'])).code).toBe(2);
+    // The same check as `lethe verify --ledger`.
+    await f.files.put('v/1.pdf', 'back again');
+    expect((await lethe(['verify', '--ledger', '--all'])).code).toBe(1);
+    expect(json(await lethe(['verify', '--ledger', '--repair', '--json']))).toMatchObject({ repaired: 1, unresolved: 0 });
+    expect((await lethe(['verify', '--repair'])).code).toBe(2);
   });
 
   it('with LETHE_LEDGER_KEY_SECRET, lookup by key still finds the erasure', async () => {

@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
 import { verifyExpired, type VerifyReport } from '@lethe/engine';
 import { durationMs } from '../durations.js';
-import { ExitCode, printJson, printLines } from '../output.js';
+import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, plural, time } from '../render/format.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 import { positiveInt } from './run.js';
+import { addLedgerVerifyOptions, ledgerVerifyAction, type LedgerVerifyFlags } from './verify-ledger.js';
 
-interface VerifyFlags extends ConnectionFlags {
+interface VerifyFlags extends ConnectionFlags, LedgerVerifyFlags {
   readonly grace: string;
   readonly show: string;
+  readonly ledger?: boolean;
 }
 
 /** Runbook OP-005: expired rows whose files still exist, and how overdue each is. */
@@ -20,8 +22,12 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
     .description('check storage for expired rows whose files still exist, with how overdue each is (runbook OP-005); exits 1 if any is overdue by more than the grace')
     .option('--grace <duration>', 'overdue by more than this is a failure (e.g. 24h, 2d; 0 for none)', '24h')
     .option('--show <n>', 'most overdue files to list (the JSON keeps up to 1000)', '20')
-    .option('--json', 'print the report as JSON');
+    .option('--json', 'print the report as JSON')
+    .option('--ledger', 'instead: check that files the ledger records as erased are gone (issue 7; same as `lethe verify-ledger`)');
+  addLedgerVerifyOptions(command);
   addConnectionOptions(command, { storage: true }).action(async (flags: VerifyFlags) => {
+    if (flags.ledger) return ledgerVerifyAction(ctx, flags);
+    if (flags.sample !== undefined || flags.all || flags.repair) throw new UsageError('--sample, --all and --repair go with --ledger (lethe verify --ledger ...)');
     const graceMs = durationMs('--grace', flags.grace, { allowZero: true });
     const show = positiveInt('--show', flags.show, 0);
     const report = await withEngine(ctx, flags, (engine) => verifyExpired(engine, { graceMs, ...(ctx.signal ? { signal: ctx.signal } : {}) }));
