@@ -1,6 +1,8 @@
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_LOCK_KEY } from '@lethe/engine';
 import { seededRandom } from '@lethe/engine/testing';
-import { runCli, spawnCli, waitForExit } from '../support/cli.js';
+import { runCli, spawnCli, waitForExit, type CliResult } from '../support/cli.js';
 import { expectConverged } from '../support/convergence.js';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
@@ -15,6 +17,10 @@ import { expectConsistent, faultSeed, insertRows, pollUntil, putFiles } from './
  * Kill points: most are "the ledger has passed N rows" (N drawn from the seed, increasing); about
  * one in five is "the run's row has appeared" (killed during start-up, before or among its first
  * deletes). A deletes-per-second ceiling and small batches spread the points over the run.
+ *
+ * Between a kill and the next run the test holds the run lock itself, so the interim checks see
+ * a still state. The next `lethe run --wait` is started as soon as the current run holds the lock
+ * and waits for it (a queued run taking over after a crash): its start-up overlaps the run before.
  */
 const EXPIRED = 2000;
 const LIVE = 200;
@@ -63,32 +69,58 @@ describe('SIGKILL at seeded random points (issue 7)', () => {
     const log: string[] = [];
     const gaps = new Set<string>();
     const t0 = Date.now();
-    for (const [i, point] of plan.entries()) {
-      const context = `seed ${seed}, kill ${i + 1}/${KILLS} (${point.kind === 'ledger' ? `ledger >= ${point.rows}` : 'run started'})`;
-      const runsBefore = await count('SELECT count(*)::int AS n FROM lethe_runs');
-      const ledgerBefore = await count('SELECT count(*)::int AS n FROM lethe_ledger');
-      // A threshold already passed (the previous kill overshot) means: kill after this run's first batch.
-      const target = point.kind === 'ledger' ? Math.max(point.rows, ledgerBefore + 1) : 0;
-      const child = spawnCli(['run', '--json'], env);
-      const exit = waitForExit(child);
-      let exitedEarly = false;
-      void exit.then(() => (exitedEarly = true));
-      await pollUntil(async () => {
-        if (exitedEarly) return true;
-        if (point.kind === 'started') return (await count('SELECT count(*)::int AS n FROM lethe_runs')) > runsBefore;
-        return (await count('SELECT count(*)::int AS n FROM lethe_ledger')) >= target;
-      }, 30_000, context);
-      child.kill('SIGKILL');
-      const result = await exit;
-      expect(result.signal, `${context}: the run must still be going when killed (stdout ${result.stdout.slice(0, 300)}, stderr ${result.stderr.slice(0, 300)})`).toBe('SIGKILL');
-      const state = await expectConsistent(db.pool, files, { ids: expiredIds, keys: expiredKeys }, liveKeys, context);
-      for (const id of state.gap) gaps.add(id);
-      log.push(`${i + 1}:${point.kind === 'ledger' ? point.rows : 'start'}->${state.removed}${state.gap.length ? `(gap ${state.gap.length})` : ''}@${Date.now() - t0}ms`);
+    // The test takes the run lock itself between a kill and the next run (as an operator would),
+    // so the checks see a still state. The next run is started early and waits for the lock
+    // (`--wait`), which hides its start-up time behind the run before it.
+    const lockClient = await db.pool.connect();
+    const lockPid = (await lockClient.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const children: ChildProcess[] = [];
+    const start = (extra: Record<string, string> = {}): { child: ChildProcess; exit: Promise<CliResult> } => {
+      const child = spawnCli(['run', '--json', '--wait', '60'], { ...env, ...extra });
+      children.push(child);
+      return { child, exit: waitForExit(child) };
+    };
+    try {
+      let current = start();
+      let runsBefore = 0;
+      let ledgerBefore = 0;
+      for (const [i, point] of plan.entries()) {
+        const context = `seed ${seed}, kill ${i + 1}/${KILLS} (${point.kind === 'ledger' ? `ledger >= ${point.rows}` : 'run started'})`;
+        let exited = false;
+        void current.exit.then(() => (exited = true));
+        const started = async (): Promise<boolean> => exited || (await count('SELECT count(*)::int AS n FROM lethe_runs')) > runsBefore;
+        await pollUntil(started, 30_000, `${context}: the run started`);
+        // Only now, with the lock taken by this run, may the next one start waiting for it.
+        const next = start(i === KILLS - 1 ? { LETHE_DELETES_PER_SECOND: '0' } : {});
+        // A threshold already passed (the previous kill overshot) means: kill after this run's first batch.
+        const target = point.kind === 'ledger' ? Math.max(point.rows, ledgerBefore + 1) : 0;
+        await pollUntil(async () => exited || point.kind === 'started' || (await count('SELECT count(*)::int AS n FROM lethe_ledger')) >= target, 30_000, context);
+        // Queue for the lock first: when the killed session's lock goes, a waiter gets it at once.
+        let locked = false;
+        const lock = lockClient.query('SELECT pg_advisory_lock($1)', [RUN_LOCK_KEY]).then(() => (locked = true));
+        const queued = async (): Promise<boolean> =>
+          (await db.pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = $1`, [lockPid])).rowCount! > 0;
+        await pollUntil(async () => locked || (await queued()), 30_000, `${context}: the test queued for the run lock`);
+        current.child.kill('SIGKILL');
+        const result = await current.exit;
+        expect(result.signal, `${context}: the run must still be going when killed (stdout ${result.stdout.slice(0, 3000)}, stderr ${result.stderr.slice(0, 1000)})`).toBe('SIGKILL');
+        await lock;
+        const state = await expectConsistent(db.pool, files, { ids: expiredIds, keys: expiredKeys }, liveKeys, context);
+        for (const id of state.gap) gaps.add(id);
+        log.push(`${i + 1}:${point.kind === 'ledger' ? point.rows : 'start'}->${state.removed}${state.gap.length ? `(gap ${state.gap.length})` : ''}@${Date.now() - t0}ms`);
+        runsBefore = await count('SELECT count(*)::int AS n FROM lethe_runs');
+        ledgerBefore = await count('SELECT count(*)::int AS n FROM lethe_ledger');
+        await lockClient.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK_KEY]);
+        current = next;
+      }
+      console.log(`[faults] seed ${seed}: kill point -> rows removed so far: ${log.join(' ')}`);
+      const final = await current.exit;
+      expect(final.code, `seed ${seed}: ${final.stderr}`).toBe(0);
+      expect(JSON.parse(final.stdout), `seed ${seed}`).toMatchObject({ status: 'completed', failed_count: 0 });
+    } finally {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      lockClient.release();
     }
-    console.log(`[faults] seed ${seed}: kill point -> rows removed so far: ${log.join(' ')}`);
-    const final = await runCli(['run', '--json'], { ...env, LETHE_DELETES_PER_SECOND: '0' });
-    expect(final.code, `seed ${seed}: ${final.stderr}`).toBe(0);
-    expect(JSON.parse(final.stdout), `seed ${seed}`).toMatchObject({ status: 'completed', failed_count: 0 });
     await expectConverged(db.pool, files, expiredKeys, liveKeys);
     // Files a killed run deleted but never recorded were found absent by a later run: exactly those.
     const absent = await db.pool.query<{ job_id: string }>(`SELECT job_id FROM lethe_ledger WHERE outcome = 'absent' ORDER BY job_id`);
