@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PurposeSelection } from './expired-rows.js';
+import { expiredSelectSql, type PurposeSelection } from './expired-rows.js';
 import type { JobsTable } from './jobs-table.js';
 import type { ExpiredRow } from './ports.js';
 
@@ -43,18 +43,9 @@ export interface ClaimOptions {
 
 /** The claim query: the expired-row query, minus this group's kept rows, optionally one shard, SKIP LOCKED. */
 export function claimSql(t: JobsTable, sharded: boolean): string {
-  return `SELECT j.${t.id}::text, coalesce(j.${t.fileKey}::text, ''),
-       (extract(epoch FROM j.${t.createdAt}) * 1000)::float8,
-       (extract(epoch FROM j.${t.createdAt} + $2::interval) * 1000)::float8
-  FROM ${t.table} j
- WHERE j.${t.purpose} = $1
-   AND j.${t.createdAt} < ${t.toColumnTime(`$3::timestamptz - $2::interval + $4::interval`)}
-   AND j.${t.createdAt} + $2::interval < ${t.toColumnTime('$3::timestamptz')}
-   AND NOT EXISTS (SELECT 1 FROM lethe_group_skips s WHERE s.group_id = $5 AND s.job_id = j.${t.id}::text)
-   ${sharded ? `AND mod(hashtext(j.${t.id}::text) & 2147483647, $7::int) = $8::int` : ''}
- ORDER BY j.${t.createdAt}
- LIMIT $6
- FOR UPDATE OF j SKIP LOCKED`;
+  const skips = `AND NOT EXISTS (SELECT 1 FROM lethe_group_skips s WHERE s.group_id = $5 AND s.job_id = j.${t.id}::text)`;
+  const shard = sharded ? `AND mod(hashtext(j.${t.id}::text) & 2147483647, $7::int) = $8::int` : '';
+  return expiredSelectSql(t, `${skips} ${shard}`, `ORDER BY j.${t.createdAt} LIMIT $6 FOR UPDATE OF j SKIP LOCKED`);
 }
 
 type Raw = [string, string, number, number];

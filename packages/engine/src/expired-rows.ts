@@ -20,6 +20,14 @@ export interface PurposeSelection {
  * Timestamps come back as epoch milliseconds (float8), ids as text: cheap to decode.
  */
 export function expiredRowsSql(t: JobsTable): string {
+  return expiredSelectSql(t, '', `ORDER BY j.${t.createdAt}`);
+}
+
+/**
+ * The shared shape of every expired-row read ($1 purpose, $2 interval, $3 cutoff, $4 slack):
+ * `extraWhere` narrows it (group claims add skips and shards), `tail` orders and limits it.
+ */
+export function expiredSelectSql(t: JobsTable, extraWhere: string, tail: string): string {
   return `SELECT j.${t.id}::text, coalesce(j.${t.fileKey}::text, ''),
        (extract(epoch FROM j.${t.createdAt}) * 1000)::float8,
        (extract(epoch FROM j.${t.createdAt} + $2::interval) * 1000)::float8
@@ -27,7 +35,8 @@ export function expiredRowsSql(t: JobsTable): string {
  WHERE j.${t.purpose} = $1
    AND j.${t.createdAt} < ${t.toColumnTime(`$3::timestamptz - $2::interval + $4::interval`)}
    AND j.${t.createdAt} + $2::interval < ${t.toColumnTime('$3::timestamptz')}
- ORDER BY j.${t.createdAt}`;
+   ${extraWhere}
+ ${tail}`;
 }
 
 export interface ReadExpiredOptions {
