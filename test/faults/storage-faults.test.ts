@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, ErrorCodes, FileStorage, type KeyOutcome } from '@lethe/engine';
-import { FakeClock, FaultInjectingStorage, type FaultPlan } from '@lethe/engine/testing';
+import { FakeClock, FaultInjectingStorage, MemoryStorage, type FaultPlan } from '@lethe/engine/testing';
 import { expectConverged } from '../support/convergence.js';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
@@ -93,6 +93,25 @@ describe('storage faults at the adapter boundary (FileStorage, issue 7)', () => 
       await storage.close();
       await f.files.remove();
     }
+  });
+
+  it('the seeded share picks the same keys for the same seed, whatever the batching, and about the share asked', async () => {
+    const keys = Array.from({ length: 4000 }, (_, i) => `share/${i}.pdf`);
+    const plan: FaultPlan = { share: { seed, fraction: 0.05, faults: [{ code: 'EIO' }, { code: 'EACCES' }] } };
+    const picked = (s: FaultInjectingStorage): string[] => keys.filter((k) => s.faultFor(k) !== null);
+    const memory = (): FaultInjectingStorage => new FaultInjectingStorage(new MemoryStorage(), plan);
+    const a = picked(memory());
+    expect(a, `seed ${seed}`).toEqual(picked(memory()));
+    expect(a.length / keys.length).toBeGreaterThan(0.03);
+    expect(a.length / keys.length).toBeLessThan(0.07);
+    // Through deleteMany in different batch sizes: the same keys fail.
+    for (const size of [1, 7, 1000]) {
+      const s = memory();
+      for (let i = 0; i < keys.length; i += size) await s.deleteMany(keys.slice(i, i + size));
+      expect(s.injected.map((x) => x.key), `batches of ${size}`).toEqual(a);
+    }
+    const other = picked(new FaultInjectingStorage(new MemoryStorage(), { share: { ...plan.share!, seed: seed + 7 } }));
+    expect(other).not.toEqual(a);
   });
 
   it('a timed-out delete is a failed outcome once the (fake) timer fires, never a hang or a lost outcome', async () => {
