@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import { migrate, type MigrateReport } from './migrate.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
 import type { StoragePort } from './ports.js';
+import { preflightRun } from './operations/doctor-preflight.js';
 import { purgeBeforeRun } from './operations/purge.js';
 import { executeRun, type RunOptions } from './run.js';
 import { WorkerPoolStorage } from './storage/worker-pool.js';
@@ -21,7 +22,7 @@ export interface Engine {
   storage(): StoragePort;
   migrate(options?: MigrateCallOptions): Promise<MigrateReport>;
   run(options?: RunOptions): Promise<RunSummary>;
-  /** Drains the worker pool and closes the database pool (when the engine created it). */
+  /** Waits (bounded) for notifications in flight, drains the worker pool, closes the database pool (when the engine created it). */
   close(): Promise<void>;
 }
 
@@ -48,13 +49,18 @@ export function createEngine(input: EngineOptions): Engine {
       migrate(pool, { jobs: options.jobs, policies: options.policies, ...(m.createJobsIndexes === undefined ? {} : { createJobsIndexes: m.createJobsIndexes }) }),
     run: async (runOptions) => {
       const deps = { pool, storage: getStorage(), options };
+      // Issue 9: database answers and is migrated, storage root reachable, or fail now in one line.
+      await preflightRun(deps, { dryRun: runOptions?.dryRun === true });
       // Undo window (issue 7): trash past its grace goes first.
-      await purgeBeforeRun(deps, runOptions ?? {});
+      // Group workers share the run lock; purging takes it alone, so it is left to solo runs.
+      if (runOptions?.group === undefined) await purgeBeforeRun(deps, runOptions ?? {});
       return executeRun(deps, runOptions);
     },
     async close() {
       if (closed) return;
       closed = true;
+      // Notifications still being delivered get a bounded moment (issue 9); never longer.
+      await options.notifier.flush(options.notifyFlushMs).catch(() => {});
       const s = storage;
       storage = undefined;
       // Adapters passed in by the caller are the caller's to close.

@@ -7,6 +7,7 @@ import type { Clock, Logger, StoragePort } from './ports.js';
 import { parseStorageUrl, type StorageConfig } from './storage/config.js';
 import { validateLedgerKeySecret } from './ledger-keys.js';
 import { resolveUndoWindows, type UndoWindows } from './undo-window.js';
+import { noopNotifier, type Notifier } from './notify/notifier.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
 export interface EngineOptions {
@@ -59,6 +60,10 @@ export interface EngineOptions {
   /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
   readonly ledgerKeyHmacSecret?: string;
   readonly logger?: Logger;
+  /** Issue 9: told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
+  readonly notifier?: Notifier;
+  /** How long `close()` waits for notifications still being delivered (default 5 s). */
+  readonly notifyFlushMs?: number;
   readonly clock?: Clock;
   /** Lethe's version, recorded with every run. */
   readonly version?: string;
@@ -94,6 +99,8 @@ export interface ResolvedOptions {
   readonly undoWindows: UndoWindows;
   readonly ledgerKeyHmacSecret: string | null;
   readonly logger: Logger;
+  readonly notifier: Notifier;
+  readonly notifyFlushMs: number;
   readonly clock: Clock;
   readonly version: string;
   readonly host: string;
@@ -162,6 +169,8 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
     logger: o.logger ?? silentLogger,
+    notifier: o.notifier ?? noopNotifier,
+    notifyFlushMs: int('notifyFlushMs', o.notifyFlushMs, 5000, 0, 600_000),
     clock: o.clock ?? systemClock,
     version: o.version ?? '0.1.0',
     host: o.host ?? 'unknown',

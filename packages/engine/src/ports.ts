@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * The small interfaces the engine consumes. Glossary:
  *
@@ -46,6 +48,33 @@ export interface ObjectInfo {
   readonly modifiedMs: number;
 }
 
+/** `lethe doctor` (issue 9): one step of writing, reading back and deleting a probe object. */
+export interface ProbeStep {
+  readonly step: 'write' | 'read' | 'delete';
+  readonly ok: boolean;
+  readonly ms: number;
+  readonly code?: string;
+  readonly message?: string;
+}
+
+export interface ProbeResult {
+  /** Where the probe object was, relative to the root (under `.lethe/doctor/`). */
+  readonly key: string;
+  readonly steps: readonly ProbeStep[];
+}
+
+/** An object's bytes, streamed (restore from a backup never holds a whole file in memory). */
+export interface ObjectBody {
+  readonly body: Readable;
+  readonly size: number;
+}
+
+export type WriteOutcome =
+  | { readonly outcome: 'written'; readonly size: number }
+  /** Something is already at the key: never overwritten. */
+  | { readonly outcome: 'occupied' }
+  | { readonly outcome: 'failed'; readonly code: string; readonly message: string };
+
 /** Storage: filesystem and S3 are adapters of this one port (see storage/contract tests). */
 export interface StoragePort {
   /** A short description for logs and summaries, e.g. `file:///var/lib/docs`. */
@@ -67,6 +96,17 @@ export interface StoragePort {
   purgeTrash?(trash: readonly string[]): Promise<KeyOutcome[]>;
   /** Optional: what a run summary should say about the store (e.g. an S3 bucket's versioning and mode). */
   describeState?(): Promise<Record<string, unknown>>;
+  /**
+   * Optional (issue 9): throws a LetheError naming the store when its root (directory, bucket)
+   * cannot be reached. One cheap call: every real run makes it before anything else.
+   */
+  ping?(): Promise<void>;
+  /** Optional (`lethe doctor`): writes, reads back and deletes a small object at `.lethe/doctor/<name>`; never throws for a step. */
+  probe?(name: string): Promise<ProbeResult>;
+  /** Optional (restore from a backup): the object at the key, or null when there is none. */
+  readObject?(key: string): Promise<ObjectBody | null>;
+  /** Optional (restore from a backup): writes the object at the key, never over an existing one. */
+  writeObject?(key: string, source: ObjectBody): Promise<WriteOutcome>;
   close(): Promise<void>;
 }
 

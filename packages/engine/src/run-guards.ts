@@ -48,7 +48,7 @@ export async function preRunCheck(
   );
   if (!check.allowed && !run.allowLarge) {
     const reason = `blast-radius guard: ${check.reason}; rerun with --allow-large (or the admin API's allowLarge) after checking the policies`;
-    await pause(pool, { by: 'lethe:blast-radius-guard', reason });
+    await pause(pool, { by: 'lethe:blast-radius-guard', reason }, options.notifier);
     await writeAudit(pool, AuditActions.BLAST_RADIUS_REFUSED, { ...check, cutoff });
     options.logger.warn({ blastRadius: check }, 'run refused by the blast-radius guard; Lethe paused');
     throw new LetheError(ErrorCodes.BLAST_RADIUS, `${reason}. Lethe is now paused: \`lethe resume\` then \`lethe run --allow-large\` to proceed`);

@@ -84,7 +84,7 @@ export function errorCode(error: unknown): string {
 export async function tripBreaker(db: Queryable, options: ResolvedOptions, runId: string, share: number): Promise<LetheError> {
   const reason = `failure breaker: ${Math.round(share * 100)}% of the last ${options.breakerWindow} deletes failed (above ${Math.round(options.breakerTripShare * 100)}%) in run ${runId}; investigate storage (runbook FM-002) before resuming`;
   try {
-    await pause(db, { by: 'lethe:failure-breaker', reason });
+    await pause(db, { by: 'lethe:failure-breaker', reason }, options.notifier);
     await writeAudit(db, AuditActions.FAILURE_BREAKER, { run_id: runId, share, window: options.breakerWindow });
   } catch (error) {
     options.logger.error({ runId, error: describeError(error) }, 'the failure breaker could not pause Lethe');

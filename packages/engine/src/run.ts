@@ -13,6 +13,8 @@ import { erasurePlan } from './erasure-plan.js';
 import { ledgerKeyFunction } from './ledger-keys.js';
 import type { ResolvedOptions } from './options.js';
 import { runPipeline, type StopReason } from './pipeline.js';
+import { deadRunNotification, runEndNotification } from './notify/events.js';
+import { safeNotify } from './notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from './policy.js';
 import { loadCurrentPolicies, loadPolicyVersion } from './policy-store.js';
 import type { RunProgress, StoragePort } from './ports.js';
@@ -117,7 +119,10 @@ async function planRun(deps: RunDeps, runOptions: RunOptions, table: JobsTable):
     return { cutoff: g.cutoff, policyVersion: version.version, policies: version.policies, selected: selectPurposes(version.policies, runOptions.purposes), check: { blastRadius: null, estimate: null }, group: { id: g.groupId, shard } };
   }
   const interrupted = await closeInterruptedRuns(pool);
-  for (const r of interrupted) options.logger.warn({ interruptedRunId: r.id, deleted: r.deleted }, 'a previous run did not finish; recorded it as interrupted');
+  for (const r of interrupted) {
+    options.logger.warn({ interruptedRunId: r.id, deleted: r.deleted }, 'a previous run did not finish; recorded it as interrupted');
+    safeNotify(options.notifier, deadRunNotification(r, options.host));
+  }
   const policy = await loadCurrentPolicies(pool);
   const selected = selectPurposes(policy.policies, runOptions.purposes);
   const { rows } = await pool.query<{ cutoff: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff`);
@@ -204,6 +209,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
     { status: result.status, deleted: result.deleted_count, failed: result.failed_count, refused: result.refused_count, shared: result.shared_count, held: result.held_count, durationSeconds: result.duration_seconds, ...(result.error ? { error: result.error } : {}) },
     'run finished',
   );
+  safeNotify(options.notifier, runEndNotification(result));
   return result;
 }
 

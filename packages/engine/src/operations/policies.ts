@@ -15,7 +15,7 @@ import { databaseNow } from './plan.js';
  */
 
 /** Serialises policy changes: each is computed against the version it replaces. */
-const POLICY_LOCK_KEY = 0x4c455448_00000003n.toString(); // "LETH" + 3
+export const POLICY_LOCK_KEY = 0x4c455448_00000003n.toString(); // "LETH" + 3
 
 export interface PolicyChangeLine {
   readonly purpose: string;
@@ -138,7 +138,7 @@ export async function setPolicy(engine: Engine, req: PolicyChangeRequest, o: { r
  * Rows expired under `next` but not under `before`, at `now`: served by the (purpose_code,
  * created_at) index over the range the shorter retention adds.
  */
-async function countNewlyExpired(db: Queryable, t: JobsTable, purpose: string, before: Retention, next: Retention, now: string): Promise<{ rows: number; files: number }> {
+export async function countNewlyExpired(db: Queryable, t: JobsTable, purpose: string, before: Retention, next: Retention, now: string): Promise<{ rows: number; files: number }> {
   const slack = isCalendarRetention(next) || isCalendarRetention(before) ? '3 days' : '0';
   const { rows } = await db.query<{ rows: string; files: string }>(
     `SELECT count(*) AS rows, count(DISTINCT j.${t.fileKey}) AS files

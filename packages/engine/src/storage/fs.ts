@@ -1,7 +1,8 @@
 import { lstat, opendir, realpath, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCodes, LetheError } from '../errors.js';
-import type { KeyOutcome, ObjectInfo, RestoreOutcome, StoragePort, TrashRequest } from '../ports.js';
+import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
+import { pingRoot, probeRoot, readFileObject, writeFileObject } from './fs-objects.js';
 import { purgeFiles, restoreFile, trashFiles } from './fs-trash.js';
 import { checkKey } from './keys.js';
 import { isReservedKey, reservedKeyProblem } from './trash-keys.js';
@@ -44,7 +45,7 @@ export class FileStorage implements StoragePort {
 
   async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<KeyOutcome[]> {
     const rootReal = await this.#realRoot();
-    const parents = new Map<string, Promise<string | null>>();
+    const parents = new Map<string, Promise<ParentDir>>();
     const out = new Array<KeyOutcome>(keys.length);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -60,27 +61,36 @@ export class FileStorage implements StoragePort {
     return out;
   }
 
-  async #deleteOne(rootReal: string, key: string, parents: Map<string, Promise<string | null>>): Promise<KeyOutcome> {
+  /**
+   * The hot path (one call per file). The key has passed `checkKey` (relative, no `.`/`..`/empty
+   * segments, no backslash), so its path is the root's real path + `/` + key with nothing to
+   * normalise: plain string work, no path.join per file. Each parent directory's real path is
+   * resolved and checked against the root once per batch (keys of a batch share few directories).
+   */
+  async #deleteOne(rootReal: string, key: string, parents: Map<string, Promise<ParentDir>>): Promise<KeyOutcome> {
     // A row naming a key under .lethe/ must not reach into Lethe's trash.
     const problem = checkKey(key) ?? (isReservedKey(key) ? reservedKeyProblem() : null);
     if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
-    const path = join(rootReal, key);
-    const parent = dirname(path);
-    let parentReal = parents.get(parent);
-    if (!parentReal) {
-      parentReal = realpath(parent).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
-        throw error;
-      });
-      parents.set(parent, parentReal);
+    const slash = key.lastIndexOf('/');
+    const dirKey = slash < 0 ? '' : key.slice(0, slash);
+    let parent = parents.get(dirKey);
+    if (!parent) {
+      parent = realpath(dirKey === '' ? rootReal : under(rootReal, dirKey)).then(
+        (real) => (isInside(rootReal, real) ? real : OUTSIDE),
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+          throw error;
+        },
+      );
+      parents.set(dirKey, parent);
     }
     try {
-      const resolved = await parentReal;
+      const resolved = await parent;
       if (resolved === null) return { key, outcome: 'absent' };
-      if (!isInside(rootReal, resolved)) {
+      if (resolved === OUTSIDE) {
         return { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false };
       }
-      await unlink(join(resolved, path.slice(parent.length + 1)));
+      await unlink(under(resolved, key.slice(slash + 1)));
       return { key, outcome: 'erased' };
     } catch (error) {
       return fsFailure(key, error as NodeJS.ErrnoException);
@@ -119,6 +129,23 @@ export class FileStorage implements StoragePort {
     }
   }
 
+  /** Issue 9 (run preflight, `lethe doctor`, restore from a backup): see fs-objects.ts. */
+  async ping(): Promise<void> {
+    await pingRoot(this.#root, await this.#realRoot());
+  }
+
+  async probe(name: string): Promise<ProbeResult> {
+    return probeRoot(await this.#realRoot(), name);
+  }
+
+  async readObject(key: string): Promise<ObjectBody | null> {
+    return readFileObject(await this.#realRoot(), key);
+  }
+
+  async writeObject(key: string, source: ObjectBody): Promise<WriteOutcome> {
+    return writeFileObject(await this.#realRoot(), key, source);
+  }
+
   async *list(prefix = ''): AsyncIterable<ObjectInfo> {
     const rootReal = await this.#realRoot();
     const start = prefix === '' ? rootReal : join(rootReal, prefix);
@@ -147,6 +174,15 @@ async function* walk(rootReal: string, dir: string): AsyncIterable<ObjectInfo> {
       if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs };
     }
   }
+}
+
+/** A parent directory as a batch sees it: its real path, null when missing, OUTSIDE when it resolves outside the root. */
+const OUTSIDE = Symbol('outside the storage root');
+type ParentDir = string | null | typeof OUTSIDE;
+
+/** `dir/name` for a checked relative name (no join: nothing to normalise). */
+function under(dir: string, name: string): string {
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
 }
 
 function isInside(rootReal: string, candidate: string): boolean {

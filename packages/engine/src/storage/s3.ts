@@ -1,11 +1,12 @@
 import { systemClock } from '../clock.js';
 import { ErrorCodes, LetheError, type ErrorCode } from '../errors.js';
-import type { Clock, KeyOutcome, ObjectInfo, RestoreOutcome, StoragePort, TrashRequest } from '../ports.js';
+import type { Clock, KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
 import type { S3StorageConfig } from './config.js';
 import { buildS3Client, DEFAULT_MAX_SOCKETS, type S3ClientHandle } from './s3-client.js';
 import { deleteTargets, requestFailure, type DeleteContext, type DeleteTarget, type TargetFailure } from './s3-delete.js';
 import { fromObjectKey, listPrefix, toObjectKey } from './s3-keys.js';
 import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
+import { pingBucket, probeBucket, readS3Object, writeS3Object, type S3ObjectContext } from './s3-objects.js';
 import { S3RequestError, S3Sender } from './s3-sender.js';
 import { purgeObjects, restoreObject, trashObjects, type S3TrashContext } from './s3-trash.js';
 import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './s3-versions.js';
@@ -178,6 +179,27 @@ export class S3Storage implements StoragePort {
 
   #trashContext(): S3TrashContext {
     return { ...this.#ctx, prefix: this.#config.prefix, mode: this.#mode, versioning: () => this.#versioningState(), concurrency: this.#listConcurrency() };
+  }
+
+  /** Issue 9 (run preflight, `lethe doctor`, restore from a backup): see s3-objects.ts. */
+  ping(): Promise<void> {
+    return pingBucket(this.#objectContext());
+  }
+
+  probe(name: string): Promise<ProbeResult> {
+    return probeBucket(this.#objectContext(), name);
+  }
+
+  readObject(key: string): Promise<ObjectBody | null> {
+    return readS3Object(this.#objectContext(), key);
+  }
+
+  writeObject(key: string, source: ObjectBody): Promise<WriteOutcome> {
+    return writeS3Object(this.#objectContext(), key, source);
+  }
+
+  #objectContext(): S3ObjectContext {
+    return { ...this.#ctx, prefix: this.#config.prefix };
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
-import type { KeyOutcome, ObjectInfo, RestoreOutcome, StoragePort, TrashRequest } from '../ports.js';
+import { ErrorCodes, LetheError } from '../errors.js';
+import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
 import { createStorage, describeStorage, type StorageConfig } from './config.js';
 
 export interface WorkerPoolOptions {
@@ -75,6 +76,29 @@ export class WorkerPoolStorage implements StoragePort {
   async describeState(): Promise<Record<string, unknown>> {
     const local = await this.#localStorage();
     return local.describeState ? local.describeState() : {};
+  }
+
+  /** Issue 9: the root check, the doctor's probe and restores from a backup run in this thread. */
+  async ping(): Promise<void> {
+    await (await this.#localStorage()).ping?.();
+  }
+
+  async probe(name: string): Promise<ProbeResult> {
+    const local = await this.#localStorage();
+    if (!local.probe) throw new LetheError(ErrorCodes.STORAGE, `${this.describe}: this store has no probe`);
+    return local.probe(name);
+  }
+
+  async readObject(key: string): Promise<ObjectBody | null> {
+    const local = await this.#localStorage();
+    if (!local.readObject) throw new LetheError(ErrorCodes.STORAGE, `${this.describe}: this store cannot read whole objects`);
+    return local.readObject(key);
+  }
+
+  async writeObject(key: string, source: ObjectBody): Promise<WriteOutcome> {
+    const local = await this.#localStorage();
+    if (!local.writeObject) throw new LetheError(ErrorCodes.STORAGE, `${this.describe}: this store cannot write objects`);
+    return local.writeObject(key, source);
   }
 
   async close(): Promise<void> {

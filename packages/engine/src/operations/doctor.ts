@@ -1,0 +1,86 @@
+import type { Engine } from '../engine.js';
+import { readControl } from '../control.js';
+import {
+  check, clockSkew, databaseReachable, jobsIndex, jobsTableUsable, migrationsCurrent, policiesPresent, skipped,
+  storageProbe, storageReachable, storageVersioning, type DoctorCheck,
+} from './doctor-checks.js';
+
+export type { CheckStatus, DoctorCheck } from './doctor-checks.js';
+
+/**
+ * `lethe doctor` (issue 9): a preflight of everything a run needs, for the 3 a.m. question "is it
+ * Lethe, the database or the storage?". Database: reachable, migrated, the jobs table and the two
+ * indexes runs depend on. Storage: reachable, a probe object written, read back and deleted under
+ * `.lethe/doctor/`, the bucket's versioning state. Clock: this host against the database. Any
+ * `fail` makes the report not ok (the CLI exits 1); `warn` is said, not failed.
+ */
+export interface DoctorOptions {
+  /** Largest tolerated difference between this host's clock and the database's (default 5 s). */
+  readonly maxClockSkewMs?: number;
+}
+
+export interface DoctorReport {
+  readonly ok: boolean;
+  readonly checked_at: string;
+  readonly version: string;
+  readonly host: string;
+  readonly storage: string | null;
+  readonly failed: number;
+  readonly warnings: number;
+  readonly checks: readonly DoctorCheck[];
+}
+
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 5_000;
+
+export async function runDoctor(engine: Engine, o: DoctorOptions = {}): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [...(await databaseChecks(engine, o.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS)), ...(await storageChecks(engine))];
+  const failed = checks.filter((c) => c.status === 'fail').length;
+  return {
+    ok: failed === 0,
+    checked_at: new Date().toISOString(),
+    version: engine.options.version,
+    host: engine.options.host,
+    storage: storageDescription(engine),
+    failed,
+    warnings: checks.filter((c) => c.status === 'warn').length,
+    checks,
+  };
+}
+
+async function databaseChecks(engine: Engine, maxSkewMs: number): Promise<DoctorCheck[]> {
+  const db = engine.pool;
+  const names = engine.options.jobs;
+  const reachable = await check('database.reachable', () => databaseReachable(db));
+  const dependent = ['database.migrations', 'database.jobs_table', 'database.index.purpose_created_at', 'database.index.file_key', 'database.policies', 'clock', 'control'];
+  if (reachable.status === 'fail') return [reachable, ...dependent.map((n) => skipped(n, 'the database is not reachable'))];
+  const migrations = await check('database.migrations', () => migrationsCurrent(db));
+  const out = [reachable, migrations];
+  out.push(await check('database.jobs_table', () => jobsTableUsable(db, names)));
+  out.push(await check('database.index.purpose_created_at', () => jobsIndex(db, names, [names.purpose, names.createdAt], 'every run reads expired rows over this index range')));
+  out.push(await check('database.index.file_key', () => jobsIndex(db, names, [names.fileKey], 'the shared-key guard looks every batch up by file_key')));
+  out.push(migrations.status === 'fail' ? skipped('database.policies', 'not migrated') : await check('database.policies', () => policiesPresent(db)));
+  out.push(await check('clock', () => clockSkew(db, maxSkewMs)));
+  out.push(migrations.status === 'fail' ? skipped('control', 'not migrated') : await check('control', async () => {
+    const c = await readControl(db);
+    return c.paused
+      ? { status: 'warn' as const, message: `Lethe is PAUSED by ${c.pausedBy ?? 'unknown'} at ${c.pausedAt ?? '?'}: ${c.reason ?? 'no reason given'} (runs refuse until \`lethe resume\`)` }
+      : { status: 'ok' as const, message: 'not paused' };
+  }));
+  return out;
+}
+
+async function storageChecks(engine: Engine): Promise<DoctorCheck[]> {
+  if (engine.options.storage === null) {
+    return [{ name: 'storage.reachable', status: 'fail', message: 'no storage configured: set LETHE_STORAGE (file:///path or s3://bucket/prefix) or --storage', ms: 0 }];
+  }
+  const storage = engine.storage();
+  const reachable = await check('storage.reachable', () => storageReachable(storage));
+  if (reachable.status === 'fail') return [reachable, skipped('storage.probe', 'the storage is not reachable'), skipped('storage.versioning', 'the storage is not reachable')];
+  return [reachable, await check('storage.probe', () => storageProbe(storage)), await check('storage.versioning', () => storageVersioning(storage))];
+}
+
+function storageDescription(engine: Engine): string | null {
+  const s = engine.options.storage;
+  if (s === null) return null;
+  return 'deleteMany' in s ? s.describe : engine.storage().describe;
+}
