@@ -40,6 +40,7 @@ export const schemas = {
       scheduler_running: bool,
       schedulers: int,
       reasons: { type: 'array', items: str },
+      version: { type: 'string', description: 'the Lethe version answering (EMERGENCY-003)' },
     },
   },
   Liveness: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },

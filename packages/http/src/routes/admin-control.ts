@@ -26,7 +26,7 @@ export function registerControlRoutes(router: Router, o: ResolvedHttpOptions): v
   router.add('POST', `${ADMIN_PREFIX}/pause`, async ({ req, res, authenticated }) => {
     const caller = callerOf(req, authenticated);
     const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), { reason: { type: 'string', required: true, maxLength: 500 } });
-    const state = await pause(o.pool, { by: caller.label, reason: body.reason as string });
+    const state = await pause(o.pool, { by: caller.label, reason: body.reason as string }, o.engine?.options.notifier);
     o.logger.warn({ by: caller.label, remote: caller.remote, reason: body.reason }, 'admin: Lethe paused');
     sendJson(res, 200, controlJson(state));
   }, 'admin-write');
@@ -34,7 +34,7 @@ export function registerControlRoutes(router: Router, o: ResolvedHttpOptions): v
   router.add('POST', `${ADMIN_PREFIX}/resume`, async ({ req, res, authenticated }) => {
     const caller = callerOf(req, authenticated);
     const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), { reason: { type: 'string', maxLength: 500 } });
-    const state = await resume(o.pool, { by: caller.label, ...(typeof body.reason === 'string' ? { reason: body.reason } : {}) });
+    const state = await resume(o.pool, { by: caller.label, ...(typeof body.reason === 'string' ? { reason: body.reason } : {}) }, o.engine?.options.notifier);
     o.logger.warn({ by: caller.label, remote: caller.remote }, 'admin: Lethe resumed');
     sendJson(res, 200, controlJson(state));
   }, 'admin-write');

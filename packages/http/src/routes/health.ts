@@ -17,11 +17,12 @@ export function registerHealthRoutes(router: Router, o: ResolvedHttpOptions): vo
     } catch (error) {
       // Without its database Lethe cannot run: that is unhealthy (503), not a server bug (500).
       o.logger.error({ err: error }, 'health: the database did not answer');
-      sendJson(res, 503, databaseDown());
+      sendJson(res, 503, { ...databaseDown(), version: o.version });
       return;
     }
     const report = evaluateHealth(facts, o.health);
-    sendJson(res, report.status === 'healthy' ? 200 : 503, report);
+    // The version answering (issue 9, EMERGENCY-003 "verify the old version runs").
+    sendJson(res, report.status === 'healthy' ? 200 : 503, { ...report, version: o.version });
   });
 
   router.add('GET', '/livez', ({ res }) => {
