@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { ConfigError, type EngineOptions } from '@lethe/engine';
+import { ConfigError, createWebhookNotifier, type EngineOptions, type Logger } from '@lethe/engine';
 import { VERSION } from './version.js';
 
 /**
@@ -39,6 +39,16 @@ export interface LetheConfig {
   readonly undoWindows?: Record<string, string>;
   /** Ledger and summaries store file keys as HMAC-SHA256 with this secret (issue 7). */
   readonly ledgerKeyHmacSecret?: string;
+  /** A daemon whose heartbeat is older than this is not running (issue 9; default 120 s). */
+  readonly staleAfterMs?: number;
+  /** Notifications (issue 9): JSON POSTs with a Slack-compatible `text` on pauses, resumes and runs that failed. */
+  readonly webhookUrl?: string;
+  /** Extra headers for the webhook (config file only), e.g. {"X-Team": "platform"}. */
+  readonly webhookHeaders?: Record<string, string>;
+  /** Sent as `Authorization: Bearer <token>` to the webhook. */
+  readonly webhookToken?: string;
+  /** Bound on delivering one notification, retries included (default 30 s). */
+  readonly webhookTimeoutMs?: number;
 }
 
 type Kind = 'string' | 'int' | 'object' | 'enum';
@@ -78,6 +88,11 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   undoWindow: { kind: 'string', env: 'LETHE_UNDO_WINDOW' },
   undoWindows: { kind: 'object' },
   ledgerKeyHmacSecret: { kind: 'string', env: 'LETHE_LEDGER_KEY_SECRET' },
+  staleAfterMs: { kind: 'int', env: 'LETHE_STALE_AFTER_MS', min: 1_000, max: 86_400_000 },
+  webhookUrl: { kind: 'string', env: 'LETHE_WEBHOOK_URL' },
+  webhookHeaders: { kind: 'object' },
+  webhookToken: { kind: 'string', env: 'LETHE_WEBHOOK_TOKEN' },
+  webhookTimeoutMs: { kind: 'int', env: 'LETHE_WEBHOOK_TIMEOUT_MS', min: 100, max: 600_000 },
 };
 
 function coerce(name: string, field: Field, value: unknown, source: string): unknown {
@@ -158,9 +173,25 @@ export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
 
 /** The engine's options from a resolved config (the engine validates storage, policies, jobs). */
 export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions> = {}): EngineOptions {
-  const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...extra };
+  const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...webhookOptions(config, extra.logger), ...extra };
   for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
     if (config[k] !== undefined) o[k] = config[k];
   }
   return o as EngineOptions;
+}
+
+/**
+ * Issue 9: the webhook notifier when `webhookUrl` is set. Built here, the one place that reads the
+ * configuration; the engine only sees the port. `lethe` commands flush it (bounded) as they exit.
+ */
+function webhookOptions(config: LetheConfig, logger: Logger | undefined): Partial<EngineOptions> {
+  if (config.webhookUrl === undefined) return {};
+  const deadlineMs = config.webhookTimeoutMs ?? 30_000;
+  const notifier = createWebhookNotifier({
+    url: config.webhookUrl,
+    headers: { ...config.webhookHeaders, ...(config.webhookToken === undefined ? {} : { authorization: `Bearer ${config.webhookToken}` }) },
+    host: hostname(), version: VERSION, deadlineMs, attemptTimeoutMs: Math.min(5_000, deadlineMs),
+    ...(logger ? { logger } : {}),
+  });
+  return { notifier, notifyFlushMs: Math.min(deadlineMs, 5_000) };
 }

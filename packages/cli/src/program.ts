@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import type { Logger } from '@lethe/engine';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDemo } from './commands/demo.js';
+import { registerIncident } from './commands/incident.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerOperations } from './commands/operations.js';
 import { registerRun } from './commands/run.js';
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerServe(program, ctx);
   registerOperations(program, ctx);
   registerSafety(program, ctx);
+  registerIncident(program, ctx);
   registerDemo(program, ctx);
   registerDaemon(program, ctx);
   return program;

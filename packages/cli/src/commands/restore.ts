@@ -5,11 +5,13 @@ import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { time } from '../render/format.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
+import { restoreFromBackupCommand } from './restore-from-backup.js';
 
 interface RestoreFlags extends ConnectionFlags {
   readonly hold?: string;
   readonly by?: string;
   readonly wait?: string;
+  readonly from?: string;
 }
 
 /** Issue 7 / runbook FM-003: bring an erased file back from the trash within its undo window. */
@@ -21,11 +23,13 @@ export function registerRestore(program: Command, ctx: CommandContext): void {
     .argument('<file_key>', 'the file key as it was in jobs.file_key')
     .option('--hold <reason>', 'also place a legal hold on the key, so the next run does not erase the restored rows again')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
+    .option('--from <backup>', 'past the undo window (issue 9): copy the file back from this backup (a directory or s3://bucket/prefix with the same key layout), recreate its rows from the ledger, and hold the key (--hold sets the reason)')
     .option('--json', 'print the result as JSON');
   addActorOption(command);
   addConnectionOptions(command, { storage: true }).action(async (fileKey: string, flags: RestoreFlags) => {
     if (fileKey.trim() === '') throw new UsageError('file_key: expected a non-empty file key like "uploads/2025/11/invoice.pdf"');
     const wait = flags.wait === undefined ? undefined : seconds('--wait', flags.wait);
+    if (flags.from !== undefined) return restoreFromBackupCommand(ctx, fileKey, { ...flags, from: flags.from }, wait === undefined ? undefined : wait * 1000);
     const by = flags.by ?? defaultActor(ctx.io.env);
     const result = await withEngine(ctx, flags, (engine) =>
       restoreFile(engine, { fileKey, by, ...(flags.hold === undefined ? {} : { holdReason: flags.hold }), ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }) }));

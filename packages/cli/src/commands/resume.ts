@@ -24,7 +24,7 @@ export function registerResume(program: Command, ctx: CommandContext): void {
     const by = flags.by ?? defaultActor(ctx.io.env);
     const { before, after } = await withEngine(ctx, flags, async (engine) => {
       const was = await readControl(engine.pool);
-      return { before: was, after: await resume(engine.pool, { by, ...(flags.reason ? { reason: flags.reason } : {}) }) };
+      return { before: was, after: await resume(engine.pool, { by, ...(flags.reason ? { reason: flags.reason } : {}) }, engine.options.notifier) };
     });
     if (flags.json) {
       printJson(ctx.io, {

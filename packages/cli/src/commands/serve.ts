@@ -51,6 +51,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
           engine,
           triggerRun: runs.triggerRun,
           protectReads: config.protectReads === 'true',
+          ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs }),
           ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
           health: healthOptions(config),
         });

@@ -1,19 +1,26 @@
 import type { Command } from 'commander';
 import {
-  countExpired, currentRun, databaseNow, evaluateHealth, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections,
-  type Engine, type HealthReport, type RunRecord, type SchedulerRow,
+  countExpired, currentRun, databaseNow, evaluateHealth, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
+  type Engine, type HealthReport, type RunInFlight, type RunRecord, type SchedulerRow,
 } from '@lethe/engine';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
-import { count, duration, plural, time } from '../render/format.js';
+import { count, duration, plural, table, time } from '../render/format.js';
 import { runJson, schedulerJson } from '../render/records.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
+import { VERSION } from '../version.js';
 
-/** A daemon whose heartbeat is older than this is not running (the daemon's own default). */
-const STALE_AFTER_MS = 120_000;
+/** A daemon whose heartbeat is older than this is not running (the daemon's own default; LETHE_STALE_AFTER_MS). */
+export const DEFAULT_STALE_AFTER_MS = 120_000;
+
+/** Schedulers listed one per line (the most recent beats first). */
+const SCHEDULERS_SHOWN = 10;
 
 export interface StatusReport {
   readonly checked_at: string;
+  /** This CLI's version; each scheduler and run carries its own (EMERGENCY-003). */
+  readonly version: string;
+  readonly stale_after_ms: number;
   readonly health: HealthReport;
   readonly schedulers: readonly SchedulerRow[];
   readonly paused: boolean;
@@ -23,22 +30,27 @@ export interface StatusReport {
   readonly last_run: RunRecord | null;
   readonly last_success: RunRecord | null;
   readonly current_run: RunRecord | null;
+  /** Every run marked running, with its host, heartbeat and progress (EMERGENCY-001 step 2). */
+  readonly runs_in_flight: readonly RunInFlight[];
   readonly backlog: { readonly total: number; readonly by_purpose: Readonly<Record<string, number>>; readonly policy_version: number };
 }
 
 /** Runbook OP-002 (next run), OP-003 (scheduler state, pause), FM-001 (is it running?). */
-export async function gatherStatus(engine: Engine): Promise<StatusReport> {
+export async function gatherStatus(engine: Engine, staleAfterMs = DEFAULT_STALE_AFTER_MS): Promise<StatusReport> {
   const db = engine.pool;
   const now = await databaseNow(db);
-  const [facts, running, table, policy] = await Promise.all([
-    gatherHealthFacts(db, Date.parse(now), STALE_AFTER_MS),
+  const [facts, running, inFlight, jobs, policy] = await Promise.all([
+    gatherHealthFacts(db, Date.parse(now), staleAfterMs),
     currentRun(db),
+    runsInFlight(db, engine.options.groupStaleMs),
     inspectJobsTable(db, engine.options.jobs),
     loadCurrentPolicies(db),
   ]);
-  const byPurpose = await countExpired(db, table, policySelections(policy.policies), now);
+  const byPurpose = await countExpired(db, jobs, policySelections(policy.policies), now);
   return {
     checked_at: now,
+    version: VERSION,
+    stale_after_ms: staleAfterMs,
     health: evaluateHealth(facts),
     schedulers: facts.schedulers,
     paused: facts.control.paused,
@@ -48,6 +60,7 @@ export async function gatherStatus(engine: Engine): Promise<StatusReport> {
     last_run: facts.lastRun,
     last_success: facts.lastSuccess,
     current_run: running,
+    runs_in_flight: inFlight,
     backlog: { total: Object.values(byPurpose).reduce((a, n) => a + n, 0), by_purpose: byPurpose, policy_version: policy.version },
   };
 }
@@ -56,10 +69,11 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
   const command = program
     .command('status')
     .summary('schedule, next run, pause, last run, backlog (OP-002)')
-    .description('schedule, next run, scheduler alive, paused (by, when, why), last run, run in progress, backlog by purpose (runbook OP-002, OP-003, FM-001)')
+    .description('schedule, next run, schedulers (instance, host, version, started, last beat, next run, alive or stale after LETHE_STALE_AFTER_MS), paused (by, when, why), last run, runs in progress (host, progress, heartbeat), backlog by purpose, versions (runbook OP-002, OP-003, FM-001, EMERGENCY-001/003)')
     .option('--json', 'print the status as JSON');
   addConnectionOptions(command, { storage: false }).action(async (flags: ConnectionFlags) => {
-    const status = await withEngine(ctx, flags, gatherStatus);
+    const staleAfterMs = ctx.config({ databaseUrl: flags.databaseUrl }).staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    const status = await withEngine(ctx, flags, (engine) => gatherStatus(engine, staleAfterMs));
     if (flags.json) printJson(ctx.io, statusJson(status));
     else printLines(ctx.io, statusLines(status));
     ctx.setExit(ExitCode.OK);
@@ -84,20 +98,42 @@ function runLine(r: RunRecord): string {
 export function statusLines(s: StatusReport): string[] {
   const alive = s.schedulers.filter((d) => d.alive);
   const first = alive[0] ?? s.schedulers[0];
+  const versions = [...new Set(s.schedulers.filter((d) => d.alive).map((d) => `v${d.version}`))];
   const lines = [
     `Health:       ${s.health.status}${s.health.reasons.length ? ` (${s.health.reasons.join('; ')})` : ''}`,
+    `Version:      lethe ${s.version} (this command)${versions.length ? `; schedulers running ${versions.join(', ')}` : ''}`,
     `Schedule:     ${first ? `${first.schedule} (${first.timezone})` : 'unknown: no daemon has reported'}`,
     `Next run:     ${s.health.next_run ? time(s.health.next_run) : '-'}`,
     `Scheduler:    ${alive.length > 0
       ? `running (${alive.map((d) => `${d.host} pid ${d.pid} v${d.version}, last beat ${time(d.lastBeat)}`).join('; ')})`
       : s.schedulers.length > 0 ? `NOT RUNNING (last heartbeat ${time(s.schedulers[0]!.lastBeat)} from ${s.schedulers[0]!.host})` : 'NOT RUNNING (no daemon has ever reported)'}`,
+    ...schedulerLines(s),
     `Paused:       ${s.paused ? `YES, by ${s.paused_by ?? 'unknown'} at ${time(s.paused_at)}: ${s.pause_reason ?? 'no reason given'}` : 'no'}`,
     `Last run:     ${s.last_run ? runLine(s.last_run) : 'none yet'}`,
   ];
   if (s.last_run && s.last_success && s.last_success.id !== s.last_run.id) lines.push(`Last success: ${runLine(s.last_success)}`);
-  const p = s.current_run?.progress as { processed?: number; total?: number | null } | null | undefined;
-  lines.push(`In progress:  ${s.current_run ? `run ${s.current_run.id} (${s.current_run.trigger}) since ${time(s.current_run.startedAt)}${p?.processed !== undefined ? `, ${count(p.processed)}${p.total ? `/${count(p.total)}` : ''} processed` : ''}` : 'none'}`);
+  const live = s.runs_in_flight;
+  if (live.length === 0) lines.push('In progress:  none');
+  live.forEach((r, i) => lines.push(`${i === 0 ? 'In progress:  ' : '              '}${inFlightLine(r)}`));
   lines.push(`Backlog:      ${plural(s.backlog.total, 'expired row')} (policy version ${s.backlog.policy_version})`);
   for (const [purpose, n] of Object.entries(s.backlog.by_purpose)) if (n > 0) lines.push(`  ${purpose}: ${count(n)}`);
   return lines;
+}
+
+/** One line per scheduler: a stale one is a daemon that died (FM-001), a stopped one shut down cleanly. */
+function schedulerLines(s: StatusReport): string[] {
+  if (s.schedulers.length === 0) return [];
+  const rows = s.schedulers.slice(0, SCHEDULERS_SHOWN).map((d) => [
+    d.instanceId, d.host, `v${d.version}`, time(d.startedAt), time(d.lastBeat), time(d.nextRun),
+    d.alive ? 'alive' : d.state === 'stopped' ? 'stopped' : `STALE (silent for over ${duration(s.stale_after_ms / 1000)})`,
+  ]);
+  const more = s.schedulers.length > SCHEDULERS_SHOWN ? [`  ... and ${s.schedulers.length - SCHEDULERS_SHOWN} more (lethe status --json)`] : [];
+  return [...table(['instance', 'host', 'version', 'started', 'last beat', 'next run', 'state'], rows).map((l) => `  ${l}`), ...more];
+}
+
+function inFlightLine(r: RunInFlight): string {
+  const p = r.progress as { processed?: number; total?: number | null; deleted?: number; failed?: number } | null;
+  const progress = p?.processed !== undefined ? `, ${count(p.processed)}${p.total ? `/${count(p.total)}` : ''} processed (${count(p.deleted ?? 0)} deleted, ${count(p.failed ?? 0)} failed)` : ', no progress reported yet';
+  const beat = r.fresh ? `last heartbeat ${duration(r.heartbeat_age_seconds)} ago` : `NO HEARTBEAT for ${duration(r.heartbeat_age_seconds)}: its process is probably gone (the next run records it interrupted)`;
+  return `run ${r.id} (${r.trigger}${r.dry_run ? ', dry run' : ''}) on ${r.host ?? '?'} pid ${r.pid ?? '?'} v${r.version ?? '?'}, since ${time(r.started_at)}${progress}; ${beat}`;
 }
