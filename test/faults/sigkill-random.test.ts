@@ -19,12 +19,14 @@ import { expectConsistent, faultSeed, insertRows, pollUntil, putFiles } from './
  * deletes). A deletes-per-second ceiling and small batches spread the points over the run.
  *
  * Between a kill and the next run the test holds the run lock itself, so the interim checks see
- * a still state. The next `lethe run --wait` is started as soon as the current run holds the lock
- * and waits for it (a queued run taking over after a crash): its start-up overlaps the run before.
+ * a still state. Runs are started ahead and wait for the lock with `lethe run --wait` (queued runs
+ * taking over after a crash), so their start-up overlaps the runs before them.
  */
 const EXPIRED = 2000;
 const LIVE = 200;
 const KILLS = 20;
+/** Runs started ahead, waiting for the lock. */
+const WAITERS = 2;
 const seed = faultSeed('sigkill-random');
 const expiredKeys = Array.from({ length: EXPIRED }, (_, i) => `exp/${i % 20}/${i}.pdf`);
 const liveKeys = Array.from({ length: LIVE }, (_, i) => `live/${i % 4}/${i}.pdf`);
@@ -70,55 +72,67 @@ describe('SIGKILL at seeded random points (issue 7)', () => {
     const gaps = new Set<string>();
     const t0 = Date.now();
     // The test takes the run lock itself between a kill and the next run (as an operator would),
-    // so the checks see a still state. The next run is started early and waits for the lock
-    // (`--wait`), which hides its start-up time behind the run before it.
+    // so the checks see a still state. Runs are started ahead and wait for the lock (`--wait`), so
+    // their start-up overlaps the runs before them; whichever gets the lock is the one killed,
+    // found by the process id its runs row records.
     const lockClient = await db.pool.connect();
     const lockPid = (await lockClient.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const children: ChildProcess[] = [];
-    const start = (extra: Record<string, string> = {}): { child: ChildProcess; exit: Promise<CliResult> } => {
-      const child = spawnCli(['run', '--json', '--wait', '60'], { ...env, ...extra });
-      children.push(child);
-      return { child, exit: waitForExit(child) };
+    const children = new Map<number, { child: ChildProcess; exit: Promise<CliResult> }>();
+    const startWaiter = (): void => {
+      const child = spawnCli(['run', '--json', '--wait', '120'], env);
+      const exit = waitForExit(child);
+      children.set(child.pid!, { child, exit });
     };
+    const alive = (): number => [...children.values()].filter((c) => c.child.exitCode === null && c.child.signalCode === null).length;
+    const killed: string[] = [];
     try {
-      let current = start();
-      let runsBefore = 0;
+      for (let n = 0; n < WAITERS; n++) startWaiter();
       let ledgerBefore = 0;
       for (const [i, point] of plan.entries()) {
         const context = `seed ${seed}, kill ${i + 1}/${KILLS} (${point.kind === 'ledger' ? `ledger >= ${point.rows}` : 'run started'})`;
+        let run: { id: string; pid: number } | undefined;
+        await pollUntil(async () => {
+          const { rows } = await db.pool.query<{ id: string; pid: number }>(`SELECT id::text, pid FROM lethe_runs WHERE status = 'running' AND NOT (id::text = ANY($1))`, [killed]);
+          run = rows[0];
+          return run !== undefined;
+        }, 30_000, `${context}: a run holds the lock`);
+        const current = children.get(run!.pid);
+        expect(current, `${context}: the run belongs to a process this test started`).toBeDefined();
+        while (alive() < WAITERS + 1) startWaiter();
         let exited = false;
-        void current.exit.then(() => (exited = true));
-        const started = async (): Promise<boolean> => exited || (await count('SELECT count(*)::int AS n FROM lethe_runs')) > runsBefore;
-        await pollUntil(started, 30_000, `${context}: the run started`);
-        // Only now, with the lock taken by this run, may the next one start waiting for it.
-        const next = start(i === KILLS - 1 ? { LETHE_DELETES_PER_SECOND: '0' } : {});
+        void current!.exit.then(() => (exited = true));
         // A threshold already passed (the previous kill overshot) means: kill after this run's first batch.
         const target = point.kind === 'ledger' ? Math.max(point.rows, ledgerBefore + 1) : 0;
         await pollUntil(async () => exited || point.kind === 'started' || (await count('SELECT count(*)::int AS n FROM lethe_ledger')) >= target, 30_000, context);
-        // Queue for the lock first: when the killed session's lock goes, a waiter gets it at once.
+        // Queue for the lock first: when the killed session's lock goes, a waiter already queued gets it at once.
         let locked = false;
         const lock = lockClient.query('SELECT pg_advisory_lock($1)', [RUN_LOCK_KEY]).then(() => (locked = true));
         const queued = async (): Promise<boolean> =>
           (await db.pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = $1`, [lockPid])).rowCount! > 0;
         await pollUntil(async () => locked || (await queued()), 30_000, `${context}: the test queued for the run lock`);
-        current.child.kill('SIGKILL');
-        const result = await current.exit;
+        current!.child.kill('SIGKILL');
+        const result = await current!.exit;
         expect(result.signal, `${context}: the run must still be going when killed (stdout ${result.stdout.slice(0, 3000)}, stderr ${result.stderr.slice(0, 1000)})`).toBe('SIGKILL');
+        killed.push(run!.id);
         await lock;
         const state = await expectConsistent(db.pool, files, { ids: expiredIds, keys: expiredKeys }, liveKeys, context);
         for (const id of state.gap) gaps.add(id);
         log.push(`${i + 1}:${point.kind === 'ledger' ? point.rows : 'start'}->${state.removed}${state.gap.length ? `(gap ${state.gap.length})` : ''}@${Date.now() - t0}ms`);
-        runsBefore = await count('SELECT count(*)::int AS n FROM lethe_runs');
         ledgerBefore = await count('SELECT count(*)::int AS n FROM lethe_ledger');
+        // The waiters must not run once the kills are done: the final run below is the only one.
+        if (i === KILLS - 1) {
+          for (const c of children.values()) c.child.kill('SIGKILL');
+          await Promise.all([...children.values()].map((c) => c.exit));
+        }
         await lockClient.query('SELECT pg_advisory_unlock($1)', [RUN_LOCK_KEY]);
-        current = next;
       }
       console.log(`[faults] seed ${seed}: kill point -> rows removed so far: ${log.join(' ')}`);
-      const final = await current.exit;
+      const final = await runCli(['run', '--json'], { ...env, LETHE_DELETES_PER_SECOND: '0' });
       expect(final.code, `seed ${seed}: ${final.stderr}`).toBe(0);
       expect(JSON.parse(final.stdout), `seed ${seed}`).toMatchObject({ status: 'completed', failed_count: 0 });
     } finally {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      for (const c of children.values()) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+      await Promise.all([...children.values()].map((c) => c.exit));
       lockClient.release();
     }
     await expectConverged(db.pool, files, expiredKeys, liveKeys);
