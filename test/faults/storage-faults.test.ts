@@ -143,6 +143,7 @@ describe('storage faults at the adapter boundary (FileStorage, issue 7)', () => 
       stop.abort();
       expect(await waiting).toMatchObject([{ key: 'stopped.pdf', outcome: 'failed', code: 'ETIMEDOUT', message: expect.stringMatching(/stopped while it waited/) }]);
       expect(await files.exists('stopped.pdf')).toBe(true);
+      await stopped.close();
     } finally {
       await storage.close();
       await files.remove();
