@@ -15,8 +15,13 @@ export interface RowOutcome {
 }
 
 export interface WriteOutcomesResult {
-  /** Ids of job rows this statement removed (their files are gone: erased or already absent). */
-  readonly removed: ReadonlySet<string>;
+  /**
+   * Ids of rows whose file is gone (erased, absent, trashed) but whose job row this statement did
+   * not find: someone else (another worker, a concurrent restore) removed it first, so it got no
+   * ledger row here and must not be counted. Nearly always empty: the statement returns only
+   * these, not one row per outcome.
+   */
+  readonly notRemoved: ReadonlySet<string>;
 }
 
 /**
@@ -39,13 +44,15 @@ export function writeOutcomesSql(t: JobsTable, o: { readonly stripFileKey?: bool
 ), d AS (
   DELETE FROM ${t.table} j WHERE j.${t.id} = ANY($11::text[]::${t.idType}[])
   RETURNING j.${t.id}::text AS job_id, ${jobRow} AS job_row
+), w AS (
+  INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after)
+  SELECT $9::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
+         o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval
+    FROM o LEFT JOIN d ON d.job_id = o.job_id
+   WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed')
 )
-INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after)
-SELECT $9::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
-       o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval
-  FROM o LEFT JOIN d ON d.job_id = o.job_id
- WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed')
-RETURNING job_id, outcome`;
+SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
+ WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed')`;
 }
 
 export async function writeOutcomes(
@@ -83,8 +90,35 @@ export async function writeOutcomes(
     codes[i] = o.code ?? null;
     messages[i] = o.message === undefined ? null : o.message.slice(0, 500);
   }
-  const { rows } = await db.query<{ job_id: string; outcome: string }>(sql, [ids, keys, purposes, created, expires, kinds, codes, messages, runId, policyVersion, removable, trash, undo]);
-  const removed = new Set<string>();
-  for (const r of rows) if (r.outcome === 'erased' || r.outcome === 'absent' || r.outcome === 'trashed') removed.add(r.job_id);
-  return { removed };
+  const { rows } = await db.query<{ job_id: string }>(sql, [
+    textArray(ids), textArray(keys), textArray(purposes), numberArray(created), numberArray(expires), textArray(kinds), textArray(codes), textArray(messages),
+    runId, policyVersion, textArray(removable), textArray(trash), textArray(undo),
+  ]);
+  return { notRemoved: new Set(rows.map((r) => r.job_id)) };
+}
+
+/**
+ * A PostgreSQL array literal, written exactly as node-postgres writes a JS array parameter (every
+ * element quoted, backslashes and double quotes escaped, null as NULL), but without its two regex
+ * replaces per element when there is nothing to escape: pg's `escapeElement` was the main thread's
+ * largest self time when a 50k-file run was profiled (docs/performance.md). ledger.test.ts checks
+ * it against pg's own encoding.
+ */
+export function textArray(values: readonly (string | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else if (!v.includes('"') && !v.includes('\\')) out += `"${v}"`;
+    else out += `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  }
+  return `${out}}`;
+}
+
+/** `{1,2.5,NaN}`: a float8[] literal (JS number text is valid float8 input, Infinity and NaN included). */
+export function numberArray(values: readonly (number | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) out += `${i > 0 ? ',' : ''}${values[i] ?? 'NULL'}`;
+  return `${out}}`;
 }

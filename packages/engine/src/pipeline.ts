@@ -160,20 +160,40 @@ async function deleteAndRecord(ctx: PipelineContext, rows: readonly ExpiredRow[]
     const message = describeError(error);
     results = keys.map((key) => ({ key, outcome: 'failed', code: ErrorCodes.STORAGE, message, retryable: true }));
   }
+  const outcomes = matchOutcomes(rows, results, windowOf);
+  for (const r of results) ctx.breaker.record(r.outcome);
+  const writeStarted = performance.now();
+  const { notRemoved } = await writeOutcomes(claim?.client ?? ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes, ctx.erasure?.ledgerKey);
+  await claim?.keep(outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
+  ctx.summary.phaseMs.write += performance.now() - writeStarted;
+  ctx.summary.outcomes(outcomes, notRemoved);
+}
+
+/**
+ * One outcome per row, from storage's outcomes per key. Usual case: every row has its own key and
+ * storage answered in the keys' order, so row i takes result i (no Map or Set per batch). Otherwise
+ * (shared keys, trash moves answering out of order) by key, where of two expired rows sharing a key
+ * the first records the erasure and the others find it absent.
+ */
+function matchOutcomes(rows: readonly ExpiredRow[], results: readonly KeyOutcome[], windowOf: ReadonlyMap<string, string>): RowOutcome[] {
+  const outcomes = new Array<RowOutcome>(rows.length);
+  const toRow = (row: ExpiredRow, r: KeyOutcome, outcome: KeyOutcome['outcome']): RowOutcome =>
+    ({ row, outcome, code: r.code, message: r.message, trash: r.trash, undoWindow: windowOf.size === 0 ? undefined : windowOf.get(row.fileKey) });
+  let inOrder = results.length === rows.length;
+  for (let i = 0; inOrder && i < rows.length; i++) inOrder = results[i]!.key === rows[i]!.fileKey;
+  if (inOrder) {
+    for (let i = 0; i < rows.length; i++) outcomes[i] = toRow(rows[i]!, results[i]!, results[i]!.outcome);
+    return outcomes;
+  }
   const byKey = new Map<string, KeyOutcome>();
   for (const r of results) byKey.set(r.key, r);
   const seen = new Set<string>();
-  const outcomes: RowOutcome[] = rows.map((row) => {
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
     const r = byKey.get(row.fileKey) ?? { key: row.fileKey, outcome: 'failed', code: ErrorCodes.STORAGE, message: 'storage returned no outcome for this key' };
     // Two expired rows sharing a key: the first records the erasure, the others find it absent.
-    const outcome = r.outcome === 'erased' && seen.has(row.fileKey) ? 'absent' : r.outcome;
+    outcomes[i] = toRow(row, r, r.outcome === 'erased' && seen.has(row.fileKey) ? 'absent' : r.outcome);
     seen.add(row.fileKey);
-    return { row, outcome, code: r.code, message: r.message, trash: r.trash, undoWindow: windowOf.get(row.fileKey) };
-  });
-  for (const r of results) ctx.breaker.record(r.outcome);
-  const writeStarted = performance.now();
-  const { removed } = await writeOutcomes(claim?.client ?? ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes, ctx.erasure?.ledgerKey);
-  await claim?.keep(outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
-  ctx.summary.phaseMs.write += performance.now() - writeStarted;
-  ctx.summary.outcomes(outcomes, removed);
+  }
+  return outcomes;
 }

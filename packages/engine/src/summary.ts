@@ -142,16 +142,19 @@ export class SummaryBuilder {
     if (this.heldFiles.length < this.#caps.failures && !this.heldFiles.includes(key)) this.heldFiles.push(key);
   }
 
-  /** Records outcomes; erased/absent count only when the row was really removed. */
-  outcomes(outcomes: readonly RowOutcome[], removed: ReadonlySet<string> | null): void {
+  /**
+   * Records outcomes; erased/absent count only when the row was really removed (`notRemoved`
+   * lists those another process removed first; null when nothing was written, as in dry runs).
+   */
+  outcomes(outcomes: readonly RowOutcome[], notRemoved: ReadonlySet<string> | null): void {
     for (const o of outcomes) {
       const c = this.counts(o.row.purpose);
       switch (o.outcome) {
         case 'erased':
         case 'absent':
-          if (removed && !removed.has(o.row.id)) break;
+          if (notRemoved !== null && notRemoved.size > 0 && notRemoved.has(o.row.id)) break;
           c[o.outcome]++;
-          if (o.outcome === 'erased') this.#erasedKey(this.#key(o.row.fileKey));
+          if (o.outcome === 'erased') this.#erasedKey(o.row.fileKey);
           break;
         case 'failed':
           c.failed++;
@@ -170,8 +173,9 @@ export class SummaryBuilder {
     return this.#caps.keyFor ? this.#caps.keyFor(key) : key;
   }
 
-  #erasedKey(key: string): void {
-    if (this.erasedKeys.length < this.#caps.erasedKeys) this.erasedKeys.push(key);
+  /** Past the cap only the flag changes: the key (an HMAC in hidden-key mode) is not even computed. */
+  #erasedKey(fileKey: string): void {
+    if (this.erasedKeys.length < this.#caps.erasedKeys) this.erasedKeys.push(this.#key(fileKey));
     else this.erasedKeysTruncated = true;
   }
 
