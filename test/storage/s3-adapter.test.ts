@@ -8,6 +8,10 @@ import { isDeleteObjects, startS3Proxy, type S3Proxy } from './s3-proxy.js';
 
 let server: S3TestServer;
 let proxy: S3Proxy;
+// 2500 keys, of which 1042 objects exist, spread over all three DeleteObjects requests; put in
+// beforeAll (moto stores at most ~200 objects/s). The other keys are already absent.
+const keys = Array.from({ length: 2500 }, (_, i) => `doc-${String(i).padStart(5, '0')}.pdf`);
+const present = keys.filter((_, i) => i % 12 < 5);
 const bucket = uniqueBucket('adapter');
 const open: S3Storage[] = [];
 
@@ -31,6 +35,7 @@ describeS3('S3 adapter on a real S3 server', () => {
     server = await startS3Server();
     proxy = await startS3Proxy(server.endpoint);
     await createBucket(server, bucket);
+    await putObjects(server, bucket, present.map((k) => `big/${k}`));
   });
   afterAll(async () => {
     for (const s of open) await s.close();
@@ -39,11 +44,6 @@ describeS3('S3 adapter on a real S3 server', () => {
   });
 
   it('lists past 1000 objects with pagination, then deletes 2500 keys in DeleteObjects of at most 1000', async () => {
-    // 1112 objects exist, spread over all three requests (moto stores at most ~200 objects/s);
-    // the other keys are already absent.
-    const keys = Array.from({ length: 2500 }, (_, i) => `doc-${String(i).padStart(5, '0')}.pdf`);
-    const present = keys.filter((_, i) => i % 9 < 4);
-    await putObjects(server, bucket, present.map((k) => `big/${k}`));
     const s = await viaProxy('big/');
     let mark = proxy.requests.length;
     const listed = await collect(s.list());
