@@ -18,8 +18,11 @@ beforeEach(async () => {
   await f.reset();
 });
 
-function lethe(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(args, { DATABASE_URL: f.db.url, LETHE_STORAGE: `file://${f.files.root}`, USER: 'oncall', LETHE_LOG_LEVEL: 'warn', ...env });
+async function lethe(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const r = await runCli(args, { DATABASE_URL: f.db.url, LETHE_STORAGE: `file://${f.files.root}`, USER: 'oncall', LETHE_LOG_LEVEL: 'warn', ...env });
+  // A command killed from outside says so, rather than failing an exit-code check with `null`.
+  if (r.signal !== null) throw new Error(`lethe ${args.join(' ')} was killed by ${r.signal}; stderr: ${r.stderr}`);
+  return r;
 }
 
 const json = <T = Record<string, unknown>>(r: CliResult): T => JSON.parse(r.stdout) as T;
