@@ -143,5 +143,5 @@ describe('SIGKILL at seeded random points (issue 7)', () => {
     expect(runs.rows, `seed ${seed}`).toEqual([{ status: 'completed', n: 1 }, { status: 'interrupted', n: KILLS }]);
     const sum = await count(`SELECT SUM((details->>'deleted_count')::int)::int AS n FROM audit_logs WHERE action = 'cleanup_expired_jobs'`);
     expect(sum, `seed ${seed}: audit rows count every file once`).toBe(EXPIRED);
-  }, 90_000);
+  }, 150_000);
 });
