@@ -152,16 +152,18 @@ export async function activeHeldLedgerKeys(pool: pg.Pool, options: ResolvedOptio
 }
 
 /**
- * Every real run purges due trash first (issue 7), when it can take the run lock at once and Lethe
- * is not paused; otherwise the next run or `lethe purge` does. A failure here is logged and never
- * stops the run. A run with an undo window on a store without a trash is refused up front.
+ * Every real solo run purges due trash first (issue 7), when it can take the run lock at once and
+ * Lethe is not paused; otherwise (a group worker, a lock held) the next run or `lethe purge` does.
+ * A failure here is logged and never stops the run. A run with an undo window on a store without
+ * a trash is refused up front.
  */
-export async function purgeBeforeRun(deps: PurgeDeps, run: { readonly dryRun?: boolean }): Promise<PurgeReport | null> {
+export async function purgeBeforeRun(deps: PurgeDeps, run: { readonly dryRun?: boolean; readonly group?: string }): Promise<PurgeReport | null> {
   const { options, storage } = deps;
   if (anyUndoWindow(options.undoWindows) && !storage.trashMany) {
     throw new ConfigError(`undoWindow: ${storage.describe} has no undo window (trash); turn undoWindow off for it, or use a store that has one (file://)`);
   }
-  if (run.dryRun) return null;
+  // Workers of a group share the run lock: one taking it alone to purge would turn the others away.
+  if (run.dryRun || run.group !== undefined) return null;
   try {
     return await withRunLock(deps.pool, options, async () => ((await readControl(deps.pool)).paused ? null : purgeDueTrash(deps, { by: 'lethe:run' })), 0);
   } catch (error) {
