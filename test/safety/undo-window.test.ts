@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_JOBS_TABLE, ErrorCodes, FileStorage, getRun, inspectJobsTable, placeHold, purgeTrash, releaseHolds, restoreFile, type KeyOutcome, type TrashRequest } from '@lethe/engine';
 import { MemoryStorage } from '@lethe/engine/testing';
+import { createJobsTable } from '../support/database.js';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 let f: SafetyFixture;
@@ -59,6 +60,22 @@ describe('undo window: trash and restore', () => {
     expect(audit.rows[0].details).toMatchObject({ source: 'lethe', file_key: 'uploads/a.pdf', restored_job_ids: ['a'], by: 'oncall@test' });
     // A second restore finds nothing in the trash and says so.
     await expect(restoreFile(engine, { fileKey: 'uploads/a.pdf', by: 'x' })).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND, message: expect.stringMatching(/already restored/) });
+  });
+
+  it('restores rows of any id and timestamp type (bigint identity, uuid, timestamptz) with the same values', async () => {
+    for (const [table, idType] of [['jobs_big', 'bigint'], ['jobs_uuid', 'uuid']] as const) {
+      await createJobsTable(f.db.pool, { table, idType, createdAt: 'timestamptz' });
+      const id = (await f.db.pool.query<{ id: string }>(
+        `INSERT INTO ${table} (${idType === 'uuid' ? 'id, ' : ''}file_key, purpose_code, created_at) VALUES (${idType === 'uuid' ? 'gen_random_uuid(), ' : ''}$1, 'General', now() - interval '40 days 3 hours 0.123456 seconds') RETURNING id::text`,
+        [`${table}/a.pdf`],
+      )).rows[0]!.id;
+      await f.files.put(`${table}/a.pdf`);
+      const before = (await f.db.pool.query(`SELECT to_jsonb(j) AS j FROM ${table} j`)).rows[0].j;
+      const engine = f.engine({ undoWindow: '7d', jobs: { table } });
+      expect(await engine.run()).toMatchObject({ deleted_count: 1 });
+      expect(await restoreFile(engine, { fileKey: `${table}/a.pdf`, by: 'x' })).toMatchObject({ restored_job_ids: [id] });
+      expect((await f.db.pool.query(`SELECT to_jsonb(j) AS j FROM ${table} j`)).rows[0].j).toEqual(before);
+    }
   });
 
   it('restores with a hold, so the next run keeps the restored rows', async () => {
