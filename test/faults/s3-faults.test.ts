@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { createEngine, createStorage, ErrorCodes, type S3StorageConfig } from '@lethe/engine';
+import { createEngine, createStorage, ErrorCodes } from '@lethe/engine';
 import { FaultInjectingStorage, type FaultPlan } from '@lethe/engine/testing';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '../../packages/engine/src/storage/s3-testing.js';
 import { expectConverged } from '../support/convergence.js';
@@ -14,7 +14,7 @@ import { startS3FaultProxy, type S3FaultProxy, type WireFault } from './s3-fault
  * Issue 7, fault proof 2 (S3): storage faults on a real S3 server (moto_server), two ways.
  * - On the wire: a loopback proxy answers 503 SlowDown or 500 InternalError, or resets the
  *   connection before or after forwarding, for every DeleteObjects request that names chosen keys;
- *   the run goes through the worker pool, so outcomes cross the thread boundary as data.
+ *   the SDK, the adapter's retries and its send-rate control all run for real.
  * - At the adapter boundary: FaultInjectingStorage around the real S3 adapter on a versioned
  *   bucket (timeouts, crashes, faults after the store acted, a seeded share of keys).
  * Then: keys that would leave the prefix are refused and nothing outside the prefix changes.
@@ -93,8 +93,9 @@ describeS3('storage faults on S3 (issue 7)', () => {
       [57, { kind: 'status', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' }],
     ];
     for (const [i, fault] of wire) proxy.faults.set(f.prefix + f.expiredKeys[i]!, fault);
-    const config: S3StorageConfig = s3Config(server, f.bucket, f.prefix, { endpoint: proxy.endpoint, maxAttempts: 2, retryBaseMs: 1 });
-    const engine = createEngine({ databaseUrl: db.url, storage: config, threads: 1, batchSize: 5, summaryFailures: 1000 });
+    // The real adapter in this thread (the worker-pool path on S3 is test/storage/s3-run.test.ts's).
+    const storage = await createStorage(s3Config(server, f.bucket, f.prefix, { endpoint: proxy.endpoint, maxAttempts: 2, retryBaseMs: 1 }));
+    const engine = createEngine({ databaseUrl: db.url, storage, batchSize: 5, summaryFailures: 1000 });
     try {
       await engine.migrate();
       const s = await engine.run();
@@ -125,6 +126,7 @@ describeS3('storage faults on S3 (issue 7)', () => {
     } finally {
       proxy.faults.clear();
       await engine.close();
+      await storage.close();
     }
   });
 
