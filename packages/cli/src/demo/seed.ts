@@ -1,6 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import pg from 'pg';
+
+/** Where seeded documents go: a directory or an S3 bucket (see commands/demo.ts). */
+export type DemoSink = (key: string, content: string) => Promise<void>;
 
 /** One seeded group of rows: a purpose, an age, whether it should go, and whether its file exists. */
 interface Group {
@@ -34,7 +35,7 @@ export interface SeedResult {
 }
 
 /** Creates the platform's `jobs` table (naive UTC timestamps, as the old service wrote) and files. */
-export async function seedDemo(url: string, filesDir: string, scale: number): Promise<SeedResult> {
+export async function seedDemo(url: string, sink: DemoSink, scale: number): Promise<SeedResult> {
   const client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC' });
   await client.connect();
   try {
@@ -54,10 +55,7 @@ export async function seedDemo(url: string, filesDir: string, scale: number): Pr
         [group.purpose, group.age, keys, g],
       );
       if (!group.noFile) {
-        for (const key of keys) {
-          await mkdir(dirname(join(filesDir, key)), { recursive: true });
-          await writeFile(join(filesDir, key), `demo document ${key}\n`);
-        }
+        for (const key of keys) await sink(key, `demo document ${key}\n`);
         files += keys.length;
       }
       rows += count;
