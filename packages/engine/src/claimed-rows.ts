@@ -79,13 +79,23 @@ export async function* claimExpiredRows(pool: pg.Pool, o: ClaimOptions): AsyncGe
 async function claimOne(pool: pg.Pool, sql: string, o: ClaimOptions, p: PurposeSelection): Promise<ClaimedBatch | null> {
   const client = await pool.connect();
   let open = true;
+  // A connection that dies while the claim holds it (server restart, pg_terminate_backend) must not
+  // become an uncaught exception: the error surfaces from the next statement instead.
+  let broken: Error | undefined;
+  const onError = (error: Error): void => {
+    broken = error;
+  };
+  client.on('error', onError);
   const close = async (error?: unknown): Promise<void> => {
     if (!open) return;
     open = false;
     try {
+      if (broken) throw broken;
       await client.query(error === undefined ? 'COMMIT' : 'ROLLBACK');
+      client.off('error', onError);
       client.release();
     } catch (e) {
+      client.off('error', onError);
       client.release(e as Error);
       if (error === undefined) throw e;
     }
