@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 
@@ -21,6 +22,10 @@ beforeAll(async () => {
   const r1 = await f.run(['run', '--json']);
   expect(r1.code).toBe(0);
   run1 = r1.json<{ run_id: string }>().run_id;
+  // Every run carries its version, in the summary and in its audit row (issue 9, EMERGENCY-003).
+  const version = (JSON.parse(readFileSync(new URL('../../packages/cli/package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  expect(r1.json()).toMatchObject({ version });
+  expect((await f.db.pool.query(`SELECT details->>'version' AS v FROM audit_logs WHERE action = 'cleanup_expired_jobs'`)).rows).toEqual([{ v: version }]);
   expect((await f.run(['policies', 'set', 'General', '10d', '--confirm', '--reason', 'legal review'])).code).toBe(0);
   await f.insert([['g20-1', 'e/g20-1.pdf', 'General', ago('20 days')], ['g20-2', ODD, 'General', ago('21 days')], ['g20-3', 'e/gone.pdf', 'General', ago('22 days')]]);
   await f.touch('e/g20-1.pdf');

@@ -23,17 +23,17 @@ describe('lethe pause --wait', () => {
   it('pauses, waits for the run in flight to stop at its batch boundary, and says so; status showed the run first', async () => {
     const keys = Array.from({ length: 400 }, (_, i) => `w/${i}.pdf`);
     await f.insert(keys.map((k) => [k, k, 'System Testing', ago('2 days')] as const));
-    for (const k of keys) await f.touch(k);
-    const run = spawnLethe(['run'], { ...f.env, LETHE_DELETES_PER_SECOND: '40', LETHE_BATCH_SIZE: '20', LETHE_PROGRESS_INTERVAL_MS: '100' });
+    await Promise.all(keys.map((k) => f.touch(k)));
+    // 10 deletes/s: the run lasts about 40 s, far longer than the steps before the pause, even on a loaded machine.
+    const run = spawnLethe(['run'], { ...f.env, LETHE_DELETES_PER_SECOND: '10', LETHE_BATCH_SIZE: '20', LETHE_PROGRESS_INTERVAL_MS: '100' });
     try {
       const runId = await eventually('the run to report progress', async () => {
         const { rows } = await f.db.pool.query<{ id: string }>(`SELECT id::text FROM lethe_runs WHERE status = 'running' AND (progress->>'processed')::int > 0`);
         return rows[0]?.id;
       }, 30_000);
-      const status = await f.run(['status', '--json']);
+      const [status, human] = await Promise.all([f.run(['status', '--json']), f.run(['status'])]);
       const live = status.json<{ runs_in_flight: InFlight[] }>().runs_in_flight;
       expect(live).toMatchObject([{ id: runId, host: hostname(), fresh: true, dry_run: false, progress: { processed: expect.any(Number) } }]);
-      const human = await f.run(['status']);
       expect(human.stdout).toMatch(new RegExp(`In progress: +run ${runId} \\(manual\\) on ${hostname()} pid \\d+ v\\S+, since \\S+ \\S+, \\d+ processed \\(\\d+ deleted, 0 failed\\); last heartbeat \\S+ ago`));
 
       const paused = await f.run(['pause', '--reason', 'EMERGENCY-001 drill', '--wait', '--timeout', '60s', '--json']);

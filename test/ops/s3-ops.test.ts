@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createEngine, restoreFromBackup, runDoctor, type Engine } from '@lethe/engine';
+import { createEngine, restoreFromBackup, runDoctor, type Engine, type StorageConfig } from '@lethe/engine';
 import { openS3Storage } from '../../packages/engine/src/storage/s3.js';
 import { ListObjectVersionsCommand, PutObjectCommand } from '../../packages/engine/src/storage/s3-testing.js';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -40,7 +40,7 @@ describeS3('issue 9 operations on S3', () => {
     await rm(local, { recursive: true, force: true });
   });
 
-  const engineOn = (storage: Parameters<typeof createEngine>[0]['storage']): Engine => {
+  const engineOn = (storage: string | StorageConfig): Engine => {
     const e = createEngine({ databaseUrl: db.url, storage, threads: 1 });
     engines.push(e);
     return e;
