@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import Cursor from 'pg-cursor';
 import type { JobsTable } from './jobs-table.js';
 import type { ExpiredRow } from './ports.js';
+import { streamCursor } from './sql/cursor-stream.js';
 
 /** One purpose's slice of the selection: its policy as a Postgres interval. */
 export interface PurposeSelection {
@@ -53,69 +53,25 @@ export interface ReadExpiredOptions {
 type RawRow = [string, string, number, number];
 
 /**
- * Streams expired rows in batches through a server-side cursor on one dedicated connection,
- * purpose after purpose. Memory holds one batch at a time, whatever the backlog.
+ * Streams expired rows in batches through a server-side cursor, purpose after purpose. Memory
+ * holds one batch at a time, whatever the backlog.
  */
 export async function* readExpiredRows(pool: pg.Pool, options: ReadExpiredOptions): AsyncGenerator<ExpiredRow[]> {
   const sql = expiredRowsSql(options.table);
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  // A checked-out client whose connection dies (pg_terminate_backend, a failover) emits 'error':
-  // without a listener that is an uncaught exception that kills the process (issue 7 fault proof).
-  const onError = (error: Error): void => {
-    broken ??= error;
-  };
-  client.on('error', onError);
-  try {
-    for (const p of options.purposes) {
-      if (remaining <= 0 || options.signal?.aborted) break;
-      const cursor = client.query(new Cursor<RawRow>(sql, [p.purpose, p.interval, options.cutoff, p.calendar ? '3 days' : '0'], { rowMode: 'array' }));
-      try {
-        while (remaining > 0 && !options.signal?.aborted) {
-          const raw = await cursor.read(Math.min(options.batchSize, remaining)).catch((error: Error) => {
-            broken ??= error;
-            throw error;
-          });
-          if (raw.length === 0) break;
-          remaining -= raw.length;
-          const batch = new Array<ExpiredRow>(raw.length);
-          for (let i = 0; i < raw.length; i++) {
-            const r = raw[i]!;
-            batch[i] = { id: r[0], fileKey: r[1], purpose: p.purpose, createdAtMs: r[2], expiresAtMs: r[3] };
-          }
-          yield batch;
-        }
-      } finally {
-        // Closing a cursor waits for the server's ReadyForQuery, which a failed or dead connection
-        // never sends: such a connection is destroyed on release instead of closed politely.
-        if (!broken) await closeCursor(client, cursor).catch((error: Error) => (broken ??= error));
+  for (const p of options.purposes) {
+    if (remaining <= 0 || options.signal?.aborted) break;
+    const values = [p.purpose, p.interval, options.cutoff, p.calendar ? '3 days' : '0'];
+    for await (const raw of streamCursor<RawRow>(pool, sql, values, { batchSize: Math.min(options.batchSize, remaining), ...(options.signal ? { signal: options.signal } : {}) })) {
+      const take = Math.min(raw.length, remaining);
+      remaining -= take;
+      const batch = new Array<ExpiredRow>(take);
+      for (let i = 0; i < take; i++) {
+        const r = raw[i]!;
+        batch[i] = { id: r[0], fileKey: r[1], purpose: p.purpose, createdAtMs: r[2], expiresAtMs: r[3] };
       }
+      yield batch;
+      if (remaining <= 0) break;
     }
-  } catch (error) {
-    broken ??= error as Error;
-    throw error;
-  } finally {
-    client.off('error', onError);
-    // A connection that failed mid-cursor is not returned to the pool for reuse.
-    client.release(broken);
   }
-}
-
-/** `cursor.close()`, unless the connection ends first (then its ReadyForQuery never comes). */
-function closeCursor(client: pg.PoolClient, cursor: Cursor<RawRow>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onEnd = (): void => reject(new Error('the database connection ended while closing the expired-rows cursor'));
-    client.once('end', onEnd);
-    cursor.close().then(
-      () => {
-        client.off('end', onEnd);
-        resolve();
-      },
-      (error: Error) => {
-        client.off('end', onEnd);
-        reject(error);
-      },
-    );
-  });
 }

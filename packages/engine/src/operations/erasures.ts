@@ -1,4 +1,4 @@
-import Cursor from 'pg-cursor';
+import { streamCursor } from '../sql/cursor-stream.js';
 import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
 
@@ -76,27 +76,12 @@ export async function* streamErasures(engine: Engine, f: ErasuresFilter = {}): A
    AND ($3::int IS NULL OR l.policy_version = $3::int)
    AND ($4::timestamptz IS NULL OR l.erased_at >= $4::timestamptz)
  ORDER BY l.id`;
-  const client = await engine.pool.connect();
-  let broken: Error | undefined;
-  let cursor: Cursor<Raw> | undefined;
-  try {
-    cursor = client.query(new Cursor<Raw>(sql, [[...ERASED_OUTCOMES], v.runId, v.policyVersion, v.since], { rowMode: 'array' }));
-    for (;;) {
-      if (f.signal?.aborted) break;
-      const raw = await cursor.read(f.batchSize ?? engine.options.batchSize);
-      if (raw.length === 0) break;
-      yield raw.map((r) => ({
-        file_key: r[0], job_id: r[1], purpose: r[2], outcome: r[3], erased_at: iso(r[4])!, run_id: r[5], policy_version: r[6],
-        created_at: iso(r[7]), expires_at: iso(r[8]), ...(f.includeRow ? { job_row: r[9] } : {}),
-      }));
-    }
-  } catch (error) {
-    broken = error as Error;
-    throw error;
-  } finally {
-    // The cursor holds the connection until closed; a consumer that stops early lands here too.
-    if (cursor) await cursor.close().catch((error: Error) => (broken ??= error));
-    client.release(broken);
+  const values = [[...ERASED_OUTCOMES], v.runId, v.policyVersion, v.since];
+  for await (const raw of streamCursor<Raw>(engine.pool, sql, values, { batchSize: f.batchSize ?? engine.options.batchSize, ...(f.signal ? { signal: f.signal } : {}) })) {
+    yield raw.map((r) => ({
+      file_key: r[0], job_id: r[1], purpose: r[2], outcome: r[3], erased_at: iso(r[4])!, run_id: r[5], policy_version: r[6],
+      created_at: iso(r[7]), expires_at: iso(r[8]), ...(f.includeRow ? { job_row: r[9] } : {}),
+    }));
   }
 }
 

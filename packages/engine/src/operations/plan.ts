@@ -1,4 +1,4 @@
-import Cursor from 'pg-cursor';
+import { streamCursor } from '../sql/cursor-stream.js';
 import type { Queryable } from '../db.js';
 import type { Engine } from '../engine.js';
 import type { PurposeSelection } from '../expired-rows.js';
@@ -170,30 +170,13 @@ export async function* expiringWithin(engine: Engine, o: ExpiringWithinOptions):
    AND j.${t.createdAt} < ${t.toColumnTime('now() + $4::interval - p.iv + p.slack')}
  WHERE ${expiry} >= ${t.toColumnTime('now()')} AND ${expiry} < ${t.toColumnTime('now() + $4::interval')}
  ORDER BY ${expiry}, j.${t.id}`;
-  const client = await engine.pool.connect();
-  let broken: Error | undefined;
-  let cursor: Cursor<RawExpiring> | undefined;
-  try {
-    // One read-only transaction, so now() is one instant for the whole stream.
-    await client.query('BEGIN READ ONLY');
-    cursor = client.query(new Cursor<RawExpiring>(sql, [...purposeArrays(selections), o.within], { rowMode: 'array' }));
-    for (;;) {
-      if (o.signal?.aborted) break;
-      const raw = await cursor.read(o.batchSize ?? engine.options.batchSize);
-      if (raw.length === 0) break;
-      yield raw.map((r) => ({
-        job_id: r[0], file_key: r[1], purpose: r[2],
-        created_at: new Date(r[3]).toISOString(), expires_at: new Date(r[4]).toISOString(),
-        expires_in_seconds: Math.round((r[4] - r[5]) / 1000),
-      }));
-    }
-  } catch (error) {
-    broken = error as Error;
-    throw error;
-  } finally {
-    // The cursor holds the connection until closed; a consumer that stops early lands here too.
-    if (cursor) await cursor.close().catch((error: Error) => (broken ??= error));
-    if (!broken) await client.query('ROLLBACK').catch((error: Error) => (broken = error));
-    client.release(broken);
+  // One read-only transaction, so now() is one instant for the whole stream.
+  const values = [...purposeArrays(selections), o.within];
+  for await (const raw of streamCursor<RawExpiring>(engine.pool, sql, values, { batchSize: o.batchSize ?? engine.options.batchSize, readOnlyTransaction: true, ...(o.signal ? { signal: o.signal } : {}) })) {
+    yield raw.map((r) => ({
+      job_id: r[0], file_key: r[1], purpose: r[2],
+      created_at: new Date(r[3]).toISOString(), expires_at: new Date(r[4]).toISOString(),
+      expires_in_seconds: Math.round((r[4] - r[5]) / 1000),
+    }));
   }
 }

@@ -1,5 +1,5 @@
+import { streamCursor } from '../sql/cursor-stream.js';
 import type pg from 'pg';
-import Cursor from 'pg-cursor';
 import type { JobsTable } from '../jobs-table.js';
 import type { ObjectInfo, StoragePort } from '../ports.js';
 import { checkKey } from '../storage/keys.js';
@@ -95,23 +95,8 @@ export async function* orphanRowBatches(ctx: ScanContext): AsyncGenerator<RowSca
   const sql = `SELECT j.${t.id}::text, j.${t.fileKey}::text, j.${t.purpose}::text, (extract(epoch FROM j.${t.createdAt}) * 1000)::float8
   FROM ${t.table} j
  WHERE j.${t.createdAt} < ${t.toColumnTime(`$1::timestamptz - $2::bigint * interval '1 millisecond'`)}`;
-  const client = await ctx.pool.connect();
-  let broken: Error | undefined;
-  let cursor: Cursor<RawRow> | undefined;
-  try {
-    cursor = client.query(new Cursor<RawRow>(sql, [ctx.now, Math.round(ctx.minAgeMs)], { rowMode: 'array' }));
-    for (;;) {
-      if (ctx.signal?.aborted) break;
-      const raw = await cursor.read(ctx.batchSize);
-      if (raw.length === 0) break;
-      yield await judgeRows(ctx, raw);
-    }
-  } catch (error) {
-    broken = error as Error;
-    throw error;
-  } finally {
-    if (cursor) await cursor.close().catch((error: Error) => (broken ??= error));
-    client.release(broken);
+  for await (const raw of streamCursor<RawRow>(ctx.pool, sql, [ctx.now, Math.round(ctx.minAgeMs)], { batchSize: ctx.batchSize, ...(ctx.signal ? { signal: ctx.signal } : {}) })) {
+    yield await judgeRows(ctx, raw);
   }
 }
 

@@ -1,0 +1,65 @@
+import type pg from 'pg';
+import Cursor from 'pg-cursor';
+
+export interface CursorStreamOptions {
+  readonly batchSize: number;
+  readonly signal?: AbortSignal;
+  /** Run the cursor inside `BEGIN READ ONLY` (one snapshot, one now()), rolled back at the end. */
+  readonly readOnlyTransaction?: boolean;
+}
+
+/**
+ * Streams a query's rows in batches through a server-side cursor (pg-cursor, row arrays) on one
+ * dedicated connection; memory holds one batch. The connection is always released: politely when
+ * healthy, destroyed when it failed. A connection that dies while checked out (pg_terminate_backend,
+ * failover) emits 'error', which without a listener is an uncaught exception that kills the process;
+ * and closing a cursor waits for a ReadyForQuery that a dead connection never sends (issue 7's fault
+ * proof found both). A consumer that stops early (break) lands in the same cleanup.
+ */
+export async function* streamCursor<R extends unknown[]>(pool: pg.Pool, sql: string, values: readonly unknown[], o: CursorStreamOptions): AsyncGenerator<R[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error): void => {
+    broken ??= error;
+  };
+  client.on('error', onError);
+  let cursor: Cursor<R> | undefined;
+  try {
+    if (o.readOnlyTransaction) await client.query('BEGIN READ ONLY');
+    cursor = client.query(new Cursor<R>(sql, [...values], { rowMode: 'array' }));
+    while (!o.signal?.aborted) {
+      const rows = await cursor.read(o.batchSize).catch((error: Error) => {
+        broken ??= error;
+        throw error;
+      });
+      if (rows.length === 0) break;
+      yield rows;
+    }
+  } catch (error) {
+    broken ??= error as Error;
+    throw error;
+  } finally {
+    if (cursor && !broken) await closeCursor(client, cursor).catch((error: Error) => (broken ??= error));
+    if (o.readOnlyTransaction && !broken) await client.query('ROLLBACK').catch((error: Error) => (broken ??= error));
+    client.off('error', onError);
+    client.release(broken);
+  }
+}
+
+/** `cursor.close()`, unless the connection ends first (then its ReadyForQuery never comes). */
+function closeCursor<R>(client: pg.PoolClient, cursor: Cursor<R>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onEnd = (): void => reject(new Error('the database connection ended while closing a cursor'));
+    client.once('end', onEnd);
+    cursor.close().then(
+      () => {
+        client.off('end', onEnd);
+        resolve();
+      },
+      (error: Error) => {
+        client.off('end', onEnd);
+        reject(error);
+      },
+    );
+  });
+}
