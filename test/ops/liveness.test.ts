@@ -78,7 +78,7 @@ describe('scheduler liveness', () => {
       }),
     ]);
     expect(human.stdout).toMatch(/Scheduler: +NOT RUNNING \(last heartbeat /);
-    expect(human.stdout).toMatch(new RegExp(`\\n  ${instanceA} +\\S+ +v${VERSION.replace(/\./g, '\\.')} .*STALE \\(silent for over 1\\.5s\\)`));
+    expect(human.stdout).toMatch(new RegExp(`\\n  ${instanceA} +\\S+ +v${VERSION.replace(/\./g, '\\.')} .*STALE \\(silent for \\S+, over 1\\.5s\\)`));
     expect(human.stdout).toMatch(new RegExp(`\\nVersion: +lethe ${VERSION.replace(/\./g, '\\.')} \\(this command\\)\\n`));
 
     expect(down.status).toBe(503);

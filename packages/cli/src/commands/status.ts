@@ -125,7 +125,7 @@ function schedulerLines(s: StatusReport): string[] {
   if (s.schedulers.length === 0) return [];
   const rows = s.schedulers.slice(0, SCHEDULERS_SHOWN).map((d) => [
     d.instanceId, d.host, `v${d.version}`, time(d.startedAt), time(d.lastBeat), time(d.nextRun),
-    d.alive ? 'alive' : d.state === 'stopped' ? 'stopped' : `STALE (silent for over ${duration(s.stale_after_ms / 1000)})`,
+    d.alive ? 'alive' : d.state === 'stopped' ? 'stopped' : `STALE (silent for ${duration(Math.max(0, Date.parse(s.checked_at) - Date.parse(d.lastBeat)) / 1000)}, over ${duration(s.stale_after_ms / 1000)})`,
   ]);
   const more = s.schedulers.length > SCHEDULERS_SHOWN ? [`  ... and ${s.schedulers.length - SCHEDULERS_SHOWN} more (lethe status --json)`] : [];
   return [...table(['instance', 'host', 'version', 'started', 'last beat', 'next run', 'state'], rows).map((l) => `  ${l}`), ...more];
