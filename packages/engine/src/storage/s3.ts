@@ -181,26 +181,12 @@ export class S3Storage implements StoragePort {
     return { ...this.#ctx, prefix: this.#config.prefix, mode: this.#mode, versioning: () => this.#versioningState(), concurrency: this.#listConcurrency() };
   }
 
-  /** Issue 9 (run preflight, `lethe doctor`, restore from a backup): see s3-objects.ts. */
-  ping(): Promise<void> {
-    return pingBucket(this.#objectContext());
-  }
-
-  probe(name: string): Promise<ProbeResult> {
-    return probeBucket(this.#objectContext(), name);
-  }
-
-  readObject(key: string): Promise<ObjectBody | null> {
-    return readS3Object(this.#objectContext(), key);
-  }
-
-  writeObject(key: string, source: ObjectBody): Promise<WriteOutcome> {
-    return writeS3Object(this.#objectContext(), key, source);
-  }
-
-  #objectContext(): S3ObjectContext {
-    return { ...this.#ctx, prefix: this.#config.prefix };
-  }
+  // Issue 9 (run preflight, `lethe doctor`, restore from a backup): see s3-objects.ts.
+  ping = (): Promise<void> => pingBucket(this.#objects());
+  probe = (name: string): Promise<ProbeResult> => probeBucket(this.#objects(), name);
+  readObject = (key: string): Promise<ObjectBody | null> => readS3Object(this.#objects(), key);
+  writeObject = (key: string, source: ObjectBody): Promise<WriteOutcome> => writeS3Object(this.#objects(), key, source);
+  #objects = (): S3ObjectContext => ({ ...this.#ctx, prefix: this.#config.prefix });
 
   async stat(key: string): Promise<ObjectInfo | null> {
     const mapped = toObjectKey(this.#config.prefix, key);
