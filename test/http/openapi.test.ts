@@ -23,7 +23,8 @@ beforeAll(async () => {
   db = await createTestDatabase('http_openapi');
   files = await createTempRoot('http-openapi');
   await createJobsTable(db.pool);
-  engine = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1 });
+  // With an undo window, so the restore route can answer 200 (issue 7).
+  engine = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1, undoWindow: '7d' });
   await engine.migrate();
   runs = createBackgroundRuns(engine, { logger: silentLogger });
   http = await startService({ pool: db.pool, logger: silentLogger, version: 'test', engine, adminToken: TOKEN, triggerRun: runs.triggerRun, metricsCacheMs: 0 });
@@ -90,7 +91,7 @@ describe('the OpenAPI document', () => {
     await conform(`${ADMIN}/pause`, { token: TOKEN, actor: 'oncall', body: { reason: 'openapi test' } });
     await conform(`${ADMIN}/runs`, { token: TOKEN, body: {} }); // 409 paused
     await conform(`${ADMIN}/resume`, { token: TOKEN, method: 'POST' });
-    const started = await conform(`${ADMIN}/runs`, { token: TOKEN, body: { dryRun: false } });
+    const started = await conform(`${ADMIN}/runs`, { token: TOKEN, body: { dryRun: false, allowLarge: false } });
     await runs.idle();
     await conform('/api/health/cleanup');
     await conform(`${ADMIN}/runs`);
@@ -106,6 +107,13 @@ describe('the OpenAPI document', () => {
     await conform(`${ADMIN}/report?month=${new Date().toISOString().slice(0, 7)}`);
     await conform(`${ADMIN}/report?month=2020-01`);
     await conform(`${ADMIN}/report?month=13`); // 400
+    const restored = await conform(`${ADMIN}/restore`, { token: TOKEN, actor: 'oncall', body: { file_key: 'o/1.pdf', hold_reason: 'user report 7' } });
+    expect(restored.status).toBe(200);
+    expect(await files.exists('o/1.pdf')).toBe(true);
+    expect((await db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE id = 'o-1'`)).rows[0].n).toBe(1);
+    expect((await conform(`${ADMIN}/restore`, { token: TOKEN, body: { file_key: 'never/was.pdf' } })).status).toBeGreaterThanOrEqual(404);
+    await conform(`${ADMIN}/restore`, { token: TOKEN, body: { file_key: '../etc/passwd' } }); // 400
+    await conform(`${ADMIN}/restore`, { token: TOKEN, body: {} }); // 400
 
     await conform(`${ADMIN}/pause`, { body: { reason: 'no token' } }); // 401
     await conform(`${ADMIN}/pause`, { token: TOKEN, body: '{' }); // 400

@@ -33,6 +33,11 @@ export interface LetheConfig {
   readonly overlap?: 'wait' | 'refuse';
   readonly heartbeatMs?: number;
   readonly groupStaleMs?: number;
+  /** Blast-radius guard (issue 7): cap, K x median, floor; failure breaker window. */
+  readonly maxDeletesPerRun?: number;
+  readonly blastRadiusFactor?: number;
+  readonly blastRadiusFloor?: number;
+  readonly breakerWindow?: number;
   /** Undo window (issue 7): "off" (default), "on" (7 days) or a duration like "7d". */
   readonly undoWindow?: string;
   /** Per-purpose undo windows (config file only): {"Medical": "30d", "System Testing": "off"}. */
@@ -85,6 +90,10 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   overlap: { kind: 'enum', env: 'LETHE_OVERLAP', values: ['wait', 'refuse'] },
   heartbeatMs: { kind: 'int', env: 'LETHE_HEARTBEAT_MS', min: 100, max: 600_000 },
   groupStaleMs: { kind: 'int', env: 'LETHE_GROUP_STALE_MS', min: 500, max: 86_400_000 },
+  maxDeletesPerRun: { kind: 'int', env: 'LETHE_MAX_DELETES_PER_RUN', min: 0, max: 1_000_000_000 },
+  blastRadiusFactor: { kind: 'int', env: 'LETHE_BLAST_RADIUS_FACTOR', min: 1, max: 1000 },
+  blastRadiusFloor: { kind: 'int', env: 'LETHE_BLAST_RADIUS_FLOOR', min: 0, max: 1_000_000_000 },
+  breakerWindow: { kind: 'int', env: 'LETHE_BREAKER_WINDOW', min: 10, max: 100_000 },
   undoWindow: { kind: 'string', env: 'LETHE_UNDO_WINDOW' },
   undoWindows: { kind: 'object' },
   ledgerKeyHmacSecret: { kind: 'string', env: 'LETHE_LEDGER_KEY_SECRET' },
@@ -174,7 +183,7 @@ export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
 /** The engine's options from a resolved config (the engine validates storage, policies, jobs). */
 export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions> = {}): EngineOptions {
   const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...webhookOptions(config, extra.logger), ...extra };
-  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
+  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'maxDeletesPerRun', 'blastRadiusFactor', 'blastRadiusFloor', 'breakerWindow', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
     if (config[k] !== undefined) o[k] = config[k];
   }
   return o as EngineOptions;

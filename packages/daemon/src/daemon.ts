@@ -169,7 +169,7 @@ class LetheDaemon implements Daemon {
       ...(h.adminToken === undefined ? {} : { adminToken: h.adminToken }),
       ...(h.protectReads === undefined ? {} : { protectReads: h.protectReads }),
       // Never waits for the lock: the caller gets a 409 at once rather than a request that hangs.
-      triggerRun: ({ dryRun, by }) => this.#gate.start({ trigger: 'api', dryRun, by, lockWaitMs: 0 }),
+      triggerRun: ({ dryRun, by, allowLarge }) => this.#gate.start({ trigger: 'api', dryRun, by, lockWaitMs: 0, ...(allowLarge ? { allowLarge } : {}) }),
       ready: () => this.#ready,
     });
     const { port } = await this.#http.listen(h.port, h.host);

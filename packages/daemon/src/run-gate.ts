@@ -10,6 +10,8 @@ export interface GuardedRunRequest {
   readonly slot?: string;
   /** Who asked, for runs started through the HTTP admin API. */
   readonly by?: string;
+  /** An operator's explicit override of the blast-radius guard (admin API `allowLarge`). */
+  readonly allowLarge?: boolean;
 }
 
 export type GuardedRunResult =
@@ -89,6 +91,7 @@ export class RunGate {
     const task = engine.run({
       trigger: request.trigger,
       dryRun: request.dryRun === true,
+      ...(request.allowLarge ? { allowLarge: true } : {}),
       lockWaitMs: request.lockWaitMs,
       signal: this.#stop.signal,
       onStart: (runId) => {

@@ -10,7 +10,7 @@ export interface BackgroundRunsOptions {
 
 export interface BackgroundRuns {
   /** For `HttpServiceOptions.triggerRun`: resolves with the run id once the run has one. */
-  triggerRun(opts: { dryRun: boolean; by: string }): Promise<string>;
+  triggerRun(opts: { dryRun: boolean; by: string; allowLarge?: boolean }): Promise<string>;
   /** Resolves when every run started here has ended. */
   idle(): Promise<void>;
 }
@@ -22,12 +22,13 @@ export interface BackgroundRuns {
 export function createBackgroundRuns(engine: Engine, o: BackgroundRunsOptions): BackgroundRuns {
   const inFlight = new Set<Promise<void>>();
   return {
-    triggerRun: ({ dryRun, by }) =>
+    triggerRun: ({ dryRun, by, allowLarge }) =>
       new Promise<string>((resolve, reject) => {
         let started = false;
         const run = engine
           .run({
             dryRun,
+            ...(allowLarge ? { allowLarge } : {}),
             trigger: 'api',
             lockWaitMs: 0,
             ...(o.signal ? { signal: o.signal } : {}),

@@ -57,6 +57,15 @@ export const schemas = {
     required: ['paused', 'paused_by', 'paused_at', 'reason'],
     properties: { paused: bool, paused_by: nstr, paused_at: ntime, reason: nstr },
   },
+  RestoreResult: {
+    type: 'object',
+    description: 'A restore from the undo window (engine operation restoreFile).',
+    required: ['restore_id', 'file_key', 'trash_location', 'trashed_by_run', 'trashed_at', 'restored_job_ids', 'already_present_job_ids', 'still_expired_job_ids'],
+    properties: {
+      restore_id: str, file_key: str, trash_location: str, trashed_by_run: str, trashed_at: str, purge_after: { type: ['string', 'null'] },
+      restored_job_ids: { type: 'array', items: str }, already_present_job_ids: { type: 'array', items: str }, still_expired_job_ids: { type: 'array', items: str },
+    },
+  },
   RunAccepted: {
     type: 'object',
     required: ['run_id', 'dry_run', 'status', 'location'],

@@ -89,10 +89,10 @@ export const openApiDocument = {
         summary: 'Start a run now (runbook OP-001); answers with its id at once while the run goes on.',
         security: writeSecurity,
         parameters: [actor],
-        requestBody: body({ dryRun: { type: 'boolean', default: false } }),
+        requestBody: body({ dryRun: { type: 'boolean', default: false }, allowLarge: { type: 'boolean', default: false, description: 'Proceed past the blast-radius guard (issue 7).' } }),
         responses: {
           '202': json('RunAccepted', 'Started; poll the location for its outcome.'),
-          '409': error('Paused (real runs only) or another run is in progress.'),
+          '409': error('Paused (real runs only), another run is in progress, or the blast-radius guard refused the run.'),
           '503': error('This service cannot start runs (no engine, not migrated, or no storage configured).'),
           ...bodyErrors,
           ...adminErrors,
@@ -125,6 +125,23 @@ export const openApiDocument = {
         security: readSecurity,
         parameters: [actor, { name: 'file_key', in: 'query', required: true, schema: { type: 'string', minLength: 1, maxLength: 1024 } }],
         responses: { '200': json('LedgerLookup', 'What the ledger and the jobs table say about the key.'), '400': error('Missing or bad file_key.'), ...adminErrors },
+      },
+    },
+    '/api/admin/cleanup/restore': {
+      post: {
+        operationId: 'restoreFile',
+        summary: 'Bring a file and its jobs rows back from the undo window (issue 7, runbook EMERGENCY-002), optionally under a legal hold.',
+        security: writeSecurity,
+        parameters: [actor],
+        requestBody: body({ file_key: { type: 'string', minLength: 1, maxLength: 1024 }, hold_reason: { type: 'string', maxLength: 500 } }, ['file_key']),
+        responses: {
+          '200': json('RestoreResult', 'Restored.'),
+          '409': error('A different file is at the key now, or a run holds the lock.'),
+          '410': error('The undo window is over (purged) or the trash copy is gone.'),
+          '503': error('This service has no engine configured.'),
+          ...bodyErrors,
+          ...adminErrors,
+        },
       },
     },
     '/api/admin/cleanup/report': {

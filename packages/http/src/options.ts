@@ -16,7 +16,7 @@ export interface HttpServiceOptions {
   /** Scheduler heartbeat staleness (default 120000). */
   readonly staleAfterMs?: number;
   /** Starts a run in the background; resolves with its run id as soon as it has one. Absent => trigger route 503s. */
-  readonly triggerRun?: (opts: { dryRun: boolean; by: string }) => Promise<string>;
+  readonly triggerRun?: (opts: { dryRun: boolean; by: string; allowLarge?: boolean }) => Promise<string>;
   /** The engine, for admin routes that need storage/policies (lookup, report). */
   readonly engine?: Engine;
   /** In-process readiness (the daemon says whether its scheduler is started). Default: ready when the DB answers. */
@@ -40,7 +40,7 @@ export interface ResolvedHttpOptions {
   readonly protectReads: boolean;
   readonly health: HealthOptions;
   readonly staleAfterMs: number;
-  readonly triggerRun: ((opts: { dryRun: boolean; by: string }) => Promise<string>) | null;
+  readonly triggerRun: ((opts: { dryRun: boolean; by: string; allowLarge?: boolean }) => Promise<string>) | null;
   readonly engine: Engine | null;
   readonly ready: () => boolean;
   readonly metricsCacheMs: number;

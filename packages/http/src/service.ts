@@ -10,6 +10,7 @@ import { sendError } from './respond.js';
 import { Router, type Access } from './router.js';
 import { registerControlRoutes } from './routes/admin-control.js';
 import { registerRecordRoutes } from './routes/admin-records.js';
+import { registerRestoreRoutes } from './routes/admin-restore.js';
 import { registerRunRoutes } from './routes/admin-runs.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMetaRoutes } from './routes/meta.js';
@@ -31,6 +32,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   registerControlRoutes(router, o);
   registerRunRoutes(router, o);
   registerRecordRoutes(router, o);
+  registerRestoreRoutes(router, o);
   const state: ServiceState = { o, router, tokenDigest: o.adminToken === null ? null : digest(o.adminToken) };
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
     void handle(state, req, res);

@@ -15,6 +15,7 @@ export const AdminAuditActions = {
   RUN_REFUSED: 'cleanup_admin_run_refused',
   LEDGER_LOOKUP: 'cleanup_admin_ledger_lookup',
   REPORT: 'cleanup_admin_report',
+  RESTORE_REFUSED: 'cleanup_admin_restore_refused',
 } as const;
 
 /**
@@ -41,8 +42,9 @@ export function registerControlRoutes(router: Router, o: ResolvedHttpOptions): v
 
   router.add('POST', `${ADMIN_PREFIX}/runs`, async ({ req, res, authenticated }) => {
     const caller = callerOf(req, authenticated);
-    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), { dryRun: { type: 'boolean' } });
+    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), { dryRun: { type: 'boolean' }, allowLarge: { type: 'boolean' } });
     const dryRun = body.dryRun === true;
+    const allowLarge = body.allowLarge === true;
     if (!o.triggerRun) throw new HttpError(503, HttpErrorCodes.UNAVAILABLE, 'this service cannot start runs (no engine configured)');
     // Fail fast with a clear 409 rather than a run that refuses to start (dry runs are allowed).
     const control = await readControl(o.pool);
@@ -52,7 +54,7 @@ export function registerControlRoutes(router: Router, o: ResolvedHttpOptions): v
     }
     let runId: string;
     try {
-      runId = await o.triggerRun({ dryRun, by: caller.label });
+      runId = await o.triggerRun({ dryRun, by: caller.label, ...(allowLarge ? { allowLarge } : {}) });
     } catch (error) {
       const mapped = triggerError(error);
       if (mapped) {
@@ -61,7 +63,7 @@ export function registerControlRoutes(router: Router, o: ResolvedHttpOptions): v
       }
       throw error;
     }
-    await writeAudit(o.pool, AdminAuditActions.RUN_TRIGGERED, { by: caller.label, remote: caller.remote, dry_run: dryRun, run_id: runId });
+    await writeAudit(o.pool, AdminAuditActions.RUN_TRIGGERED, { by: caller.label, remote: caller.remote, dry_run: dryRun, allow_large: allowLarge, run_id: runId });
     o.logger.info({ by: caller.label, runId, dryRun }, 'admin: run triggered');
     const location = `${ADMIN_PREFIX}/runs/${runId}`;
     sendJson(res, 202, { run_id: runId, dry_run: dryRun, status: 'running', location }, { location });
@@ -74,6 +76,7 @@ function triggerError(error: unknown): HttpError | null {
   switch (error.code) {
     case ErrorCodes.PAUSED:
     case ErrorCodes.RUN_IN_PROGRESS:
+    case ErrorCodes.BLAST_RADIUS:
       return new HttpError(409, error.code, error.message);
     case ErrorCodes.NOT_MIGRATED:
     case ErrorCodes.SCHEMA:

@@ -1,4 +1,4 @@
-import { ConfigError, lookupFileKey, monthlyReport, parseMonth, writeAudit, type Engine } from '@lethe/engine';
+import { ConfigError, ledgerKeyFor, lookupFileKey, monthlyReport, parseMonth, writeAudit, type Engine } from '@lethe/engine';
 import { callerOf } from '../auth.js';
 import { badRequest, HttpError, HttpErrorCodes } from '../errors.js';
 import type { ResolvedHttpOptions } from '../options.js';
@@ -17,8 +17,10 @@ export function registerRecordRoutes(router: Router, o: ResolvedHttpOptions): vo
     const caller = callerOf(ctx.req, ctx.authenticated);
     const q = checkQuery(ctx.url.searchParams, { file_key: { type: 'string', required: true, maxLength: 1024 } });
     const fileKey = q.file_key as string;
-    const lookup = await lookupFileKey(needEngine(o), fileKey);
-    await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, file_key: fileKey, state: lookup.state });
+    const engine = needEngine(o);
+    const lookup = await lookupFileKey(engine, fileKey);
+    // In HMAC mode the audit row names the key as the ledger does: never in plain text.
+    await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, file_key: ledgerKeyFor(engine.options, fileKey), state: lookup.state });
     sendJson(ctx.res, 200, lookup);
   }, 'admin-read');
 
