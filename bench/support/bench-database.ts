@@ -2,34 +2,63 @@ import pg from 'pg';
 
 /** A throwaway database for one benchmark process, on $LETHE_BENCH_DATABASE_URL, $DATABASE_URL or local. */
 export interface BenchDatabase {
+  readonly name: string;
   readonly url: string;
   readonly pool: pg.Pool;
   drop(): Promise<void>;
 }
 
-export async function createBenchDatabase(label: string): Promise<BenchDatabase> {
-  const admin = process.env.LETHE_BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `lethe_bench_${label}_${process.pid}`;
-  const client = new pg.Client({ connectionString: admin });
+function adminUrl(): string {
+  return process.env.LETHE_BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+async function onAdmin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl() });
   await client.connect();
-  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const u = new URL(admin);
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function connect(name: string): BenchDatabase {
+  const u = new URL(adminUrl());
   u.pathname = `/${name}`;
   const url = u.toString();
   const pool = new pg.Pool({ connectionString: url, max: 4, options: '-c TimeZone=UTC' });
+  // DROP DATABASE ... WITH (FORCE) terminates idle clients that pool.end() is still closing.
+  pool.on('error', () => {});
   return {
+    name,
     url,
     pool,
     async drop() {
       await pool.end();
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+export async function createBenchDatabase(label: string): Promise<BenchDatabase> {
+  const name = `lethe_bench_${label}_${process.pid}`;
+  await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await onAdmin(`CREATE DATABASE ${name}`);
+  return connect(name);
+}
+
+/** A named database kept between invocations (created when missing): for slow setups while iterating. */
+export async function openBenchDatabase(label: string): Promise<BenchDatabase> {
+  const name = `lethe_bench_${label}`;
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return connect(name);
 }
 
 /** N expired rows (System Testing, two days old) whose keys are `<dir>/<i>.pdf`, 1000 to a directory. */
