@@ -95,13 +95,13 @@ describe('run preflight', () => {
       f.run(['run'], { DATABASE_URL: bare.url }),
       f.run(['run', '--dry-run', '--json'], { LETHE_STORAGE: `file://${f.root}/missing` }),
     ]);
-    expect(gone.code).toBe(1);
+    expect(gone.code, gone.stderr).toBe(1);
     expect(gone.stderr.trim()).toMatch(/^lethe: LETHE_E_STORAGE: storage root \S+missing is not reachable: ENOENT/);
     expect(gone.json()).toMatchObject({ error: { code: 'LETHE_E_STORAGE' } });
     expect(unmigrated.code).toBe(1);
     expect(unmigrated.stderr.trim()).toBe("lethe: LETHE_E_NOT_MIGRATED: Lethe's tables are missing in this database: run `lethe migrate` first");
     // A dry run touches no storage: it still works, and says what would go.
-    expect(dry.code).toBe(0);
+    expect(dry.code, dry.stderr).toBe(0);
     expect(dry.json()).toMatchObject({ dry_run: true, would_delete_count: 1 });
     const { rows } = await f.db.pool.query(`SELECT count(*)::int AS n FROM lethe_runs WHERE NOT dry_run`);
     expect(rows[0].n).toBe(0);
