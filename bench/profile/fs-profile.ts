@@ -7,7 +7,8 @@
  *   UV_THREADPOOL_SIZE=16 node --import tsx bench/profile/fs-profile.ts [N=50000] [profileDir]
  *
  * Needs `pnpm build` (the run uses packages/engine/dist). LETHE_BENCH_OPTIONS='{"threads":1}'
- * passes engine options through.
+ * passes engine options through; LETHE_BENCH_ENGINE_DIST=packages/engine/.bench/<name>/dist/index.js
+ * profiles another build (bench/profile/build-engine-variant.sh).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';

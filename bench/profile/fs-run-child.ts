@@ -5,12 +5,17 @@
  *
  *   node --cpu-prof --import tsx bench/profile/fs-run-child.ts <databaseUrl> <root> <n>
  */
-import { createEngine, type EngineOptions } from '../../packages/engine/dist/index.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createEngine as builtEngine, type EngineOptions } from '../../packages/engine/dist/index.js';
 import { warmWorkers } from '../fs-end-to-end.bench.js';
 
 const [databaseUrl, root, nText] = process.argv.slice(2);
 if (!databaseUrl || !root || !nText) throw new Error('usage: fs-run-child.ts <databaseUrl> <root> <n>');
 const extra = process.env.LETHE_BENCH_OPTIONS ? (JSON.parse(process.env.LETHE_BENCH_OPTIONS) as Partial<EngineOptions>) : {};
+// LETHE_BENCH_ENGINE_DIST: another build's index.js (bench/profile/build-engine-variant.sh), to profile before and after a change.
+const dist = process.env.LETHE_BENCH_ENGINE_DIST;
+const createEngine = dist ? ((await import(pathToFileURL(resolve(dist)).href)) as { createEngine: typeof builtEngine }).createEngine : builtEngine;
 const engine = createEngine({ databaseUrl, storage: `file://${root}`, maxDeletesPerRun: 0, ...extra });
 try {
   await warmWorkers(engine);

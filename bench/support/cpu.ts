@@ -5,7 +5,8 @@ import type pg from 'pg';
  * CPU time as a second measure next to wall time: on a machine shared with other work, wall time
  * swings with the neighbours' load, while the CPU a side spends per file moves much less. Counts
  * this process (every thread: main, storage workers, libuv's pool, so the kernel's unlink work too)
- * and the PostgreSQL backends serving one database, read from /proc (Linux only; 0 elsewhere).
+ * and the PostgreSQL client backends serving one database (autovacuum workers are not counted),
+ * read from /proc (Linux only; 0 elsewhere).
  */
 const TICKS_PER_SECOND = 100;
 
@@ -28,7 +29,7 @@ export interface CpuSnapshot {
 /** `admin` must be connected to a different database than `database`, or count its own backend. */
 export async function cpuSnapshot(admin: pg.Pool, database: string): Promise<CpuSnapshot> {
   const u = process.cpuUsage();
-  const { rows } = await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
+  const { rows } = await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, [database]);
   const backends = new Map<number, number>();
   for (const { pid } of rows) backends.set(pid, await procCpuMs(pid));
   return { processMs: (u.user + u.system) / 1000, backends };
