@@ -1,0 +1,157 @@
+/**
+ * The benchmark regression guard (issue 8): short versions of every suite, each reduced to a ratio
+ * of two things measured in the same run (never an absolute time), compared with the committed
+ * thresholds in bench/thresholds.json. Prints a table; exits 1 when a ratio is on the wrong side of
+ * its threshold or a suite failed, 0 otherwise.
+ *
+ *   pnpm bench:ci                      (builds, then UV_THREADPOOL_SIZE=16 node --import tsx bench/ci.ts)
+ *   pnpm bench:ci -- --only fs,memory  (some suites; the others are reported as not run)
+ *
+ * The S3 suite needs an S3 server (LETHE_TEST_S3_ENDPOINT, or moto_server on PATH). Without one it
+ * is skipped with the reason, except under CI=true, where that is a failure (as for the S3 tests).
+ * Figures also go to bench/results/ci-<time>.json (ignored by git). Sizes are chosen so the whole
+ * guard takes about two minutes on a 2-core machine; docs/performance.md has the figures behind the
+ * thresholds.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { s3Availability } from '../test/support/s3-server.js';
+import { runFsBench } from './fs-end-to-end.bench.js';
+import { runMemoryBench } from './memory.bench.js';
+import { runOldMethodBench } from './old-method.bench.js';
+import { runS3Bench } from './s3-end-to-end.bench.js';
+import { runSelectionBench } from './selection.bench.js';
+
+interface Threshold {
+  /** The ratio must be at least this... */
+  readonly min?: number;
+  /** ...or at most this. */
+  readonly max?: number;
+  /** The issue's goal, for the table (the threshold sits below it, to leave room for noise). */
+  readonly goal?: string;
+}
+
+interface Suite {
+  readonly name: string;
+  /** Why the suite cannot run here, or null. */
+  readonly unavailable?: () => string | null;
+  readonly run: (log: (line: string) => void) => Promise<Record<string, number>>;
+}
+
+/** Short versions: sizes that keep each ratio meaningful while the whole guard stays near two minutes. */
+const SUITES: readonly Suite[] = [
+  {
+    name: 'fs',
+    run: async (log) => {
+      const r = await runFsBench(10_000, 3, log);
+      return { 'fs.ratio': r.ratio };
+    },
+  },
+  {
+    name: 'selection',
+    run: async (log) => {
+      const r = await runSelectionBench(1_000_000, 3, 0.01, log);
+      return { 'selection.emptyRatio': r.emptyRatio, 'selection.expiredRatio': r.expiredRatio };
+    },
+  },
+  {
+    name: 'memory',
+    run: async (log) => {
+      const r = await runMemoryBench(40_000, 200_000, 2, log);
+      return { 'memory.ratio': r.ratio, 'memory.growthRatio': r.growthRatio };
+    },
+  },
+  {
+    name: 'oldMethod',
+    run: async (log) => {
+      const r = await runOldMethodBench(200, 5000, 2, log);
+      return { 'oldMethod.speedup': r.speedup };
+    },
+  },
+  {
+    name: 's3',
+    unavailable: () => {
+      const a = s3Availability();
+      return a.ok ? null : a.reason;
+    },
+    run: async (log) => {
+      const r = await runS3Bench(2000, 2, 200, log);
+      return { 's3.vsCeiling': r.letheKeysPerSecond / r.ceilingKeysPerSecond, 's3.vsPerObject': r.letheKeysPerSecond / r.perObjectKeysPerSecond };
+    },
+  },
+];
+
+interface Row {
+  readonly metric: string;
+  readonly value: number | null;
+  readonly threshold: string;
+  readonly goal: string;
+  readonly verdict: 'ok' | 'FAIL' | 'skipped' | 'not run';
+  readonly note?: string;
+}
+
+function judge(metric: string, value: number, t: Threshold | undefined): Row {
+  if (!t) return { metric, value, threshold: '(none)', goal: '', verdict: 'FAIL', note: 'no threshold in bench/thresholds.json' };
+  const ok = (t.min === undefined || value >= t.min) && (t.max === undefined || value <= t.max);
+  const threshold = [t.min === undefined ? '' : `>= ${t.min}`, t.max === undefined ? '' : `<= ${t.max}`].filter(Boolean).join(' and ');
+  return { metric, value, threshold, goal: t.goal ?? '', verdict: ok ? 'ok' : 'FAIL' };
+}
+
+function table(rows: readonly Row[]): string {
+  const cells = [['metric', 'measured', 'threshold', 'goal', 'result'], ...rows.map((r) => [r.metric, r.value === null ? '-' : r.value.toFixed(3), r.threshold, r.goal, r.note ? `${r.verdict} (${r.note})` : r.verdict])];
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function main(): Promise<number> {
+  // The pinned AWS SDK warns once per thread that later releases need Node 22 (docs/storage-s3.md):
+  // known, and a dozen copies would bury the figures. Worker threads copy this environment.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const only = (() => {
+    const at = process.argv.indexOf('--only');
+    return at >= 0 ? new Set((process.argv[at + 1] ?? '').split(',').filter(Boolean)) : null;
+  })();
+  const thresholds = JSON.parse(await readFile(new URL('./thresholds.json', import.meta.url), 'utf8')) as Record<string, Threshold>;
+  const metricsOf = (suite: string): string[] => Object.keys(thresholds).filter((k) => k.startsWith(`${suite}.`));
+  if (!process.env.UV_THREADPOOL_SIZE) console.warn('[bench:ci] UV_THREADPOOL_SIZE is unset (the lethe launcher sets 16); pnpm bench:ci sets it');
+  const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`[bench:ci] ${new Date().toISOString()}, load average ${load()}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 'unset'}`);
+  const rows: Row[] = [];
+  const started = performance.now();
+  const timings: Record<string, number> = {};
+  for (const suite of SUITES) {
+    if (only && !only.has(suite.name)) {
+      for (const m of metricsOf(suite.name)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'not run', note: '--only' });
+      continue;
+    }
+    const reason = suite.unavailable?.() ?? null;
+    if (reason !== null) {
+      const required = process.env.CI === 'true';
+      console.log(`[bench:ci] ${required ? 'FAILING' : 'skipping'} ${suite.name}: ${reason}${required ? ' (required under CI=true)' : ''}`);
+      for (const m of metricsOf(suite.name)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: required ? 'FAIL' : 'skipped', note: reason });
+      continue;
+    }
+    console.log(`\n[bench:ci] ${suite.name} (load average ${load()})`);
+    const t = performance.now();
+    try {
+      const figures = await suite.run((line) => console.log(`  ${line}`));
+      for (const [metric, value] of Object.entries(figures)) rows.push(judge(metric, value, thresholds[metric]));
+    } catch (error) {
+      console.error(`[bench:ci] ${suite.name} failed:`, error);
+      for (const m of metricsOf(suite.name)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'FAIL', note: `suite failed: ${(error as Error).message}` });
+    }
+    timings[suite.name] = (performance.now() - t) / 1000;
+    console.log(`[bench:ci] ${suite.name} took ${timings[suite.name]!.toFixed(0)} s`);
+  }
+  const totalSeconds = (performance.now() - started) / 1000;
+  console.log(`\n${table(rows)}\n`);
+  console.log(`[bench:ci] ${totalSeconds.toFixed(0)} s in all (${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}); load average ${load()}`);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  const file = new URL(`./results/ci-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
+  await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), loadavg: loadavg(), totalSeconds, timings, rows }, null, 2)}\n`);
+  const failed = rows.filter((r) => r.verdict === 'FAIL');
+  console.log(failed.length === 0 ? '[bench:ci] every ratio is within its threshold' : `[bench:ci] ${failed.length} failing: ${failed.map((r) => r.metric).join(', ')}`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
