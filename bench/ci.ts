@@ -145,7 +145,8 @@ async function main(): Promise<number> {
   }
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(`\n${table(rows)}\n`);
-  console.log(`[bench:ci] ${totalSeconds.toFixed(0)} s in all (${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}); load average ${load()}`);
+  const ran = Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ');
+  console.log(`[bench:ci] ${totalSeconds.toFixed(0)} s in all${ran ? ` (${ran})` : ', no suite ran'}; load average ${load()}`);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   const file = new URL(`./results/ci-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
   await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), loadavg: loadavg(), totalSeconds, timings, rows }, null, 2)}\n`);

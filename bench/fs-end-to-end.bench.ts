@@ -45,16 +45,16 @@ export async function warmWorkers(engine: Engine): Promise<void> {
 export async function runFsBench(n: number, rounds: number, log: (line: string) => void = console.log): Promise<FsBenchResult> {
   const db = await createBenchDatabase('fs');
   const root = await mkdtemp(join(tmpdir(), 'lethe-bench-fs-'));
-  await createJobs(db.pool);
-  const migrator = createEngine({ databaseUrl: db.url });
-  await migrator.migrate();
-  await migrator.close();
   let engine: Engine | undefined;
   let barePaths: string[] = [];
   const lethe: number[] = [];
   const bare: number[] = [];
   const phases: Record<string, number>[] = [];
   try {
+    await createJobs(db.pool);
+    const migrator = createEngine({ databaseUrl: db.url });
+    await migrator.migrate();
+    await migrator.close();
     for (let round = 0; round < rounds; round++) {
       const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
       const letheTask = (): [string, () => Promise<void>, object] => [
@@ -96,6 +96,7 @@ export async function runFsBench(n: number, rounds: number, log: (line: string) 
       }
     }
   } finally {
+    await engine?.close();
     await rm(root, { recursive: true, force: true });
     await db.drop();
   }

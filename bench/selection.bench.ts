@@ -98,6 +98,17 @@ async function prepare(n: number, log: (line: string) => void): Promise<{ db: Be
   const started = performance.now();
   const keep = process.env.LETHE_BENCH_KEEP_SELECTION === '1';
   const db = keep ? await openBenchDatabase(`selection_${n}`) : await createBenchDatabase('selection');
+  try {
+    await fill(db, n, log);
+  } catch (error) {
+    if (keep) await db.pool.end();
+    else await db.drop();
+    throw error;
+  }
+  return { db, setupSeconds: (performance.now() - started) / 1000 };
+}
+
+async function fill(db: BenchDatabase, n: number, log: (line: string) => void): Promise<void> {
   const exists = (await db.pool.query<{ ok: boolean }>(`SELECT to_regclass('${LARGE}') IS NOT NULL AS ok`)).rows[0]?.ok === true;
   const rows = exists ? (await db.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${LARGE} WHERE id LIKE 'j%'`)).rows[0]?.n : null;
   if (rows !== String(n)) {
@@ -118,9 +129,11 @@ async function prepare(n: number, log: (line: string) => void): Promise<{ db: Be
     client.release();
   }
   const migrator = createEngine({ databaseUrl: db.url });
-  await migrator.migrate();
-  await migrator.close();
-  return { db, setupSeconds: (performance.now() - started) / 1000 };
+  try {
+    await migrator.migrate();
+  } finally {
+    await migrator.close();
+  }
 }
 
 type Task = [name: string, fn: () => Promise<void>, opts: { beforeEach?: () => Promise<void> }];
