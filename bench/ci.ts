@@ -103,45 +103,52 @@ function table(rows: readonly Row[]): string {
   return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+/** One suite's rows: its ratios judged, or why it was skipped, not run or failed. */
+async function runSuite(suite: Suite, thresholds: Readonly<Record<string, Threshold>>, only: ReadonlySet<string> | null): Promise<Row[]> {
+  const metrics = Object.keys(thresholds).filter((k) => k.startsWith(`${suite.name}.`));
+  const unmeasured = (verdict: Row['verdict'], note: string): Row[] => metrics.map((metric) => ({ metric, value: null, threshold: '', goal: '', verdict, note }));
+  if (only && !only.has(suite.name)) return unmeasured('not run', '--only');
+  const reason = suite.unavailable?.() ?? null;
+  if (reason !== null) {
+    const required = process.env.CI === 'true';
+    console.log(`[bench:ci] ${required ? 'FAILING' : 'skipping'} ${suite.name}: ${reason}${required ? ' (required under CI=true)' : ''}`);
+    return unmeasured(required ? 'FAIL' : 'skipped', reason);
+  }
+  console.log(`\n[bench:ci] ${suite.name} (load average ${load()})`);
+  try {
+    const figures = await suite.run((line) => console.log(`  ${line}`));
+    const rows = Object.entries(figures).map(([metric, value]) => judge(metric, value, thresholds[metric]));
+    // A threshold whose ratio the suite did not report is a failure, not a silent pass.
+    for (const m of metrics) if (!(m in figures)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'FAIL', note: 'not reported by the suite' });
+    return rows;
+  } catch (error) {
+    console.error(`[bench:ci] ${suite.name} failed:`, error);
+    return unmeasured('FAIL', `suite failed: ${(error as Error).message}`);
+  }
+}
+
 async function main(): Promise<number> {
   // The pinned AWS SDK warns once per thread that later releases need Node 22 (docs/storage-s3.md):
   // known, and a dozen copies would bury the figures. Worker threads copy this environment.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const only = (() => {
-    const at = process.argv.indexOf('--only');
-    return at >= 0 ? new Set((process.argv[at + 1] ?? '').split(',').filter(Boolean)) : null;
-  })();
+  const at = process.argv.indexOf('--only');
+  const only = at >= 0 ? new Set((process.argv[at + 1] ?? '').split(',').filter(Boolean)) : null;
   const thresholds = JSON.parse(await readFile(new URL('./thresholds.json', import.meta.url), 'utf8')) as Record<string, Threshold>;
-  const metricsOf = (suite: string): string[] => Object.keys(thresholds).filter((k) => k.startsWith(`${suite}.`));
   if (!process.env.UV_THREADPOOL_SIZE) console.warn('[bench:ci] UV_THREADPOOL_SIZE is unset (the lethe launcher sets 16); pnpm bench:ci sets it');
-  const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
   console.log(`[bench:ci] ${new Date().toISOString()}, load average ${load()}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 'unset'}`);
   const rows: Row[] = [];
   const started = performance.now();
   const timings: Record<string, number> = {};
   for (const suite of SUITES) {
-    if (only && !only.has(suite.name)) {
-      for (const m of metricsOf(suite.name)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'not run', note: '--only' });
-      continue;
-    }
-    const reason = suite.unavailable?.() ?? null;
-    if (reason !== null) {
-      const required = process.env.CI === 'true';
-      console.log(`[bench:ci] ${required ? 'FAILING' : 'skipping'} ${suite.name}: ${reason}${required ? ' (required under CI=true)' : ''}`);
-      for (const m of metricsOf(suite.name)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: required ? 'FAIL' : 'skipped', note: reason });
-      continue;
-    }
-    console.log(`\n[bench:ci] ${suite.name} (load average ${load()})`);
     const t = performance.now();
-    try {
-      const figures = await suite.run((line) => console.log(`  ${line}`));
-      for (const [metric, value] of Object.entries(figures)) rows.push(judge(metric, value, thresholds[metric]));
-    } catch (error) {
-      console.error(`[bench:ci] ${suite.name} failed:`, error);
-      for (const m of metricsOf(suite.name)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'FAIL', note: `suite failed: ${(error as Error).message}` });
+    const suiteRows = await runSuite(suite, thresholds, only);
+    rows.push(...suiteRows);
+    if (suiteRows.some((r) => r.value !== null || r.note?.startsWith('suite failed'))) {
+      timings[suite.name] = (performance.now() - t) / 1000;
+      console.log(`[bench:ci] ${suite.name} took ${timings[suite.name]!.toFixed(0)} s`);
     }
-    timings[suite.name] = (performance.now() - t) / 1000;
-    console.log(`[bench:ci] ${suite.name} took ${timings[suite.name]!.toFixed(0)} s`);
   }
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(`\n${table(rows)}\n`);

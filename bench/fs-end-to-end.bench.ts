@@ -1,9 +1,11 @@
 /**
  * Filesystem end to end: a Lethe run over N expired rows with files, against a bare unlink loop over
  * the same number of files (the ceiling), measured in the same process and alternated (A B A B) so
- * write-back and cache effects fall on both sides. Prints files/s for each and their ratio.
+ * write-back and cache effects fall on both sides. Prints files/s for each, the ratio of the
+ * medians and each round's ratio (and the run's phase_ms with LETHE_BENCH_VERBOSE=1). The storage
+ * workers are started before the timer (see warmWorkers). Figures: docs/performance.md.
  *
- *   UV_THREADPOOL_SIZE=16 node --import tsx bench/fs-end-to-end.bench.ts [N] [rounds]
+ *   UV_THREADPOOL_SIZE=16 node --import tsx bench/fs-end-to-end.bench.ts [N=100000] [rounds=2]
  *
  * Needs `pnpm build` (Lethe's workers run from packages/engine/dist).
  */
