@@ -26,7 +26,7 @@ export interface EngineOptions {
   readonly maxBatchesInFlight?: number;
   /** Worker threads in the storage pool. */
   readonly threads?: number;
-  /** Deletes in flight inside one worker (unlinks, or DeleteObjects requests). */
+  /** Deletes in flight inside one worker (unlinks, or DeleteObjects requests). Files: 64 (beat 32 in 7 of 8 paired bench rounds, docs/performance.md). */
   readonly deleteConcurrency?: number;
   /** How long a run waits for another run's lock before refusing; 0 refuses at once. */
   readonly lockWaitMs?: number;
@@ -151,7 +151,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, isS3 ? 3000 : 0, 0, 1_000_000),
     maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight, 4, 1, 64),
     threads: int('threads', o.threads, 2, 1, 32),
-    deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, isS3 ? 4 : 32, 1, 1024),
+    deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, isS3 ? 4 : 64, 1, 1024),
     lockWaitMs: int('lockWaitMs', o.lockWaitMs, 0, 0, 86_400_000),
     summaryErasedKeys: int('summaryErasedKeys', o.summaryErasedKeys, 1000, 0, 100_000),
     summaryFailures: int('summaryFailures', o.summaryFailures, 100, 0, 10_000),
