@@ -26,6 +26,8 @@ export const ErrorCodes = {
   CONFLICT: 'LETHE_E_CONFLICT',
   /** Prune: evidence younger than one year is never deleted (DPDP Rules 2025, 6(1)(e), 8(3)). */
   EVIDENCE_TOO_YOUNG: 'LETHE_E_EVIDENCE_TOO_YOUNG',
+  /** A worker group started under a policy version that is no longer the current one. */
+  POLICY_CHANGED: 'LETHE_E_POLICY_CHANGED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,36 +1,75 @@
 import type pg from 'pg';
 import { AuditActions, writeAudit } from './audit.js';
+import type { BlastRadiusCheck } from './blast-radius.js';
+import { withTransaction } from './db.js';
 import { ConfigError, ErrorCodes, LetheError } from './errors.js';
 import type { RunSummary } from './summary.js';
 
 /**
  * Scale-out (DESIGN "Scale past one machine"): several processes are workers of one logical run,
- * a group. The first worker fixes the group's cutoff and policy version; every worker claims
- * disjoint batches (SKIP LOCKED, optionally a static hash shard); the last worker out writes the
- * group's single `cleanup_expired_jobs` audit row, so the runbook counts one run.
+ * a group. The first worker fixes the group's cutoff and policy version and judges its whole
+ * backlog by the blast-radius guard; a later worker abides by that verdict and is refused once the
+ * policy version has changed. Every worker claims disjoint batches (SKIP LOCKED, optionally a
+ * static hash shard); the last worker out writes the group's single `cleanup_expired_jobs` audit
+ * row, so the runbook counts one run.
  */
 export interface GroupInfo {
   readonly groupId: string;
   readonly cutoff: string;
   readonly policyVersion: number;
   readonly shardCount: number | null;
+  /** The group's blast-radius judgement (null only for a group made by a Lethe that did not judge). */
+  readonly blastRadius: GroupBlastRadius | null;
+  /** True for the worker that created the group (and judged it). */
+  readonly created: boolean;
+}
+
+/**
+ * The blast-radius guard's verdict on a group's whole backlog, made once by the worker that
+ * creates the group (docs/safety.md#blast-radius-guard). `refused` stands until a worker started
+ * with allowLarge overrides it (`allowed_large`).
+ */
+export interface GroupBlastRadius {
+  readonly decision: 'allowed' | 'allowed_large' | 'refused';
+  /** null when nothing bounds the run (no cap, no completed runs yet). */
+  readonly check: BlastRadiusCheck | null;
+  /** The purposes judged: a worker may not take rows of any other. */
+  readonly purposes: readonly string[];
+}
+
+export interface JoinRequest {
+  readonly groupId: string;
+  /** The current policy version: a group started under another one takes no more workers. */
+  readonly policyVersion: number;
+  readonly shardCount: number | null;
+  /** Called only by the worker that creates the group, with the group's cutoff, while no other worker can join it. */
+  readonly judge: (cutoff: string) => Promise<GroupBlastRadius>;
 }
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/**
+ * Where the verdict is kept. Until lethe_run_groups has a `blast_radius` column it lives in the
+ * group's `summary` (null until the group finishes; finalizeGroupIfDone carries it over).
+ */
+const VERDICT_SQL = `summary->'blast_radius'`;
+const SET_VERDICT_SQL = `summary = jsonb_set(coalesce(summary, '{}'::jsonb), '{blast_radius}', $2::jsonb)`;
 
 export function validateGroupId(id: string): string {
   if (!GROUP_RE.test(id)) throw new ConfigError(`group: expected 1-128 letters, digits, '.', '_', ':' or '-' (e.g. the Kubernetes Job name), got ${JSON.stringify(id)}`);
   return id;
 }
 
-/** Joins (or creates) a group; refuses a finished group and a shard count that disagrees. */
-export async function joinGroup(db: pg.Pool, groupId: string, policyVersion: number, shardCount: number | null): Promise<GroupInfo> {
-  await db.query(
-    `INSERT INTO lethe_run_groups (group_id, cutoff, policy_version, shard_count) VALUES ($1, now(), $2, $3) ON CONFLICT (group_id) DO NOTHING`,
-    [groupId, policyVersion, shardCount],
-  );
-  const { rows } = await db.query<{ cutoff: string; policy_version: number; shard_count: number | null; finalized_at: Date | null }>(
-    `SELECT to_char(cutoff AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff, policy_version, shard_count, finalized_at FROM lethe_run_groups WHERE group_id = $1`,
+/**
+ * Joins (or creates) a group; refuses a finished group, a shard count that disagrees and a group
+ * started under a superseded policy version.
+ */
+export async function joinGroup(db: pg.Pool, req: JoinRequest): Promise<GroupInfo> {
+  const { groupId, shardCount } = req;
+  const created = await createGroup(db, req);
+  const { rows } = await db.query<{ cutoff: string; policy_version: number; shard_count: number | null; finalized_at: Date | null; blast_radius: GroupBlastRadius | null }>(
+    `SELECT to_char(cutoff AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff, policy_version, shard_count, finalized_at, ${VERDICT_SQL} AS blast_radius
+       FROM lethe_run_groups WHERE group_id = $1`,
     [groupId],
   );
   const g = rows[0]!;
@@ -40,7 +79,41 @@ export async function joinGroup(db: pg.Pool, groupId: string, policyVersion: num
   if ((g.shard_count ?? null) !== shardCount) {
     throw new ConfigError(`shard: group ${JSON.stringify(groupId)} runs with ${g.shard_count === null ? 'no shards' : `${g.shard_count} shards`}; every worker of a group must use the same --shard i/N (got ${shardCount === null ? 'none' : `N=${shardCount}`})`);
   }
-  return { groupId, cutoff: g.cutoff, policyVersion: g.policy_version, shardCount: g.shard_count };
+  if (g.policy_version !== req.policyVersion) {
+    throw new LetheError(
+      ErrorCodes.POLICY_CHANGED,
+      `group ${JSON.stringify(groupId)} started under policy version ${g.policy_version}; the current version is ${req.policyVersion} (a policy was set or reverted since): its workers must not delete under a superseded policy; start a new group with a new id`,
+    );
+  }
+  return { groupId, cutoff: g.cutoff, policyVersion: g.policy_version, shardCount: g.shard_count, blastRadius: g.blast_radius, created };
+}
+
+/**
+ * INSERT ... ON CONFLICT DO NOTHING makes exactly one worker the creator. It judges the group
+ * before committing: a worker arriving meanwhile waits in its own INSERT for that commit, so it
+ * always sees the verdict; if the creator dies first, its insert is undone and the waiter creates
+ * (and judges) the group itself.
+ */
+async function createGroup(db: pg.Pool, req: JoinRequest): Promise<boolean> {
+  return withTransaction(db, async (client) => {
+    const { rows } = await client.query<{ cutoff: string }>(
+      `INSERT INTO lethe_run_groups (group_id, cutoff, policy_version, shard_count) VALUES ($1, now(), $2, $3) ON CONFLICT (group_id) DO NOTHING
+       RETURNING to_char(cutoff AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff`,
+      [req.groupId, req.policyVersion, req.shardCount],
+    );
+    const cutoff = rows[0]?.cutoff;
+    if (cutoff === undefined) return false;
+    const verdict = await req.judge(cutoff);
+    await client.query(`UPDATE lethe_run_groups SET ${SET_VERDICT_SQL} WHERE group_id = $1`, [req.groupId, JSON.stringify(verdict)]);
+    return true;
+  });
+}
+
+/** A worker started with allowLarge lifts a group's refusal (an operator has checked the numbers). */
+export async function overrideGroupRefusal(db: pg.Pool, groupId: string, verdict: GroupBlastRadius): Promise<GroupBlastRadius> {
+  const next: GroupBlastRadius = { ...verdict, decision: 'allowed_large' };
+  await db.query(`UPDATE lethe_run_groups SET ${SET_VERDICT_SQL} WHERE group_id = $1 AND finalized_at IS NULL`, [groupId, JSON.stringify(next)]);
+  return next;
 }
 
 /** Workers of the group whose heartbeat stopped (a killed process) become `interrupted`. */
@@ -71,7 +144,7 @@ export async function finalizeGroupIfDone(db: pg.Pool, groupId: string, staleMs:
     [groupId],
   );
   if (rows.some((r) => r.status === 'running')) return null;
-  const group = await db.query<{ shard_count: number | null }>('SELECT shard_count FROM lethe_run_groups WHERE group_id = $1', [groupId]);
+  const group = await db.query<{ shard_count: number | null; blast_radius: GroupBlastRadius | null }>(`SELECT shard_count, ${VERDICT_SQL} AS blast_radius FROM lethe_run_groups WHERE group_id = $1`, [groupId]);
   const shardCount = group.rows[0]?.shard_count ?? null;
   if (shardCount !== null) {
     const done = new Set(rows.filter((r) => r.status === 'completed').map((r) => r.shard));
@@ -79,7 +152,7 @@ export async function finalizeGroupIfDone(db: pg.Pool, groupId: string, staleMs:
   } else if (!rows.some((r) => r.status === 'completed')) {
     return null;
   }
-  const details = aggregate(groupId, rows);
+  const details = { ...aggregate(groupId, rows), blast_radius: group.rows[0]?.blast_radius ?? null };
   const claimed = await db.query(`UPDATE lethe_run_groups SET finalized_at = now(), summary = $2::jsonb WHERE group_id = $1 AND finalized_at IS NULL`, [groupId, JSON.stringify(details)]);
   if (claimed.rowCount !== 1) return null;
   await writeAudit(db, AuditActions.RUN, details);

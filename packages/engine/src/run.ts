@@ -16,11 +16,11 @@ import { runPipeline, type StopReason } from './pipeline.js';
 import { deadRunNotification, runEndNotification } from './notify/events.js';
 import { safeNotify } from './notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from './policy.js';
-import { loadCurrentPolicies, loadPolicyVersion } from './policy-store.js';
+import { loadCurrentPolicies } from './policy-store.js';
 import type { RunProgress, StoragePort } from './ports.js';
 import { TokenBucket } from './rate-limiter.js';
 import { closeDeadWorkers, finalizeGroupIfDone, joinGroup, validateGroupId } from './run-group.js';
-import { preRunCheck, type PreRunCheck } from './run-guards.js';
+import { admitToGroup, judgeGroupBlastRadius, preRunCheck, type PreRunCheck } from './run-guards.js';
 import { acquireRunLock } from './run-lock.js';
 import { buildSummary, progressReporter, tripBreaker } from './run-report.js';
 import { closeInterruptedRuns, finishRun, insertRun, touchRun } from './runs.js';
@@ -110,13 +110,20 @@ async function planRun(deps: RunDeps, runOptions: RunOptions, table: JobsTable):
   const { pool, options } = deps;
   const dryRun = runOptions.dryRun === true;
   if (runOptions.group !== undefined) {
+    // A group takes workers only under its own policy version (joinGroup refuses a superseded one),
+    // and only once its creator has judged its whole backlog by the blast-radius guard.
     const current = await loadCurrentPolicies(pool);
-    const g = await joinGroup(pool, runOptions.group, current.version, runOptions.shard?.count ?? null);
-    const version = g.policyVersion === current.version ? current : await loadPolicyVersion(pool, g.policyVersion);
-    if (!version) throw new LetheError(ErrorCodes.NOT_FOUND, `group ${g.groupId}: its policy version ${g.policyVersion} no longer exists`);
+    const selected = selectPurposes(current.policies, runOptions.purposes);
+    const allowLarge = runOptions.allowLarge === true;
+    const groupId = runOptions.group;
+    const g = await joinGroup(pool, {
+      groupId, policyVersion: current.version, shardCount: runOptions.shard?.count ?? null,
+      judge: (cutoff) => judgeGroupBlastRadius(pool, options, table, { groupId, cutoff, selected, allowLarge }),
+    });
+    const blastRadius = await admitToGroup(pool, options, g, { selected, allowLarge });
     await closeDeadWorkers(pool, g.groupId, options.groupStaleMs);
     const shard = runOptions.shard ? `${runOptions.shard.index}/${runOptions.shard.count}` : null;
-    return { cutoff: g.cutoff, policyVersion: version.version, policies: version.policies, selected: selectPurposes(version.policies, runOptions.purposes), check: { blastRadius: null, estimate: null }, group: { id: g.groupId, shard } };
+    return { cutoff: g.cutoff, policyVersion: current.version, policies: current.policies, selected, check: { blastRadius, estimate: null }, group: { id: g.groupId, shard } };
   }
   const interrupted = await closeInterruptedRuns(pool);
   for (const r of interrupted) {
