@@ -95,6 +95,8 @@ describe('blast-radius guard for a group', () => {
     expect(second.deleted_count).toBe(50 - first.deleted_count);
     expect(await present(keys)).toBe(0);
     expect(await count(`audit_logs WHERE action = 'cleanup_blast_radius_refused'`)).toBe(0);
+    const audit = await db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'group_id' = 'g-vet'`);
+    expect(audit.rows.map((r) => r.details.blast_radius)).toEqual([{ decision: 'allowed_large', purposes: expect.arrayContaining(['General']), check: expect.objectContaining({ wouldErase: 50, threshold: 10 }) }]);
   });
 
   it('two workers creating the group at once both refuse; only one counts', async () => {
