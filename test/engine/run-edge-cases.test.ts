@@ -135,6 +135,9 @@ describe('guards', () => {
 
   it('a directory at a key is a failure, never removed', async () => {
     await mkdir(join(files.root, 'dir.pdf'));
+    // Another file in the root: a store whose only entry is a directory at the one expired key
+    // would look empty (an unmounted volume), and the run would stop before deleting.
+    await files.put('other/live.pdf');
     await insertJobs(db.pool, [{ id: 'd', fileKey: 'dir.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '40 days'` }]);
     const s = await engine.run();
     expect(s.failed_count).toBe(1);

@@ -44,6 +44,7 @@ describe('a run on real Postgres and files', () => {
     ]);
     for (const k of ['a/st-old.pdf', 'a/st-new.pdf', 'b/gen-old.pdf', 'c/fin.pdf', 'd/u.pdf']) await touch(k);
     const summary = await engine.run();
+    expect(summary.error).toBeNull();
     expect(summary.status).toBe('completed');
     expect(summary.deleted_count).toBe(3);
     expect(summary.erased_count).toBe(2);

@@ -77,10 +77,56 @@ export async function* claimExpiredRows(pool: pg.Pool, o: ClaimOptions): AsyncGe
 }
 
 async function claimOne(pool: pg.Pool, sql: string, o: ClaimOptions, p: PurposeSelection): Promise<ClaimedBatch | null> {
+  const tx = await openTransaction(pool);
+  let raw: Raw[];
+  try {
+    const params: unknown[] = [p.purpose, p.interval, o.cutoff, p.calendar ? '3 days' : '0', o.groupId, o.batchSize];
+    if (o.shard) params.push(o.shard.count, o.shard.index);
+    raw = (await tx.client.query<Raw>({ text: sql, values: params, rowMode: 'array' })).rows as unknown as Raw[];
+  } catch (error) {
+    await tx.close(error);
+    throw error;
+  }
+  if (raw.length === 0) {
+    await tx.close();
+    return null;
+  }
+  const rows = raw.map((r): ExpiredRow => ({ id: r[0], fileKey: r[1], purpose: p.purpose, createdAtMs: r[2], expiresAtMs: r[3] }));
+  const client = tx.client;
+  return {
+    rows,
+    claim: {
+      client,
+      keep: async (kept) => {
+        if (kept.length === 0) return;
+        await client.query(`INSERT INTO lethe_group_skips (group_id, job_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [o.groupId, kept.map((r) => r.id)]);
+      },
+      commit: () => tx.close(),
+      abandon: (error) => tx.close(error ?? new Error('abandoned')),
+    },
+  };
+}
+
+/**
+ * A solo run's batch: its own transaction, opened when the batch is about to be re-checked and
+ * deleted (docs/safety.md#races), so the pipeline has one path for solo runs and group workers.
+ */
+export async function beginBatch(pool: pg.Pool): Promise<BatchClaim> {
+  const tx = await openTransaction(pool);
+  return { client: tx.client, keep: async () => {}, commit: () => tx.close(), abandon: (error) => tx.close(error ?? new Error('abandoned')) };
+}
+
+interface OpenTransaction {
+  readonly client: pg.PoolClient;
+  /** COMMIT without an error, ROLLBACK with one; releases the client once. */
+  close(error?: unknown): Promise<void>;
+}
+
+async function openTransaction(pool: pg.Pool): Promise<OpenTransaction> {
   const client = await pool.connect();
   let open = true;
-  // A connection that dies while the claim holds it (server restart, pg_terminate_backend) must not
-  // become an uncaught exception: the error surfaces from the next statement instead.
+  // A connection that dies while the transaction holds it (server restart, pg_terminate_backend)
+  // must not become an uncaught exception: the error surfaces from the next statement instead.
   let broken: Error | undefined;
   const onError = (error: Error): void => {
     broken = error;
@@ -100,31 +146,11 @@ async function claimOne(pool: pg.Pool, sql: string, o: ClaimOptions, p: PurposeS
       if (error === undefined) throw e;
     }
   };
-  let raw: Raw[];
   try {
     await client.query('BEGIN');
-    const params: unknown[] = [p.purpose, p.interval, o.cutoff, p.calendar ? '3 days' : '0', o.groupId, o.batchSize];
-    if (o.shard) params.push(o.shard.count, o.shard.index);
-    raw = (await client.query<Raw>({ text: sql, values: params, rowMode: 'array' })).rows as unknown as Raw[];
   } catch (error) {
     await close(error);
     throw error;
   }
-  if (raw.length === 0) {
-    await close();
-    return null;
-  }
-  const rows = raw.map((r): ExpiredRow => ({ id: r[0], fileKey: r[1], purpose: p.purpose, createdAtMs: r[2], expiresAtMs: r[3] }));
-  return {
-    rows,
-    claim: {
-      client,
-      keep: async (kept) => {
-        if (kept.length === 0) return;
-        await client.query(`INSERT INTO lethe_group_skips (group_id, job_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [o.groupId, kept.map((r) => r.id)]);
-      },
-      commit: () => close(),
-      abandon: (error) => close(error ?? new Error('abandoned')),
-    },
-  };
+  return { client, close };
 }

@@ -12,6 +12,8 @@ import type { RunSummary } from './summary.js';
 
 export interface MigrateCallOptions {
   readonly createJobsIndexes?: boolean;
+  /** Install the key guard trigger on jobs (default true; docs/safety.md#shared-keys). */
+  readonly installKeyGuard?: boolean;
 }
 
 /** The engine: a pool, a storage, resolved options; runtimes (daemon, cli, http) hold one each. */
@@ -29,7 +31,9 @@ export interface Engine {
 export function createEngine(input: EngineOptions): Engine {
   const options = resolveOptions(input);
   const ownsPool = options.pool === null;
-  const pool = options.pool ?? createPool(options.databaseUrl!);
+  // Each batch in flight holds a connection from its re-check to its commit (docs/safety.md#races),
+  // besides the run lock, the cursor, and the intents, heartbeats and progress written meanwhile.
+  const pool = options.pool ?? createPool(options.databaseUrl!, Math.max(8, 2 * options.maxBatchesInFlight + 4));
   let storage: StoragePort | undefined;
   const getStorage = (): StoragePort => {
     if (!storage) {
@@ -46,7 +50,11 @@ export function createEngine(input: EngineOptions): Engine {
     options,
     storage: getStorage,
     migrate: (m = {}) =>
-      migrate(pool, { jobs: options.jobs, policies: options.policies, ...(m.createJobsIndexes === undefined ? {} : { createJobsIndexes: m.createJobsIndexes }) }),
+      migrate(pool, {
+        jobs: options.jobs, policies: options.policies,
+        ...(m.createJobsIndexes === undefined ? {} : { createJobsIndexes: m.createJobsIndexes }),
+        ...(m.installKeyGuard === undefined ? {} : { installKeyGuard: m.installKeyGuard }),
+      }),
     run: async (runOptions) => {
       const deps = { pool, storage: getStorage(), options };
       // Issue 9: database answers and is migrated, storage root reachable, or fail now in one line.

@@ -28,6 +28,8 @@ export const ErrorCodes = {
   EVIDENCE_TOO_YOUNG: 'LETHE_E_EVIDENCE_TOO_YOUNG',
   /** A worker group started under a policy version that is no longer the current one. */
   POLICY_CHANGED: 'LETHE_E_POLICY_CHANGED',
+  /** Storage does not hold the files the database says exist (an unmounted volume, a wrong prefix). */
+  STORAGE_MISMATCH: 'LETHE_E_STORAGE_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

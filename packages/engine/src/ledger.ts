@@ -29,6 +29,9 @@ export interface WriteOutcomesResult {
  * erased and absent files and inserts their ledger rows, copying the removed row's content for
  * restores. Failed and refused keys keep their job rows and get a ledger row with the error code.
  *
+ * It runs in the batch's transaction, under the row locks of its re-check (batch-recheck.ts), so
+ * the rows it removes are exactly the rows as re-read, and it removes the batch's intent row.
+ *
  * DESIGN invariant 5: storage first, then this. A crash before it leaves rows whose files are
  * gone; the rerun finds them absent and records them then. A row already removed by someone else
  * (another worker, a concurrent restore) gets no second ledger row.
@@ -50,6 +53,8 @@ export function writeOutcomesSql(t: JobsTable, o: { readonly stripFileKey?: bool
          o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval
     FROM o LEFT JOIN d ON d.job_id = o.job_id
    WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed')
+), i AS (
+  DELETE FROM lethe_inflight WHERE id = $14::bigint
 )
 SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
  WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed')`;
@@ -62,6 +67,8 @@ export async function writeOutcomes(
   policyVersion: number,
   outcomes: readonly RowOutcome[],
   ledgerKey: LedgerKeyFn = (k) => k,
+  /** The batch's intent row (lethe_inflight), removed in the same statement; null when none was written. */
+  intentId: string | null = null,
 ): Promise<WriteOutcomesResult> {
   const n = outcomes.length;
   const ids = new Array<string>(n);
@@ -92,7 +99,7 @@ export async function writeOutcomes(
   }
   const { rows } = await db.query<{ job_id: string }>(sql, [
     textArray(ids), textArray(keys), textArray(purposes), numberArray(created), numberArray(expires), textArray(kinds), textArray(codes), textArray(messages),
-    runId, policyVersion, textArray(removable), textArray(trash), textArray(undo),
+    runId, policyVersion, textArray(removable), textArray(trash), textArray(undo), intentId,
   ]);
   return { notRemoved: new Set(rows.map((r) => r.job_id)) };
 }

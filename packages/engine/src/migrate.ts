@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SchemaError } from './errors.js';
 import { DEFAULT_JOBS_TABLE, type JobsTableNames } from './jobs-table.js';
+import { hasKeyGuard, KEY_GUARD_TRIGGER, keyGuardFunctionSql, keyGuardTriggerSql } from './key-guard.js';
 import { policiesToJson, type PolicySet } from './policy.js';
 import { quoteIdent } from './sql/identifiers.js';
 import { hasLeadingIndex, listIndexes } from './sql/indexes.js';
@@ -12,6 +13,11 @@ export interface MigrateOptions {
   readonly policies: PolicySet;
   /** Create the indexes Lethe needs on `jobs` (CONCURRENTLY) when missing. Default true. */
   readonly createJobsIndexes?: boolean;
+  /**
+   * Install the key guard trigger on `jobs` (docs/safety.md#shared-keys): the platform's writes to
+   * a key wait for a batch erasing it and then fail with 40001. Default true.
+   */
+  readonly installKeyGuard?: boolean;
 }
 
 export interface MigrateReport {
@@ -20,6 +26,8 @@ export interface MigrateReport {
   readonly policiesSeeded: boolean;
   readonly indexesCreated: readonly string[];
   readonly warnings: readonly string[];
+  /** `installed` now, already `present`, or `skipped` (option off, or no jobs table yet). */
+  readonly keyGuard: 'installed' | 'present' | 'skipped';
 }
 
 const MIGRATE_LOCK_KEY = 0x4c455448_00000001n; // "LETH" + 1
@@ -67,9 +75,12 @@ async function migrateLocked(client: pg.PoolClient, options: MigrateOptions): Pr
   const warnings: string[] = [];
   const indexesCreated: string[] = [];
   await ensureIndex(client, 'audit_logs', ['action', 'timestamp'], 'lethe_audit_logs_action_ts_idx', indexesCreated);
+  const jobs = options.jobs ?? DEFAULT_JOBS_TABLE;
+  const exists = (await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [quoteIdent(jobs.table)])).rows[0]?.ok === true;
+  let keyGuard: MigrateReport['keyGuard'] = 'skipped';
+  if (options.installKeyGuard !== false && exists) keyGuard = await ensureKeyGuard(client, jobs);
+  else if (options.installKeyGuard === false) warnings.push('key guard not installed (--no-key-guard): a row the platform writes at a key while a batch erases it is not protected (docs/safety.md#shared-keys)');
   if (options.createJobsIndexes !== false) {
-    const jobs = options.jobs ?? DEFAULT_JOBS_TABLE;
-    const exists = (await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [quoteIdent(jobs.table)])).rows[0]?.ok === true;
     if (!exists) {
       warnings.push(`jobs table ${jobs.table} not found: its indexes were not created (run migrate again once it exists)`);
     } else {
@@ -77,7 +88,26 @@ async function migrateLocked(client: pg.PoolClient, options: MigrateOptions): Pr
       await ensureIndex(client, jobs.table, [jobs.fileKey], 'lethe_jobs_file_key_idx', indexesCreated);
     }
   }
-  return { applied, schemaVersion: LATEST_MIGRATION, policiesSeeded: (seeded.rowCount ?? 0) > 0, indexesCreated, warnings };
+  return { applied, schemaVersion: LATEST_MIGRATION, policiesSeeded: (seeded.rowCount ?? 0) > 0, indexesCreated, warnings, keyGuard };
+}
+
+/**
+ * The function is replaced on every migrate (no lock on jobs); the trigger is created once, in a
+ * transaction (CREATE TRIGGER takes a brief SHARE ROW EXCLUSIVE lock on the table).
+ */
+async function ensureKeyGuard(client: pg.PoolClient, jobs: JobsTableNames): Promise<'installed' | 'present'> {
+  await client.query(keyGuardFunctionSql(jobs));
+  if (await hasKeyGuard(client, jobs)) return 'present';
+  await client.query('BEGIN');
+  try {
+    await client.query(`DROP TRIGGER IF EXISTS ${KEY_GUARD_TRIGGER} ON ${quoteIdent(jobs.table)}`);
+    await client.query(keyGuardTriggerSql(jobs));
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw new SchemaError(`key guard trigger on ${jobs.table} could not be created: ${(error as Error).message} (migrate with --no-key-guard to skip it; docs/safety.md#shared-keys)`);
+  }
+  return 'installed';
 }
 
 /**

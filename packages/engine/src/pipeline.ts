@@ -1,18 +1,21 @@
 import type pg from 'pg';
+import { distinctKeys, recheckBatch, type RecheckContext, type RecheckSql } from './batch-recheck.js';
 import { eraseKeys, type ErasurePlan } from './erasure-plan.js';
-import { describeError, ErrorCodes } from './errors.js';
+import { describeError, ErrorCodes, LetheError } from './errors.js';
 import type { PurposeSelection } from './expired-rows.js';
 import type { JobsTable } from './jobs-table.js';
-import { writeOutcomes, type RowOutcome } from './ledger.js';
+import { textArray, writeOutcomes, type RowOutcome } from './ledger.js';
 import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from './ports.js';
 import type { TokenBucket } from './rate-limiter.js';
-import type { BatchClaim, ClaimedBatch } from './claimed-rows.js';
+import { beginBatch, type BatchClaim, type ClaimedBatch } from './claimed-rows.js';
 import type { FailureBreaker } from './failure-breaker.js';
 import { keysToKeep } from './shared-keys.js';
+import type { PresenceGuard } from './storage-presence.js';
 import { checkKey } from './storage/keys.js';
+import { isReservedKey, reservedKeyProblem } from './storage/trash-keys.js';
 import type { SummaryBuilder } from './summary.js';
 
-export type StopReason = 'paused' | 'interrupted' | 'failed' | 'breaker';
+export type StopReason = 'paused' | 'interrupted' | 'failed' | 'breaker' | 'storage' | 'policy';
 
 export interface PipelineContext {
   readonly pool: pg.Pool;
@@ -35,12 +38,28 @@ export interface PipelineContext {
   readonly onBatchDone: () => void;
   /** Undo windows (trash instead of delete) and how keys are written to the ledger (issue 7). */
   readonly erasure?: ErasurePlan;
+  /** The re-check under lock before each storage call (batch-recheck.ts). */
+  readonly recheck: RecheckContext;
+  readonly recheckSql: RecheckSql;
+  /** Storage that lies: sampled before the first delete, judged after each (storage-presence.ts). */
+  readonly presence: PresenceGuard;
+  /**
+   * Test hook: called in the batch's transaction right before its re-check (a barrier for
+   * interleaving tests: the platform writes while the batch waits here).
+   */
+  readonly beforeRecheck?: (rows: readonly ExpiredRow[]) => Promise<void>;
 }
 
 export interface PipelineResult {
   readonly stoppedBy: StopReason | null;
   readonly error: unknown;
   readonly wouldDelete: number;
+}
+
+/** A stop asked by a batch (pause seen under lock, policy changed, storage lies): the first one wins. */
+interface BatchStop {
+  reason: StopReason | null;
+  error: unknown;
 }
 
 /**
@@ -54,6 +73,8 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   let fatal: unknown = null;
   let stoppedBy: StopReason | null = null;
   let wouldDelete = 0;
+  const stop: BatchStop = { reason: null, error: null };
+  const removedAhead = new Set<string>();
   const t = ctx.summary.phaseMs;
   let mark = performance.now();
   const lap = (phase: keyof typeof t): void => {
@@ -68,19 +89,20 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
       let claim: BatchClaim | undefined = 'claim' in item ? item.claim : undefined;
       try {
         ctx.summary.selected(batch);
-        const { deletable, keys, kept } = await guard(ctx, batch);
-        await claim?.keep(kept);
-        lap('guard');
         if (ctx.dryRun) {
+          const { deletable, kept } = await guard(ctx, batch);
+          await claim?.keep(kept);
+          lap('guard');
           wouldDelete += dryRunBatch(ctx, deletable);
           ctx.onBatchDone();
-        } else if (deletable.length > 0) {
-          await ctx.limiter.take(keys.length, ctx.signal);
+        } else {
+          await ctx.limiter.take(distinctKeys(batch).length, ctx.signal);
           lap('rateLimit');
           while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
           lap('backpressure');
-          if (fatal) break;
-          const task = deleteBatch(ctx, deletable, keys, claim).then(
+          // A wait ended by a stop (SIGTERM, pause, an error) must not let the batch through.
+          if (fatal || stop.reason || ctx.signal.aborted) break;
+          const task = deleteBatch(ctx, batch, claim, stop, removedAhead).then(
             () => ctx.onBatchDone(),
             (error: unknown) => {
               fatal ??= error;
@@ -97,7 +119,7 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
         await claim?.abandon();
       }
       if (fatal) break;
-      stoppedBy = ctx.breaker.tripped ? 'breaker' : await ctx.shouldStop();
+      stoppedBy = stop.reason ?? (ctx.breaker.tripped ? 'breaker' : await ctx.shouldStop());
       lap('control');
       if (stoppedBy) break;
     }
@@ -106,6 +128,8 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   }
   await Promise.all(inFlight);
   lap('drain');
+  if (stop.reason) return { stoppedBy: stop.reason, error: fatal ?? stop.error, wouldDelete };
+  if (!fatal && stoppedBy === null && ctx.signal.aborted) stoppedBy = (await ctx.shouldStop()) ?? 'interrupted';
   return { stoppedBy: fatal ? 'failed' : stoppedBy, error: fatal, wouldDelete };
 }
 
@@ -138,18 +162,111 @@ function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number 
   return rows.length - refused.length;
 }
 
-async function deleteBatch(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[], claim: BatchClaim | undefined): Promise<void> {
+/**
+ * One batch, in one transaction (docs/safety.md#races): re-check under row locks, storage, then
+ * the outcome statement, then commit. Every wait is behind us, so what the re-check finds is what
+ * the storage call acts on; a pause, a policy change, a stop or storage that lies stop the batch
+ * here, before storage, and its rows are kept.
+ */
+async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], claim: BatchClaim | undefined, stop: BatchStop, removedAhead: Set<string>): Promise<void> {
+  const tx = claim ?? (await beginBatch(ctx.pool));
   try {
-    await deleteAndRecord(ctx, rows, keys, claim);
-    await claim?.commit();
+    if (await deleteAndRecord(ctx, batch, tx, stop, removedAhead)) await tx.commit();
+    else await tx.abandon();
   } catch (error) {
-    await claim?.abandon(error);
+    await tx.abandon(error);
     throw error;
   }
 }
 
-async function deleteAndRecord(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[], claim: BatchClaim | undefined): Promise<void> {
+const requestStop = (stop: BatchStop, reason: StopReason, error: unknown = null): void => {
+  if (stop.reason) return;
+  stop.reason = reason;
+  stop.error = error;
+};
+
+/** Returns false when the batch must be rolled back untouched (a stop before storage). */
+async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[], tx: BatchClaim, stop: BatchStop, removedAhead: Set<string>): Promise<boolean> {
+  const refused: RowOutcome[] = [];
+  const candidates: ExpiredRow[] = [];
+  for (const row of batch) {
+    // A row naming a key under .lethe/ must not reach into Lethe's trash; unsafe keys never reach storage.
+    const problem = checkKey(row.fileKey) ?? (isReservedKey(row.fileKey) ? reservedKeyProblem() : null);
+    if (problem) refused.push({ row, outcome: 'refused', code: problem.code, message: problem.message });
+    else candidates.push(row);
+  }
+  await ctx.beforeRecheck?.(batch);
+  const checkStarted = performance.now();
+  const checked = await recheckBatch(tx.client, ctx.recheckSql, ctx.recheck, candidates);
+  ctx.summary.phaseMs.guard += performance.now() - checkStarted;
+  if (checked.control.paused) {
+    requestStop(stop, 'paused');
+    return false;
+  }
+  if (checked.control.policyVersion !== ctx.policyVersion) {
+    requestStop(stop, 'policy', new LetheError(ErrorCodes.POLICY_CHANGED, `the retention policy changed during the run (it started under version ${ctx.policyVersion}; version ${checked.control.policyVersion} is current): the run stopped before its next delete; run again to apply the current policy`));
+    return false;
+  }
+  if (ctx.signal.aborted || stop.reason) return false;
+  for (const k of checked.kept) {
+    if (k.reason === 'held') ctx.summary.held(k.row);
+    else if (k.reason === 'shared') ctx.summary.shared(k.row);
+    else ctx.summary.changed(k.row);
+  }
+  for (const v of checked.vanished) {
+    if (removedAhead.delete(v.id)) ctx.summary.forget(v);
+    else ctx.summary.vanished(v);
+  }
+  await tx.keep(checked.kept.map((k) => k.row));
+  const rows = checked.extra.length === 0 ? checked.deletable : [...checked.deletable, ...checked.extra];
+  let outcomes: RowOutcome[] = [];
+  let intentId: string | null = null;
+  if (rows.length > 0) {
+    const lies = await ctx.presence.beforeStorage(rows, checked.keys);
+    if (lies) {
+      requestStop(stop, 'storage', lies);
+      return false;
+    }
+    intentId = await recordIntent(ctx.pool, ctx.runId, rows);
+    const erased = await erase(ctx, rows, checked.keys);
+    outcomes = erased.outcomes;
+    // Files may be gone although the call failed: the intent stays, so the rerun expects them absent.
+    if (erased.unknown) intentId = null;
+    const after = await ctx.presence.afterStorage(rows, outcomes.map((o) => ({ key: o.row.fileKey, outcome: o.outcome, ...(o.trash ? { trash: o.trash } : {}) })));
+    if (after) {
+      // Most of the batch was "already absent": keep those rows, record what was really erased.
+      requestStop(stop, 'storage', after.error);
+      outcomes = outcomes.filter((o) => !(o.outcome === 'absent' && after.keep.has(o.row.fileKey)));
+    }
+  }
+  if (checked.extra.length > 0) ctx.summary.selected(checked.extra);
+  const all = refused.length === 0 ? outcomes : [...refused, ...outcomes];
+  if (all.length === 0) return true;
+  const writeStarted = performance.now();
+  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, ctx.runId, ctx.policyVersion, all, ctx.erasure?.ledgerKey, intentId);
+  await tx.keep(all.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
+  ctx.summary.phaseMs.write += performance.now() - writeStarted;
+  ctx.summary.outcomes(all, notRemoved);
+  for (const e of checked.extra) removedAhead.add(e.id);
+  return true;
+}
+
+/**
+ * The batch's intent, committed before the storage call (on another connection: the batch's own
+ * transaction is still open). A crash after the call leaves it behind; the next run then expects
+ * these rows' files to be absent (storage-presence.ts).
+ */
+async function recordIntent(pool: pg.Pool, runId: string, rows: readonly ExpiredRow[]): Promise<string> {
+  const ids = new Array<string | null>(rows.length);
+  for (let i = 0; i < rows.length; i++) ids[i] = rows[i]!.id;
+  const { rows: r } = await pool.query<{ id: string }>(`INSERT INTO lethe_inflight (run_id, job_ids) VALUES ($1, $2::text[]) RETURNING id::text`, [runId, textArray(ids)]);
+  return r[0]!.id;
+}
+
+/** `unknown`: the storage call itself failed, so which files are gone is not known. */
+async function erase(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[]): Promise<{ outcomes: RowOutcome[]; unknown: boolean }> {
   let results: KeyOutcome[];
+  let unknown = false;
   let windowOf: ReadonlyMap<string, string> = new Map();
   try {
     const started = performance.now();
@@ -159,14 +276,10 @@ async function deleteAndRecord(ctx: PipelineContext, rows: readonly ExpiredRow[]
     // The pool itself failed (a worker died): no key is known to be gone, every row is kept.
     const message = describeError(error);
     results = keys.map((key) => ({ key, outcome: 'failed', code: ErrorCodes.STORAGE, message, retryable: true }));
+    unknown = true;
   }
-  const outcomes = matchOutcomes(rows, results, windowOf);
   for (const r of results) ctx.breaker.record(r.outcome);
-  const writeStarted = performance.now();
-  const { notRemoved } = await writeOutcomes(claim?.client ?? ctx.pool, ctx.outcomeSql, ctx.runId, ctx.policyVersion, outcomes, ctx.erasure?.ledgerKey);
-  await claim?.keep(outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
-  ctx.summary.phaseMs.write += performance.now() - writeStarted;
-  ctx.summary.outcomes(outcomes, notRemoved);
+  return { outcomes: matchOutcomes(rows, results, windowOf), unknown };
 }
 
 /**

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { AuditActions, writeAudit } from './audit.js';
 import { claimExpiredRows } from './claimed-rows.js';
-import { readControl } from './control.js';
+import { pause, readControl } from './control.js';
+import { recheckSql } from './batch-recheck.js';
+import { DEFAULT_PRESENCE, PresenceGuard } from './storage-presence.js';
 import { resendIfUnsent } from './db.js';
 import { ConfigError, describeError, ErrorCodes, LetheError } from './errors.js';
 import { readExpiredRows, type PurposeSelection } from './expired-rows.js';
@@ -17,7 +19,7 @@ import { deadRunNotification, runEndNotification } from './notify/events.js';
 import { safeNotify } from './notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from './policy.js';
 import { loadCurrentPolicies } from './policy-store.js';
-import type { RunProgress, StoragePort } from './ports.js';
+import type { ExpiredRow, RunProgress, StoragePort } from './ports.js';
 import { TokenBucket } from './rate-limiter.js';
 import { closeDeadWorkers, finalizeGroupIfDone, joinGroup, validateGroupId } from './run-group.js';
 import { admitToGroup, judgeGroupBlastRadius, preRunCheck, type PreRunCheck } from './run-guards.js';
@@ -44,6 +46,13 @@ export interface RunOptions {
   readonly estimateTotal?: boolean;
   /** Proceed past the blast-radius guard (an operator has checked the numbers). */
   readonly allowLarge?: boolean;
+  /**
+   * Record files the database names but storage does not hold as absent, instead of stopping the
+   * run as storage that lies (docs/safety.md#storage-that-lies): the operator has checked the mount.
+   */
+  readonly allowMissing?: boolean;
+  /** Test hook: awaited in each batch's transaction right before its re-check (interleaving tests). */
+  readonly beforeRecheck?: (rows: readonly ExpiredRow[]) => Promise<void>;
   /**
    * Scale-out: be one worker of the logical run `group` (claims batches with SKIP LOCKED, shares
    * the group's cutoff; the last worker writes the single audit row). See docs/scaling.md.
@@ -180,6 +189,10 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       : readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) });
     const result = await runPipeline(source, {
       pool, table, storage, cutoff: plan.cutoff, summary, dryRun, runId, breaker,
+      recheck: { table, policies: allPolicies, selectedPurposes: new Set(plan.selected.map((p) => p.purpose)), cutoff: plan.cutoff },
+      recheckSql: recheckSql(table),
+      presence: new PresenceGuard(storage, (ids) => crashedIntents(pool, runId, ids), { ...DEFAULT_PRESENCE, allowMissing: runOptions.allowMissing === true }),
+      ...(runOptions.beforeRecheck ? { beforeRecheck: runOptions.beforeRecheck } : {}),
       limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
       outcomeSql: writeOutcomesSql(table, { stripFileKey: options.ledgerKeyHmacSecret !== null }),
       erasure: erasurePlan(options, runId),
@@ -207,6 +220,8 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
     progress.stop();
   }
   if (stoppedBy === 'breaker' && !error) error = await tripBreaker(pool, options, runId, breaker.share ?? 1);
+  if (stoppedBy === 'storage') await pauseForStorage(pool, options, runId, error);
+  if (stoppedBy === null && !error && !dryRun) await forgetSettledIntents(pool, table).catch(() => {});
   const result = buildSummary(options, {
     runId, trigger, dryRun, startedMs, endedMs: options.clock.now(), cutoff: plan.cutoff, policyVersion: plan.policyVersion, policies: plan.policies,
     storage: storage.describe, summary, wouldDelete, stoppedBy, error, check: plan.check, limit: runOptions.limit, purposes: runOptions.purposes, group: plan.group,
@@ -251,6 +266,34 @@ async function peersStillWorking(pool: pg.Pool, groupId: string, runId: string, 
   await closeDeadWorkers(pool, groupId, staleMs);
   const r = await pool.query(`SELECT 1 FROM lethe_runs WHERE group_id = $1 AND status = 'running' AND id <> $2 AND idle_since IS NULL LIMIT 1`, [groupId, runId]);
   return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * Of these job ids, those another run's batch was erasing when its transaction died (its intent is
+ * left; the rows are ours to lock, so that transaction is gone): their files may be gone without
+ * a ledger row, so finding them absent is expected, not a lying store.
+ */
+async function crashedIntents(pool: pg.Pool, runId: string, ids: readonly string[]): Promise<Set<string>> {
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT DISTINCT x.id FROM lethe_inflight i, unnest(i.job_ids) AS x(id) WHERE i.run_id <> $1 AND i.job_ids && $2::text[] AND x.id = ANY($2::text[])`,
+    [runId, ids],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Intents of stopped runs whose rows are all gone are settled: nothing is left to expect absent. */
+async function forgetSettledIntents(pool: pg.Pool, table: JobsTable): Promise<void> {
+  await pool.query(`DELETE FROM lethe_inflight i WHERE NOT EXISTS (SELECT 1 FROM lethe_runs r WHERE r.id = i.run_id AND r.status = 'running')
+      AND NOT EXISTS (SELECT 1 FROM ${table.table} j WHERE j.${table.id} = ANY(i.job_ids::${table.idType}[]))`);
+}
+
+/** Storage that lies: pause Lethe everywhere with the reason, so the schedule does not try again blindly. */
+async function pauseForStorage(pool: pg.Pool, options: ResolvedOptions, runId: string, error: unknown): Promise<void> {
+  try {
+    await pause(pool, { by: 'lethe:storage-check', reason: `run ${runId}: ${describeError(error)}` }, options.notifier);
+  } catch (e) {
+    options.logger.error({ runId, error: describeError(e) }, 'the storage check could not pause Lethe');
+  }
 }
 
 function selectPurposes(policies: PolicySet, wanted: readonly string[] | undefined): PurposeSelection[] {

@@ -11,7 +11,8 @@ export interface KeptKeys {
 }
 
 /**
- * The keys of a batch that must stay: a key still referenced by a row that is not expired (or has
+ * The keys of a batch that must stay (dry runs and operations; a real batch re-checks under lock
+ * in batch-recheck.ts): a key still referenced by a row that is not expired (or has
  * no policy, or no `created_at`), and a key under an active legal hold. One round trip per batch,
  * served by the indexes on `jobs.file_key` and on active holds.
  */
@@ -28,7 +29,7 @@ export async function keysToKeep(
        FROM ${table.table} j
        LEFT JOIN unnest($2::text[], $3::interval[]) AS p(purpose, retention) ON p.purpose = j.${table.purpose}
       WHERE j.${table.fileKey} = ANY($1::text[])
-        AND NOT coalesce(j.${table.createdAt} + p.retention < ${table.toColumnTime('$4::timestamptz')}, false)
+        AND NOT coalesce(isfinite(j.${table.createdAt}) AND j.${table.createdAt} + p.retention < ${table.toColumnTime('$4::timestamptz')}, false)
      UNION ALL
      SELECT k, true FROM (${HELD_KEYS_SQL}) h`,
     [keys, policies.map((p) => p.purpose), policies.map((p) => p.interval), cutoff],

@@ -16,6 +16,13 @@ export interface PurposeCounts {
   shared: number;
   /** Expired rows whose file is under a legal hold: kept. */
   held: number;
+  /**
+   * Rows whose committed state changed while their batch waited (re-classified, re-pointed, or
+   * being written by another transaction), found by the re-check under lock: kept, not erased.
+   */
+  changed: number;
+  /** Rows someone else removed while their batch waited: their files were not touched by this run. */
+  vanished: number;
 }
 
 export interface FailureSample {
@@ -61,6 +68,10 @@ export interface RunSummary {
   /** Expired rows kept because their file is under a legal hold (listed in held_files, capped). */
   readonly held_count: number;
   readonly held_files: readonly string[];
+  /** Rows kept because the re-check under lock found them changed (docs/safety.md#races). */
+  readonly changed_count: number;
+  /** Rows removed by someone else before their batch reached storage (their files untouched). */
+  readonly vanished_count: number;
   readonly selected_count: number;
   /** Dry runs: rows that would be deleted. */
   readonly would_delete_count: number;
@@ -122,7 +133,7 @@ export class SummaryBuilder {
   counts(purpose: string): PurposeCounts {
     let c = this.byPurpose[purpose];
     if (!c) {
-      c = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0, held: 0 };
+      c = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0, held: 0, changed: 0, vanished: 0 };
       this.byPurpose[purpose] = c;
     }
     return c;
@@ -134,6 +145,19 @@ export class SummaryBuilder {
 
   shared(row: ExpiredRow): void {
     this.counts(row.purpose).shared++;
+  }
+
+  changed(row: ExpiredRow): void {
+    this.counts(row.purpose).changed++;
+  }
+
+  vanished(row: ExpiredRow): void {
+    this.counts(row.purpose).vanished++;
+  }
+
+  /** A row selected again after an earlier batch of this run removed it (it shared a key): counted once. */
+  forget(row: ExpiredRow): void {
+    this.counts(row.purpose).selected--;
   }
 
   held(row: ExpiredRow): void {
@@ -185,7 +209,7 @@ export class SummaryBuilder {
   }
 
   totals(): PurposeCounts {
-    const t = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0, held: 0 };
+    const t = { selected: 0, erased: 0, absent: 0, failed: 0, refused: 0, shared: 0, held: 0, changed: 0, vanished: 0 };
     for (const c of Object.values(this.byPurpose)) {
       t.selected += c.selected;
       t.erased += c.erased;
@@ -194,6 +218,8 @@ export class SummaryBuilder {
       t.refused += c.refused;
       t.shared += c.shared;
       t.held += c.held;
+      t.changed += c.changed;
+      t.vanished += c.vanished;
     }
     return t;
   }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { inspectJobsTable, listHolds, placeHold, releaseHolds, type Hold } from '@lethe/engine';
+import { inspectJobsTable, ledgerKeyFor, listHolds, placeHold, releaseHolds, type Hold } from '@lethe/engine';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -33,8 +33,12 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
     const by = flags.by ?? defaultActor(ctx.io.env);
     const placed = await withEngine(ctx, flags, async (engine) => {
       const t = await inspectJobsTable(engine.pool, engine.options.jobs);
-      return placeHold(engine.pool, t, { target: flags.job !== undefined ? { jobId: flags.job } : { fileKey: fileKey! }, reason: flags.reason, by, ...(until ? { until } : {}) });
+      return placeHold(engine.pool, t, {
+        target: flags.job !== undefined ? { jobId: flags.job } : { fileKey: fileKey! }, reason: flags.reason, by, ...(until ? { until } : {}),
+        ledgerKey: (k) => ledgerKeyFor(engine.options, k),
+      });
     });
+    for (const w of placed.warnings) ctx.io.stderr.write(`lethe: warning: ${w}\n`);
     if (flags.json) printJson(ctx.io, placed);
     else printLines(ctx.io, [`HELD ${placed.fileKey}${placed.jobId ? ` (job ${placed.jobId})` : ''}: ${placed.reason}; ${placed.until ? `until ${time(placed.until)}` : 'until released'} (hold ${placed.id}, by ${placed.createdBy})`]);
     ctx.setExit(ExitCode.OK);

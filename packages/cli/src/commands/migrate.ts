@@ -9,18 +9,20 @@ export function registerMigrate(program: Command, ctx: CommandContext): void {
     .command('migrate')
     .description("create or update Lethe's tables (idempotent), seed the default policies, and build the indexes it needs on jobs (CONCURRENTLY)")
     .option('--no-jobs-indexes', 'do not create the (purpose_code, created_at) and (file_key) indexes on the jobs table')
+    .option('--no-key-guard', "do not install the key guard trigger on jobs (a platform write at a key waits for a batch erasing it, then fails with 40001; docs/safety.md#shared-keys)")
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { jobsIndexes: boolean; json?: boolean }) => {
+    .action(async (opts: { jobsIndexes: boolean; keyGuard: boolean; json?: boolean }) => {
       const config = ctx.config({});
       const engine = createEngine(engineOptions(config));
       try {
-        const report = await engine.migrate({ createJobsIndexes: opts.jobsIndexes });
+        const report = await engine.migrate({ createJobsIndexes: opts.jobsIndexes, installKeyGuard: opts.keyGuard });
         if (opts.json) printJson(ctx.io, report);
         else {
           printLines(ctx.io, [
             `schema at version ${report.schemaVersion}${report.applied.length ? ` (applied ${report.applied.join(', ')})` : ' (already current)'}`,
             report.policiesSeeded ? 'seeded the default retention policies as version 1' : 'retention policies already present',
             ...report.indexesCreated.map((i) => `created index ${i}`),
+            ...(report.keyGuard === 'installed' ? ['installed the key guard trigger on the jobs table (docs/safety.md#shared-keys)'] : []),
             ...report.warnings.map((w) => `warning: ${w}`),
           ]);
         }

@@ -17,6 +17,7 @@ interface RunFlags {
   wait?: string;
   backlog?: boolean;
   allowLarge?: boolean;
+  allowMissing?: boolean;
   group?: string;
   shard?: string;
 }
@@ -37,6 +38,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
     .option('--allow-large', 'proceed past the blast-radius guard (after checking `lethe plan`)')
+    .option('--allow-missing', 'record files that storage does not hold as already absent instead of stopping the run (after checking the mount or prefix)')
     .option('--group <id>', 'scale-out: be one worker of the logical run <id> (same id on every worker, e.g. the Job name; env LETHE_RUN_GROUP); workers share the backlog through row locks')
     .option('--shard <i/N>', 'with --group: only this hash shard of the rows (e.g. a Kubernetes Indexed Job: $JOB_COMPLETION_INDEX/N)')
     .action(async (flags: RunFlags) => {
@@ -59,6 +61,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
           ...(flags.purpose ? { purposes: flags.purpose } : {}),
           ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }),
           ...(flags.allowLarge ? { allowLarge: true } : {}),
+          ...(flags.allowMissing ? { allowMissing: true } : {}),
           ...(group === undefined ? {} : { group }),
           ...(shard === undefined ? {} : { shard }),
           ...(ctx.signal ? { signal: ctx.signal } : {}),

@@ -176,6 +176,21 @@ ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS settled_at timestamptz;
 CREATE INDEX IF NOT EXISTS lethe_ledger_trash_due_idx ON lethe_ledger (purge_after) WHERE outcome = 'trashed' AND settled_at IS NULL;
 `,
   },
+  {
+    version: 6,
+    name: 'batches in flight (intents)',
+    sql: `
+-- A batch records the job ids it is about to erase (committed before the storage call) and the
+-- transaction that records its outcomes removes the row. What a crashed run leaves here is what
+-- the next run may find already absent without suspecting the storage (docs/safety.md#storage-that-lies).
+CREATE TABLE IF NOT EXISTS lethe_inflight (
+  id bigserial PRIMARY KEY,
+  run_id uuid NOT NULL,
+  job_ids text[] NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
