@@ -48,12 +48,9 @@ export interface JoinRequest {
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
-/**
- * Where the verdict is kept. Until lethe_run_groups has a `blast_radius` column it lives in the
- * group's `summary` (null until the group finishes; finalizeGroupIfDone carries it over).
- */
-const VERDICT_SQL = `summary->'blast_radius'`;
-const SET_VERDICT_SQL = `summary = jsonb_set(coalesce(summary, '{}'::jsonb), '{blast_radius}', $2::jsonb)`;
+/** Where the verdict is kept: lethe_run_groups.blast_radius (migration 6). */
+const VERDICT_SQL = `blast_radius`;
+const SET_VERDICT_SQL = `blast_radius = $2::jsonb`;
 
 export function validateGroupId(id: string): string {
   if (!GROUP_RE.test(id)) throw new ConfigError(`group: expected 1-128 letters, digits, '.', '_', ':' or '-' (e.g. the Kubernetes Job name), got ${JSON.stringify(id)}`);

@@ -178,7 +178,7 @@ CREATE INDEX IF NOT EXISTS lethe_ledger_trash_due_idx ON lethe_ledger (purge_aft
   },
   {
     version: 6,
-    name: 'batches in flight (intents)',
+    name: 'batches in flight (intents), group blast-radius verdicts',
     sql: `
 -- A batch records the job ids it is about to erase (committed before the storage call) and the
 -- transaction that records its outcomes removes the row. What a crashed run leaves here is what
@@ -189,6 +189,9 @@ CREATE TABLE IF NOT EXISTS lethe_inflight (
   job_ids text[] NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- The blast-radius guard's verdict on a worker group's whole backlog, written once by its creator.
+ALTER TABLE lethe_run_groups ADD COLUMN IF NOT EXISTS blast_radius jsonb;
 `,
   },
 ];
