@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { reconcile, type ReconcileReport } from '@lethe/engine';
+import { ErrorCodes, reconcile, reconcilePrefixProblem, type ErrorCode, type ReconcileReport } from '@lethe/engine';
 import { addActorOption, defaultActor } from '../actor.js';
 import { durationMs, percentFraction } from '../durations.js';
-import { ExitCode, printJson, printLines } from '../output.js';
+import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, plural, time } from '../render/format.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
@@ -24,21 +24,29 @@ export function registerReconcile(program: Command, ctx: CommandContext): void {
     .option('--apply', 'delete orphan files and rows, recording each in the ledger and audit_logs (takes the run lock; refused while paused)')
     .option('--min-age <duration>', 'files and rows newer than this are never touched (uploads in flight)', '24h')
     .option('--max-orphan-share <percent>', 'refuse to act when more than this share of files or rows look orphaned (a wrong prefix, an empty mount)', '5%')
-    .option('--prefix <prefix>', 'only list storage under this sub-prefix')
+    .option('--prefix <prefix>', 'only list storage under this directory, relative to the storage root (no "..", no absolute path)')
     .option('--json', 'print the report as JSON');
   addActorOption(command);
   addConnectionOptions(command, { storage: true }).action(async (flags: ReconcileFlags) => {
     const minAgeMs = durationMs('--min-age', flags.minAge);
     const maxOrphanShare = percentFraction('--max-orphan-share', flags.maxOrphanShare);
+    checkPrefixFlag(flags.prefix);
     const report = await withEngine(ctx, flags, (engine) => reconcile(engine, {
       apply: flags.apply === true, by: flags.by ?? defaultActor(ctx.io.env), minAgeMs, maxOrphanShare,
-      ...(flags.prefix ? { prefix: flags.prefix } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }), ...(ctx.signal ? { signal: ctx.signal } : {}),
     }));
     if (flags.json) printJson(ctx.io, report);
     else printLines(ctx.io, reconcileLines(report));
     const failed = report.actions !== null && report.actions.files_failed > 0;
     ctx.setExit(report.status === 'clean' || (report.status === 'applied' && !failed) ? ExitCode.OK : ExitCode.FAILURES);
   });
+}
+
+/** DESIGN invariant 4 before any connection: a prefix that could leave the storage root lists nothing. */
+function checkPrefixFlag(prefix: string | undefined): void {
+  if (prefix === undefined) return;
+  const problem = prefix === '' ? { code: ErrorCodes.KEY_INVALID, message: 'must not be empty' } : reconcilePrefixProblem(prefix);
+  if (problem !== null) throw new UsageError(`--prefix: ${problem.message}; nothing was listed`, problem.code as ErrorCode);
 }
 
 const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
@@ -51,12 +59,18 @@ export function reconcileLines(r: ReconcileReport): string[] {
     `Orphan rows:  ${count(r.rows.orphans)} of ${plural(r.rows.checked, 'row')} (${pct(r.rows.share)}); ${count(r.rows.skipped)} with keys that cannot be checked left alone`,
     ...r.rows.samples.map((row) => `  row ${row.job_id}: ${row.file_key} (${row.purpose ?? '-'}, created ${time(row.created_at)})`),
   ];
+  if (r.files.held > 0 || r.rows.held > 0) {
+    lines.push(`Held (legal hold, never touched): ${plural(r.files.held, 'file')} with no row and no ledger entry, ${plural(r.rows.held, 'row')} whose file is missing; release with \`lethe unhold <file_key>\` first if they must go`);
+    lines.push(...r.files.held_samples.map((f) => `  held: ${f.file_key} (${f.size} bytes, modified ${time(f.modified_at)})`));
+    lines.push(...r.rows.held_samples.map((row) => `  held: row ${row.job_id}: ${row.file_key} (${row.purpose ?? '-'}, created ${time(row.created_at)})`));
+  }
   if (r.status === 'refused') lines.push(`REFUSED: ${r.refused_reason}`);
-  else if (r.status === 'clean') lines.push('Clean: storage and the jobs table agree.');
+  else if (r.status === 'clean') lines.push(r.files.held + r.rows.held > 0 ? 'Clean: storage and the jobs table agree, apart from the held files and rows above.' : 'Clean: storage and the jobs table agree.');
   else if (r.status === 'dry_run') lines.push('Dry run: nothing changed. Re-run with --apply to delete these orphan files and rows (each recorded in lethe_ledger and audit_logs).');
   if (r.actions) {
     const a = r.actions;
     lines.push(`Applied: ${count(a.files_erased)} files erased, ${count(a.files_absent)} already gone, ${count(a.files_failed)} failed; ${count(a.rows_removed)} rows removed (ledger run_id ${r.reconcile_id})`);
+    if (a.files_held > 0 || a.rows_held > 0) lines.push(`Kept under a legal hold: ${count(a.files_held)} files, ${count(a.rows_held)} rows`);
     for (const f of a.failures) lines.push(`  failed: ${f.file_key}: ${f.code} ${f.message}`);
   }
   return lines;

@@ -2,7 +2,8 @@ import { streamCursor } from '../sql/cursor-stream.js';
 import type pg from 'pg';
 import type { JobsTable } from '../jobs-table.js';
 import type { ObjectInfo, StoragePort } from '../ports.js';
-import { checkKey } from '../storage/keys.js';
+import { checkKey, type KeyProblem } from '../storage/keys.js';
+import { heldKeysNow } from './hold-guard.js';
 import { statAll } from './verify.js';
 
 /**
@@ -14,7 +15,22 @@ import { statAll } from './verify.js';
  *   the file_key indexes on both tables);
  * - orphan rows: jobs rows older than the minimum age whose file is not in storage (stats in
  *   bounded parallel). Rows whose key is unsafe or cannot be checked are never orphans.
+ *
+ * Either kind whose key is under an active legal hold (issue 7) is reported apart as held and is
+ * never an orphan to act on; `reconcile --apply` checks the holds again under a lock as it acts.
  */
+
+/**
+ * Why a `--prefix` is refused, or null. The prefix names a directory under the storage root, so it
+ * must be a safe key (DESIGN invariant 4: reject, never normalise: no `..`, `.`, absolute path,
+ * `//`, backslash, NUL); one trailing `/` is allowed (`uploads/`).
+ */
+export function prefixProblem(prefix: string): KeyProblem | null {
+  const problem = checkKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+  if (problem === null) return null;
+  const what = problem.message.replace(/^file_key: /, '');
+  return { code: problem.code, message: `${what}; expected a relative directory under the storage root like "uploads/2024", got ${JSON.stringify(prefix)}` };
+}
 
 export interface ScanContext {
   readonly pool: pg.Pool;
@@ -37,6 +53,8 @@ export interface FileScanBatch {
   /** Files listed in this batch, newer than the minimum age (never touched). */
   readonly young: number;
   readonly orphans: readonly ObjectInfo[];
+  /** Would be orphans, but under an active legal hold: never touched. */
+  readonly held: readonly ObjectInfo[];
 }
 
 export async function* orphanFileBatches(ctx: ScanContext): AsyncGenerator<FileScanBatch> {
@@ -49,10 +67,14 @@ export async function* orphanFileBatches(ctx: ScanContext): AsyncGenerator<FileS
     const y = young;
     young = 0;
     const known = await knownKeys(ctx, batch.map((o) => o.key));
-    return { old: batch.length, young: y, orphans: batch.filter((o) => !known.has(o.key)) };
+    const unknown = batch.filter((o) => !known.has(o.key));
+    const held = await heldKeysNow(ctx.pool, unknown.map((o) => o.key));
+    return { old: batch.length, young: y, orphans: unknown.filter((o) => !held.has(o.key)), held: unknown.filter((o) => held.has(o.key)) };
   };
   for await (const object of ctx.storage.list(ctx.prefix)) {
     if (ctx.signal?.aborted) break;
+    // Adapters list keys relative to the root; one that is not a safe key is never acted on.
+    if (checkKey(object.key) !== null) continue;
     if (object.modifiedMs >= oldBeforeMs) young++;
     else pending.push(object);
     if (pending.length >= ctx.batchSize) yield await flush();
@@ -86,6 +108,8 @@ export interface RowScanBatch {
   /** Rows whose key is unsafe or whose stat failed: never treated as orphans. */
   readonly unverifiable: number;
   readonly orphans: readonly OrphanRow[];
+  /** Would be orphans, but their key is under an active legal hold: never touched. */
+  readonly held: readonly OrphanRow[];
 }
 
 type RawRow = [string, string | null, string | null, number];
@@ -103,12 +127,13 @@ export async function* orphanRowBatches(ctx: ScanContext): AsyncGenerator<RowSca
 async function judgeRows(ctx: ScanContext, raw: readonly RawRow[]): Promise<RowScanBatch> {
   const safe = raw.filter((r) => r[1] !== null && checkKey(r[1]) === null);
   const stats = await statAll(ctx.storage, [...new Set(safe.map((r) => r[1]!))], ctx.concurrency);
-  const orphans: OrphanRow[] = [];
+  const missing: OrphanRow[] = [];
   let unverifiable = raw.length - safe.length;
   for (const r of safe) {
     const s = stats.get(r[1]!)!;
     if ('error' in s) unverifiable++;
-    else if (s.info === null) orphans.push({ id: r[0], fileKey: r[1]!, purpose: r[2], createdAtMs: r[3] });
+    else if (s.info === null) missing.push({ id: r[0], fileKey: r[1]!, purpose: r[2], createdAtMs: r[3] });
   }
-  return { checked: raw.length, unverifiable, orphans };
+  const held = await heldKeysNow(ctx.pool, missing.map((r) => r.fileKey));
+  return { checked: raw.length, unverifiable, orphans: missing.filter((r) => !held.has(r.fileKey)), held: missing.filter((r) => held.has(r.fileKey)) };
 }
