@@ -30,6 +30,10 @@ export const ErrorCodes = {
   POLICY_CHANGED: 'LETHE_E_POLICY_CHANGED',
   /** Storage does not hold the files the database says exist (an unmounted volume, a wrong prefix). */
   STORAGE_MISMATCH: 'LETHE_E_STORAGE_MISMATCH',
+  /** Files: the file at the key has other hard links; unlinking one name would not erase its data. */
+  KEY_HARDLINKED: 'LETHE_E_KEY_HARDLINKED',
+  /** Files: the key's final component is a symlink; unlinking it would not erase what it points to. */
+  KEY_SYMLINK: 'LETHE_E_KEY_SYMLINK',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
