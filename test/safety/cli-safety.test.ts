@@ -1,3 +1,5 @@
+import { readFile, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../support/cli.js';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
@@ -26,6 +28,13 @@ async function lethe(args: readonly string[], env: Record<string, string> = {}):
 }
 
 const json = <T = Record<string, unknown>>(r: CliResult): T => JSON.parse(r.stdout) as T;
+
+/** A file put back as a backup restore does: with its old modification time (before it was erased). */
+async function restoreFromBackup(key: string, content: string): Promise<void> {
+  await f.files.put(key, content);
+  const when = new Date(Date.now() - 40 * 86_400_000);
+  await utimes(join(f.files.root, key), when, when);
+}
 const oneLine = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
 describe('lethe restore and purge', () => {
@@ -105,7 +114,7 @@ describe('lethe verify-ledger', () => {
     await f.seed([{ id: 'v1', key: 'v/1.pdf' }, { id: 'v2', key: 'v/2.pdf' }]);
     expect((await lethe(['run'])).code).toBe(0);
     expect((await lethe(['verify-ledger'])).code).toBe(0);
-    await f.files.put('v/2.pdf', 'from a backup');
+    await restoreFromBackup('v/2.pdf', 'from a backup');
     const found = await lethe(['verify-ledger', '--all']);
     expect(found.code).toBe(1);
     expect(found.stdout).toMatch(/1 file recorded as erased still in storage/);
@@ -116,10 +125,26 @@ describe('lethe verify-ledger', () => {
     expect(await f.files.exists('v/2.pdf')).toBe(false);
     expect((await lethe(['verify-ledger', '--sample', '0'])).code).toBe(2);
     // The same check as `lethe verify --ledger`.
-    await f.files.put('v/1.pdf', 'back again');
+    await restoreFromBackup('v/1.pdf', 'back again');
     expect((await lethe(['verify', '--ledger', '--all'])).code).toBe(1);
     expect(json(await lethe(['verify', '--ledger', '--repair', '--json']))).toMatchObject({ repaired: 1, unresolved: 0 });
     expect((await lethe(['verify', '--repair'])).code).toBe(2);
+  });
+
+  it('--repair never deletes a new upload at a key erased earlier: NEWER OBJECT, exit 1, says what to do', async () => {
+    await f.seed([{ id: 'u1', key: 'u/1.pdf' }]);
+    expect((await lethe(['run'])).code).toBe(0);
+    await f.files.put('u/1.pdf', 'a brand-new upload, its row not in yet');
+    const human = await lethe(['verify', '--ledger', '--all', '--repair']);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^1 file recorded as erased still in storage \(1 newer than the erasure: never repaired\):$/m);
+    expect(human.stdout).toMatch(/^  u\/1\.pdf NEWER OBJECT: .* -> skipped_newer$/m);
+    expect(human.stdout).toMatch(/^NEWER OBJECT: 1 file at a key Lethe erased was modified after the erasure began: not the erased file, so --repair never deletes it\. .*give it its jobs row/m);
+    expect(human.stdout).not.toMatch(/run with --repair/);
+    const r = await lethe(['verify-ledger', '--all', '--repair', '--json']);
+    expect(r.code).toBe(1);
+    expect(json(r)).toMatchObject({ present: 1, newer_objects: 1, repaired: 0, unresolved: 1, findings: [{ file_key: 'u/1.pdf', kind: 'newer_object', repair: 'skipped_newer' }] });
+    expect(await readFile(join(f.files.root, 'u/1.pdf'), 'utf8')).toBe('a brand-new upload, its row not in yet');
   });
 
   it('with LETHE_LEDGER_KEY_SECRET, lookup by key still finds the erasure', async () => {

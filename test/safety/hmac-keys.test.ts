@@ -1,3 +1,5 @@
+import { utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, createEngine, ledgerKeyFor, lookupFileKey, resolveOptions, restoreFile, verifyLedger } from '@lethe/engine';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
@@ -72,6 +74,9 @@ describe('HMAC ledger keys (proof without personal data)', () => {
 
     // A file recorded gone that comes back is found by listing storage and hashing its key.
     await f.files.put(keys[0]!, 'from a backup');
+    // A backup restore keeps the old modification time (a newer one is never repaired: newer_object).
+    const before = new Date(Date.now() - 40 * 86_400_000);
+    await utimes(join(f.files.root, keys[0]!), before, before);
     const v = await verifyLedger(engine, { repair: true });
     expect(v).toMatchObject({ mode: 'storage_scan', present: 1, repaired: 1, unresolved: 0 });
     expect(v.findings[0]).toMatchObject({ file_key: keys[0], ledger_key: hashed, repair: 'erased' });

@@ -28,7 +28,7 @@ export function addLedgerVerifyOptions(command: Command): Command {
   command
     .option('--sample <n>', 'ledger rows to sample (default 1000)')
     .option('--all', 'check every ledger row instead of a sample')
-    .option('--repair', 'erase again what is found (ledger outcome reerased, audited); held files are never touched');
+    .option('--repair', 'erase again what is found (ledger outcome reerased, audited); held files, and files modified after their erasure (newer_object), are never touched');
   if (!command.options.some((o) => o.long === '--json')) command.option('--json', 'print the report as JSON');
   if (!command.options.some((o) => o.long === '--by')) addActorOption(command);
   return command;
@@ -50,18 +50,29 @@ export function ledgerVerifyLines(r: LedgerVerifyReport): string[] {
   const lines = [`Checked ${how}`];
   if (r.present === 0) lines.push('Nothing recorded as erased is still in storage.');
   else {
-    lines.push(`${plural(r.present, 'file')} recorded as erased still in storage${r.held > 0 ? ` (${r.held} held: never repaired)` : ''}:`);
+    const apart = [...(r.held > 0 ? [`${r.held} held`] : []), ...(r.newer_objects > 0 ? [`${r.newer_objects} newer than the erasure`] : [])];
+    lines.push(`${plural(r.present, 'file')} recorded as erased still in storage${apart.length > 0 ? ` (${apart.join(', ')}: never repaired)` : ''}:`);
     for (const f of r.findings.slice(0, 20)) {
       const repair = f.repair ? ` -> ${f.repair}${f.repair_error ? ` (${f.repair_error})` : ''}` : '';
-      lines.push(`  ${f.file_key} (${f.size} bytes, modified ${time(f.modified_at)}; ${f.outcome} at ${time(f.erased_at)} by run ${f.run_id})${repair}`);
+      const kind = f.kind === 'newer_object' ? ' NEWER OBJECT:' : '';
+      lines.push(`  ${f.file_key}${kind} (${f.size} bytes, modified ${time(f.modified_at)}; ${f.outcome} at ${time(f.erased_at)} by run ${f.run_id})${repair}`);
     }
     if (r.findings.length > 20) lines.push(`  ... ${r.findings.length - 20} more (--json)`);
   }
   if (r.rightly_present > 0) lines.push(`${plural(r.rightly_present, 'file')} back rightly (a jobs row refers to the key again, or it was restored).`);
   if (r.unverifiable > 0) lines.push(`${plural(r.unverifiable, 'key')} could not be checked (unsafe key or storage error).`);
   if (r.repair_failed > 0) lines.push(`${plural(r.repair_failed, 'repair')} failed.`);
+  if (r.newer_objects > 0) lines.push(newerObjectAdvice(r.newer_objects));
+  const repairable = r.findings.some((f) => f.kind === 'present' && !f.held && f.repair === undefined);
   lines.push(r.unresolved > 0
-    ? `FAIL: ${plural(r.unresolved, 'file')} recorded as erased still exist${r.repaired > 0 ? ` after repairing ${r.repaired}` : ''}; run with --repair to erase them again.`
+    ? `FAIL: ${plural(r.unresolved, 'file')} recorded as erased still exist${r.repaired > 0 ? ` after repairing ${r.repaired}` : ''}${repairable ? '; run with --repair to erase again the ones that are the erased file' : ''}.`
     : r.repaired > 0 ? `OK: ${plural(r.repaired, 'file')} erased again (ledger outcome reerased).` : 'OK');
   return lines;
+}
+
+/** What an operator does about a file written at a key after Lethe erased it (never repaired). */
+function newerObjectAdvice(n: number): string {
+  return `NEWER OBJECT: ${plural(n, 'file')} at a key Lethe erased ${n === 1 ? 'was' : 'were'} modified after the erasure began: not the erased file, so --repair never deletes ${n === 1 ? 'it' : 'them'}. `
+    + 'Likely a new upload whose jobs row is not in yet, or a copy that did not keep its modification time. '
+    + 'Find out who wrote it: if it belongs, give it its jobs row (retention then applies); if it must go, delete it by hand and record why.';
 }

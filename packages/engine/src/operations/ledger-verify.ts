@@ -20,6 +20,11 @@ import { statAll } from './verify.js';
  * reported, never repaired. `repair` erases findings again through `deleteMany` (ledger
  * `reerased`, audit `cleanup_ledger_reerased`), under the run lock.
  *
+ * Only the same object is ever repaired. A file at the key last modified at or after its erasure
+ * began (the run's start, or the ledger's `erased_at` when no run row says) is a newer file: a new
+ * upload whose row is not in yet, or a copy that did not keep its modification time. It is a
+ * finding of its own kind, `newer_object`, counted in `newer_objects` and never deleted.
+ *
  * With HMAC keys (ledgerKeyHmacSecret) the ledger holds no key to stat, so the scan goes the other
  * way: storage is listed, each key hashed, and matched against the ledger.
  */
@@ -55,10 +60,20 @@ export interface LedgerFinding {
   readonly size: number;
   readonly modified_at: string;
   readonly held: boolean;
-  /** After --repair: what the new delete did. */
-  readonly repair?: 'erased' | 'absent' | 'failed' | 'skipped_held';
+  /**
+   * `present`: the object that was erased is back (modified before its erasure began): repairable.
+   * `newer_object`: the file at the key was modified at or after the erasure began: a different,
+   * newer file, never repaired.
+   */
+  readonly kind: LedgerFindingKind;
+  /** When the erasure began: the run's start, or `erased_at` when the ledger row has no run row. */
+  readonly erasure_started_at: string;
+  /** After --repair: what the new delete did (or why nothing was deleted). */
+  readonly repair?: 'erased' | 'absent' | 'failed' | 'skipped_held' | 'skipped_newer' | 'skipped_changed';
   readonly repair_error?: string;
 }
+
+export type LedgerFindingKind = 'present' | 'newer_object';
 
 export interface LedgerVerifyReport extends RepairCounts {
   readonly verify_id: string;
@@ -73,6 +88,8 @@ export interface LedgerVerifyReport extends RepairCounts {
   /** Present, but a jobs row refers to the key again or it was restored: not a finding. */
   readonly rightly_present: number;
   readonly held: number;
+  /** Of `present`: a file modified after its key was erased (kind `newer_object`): never repaired. */
+  readonly newer_objects: number;
   readonly unverifiable: number;
   readonly findings: readonly LedgerFinding[];
   readonly findings_truncated: boolean;
@@ -104,8 +121,8 @@ async function verifyUnlocked(engine: Engine, o: LedgerVerifyOptions): Promise<L
   const hashed = engine.options.ledgerKeyHmacSecret !== null;
   const mode = hashed ? 'storage_scan' : o.all ? 'all' : 'sample';
   const held = new Set(await activeHeldLedgerKeys(db, engine.options));
-  const counts = { rows_checked: 0, keys_checked: 0, present: 0, rightly_present: 0, held: 0, unverifiable: 0 };
-  const found: Candidate[] = [];
+  const counts = { rows_checked: 0, keys_checked: 0, present: 0, rightly_present: 0, held: 0, newer_objects: 0, unverifiable: 0 };
+  const found: { c: Candidate; startedMs: number }[] = [];
   const maxFindings = o.maxFindings ?? 1000;
   let truncated = false;
   for await (const batch of hashed ? storageScan(db, storage, keyFor, o) : ledgerRows(db, storage, mode === 'all', o)) {
@@ -114,19 +131,20 @@ async function verifyUnlocked(engine: Engine, o: LedgerVerifyOptions): Promise<L
     const present = batch.candidates.filter((c) => c.size >= 0);
     counts.unverifiable += batch.unverifiable;
     const back = await rightlyBack(db, table, present.map((c) => c.key), present.map((c) => c.row.file_key));
-    for (const c of present) {
-      if (back.has(c.row.file_key)) {
-        counts.rightly_present++;
-        continue;
-      }
+    const left = present.filter((c) => !back.has(c.row.file_key));
+    counts.rightly_present += present.length - left.length;
+    const runStarts = await runStartsMs(db, left.map((c) => c.row.run_id));
+    for (const c of left) {
       counts.present++;
+      const startedMs = erasureStartedMs(c.row, runStarts);
       if (held.has(c.row.file_key)) counts.held++;
-      if (found.length < maxFindings) found.push(c);
+      if (c.modifiedMs >= startedMs) counts.newer_objects++;
+      if (found.length < maxFindings) found.push({ c, startedMs });
       else truncated = true;
     }
   }
   const verifyId = randomUUID();
-  let findings: LedgerFinding[] = found.map((c) => toFinding(c, held.has(c.row.file_key)));
+  let findings: LedgerFinding[] = found.map(({ c, startedMs }) => toFinding(c, held.has(c.row.file_key), startedMs));
   let repaired: RepairCounts = { repaired: 0, repair_failed: 0 };
   if (o.repair && findings.length > 0) ({ findings, counts: repaired } = await repairFindings(engine, verifyId, findings, o.by ?? 'lethe'));
   const unresolved = counts.present - repaired.repaired;
@@ -136,11 +154,30 @@ async function verifyUnlocked(engine: Engine, o: LedgerVerifyOptions): Promise<L
   };
 }
 
-function toFinding(c: Candidate, held: boolean): LedgerFinding {
+function toFinding(c: Candidate, held: boolean, startedMs: number): LedgerFinding {
   return {
     ledger_id: c.row.id, job_id: c.row.job_id, ledger_key: c.row.file_key, file_key: c.key, outcome: c.row.outcome,
     erased_at: c.row.erased_at.toISOString(), run_id: c.row.run_id, size: c.size, modified_at: new Date(c.modifiedMs).toISOString(), held,
+    kind: c.modifiedMs >= startedMs ? 'newer_object' : 'present', erasure_started_at: new Date(startedMs).toISOString(),
   };
+}
+
+/**
+ * The erasure began no later than the ledger row was written, and no earlier than its run
+ * started: the run's start is the safe bound (the ledger row is written after the delete, so a
+ * file uploaded between the delete and the ledger write is still newer than the erasure).
+ */
+function erasureStartedMs(row: LedgerRow, runStarts: ReadonlyMap<string, number>): number {
+  const erased = row.erased_at.getTime();
+  const started = runStarts.get(row.run_id);
+  return started === undefined ? erased : Math.min(erased, started);
+}
+
+/** Start of each run among these ids that has a `lethe_runs` row (reconcile and repair ids have none). */
+async function runStartsMs(db: Queryable, runIds: readonly string[]): Promise<Map<string, number>> {
+  if (runIds.length === 0) return new Map();
+  const { rows } = await db.query<{ id: string; started_at: Date }>(`SELECT id::text, started_at FROM lethe_runs WHERE id = ANY($1::uuid[])`, [[...new Set(runIds)]]);
+  return new Map(rows.map((r) => [r.id, r.started_at.getTime()]));
 }
 
 interface CandidateBatch {
