@@ -35,6 +35,8 @@ describe('lethe daemon refuses bad configuration before doing anything', () => {
       { args: [], env: { DATABASE_URL: db.url }, message: /LETHE_STORAGE: the daemon needs a storage URL/ },
       { args: [], env: { LETHE_STORAGE: `file://${dir}` }, message: /DATABASE_URL: a Postgres connection URL is required/ },
       { args: [], env: { ...base, LETHE_STORAGE: 'ftp://x' }, message: /storage|LETHE_STORAGE/i },
+      { args: [], env: { ...base, LETHE_STORAGE: 's3://docs-bucket//tenant-7/' }, message: /LETHE_STORAGE: S3 prefix must not contain empty segments/ },
+      { args: [], env: { ...base, LETHE_STORAGE: `file://${dir}/../other` }, message: /LETHE_STORAGE: the storage root must be a normalised absolute path/ },
       { args: ['--config', badFile], env: base, message: /timezone \(config file .*bad\.json\): expected a non-empty string, got 7/ },
     ];
     const results = await Promise.all(cases.map(async (c) => {

@@ -51,7 +51,7 @@ export type StorageConfig = FileStorageConfig | S3StorageConfig;
 export function parseStorageUrl(input: string, field = 'LETHE_STORAGE'): StorageConfig {
   const text = input.trim();
   if (text === '') throw new ConfigError(`${field}: expected a storage URL like file:///var/lib/docs or s3://bucket/prefix, got an empty value`, ErrorCodes.STORAGE_URL);
-  if (isAbsolute(text)) return { kind: 'file', root: resolve(text) };
+  if (isAbsolute(text)) return { kind: 'file', root: fileRootAsWritten(text, text, field) };
   let url: URL;
   try {
     url = new URL(text);
@@ -62,38 +62,51 @@ export function parseStorageUrl(input: string, field = 'LETHE_STORAGE'): Storage
     if (url.host !== '' && url.host !== 'localhost') {
       throw new ConfigError(`${field}: file URLs must be local (file:///path), got host ${JSON.stringify(url.host)}`, ErrorCodes.STORAGE_URL);
     }
-    return { kind: 'file', root: resolve(fileURLToPath(url)) };
+    let path: string;
+    try {
+      path = fileURLToPath(url);
+    } catch (cause) {
+      throw new ConfigError(`${field}: not a usable file URL (${(cause as Error).message}), got ${JSON.stringify(text)}`, ErrorCodes.STORAGE_URL, { cause });
+    }
+    if (/[?#]/.test(text)) throw new ConfigError(`${field}: file URLs take no query or fragment (write "?" as %3F, "#" as %23), got ${JSON.stringify(text)}`, ErrorCodes.STORAGE_URL);
+    const written = decodePart(text.replace(/^file:(?:\/\/[^/]*)?/i, ''), field, 'file URL');
+    return { kind: 'file', root: fileRootAsWritten(path, written, field) };
   }
   if (url.protocol === 's3:') return parseS3Url(url, text, field);
   throw new ConfigError(`${field}: unsupported scheme ${JSON.stringify(url.protocol)}; expected file:// or s3://`, ErrorCodes.STORAGE_URL);
 }
 
+/**
+ * A root must be written the way it is meant (reject, never normalise): `resolve` and the URL
+ * parser collapse `//`, `.` and `..` lexically, which is not what the filesystem does through a
+ * symlink, and a typo like `/data//tenant-7` should not silently pass. One trailing "/" is fine.
+ */
+function fileRootAsWritten(path: string, written: string, field: string): string {
+  const root = resolve(path);
+  if (written !== root && written !== `${root}/`) {
+    throw new ConfigError(`${field}: the storage root must be a normalised absolute path (no "//", "." or ".." segments), got ${JSON.stringify(written)}; did you mean ${JSON.stringify(root)}?`, ErrorCodes.STORAGE_URL);
+  }
+  return root;
+}
+
 const S3_PARAMS = new Set(['endpoint', 'region', 'forcePathStyle', 'versions', 'contentMd5', 'concurrency', 'maxAttempts', 'maxSockets', 'retryBaseMs']);
 
 function parseS3Url(url: URL, text: string, field: string): S3StorageConfig {
-  const bucket = url.hostname;
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new ConfigError(`${field}: S3 bucket must be 3-63 lowercase letters, digits, dots or hyphens, got ${JSON.stringify(bucket)}`, ErrorCodes.STORAGE_URL);
+  const written = splitS3Url(text, field);
+  const bucket = written.authority;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || url.host !== bucket) {
+    throw new ConfigError(`${field}: S3 bucket must be 3-63 lowercase letters, digits, dots or hyphens (no port or user), got ${JSON.stringify(bucket)}`, ErrorCodes.STORAGE_URL);
   }
-  // The URL parser resolves "." and ".." segments (s3://b/a/../c becomes prefix "c/"): check the
-  // path as written, so such a prefix is refused rather than silently normalised.
-  const decode = (part: string): string => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      throw new ConfigError(`${field}: S3 prefix has a malformed %-escape, got ${JSON.stringify(part)}`, ErrorCodes.STORAGE_URL);
-    }
-  };
-  const rawPath = text.replace(/^s3:\/\/[^/?#]*/i, '').replace(/[?#].*$/, '');
-  if (decode(rawPath).split('/').some((s) => s === '.' || s === '..')) {
-    throw new ConfigError(`${field}: S3 prefix must not contain empty, "." or ".." segments, got ${JSON.stringify(rawPath.replace(/^\/+/, ''))}`, ErrorCodes.STORAGE_URL);
+  const prefix = s3PrefixFromPath(written.path, field);
+  // Belt and braces: the WHATWG parser must have read the same prefix. It drops tabs and newlines
+  // and resolves "." segments; any disagreement means the URL does not say one prefix.
+  if (decodePart(url.pathname.replace(/^\//, ''), field).replace(/([^/])$/, '$1/') !== prefix) {
+    throw new ConfigError(`${field}: S3 prefix would be normalised by URL parsing, got ${JSON.stringify(written.path)}`, ErrorCodes.STORAGE_URL);
   }
-  let prefix = decode(url.pathname.replace(/^\/+/, ''));
-  if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
-  if (prefix.split('/').some((s, i, all) => (s === '' && i < all.length - 1) || s === '.' || s === '..')) {
-    throw new ConfigError(`${field}: S3 prefix must not contain empty, "." or ".." segments, got ${JSON.stringify(prefix)}`, ErrorCodes.STORAGE_URL);
-  }
+  const seen = new Set<string>();
   for (const name of url.searchParams.keys()) {
+    if (seen.has(name)) throw new ConfigError(`${field}: S3 option ${JSON.stringify(name)} is given twice`, ErrorCodes.STORAGE_URL);
+    seen.add(name);
     if (!S3_PARAMS.has(name)) {
       throw new ConfigError(`${field}: unknown S3 option ${JSON.stringify(name)}; expected one of ${[...S3_PARAMS].join(', ')}`, ErrorCodes.STORAGE_URL);
     }
@@ -139,6 +152,48 @@ function parseS3Url(url: URL, text: string, field: string): S3StorageConfig {
   const retryBaseMs = int('retryBaseMs', 60_000);
   if (retryBaseMs !== undefined) config.retryBaseMs = retryBaseMs;
   return config;
+}
+
+/** The bucket and path exactly as written (the URL parser would resolve or drop parts of them). */
+function splitS3Url(text: string, field: string): { readonly authority: string; readonly path: string } {
+  if (text.includes('#')) {
+    throw new ConfigError(`${field}: S3 URLs have no fragment; a "#" in the prefix must be written %23, got ${JSON.stringify(text)}`, ErrorCodes.STORAGE_URL);
+  }
+  const m = /^s3:\/\/([^/?]*)([^?]*)/i.exec(text);
+  if (!m) throw new ConfigError(`${field}: expected s3://bucket/prefix, got ${JSON.stringify(text)}`, ErrorCodes.STORAGE_URL);
+  return { authority: m[1] ?? '', path: m[2] ?? '' };
+}
+
+function decodePart(part: string, field: string, what = 'S3 prefix'): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ConfigError(`${field}: ${what} has a malformed %-escape, got ${JSON.stringify(part)}`, ErrorCodes.STORAGE_URL);
+  }
+}
+
+/**
+ * The prefix a written path names, one to one (DESIGN invariant 4: reject, never normalise):
+ * `/a/b` and `/a/b/` give `a/b/`; `` and `/` give ``. Refused: empty segments (`s3://b//t/` once
+ * became `t/`, another tenant's prefix), `.`/`..` (also as %2e), an encoded `/` or a backslash
+ * inside a segment (the same prefix written two ways, or a separator some tools split on), and
+ * control characters (dropped by URL parsers, rewritten by XML parsers).
+ */
+export function s3PrefixFromPath(path: string, field = 'LETHE_STORAGE'): string {
+  if (path === '' || path === '/') return '';
+  const refuse = (why: string): never => {
+    throw new ConfigError(`${field}: S3 prefix must not contain ${why}, got ${JSON.stringify(path.replace(/^\//, ''))}`, ErrorCodes.STORAGE_URL);
+  };
+  const segments = path.slice(1).replace(/\/$/, '').split('/');
+  const decoded = segments.map((raw) => {
+    if (raw === '') refuse('empty segments ("//")');
+    const s = decodePart(raw, field);
+    if (s === '.' || s === '..') refuse('"." or ".." segments');
+    if (s.includes('/') || s.includes('\\')) refuse('an encoded "/" (%2F) or a backslash');
+    if (/[\u0000-\u001F\u007F]/.test(s)) refuse('control characters');
+    return s;
+  });
+  return `${decoded.join('/')}/`;
 }
 
 /** Builds the adapter for a config, in whichever thread calls it. */
