@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, RUN_LOCK_KEY, silentLogger, type Engine } from '@lethe/engine';
+import { createEngine, RUN_LOCK_KEY, silentLogger, type Engine, type Logger } from '@lethe/engine';
 import { createBackgroundRuns, type BackgroundRuns } from '@lethe/http';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
@@ -45,7 +45,7 @@ describe('without a configured token the admin API does not exist', () => {
   it('answers 404 on every admin route, with or without a token, and the rest still works', async () => {
     const s = await startService({ pool: db.pool, logger: silentLogger, version: 'test', engine, triggerRun: runs.triggerRun });
     try {
-      for (const [method, path] of [['GET', `${ADMIN}/runs`], ['POST', `${ADMIN}/pause`], ['POST', `${ADMIN}/runs`], ['GET', `${ADMIN}/report?month=2025-11`], ['GET', `${ADMIN}/nope`], ['DELETE', `${ADMIN}/runs`]] as const) {
+      for (const [method, path] of [['GET', `${ADMIN}/runs`], ['GET', `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`], ['GET', `${ADMIN}/ledger?file_key=a`], ['POST', `${ADMIN}/pause`], ['POST', `${ADMIN}/runs`], ['GET', `${ADMIN}/report?month=2025-11`], ['GET', `${ADMIN}/nope`], ['DELETE', `${ADMIN}/runs`]] as const) {
         const a = await call(s.base, path, { method, token: TOKEN, ...(method === 'POST' ? { body: { reason: 'x' } } : {}) });
         expect(a.status, `${method} ${path}`).toBe(404);
         expect(a.json.error.code).toBe('LETHE_E_HTTP_NOT_FOUND');
@@ -77,21 +77,37 @@ describe('bearer token', () => {
     expect((await db.pool.query('SELECT paused FROM lethe_control')).rows[0].paused).toBe(false);
   });
 
-  it('read routes are open by default, but a token that is sent is checked', async () => {
-    expect((await call(http.base, `${ADMIN}/runs`)).status).toBe(200);
-    expect((await call(http.base, `${ADMIN}/runs`, { token: 'wrong' })).status).toBe(401);
+  it('by default every route that returns per-file or per-run records needs the token: 401 JSON without it or with a wrong one', async () => {
+    const reads = [`${ADMIN}/runs`, `${ADMIN}/runs?limit=5&include_dry_runs=true`, `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`, `${ADMIN}/ledger?file_key=docs/exp-1.pdf`, `${ADMIN}/report?month=2025-11`];
+    for (const path of reads) {
+      for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: 'Basic dXNlcjpwYXNz' }]) {
+        const a = await call(http.base, path, { headers, actor: 'curious' });
+        expect(a.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(a.headers['content-type']).toMatch(/^application\/json/);
+        expect(a.json).toEqual({ error: { code: 'LETHE_E_HTTP_UNAUTHORIZED', message: expect.stringMatching(/^authorization: /) } });
+        expect(a.headers['www-authenticate']).toMatch(/^Bearer/);
+        expect(a.text).not.toContain('exp-1');
+      }
+    }
     expect((await call(http.base, `${ADMIN}/runs`, { token: TOKEN })).status).toBe(200);
+    // Refused lookups disclose nothing and leave no lookup audit row behind.
+    expect(await auditRows('cleanup_admin_ledger_lookup')).toEqual([]);
+    // Health, probes, metrics and the document are never behind the token.
+    for (const open of ['/api/health/cleanup', '/livez', '/readyz', '/metrics', '/api/openapi.json']) {
+      expect([200, 503], open).toContain((await call(http.base, open)).status);
+    }
   });
 
-  it('protectReads makes read routes need the token too', async () => {
-    const s = await startService({ pool: db.pool, logger: silentLogger, version: 'test', engine, adminToken: TOKEN, protectReads: true });
+  it('protectReads: false opens the read routes on purpose; a token that is sent is still checked, writes still need it', async () => {
+    const warned: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (_: object, msg?: string) => void warned.push(msg ?? ''), child: () => logger };
+    const s = await startService({ pool: db.pool, logger, version: 'test', engine, adminToken: TOKEN, protectReads: false });
     try {
-      expect((await call(s.base, `${ADMIN}/runs`)).status).toBe(401);
-      expect((await call(s.base, `${ADMIN}/ledger?file_key=a`)).status).toBe(401);
-      expect((await call(s.base, `${ADMIN}/report?month=2025-11`)).status).toBe(401);
+      expect(warned.join('\n')).toMatch(/admin read routes .* are open without the token/);
+      expect((await call(s.base, `${ADMIN}/runs`)).status).toBe(200);
+      expect((await call(s.base, `${ADMIN}/runs`, { token: 'wrong' })).status).toBe(401);
       expect((await call(s.base, `${ADMIN}/runs`, { token: TOKEN })).status).toBe(200);
-      // Health, probes and metrics are never behind the token.
-      expect((await call(s.base, '/metrics')).status).toBe(200);
+      expect((await call(s.base, `${ADMIN}/pause`, { body: { reason: 'x' } })).status).toBe(401);
     } finally {
       await s.close();
     }
@@ -137,16 +153,16 @@ describe('pause, resume, trigger (runbook OP-001, OP-003, EMERGENCY-001)', () =>
     expect(await files.exists('docs/live-1.pdf')).toBe(true);
     expect((await auditRows('cleanup_admin_run_triggered')).at(-1)).toMatchObject({ by: 'http:ops-bot', run_id: t.json.run_id, dry_run: false });
 
-    const one = await call(http.base, `${ADMIN}/runs/${t.json.run_id}`);
+    const one = await call(http.base, `${ADMIN}/runs/${t.json.run_id}`, { token: TOKEN });
     expect(one.status).toBe(200);
     expect(one.json.run).toMatchObject({ id: t.json.run_id, status: 'completed', trigger: 'api', deleted_count: 1, failed_count: 0, dry_run: false });
     expect(one.json.summary).toMatchObject({ run_id: t.json.run_id, deleted_count: 1 });
     expect(one.json.failures_by_code).toEqual([]);
 
-    const list = await call(http.base, `${ADMIN}/runs?limit=5`);
+    const list = await call(http.base, `${ADMIN}/runs?limit=5`, { token: TOKEN });
     expect(list.json.runs[0]).toMatchObject({ id: t.json.run_id });
     expect(list.json.runs.every((r: { dry_run: boolean }) => !r.dry_run)).toBe(true);
-    const withDry = await call(http.base, `${ADMIN}/runs?limit=5&include_dry_runs=true`);
+    const withDry = await call(http.base, `${ADMIN}/runs?limit=5&include_dry_runs=true`, { token: TOKEN });
     expect(withDry.json.runs.some((r: { dry_run: boolean }) => r.dry_run)).toBe(true);
   });
 
@@ -177,8 +193,8 @@ describe('pause, resume, trigger (runbook OP-001, OP-003, EMERGENCY-001)', () =>
 
 describe('history, lookup and report', () => {
   it('a run by id: 400 for a malformed id, 404 for an unknown one', async () => {
-    expect((await call(http.base, `${ADMIN}/runs/not-a-uuid`)).status).toBe(400);
-    const missing = await call(http.base, `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`);
+    expect((await call(http.base, `${ADMIN}/runs/not-a-uuid`, { token: TOKEN })).status).toBe(400);
+    const missing = await call(http.base, `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`, { token: TOKEN });
     expect(missing.status).toBe(404);
     expect(missing.json.error.code).toBe('LETHE_E_HTTP_NOT_FOUND');
   });
@@ -188,13 +204,13 @@ describe('history, lookup and report', () => {
     expect(erased.status).toBe(200);
     expect(erased.json).toMatchObject({ file_key: 'docs/exp-1.pdf', state: 'erased' });
     expect(erased.json.ledger[0]).toMatchObject({ job_id: 'exp-1', purpose: 'General', outcome: 'erased', policy_version: 1 });
-    const live = await call(http.base, `${ADMIN}/ledger?file_key=${encodeURIComponent('docs/live-1.pdf')}`);
+    const live = await call(http.base, `${ADMIN}/ledger?file_key=${encodeURIComponent('docs/live-1.pdf')}`, { token: TOKEN });
     expect(live.json).toMatchObject({ state: 'retained', storage: { checked: true, exists: true } });
     expect(Date.parse(live.json.rows[0].expires_at)).toBeGreaterThan(Date.now());
-    expect((await call(http.base, `${ADMIN}/ledger?file_key=never/seen.pdf`)).json.state).toBe('unknown');
+    expect((await call(http.base, `${ADMIN}/ledger?file_key=never/seen.pdf`, { token: TOKEN })).json.state).toBe('unknown');
     const audit = await auditRows('cleanup_admin_ledger_lookup');
     expect(audit[0]).toMatchObject({ by: 'http:dpo', authenticated: true, file_key: 'docs/exp-1.pdf', state: 'erased' });
-    expect(audit[1]).toMatchObject({ by: 'http:anonymous', authenticated: false });
+    expect(audit[1]).toMatchObject({ by: 'http:admin-token', authenticated: true });
   });
 
   it('produces the monthly compliance report and audits it', async () => {
@@ -207,11 +223,21 @@ describe('history, lookup and report', () => {
     expect((await auditRows('cleanup_admin_report')).at(-1)).toMatchObject({ by: 'http:dpo', month, status: 'COMPLIANT' });
   });
 
+  it('health and metrics stay open and name no file key, even with files erased and one overdue', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    expect((await call(http.base, `${ADMIN}/report?month=${month}`, { token: TOKEN })).json.totals.deleted).toBeGreaterThanOrEqual(1);
+    for (const open of ['/api/health/cleanup', '/metrics']) {
+      const a = await call(http.base, open);
+      expect([200, 503], open).toContain(a.status);
+      expect(a.text, open).not.toMatch(/docs\/|\.pdf/);
+    }
+  });
+
   it('reports NON-COMPLIANT when an expired file is still present past period + grace', async () => {
     await insertJobs(db.pool, [{ id: 'late-1', fileKey: 'docs/late-1.pdf', purpose: 'System Testing', createdAtSql: `${UTC_NOW} - interval '5 days'` }]);
     await files.put('docs/late-1.pdf');
     const month = new Date().toISOString().slice(0, 7);
-    const r = await call(http.base, `${ADMIN}/report?month=${month}`);
+    const r = await call(http.base, `${ADMIN}/report?month=${month}`, { token: TOKEN });
     expect(r.json.status).toBe('NON-COMPLIANT');
     expect(r.json.still_present.late).toBe(1);
     expect(r.json.reasons.join(' ')).toMatch(/still present/);

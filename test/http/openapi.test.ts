@@ -73,6 +73,15 @@ describe('the OpenAPI document', () => {
     expect(served.json).toEqual(doc);
   });
 
+  it('says every admin route needs the bearer token, and health, probes, metrics and itself none', () => {
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown }>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (path.startsWith('/api/admin/')) expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+        else expect(op.security, `${method} ${path}`).toBeUndefined();
+      }
+    }
+  });
+
   it('matches the real responses of every route', async () => {
     await conform('/api/health/cleanup');
     await conform('/livez');
@@ -94,19 +103,19 @@ describe('the OpenAPI document', () => {
     const started = await conform(`${ADMIN}/runs`, { token: TOKEN, body: { dryRun: false, allowLarge: false } });
     await runs.idle();
     await conform('/api/health/cleanup');
-    await conform(`${ADMIN}/runs`);
-    await conform(`${ADMIN}/runs?limit=2&include_dry_runs=true`);
-    await conform(`${ADMIN}/runs/${started.json.run_id}`);
-    await conform(`${ADMIN}/runs/00000000-0000-4000-8000-000000000000`); // 404
-    await conform(`${ADMIN}/runs/nope`); // 400
-    await conform(`${ADMIN}/runs?limit=0`); // 400
-    await conform(`${ADMIN}/ledger?file_key=o/1.pdf`);
-    await conform(`${ADMIN}/ledger?file_key=o/2.pdf`);
-    await conform(`${ADMIN}/ledger?file_key=o/3.pdf`);
-    await conform(`${ADMIN}/ledger`); // 400
-    await conform(`${ADMIN}/report?month=${new Date().toISOString().slice(0, 7)}`);
-    await conform(`${ADMIN}/report?month=2020-01`);
-    await conform(`${ADMIN}/report?month=13`); // 400
+    await conform(`${ADMIN}/runs`, { token: TOKEN });
+    await conform(`${ADMIN}/runs?limit=2&include_dry_runs=true`, { token: TOKEN });
+    await conform(`${ADMIN}/runs/${started.json.run_id}`, { token: TOKEN });
+    await conform(`${ADMIN}/runs/00000000-0000-4000-8000-000000000000`, { token: TOKEN }); // 404
+    await conform(`${ADMIN}/runs/nope`, { token: TOKEN }); // 400
+    await conform(`${ADMIN}/runs?limit=0`, { token: TOKEN }); // 400
+    await conform(`${ADMIN}/ledger?file_key=o/1.pdf`, { token: TOKEN });
+    await conform(`${ADMIN}/ledger?file_key=o/2.pdf`, { token: TOKEN });
+    await conform(`${ADMIN}/ledger?file_key=o/3.pdf`, { token: TOKEN });
+    await conform(`${ADMIN}/ledger`, { token: TOKEN }); // 400
+    await conform(`${ADMIN}/report?month=${new Date().toISOString().slice(0, 7)}`, { token: TOKEN });
+    await conform(`${ADMIN}/report?month=2020-01`, { token: TOKEN });
+    await conform(`${ADMIN}/report?month=13`, { token: TOKEN }); // 400
     const restored = await conform(`${ADMIN}/restore`, { token: TOKEN, actor: 'oncall', body: { file_key: 'o/1.pdf', hold_reason: 'user report 7' } });
     expect(restored.status).toBe(200);
     expect(await files.exists('o/1.pdf')).toBe(true);
@@ -122,6 +131,12 @@ describe('the OpenAPI document', () => {
     await conform(`${ADMIN}/resume`, { token: TOKEN, body: { paused: false } }); // 400
     await conform(`${ADMIN}/runs`, { on: closed, token: TOKEN, body: {} }); // 404: admin API disabled
     await conform(`${ADMIN}/runs`, { on: closed }); // 404
+    await conform(`${ADMIN}/ledger?file_key=o/1.pdf`, { on: closed }); // 404: admin API disabled
+    // Reads disclose file keys and runs: 401 without the token, as documented.
+    expect((await conform(`${ADMIN}/ledger?file_key=o/1.pdf`)).status).toBe(401);
+    expect((await conform(`${ADMIN}/runs/${started.json.run_id}`)).status).toBe(401);
+    expect((await conform(`${ADMIN}/runs`)).status).toBe(401);
+    expect((await conform(`${ADMIN}/report?month=2020-01`)).status).toBe(401);
 
     // Every operation of the document was exercised, and answered with a 2xx at least once.
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`));

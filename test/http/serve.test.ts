@@ -80,10 +80,13 @@ describe('lethe serve', () => {
       expect(t.status).toBe(202);
       // The run is in-process and out of reach: wait for its record to end (bounded by a deadline).
       const run = await waitFor(async () => {
-        const r = (await call(base, `/api/admin/cleanup/runs/${t.json.run_id}`)).json.run as { status: string; deleted_count: number | null };
+        const r = (await call(base, `/api/admin/cleanup/runs/${t.json.run_id}`, { token: TOKEN })).json.run as { status: string; deleted_count: number | null };
         return r.status === 'running' ? undefined : r;
       });
       expect(run, JSON.stringify(run)).toMatchObject({ status: 'completed', deleted_count: 1 });
+      // Run records and ledger lookups need the token by default (LETHE_ADMIN_PROTECT_READS unset).
+      expect((await call(base, `/api/admin/cleanup/runs/${t.json.run_id}`)).status).toBe(401);
+      expect((await call(base, '/api/admin/cleanup/ledger?file_key=s/1.pdf')).status).toBe(401);
       expect(await files.exists('s/1.pdf')).toBe(false);
       const metrics = (await call(base, '/metrics')).text;
       expect(metrics).toMatch(/^lethe_files_deleted_total\{purpose="System Testing",outcome="erased"\} 1$/m);

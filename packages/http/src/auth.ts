@@ -7,7 +7,7 @@ export interface Caller {
   /** `http:<X-Lethe-Actor>` or `http:admin-token` when the header is absent. */
   readonly label: string;
   readonly remote: string | null;
-  /** False on read routes left open (`protectReads: false`) when no token was sent: the label is only a claim. */
+  /** False on read routes opened with `protectReads: false` when no token was sent: the label is only a claim. */
   readonly authenticated: boolean;
 }
 

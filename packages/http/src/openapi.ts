@@ -3,7 +3,7 @@ import { schemas } from './openapi-schemas.js';
 /**
  * The OpenAPI 3.1 document of every route, written by hand (test/http/openapi.test.ts checks the
  * real responses against it). Admin routes exist only when a token is configured; otherwise they
- * answer 404.
+ * answer 404. Every admin route, read or write, needs the bearer token by default.
  */
 const json = (schema: string, description: string) => ({ description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } });
 const error = (description: string) => json('Error', description);
@@ -19,8 +19,12 @@ const bodyErrors = {
   '415': error('A non-empty body that is not application/json.'),
 };
 const writeSecurity = [{ bearerAuth: [] }];
-/** Open unless the service sets `protectReads`; a token, when sent, is checked. */
-const readSecurity = [{}, { bearerAuth: [] }];
+/**
+ * Reads disclose per-file and per-run records (file keys, purposes, dates): the token is required
+ * by default. A service started with `protectReads: false` (LETHE_ADMIN_PROTECT_READS=false)
+ * answers them without it; that deployment choice is not part of this document.
+ */
+const readSecurity = [{ bearerAuth: [] }];
 const actor = { name: 'X-Lethe-Actor', in: 'header', required: false, description: 'Who is calling (recorded in audit_logs as "http:<actor>").', schema: { type: 'string', maxLength: 100 } };
 
 function body(properties: Record<string, unknown>, required: string[] = []) {

@@ -10,7 +10,11 @@ export interface HttpServiceOptions {
   readonly version: string;
   /** Undefined => every /api/admin/* route answers 404: the admin API is never open. */
   readonly adminToken?: string;
-  /** Read admin routes (history, run, ledger, report) also need the token (default false). */
+  /**
+   * Read admin routes (run history, a run, ledger lookup, report) disclose per-file and per-run
+   * records (file keys, purposes, dates), so they need the token too (default true). `false`
+   * opens them to anyone who can reach the port: only behind a network that already restricts it.
+   */
   readonly protectReads?: boolean;
   readonly health?: Partial<HealthOptions>;
   /** Scheduler heartbeat staleness (default 120000). */
@@ -72,7 +76,7 @@ export function resolveHttpOptions(o: HttpServiceOptions): ResolvedHttpOptions {
     logger: o.logger,
     version: o.version,
     adminToken: token,
-    protectReads: o.protectReads ?? false,
+    protectReads: o.protectReads ?? true,
     health: Object.freeze({ ...DEFAULT_HEALTH_OPTIONS, ...stripUndefined(o.health ?? {}) }),
     staleAfterMs: nonNegative('staleAfterMs', o.staleAfterMs, 120_000),
     triggerRun: o.triggerRun ?? null,

@@ -15,7 +15,7 @@ export interface RouteContext {
 
 export type Handler = (ctx: RouteContext) => Promise<void> | void;
 
-/** Who may call a route: anyone, admin readers (token when `protectReads`), admin writers (token). */
+/** Who may call a route: anyone, admin readers (token unless `protectReads: false`), admin writers (token). */
 export type Access = 'public' | 'admin-read' | 'admin-write';
 
 interface Route {

@@ -34,6 +34,9 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   registerRecordRoutes(router, o);
   registerRestoreRoutes(router, o);
   const state: ServiceState = { o, router, tokenDigest: o.adminToken === null ? null : digest(o.adminToken) };
+  if (o.adminToken !== null && !o.protectReads) {
+    o.logger.warn({ protectReads: false }, 'http: admin read routes (runs, ledger lookup, report) are open without the token: they disclose file keys and runs');
+  }
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
     void handle(state, req, res);
   });
@@ -60,7 +63,11 @@ function isAdminPath(pathname: string): boolean {
   return pathname === '/api/admin' || pathname.startsWith('/api/admin/');
 }
 
-/** Write routes always need the token; read routes when `protectReads`, or when one is offered. */
+/**
+ * Write routes always need the token; read routes too unless `protectReads: false` (they disclose
+ * file keys and runs), and a token offered to an open read route is still checked. No token
+ * configured: every admin route answers 404, never open.
+ */
 function authenticate(s: ServiceState, req: IncomingMessage, access: Access): boolean {
   if (access === 'public') return false;
   const digestOfToken = s.tokenDigest;

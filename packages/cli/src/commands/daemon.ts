@@ -75,6 +75,7 @@ function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, sign
       port: config.httpPort ?? DEFAULT_HTTP_PORT,
       ...(config.httpHost === undefined ? {} : { host: config.httpHost }),
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
+      ...(config.protectReads === undefined ? {} : { protectReads: config.protectReads !== 'false' }),
       ...(config.failureThreshold === undefined ? {} : { health: { failureThreshold: config.failureThreshold } }),
     },
     ...(signal ? { signal } : {}),

@@ -27,7 +27,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .description('serve /api/health/cleanup, /livez, /readyz, /metrics and the admin API (LETHE_ADMIN_TOKEN) without a schedule')
     .option('--port <n>', `HTTP port (env LETHE_HTTP_PORT, default ${DEFAULT_HTTP_PORT}; 0 = any free port)`)
     .option('--host <addr>', 'listen address (env LETHE_HTTP_HOST, default all interfaces)')
-    .option('--protect-reads', 'admin read routes (history, ledger, report) need the token too (env LETHE_ADMIN_PROTECT_READS=true)')
+    .option('--protect-reads', 'admin read routes (history, ledger, report) need the token too: the default; LETHE_ADMIN_PROTECT_READS=false opens them')
     .option('--storage <url>', 'storage URL for runs triggered over HTTP (env LETHE_STORAGE)')
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
     .action(async (flags: ServeFlags) => {
@@ -50,7 +50,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
           version: VERSION,
           engine,
           triggerRun: runs.triggerRun,
-          protectReads: config.protectReads === 'true',
+          protectReads: config.protectReads !== 'false',
           ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs }),
           ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
           health: healthOptions(config),
