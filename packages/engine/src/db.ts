@@ -1,28 +1,71 @@
 import pg from 'pg';
-import { isUnsentOnLostConnection } from './errors.js';
+import { ErrorCodes, isUnsentOnLostConnection, LetheError } from './errors.js';
 
 /** Anything that can run a query: a Pool or a checked-out client. */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient | pg.Client;
 
+const UTC_STARTUP_OPTION = '-c TimeZone=UTC';
+
 /**
- * Every Lethe connection runs in UTC (DESIGN "Time"): interval arithmetic on timestamptz and the
- * naive-UTC comparisons both depend on it. Set as a startup parameter, so it holds before the
- * first query and also through poolers that forward startup options.
+ * Every Lethe connection runs in UTC (DESIGN "Time"): interval arithmetic on timestamptz (days
+ * across a DST change, months at month ends) and the naive-UTC comparisons both depend on it.
+ * Two layers, because a DATABASE_URL with its own `?options=-c TimeZone=...` once replaced the
+ * startup option and a calendar retention was added in the database's zone (a row went 30 minutes
+ * early): the URL's `options` are merged before ours (the last `-c` wins), and every new connection
+ * sets and checks UTC before the pool hands it out (`ensureUtcSession`).
  */
 export function createPool(connectionString: string, max = 8): pg.Pool {
   const pool = new pg.Pool({
-    connectionString,
+    ...utcConnectionConfig(connectionString),
     max,
-    options: '-c TimeZone=UTC',
     application_name: 'lethe',
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 15_000,
+    // pg-pool awaits this before the first query on the connection; a rejection fails that
+    // checkout (and closes the connection) instead of running Lethe's queries in another zone.
+    onConnect: ensureUtcSession,
   });
   // An idle client that errors (server restart) must not crash the process; the next query fails
   // with a clear error instead.
   pool.on('error', () => {});
   return pool;
 }
+
+/**
+ * pg lets a connection string's `options` replace the `options` setting, so the URL's own are
+ * taken out of it and put before `-c TimeZone=UTC` (PostgreSQL applies startup `-c` in order).
+ */
+export function utcConnectionConfig(connectionString: string): { readonly connectionString: string; readonly options: string } {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    // Not a URL (pg also takes a socket path): the connect check below still holds.
+    return { connectionString, options: UTC_STARTUP_OPTION };
+  }
+  const own = url.searchParams.getAll('options');
+  if (own.length === 0) return { connectionString, options: UTC_STARTUP_OPTION };
+  url.searchParams.delete('options');
+  return { connectionString: url.toString(), options: [...own, UTC_STARTUP_OPTION].join(' ') };
+}
+
+/** Sets the session to UTC and checks it took; run on every new connection Lethe makes. */
+export async function ensureUtcSession(client: Pick<pg.ClientBase, 'query'>): Promise<void> {
+  let zone: string | undefined;
+  try {
+    const { rows } = await client.query<{ tz: string }>(`SELECT set_config('TimeZone', 'UTC', false) AS tz`);
+    zone = rows[0]?.tz;
+  } catch (error) {
+    // A lost connection stays what it is (retryable); a refusal by the server is explained.
+    if (typeof (error as { severity?: unknown }).severity !== 'string') throw error;
+    throw new LetheError(ErrorCodes.SESSION_TIME_ZONE, `${SESSION_ZONE_WHY}; the server refused to set it: ${(error as Error).message}`, { cause: error });
+  }
+  if (zone !== 'UTC') {
+    throw new LetheError(ErrorCodes.SESSION_TIME_ZONE, `${SESSION_ZONE_WHY}; after setting it the session reports TimeZone ${JSON.stringify(zone)}. Check DATABASE_URL's options and any connection pooler that rewrites session settings`);
+  }
+}
+
+const SESSION_ZONE_WHY = "Lethe adds retentions to created_at in UTC and will not run in a database session in another time zone";
 
 /** Runs `fn` in a transaction on a pooled client; the client is always released. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

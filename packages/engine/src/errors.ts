@@ -34,6 +34,8 @@ export const ErrorCodes = {
   KEY_HARDLINKED: 'LETHE_E_KEY_HARDLINKED',
   /** Files: the key's final component is a symlink; unlinking it would not erase what it points to. */
   KEY_SYMLINK: 'LETHE_E_KEY_SYMLINK',
+  /** A database session that is not, and cannot be made, UTC (DESIGN "Time"): Lethe does not run in it. */
+  SESSION_TIME_ZONE: 'LETHE_E_SESSION_TIME_ZONE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

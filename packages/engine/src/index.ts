@@ -5,7 +5,7 @@ export type { EngineOptions, ResolvedOptions } from './options.js';
 export type { RunOptions } from './run.js';
 export { migrate, schemaVersion } from './migrate.js';
 export type { MigrateReport } from './migrate.js';
-export { createPool, withTransaction } from './db.js';
+export { createPool, ensureUtcSession, utcConnectionConfig, withTransaction } from './db.js';
 export type { Queryable } from './db.js';
 export { ConfigError, ErrorCodes, LetheError, RunInProgressError, SchemaError, describeError, isLetheError, isRetryableSqlState } from './errors.js';
 export type { ErrorCode } from './errors.js';
