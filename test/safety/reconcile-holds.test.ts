@@ -81,6 +81,29 @@ describe('reconcile --apply and a hold placed after the scan', () => {
     expect((await f.ledger()).map((r) => r.job_id)).toEqual(['gone']);
   });
 
+  it('a hold being placed on an orphan row (its row locked, as placeHold does first) is waited for and wins, without a deadlock', async () => {
+    await f.db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('racing', 'o/racing.pdf', 'General', (now() AT TIME ZONE 'UTC') - interval '5 days')`);
+    const scan = await scanContext();
+    const orphans: OrphanRow[] = [];
+    for await (const b of orphanRowBatches(scan)) orphans.push(...b.orphans);
+    expect(orphans.map((r) => r.id)).toEqual(['racing']);
+    // placeHold's two steps, with reconcile acting between them: lock a row of the key, then insert the hold.
+    const holder = await f.db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM jobs WHERE file_key = 'o/racing.pdf' LIMIT 1 FOR KEY SHARE`);
+      const acting = removeOrphanRows({ scan, reconcileId: randomUUID(), policyVersion: 1 }, orphans, [], false);
+      await waitForLockWait();
+      await holder.query(`INSERT INTO lethe_holds (file_key, reason, created_by) VALUES ('o/racing.pdf', 'racing', 'legal')`);
+      await holder.query('COMMIT');
+      expect(await acting).toMatchObject({ removed: 0, held: [{ id: 'racing' }] });
+    } finally {
+      holder.release();
+    }
+    expect((await f.db.pool.query(`SELECT id FROM jobs`)).rows).toEqual([{ id: 'racing' }]);
+    expect(await f.ledger()).toEqual([]);
+  });
+
   it('a hold placed while a batch is being acted on waits for the batch, and is seen by the next one', async () => {
     const table = await inspectJobsTable(f.db.pool, DEFAULT_JOBS_TABLE);
     let placing: Promise<unknown> | undefined;
@@ -115,6 +138,15 @@ describe('reconcile prefix', () => {
 async function waitForBlockedHoldInsert(): Promise<void> {
   for (;;) {
     const { rows } = await f.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'lethe_holds'::regclass AND NOT granted`);
+    if (rows[0]!.n > 0) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Until some statement in this database waits for a lock (bounded: the test's timeout). */
+async function waitForLockWait(): Promise<void> {
+  for (;;) {
+    const { rows } = await f.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
     if (rows[0]!.n > 0) return;
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -35,8 +35,17 @@ const HOLD_LOCK_TIMEOUT = '30s';
  */
 export async function withHoldsLocked<T>(pool: pg.Pool, act: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {
-    await client.query(`SET LOCAL lock_timeout = '${HOLD_LOCK_TIMEOUT}'`);
-    await client.query('LOCK TABLE lethe_holds IN SHARE MODE');
+    await lockHolds(client);
     return act(client);
   });
+}
+
+/**
+ * The lock of `withHoldsLocked`, in the caller's transaction. A caller that also deletes `jobs`
+ * rows locks them first (FOR UPDATE), then this: `placeHold` locks a row of the key, then inserts
+ * into lethe_holds, so the same order (rows, then holds) never deadlocks with it.
+ */
+export async function lockHolds(client: pg.PoolClient): Promise<void> {
+  await client.query(`SET LOCAL lock_timeout = '${HOLD_LOCK_TIMEOUT}'`);
+  await client.query('LOCK TABLE lethe_holds IN SHARE MODE');
 }

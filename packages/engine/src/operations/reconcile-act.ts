@@ -1,9 +1,9 @@
-import type { Queryable } from '../db.js';
+import { withTransaction, type Queryable } from '../db.js';
 import type { Engine } from '../engine.js';
 import type { JobsTable } from '../jobs-table.js';
 import { loadCurrentPolicies } from '../policy-store.js';
 import type { KeyOutcome, ObjectInfo } from '../ports.js';
-import { heldKeysNow, withHoldsLocked } from './hold-guard.js';
+import { heldKeysNow, lockHolds, withHoldsLocked } from './hold-guard.js';
 import { policySelections } from './plan.js';
 import { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from './reconcile-scan.js';
 import { RECONCILE_CODE_PREFIX } from './report.js';
@@ -105,11 +105,14 @@ async function recordFileActions(db: Queryable, ctx: ActContext, files: readonly
 /**
  * One statement, under the holds lock: delete the rows (still old enough, key not held now) and
  * write their ledger rows with their content (without the file key in HMAC mode, as the run's
- * outcome writer does).
+ * outcome writer does). The rows are locked before the holds (see `lockHolds`): a `placeHold`
+ * that locked one of them first is waited for, and its hold is then seen.
  */
 export async function removeOrphanRows(ctx: ActContext, rows: readonly OrphanRow[], selections: readonly { purpose: string; interval: string }[], hashed: boolean): Promise<{ removed: number; held: readonly OrphanRow[] }> {
   const t: JobsTable = ctx.scan.table;
-  return withHoldsLocked(ctx.scan.pool, async (db) => {
+  return withTransaction(ctx.scan.pool, async (db) => {
+    await db.query(`SELECT 1 FROM ${t.table} j WHERE j.${t.id} = ANY($1::${t.idType}[]) ORDER BY j.${t.id} FOR UPDATE OF j`, [rows.map((r) => r.id)]);
+    await lockHolds(db);
     const heldNow = await heldKeysNow(db, rows.map((r) => r.fileKey));
     const todo = rows.filter((r) => !heldNow.has(r.fileKey));
     const held = rows.filter((r) => heldNow.has(r.fileKey));
