@@ -81,7 +81,7 @@ describe('guards', () => {
     expect(await files.exists('shared.pdf')).toBe(false);
   });
 
-  it('refuses keys that escape the root through a symlinked directory, and never follows a symlinked file', async () => {
+  it('refuses keys that escape the root through a symlinked directory, and a key that is a symlink (neither followed nor unlinked)', async () => {
     const outside = await mkdtemp(join(tmpdir(), 'lethe-outside-'));
     try {
       await writeFile(join(outside, 'victim.pdf'), 'precious');
@@ -97,16 +97,17 @@ describe('guards', () => {
         { id: 'nul', fileKey: null, purpose: 'General', createdAtSql: `${UTC_NOW} - interval '40 days'` },
       ]);
       const s = await engine.run();
-      expect(s.refused_count).toBe(5);
+      expect(s.refused_count).toBe(6);
       expect(s.refused.map((r) => [r.job_id, r.code]).sort()).toEqual([
-        ['abs', ErrorCodes.KEY_OUTSIDE_ROOT], ['dir', ErrorCodes.KEY_OUTSIDE_ROOT], ['dots', ErrorCodes.KEY_OUTSIDE_ROOT], ['empty', ErrorCodes.KEY_INVALID], ['nul', ErrorCodes.KEY_INVALID],
+        ['abs', ErrorCodes.KEY_OUTSIDE_ROOT], ['dir', ErrorCodes.KEY_OUTSIDE_ROOT], ['dots', ErrorCodes.KEY_OUTSIDE_ROOT], ['empty', ErrorCodes.KEY_INVALID],
+        ['link', ErrorCodes.KEY_SYMLINK], ['nul', ErrorCodes.KEY_INVALID],
       ]);
       expect(await readFile(join(outside, 'victim.pdf'), 'utf8')).toBe('precious');
-      // The link inside the root is unlinked as a link; its target outside is untouched.
-      await expect(lstat(join(files.root, 'links', 'victim-link.pdf'))).rejects.toThrow();
-      expect(s.erased_count).toBe(1);
+      // A symlink at the key is refused, not unlinked: unlinking it would not erase the file it names.
+      expect((await lstat(join(files.root, 'links', 'victim-link.pdf'))).isSymbolicLink()).toBe(true);
+      expect(s.erased_count).toBe(0);
       const kept = await db.pool.query(`SELECT id FROM jobs ORDER BY id`);
-      expect(kept.rows.map((r) => r.id)).toEqual(['abs', 'dir', 'dots', 'empty', 'nul']);
+      expect(kept.rows.map((r) => r.id)).toEqual(['abs', 'dir', 'dots', 'empty', 'link', 'nul']);
     } finally {
       await rm(outside, { recursive: true, force: true });
     }

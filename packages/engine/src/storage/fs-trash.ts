@@ -2,7 +2,7 @@ import { link, lstat, mkdir, readdir, realpath, rename, rmdir, stat, unlink } fr
 import { dirname, join, sep } from 'node:path';
 import { ErrorCodes } from '../errors.js';
 import type { KeyOutcome, RestoreOutcome, TrashRequest } from '../ports.js';
-import { checkKey } from './keys.js';
+import { checkKey, fileLinkProblem } from './keys.js';
 import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from './trash-keys.js';
 
 /**
@@ -11,27 +11,21 @@ import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from './t
  * Storage first, then the database (DESIGN invariant 5): a crash after the rename leaves the row
  * and a file absent at its key; the rerun finds the earlier trash copy and records it, so the copy
  * stays known and restorable. Restores link the copy back (never over another file); purges unlink.
- * The same key checks as deletes: lexical first, then the parent's real path inside the root.
+ * The same key checks as deletes: lexical first, then, per key and right before the move, the
+ * parent's real path inside the root and an lstat (no symlink, no other hard links; see fs.ts).
+ * Nothing is cached across keys but the mkdir of a trash directory: its real path is checked per key.
  */
-
-type Parents = Map<string, Promise<string | null>>;
 
 function isInside(rootReal: string, candidate: string): boolean {
   return candidate === rootReal || candidate.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
 }
 
-/** The real path of `path`'s parent (cached per call), or null when it does not exist. */
-function realParent(parents: Parents, path: string): Promise<string | null> {
-  const parent = dirname(path);
-  let real = parents.get(parent);
-  if (!real) {
-    real = realpath(parent).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
-      throw error;
-    });
-    parents.set(parent, real);
-  }
-  return real;
+/** The real path of `path`'s parent, resolved now (never cached), or null when it does not exist. */
+function realParent(path: string): Promise<string | null> {
+  return realpath(dirname(path)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+    throw error;
+  });
 }
 
 const outside = (key: string): KeyOutcome => ({ key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false });
@@ -43,19 +37,44 @@ function failure(key: string, error: NodeJS.ErrnoException, verb: string): KeyOu
   return { key, outcome: 'failed', code, message: `${verb}: ${error.message}${hint}`, retryable };
 }
 
-/** Makes the trash directory for `trashPath` and checks it resolves under the root's `.lethe/trash`. */
-async function trashDir(rootReal: string, trashPath: string, made: Map<string, Promise<boolean>>): Promise<boolean> {
-  const dir = dirname(trashPath);
-  let ok = made.get(dir);
-  if (!ok) {
-    ok = mkdir(dir, { recursive: true }).then(async () => isInside(join(rootReal, TRASH_DIR), await realpath(dir)));
-    made.set(dir, ok);
+/**
+ * Makes the trash directory of `trashKey` (once per call, never through a symlink out: see
+ * makeDirsInside) and returns its real path, resolved for every key, when it lies under the
+ * root's `.lethe/trash`; null otherwise.
+ */
+async function trashDir(rootReal: string, trashKey: string, made: Map<string, Promise<boolean>>): Promise<string | null> {
+  const dirKey = trashKey.slice(0, trashKey.lastIndexOf('/'));
+  let mk = made.get(dirKey);
+  if (!mk) {
+    mk = makeDirsInside(rootReal, dirKey);
+    made.set(dirKey, mk);
   }
-  return ok;
+  if (!(await mk)) return null;
+  const real = await realpath(join(rootReal, dirKey));
+  return isInside(join(rootReal, TRASH_DIR), real) ? real : null;
 }
 
-export async function trashFiles(rootReal: string, items: readonly TrashRequest[], concurrency: number, signal?: AbortSignal): Promise<KeyOutcome[]> {
-  const parents: Parents = new Map();
+/**
+ * `mkdir -p` of a checked relative directory, one segment at a time, each resolved and checked
+ * inside the root before the next is made: a symlinked directory on the way never leads a mkdir
+ * out of the root. False when one resolves outside.
+ */
+async function makeDirsInside(rootReal: string, dirKey: string): Promise<boolean> {
+  let dir = rootReal;
+  for (const segment of dirKey.split('/')) {
+    const next = join(dir, segment);
+    await mkdir(next).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    dir = await realpath(next);
+    if (!isInside(rootReal, dir)) return false;
+  }
+  return true;
+}
+
+export async function trashFiles(
+  rootReal: string, items: readonly TrashRequest[], concurrency: number, signal?: AbortSignal, beforeKey?: (key: string) => void | Promise<void>,
+): Promise<KeyOutcome[]> {
   const made = new Map<string, Promise<boolean>>();
   const earlier = new EarlierCopies(rootReal);
   const out = new Array<KeyOutcome>(items.length);
@@ -66,21 +85,24 @@ export async function trashFiles(rootReal: string, items: readonly TrashRequest[
       const item = items[i]!;
       out[i] = signal?.aborted
         ? { key: item.key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
-        : await trashOne(rootReal, item, parents, made, earlier);
+        : await trashOne(rootReal, item, made, earlier, beforeKey);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return out;
 }
 
-async function trashOne(rootReal: string, { key, trashKey }: TrashRequest, parents: Parents, made: Map<string, Promise<boolean>>, earlier: EarlierCopies): Promise<KeyOutcome> {
+async function trashOne(
+  rootReal: string, { key, trashKey }: TrashRequest, made: Map<string, Promise<boolean>>, earlier: EarlierCopies, beforeKey: ((key: string) => void | Promise<void>) | undefined,
+): Promise<KeyOutcome> {
   const problem = checkKey(key) ?? (isReservedKey(key) ? reservedKeyProblem() : null);
   if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
   const parsed = parseTrashKey(trashKey);
   if ('code' in parsed) return { key, outcome: 'refused', code: parsed.code, message: parsed.message, retryable: false };
+  if (beforeKey !== undefined) await beforeKey(key);
   const path = join(rootReal, key);
   try {
-    const parent = await realParent(parents, path);
+    const parent = await realParent(path);
     if (parent === null) return earlier.absent(key, parsed.name);
     if (!isInside(rootReal, parent)) return outside(key);
     const resolved = join(parent, path.slice(dirname(path).length + 1));
@@ -91,9 +113,21 @@ async function trashOne(rootReal: string, { key, trashKey }: TrashRequest, paren
     if (st === null) return earlier.absent(key, parsed.name);
     // A directory is never moved (nor removed): the same rule as deletes.
     if (st.isDirectory()) return { key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false };
-    const trashPath = join(rootReal, trashKey);
-    if (!(await trashDir(rootReal, trashPath, made))) return { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)`, retryable: false };
-    await rename(resolved, trashPath);
+    // A symlink or one of several hard links in the trash would be "purged" with its data intact.
+    const links = fileLinkProblem(st.isSymbolicLink(), st.nlink);
+    if (links) return { key, outcome: 'refused', code: links.code, message: links.message, retryable: false };
+    // The trash side failing (its directory gone or unmade) is a failure, never "absent": the file is still here.
+    const trashReal = await trashDir(rootReal, trashKey, made).catch((error: NodeJS.ErrnoException) => error);
+    if (trashReal === null) return { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)`, retryable: false };
+    if (typeof trashReal !== 'string') return failure(key, trashReal, 'move to trash');
+    try {
+      // Residual window: rename walks both paths again (Node has no renameat); docs/safety.md.
+      await rename(resolved, join(trashReal, trashKey.slice(trashKey.lastIndexOf('/') + 1)));
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT' && (await lstat(resolved).then(() => true, () => false))) return failure(key, e, 'move to trash');
+      throw error;
+    }
     return { key, outcome: 'erased', trash: trashKey };
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
@@ -145,10 +179,11 @@ export async function restoreFile(rootReal: string, trash: string, key: string):
     if (fromParent === null) return { outcome: 'missing' };
     if (!isInside(join(rootReal, TRASH_DIR), fromParent)) return { outcome: 'failed', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)` };
     const source = join(fromParent, from.slice(dirname(from).length + 1));
-    const target = await safeParent(rootReal, to);
+    const target = await safeParent(rootReal, key);
     if (target === null) return { outcome: 'failed', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)' };
     const dest = join(target, to.slice(dirname(to).length + 1));
     try {
+      // Residual window: link walks the checked real paths again (no linkat in Node); docs/safety.md.
       await link(source, dest);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -167,24 +202,11 @@ export async function restoreFile(rootReal: string, trash: string, key: string):
   }
 }
 
-/**
- * Creates the key's directory when missing, but only under the root: the deepest existing
- * ancestor must resolve inside it (mkdir would follow a symlinked directory out), and so must the
- * result. Returns the parent's real path, or null when it would lie outside.
- */
-async function safeParent(rootReal: string, path: string): Promise<string | null> {
-  const parent = dirname(path);
-  let existing = parent;
-  for (;;) {
-    const real = await realpath(existing).catch(() => null);
-    if (real !== null) {
-      if (!isInside(rootReal, real)) return null;
-      break;
-    }
-    existing = dirname(existing);
-  }
-  await mkdir(parent, { recursive: true });
-  const real = await realpath(parent);
+/** Creates the key's directory when missing, only under the root (makeDirsInside); its real path, or null when it would lie outside. */
+async function safeParent(rootReal: string, key: string): Promise<string | null> {
+  const slash = key.lastIndexOf('/');
+  if (slash >= 0 && !(await makeDirsInside(rootReal, key.slice(0, slash)))) return null;
+  const real = await realpath(slash < 0 ? rootReal : join(rootReal, key.slice(0, slash)));
   return isInside(rootReal, real) ? real : null;
 }
 
@@ -209,6 +231,7 @@ export async function purgeFiles(rootReal: string, trash: readonly string[], con
           out[i] = { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)`, retryable: false };
           continue;
         }
+        // Checked per key, right before it; residual window: unlink walks the path again (docs/safety.md).
         await unlink(join(parent, path.slice(dirname(path).length + 1)));
         dirs.add(parent);
         out[i] = { key, outcome: 'erased' };

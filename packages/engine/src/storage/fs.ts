@@ -4,7 +4,7 @@ import { ErrorCodes, LetheError } from '../errors.js';
 import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
 import { pingRoot, probeRoot, readFileObject, writeFileObject } from './fs-objects.js';
 import { purgeFiles, restoreFile, trashFiles } from './fs-trash.js';
-import { checkKey } from './keys.js';
+import { checkKey, fileLinkProblem } from './keys.js';
 import { isReservedKey, reservedKeyProblem } from './trash-keys.js';
 
 export interface FileStorageOptions {
@@ -12,26 +12,35 @@ export interface FileStorageOptions {
   readonly root: string;
   /** Unlinks in flight per deleteMany call (libuv's thread pool is the real limit). */
   readonly concurrency?: number;
+  /**
+   * Tests only: called before each key of deleteMany / trashMany is checked, so a test can change
+   * the tree between two keys deterministically (a directory swapped for a symlink mid-batch).
+   */
+  readonly beforeKey?: (key: string) => void | Promise<void>;
 }
 
 /** Directory names under the root that Lethe owns and that listing skips. */
 export const RESERVED_PREFIX = '.lethe';
 
 /**
- * Filesystem storage. Safety: the key is checked lexically, then the real path of its parent
- * directory must lie under the real path of the root, so a symlinked directory cannot lead out.
- * A final component that is itself a symlink is unlinked as a link: the target is never touched.
- * Only files are unlinked; a directory is refused, never removed.
+ * Filesystem storage. Safety: the key is checked lexically; then, for every key and right before
+ * its unlink, the real path of its parent directory must lie under the real path of the root (a
+ * symlinked directory cannot lead out, even one swapped in mid-batch), and an lstat of the file
+ * must show a regular file with one link: a symlink at the key or a file with other hard links is
+ * refused (unlinking that name would not erase the data). Only files are unlinked; a directory
+ * fails, never removed. The unlink uses the path built from the resolved real parent.
  */
 export class FileStorage implements StoragePort {
   readonly describe: string;
   readonly #root: string;
   readonly #concurrency: number;
+  readonly #beforeKey: ((key: string) => void | Promise<void>) | undefined;
   #rootReal: Promise<string> | undefined;
 
   constructor(options: FileStorageOptions) {
     this.#root = options.root;
     this.#concurrency = options.concurrency ?? 64;
+    this.#beforeKey = options.beforeKey;
     this.describe = `file://${options.root}`;
   }
 
@@ -45,7 +54,7 @@ export class FileStorage implements StoragePort {
 
   async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<KeyOutcome[]> {
     const rootReal = await this.#realRoot();
-    const parents = new Map<string, Promise<ParentDir>>();
+    const rootPrefix = rootReal.endsWith(sep) ? rootReal : rootReal + sep;
     const out = new Array<KeyOutcome>(keys.length);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -54,7 +63,7 @@ export class FileStorage implements StoragePort {
         const key = keys[i]!;
         out[i] = signal?.aborted
           ? { key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
-          : await this.#deleteOne(rootReal, key, parents);
+          : await this.#deleteOne(rootReal, rootPrefix, key);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, keys.length) }, worker));
@@ -62,35 +71,27 @@ export class FileStorage implements StoragePort {
   }
 
   /**
-   * The hot path (one call per file). The key has passed `checkKey` (relative, no `.`/`..`/empty
-   * segments, no backslash), so its path is the root's real path + `/` + key with nothing to
-   * normalise: plain string work, no path.join per file. Each parent directory's real path is
-   * resolved and checked against the root once per batch (keys of a batch share few directories).
+   * The hot path (one call per file): realpath + lstat + unlink, nothing cached across keys (a
+   * per-batch cache of parents let a directory swapped for a symlink after the first key send the
+   * rest of the batch outside the root). The key has passed `checkKey` (relative, no `.`/`..`/empty
+   * segments, no backslash), so its paths are plain string work: no path.join per file.
    */
-  async #deleteOne(rootReal: string, key: string, parents: Map<string, Promise<ParentDir>>): Promise<KeyOutcome> {
+  async #deleteOne(rootReal: string, rootPrefix: string, key: string): Promise<KeyOutcome> {
     // A row naming a key under .lethe/ must not reach into Lethe's trash.
     const problem = checkKey(key) ?? (isReservedKey(key) ? reservedKeyProblem() : null);
     if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
+    if (this.#beforeKey !== undefined) await this.#beforeKey(key);
     const slash = key.lastIndexOf('/');
-    const dirKey = slash < 0 ? '' : key.slice(0, slash);
-    let parent = parents.get(dirKey);
-    if (!parent) {
-      parent = realpath(dirKey === '' ? rootReal : under(rootReal, dirKey)).then(
-        (real) => (isInside(rootReal, real) ? real : OUTSIDE),
-        (error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
-          throw error;
-        },
-      );
-      parents.set(dirKey, parent);
-    }
     try {
-      const resolved = await parent;
-      if (resolved === null) return { key, outcome: 'absent' };
-      if (resolved === OUTSIDE) {
-        return { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false };
-      }
-      await unlink(under(resolved, key.slice(slash + 1)));
+      const parent = await realpath(slash < 0 ? rootReal : rootPrefix + key.slice(0, slash));
+      if (parent !== rootReal && !parent.startsWith(rootPrefix)) return outsideRoot(key);
+      const path = parent === rootReal ? rootPrefix + key.slice(slash + 1) : parent + sep + key.slice(slash + 1);
+      const st = await lstat(path);
+      if (st.isDirectory()) return { key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false };
+      const links = fileLinkProblem(st.isSymbolicLink(), st.nlink);
+      if (links) return { key, outcome: 'refused', code: links.code, message: links.message, retryable: false };
+      // Residual window: the path is walked again by unlink (Node has no unlinkat); docs/safety.md.
+      await unlink(path);
       return { key, outcome: 'erased' };
     } catch (error) {
       return fsFailure(key, error as NodeJS.ErrnoException);
@@ -99,7 +100,7 @@ export class FileStorage implements StoragePort {
 
   /** Undo window: renames into `.lethe/trash/` (see fs-trash.ts). */
   async trashMany(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]> {
-    return trashFiles(await this.#realRoot(), items, this.#concurrency, signal);
+    return trashFiles(await this.#realRoot(), items, this.#concurrency, signal, this.#beforeKey);
   }
 
   async restoreFromTrash(trash: string, key: string): Promise<RestoreOutcome> {
@@ -176,14 +177,7 @@ async function* walk(rootReal: string, dir: string): AsyncIterable<ObjectInfo> {
   }
 }
 
-/** A parent directory as a batch sees it: its real path, null when missing, OUTSIDE when it resolves outside the root. */
-const OUTSIDE = Symbol('outside the storage root');
-type ParentDir = string | null | typeof OUTSIDE;
-
-/** `dir/name` for a checked relative name (no join: nothing to normalise). */
-function under(dir: string, name: string): string {
-  return dir.endsWith(sep) ? dir + name : dir + sep + name;
-}
+const outsideRoot = (key: string): KeyOutcome => ({ key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false });
 
 function isInside(rootReal: string, candidate: string): boolean {
   return candidate === rootReal || candidate.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);

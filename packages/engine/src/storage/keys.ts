@@ -37,3 +37,18 @@ export function checkKey(key: unknown): KeyProblem | null {
   }
   return null;
 }
+
+/**
+ * Files (issue: storage that lies): unlinking a name erases the data only when it is the file's
+ * only name. A symlink at the key (its target stays) or a file with other hard links (the data
+ * stays under them) is refused, never unlinked. Called with an `lstat` taken right before the unlink.
+ */
+export function fileLinkProblem(isSymbolicLink: boolean, nlink: number): KeyProblem | null {
+  if (isSymbolicLink) {
+    return { code: ErrorCodes.KEY_SYMLINK, message: 'file_key: is a symbolic link; unlinking it would not erase the file it points to: point the row at the file itself (or remove the link), then rerun' };
+  }
+  if (nlink > 1) {
+    return { code: ErrorCodes.KEY_HARDLINKED, message: `file_key: the file has ${nlink} links; erasing one name would not erase its data: remove the other links, then rerun` };
+  }
+  return null;
+}
