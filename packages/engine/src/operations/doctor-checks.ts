@@ -6,6 +6,7 @@ import { inspectJobsTable, type JobsTableNames } from '../jobs-table.js';
 import { schemaVersion } from '../migrate.js';
 import { loadCurrentPolicies } from '../policy-store.js';
 import type { StoragePort } from '../ports.js';
+import type { SymlinkedDirectories } from '../storage/fs-objects.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { hasLeadingIndex, listIndexes } from '../sql/indexes.js';
 import { LATEST_MIGRATION } from '../sql/migrations.js';
@@ -130,4 +131,28 @@ export async function storageVersioning(storage: StoragePort): Promise<Outcome> 
     return { status: 'warn', message: `versioning ${String(versioning)}, versions=keep: deletes add a delete marker and noncurrent versions stay until a lifecycle rule expires them`, details };
   }
   return { status: 'ok', message: `versioning ${String(versioning)}: deletes are ${String(state.deletes)}`, details };
+}
+
+/** Directory entries `lethe doctor` walks at most looking for symlinked directories. */
+export const DEFAULT_STORAGE_WALK_ENTRIES = 100_000;
+
+/**
+ * Files only: symlinked directories under the root. Through one, two keys name one file, and the
+ * shared-key guard (it compares keys) cannot see that a live row still needs a file an expired
+ * row's key names. A warning, not a failure: such a tree can be deliberate.
+ */
+export async function storageSymlinks(walk: (maxEntries: number) => Promise<SymlinkedDirectories>, maxEntries: number): Promise<Outcome> {
+  const found = await walk(maxEntries);
+  const stopped = found.bounded ? ` (walk stopped after ${found.entriesWalked} entries)` : '';
+  const details = { symlinked_directories: found.examples, count: found.count, entries_walked: found.entriesWalked, bounded: found.bounded, max_entries: maxEntries };
+  if (found.count === 0) {
+    return { status: 'ok', message: `no symlinked directories under the root (${found.entriesWalked} entries walked)${stopped}`, details };
+  }
+  const more = found.count > found.examples.length ? ', ...' : '';
+  const what = found.count === 1 ? '1 symlinked directory' : `${found.count} symlinked directories`;
+  return {
+    status: 'warn',
+    message: `${what} under the root${stopped}: ${found.examples.join(', ')}${more}; through one, two keys can name one file, which the shared-key guard cannot see: replace them with real directories, or make sure no two rows name one file through them`,
+    details,
+  };
 }

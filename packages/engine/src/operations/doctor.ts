@@ -1,8 +1,10 @@
 import type { Engine } from '../engine.js';
 import { readControl } from '../control.js';
+import type { SymlinkedDirectories } from '../storage/fs-objects.js';
+import { FileStorage } from '../storage/fs.js';
 import {
-  check, clockSkew, databaseReachable, jobsIndex, jobsTableUsable, migrationsCurrent, policiesPresent, skipped,
-  storageProbe, storageReachable, storageVersioning, type DoctorCheck,
+  check, clockSkew, databaseReachable, DEFAULT_STORAGE_WALK_ENTRIES, jobsIndex, jobsTableUsable, migrationsCurrent, policiesPresent, skipped,
+  storageProbe, storageReachable, storageSymlinks, storageVersioning, type DoctorCheck,
 } from './doctor-checks.js';
 
 export type { CheckStatus, DoctorCheck } from './doctor-checks.js';
@@ -11,12 +13,15 @@ export type { CheckStatus, DoctorCheck } from './doctor-checks.js';
  * `lethe doctor` (issue 9): a preflight of everything a run needs, for the 3 a.m. question "is it
  * Lethe, the database or the storage?". Database: reachable, migrated, the jobs table and the two
  * indexes runs depend on. Storage: reachable, a probe object written, read back and deleted under
- * `.lethe/doctor/`, the bucket's versioning state. Clock: this host against the database. Any
- * `fail` makes the report not ok (the CLI exits 1); `warn` is said, not failed.
+ * `.lethe/doctor/`, the bucket's versioning state, symlinked directories under a file root (a
+ * bounded walk). Clock: this host against the database. Any `fail` makes the report not ok (the
+ * CLI exits 1); `warn` is said, not failed.
  */
 export interface DoctorOptions {
   /** Largest tolerated difference between this host's clock and the database's (default 5 s). */
   readonly maxClockSkewMs?: number;
+  /** File storage: directory entries walked at most looking for symlinked directories (default 100,000). */
+  readonly maxStorageWalkEntries?: number;
 }
 
 export interface DoctorReport {
@@ -33,7 +38,7 @@ export interface DoctorReport {
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5_000;
 
 export async function runDoctor(engine: Engine, o: DoctorOptions = {}): Promise<DoctorReport> {
-  const checks: DoctorCheck[] = [...(await databaseChecks(engine, o.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS)), ...(await storageChecks(engine))];
+  const checks: DoctorCheck[] = [...(await databaseChecks(engine, o.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS)), ...(await storageChecks(engine, o.maxStorageWalkEntries ?? DEFAULT_STORAGE_WALK_ENTRIES))];
   const failed = checks.filter((c) => c.status === 'fail').length;
   return {
     ok: failed === 0,
@@ -69,14 +74,30 @@ async function databaseChecks(engine: Engine, maxSkewMs: number): Promise<Doctor
   return out;
 }
 
-async function storageChecks(engine: Engine): Promise<DoctorCheck[]> {
+async function storageChecks(engine: Engine, maxWalkEntries: number): Promise<DoctorCheck[]> {
   if (engine.options.storage === null) {
     return [{ name: 'storage.reachable', status: 'fail', message: 'no storage configured: set LETHE_STORAGE (file:///path or s3://bucket/prefix) or --storage', ms: 0 }];
   }
   const storage = engine.storage();
   const reachable = await check('storage.reachable', () => storageReachable(storage));
-  if (reachable.status === 'fail') return [reachable, skipped('storage.probe', 'the storage is not reachable'), skipped('storage.versioning', 'the storage is not reachable')];
-  return [reachable, await check('storage.probe', () => storageProbe(storage)), await check('storage.versioning', () => storageVersioning(storage))];
+  const walk = symlinkWalk(engine);
+  if (reachable.status === 'fail') {
+    const why = 'the storage is not reachable';
+    return [reachable, skipped('storage.probe', why), skipped('storage.versioning', why), ...(walk ? [skipped('storage.symlinks', why)] : [])];
+  }
+  const out = [reachable, await check('storage.probe', () => storageProbe(storage)), await check('storage.versioning', () => storageVersioning(storage))];
+  if (walk) out.push(await check('storage.symlinks', () => storageSymlinks(walk, maxWalkEntries)));
+  return out;
+}
+
+/** File storage only (a config or a FileStorage passed in): the walk for symlinked directories. */
+function symlinkWalk(engine: Engine): ((maxEntries: number) => Promise<SymlinkedDirectories>) | null {
+  const s = engine.options.storage;
+  if (s === null) return null;
+  if ('deleteMany' in s) return s instanceof FileStorage ? (max) => s.symlinkedDirectories(max) : null;
+  if (s.kind !== 'file') return null;
+  const files = new FileStorage({ root: s.root });
+  return (max) => files.symlinkedDirectories(max);
 }
 
 function storageDescription(engine: Engine): string | null {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, copyFile, constants, link, lstat, mkdir, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { access, copyFile, constants, link, lstat, mkdir, open, opendir, readFile, readlink, realpath, stat, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, LetheError } from '../errors.js';
@@ -150,4 +150,44 @@ export async function writeFileObject(rootReal: string, key: string, source: Obj
   } finally {
     if (tmp !== null) await unlink(tmp).catch(() => {});
   }
+}
+
+/** What `lethe doctor` saw of symlinked directories under a root (a bounded walk). */
+export interface SymlinkedDirectories {
+  /** The first few, as `key -> link target`. */
+  readonly examples: readonly string[];
+  readonly count: number;
+  readonly entriesWalked: number;
+  /** True when the walk stopped at its entry limit: there may be more. */
+  readonly bounded: boolean;
+}
+
+/**
+ * Symlinks to directories under the root (`.lethe/` skipped; links are never followed): through
+ * one, two keys can name one file, which the shared-key guard (it compares keys) cannot see.
+ * Breadth first, at most `maxEntries` directory entries.
+ */
+export async function findSymlinkedDirectories(rootReal: string, maxEntries: number, maxExamples = 5): Promise<SymlinkedDirectories> {
+  const examples: string[] = [];
+  let count = 0;
+  let walked = 0;
+  const queue: string[] = [''];
+  for (let q = 0; q < queue.length; q++) {
+    const rel = queue[q]!;
+    const dir = await opendir(rel === '' ? rootReal : join(rootReal, rel)).catch(() => null);
+    if (dir === null) continue;
+    // Leaving the loop early (the bound) closes the directory handle.
+    for await (const entry of dir) {
+      if (walked >= maxEntries) return { examples, count, entriesWalked: walked, bounded: true };
+      walked++;
+      const key = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (key === '.lethe') continue;
+      if (entry.isDirectory()) queue.push(key);
+      else if (entry.isSymbolicLink() && (await stat(join(rootReal, key)).then((st) => st.isDirectory(), () => false))) {
+        count++;
+        if (examples.length < maxExamples) examples.push(`${key} -> ${await readlink(join(rootReal, key)).catch(() => '?')}`);
+      }
+    }
+  }
+  return { examples, count, entriesWalked: walked, bounded: false };
 }

@@ -2,7 +2,7 @@ import { lstat, opendir, realpath, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCodes, LetheError } from '../errors.js';
 import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
-import { pingRoot, probeRoot, readFileObject, writeFileObject } from './fs-objects.js';
+import { findSymlinkedDirectories, pingRoot, probeRoot, readFileObject, writeFileObject, type SymlinkedDirectories } from './fs-objects.js';
 import { purgeFiles, restoreFile, trashFiles } from './fs-trash.js';
 import { checkKey, fileLinkProblem } from './keys.js';
 import { isReservedKey, reservedKeyProblem } from './trash-keys.js';
@@ -137,6 +137,11 @@ export class FileStorage implements StoragePort {
 
   async probe(name: string): Promise<ProbeResult> {
     return probeRoot(await this.#realRoot(), name);
+  }
+
+  /** `lethe doctor`: symlinked directories under the root (a bounded walk; see fs-objects.ts). */
+  async symlinkedDirectories(maxEntries: number): Promise<SymlinkedDirectories> {
+    return findSymlinkedDirectories(await this.#realRoot(), maxEntries);
   }
 
   async readObject(key: string): Promise<ObjectBody | null> {
