@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PurposeSelection } from './expired-rows.js';
+import { finiteCreatedAtSql, type PurposeSelection } from './expired-rows.js';
 import type { JobsTable } from './jobs-table.js';
 
 export interface ExpiredCount {
@@ -23,6 +23,7 @@ export async function countExpired(pool: pg.Pool, t: JobsTable, purposes: readon
       `SELECT count(*)::int AS n FROM (
          SELECT 1 FROM ${t.table} j
           WHERE j.${t.purpose} = $1
+            AND ${finiteCreatedAtSql(t)}
             AND j.${t.createdAt} < ${t.toColumnTime(`$3::timestamptz - $2::interval + $4::interval`)}
             AND j.${t.createdAt} + $2::interval < ${t.toColumnTime('$3::timestamptz')}
           LIMIT $5) s`,

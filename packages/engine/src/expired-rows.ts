@@ -24,6 +24,16 @@ export function expiredRowsSql(t: JobsTable): string {
 }
 
 /**
+ * Infinite created_at values are never judged (DESIGN invariant 1): `'-infinity' + retention` is
+ * still `-infinity`, before every cutoff, so without this a `-infinity` row counted as expired;
+ * `'infinity'` is already past every upper range bound. They are reported as unreadable rows
+ * instead (unreadable-rows.ts). As the lower bound of the range it keeps the index scan a range.
+ */
+export function finiteCreatedAtSql(t: JobsTable): string {
+  return `j.${t.createdAt} > '-infinity'`;
+}
+
+/**
  * The shared shape of every expired-row read ($1 purpose, $2 interval, $3 cutoff, $4 slack):
  * `extraWhere` narrows it (group claims add skips and shards), `tail` orders and limits it.
  */
@@ -33,6 +43,7 @@ export function expiredSelectSql(t: JobsTable, extraWhere: string, tail: string)
        (extract(epoch FROM j.${t.createdAt} + $2::interval) * 1000)::float8
   FROM ${t.table} j
  WHERE j.${t.purpose} = $1
+   AND ${finiteCreatedAtSql(t)}
    AND j.${t.createdAt} < ${t.toColumnTime(`$3::timestamptz - $2::interval + $4::interval`)}
    AND j.${t.createdAt} + $2::interval < ${t.toColumnTime('$3::timestamptz')}
    ${extraWhere}

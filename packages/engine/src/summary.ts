@@ -33,10 +33,13 @@ export interface FailureSample {
   readonly message: string;
 }
 
+/** Why rows are not judged: no policy, no created_at, or an infinite one (`'infinity'`/`'-infinity'`). */
+export type UnreadableReason = 'unknown_purpose' | 'null_created_at' | 'infinite_created_at';
+
 export interface UnreadableRows {
   /** `null` for rows with a NULL purpose. */
   readonly purpose: string | null;
-  readonly reason: 'unknown_purpose' | 'null_created_at';
+  readonly reason: UnreadableReason;
   /** Counted up to `cap`; `capped` says the real figure is larger. */
   readonly count: number;
   readonly capped: boolean;

@@ -5,8 +5,8 @@ import type { UnreadableRows } from './summary.js';
 const MAX_DISTINCT = 100;
 
 /**
- * Rows no policy can judge: unknown or NULL purposes, and known purposes with a NULL
- * `created_at`. They are never deleted, only reported. This must not scan the table on every
+ * Rows no policy can judge: unknown or NULL purposes, and known purposes with a NULL or infinite
+ * (`'infinity'`, `'-infinity'`) `created_at`. They are never deleted, only reported. This must not scan the table on every
  * run (DESIGN "Indexes"): distinct purposes come from a skip scan over the (purpose_code,
  * created_at) index, one index probe per distinct value, and each count stops at `cap`.
  */
@@ -33,6 +33,8 @@ export async function findUnreadableRows(db: Queryable, t: JobsTable, known: rea
   push(null, 'unknown_purpose', await count(`j.${t.purpose} IS NULL`, []));
   for (const p of known) {
     push(p, 'null_created_at', await count(`j.${t.purpose} = $1 AND j.${t.createdAt} IS NULL`, [p]));
+    // Two index probes; `NOT isfinite(...)` would read every row of the purpose.
+    push(p, 'infinite_created_at', await count(`j.${t.purpose} = $1 AND j.${t.createdAt} IN ('-infinity', 'infinity')`, [p]));
   }
   return out;
 }

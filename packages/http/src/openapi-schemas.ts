@@ -66,6 +66,15 @@ export const schemas = {
       restored_job_ids: { type: 'array', items: str }, already_present_job_ids: { type: 'array', items: str }, still_expired_job_ids: { type: 'array', items: str },
     },
   },
+  Hold: {
+    type: 'object',
+    description: 'A legal hold (engine operation placeHold).',
+    required: ['id', 'fileKey', 'jobId', 'reason', 'until', 'createdBy', 'createdAt', 'releasedAt', 'releasedBy', 'warnings'],
+    properties: {
+      id: str, fileKey: str, jobId: { type: ['string', 'null'] }, reason: str, until: { type: ['string', 'null'] }, createdBy: str, createdAt: str,
+      releasedAt: { type: ['string', 'null'] }, releasedBy: { type: ['string', 'null'] }, warnings: { type: 'array', items: str },
+    },
+  },
   RunAccepted: {
     type: 'object',
     required: ['run_id', 'dry_run', 'status', 'location'],
@@ -143,7 +152,7 @@ export const schemas = {
           required: ['job_id', 'purpose', 'created_at', 'expires_at', 'expired'],
           properties: {
             job_id: str, purpose: nstr, created_at: ntime, retention: nstr, expires_at: ntime, expired: bool,
-            expires_in_seconds: { type: ['number', 'null'] }, unjudged_reason: { type: ['string', 'null'], enum: ['unknown_purpose', 'null_created_at', null] },
+            expires_in_seconds: { type: ['number', 'null'] }, unjudged_reason: { type: ['string', 'null'], enum: ['unknown_purpose', 'null_created_at', 'infinite_created_at', null] },
           },
         },
       },

@@ -47,6 +47,8 @@ export function lookupLines(r: LookupResult): string[] {
       ? `no policy for purpose ${JSON.stringify(row.purpose)}: never deleted until one exists`
       : row.unjudged_reason === 'null_created_at'
         ? 'no created_at: never deleted'
+        : row.unjudged_reason === 'infinite_created_at'
+          ? 'created_at is infinite: never deleted'
         : `${row.retention} retention: ${row.expired ? 'expired' : 'expires'} ${time(row.expires_at)} (${relative(row.expires_in_seconds ?? 0)})`;
     lines.push(`  row ${row.job_id}: purpose ${row.purpose ?? '-'}, created ${time(row.created_at)}, ${judged}`);
   }

@@ -135,7 +135,7 @@ export function humanSummary(s: RunSummary): string[] {
   for (const e of s.errors.slice(0, 5)) lines.push(`  failed: ${e.file_key}: ${e.code} ${e.message}`);
   for (const e of s.refused.slice(0, 5)) lines.push(`  refused: ${JSON.stringify(e.file_key)} (job ${e.job_id}): ${e.code} ${e.message}`);
   for (const u of s.unreadable) {
-    lines.push(`  not judged: ${u.count}${u.capped ? '+' : ''} rows with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and no created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
+    lines.push(`  not judged: ${u.count}${u.capped ? '+' : ''} rows with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
   }
   if (s.error) lines.push(`error: ${s.error.code}: ${s.error.message}`);
   return lines;

@@ -56,7 +56,7 @@ export function verifyLines(r: VerifyReport, show: number): string[] {
     for (const u of r.unverifiable_samples.slice(0, 5)) lines.push(`  ${JSON.stringify(u.file_key)} (job ${u.job_id}): ${u.code} ${u.message}`);
   }
   for (const u of r.unreadable) {
-    lines.push(`Never judged: ${count(u.count)}${u.capped ? '+' : ''} rows ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with no created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
+    lines.push(`Never judged: ${count(u.count)}${u.capped ? '+' : ''} rows ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
   }
   lines.push(r.past_grace > 0
     ? `FAIL: ${plural(r.past_grace, 'file')} overdue by more than ${grace}. Run \`lethe run\` (or \`lethe run --backlog\`), then \`lethe runs show <id>\` for failures.`

@@ -4,6 +4,7 @@ import { inspectJobsTable } from '../jobs-table.js';
 import { ledgerKeyFor } from '../ledger-keys.js';
 import { retentionToInterval } from '../policy.js';
 import { loadCurrentPolicies } from '../policy-store.js';
+import type { UnreadableReason } from '../summary.js';
 import { databaseNow, policySelections } from './plan.js';
 
 /**
@@ -45,7 +46,7 @@ export interface JobRowState {
   /** Negative once expired (the row is overdue by that much). */
   readonly expires_in_seconds: number | null;
   /** Why no expiry can be given, when none can. */
-  readonly unjudged_reason: 'unknown_purpose' | 'null_created_at' | null;
+  readonly unjudged_reason: UnreadableReason | null;
 }
 
 export interface StorageState {
@@ -106,12 +107,13 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
       // HMAC mode (issue 7): the ledger holds the key's keyed hash; look it up the same way.
       [ledgerKeyFor(engine.options, fileKey)],
     ),
-    db.query<{ id: string; purpose: string | null; created_ms: number | null; expires_ms: number | null; expired: boolean | null; known: boolean }>(
+    db.query<{ id: string; purpose: string | null; created_ms: number | null; expires_ms: number | null; expired: boolean | null; known: boolean; infinite: boolean }>(
+      // Infinite created_at is not judged (expired-rows.ts finiteCreatedAtSql): no times, not expired.
       `SELECT j.${table.id}::text AS id, j.${table.purpose}::text AS purpose,
-              (extract(epoch FROM j.${table.createdAt}) * 1000)::float8 AS created_ms,
-              (extract(epoch FROM j.${table.createdAt} + p.retention) * 1000)::float8 AS expires_ms,
-              j.${table.createdAt} + p.retention < ${table.toColumnTime('$4::timestamptz')} AS expired,
-              p.purpose IS NOT NULL AS known
+              CASE WHEN isfinite(j.${table.createdAt}) THEN (extract(epoch FROM j.${table.createdAt}) * 1000)::float8 END AS created_ms,
+              CASE WHEN isfinite(j.${table.createdAt}) THEN (extract(epoch FROM j.${table.createdAt} + p.retention) * 1000)::float8 END AS expires_ms,
+              isfinite(j.${table.createdAt}) AND j.${table.createdAt} + p.retention < ${table.toColumnTime('$4::timestamptz')} AS expired,
+              p.purpose IS NOT NULL AS known, coalesce(NOT isfinite(j.${table.createdAt}), false) AS infinite
          FROM ${table.table} j
          LEFT JOIN unnest($2::text[], $3::interval[]) AS p(purpose, retention) ON p.purpose = j.${table.purpose}
         WHERE j.${table.fileKey} = $1
@@ -133,7 +135,7 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
       job_id: r.id, purpose: r.purpose, created_at: iso(r.created_ms), retention,
       expires_at: iso(r.expires_ms), expired: r.expired === true,
       expires_in_seconds: r.expires_ms === null ? null : Math.round((r.expires_ms - nowMs) / 1000),
-      unjudged_reason: !r.known ? 'unknown_purpose' : r.created_ms === null ? 'null_created_at' : null,
+      unjudged_reason: !r.known ? 'unknown_purpose' : r.infinite ? 'infinite_created_at' : r.created_ms === null ? 'null_created_at' : null,
     };
   });
   return {

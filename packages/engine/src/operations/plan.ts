@@ -1,7 +1,7 @@
 import { streamCursor } from '../sql/cursor-stream.js';
 import type { Queryable } from '../db.js';
 import type { Engine } from '../engine.js';
-import type { PurposeSelection } from '../expired-rows.js';
+import { finiteCreatedAtSql, type PurposeSelection } from '../expired-rows.js';
 import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
 import { isCalendarRetention, retentionApproxMs, retentionToInterval, type PolicySet, type Retention } from '../policy.js';
 import { loadCurrentPolicies } from '../policy-store.js';
@@ -49,6 +49,7 @@ export async function countExpired(db: Queryable, t: JobsTable, selections: read
     `SELECT p.purpose,
             (SELECT count(*) FROM ${t.table} j
               WHERE j.${t.purpose} = p.purpose
+                AND ${finiteCreatedAtSql(t)}
                 AND j.${t.createdAt} < ${t.toColumnTime(`$4::timestamptz - p.iv + p.slack`)}
                 AND j.${t.createdAt} + p.iv < ${t.toColumnTime('$4::timestamptz')}) AS n
        FROM unnest($1::text[], $2::interval[], $3::interval[]) AS p(purpose, iv, slack)`,
@@ -104,17 +105,17 @@ export async function planExpiries(engine: Engine): Promise<ExpiryPlan> {
   const { rows } = await db.query<Record<string, string | number | null> & { purpose: string }>(
     `SELECT p.purpose, c.*,
             (SELECT (extract(epoch FROM ${expiry}) * 1000)::float8 FROM ${t.table} j
-              WHERE j.${t.purpose} = p.purpose AND j.${t.createdAt} >= ${t.toColumnTime(`$4::timestamptz - p.iv - p.slack`)} AND ${expiry} >= ${nowCol}
+              WHERE j.${t.purpose} = p.purpose AND j.${t.createdAt} >= ${t.toColumnTime(`$4::timestamptz - p.iv - p.slack`)} AND j.${t.createdAt} < 'infinity' AND ${expiry} >= ${nowCol}
               ORDER BY j.${t.createdAt} LIMIT 1) AS next_ms,
             (SELECT (extract(epoch FROM ${expiry}) * 1000)::float8 FROM ${t.table} j
-              WHERE j.${t.purpose} = p.purpose AND j.${t.createdAt} IS NOT NULL AND ${expiry} < ${nowCol}
+              WHERE j.${t.purpose} = p.purpose AND ${finiteCreatedAtSql(t)} AND ${expiry} < ${nowCol}
               ORDER BY j.${t.createdAt} LIMIT 1) AS oldest_ms
        FROM unnest($1::text[], $2::interval[], $3::interval[]) AS p(purpose, iv, slack)
        CROSS JOIN LATERAL (
          SELECT count(*) FILTER (WHERE ${expiry} < ${nowCol}) AS expired,
                 ${PLAN_WINDOWS.map((w) => `count(*) FILTER (WHERE ${expiry} >= ${nowCol} AND ${expiry} < ${at(w.interval)}) AS "w_${w.label}"`).join(',\n                ')}
            FROM ${t.table} j
-          WHERE j.${t.purpose} = p.purpose AND j.${t.createdAt} < ${t.toColumnTime(`$4::timestamptz + interval '${last}' - p.iv + p.slack`)}
+          WHERE j.${t.purpose} = p.purpose AND ${finiteCreatedAtSql(t)} AND j.${t.createdAt} < ${t.toColumnTime(`$4::timestamptz + interval '${last}' - p.iv + p.slack`)}
        ) c`,
     [...purposeArrays(selections), now],
   );

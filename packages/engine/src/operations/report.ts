@@ -146,7 +146,7 @@ export async function monthlyReport(engine: Engine, month: string, o: ReportOpti
   if (totals.trashed > 0 || afterErasure.purged > 0) notes.push(`${totals.trashed} files went to the undo-window trash this month (erased only once purged); ${afterErasure.purged} trash copies were purged this month and count as erased (lateness less the undo window)`);
   if (afterErasure.restored > 0) notes.push(`${afterErasure.restored} files were restored from the trash (see audit_logs cleanup_restored)`);
   if (afterErasure.reerased > 0) notes.push(`${afterErasure.reerased} files recorded as erased were found back in storage and erased again (lethe verify-ledger --repair)`);
-  for (const u of verify.unreadable) notes.push(`${u.count}${u.capped ? '+' : ''} rows are never judged: ${u.reason === 'unknown_purpose' ? `no policy for purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} with no created_at`}`);
+  for (const u of verify.unreadable) notes.push(`${u.count}${u.capped ? '+' : ''} rows are never judged: ${u.reason === 'unknown_purpose' ? `no policy for purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`}`);
   return {
     month: period.month, period_start: period.start, period_end: period.end, generated_at: now, month_complete: Date.parse(period.end) <= Date.parse(now),
     schedule_period_seconds: Math.round(periodMs / 1000), grace_seconds: Math.round(graceMs / 1000), allowed_lateness_seconds: Math.round(allowedMs / 1000),
