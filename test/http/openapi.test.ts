@@ -123,6 +123,9 @@ describe('the OpenAPI document', () => {
     expect((await conform(`${ADMIN}/restore`, { token: TOKEN, body: { file_key: 'never/was.pdf' } })).status).toBeGreaterThanOrEqual(404);
     await conform(`${ADMIN}/restore`, { token: TOKEN, body: { file_key: '../etc/passwd' } }); // 400
     await conform(`${ADMIN}/restore`, { token: TOKEN, body: {} }); // 400
+    expect((await conform(`${ADMIN}/holds`, { token: TOKEN, actor: 'legal', body: { file_key: 'o/2.pdf', reason: 'litigation' } })).status).toBe(201);
+    await conform(`${ADMIN}/holds`, { token: TOKEN, body: { job_id: 'nope', reason: 'x' } }); // 404
+    await conform(`${ADMIN}/holds`, { token: TOKEN, body: { file_key: '../x', reason: 'x' } }); // 400
 
     await conform(`${ADMIN}/pause`, { body: { reason: 'no token' } }); // 401
     await conform(`${ADMIN}/pause`, { token: TOKEN, body: '{' }); // 400

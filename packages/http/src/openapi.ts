@@ -148,6 +148,24 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/admin/cleanup/holds': {
+      post: {
+        operationId: 'placeHold',
+        summary: 'Place a legal hold on a file key (or the file of a job row), serialized with batches in flight: 201 means the file is protected (docs/safety.md#holds).',
+        security: writeSecurity,
+        parameters: [actor],
+        requestBody: body({
+          file_key: { type: 'string', minLength: 1, maxLength: 1024 }, job_id: { type: 'string', minLength: 1, maxLength: 200 },
+          reason: { type: 'string', minLength: 1, maxLength: 500 }, until: { type: 'string', maxLength: 40 },
+        }, ['reason']),
+        responses: {
+          '201': json('Hold', 'The hold, with warnings (no row has the key, a key differing only in case). 404: no such job row (or the admin API is disabled).'),
+          '410': error('The file was already erased (the message names the run and the time).'),
+          ...bodyErrors,
+          ...adminErrors,
+        },
+      },
+    },
     '/api/admin/cleanup/report': {
       get: {
         operationId: 'monthlyReport',

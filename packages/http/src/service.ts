@@ -10,6 +10,7 @@ import { sendError } from './respond.js';
 import { Router, type Access } from './router.js';
 import { registerControlRoutes } from './routes/admin-control.js';
 import { registerRecordRoutes } from './routes/admin-records.js';
+import { registerHoldRoutes } from './routes/admin-holds.js';
 import { registerRestoreRoutes } from './routes/admin-restore.js';
 import { registerRunRoutes } from './routes/admin-runs.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -33,6 +34,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   registerRunRoutes(router, o);
   registerRecordRoutes(router, o);
   registerRestoreRoutes(router, o);
+  registerHoldRoutes(router, o);
   const state: ServiceState = { o, router, tokenDigest: o.adminToken === null ? null : digest(o.adminToken) };
   if (o.adminToken !== null && !o.protectReads) {
     o.logger.warn({ protectReads: false }, 'http: admin read routes (runs, ledger lookup, report) are open without the token: they disclose file keys and runs');
