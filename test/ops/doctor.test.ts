@@ -30,7 +30,7 @@ describe('lethe doctor', () => {
     expect(r).toMatchObject({ ok: true, failed: 0, storage: `file://${f.root}` });
     expect(r.checks.map((c) => [c.name, c.status])).toEqual([
       ['database.reachable', 'ok'], ['database.migrations', 'ok'], ['database.jobs_table', 'ok'],
-      ['database.index.purpose_created_at', 'ok'], ['database.index.file_key', 'ok'], ['database.policies', 'ok'],
+      ['database.index.purpose_created_at', 'ok'], ['database.index.file_key', 'ok'], ['database.key_guard', 'ok'], ['database.policies', 'ok'],
       ['clock', 'ok'], ['control', 'ok'], ['storage.reachable', 'ok'], ['storage.probe', 'ok'], ['storage.versioning', 'skip'],
       ['storage.symlinks', 'ok'],
     ]);
@@ -41,6 +41,17 @@ describe('lethe doctor', () => {
     expect(human.lines[0]).toMatch(/^lethe doctor \S+ on \S+; storage file:\/\//);
     expect(human.stdout).toMatch(/\n {2}ok {4}database\.index\.file_key +lethe_jobs_file_key_idx on jobs \(file_key\)\n/);
     expect(human.lines.at(-1)).toBe('All checks passed.');
+  });
+
+  it('warns when the key guard trigger is missing (docs/safety.md#shared-keys), naming the fix', async () => {
+    await f.db.pool.query('ALTER TABLE jobs DISABLE TRIGGER lethe_key_guard');
+    try {
+      const r = await f.run(['doctor', '--json']);
+      expect(r.code).toBe(0);
+      expect(check(r.json<Report>(), 'database.key_guard')).toMatchObject({ status: 'warn', message: expect.stringMatching(/no enabled lethe_key_guard trigger on jobs: .*run `lethe migrate`/) });
+    } finally {
+      await f.db.pool.query('ALTER TABLE jobs ENABLE TRIGGER lethe_key_guard');
+    }
   });
 
   it('fails (exit 1) on a missing or INVALID index on jobs, naming it and the fix', async () => {

@@ -10,6 +10,7 @@ import type { SymlinkedDirectories } from '../storage/fs-objects.js';
 import { quoteIdent } from '../sql/identifiers.js';
 import { hasLeadingIndex, listIndexes } from '../sql/indexes.js';
 import { LATEST_MIGRATION } from '../sql/migrations.js';
+import { hasKeyGuard, KEY_GUARD_TRIGGER } from '../key-guard.js';
 import { notMigratedMessage } from './doctor-preflight.js';
 
 /**
@@ -76,6 +77,15 @@ export async function jobsIndex(db: Queryable, names: JobsTableNames, columns: r
     ? `index ${invalid.name} on ${names.table} ${wanted} is INVALID (a failed concurrent build): run \`lethe migrate\` to rebuild it`
     : `no index on ${names.table} ${wanted}: ${why}; run \`lethe migrate\` (it builds it CONCURRENTLY)`;
   return { status: 'fail', message };
+}
+
+/** The key guard trigger (docs/safety.md#shared-keys): without it a row inserted at a key being erased is not protected. */
+export async function keyGuardInstalled(db: Queryable, names: JobsTableNames): Promise<Outcome> {
+  if (await hasKeyGuard(db, names)) return { status: 'ok', message: `trigger ${KEY_GUARD_TRIGGER} on ${names.table}: a row written at a key a batch is erasing waits, then fails with 40001` };
+  return {
+    status: 'warn',
+    message: `no enabled ${KEY_GUARD_TRIGGER} trigger on ${names.table}: a row the platform inserts at a key while a batch erases it is not protected; run \`lethe migrate\` (docs/safety.md#shared-keys)`,
+  };
 }
 
 export async function policiesPresent(db: Queryable): Promise<Outcome> {

@@ -3,7 +3,7 @@ import { readControl } from '../control.js';
 import type { SymlinkedDirectories } from '../storage/fs-objects.js';
 import { FileStorage } from '../storage/fs.js';
 import {
-  check, clockSkew, databaseReachable, DEFAULT_STORAGE_WALK_ENTRIES, jobsIndex, jobsTableUsable, migrationsCurrent, policiesPresent, skipped,
+  check, clockSkew, databaseReachable, DEFAULT_STORAGE_WALK_ENTRIES, jobsIndex, jobsTableUsable, keyGuardInstalled, migrationsCurrent, policiesPresent, skipped,
   storageProbe, storageReachable, storageSymlinks, storageVersioning, type DoctorCheck,
 } from './doctor-checks.js';
 
@@ -63,6 +63,7 @@ async function databaseChecks(engine: Engine, maxSkewMs: number): Promise<Doctor
   out.push(await check('database.jobs_table', () => jobsTableUsable(db, names)));
   out.push(await check('database.index.purpose_created_at', () => jobsIndex(db, names, [names.purpose, names.createdAt], 'every run reads expired rows over this index range')));
   out.push(await check('database.index.file_key', () => jobsIndex(db, names, [names.fileKey], 'the shared-key guard looks every batch up by file_key')));
+  out.push(await check('database.key_guard', () => keyGuardInstalled(db, names)));
   out.push(migrations.status === 'fail' ? skipped('database.policies', 'not migrated') : await check('database.policies', () => policiesPresent(db)));
   out.push(await check('clock', () => clockSkew(db, maxSkewMs)));
   out.push(migrations.status === 'fail' ? skipped('control', 'not migrated') : await check('control', async () => {
