@@ -84,8 +84,9 @@ describe('bodies', () => {
     expect((await db.pool.query('SELECT paused FROM lethe_control')).rows[0].paused).toBe(false);
   });
 
-  it('a non-JSON content type is 415', async () => {
-    expectClientError(await pause('reason=x', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'LETHE_E_HTTP_UNSUPPORTED_MEDIA_TYPE');
+  it('a non-JSON content type is 415, except on pause and resume, which read any body as JSON (EMERGENCY-001 with curl -d)', async () => {
+    expectClientError(await call(http.base, `${ADMIN}/runs`, { token: TOKEN, body: '{"dryRun":true}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'LETHE_E_HTTP_UNSUPPORTED_MEDIA_TYPE');
+    expectClientError(await pause('reason=x', { 'content-type': 'application/x-www-form-urlencoded' }), 400, 'LETHE_E_HTTP_BAD_JSON');
   });
 
   it('a body over the limit is 413, declared or streamed', async () => {

@@ -129,7 +129,8 @@ describe('the OpenAPI document', () => {
 
     await conform(`${ADMIN}/pause`, { body: { reason: 'no token' } }); // 401
     await conform(`${ADMIN}/pause`, { token: TOKEN, body: '{' }); // 400
-    await conform(`${ADMIN}/pause`, { token: TOKEN, body: 'reason=x', headers: { 'content-type': 'text/plain' } }); // 415
+    await conform(`${ADMIN}/pause`, { token: TOKEN, body: 'reason=x', headers: { 'content-type': 'text/plain' } }); // 400: read as JSON whatever the type
+    await conform(`${ADMIN}/runs`, { token: TOKEN, body: '{"dryRun":true}', headers: { 'content-type': 'text/plain' } }); // 415
     await conform(`${ADMIN}/pause`, { token: TOKEN, body: { reason: 'x'.repeat(17_000) } }); // 413
     await conform(`${ADMIN}/resume`, { token: TOKEN, body: { paused: false } }); // 400
     await conform(`${ADMIN}/runs`, { on: closed, token: TOKEN, body: {} }); // 404: admin API disabled

@@ -4,12 +4,23 @@ import { badRequest, HttpError, HttpErrorCodes } from './errors.js';
 /** Past the limit, this much more is read and thrown away so the 413 reaches the client. */
 const DRAIN_BYTES = 1024 * 1024;
 
+export interface ReadJsonOptions {
+  /**
+   * Read the body as JSON whatever its content type. Only for the emergency routes (pause,
+   * resume; runbook EMERGENCY-001): `curl -d '{"reason":"..."}'` sends
+   * application/x-www-form-urlencoded, and a 415 there left Lethe running while curl exited 0.
+   * Safe from cross-site forms because these routes need an `Authorization: Bearer` header, which
+   * a browser never sends cross-origin without a preflight.
+   */
+  readonly anyContentType?: boolean;
+}
+
 /**
  * Reads a JSON object body. An empty body is `{}` (routes with optional fields); anything else
- * must be `application/json`, at most `limitBytes`, valid JSON, and an object. Each mistake is
- * a 4xx with a message that says what was expected.
+ * must be `application/json` (unless `anyContentType`), at most `limitBytes`, valid JSON, and an
+ * object. Each mistake is a 4xx with a message that says what was expected.
  */
-export async function readJsonObject(req: IncomingMessage, limitBytes: number): Promise<Record<string, unknown>> {
+export async function readJsonObject(req: IncomingMessage, limitBytes: number, options: ReadJsonOptions = {}): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limitBytes) {
     drain(req);
@@ -18,14 +29,15 @@ export async function readJsonObject(req: IncomingMessage, limitBytes: number): 
   const text = await readText(req, limitBytes);
   if (text.trim() === '') return {};
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') {
+  if (type !== 'application/json' && !options.anyContentType) {
     throw new HttpError(415, HttpErrorCodes.UNSUPPORTED_MEDIA_TYPE, `content-type: expected application/json, got ${JSON.stringify(type || 'none')}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw badRequest(`body: malformed JSON (${(error as Error).message})`, HttpErrorCodes.BAD_JSON);
+    const sent = type && type !== 'application/json' ? `; it was sent as ${type}, and is read as JSON whatever the content type` : '';
+    throw badRequest(`body: malformed JSON (${(error as Error).message})${options.anyContentType ? `: expected a JSON object like {"reason": "..."}${sent}` : ''}`, HttpErrorCodes.BAD_JSON);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw badRequest(`body: expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);

@@ -18,6 +18,8 @@ const bodyErrors = {
   '413': error('Body larger than the limit (16 KiB by default).'),
   '415': error('A non-empty body that is not application/json.'),
 };
+/** Pause and resume read the body as JSON whatever its content type (`curl -d` sends a form type): never 415. */
+const emergencyBodyErrors = { '400': bodyErrors['400'], '413': bodyErrors['413'] };
 const writeSecurity = [{ bearerAuth: [] }];
 /**
  * Reads disclose per-file and per-run records (file keys, purposes, dates): the token is required
@@ -74,7 +76,7 @@ export const openApiDocument = {
         security: writeSecurity,
         parameters: [actor],
         requestBody: body({ reason: { type: 'string', minLength: 1, maxLength: 500 } }, ['reason']),
-        responses: { '200': json('Control', 'Paused.'), ...bodyErrors, ...adminErrors },
+        responses: { '200': json('Control', 'Paused.'), ...emergencyBodyErrors, ...adminErrors },
       },
     },
     '/api/admin/cleanup/resume': {
@@ -84,7 +86,7 @@ export const openApiDocument = {
         security: writeSecurity,
         parameters: [actor],
         requestBody: body({ reason: { type: 'string', maxLength: 500 } }),
-        responses: { '200': json('Control', 'Resumed.'), ...bodyErrors, ...adminErrors },
+        responses: { '200': json('Control', 'Resumed.'), ...emergencyBodyErrors, ...adminErrors },
       },
     },
     '/api/admin/cleanup/runs': {

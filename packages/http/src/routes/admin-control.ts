@@ -10,6 +10,9 @@ import { checkBody } from '../validate.js';
 
 export const ADMIN_PREFIX = '/api/admin/cleanup';
 
+/** Pause and resume read their JSON body whatever the content type (`curl -d` sends a form type). */
+const EMERGENCY_BODY = { anyContentType: true } as const;
+
 export const AdminAuditActions = {
   RUN_TRIGGERED: 'cleanup_admin_run_triggered',
   RUN_REFUSED: 'cleanup_admin_run_refused',
@@ -26,7 +29,7 @@ export const AdminAuditActions = {
 export function registerControlRoutes(router: Router, o: ResolvedHttpOptions): void {
   router.add('POST', `${ADMIN_PREFIX}/pause`, async ({ req, res, authenticated }) => {
     const caller = callerOf(req, authenticated);
-    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), { reason: { type: 'string', required: true, maxLength: 500 } });
+    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes, EMERGENCY_BODY), { reason: { type: 'string', required: true, maxLength: 500 } });
     const state = await pause(o.pool, { by: caller.label, reason: body.reason as string }, o.engine?.options.notifier);
     o.logger.warn({ by: caller.label, remote: caller.remote, reason: body.reason }, 'admin: Lethe paused');
     sendJson(res, 200, controlJson(state));
@@ -34,7 +37,7 @@ export function registerControlRoutes(router: Router, o: ResolvedHttpOptions): v
 
   router.add('POST', `${ADMIN_PREFIX}/resume`, async ({ req, res, authenticated }) => {
     const caller = callerOf(req, authenticated);
-    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), { reason: { type: 'string', maxLength: 500 } });
+    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes, EMERGENCY_BODY), { reason: { type: 'string', maxLength: 500 } });
     const state = await resume(o.pool, { by: caller.label, ...(typeof body.reason === 'string' ? { reason: body.reason } : {}) }, o.engine?.options.notifier);
     o.logger.warn({ by: caller.label, remote: caller.remote }, 'admin: Lethe resumed');
     sendJson(res, 200, controlJson(state));
