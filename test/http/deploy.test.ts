@@ -65,6 +65,46 @@ describe('deploy/grafana/lethe-dashboard.json', () => {
     for (const p of dashboard.panels) for (const t of p.targets) for (const m of metricsIn(t.expr)) expect(exposed, `${p.title}: ${m}`).toContain(m);
   });
 
+  it('the CPU and Memory panel shows a process only while a run is in progress (== 1: the gauge is also exposed at 0)', () => {
+    const panel = dashboard.panels.find((p) => p.title === 'CPU and Memory')!;
+    expect(panel.targets).toHaveLength(2);
+    for (const t of panel.targets) expect(t.expr).toMatch(/\band on\(job, instance\) lethe_run_in_progress == 1$/);
+  });
+
+  it.skipIf(!promtool)('the CPU and Memory queries are empty while idle and show the process during a run (promtool)', async () => {
+    const panel = dashboard.panels.find((p) => p.title === 'CPU and Memory')!;
+    const memory = panel.targets.find((t) => t.expr.startsWith('process_resident_memory_bytes'))!.expr;
+    const dir = await mkdtemp(join(tmpdir(), 'lethe-dash-cpu-'));
+    try {
+      const series = `{job="lethe",instance="a:8080"}`;
+      await writeFile(join(dir, 'test.yml'), [
+        'evaluation_interval: 1m',
+        'tests:',
+        '  - interval: 1m',
+        '    input_series:',
+        `      - series: 'process_resident_memory_bytes${series}'`,
+        `        values: '100x20'`,
+        `      - series: 'lethe_run_in_progress${series}'`,
+        `        values: '0x9 1x10'`,
+        '    promql_expr_test:',
+        `      - expr: ${JSON.stringify(memory)}`,
+        '        eval_time: 5m',
+        '        exp_samples: []',
+        `      - expr: ${JSON.stringify(memory)}`,
+        '        eval_time: 15m',
+        '        exp_samples:',
+        `          - labels: 'process_resident_memory_bytes${series}'`,
+        '            value: 100',
+        '',
+      ].join('\n'));
+      const r = runPromtool(['test', 'rules', join(dir, 'test.yml')]);
+      expect(r.output).toMatch(/SUCCESS/);
+      expect(r.status).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(!promtool)('every query is valid PromQL (promtool)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lethe-dash-'));
     try {
