@@ -261,18 +261,51 @@ describe('the platform writes while the batch is at storage (after its re-check)
     const run = f.engine({ storage, batchSize: 10, maxBatchesInFlight: 1 }).run();
     await reachedOrFailed(storage, run);
     const pause = await platform(`UPDATE lethe_control SET paused = true, paused_by = 'oncall', reason = 'stop' WHERE id = 1`);
+    let atAck: number;
     try {
       await blockedOnLock(pause.pid);
       storage.gate.release();
       await pause.done;
+      // Acknowledged: what is erased now is all this run will erase (a batch that took the control
+      // row's share lock before the pause got it finished first; none starts after).
+      atAck = await count(`SELECT count(*)::int AS n FROM lethe_ledger`);
     } finally {
       await pause.client.end();
     }
     const s = await run;
-    // The batch at storage when the pause was asked finished; no batch started after it.
-    expect(s).toMatchObject({ status: 'paused', deleted_count: 10 });
-    expect(await count(`SELECT count(*)::int AS n FROM jobs`)).toBe(20);
+    expect(s.status).toBe('paused');
+    expect(atAck).toBeGreaterThanOrEqual(10);
+    expect(s.deleted_count).toBe(atAck);
+    expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger`)).toBe(atAck);
+    expect(await count(`SELECT count(*)::int AS n FROM jobs`)).toBe(30 - atAck);
     expect((await readControl(f.db.pool)).paused).toBe(true);
+  });
+});
+
+describe('keys shared across batches', () => {
+  async function seedShared(live: boolean): Promise<void> {
+    // Row n and row n+100 share a key and fall into consecutive batches of 100.
+    const rows = Array.from({ length: 800 }, (_, n) => ({ id: `s${n}`, key: `k/${(n % 100) + 100 * Math.floor(n / 200)}.pdf`, n }));
+    await f.db.pool.query(
+      `INSERT INTO jobs (id, file_key, purpose_code, created_at)
+       SELECT r.id, r.k, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' - (800 - r.n) * interval '1 second' FROM unnest($1::text[], $2::text[], $3::int[]) AS r(id, k, n)`,
+      [rows.map((r) => r.id), rows.map((r) => r.key), rows.map((r) => r.n)],
+    );
+    for (const key of new Set(rows.map((r) => r.key))) await f.files.put(key);
+    if (live) await f.db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT 'live-' || k, k, 'Legal', now() AT TIME ZONE 'UTC' FROM (SELECT DISTINCT file_key AS k FROM jobs) d`);
+  }
+
+  it('every row is counted once, in the right column, when batches in flight share keys', async () => {
+    await seedShared(false);
+    const s = await f.engine({ batchSize: 100, threads: 2 }).run();
+    expect(s).toMatchObject({ status: 'completed', selected_count: 800, deleted_count: 800, changed_count: 0, vanished_count: 0 });
+    expect((await f.ledger(`outcome IN ('erased', 'absent')`)).length).toBe(800);
+  });
+
+  it('with a live row at every key, every expired row is counted shared', async () => {
+    await seedShared(true);
+    const s = await f.engine({ batchSize: 100, threads: 2 }).run();
+    expect(s).toMatchObject({ status: 'completed', selected_count: 800, deleted_count: 0, shared_count: 800, changed_count: 0 });
   });
 });
 

@@ -75,6 +75,7 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   let wouldDelete = 0;
   const stop: BatchStop = { reason: null, error: null };
   const removedAhead = new Set<string>();
+  const keysInFlight = new Map<string, number>();
   const t = ctx.summary.phaseMs;
   let mark = performance.now();
   const lap = (phase: keyof typeof t): void => {
@@ -96,18 +97,29 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
           wouldDelete += dryRunBatch(ctx, deletable);
           ctx.onBatchDone();
         } else {
-          await ctx.limiter.take(distinctKeys(batch).length, ctx.signal);
+          const keys = distinctKeys(batch);
+          await ctx.limiter.take(keys.length, ctx.signal);
           lap('rateLimit');
           while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
+          // Two batches in flight never share a key: the first would lock the second's rows of it
+          // (and erase them with it) while the second, skipping them, could not tell why.
+          if (inFlight.size > 0 && keys.some((k) => keysInFlight.has(k))) await Promise.all(inFlight);
           lap('backpressure');
           // A wait ended by a stop (SIGTERM, pause, an error) must not let the batch through.
           if (fatal || stop.reason || ctx.signal.aborted) break;
+          for (const k of keys) keysInFlight.set(k, (keysInFlight.get(k) ?? 0) + 1);
           const task = deleteBatch(ctx, batch, claim, stop, removedAhead).then(
             () => ctx.onBatchDone(),
             (error: unknown) => {
               fatal ??= error;
             },
-          );
+          ).finally(() => {
+            for (const k of keys) {
+              const n = keysInFlight.get(k)! - 1;
+              if (n === 0) keysInFlight.delete(k);
+              else keysInFlight.set(k, n);
+            }
+          });
           claim = undefined; // the batch owns its claim now
           const tracked = task.finally(() => inFlight.delete(tracked));
           inFlight.add(tracked);
