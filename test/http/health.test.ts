@@ -117,7 +117,31 @@ describe('health states (runbook "Health Check Endpoint", DESIGN "Health")', () 
     const h = await health();
     expect(h.status).toBe(503);
     expect(h.json).toMatchObject({ status: 'degraded', failed_last_24h: 2 });
-    expect(h.json.reasons.join(' ')).toMatch(/2 failed deletions in the last 24 h \(threshold 1\)/);
+    expect(h.json.reasons.join(' ')).toMatch(/2 files failed to delete in the last 24 h and are still failing \(threshold 1\)/);
+  });
+
+  it('failed_last_24h counts files still failing, not attempts: retries count once, a fixed or removed one not at all', async () => {
+    // The same two keys as above, still failing: two more runs make 6 attempts on 2 files.
+    const storage = new MemoryStorage().put('f/a.pdf').put('f/b.pdf');
+    storage.fail.set('f/a.pdf', 'EACCES').set('f/b.pdf', 'EIO');
+    const retrying = createEngine({ pool: db.pool, storage });
+    try {
+      for (let i = 0; i < 2; i++) expect(await retrying.run()).toMatchObject({ failed_count: 2 });
+      const attempts = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger WHERE outcome = 'failed'`);
+      expect(attempts.rows[0]!.n).toBe(6);
+      expect((await health()).json).toMatchObject({ failed_last_24h: 2 });
+      // The cause fixed for one key: the next run erases it, and it no longer counts.
+      storage.fail.delete('f/a.pdf');
+      expect(await retrying.run()).toMatchObject({ deleted_count: 1, failed_count: 1 });
+      expect((await health()).json).toMatchObject({ failed_last_24h: 1 });
+      // FM-002 case 1: the operator removes the other row; nothing is failing any more.
+      await db.pool.query(`DELETE FROM jobs WHERE id = 'fail-b'`);
+      const h = await health();
+      expect(h.json).toMatchObject({ failed_last_24h: 0 });
+      expect(h.json.reasons.join(' ')).not.toMatch(/failed to delete/);
+    } finally {
+      await retrying.close();
+    }
   });
 });
 

@@ -106,7 +106,8 @@ export class ServiceMetrics {
     let facts: HealthFacts;
     let running: RunRecord | null;
     try {
-      [facts, running] = await Promise.all([gatherHealthFacts(this.#o.pool, this.#o.now(), this.#o.staleAfterMs), currentRun(this.#o.pool)]);
+      const jobs = await this.#jobsTable().catch(() => null);
+      [facts, running] = await Promise.all([gatherHealthFacts(this.#o.pool, this.#o.now(), this.#o.staleAfterMs, jobs), currentRun(this.#o.pool)]);
     } catch (error) {
       g.databaseUp.set(0);
       this.#o.logger.warn({ err: error }, 'metrics: could not read state from the database; its gauges keep their last values');
@@ -205,7 +206,7 @@ function createGauges(registry: Registry) {
     runInProgress: gauge('lethe_run_in_progress', 'Whether a run is in progress on this database.'),
     schedulers: gauge('lethe_schedulers_alive', 'Schedulers with a fresh heartbeat.'),
     deleted24h: gauge('lethe_deleted_last_24h', 'Files deleted by real runs in the last 24 hours (audit_logs).'),
-    failed24h: gauge('lethe_failed_last_24h', 'Failed deletions in real runs in the last 24 hours (audit_logs).'),
+    failed24h: gauge('lethe_failed_last_24h', 'Files whose latest delete in the last 24 hours failed and whose row is still there (ledger; as the health JSON).'),
     failureRatio24h: gauge('lethe_failure_ratio_last_24h', 'failed / (deleted + failed) over the last 24 hours (0 when nothing was attempted).'),
     lastDuration: gauge('lethe_last_run_duration_seconds', 'Duration of the last finished real run.'),
     lastDeleted: gauge('lethe_last_run_deleted_files', 'Files deleted by the last finished real run.'),

@@ -28,7 +28,8 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   const jobsTable = jobsTableResolver(o.pool, o.engine?.options.jobs ?? DEFAULT_JOBS_TABLE);
   const metrics = new ServiceMetrics(o, jobsTable);
   const router = new Router();
-  registerHealthRoutes(router, o);
+  // Health still answers when the jobs table cannot be read (failed_last_24h then skips its row check).
+  registerHealthRoutes(router, o, () => jobsTable().catch(() => null));
   registerMetaRoutes(router, metrics);
   registerControlRoutes(router, o);
   registerRunRoutes(router, o);

@@ -39,11 +39,11 @@ export interface StatusReport {
 export async function gatherStatus(engine: Engine, staleAfterMs = DEFAULT_STALE_AFTER_MS): Promise<StatusReport> {
   const db = engine.pool;
   const now = await databaseNow(db);
-  const [facts, running, inFlight, jobs, policy] = await Promise.all([
-    gatherHealthFacts(db, Date.parse(now), staleAfterMs),
+  const jobs = await inspectJobsTable(db, engine.options.jobs);
+  const [facts, running, inFlight, policy] = await Promise.all([
+    gatherHealthFacts(db, Date.parse(now), staleAfterMs, jobs),
     currentRun(db),
     runsInFlight(db, engine.options.groupStaleMs),
-    inspectJobsTable(db, engine.options.jobs),
     loadCurrentPolicies(db),
   ]);
   const byPurpose = await countExpired(db, jobs, policySelections(policy.policies), now);

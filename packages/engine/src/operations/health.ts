@@ -1,5 +1,6 @@
 import { readControl, type ControlState } from '../control.js';
 import type { Queryable } from '../db.js';
+import type { JobsTable } from '../jobs-table.js';
 import { lastRuns, type RunRecord } from './history.js';
 import { readSchedulers, type SchedulerRow } from './schedulers.js';
 
@@ -13,6 +14,7 @@ export interface HealthFacts {
   readonly lastRun: RunRecord | null;
   readonly lastSuccess: RunRecord | null;
   readonly deletedLast24h: number;
+  /** Files (distinct keys) whose latest delete in the last 24 h failed and whose row is still there. */
   readonly failedLast24h: number;
 }
 
@@ -59,7 +61,7 @@ export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH
   if (alive.length === 0) unhealthy.push(f.schedulers.length > 0 ? 'no scheduler is running (the last heartbeat is stale)' : 'no scheduler has ever reported (is the daemon deployed?)');
   if (f.control.paused) degraded.push(`paused by ${f.control.pausedBy ?? 'unknown'}: ${f.control.reason ?? 'no reason given'}`);
   if (nextRun !== null && Date.parse(nextRun) < f.nowMs - 60_000) degraded.push(`next_run ${nextRun} is in the past`);
-  if (f.failedLast24h > o.failureThreshold) degraded.push(`${f.failedLast24h} failed deletions in the last 24 h (threshold ${o.failureThreshold})`);
+  if (f.failedLast24h > o.failureThreshold) degraded.push(`${f.failedLast24h} files failed to delete in the last 24 h and are still failing (threshold ${o.failureThreshold})`);
   if (f.lastRun && f.lastRun.status !== 'completed') degraded.push(`the last run ${f.lastRun.id} ended ${f.lastRun.status}`);
   else if (f.lastRun?.degraded) degraded.push(`the last run ${f.lastRun.id} finished degraded: more than 10% of its deletes failed`);
   const since = f.lastSuccess?.endedAt ?? f.lastSuccess?.startedAt ?? earliestStart(alive);
@@ -89,15 +91,34 @@ function earliestStart(alive: readonly SchedulerRow[]): string | null {
   return alive.map((s) => s.startedAt).sort()[0] ?? null;
 }
 
-export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfterMs: number): Promise<HealthFacts> {
-  const [control, schedulers, runs, totals] = await Promise.all([
+/**
+ * `failed_last_24h` counts files still failing, not attempts: a key retried every run would count
+ * once a run (560 attempts on 301 files), and the alert would keep firing after the cause was
+ * fixed. A key counts when its latest ledger row of the window is `failed` and the job row whose
+ * delete failed still exists (a later erase, or an operator removing the row, ends it).
+ * `jobs` null (the table cannot be read): the existence check is left out.
+ */
+export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfterMs: number, jobs: JobsTable | null = null): Promise<HealthFacts> {
+  const [control, schedulers, runs, totals, failing] = await Promise.all([
     readControl(db),
     readSchedulers(db, staleAfterMs),
     lastRuns(db),
-    db.query<{ deleted: number; failed: number }>(
-      `SELECT coalesce(sum((details->>'deleted_count')::int), 0)::int AS deleted, coalesce(sum((details->>'failed_count')::int), 0)::int AS failed
+    db.query<{ deleted: number }>(
+      `SELECT coalesce(sum((details->>'deleted_count')::int), 0)::int AS deleted
          FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND "timestamp" >= now() - interval '24 hours'`,
     ),
+    db.query<{ n: number }>(failingFilesSql(jobs)),
   ]);
-  return { nowMs, control, schedulers, lastRun: runs.last, lastSuccess: runs.lastSuccess, deletedLast24h: totals.rows[0]?.deleted ?? 0, failedLast24h: totals.rows[0]?.failed ?? 0 };
+  return { nowMs, control, schedulers, lastRun: runs.last, lastSuccess: runs.lastSuccess, deletedLast24h: totals.rows[0]?.deleted ?? 0, failedLast24h: failing.rows[0]?.n ?? 0 };
+}
+
+/** The window's ledger rows come from the erased_at BRIN range; MATERIALIZED keeps the id cast to failed rows. */
+function failingFilesSql(jobs: JobsTable | null): string {
+  const stillThere = jobs === null ? 'true' : `EXISTS (SELECT 1 FROM ${jobs.table} j WHERE j.${jobs.id} = f.job_id::${jobs.idType})`;
+  return `WITH latest AS MATERIALIZED (
+            SELECT DISTINCT ON (l.file_key) l.file_key, l.job_id, l.outcome
+              FROM lethe_ledger l WHERE l.erased_at >= now() - interval '24 hours'
+             ORDER BY l.file_key, l.erased_at DESC, l.id DESC),
+          failing AS MATERIALIZED (SELECT job_id FROM latest WHERE outcome = 'failed')
+          SELECT count(*)::int AS n FROM failing f WHERE ${stillThere}`;
 }

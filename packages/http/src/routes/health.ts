@@ -1,4 +1,4 @@
-import { evaluateHealth, gatherHealthFacts, type HealthFacts, type HealthReport } from '@lethe/engine';
+import { evaluateHealth, gatherHealthFacts, type HealthFacts, type HealthReport, type JobsTable } from '@lethe/engine';
 import type { ResolvedHttpOptions } from '../options.js';
 import { sendJson } from '../respond.js';
 import type { Router } from '../router.js';
@@ -9,11 +9,11 @@ import type { Router } from '../router.js';
  * use it; Kubernetes liveness/readiness use /livez and /readyz so a pause never restarts a pod
  * (DESIGN "Health").
  */
-export function registerHealthRoutes(router: Router, o: ResolvedHttpOptions): void {
+export function registerHealthRoutes(router: Router, o: ResolvedHttpOptions, jobsTable: () => Promise<JobsTable | null>): void {
   router.add('GET', '/api/health/cleanup', async ({ res }) => {
     let facts: HealthFacts;
     try {
-      facts = await gatherHealthFacts(o.pool, o.now(), o.staleAfterMs);
+      facts = await gatherHealthFacts(o.pool, o.now(), o.staleAfterMs, await jobsTable());
     } catch (error) {
       // Without its database Lethe cannot run: that is unhealthy (503), not a server bug (500).
       o.logger.error({ err: error }, 'health: the database did not answer');
