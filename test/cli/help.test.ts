@@ -8,14 +8,19 @@ const FLAGS: Record<string, readonly string[]> = {
   resume: ['--reason <text>', '--by <who>', '--json'],
   history: ['-n, --number <n>', '--all', '--json'],
   'runs show': ['<run-id>', '--json'],
-  verify: ['--grace <duration>', '--show <n>', '--json', '--storage <url>'],
+  verify: ['--grace <duration>', '--show <n>', '--json', '--storage <url>', '--batch-size <n>', '--threads <n>'],
   lookup: ['<file_key>', '--json', '--storage <url>'],
-  reconcile: ['--apply', '--min-age <duration>', '--max-orphan-share <percent>', '--prefix <prefix>', '--by <who>', '--json'],
+  reconcile: ['--batch-size <n>', '--threads <n>', '--apply', '--min-age <duration>', '--max-orphan-share <percent>', '--prefix <prefix>', '--by <who>', '--json'],
   report: ['--month <YYYY-MM>', '--format <format>', '"text", "json", "csv"', '--grace <duration>', '--json'],
   'policies show': ['--json'],
   'policies set': ['<purpose>', '<duration>', '--confirm', '--reason <text>', '--by <who>', '--json'],
-  plan: ['--within <duration>', '--json'],
-  run: ['--backlog', '--limit <n>', '--dry-run', '--json'],
+  plan: ['--within <duration>', '--json', '--batch-size <n>'],
+  run: ['--backlog', '--limit <n>', '--dry-run', '--json', '--database-url <url>', '--storage <url>', '--batch-size <n>', '--deletes-per-second <n>', '--threads <n>'],
+  migrate: ['--database-url <url>', '--json'],
+  erasures: ['--batch-size <n>', '--database-url <url>'],
+  doctor: ['--storage <url>', '--threads <n>'],
+  serve: ['--database-url <url>', '--storage <url>', '--batch-size <n>', '--deletes-per-second <n>', '--threads <n>'],
+  daemon: ['--database-url <url>', '--storage <url>', '--batch-size <n>', '--deletes-per-second <n>', '--threads <n>'],
 };
 
 describe('lethe --help', () => {

@@ -3,17 +3,50 @@ import { createEngine, type Engine } from '@lethe/engine';
 import { engineOptions } from './config.js';
 import type { CommandContext } from './program.js';
 
-/** Flags every operator command shares with `lethe run` (flags > env > config file). */
+/**
+ * Flags every operator command shares with `lethe run` (flags > env > config file). README's
+ * settings table promises each of these as a flag on every command that needs it; `-c/--config`
+ * is the program's own option and works before or after the command name.
+ */
 export interface ConnectionFlags {
   readonly databaseUrl?: string;
   readonly storage?: string;
+  readonly batchSize?: string;
+  readonly threads?: string;
+  readonly deletesPerSecond?: string;
   readonly json?: boolean;
 }
 
-export function addConnectionOptions(command: Command, options: { storage: boolean }): Command {
-  command.option('--database-url <url>', 'Postgres URL (env DATABASE_URL)');
-  if (options.storage) command.option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix');
+export interface ConnectionOptionSet {
+  /** The command reads or changes storage: --storage, and --threads for its storage workers. */
+  readonly storage: boolean;
+  /** The command streams rows in batches (verify, plan, reconcile, erasures): --batch-size. */
+  readonly batches?: boolean;
+  /** The command deletes at the rate ceiling (run): --deletes-per-second. */
+  readonly deletes?: boolean;
+}
+
+export const CONNECTION_FLAG_HELP = {
+  databaseUrl: 'Postgres URL (env DATABASE_URL)',
+  storage: 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix',
+  batchSize: 'rows per batch (env LETHE_BATCH_SIZE, default 1000)',
+  deletesPerSecond: 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)',
+} as const;
+
+export function addConnectionOptions(command: Command, options: ConnectionOptionSet): Command {
+  command.option('--database-url <url>', CONNECTION_FLAG_HELP.databaseUrl);
+  if (options.storage) {
+    command.option('--storage <url>', CONNECTION_FLAG_HELP.storage);
+    command.option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 1 for this command)');
+  }
+  if (options.batches) command.option('--batch-size <n>', CONNECTION_FLAG_HELP.batchSize);
+  if (options.deletes) command.option('--deletes-per-second <n>', CONNECTION_FLAG_HELP.deletesPerSecond);
   return command;
+}
+
+/** The configuration a command's connection flags ask for (absent flags leave env and file in charge). */
+export function connectionConfig(ctx: CommandContext, flags: ConnectionFlags): ReturnType<CommandContext['config']> {
+  return ctx.config({ databaseUrl: flags.databaseUrl, storage: flags.storage, batchSize: flags.batchSize, threads: flags.threads, deletesPerSecond: flags.deletesPerSecond });
 }
 
 /**
@@ -21,7 +54,7 @@ export function addConnectionOptions(command: Command, options: { storage: boole
  * pool, and the storage worker threads when a command used storage).
  */
 export async function withEngine<T>(ctx: CommandContext, flags: ConnectionFlags, fn: (engine: Engine) => Promise<T>): Promise<T> {
-  const config = ctx.config({ databaseUrl: flags.databaseUrl, storage: flags.storage });
+  const config = connectionConfig(ctx, flags);
   const engine = createEngine(engineOptions(config, { logger: ctx.logger(config), threads: config.threads ?? 1 }));
   try {
     return await fn(engine);

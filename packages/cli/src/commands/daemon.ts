@@ -14,6 +14,9 @@ interface DaemonFlags {
   overlap?: string;
   storage?: string;
   databaseUrl?: string;
+  batchSize?: string;
+  deletesPerSecond?: string;
+  threads?: string;
 }
 
 /** The HTTP port when neither --port nor LETHE_HTTP_PORT says otherwise. */
@@ -30,11 +33,15 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
     .option('--overlap <policy>', 'when another run holds the lock at a fire: wait (bounded by LETHE_LOCK_WAIT_MS, default 15 min) or refuse (env LETHE_OVERLAP)')
     .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
+    .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
+    .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
+    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
     .action(async (flags: DaemonFlags) => {
       // Everything is validated before anything starts: a bad field exits 2 with its name.
       const config = ctx.config({
         schedule: flags.schedule, timezone: flags.timezone, httpPort: flags.port, httpHost: flags.host,
         overlap: flags.overlap, storage: flags.storage, databaseUrl: flags.databaseUrl,
+        batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads,
       });
       const logger = ctx.logger(config, 'info');
       const engine = createEngine(engineOptions(config, { logger: logger.child({ component: 'engine' }) }));

@@ -28,7 +28,7 @@ export function registerErasures(program: Command, ctx: CommandContext): void {
     .option('--since <date>', 'only erasures at or after this date (2025-11-30) or instant (2025-11-30T02:00:00Z)')
     .option('--format <format>', 'output format: "jsonl" (one JSON object a line, the default) or "csv" (with a header)', 'jsonl')
     .option('--include-row', 'add the removed jobs row as the ledger kept it (job_row), for finding whom to notify');
-  addConnectionOptions(command, { storage: false }).action(async (flags: ErasuresFlags) => {
+  addConnectionOptions(command, { storage: false, batches: true }).action(async (flags: ErasuresFlags) => {
     if (flags.format !== 'jsonl' && flags.format !== 'csv') throw new UsageError(`--format: expected "jsonl" or "csv", got ${JSON.stringify(flags.format)}`);
     const filter = erasuresFilter(flags, ctx.signal);
     const total = await withEngine(ctx, flags, async (engine) => {

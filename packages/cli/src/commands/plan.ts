@@ -18,7 +18,7 @@ export function registerPlan(program: Command, ctx: CommandContext): void {
     .description('what will expire when, by purpose; with --within, the files expiring in that window as JSON lines (DPDP Rules 2025: notice before erasure)')
     .option('--within <duration>', 'list every file expiring within this window from now (e.g. 48h), one JSON object per line, soonest first')
     .option('--json', 'print the plan as JSON (without --within)');
-  addConnectionOptions(command, { storage: false }).action(async (flags: PlanFlags) => {
+  addConnectionOptions(command, { storage: false, batches: true }).action(async (flags: PlanFlags) => {
     const within = flags.within === undefined ? undefined : durationInterval('--within', flags.within);
     await withEngine(ctx, flags, async (engine) => {
       if (within !== undefined) {

@@ -27,7 +27,7 @@ export function registerReconcile(program: Command, ctx: CommandContext): void {
     .option('--prefix <prefix>', 'only list storage under this directory, relative to the storage root (no "..", no absolute path)')
     .option('--json', 'print the report as JSON');
   addActorOption(command);
-  addConnectionOptions(command, { storage: true }).action(async (flags: ReconcileFlags) => {
+  addConnectionOptions(command, { storage: true, batches: true }).action(async (flags: ReconcileFlags) => {
     const minAgeMs = durationMs('--min-age', flags.minAge);
     const maxOrphanShare = percentFraction('--max-orphan-share', flags.maxOrphanShare);
     checkPrefixFlag(flags.prefix);

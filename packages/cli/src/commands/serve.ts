@@ -12,6 +12,9 @@ interface ServeFlags {
   protectReads?: boolean;
   storage?: string;
   databaseUrl?: string;
+  batchSize?: string;
+  deletesPerSecond?: string;
+  threads?: string;
 }
 
 const DEFAULT_HTTP_PORT = 8080;
@@ -30,9 +33,13 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option('--protect-reads', 'admin read routes (history, ledger, report) need the token too: the default; LETHE_ADMIN_PROTECT_READS=false opens them')
     .option('--storage <url>', 'storage URL for runs triggered over HTTP (env LETHE_STORAGE)')
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
+    .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
+    .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
+    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
     .action(async (flags: ServeFlags) => {
       const config = ctx.config({
         httpPort: flags.port, httpHost: flags.host, storage: flags.storage, databaseUrl: flags.databaseUrl,
+        batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads,
         ...(flags.protectReads ? { protectReads: 'true' } : {}),
       });
       const logger = ctx.logger(config, 'info');

@@ -25,7 +25,7 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the report as JSON')
     .option('--ledger', 'instead: check that files the ledger records as erased are gone (issue 7; same as `lethe verify-ledger`)');
   addLedgerVerifyOptions(command);
-  addConnectionOptions(command, { storage: true }).action(async (flags: VerifyFlags) => {
+  addConnectionOptions(command, { storage: true, batches: true }).action(async (flags: VerifyFlags) => {
     if (flags.ledger) return ledgerVerifyAction(ctx, flags);
     if (flags.sample !== undefined || flags.all || flags.repair) throw new UsageError('--sample, --all and --repair go with --ledger (lethe verify --ledger ...)');
     const graceMs = durationMs('--grace', flags.grace, { allowZero: true });
