@@ -63,10 +63,12 @@ interface BatchStop {
 }
 
 /**
- * Data flows one way: source -> guard (shared keys, legal holds) -> rate limiter -> storage (worker pool) ->
- * outcome writer. Reading batch N+1 overlaps deleting batch N and writing batch N-1's outcomes;
- * at most `maxBatchesInFlight` batches are between the limiter and the writer. On a stop,
- * batches in flight are drained (their outcomes written), never abandoned.
+ * Data flows one way: source -> rate limiter -> per batch, one transaction: re-check under row
+ * locks (batch-recheck.ts: expiry, shared keys, holds, pause, policy) -> storage (worker pool) ->
+ * outcome writer -> commit. Reading batch N+1 overlaps deleting batch N and writing batch N-1's
+ * outcomes; at most `maxBatchesInFlight` batches are between the limiter and the commit. On a
+ * stop, batches in flight are drained (their outcomes written), never abandoned; a batch that has
+ * not reached storage is not started. Dry runs only read and judge (no locks).
  */
 export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | ClaimedBatch>, ctx: PipelineContext): Promise<PipelineResult> {
   const inFlight = new Set<Promise<void>>();
