@@ -13,7 +13,7 @@ afterAll(async () => {
   await f.close();
 });
 
-interface RunJson { id: string; trigger: string; status: string; dry_run: boolean; deleted: number | null; failed: number | null; duration_seconds: number | null }
+interface RunJson { id: string; trigger: string; status: string; status_label: string; degraded: boolean; dry_run: boolean; deleted: number | null; failed: number | null; would_delete: number | null; duration_seconds: number | null }
 
 describe('lethe history', () => {
   it('says so when there are no runs yet', async () => {
@@ -56,15 +56,20 @@ describe('lethe runs show', () => {
   it('lists real runs newest first (dry runs with --all), with deleted, failed, duration, status', async () => {
     const runs = (await f.run(['history', '-n', '5', '--json'])).json<{ runs: RunJson[] }>().runs;
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ id: runId, trigger: 'manual', status: 'completed', dry_run: false, deleted: 2, failed: 1 });
+    // 1 failed of 3 attempted: above the degraded share, so the run completed degraded.
+    expect(runs[0]).toMatchObject({ id: runId, trigger: 'manual', status: 'completed', status_label: 'completed (degraded)', degraded: true, dry_run: false, deleted: 2, failed: 1, would_delete: null });
     expect(runs[0]!.duration_seconds).toBeGreaterThanOrEqual(0);
     const all = (await f.run(['history', '--all', '--json'])).json<{ runs: RunJson[] }>().runs;
     expect(all.map((r) => r.dry_run)).toEqual([false, true]);
+    // A dry run deletes nothing but says what it would delete (ok-1, ok-2, dir; the unsafe key is refused).
+    expect(all[1]).toMatchObject({ dry_run: true, status: 'completed', status_label: 'completed', deleted: 0, would_delete: 3 });
 
     const human = await f.run(['history']);
     expect(human.lines[0]).toMatch(/^time +trigger +deleted +failed +duration +status +run id$/);
-    expect(human.lines[1]).toMatch(new RegExp(`^\\S+ \\S+Z +manual +2 +1 +\\S+ +completed +${runId}$`));
+    expect(human.lines[1]).toMatch(new RegExp(`^\\S+ \\S+Z +manual +2 +1 +\\S+ +completed \\(degraded\\) +${runId}$`));
     expect(human.lines).toHaveLength(2);
+    const withDry = await f.run(['history', '--all']);
+    expect(withDry.lines[2]).toMatch(/^\S+ \S+Z +manual \(dry run\) +would 3 +0 +\S+ +completed +[0-9a-f-]{36}$/);
   });
 
   it('groups failures and refusals by code with sample keys', async () => {
@@ -79,7 +84,7 @@ describe('lethe runs show', () => {
     expect(byOutcome.refused).toMatchObject({ code: 'LETHE_E_KEY_OUTSIDE_ROOT', count: 1, sample_keys: ['../outside.pdf'] });
 
     const human = await f.run(['runs', 'show', runId]);
-    expect(human.lines[0]).toMatch(new RegExp(`^Run ${runId}: completed, trigger manual, host \\S+$`));
+    expect(human.lines[0]).toMatch(new RegExp(`^Run ${runId}: completed \\(degraded\\), trigger manual, host \\S+$`));
     expect(human.lines).toContain('Failures by code:');
     expect(human.stdout).toMatch(/ {2}(EISDIR|EPERM) \(failed\): 1, e\.g\. "a\/dir\.pdf"/);
     expect(human.stdout).toContain('  LETHE_E_KEY_OUTSIDE_ROOT (refused): 1, e.g. "../outside.pdf"');

@@ -164,6 +164,11 @@ describe('pause, resume, trigger (runbook OP-001, OP-003, EMERGENCY-001)', () =>
     expect(list.json.runs.every((r: { dry_run: boolean }) => !r.dry_run)).toBe(true);
     const withDry = await call(http.base, `${ADMIN}/runs?limit=5&include_dry_runs=true`, { token: TOKEN });
     expect(withDry.json.runs.some((r: { dry_run: boolean }) => r.dry_run)).toBe(true);
+    // A dry run shows what it would delete, not its deleted_count of 0; real runs carry null there.
+    const dryRow = withDry.json.runs.find((r: { dry_run: boolean }) => r.dry_run);
+    const stored = await db.pool.query<{ n: number }>(`SELECT (summary->>'would_delete_count')::int AS n FROM lethe_runs WHERE id = $1`, [dryRow.id]);
+    expect(dryRow).toMatchObject({ deleted_count: 0, would_delete_count: stored.rows[0]!.n, status_label: 'completed' });
+    expect(list.json.runs[0]).toMatchObject({ would_delete_count: null, status_label: 'completed', degraded: false });
   });
 
   it('answers 409 when another run holds the run lock', async () => {

@@ -11,7 +11,7 @@ const running: ControlState = { paused: false, pausedBy: null, pausedAt: null, r
 const paused: ControlState = { paused: true, pausedBy: 'oncall', pausedAt: '2025-11-30T01:00:00.000Z', reason: 'EMERGENCY-001' };
 
 function run(id: string, startedAt: string, status: RunRecord['status'] = 'completed'): RunRecord {
-  return { id, trigger: 'schedule', status, dryRun: false, startedAt, endedAt: startedAt, cutoff: startedAt, policyVersion: 1, host: 'h', version: '0', deleted: 0, failed: 0, durationSeconds: 1, error: null, progress: null, degraded: false };
+  return { id, trigger: 'schedule', status, dryRun: false, startedAt, endedAt: startedAt, cutoff: startedAt, policyVersion: 1, host: 'h', version: '0', deleted: 0, failed: 0, wouldDelete: null, durationSeconds: 1, error: null, progress: null, degraded: false };
 }
 
 /** Replicas share one claims table, as they share Postgres. */

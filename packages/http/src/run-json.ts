@@ -1,4 +1,4 @@
-import type { ControlState, RunDetail, RunRecord } from '@lethe/engine';
+import { runStatusLabel, type ControlState, type RunDetail, type RunRecord } from '@lethe/engine';
 
 /** The API speaks snake_case JSON, like the runbook's health JSON and the runs' audit rows. */
 export function runJson(r: RunRecord) {
@@ -6,6 +6,8 @@ export function runJson(r: RunRecord) {
     id: r.id,
     trigger: r.trigger,
     status: r.status,
+    status_label: runStatusLabel(r),
+    degraded: r.degraded,
     dry_run: r.dryRun,
     started_at: r.startedAt,
     ended_at: r.endedAt,
@@ -15,6 +17,7 @@ export function runJson(r: RunRecord) {
     version: r.version,
     deleted_count: r.deleted,
     failed_count: r.failed,
+    would_delete_count: r.wouldDelete,
     duration_seconds: r.durationSeconds,
     error: r.error,
     progress: r.progress,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listRuns } from '@lethe/engine';
+import { listRuns, runStatusLabel, type RunRecord } from '@lethe/engine';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, table, time } from '../render/format.js';
@@ -32,11 +32,17 @@ export function registerHistory(program: Command, ctx: CommandContext): void {
         ['time', 'trigger', 'deleted', 'failed', 'duration', 'status', 'run id'],
         runs.map((r) => [
           time(r.startedAt), r.dryRun ? `${r.trigger} (dry run)` : r.trigger,
-          r.deleted === null ? '-' : count(r.deleted), r.failed === null ? '-' : count(r.failed),
-          duration(r.durationSeconds), r.status, r.id,
+          deletedCell(r), r.failed === null ? '-' : count(r.failed),
+          duration(r.durationSeconds), runStatusLabel(r), r.id,
         ]),
       ));
     }
     ctx.setExit(ExitCode.OK);
   });
+}
+
+/** A dry run deletes nothing: it shows what it would delete, never a misleading `0`. */
+function deletedCell(r: RunRecord): string {
+  if (r.dryRun) return r.wouldDelete === null ? '-' : `would ${count(r.wouldDelete)}`;
+  return r.deleted === null ? '-' : count(r.deleted);
 }

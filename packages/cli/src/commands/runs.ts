@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { getRun, type RunDetail } from '@lethe/engine';
+import { getRun, runStatusLabel, type RunDetail } from '@lethe/engine';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, time } from '../render/format.js';
@@ -32,9 +32,9 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
 
 export function runDetailLines({ run, summary, failuresByCode }: RunDetail): string[] {
   const lines = [
-    `Run ${run.id}: ${run.status}${run.dryRun ? ' (dry run)' : ''}, trigger ${run.trigger}, host ${run.host ?? '-'}`,
+    `Run ${run.id}: ${runStatusLabel(run)}${run.dryRun ? ' (dry run)' : ''}, trigger ${run.trigger}, host ${run.host ?? '-'}`,
     `Started ${time(run.startedAt)}, ended ${time(run.endedAt)}, took ${duration(run.durationSeconds)}; cutoff ${time(run.cutoff)}, policy version ${run.policyVersion ?? '-'}`,
-    `Deleted: ${run.deleted === null ? '-' : count(run.deleted)}, Failed: ${run.failed === null ? '-' : count(run.failed)}${summary ? `, Refused: ${count(summary.refused_count)}, Kept (shared): ${count(summary.shared_count)}` : ''}`,
+    `${run.dryRun ? `Would delete: ${run.wouldDelete === null ? '-' : count(run.wouldDelete)}` : `Deleted: ${run.deleted === null ? '-' : count(run.deleted)}`}, Failed: ${run.failed === null ? '-' : count(run.failed)}${summary ? `, Refused: ${count(summary.refused_count)}, Kept (shared): ${count(summary.shared_count)}` : ''}`,
   ];
   for (const [purpose, c] of Object.entries(summary?.by_purpose ?? {})) {
     lines.push(`  ${purpose}: ${count(c.erased)} erased, ${count(c.absent)} already absent, ${count(c.failed)} failed, ${count(c.refused)} refused, ${count(c.shared)} shared`);

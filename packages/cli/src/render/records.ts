@@ -1,4 +1,4 @@
-import type { RunRecord, SchedulerRow } from '@lethe/engine';
+import { runStatusLabel, type RunRecord, type SchedulerRow } from '@lethe/engine';
 
 /**
  * The CLI's JSON speaks snake_case, as the run summary and the audit rows do, so scripts see one
@@ -8,6 +8,9 @@ export interface RunJson {
   readonly id: string;
   readonly trigger: string;
   readonly status: string;
+  /** `completed (degraded)` for a run that completed above the failure threshold; else the status. */
+  readonly status_label: string;
+  readonly degraded: boolean;
   readonly dry_run: boolean;
   readonly started_at: string;
   readonly ended_at: string | null;
@@ -17,6 +20,8 @@ export interface RunJson {
   readonly version: string | null;
   readonly deleted: number | null;
   readonly failed: number | null;
+  /** Dry runs: what the run would have deleted (null for real runs). */
+  readonly would_delete: number | null;
   readonly duration_seconds: number | null;
   readonly error: string | null;
   readonly progress: Record<string, unknown> | null;
@@ -24,9 +29,9 @@ export interface RunJson {
 
 export function runJson(r: RunRecord): RunJson {
   return {
-    id: r.id, trigger: r.trigger, status: r.status, dry_run: r.dryRun, started_at: r.startedAt, ended_at: r.endedAt, cutoff: r.cutoff,
+    id: r.id, trigger: r.trigger, status: r.status, status_label: runStatusLabel(r), degraded: r.degraded, dry_run: r.dryRun, started_at: r.startedAt, ended_at: r.endedAt, cutoff: r.cutoff,
     policy_version: r.policyVersion, host: r.host, version: r.version, deleted: r.deleted, failed: r.failed,
-    duration_seconds: r.durationSeconds, error: r.error, progress: r.progress,
+    would_delete: r.wouldDelete, duration_seconds: r.durationSeconds, error: r.error, progress: r.progress,
   };
 }
 

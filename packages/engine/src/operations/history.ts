@@ -13,8 +13,11 @@ export interface RunRecord {
   readonly policyVersion: number | null;
   readonly host: string | null;
   readonly version: string | null;
+  /** Files the run deleted (0 for a dry run: see wouldDelete). */
   readonly deleted: number | null;
   readonly failed: number | null;
+  /** Dry runs: rows the run would have deleted (its summary's would_delete_count); null for real runs. */
+  readonly wouldDelete: number | null;
   readonly durationSeconds: number | null;
   readonly error: string | null;
   /** Finished with failures above the degraded share (see RunSummary.degraded). */
@@ -37,9 +40,18 @@ function toRecord(r: Row): RunRecord {
     policyVersion: r.policy_version, host: r.host, version: r.version,
     deleted: r.summary ? r.summary.deleted_count : r.ledger_deleted,
     failed: r.summary ? r.summary.failed_count : r.ledger_failed,
+    wouldDelete: r.dry_run ? (r.summary?.would_delete_count ?? null) : null,
     durationSeconds: r.summary?.duration_seconds ?? (r.ended_at ? (r.ended_at.getTime() - r.started_at.getTime()) / 1000 : null),
     error: r.error, degraded: r.summary?.degraded === true, progress: r.progress,
   };
+}
+
+/**
+ * How a run ended, for people: a run that completed with failures above the degraded share is
+ * `completed (degraded)`, not a plain `completed` (runbook FM-002); the raw status stays in `status`.
+ */
+export function runStatusLabel(r: Pick<RunRecord, 'status' | 'degraded'>): string {
+  return r.status === 'completed' && r.degraded ? 'completed (degraded)' : r.status;
 }
 
 export interface HistoryQuery {
