@@ -13,6 +13,8 @@ beforeAll(async () => {
     ['gen-1', 'b/gen-1.pdf', 'General', ago('40 days')],
     ['gen-new', 'b/gen-new.pdf', 'General', ago('1 day')],
   ]);
+  // The files exist: a run that finds every sampled file missing stops and pauses (storage check).
+  for (const key of ['a/st-1.pdf', 'a/st-2.pdf', 'b/gen-1.pdf', 'b/gen-new.pdf']) await f.touch(key);
 });
 
 afterAll(async () => {
@@ -33,7 +35,8 @@ interface StatusJson {
 describe('lethe status', () => {
   it('reports the backlog by purpose, no scheduler, not paused, no runs', async () => {
     const r = await f.run(['status', '--json']);
-    expect(r.code).toBe(0);
+    // Unhealthy (no scheduler): exit 1 so scripts and probes can use it (runbook OP-002).
+    expect(r.code).toBe(1);
     const s = r.json<StatusJson>();
     expect(s.backlog).toEqual({ total: 3, by_purpose: { 'System Testing': 2, General: 1, Financial: 0, Legal: 0, Medical: 0 }, policy_version: 1 });
     expect(s.paused).toBe(false);
@@ -43,7 +46,8 @@ describe('lethe status', () => {
     expect(s.health.status).toBe('unhealthy');
 
     const human = await f.run(['status']);
-    expect(human.code).toBe(0);
+    expect(human.code).toBe(1);
+    expect(human.lines[0]).toMatch(/^Health: +unhealthy/);
     expect(human.lines).toContain('Paused:       no');
     expect(human.lines).toContain('Backlog:      3 expired rows (policy version 1)');
     expect(human.lines).toContain('  System Testing: 2');
@@ -57,7 +61,11 @@ describe('lethe status', () => {
     });
     const run = await f.run(['run', '--json']);
     expect(run.code).toBe(0);
-    const s = (await f.run(['status', '--json'])).json<StatusJson>();
+    const healthy = await f.run(['status', '--json']);
+    const s = healthy.json<StatusJson>();
+    expect(s.health.reasons).toEqual([]);
+    expect(s.health.status).toBe('healthy');
+    expect(healthy.code).toBe(0);
     expect(s.health.scheduler_running).toBe(true);
     expect(s.health.next_run).toBe(nextRun);
     expect(s.schedulers).toMatchObject([{ host: 'api-1', schedule: '0 2 * * *', alive: true }]);
@@ -86,6 +94,8 @@ describe('lethe pause / resume', () => {
     expect(audit.rows).toMatchObject([{ details: { by: 'alice', reason: 'wrong policy deployed', source: 'lethe' } }]);
 
     const s = await f.run(['status']);
+    expect(s.code).toBe(1); // paused is degraded
+    expect(s.stdout).toMatch(/^Health: +degraded \(paused by alice/);
     expect(s.stdout).toMatch(/Paused: +YES, by alice at \S+ \S+: wrong policy deployed/);
     expect((await f.run(['status', '--json'])).json<StatusJson>()).toMatchObject({ paused: true, paused_by: 'alice', pause_reason: 'wrong policy deployed' });
   });

@@ -69,14 +69,15 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
   const command = program
     .command('status')
     .summary('schedule, next run, pause, last run, backlog (OP-002)')
-    .description('schedule, next run, schedulers (instance, host, version, started, last beat, next run, alive or stale after LETHE_STALE_AFTER_MS), paused (by, when, why), last run, runs in progress (host, progress, heartbeat), backlog by purpose, versions (runbook OP-002, OP-003, FM-001, EMERGENCY-001/003)')
+    .description('schedule, next run, schedulers (instance, host, version, started, last beat, next run, alive or stale after LETHE_STALE_AFTER_MS), paused (by, when, why), last run, runs in progress (host, progress, heartbeat), backlog by purpose, versions (runbook OP-002, OP-003, FM-001, EMERGENCY-001/003). Exit 0 when healthy, 1 when degraded or unhealthy (the Health line says why), 2 on bad usage or configuration')
     .option('--json', 'print the status as JSON');
   addConnectionOptions(command, { storage: false }).action(async (flags: ConnectionFlags) => {
     const staleAfterMs = ctx.config({ databaseUrl: flags.databaseUrl }).staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     const status = await withEngine(ctx, flags, (engine) => gatherStatus(engine, staleAfterMs));
     if (flags.json) printJson(ctx.io, statusJson(status));
     else printLines(ctx.io, statusLines(status));
-    ctx.setExit(ExitCode.OK);
+    // Scripts and probes gate on the exit code (runbook OP-002): only healthy is 0.
+    ctx.setExit(status.health.status === 'healthy' ? ExitCode.OK : ExitCode.FAILURES);
   });
 }
 
