@@ -5,7 +5,7 @@ import { migrate, type MigrateReport } from './migrate.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
 import type { StoragePort } from './ports.js';
 import { preflightRun } from './operations/doctor-preflight.js';
-import { purgeBeforeRun } from './operations/purge.js';
+import { checkUndoWindowAtStart, purgeBeforeRun } from './operations/purge.js';
 import { executeRun, type RunOptions } from './run.js';
 import { WorkerPoolStorage } from './storage/worker-pool.js';
 import type { RunSummary } from './summary.js';
@@ -61,7 +61,9 @@ export function createEngine(input: EngineOptions): Engine {
       await preflightRun(deps, { dryRun: runOptions?.dryRun === true });
       // Undo window (issue 7): trash past its grace goes first.
       // Group workers share the run lock; purging takes it alone, so it is left to solo runs.
+      // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
       if (runOptions?.group === undefined) await purgeBeforeRun(deps, runOptions ?? {});
+      else await checkUndoWindowAtStart(deps);
       return executeRun(deps, runOptions);
     },
     async close() {

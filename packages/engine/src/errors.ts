@@ -36,6 +36,10 @@ export const ErrorCodes = {
   KEY_SYMLINK: 'LETHE_E_KEY_SYMLINK',
   /** A database session that is not, and cannot be made, UTC (DESIGN "Time"): Lethe does not run in it. */
   SESSION_TIME_ZONE: 'LETHE_E_SESSION_TIME_ZONE',
+  /** An undo window this store could not honour (a file trashed now could not be restored): the run is refused. */
+  UNDO_WINDOW: 'LETHE_E_UNDO_WINDOW',
+  /** Purge: the object at a trash location is newer than its trash record; it is not the trashed file and is left in place. */
+  TRASH_NEWER: 'LETHE_E_TRASH_NEWER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -42,7 +42,7 @@ export { TRASH_DIR } from './storage/trash-keys.js';
 export type { Hold, HoldRequest, PlacedHold } from './holds.js';
 export { systemClock } from './clock.js';
 export { RUN_LOCK_KEY } from './run-lock.js';
-export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectBody, ObjectInfo, OutcomeKind, ProbeResult, ProbeStep, RestoreOutcome, RunProgress, StoragePort, TrashRequest, WriteOutcome } from './ports.js';
+export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectBody, ObjectInfo, OutcomeKind, ProbeResult, ProbeStep, RestoreOutcome, RunProgress, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from './ports.js';
 export type { FailureSample, PurposeCounts, RunStatus, RunSummary, RunTrigger, UnreadableReason, UnreadableRows } from './summary.js';
 export { noopNotifier, safeNotify } from './notify/notifier.js';
 export type { Notification, NotificationKind, NotificationSeverity, Notifier } from './notify/notifier.js';

@@ -26,6 +26,14 @@ export interface KeyOutcome {
   readonly trash?: string;
 }
 
+/** When a trash entry was made, from its ledger row: purge must not delete anything written later. */
+export interface TrashRecordTimes {
+  /** The record's batch began (ledger `erased_at`): a version kept as the trash was written before. */
+  readonly batchStartedMs: number;
+  /** The entry existed by then (its run's end or last heartbeat): a trash copy was written before. */
+  readonly recordedByMs: number;
+}
+
 /** Undo window (issue 7): move the file at `key` into the store's trash, at `trashKey` (under `.lethe/trash/`). */
 export interface TrashRequest {
   readonly key: string;
@@ -92,8 +100,17 @@ export interface StoragePort {
   trashMany?(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]>;
   /** Optional: moves a trash copy back to its key. */
   restoreFromTrash?(trash: string, key: string): Promise<RestoreOutcome>;
-  /** Optional: deletes trash copies for good; each outcome's `key` is the trash location. */
-  purgeTrash?(trash: readonly string[]): Promise<KeyOutcome[]>;
+  /**
+   * Optional: deletes trash copies for good; each outcome's `key` is the trash location. With
+   * `times` (one per location, from the ledger), an object there that is newer than its record is
+   * not the trashed file: it is left in place and answered `refused` (LETHE_E_TRASH_NEWER).
+   */
+  purgeTrash?(trash: readonly string[], times?: readonly TrashRecordTimes[]): Promise<KeyOutcome[]>;
+  /**
+   * Optional: throws a LetheError when a file trashed now could not be restored (an S3 bucket
+   * whose versioning is Suspended, in `keep` mode). A run with an undo window calls it first.
+   */
+  checkUndoWindow?(): Promise<void>;
   /** Optional: what a run summary should say about the store (e.g. an S3 bucket's versioning and mode). */
   describeState?(): Promise<Record<string, unknown>>;
   /**

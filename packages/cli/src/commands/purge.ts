@@ -30,7 +30,7 @@ export function registerPurge(program: Command, ctx: CommandContext): void {
       purgeTrash(engine, { by, dryRun: flags.dryRun === true, ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
     if (flags.json) printJson(ctx.io, report);
     else printLines(ctx.io, purgeLines(report));
-    ctx.setExit(report.failed > 0 ? ExitCode.FAILURES : ExitCode.OK);
+    ctx.setExit(report.failed > 0 || report.newer > 0 ? ExitCode.FAILURES : ExitCode.OK);
   });
 }
 
@@ -39,7 +39,11 @@ export function purgeLines(r: PurgeReport): string[] {
   const lines = [`Purged ${plural(r.purged, 'trashed file record')} (${r.files_deleted} files deleted, ${r.files_already_gone} already gone); ${r.held} held, kept.`];
   if (r.failed > 0) {
     lines.push(`FAIL: ${plural(r.failed, 'record')} could not be purged (kept in the trash, tried again next time):`);
-    for (const f of r.failures.slice(0, 10)) lines.push(`  ${f.trash_location}: ${f.code} ${f.message}`);
+    for (const f of r.failures.filter((x) => x.code !== 'LETHE_E_TRASH_NEWER').slice(0, 10)) lines.push(`  ${f.trash_location}: ${f.code} ${f.message}`);
+  }
+  if (r.newer > 0) {
+    lines.push(`LEFT IN PLACE: ${plural(r.newer, 'record')} whose trash location now holds a newer object (not the trashed file; never deleted, the record stays):`);
+    for (const f of r.failures.filter((x) => x.code === 'LETHE_E_TRASH_NEWER').slice(0, 10)) lines.push(`  ${f.trash_location}: ${f.message}`);
   }
   return lines;
 }

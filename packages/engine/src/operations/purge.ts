@@ -6,7 +6,7 @@ import type { Engine } from '../engine.js';
 import { ConfigError, describeError, ErrorCodes, LetheError, RunInProgressError } from '../errors.js';
 import { ledgerKeyFunction } from '../ledger-keys.js';
 import type { ResolvedOptions } from '../options.js';
-import type { KeyOutcome, StoragePort } from '../ports.js';
+import type { KeyOutcome, StoragePort, TrashRecordTimes } from '../ports.js';
 import { anyUndoWindow } from '../undo-window.js';
 import { withRunLock } from './locked.js';
 
@@ -47,6 +47,12 @@ export interface PurgeReport {
   readonly files_already_gone: number;
   /** Rows whose copy could not be deleted: kept in the trash, tried again next purge. */
   readonly failed: number;
+  /**
+   * Rows whose trash location now holds an object newer than the record (a later upload at a key
+   * whose trash is its `null` version, a write into the trash prefix): not the trashed file, so
+   * never deleted; the row stays unsettled and is reported again (in `failures`, LETHE_E_TRASH_NEWER).
+   */
+  readonly newer: number;
   /** Rows past their window but held (a legal hold on the key): never purged while held. */
   readonly held: number;
   readonly failures: readonly PurgeFailure[];
@@ -68,14 +74,14 @@ export async function purgeTrash(engine: Engine, o: PurgeOptions = {}): Promise<
   }, o.lockWaitMs);
 }
 
-type DueRow = { id: string; trash_location: string };
+type DueRow = { id: string; trash_location: string; batch_started_ms: number; recorded_by_ms: number };
 
 /** The purge itself; the caller holds the run lock. */
 export async function purgeDueTrash(deps: PurgeDeps, o: PurgeOptions = {}): Promise<PurgeReport> {
   const { pool, storage } = deps;
   const purgeId = randomUUID();
   const heldKeys = await activeHeldLedgerKeys(pool, deps.options);
-  const counts = { due: 0, purged: 0, files_deleted: 0, files_already_gone: 0, failed: 0 };
+  const counts = { due: 0, purged: 0, files_deleted: 0, files_already_gone: 0, failed: 0, newer: 0 };
   const failures: PurgeFailure[] = [];
   const held = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM lethe_ledger WHERE outcome = 'trashed' AND settled_at IS NULL AND purge_after <= now() AND file_key = ANY($1::text[])`,
@@ -85,11 +91,16 @@ export async function purgeDueTrash(deps: PurgeDeps, o: PurgeOptions = {}): Prom
   const batchSize = o.batchSize ?? 1000;
   for (;;) {
     if (o.signal?.aborted) break;
+    // The record's times bound what may be deleted at its location (TrashRecordTimes): its batch
+    // began at erased_at; the entry existed by its run's end (or last heartbeat; never before erased_at).
     const { rows } = await pool.query<DueRow>(
-      `SELECT id::text, trash_location FROM lethe_ledger
-        WHERE outcome = 'trashed' AND settled_at IS NULL AND purge_after <= now() AND id > $1::bigint
-          AND trash_location IS NOT NULL AND file_key <> ALL($2::text[])
-        ORDER BY lethe_ledger.id LIMIT $3`, // the column: a bare `id` would sort the text output of that name
+      `SELECT l.id::text, l.trash_location,
+              (extract(epoch FROM l.erased_at) * 1000)::float8 AS batch_started_ms,
+              (extract(epoch FROM greatest(l.erased_at, coalesce(r.ended_at, r.heartbeat_at, l.erased_at))) * 1000)::float8 AS recorded_by_ms
+         FROM lethe_ledger l LEFT JOIN lethe_runs r ON r.id = l.run_id
+        WHERE l.outcome = 'trashed' AND l.settled_at IS NULL AND l.purge_after <= now() AND l.id > $1::bigint
+          AND l.trash_location IS NOT NULL AND l.file_key <> ALL($2::text[])
+        ORDER BY l.id LIMIT $3`,
       [lastId, heldKeys, batchSize],
     );
     if (rows.length === 0) break;
@@ -105,10 +116,19 @@ export async function purgeDueTrash(deps: PurgeDeps, o: PurgeOptions = {}): Prom
   return report;
 }
 
-async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRow[], counts: { purged: number; files_deleted: number; files_already_gone: number; failed: number }, failures: PurgeFailure[]): Promise<void> {
-  const locations = [...new Set(rows.map((r) => r.trash_location))];
+async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRow[], counts: { purged: number; files_deleted: number; files_already_gone: number; failed: number; newer: number }, failures: PurgeFailure[]): Promise<void> {
+  // Rows sharing a location: the earliest times, so nothing written after any of them is deleted.
+  const times = new Map<string, TrashRecordTimes>();
+  for (const r of rows) {
+    const t = times.get(r.trash_location);
+    times.set(r.trash_location, {
+      batchStartedMs: Math.min(Number(r.batch_started_ms), t?.batchStartedMs ?? Infinity),
+      recordedByMs: Math.min(Number(r.recorded_by_ms), t?.recordedByMs ?? Infinity),
+    });
+  }
+  const locations = [...times.keys()];
   const outcomes = deps.storage.purgeTrash
-    ? await deps.storage.purgeTrash(locations)
+    ? await deps.storage.purgeTrash(locations, locations.map((l) => times.get(l)!))
     : locations.map((key): KeyOutcome => ({ key, outcome: 'failed', code: ErrorCodes.CONFIG, message: `${deps.storage.describe} has no trash to purge (is this the store the files were trashed in?)` }));
   const byLocation = new Map(outcomes.map((x) => [x.key, x]));
   const done: string[] = [];
@@ -119,7 +139,8 @@ async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRo
       done.push(r.id);
       gone.push(x.outcome === 'absent');
     } else {
-      counts.failed++;
+      if (x?.code === ErrorCodes.TRASH_NEWER) counts.newer++;
+      else counts.failed++;
       if (failures.length < 100) failures.push({ trash_location: r.trash_location, code: x?.code ?? ErrorCodes.STORAGE, message: x?.message ?? 'no outcome' });
     }
   }
@@ -152,16 +173,28 @@ export async function activeHeldLedgerKeys(pool: pg.Pool, options: ResolvedOptio
 }
 
 /**
+ * A run with an undo window (solo, dry or a group worker) starts only on a store where a file
+ * trashed now can be restored: one with a trash, and not an S3 bucket whose versioning is
+ * Suspended in `keep` mode (storage/s3-trash.ts checkUndoWindow). Nothing is deleted otherwise.
+ */
+export async function checkUndoWindowAtStart(deps: Pick<PurgeDeps, 'options' | 'storage'>): Promise<void> {
+  const { options, storage } = deps;
+  if (!anyUndoWindow(options.undoWindows)) return;
+  if (!storage.trashMany) {
+    throw new ConfigError(`undoWindow: ${storage.describe} has no undo window (trash); turn undoWindow off for it, or use a store that has one (file://)`);
+  }
+  await storage.checkUndoWindow?.();
+}
+
+/**
  * Every real solo run purges due trash first (issue 7), when it can take the run lock at once and
  * Lethe is not paused; otherwise (a group worker, a lock held) the next run or `lethe purge` does.
  * A failure here is logged and never stops the run. A run with an undo window on a store without
  * a trash is refused up front.
  */
 export async function purgeBeforeRun(deps: PurgeDeps, run: { readonly dryRun?: boolean; readonly group?: string }): Promise<PurgeReport | null> {
-  const { options, storage } = deps;
-  if (anyUndoWindow(options.undoWindows) && !storage.trashMany) {
-    throw new ConfigError(`undoWindow: ${storage.describe} has no undo window (trash); turn undoWindow off for it, or use a store that has one (file://)`);
-  }
+  const { options } = deps;
+  await checkUndoWindowAtStart(deps);
   // Workers of a group share the run lock: one taking it alone to purge would turn the others away.
   if (run.dryRun || run.group !== undefined) return null;
   try {

@@ -1,4 +1,4 @@
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, LetheError } from '../errors.js';
 import type { KeyOutcome, RestoreOutcome, TrashRequest } from '../ports.js';
 import { deleteTargets, requestFailure, type DeleteContext, type DeleteTarget } from './s3-delete.js';
 import { toObjectKey } from './s3-keys.js';
@@ -13,13 +13,19 @@ import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from './t
  *   `<prefix>.lethe/trash/<run>/<name>`, then the original is deleted the way the adapter deletes
  *   (every version in `erase-all`). The location is that trash key. Objects over 5 GB cannot be
  *   copied in one request (EntityTooLarge): they fail, and their rows stay.
- * - version (a versioned bucket in `keep` mode): the plain delete leaves a delete marker and the
- *   prior version stays; its VersionId is the location (`<trash key>?versionId=<id>`), so no copy
- *   is made. The location names the key, so this shape is used only when the trash name is the
- *   key itself (not in HMAC mode, where the copy shape keeps keys out of the ledger).
+ * - version (a versioning-Enabled bucket in `keep` mode): the plain delete leaves a delete marker
+ *   and the prior version stays; its VersionId is the location (`<trash key>?versionId=<id>`), so
+ *   no copy is made. The location names the key, so this shape is used only when the trash name is
+ *   the key itself (not in HMAC mode, where the copy shape keeps keys out of the ledger), and only
+ *   for a real VersionId: a `null` version (written while versioning was off or Suspended) is
+ *   replaced by the next upload at the key, or removed by the delete itself on a Suspended bucket,
+ *   so such a file is copied instead. A Suspended bucket in `keep` mode is refused at run start
+ *   (`checkUndoWindow`): a `?versionId=null` location recorded there once could not be restored,
+ *   and a later purge deleted a newer upload at the key.
  *
  * Restores copy back (never over a different object: an equal ETag means an interrupted restore
- * already did it), purges delete the copy or the version. A copy made before a crash that stopped
+ * already did it), purges delete the copy or the version, after checking it is not newer than its
+ * trash record (s3-trash-purge.ts). A copy made before a crash that stopped
  * the delete of the original is left in the trash unrecorded (the rerun copies again): it is under
  * `.lethe/trash/<run>/` for an operator to see, never deleted by Lethe on a guess.
  */
@@ -32,13 +38,13 @@ export interface S3TrashContext extends DeleteContext {
 
 const VERSION_MARK = '?versionId=';
 
-interface Located {
+export interface Located {
   readonly objectKey: string;
   readonly versionId?: string;
 }
 
 /** Where a trash location lives in the bucket; a problem for anything but `.lethe/trash/<run>/<name>[?versionId=]`. */
-function locate(ctx: S3TrashContext, trash: string): Located | { readonly problem: string } {
+export function locate(ctx: S3TrashContext, trash: string): Located | { readonly problem: string } {
   const mark = trash.indexOf(VERSION_MARK);
   const base = mark < 0 ? trash : trash.slice(0, mark);
   const parsed = parseTrashKey(base);
@@ -51,13 +57,16 @@ function locate(ctx: S3TrashContext, trash: string): Located | { readonly proble
   return 'problem' in mapped ? { problem: mapped.problem.message } : { objectKey: mapped.objectKey };
 }
 
+/** A VersionId that names one immutable version; `null` (or none) names whatever is uploaded next. */
+const isRealVersion = (versionId: string | undefined): versionId is string => versionId !== undefined && versionId !== '' && versionId !== 'null';
+
 const isMissing = (error: unknown): boolean =>
   error instanceof S3RequestError && (error.info.status === 404 || ['NoSuchKey', 'NotFound', 'NoSuchVersion'].includes(error.info.code));
 
-async function head(ctx: S3TrashContext, objectKey: string, versionId?: string): Promise<{ versionId: string | undefined; etag: string | undefined } | null> {
+export async function head(ctx: S3TrashContext, objectKey: string, versionId?: string): Promise<{ versionId: string | undefined; etag: string | undefined; lastModifiedMs: number | null } | null> {
   try {
     const out = await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.HeadObjectCommand({ Bucket: ctx.bucket, Key: objectKey, ...(versionId ? { VersionId: versionId } : {}) })));
-    return { versionId: out.VersionId, etag: out.ETag };
+    return { versionId: out.VersionId, etag: out.ETag, lastModifiedMs: out.LastModified?.getTime() ?? null };
   } catch (error) {
     if (isMissing(error)) return null;
     throw error;
@@ -111,11 +120,15 @@ export async function trashObjects(ctx: S3TrashContext, items: readonly TrashReq
       return { key, outcome: 'refused', code: p.code, message: p.message, retryable: false };
     }
     try {
-      if (state !== 'Unversioned' && ctx.mode === 'keep' && parsed.name === key) {
+      // Suspended (checkUndoWindow refuses it at run start; the state may have changed since): copy.
+      if (state === 'Enabled' && ctx.mode === 'keep' && parsed.name === key) {
         const h = await head(ctx, mapped.objectKey);
-        if (h === null) return await earlier.version(key, mapped.objectKey, trashKey);
-        moved.push({ i, objectKey: mapped.objectKey, trash: `${trashKey}${VERSION_MARK}${h.versionId ?? 'null'}`, undo: null });
-        return { key, outcome: 'erased' };
+        if (h === null) return await earlier.version(key, mapped.objectKey, trashKey, parsed.name);
+        if (isRealVersion(h.versionId)) {
+          moved.push({ i, objectKey: mapped.objectKey, trash: `${trashKey}${VERSION_MARK}${h.versionId}`, undo: null });
+          return { key, outcome: 'erased' };
+        }
+        // A null version: copied below, so the trash does not depend on nobody uploading at the key.
       }
       const to = toObjectKey(ctx.prefix, trashKey);
       if ('problem' in to) return { key, outcome: 'refused', code: to.problem.code, message: to.problem.message, retryable: false };
@@ -159,11 +172,13 @@ class EarlierCopies {
     return { key, outcome: 'absent' };
   }
 
-  async version(key: string, objectKey: string, trashKey: string): Promise<KeyOutcome> {
+  async version(key: string, objectKey: string, trashKey: string, name: string): Promise<KeyOutcome> {
     const versions = await listKeyVersions(this.ctx.sdk, this.ctx.client, this.ctx.sender, this.ctx.bucket, objectKey);
     // Listed newest first: the newest data version under the delete marker is the one to keep.
     const kept = versions.find((v) => !v.deleteMarker);
-    return kept ? { key, outcome: 'absent', trash: `${trashKey}${VERSION_MARK}${kept.versionId}` } : { key, outcome: 'absent' };
+    if (kept && isRealVersion(kept.versionId)) return { key, outcome: 'absent', trash: `${trashKey}${VERSION_MARK}${kept.versionId}` };
+    // A null version is never a trash location (it was copied): look for that copy.
+    return this.copy(key, name);
   }
 
   #listRuns(): Promise<string[]> {
@@ -206,29 +221,31 @@ export async function restoreObject(ctx: S3TrashContext, trash: string, key: str
   }
 }
 
-export async function purgeObjects(ctx: S3TrashContext, trash: readonly string[]): Promise<KeyOutcome[]> {
-  const out = new Array<KeyOutcome>(trash.length);
-  const copies: number[] = [];
-  const versions: number[] = [];
-  const where = trash.map((t, i) => {
-    const l = locate(ctx, t);
-    if ('problem' in l) out[i] = { key: t, outcome: 'refused', code: ErrorCodes.KEY_INVALID, message: l.problem, retryable: false };
-    else (l.versionId === undefined ? copies : versions).push(i);
-    return l;
-  });
-  const [copyFailures, versionFailures] = await Promise.all([
-    copies.length === 0 ? [] : eraseObjects(ctx, copies.map((i) => (where[i] as Located).objectKey)),
-    versions.length === 0 ? [] : deleteTargets(ctx, versions.map((i) => where[i] as Located)),
-  ]);
-  copies.forEach((i, n) => (out[i] = copyFailures[n] ? { key: trash[i]!, outcome: 'failed', code: ErrorCodes.STORAGE, message: copyFailures[n]! } : { key: trash[i]!, outcome: 'erased' }));
-  versions.forEach((i, n) => {
-    const f = versionFailures[n];
-    out[i] = f ? { key: trash[i]!, outcome: 'failed', code: f.code, message: f.message, retryable: f.retryable } : { key: trash[i]!, outcome: 'erased' };
-  });
-  return out;
+/**
+ * Refuses an undo window the bucket cannot honour, before a run deletes anything: in `keep` mode
+ * the trash is the prior version, and on a Suspended bucket a delete replaces (or removes) the
+ * file's `null` version, so it could not be restored, and whatever is uploaded at the key next
+ * takes that version id. A bucket whose state cannot be read fails closed too.
+ */
+export async function checkUndoWindow(ctx: S3TrashContext): Promise<void> {
+  let state: VersioningState;
+  try {
+    state = await ctx.versioning();
+  } catch (error) {
+    const f = requestFailure(ctx, 'GetBucketVersioning', error);
+    throw new LetheError(ErrorCodes.STORAGE, `undo window: ${f.message}; the run did not start: the bucket's versioning state decides where trashed files are kept`, { cause: error });
+  }
+  if (state === 'Suspended' && ctx.mode === 'keep') {
+    throw new LetheError(
+      ErrorCodes.UNDO_WINDOW,
+      `undo window: bucket ${JSON.stringify(ctx.bucket)} (${ctx.where()}) has versioning Suspended, and versions=keep keeps a trashed file only as its prior version; ` +
+        'on a Suspended bucket the delete replaces the "null" version, so the file could not be restored and a later upload at the key would take its place. ' +
+        'Enable versioning on the bucket (put-bucket-versioning Status=Enabled), or use the copy shape (versions=erase-all copies each file into .lethe/trash/ first), or turn the undo window off. Nothing was deleted',
+    );
+  }
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const run = async (): Promise<void> => {

@@ -16,6 +16,8 @@ export type VersioningState = 'Enabled' | 'Suspended' | 'Unversioned';
 export interface KeyVersion {
   readonly versionId: string;
   readonly deleteMarker: boolean;
+  /** As the store reports it (often to the second); null when it reports none. */
+  readonly lastModifiedMs: number | null;
 }
 
 /**
@@ -61,11 +63,11 @@ export async function listKeyVersions(sdk: S3Sdk, client: S3Client, sender: S3Se
     );
     let otherKey = false;
     for (const v of page.Versions ?? []) {
-      if (v.Key === objectKey && v.VersionId !== undefined) found.push({ versionId: v.VersionId, deleteMarker: false });
+      if (v.Key === objectKey && v.VersionId !== undefined) found.push({ versionId: v.VersionId, deleteMarker: false, lastModifiedMs: v.LastModified?.getTime() ?? null });
       else if (v.Key !== objectKey) otherKey = true;
     }
     for (const m of page.DeleteMarkers ?? []) {
-      if (m.Key === objectKey && m.VersionId !== undefined) found.push({ versionId: m.VersionId, deleteMarker: true });
+      if (m.Key === objectKey && m.VersionId !== undefined) found.push({ versionId: m.VersionId, deleteMarker: true, lastModifiedMs: m.LastModified?.getTime() ?? null });
       else if (m.Key !== objectKey) otherKey = true;
     }
     if (otherKey || !page.IsTruncated || (page.NextKeyMarker !== undefined && page.NextKeyMarker !== objectKey)) return found;

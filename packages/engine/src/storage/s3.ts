@@ -1,6 +1,6 @@
 import { systemClock } from '../clock.js';
 import { ErrorCodes, LetheError, type ErrorCode } from '../errors.js';
-import type { Clock, KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
+import type { Clock, KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from '../ports.js';
 import type { S3StorageConfig } from './config.js';
 import { buildS3Client, DEFAULT_MAX_SOCKETS, type S3ClientHandle } from './s3-client.js';
 import { deleteTargets, requestFailure, type DeleteContext, type DeleteTarget, type TargetFailure } from './s3-delete.js';
@@ -8,7 +8,8 @@ import { fromObjectKey, listPrefix, toObjectKey } from './s3-keys.js';
 import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
 import { pingBucket, probeBucket, readS3Object, writeS3Object, type S3ObjectContext } from './s3-objects.js';
 import { S3RequestError, S3Sender } from './s3-sender.js';
-import { purgeObjects, restoreObject, trashObjects, type S3TrashContext } from './s3-trash.js';
+import { purgeObjects } from './s3-trash-purge.js';
+import { checkUndoWindow, restoreObject, trashObjects, type S3TrashContext } from './s3-trash.js';
 import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './s3-versions.js';
 
 export interface S3StorageOptions {
@@ -173,8 +174,12 @@ export class S3Storage implements StoragePort {
     return restoreObject(this.#trashContext(), trash, key);
   }
 
-  purgeTrash(trash: readonly string[]): Promise<KeyOutcome[]> {
-    return purgeObjects(this.#trashContext(), trash);
+  purgeTrash(trash: readonly string[], times?: readonly TrashRecordTimes[]): Promise<KeyOutcome[]> {
+    return purgeObjects(this.#trashContext(), trash, times);
+  }
+
+  checkUndoWindow(): Promise<void> {
+    return checkUndoWindow(this.#trashContext());
   }
 
   #trashContext(): S3TrashContext {

@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import { ErrorCodes, LetheError } from '../errors.js';
-import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
+import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from '../ports.js';
 import { createStorage, describeStorage, type StorageConfig } from './config.js';
 
 export interface WorkerPoolOptions {
@@ -44,18 +44,23 @@ export class WorkerPoolStorage implements StoragePort {
   /** Undo window: moves into the trash run in the workers (the hot path), restores and purges here. */
   readonly trashMany?: (items: readonly TrashRequest[]) => Promise<KeyOutcome[]>;
   readonly restoreFromTrash?: (trash: string, key: string) => Promise<RestoreOutcome>;
-  readonly purgeTrash?: (trash: readonly string[]) => Promise<KeyOutcome[]>;
+  readonly purgeTrash?: (trash: readonly string[], times?: readonly TrashRecordTimes[]) => Promise<KeyOutcome[]>;
+  readonly checkUndoWindow?: () => Promise<void>;
 
   #withTrash(): void {
-    const self = this as { -readonly [K in 'trashMany' | 'restoreFromTrash' | 'purgeTrash']: WorkerPoolStorage[K] };
+    const self = this as { -readonly [K in 'trashMany' | 'restoreFromTrash' | 'purgeTrash' | 'checkUndoWindow']: WorkerPoolStorage[K] };
     self.trashMany = async (items) => (await this.#pool.run({ trash: items.map((i) => ({ key: i.key, trashKey: i.trashKey })) })) as KeyOutcome[];
     self.restoreFromTrash = async (trash, key) => {
       const local = await this.#localStorage();
       return local.restoreFromTrash ? local.restoreFromTrash(trash, key) : { outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` };
     };
-    self.purgeTrash = async (trash) => {
+    self.purgeTrash = async (trash, times) => {
       const local = await this.#localStorage();
-      return local.purgeTrash ? local.purgeTrash(trash) : trash.map((key) => ({ key, outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` }));
+      return local.purgeTrash ? local.purgeTrash(trash, times) : trash.map((key) => ({ key, outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` }));
+    };
+    // Asked of this thread's adapter; the workers' adapters re-read the state and fall back to copies.
+    self.checkUndoWindow = async () => {
+      await (await this.#localStorage()).checkUndoWindow?.();
     };
   }
 
