@@ -1,4 +1,5 @@
 import { ConfigError, describeError, ErrorCodes, isLetheError } from '@lethe/engine';
+import { explainDatabaseError } from './database-errors.js';
 
 /** Exit codes every command shares: 0 ok, 1 failures found or the run failed, 2 bad usage or config. */
 export const ExitCode = { OK: 0, FAILURES: 1, USAGE: 2 } as const;
@@ -27,12 +28,17 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : 'LETHE_E_INTERNAL';
 }
 
-/** Maps an error to its exit code and prints it: one line on stderr; with --json also JSON on stdout. */
-export function reportError(io: Io, error: unknown, json: boolean): ExitCodeValue {
+/**
+ * Maps an error to its exit code and prints it: one line on stderr; with --json also JSON on stdout.
+ * Raw database errors (refused connection, missing Lethe tables) are explained first, for every
+ * command; they exit 1 (the configuration was valid, the database was not there or not ready).
+ */
+export function reportError(io: Io, raw: unknown, json: boolean, databaseUrl?: string): ExitCodeValue {
+  const error = explainDatabaseError(raw, databaseUrl);
   const usage = error instanceof ConfigError || errorCode(error) === ErrorCodes.POLICY_UNKNOWN || errorCode(error) === ErrorCodes.STORAGE_URL;
   const message = describeError(error);
   io.stderr.write(`lethe: ${message}\n`);
   if (json) printJson(io, { error: { code: errorCode(error), message } });
-  if (!usage && !isLetheError(error) && io.env.LETHE_DEBUG === '1' && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+  if (!usage && !isLetheError(raw) && io.env.LETHE_DEBUG === '1' && raw instanceof Error && raw.stack) io.stderr.write(`${raw.stack}\n`);
   return usage ? ExitCode.USAGE : ExitCode.FAILURES;
 }

@@ -51,10 +51,16 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const io: Io = options.io ?? { stdout: process.stdout, stderr: process.stderr, env: process.env };
   let exit: ExitCodeValue = ExitCode.OK;
   let globalConfigFile: string | undefined;
+  /** The database the command was configured for, to name it when it cannot be reached. */
+  let databaseUrl: string | undefined;
   const ctx: CommandContext = {
     io,
     ...(options.signal ? { signal: options.signal } : {}),
-    config: (flags) => resolveConfig({ flags: { ...flags, ...(globalConfigFile ? { config: globalConfigFile } : {}) }, env: io.env }),
+    config: (flags) => {
+      const config = resolveConfig({ flags: { ...flags, ...(globalConfigFile ? { config: globalConfigFile } : {}) }, env: io.env });
+      databaseUrl = config.databaseUrl;
+      return config;
+    },
     logger: (config, fallbackLevel = 'warn') => createLogger(config.logLevel ?? fallbackLevel),
     setExit: (code) => {
       exit = code;
@@ -73,6 +79,6 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.OK;
       return ExitCode.USAGE;
     }
-    return reportError(io, error, json);
+    return reportError(io, error, json, databaseUrl);
   }
 }
