@@ -5,6 +5,15 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 
 const { main } = await import('../dist/index.js');
 
+// A reader that stops early (`lethe plan --within 48h | head -1`) closes the pipe: writes then
+// fail with EPIPE, which Node raises as an unhandled 'error' with a stack trace. Unix tools die
+// quietly on SIGPIPE; do the same and exit 0 at once (nothing more can be shown; a run in flight
+// is crash-safe and the next run records it). Other stdout errors still surface.
+process.stdout.on('error', (error) => {
+  if (error && error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 // First SIGINT/SIGTERM: stop taking batches, drain those in flight, record the run. Second: exit now.
 const controller = new AbortController();
 let signals = 0;
