@@ -105,6 +105,26 @@ describe('deploy/grafana/lethe-dashboard.json', () => {
     }
   });
 
+  it.skipIf(!promtool)('Files Deleted Per Day counts a deletion once however many replicas expose the database totals (promtool)', async () => {
+    const expr = dashboard.panels.find((p) => p.title === 'Files Deleted Per Day')!.targets[0]!.expr;
+    const dir = await mkdtemp(join(tmpdir(), 'lethe-dash-deleted-'));
+    try {
+      // Two daemon replicas and a `lethe serve`: the same cumulative totals (lethe_runs), 10 + 2 erased and 3 absent in a day.
+      const lines = ['evaluation_interval: 1m', 'tests:', '  - interval: 1h', '    input_series:'];
+      for (const instance of ['a:8080', 'b:8080', 'serve:8080']) {
+        lines.push(`      - series: 'lethe_files_deleted_total{job="lethe",instance="${instance}",purpose="General",outcome="erased"}'`, `        values: '100+0x12 112+0x12'`);
+        lines.push(`      - series: 'lethe_files_deleted_total{job="lethe",instance="${instance}",purpose="General",outcome="absent"}'`, `        values: '7+0x12 10+0x12'`);
+      }
+      lines.push('    promql_expr_test:', `      - expr: ${JSON.stringify(expr)}`, '        eval_time: 24h', '        exp_samples:', `          - labels: '{purpose="General"}'`, '            value: 15', '');
+      await writeFile(join(dir, 'test.yml'), lines.join('\n'));
+      const r = runPromtool(['test', 'rules', join(dir, 'test.yml')]);
+      expect(r.output).toMatch(/SUCCESS/);
+      expect(r.status).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(!promtool)('every query is valid PromQL (promtool)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lethe-dash-'));
     try {

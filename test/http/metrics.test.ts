@@ -112,8 +112,42 @@ describe('GET /metrics', () => {
     await insertJobs(db.pool, [{ id: 'g-2', fileKey: 'm/g-2.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '40 days'` }]);
     expect(sample(await scrape(cached), 'lethe_backlog_expired_rows{purpose="General"}')).toBe(before);
     expect(sample(await scrape(live), 'lethe_backlog_expired_rows{purpose="General"}')).toBe((before ?? 0) + 1);
-    // This service's counters saw no run: they count runs finished in its own process.
-    expect(sample(await scrape(cached), 'lethe_run_duration_seconds_count')).toBe(0);
+    // No run finished in this service's process, yet its counters show the run: they come from lethe_runs.
+    expect(sample(await scrape(cached), 'lethe_run_duration_seconds_count')).toBe(1);
+    expect(sample(await scrape(cached), 'lethe_files_deleted_total{purpose="General",outcome="erased"}')).toBe(1);
+  });
+
+  it('counts runs done by any process (another engine: `lethe run`, the CronJob), each once, on every service', async () => {
+    const standalone = await startService({ pool: db.pool, logger: silentLogger, version: 'test', metricsCacheMs: 0, backlogCacheMs: 0 });
+    const other = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1 });
+    try {
+      const before = await scrape(standalone);
+      const generalBefore = sample(before, 'lethe_files_deleted_total{purpose="General",outcome="erased"}') ?? 0;
+      const runsBefore = sample(before, 'lethe_runs_total{status="completed",dry_run="false"}') ?? 0;
+      await files.put('m/g-2.pdf'); // g-2 (General, 40 days old) was inserted above without its file
+      await files.put('m/g-3.pdf');
+      await insertJobs(db.pool, [{ id: 'g-3', fileKey: 'm/g-3.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '35 days'` }]);
+      expect(await other.run()).toMatchObject({ status: 'completed', erased_count: 2 });
+      for (const s of [standalone, live]) {
+        const text = await scrape(s);
+        expect(sample(text, 'lethe_files_deleted_total{purpose="General",outcome="erased"}')).toBe(generalBefore + 2);
+        expect(sample(text, 'lethe_runs_total{status="completed",dry_run="false"}')).toBe(runsBefore + 1);
+      }
+      // Scraped again: each run is counted once.
+      expect(sample(await scrape(standalone), 'lethe_files_deleted_total{purpose="General",outcome="erased"}')).toBe(generalBefore + 2);
+      expect(sample(await scrape(standalone), 'lethe_run_duration_seconds_count')).toBe(2);
+      // A run whose process died has no summary: its ledger rows count.
+      await db.pool.query(`INSERT INTO lethe_runs (id, trigger, status, started_at, ended_at) VALUES ('00000000-0000-4000-8000-00000000dead', 'manual', 'interrupted', now() - interval '1 minute', now())`);
+      await db.pool.query(`INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, outcome) VALUES
+        ('00000000-0000-4000-8000-00000000dead', 'd-1', 'm/d-1.pdf', 'Financial', 'erased'), ('00000000-0000-4000-8000-00000000dead', 'd-2', 'm/d-2.pdf', 'Financial', 'failed')`);
+      const text = await scrape(standalone);
+      expect(sample(text, 'lethe_files_deleted_total{purpose="Financial",outcome="erased"}')).toBe(1);
+      expect(sample(text, 'lethe_files_failed_total{purpose="Financial"}')).toBe(1);
+      expect(sample(text, 'lethe_runs_total{status="interrupted",dry_run="false"}')).toBe(1);
+    } finally {
+      await other.close();
+      await standalone.close();
+    }
   });
 
   it('still answers without its database, with lethe_database_up 0', async () => {

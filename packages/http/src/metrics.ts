@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { currentRun, evaluateHealth, gatherHealthFacts, type HealthFacts, type JobsTable, type RunRecord, type RunSummary } from '@lethe/engine';
+import { currentRun, evaluateHealth, finishedRunsSince, gatherHealthFacts, type FinishedRunCounts, type HealthFacts, type JobsTable, type RunRecord, type RunSummary } from '@lethe/engine';
 import { countBacklog, type BacklogCount } from './backlog.js';
 import type { ResolvedHttpOptions } from './options.js';
 
@@ -13,14 +13,18 @@ const REFRESH_WAIT_MS = 5_000;
 const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy'] as const;
 const DELETED_OUTCOMES = ['erased', 'absent'] as const;
 const RUN_END_STATES = ['completed', 'failed', 'paused', 'interrupted'] as const;
+/** Runs are read again from a little before the last end seen: a run's final UPDATE may commit late. */
+const RUN_REREAD_MARGIN_MS = 10 * 60_000;
 
 /**
  * Prometheus metrics, on a registry of our own (never prom-client's global one, so two services in
- * one process, as in tests, do not collide). Two sources:
- * - counters and the duration histogram from `observeRun` (runs finished in this process: the
- *   daemon's scheduled runs, or runs triggered through this service's admin API);
- * - gauges read from the database at scrape time with a short cache, so any replica, and a
- *   standalone `lethe serve`, shows the last/next run, pause state and backlog of the whole fleet.
+ * one process, as in tests, do not collide). Everything Lethe-specific comes from the database at
+ * scrape time, with a short cache, so every replica and a standalone `lethe serve` show the same
+ * truth whoever ran the deletes (the daemon, `lethe run`, the CronJob):
+ * - counters and the duration histogram: cumulative totals over every finished run in lethe_runs
+ *   (the summaries' by_purpose, never the ledger, which can be huge), read incrementally: each
+ *   refresh reads only runs ended since the last one seen, each run id counted once;
+ * - gauges: last/next run, pause state, 24 h figures, backlog.
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -32,6 +36,10 @@ export class ServiceMetrics {
   #backlogAt = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | null = null;
   readonly #knownPurposes = new Set<string>();
+  /** Run ids already added to the counters (kept for the process's life: a few bytes a run). */
+  readonly #countedRuns = new Set<string>();
+  /** The latest ended_at counted (ms), or null before the first read. */
+  #countedUntilMs: number | null = null;
 
   constructor(o: ResolvedHttpOptions, jobsTable: () => Promise<JobsTable>) {
     this.#o = o;
@@ -50,19 +58,12 @@ export class ServiceMetrics {
     return this.registry.contentType;
   }
 
-  observeRun(s: RunSummary): void {
-    this.#c.runs.inc({ status: s.status, dry_run: String(s.dry_run) });
-    // The database gauges (last run, 24 h totals) change with every run: read them again.
+  /**
+   * A run finished in this process: the database figures change with it, so the next scrape reads
+   * them again. The counters come from lethe_runs like any other process's run (counted once).
+   */
+  observeRun(_s: RunSummary): void {
     this.#stateAt = Number.NEGATIVE_INFINITY;
-    if (s.dry_run) return;
-    this.#c.duration.observe(s.duration_seconds);
-    for (const [purpose, c] of Object.entries(s.by_purpose)) {
-      this.#seedPurpose(purpose);
-      for (const outcome of DELETED_OUTCOMES) this.#c.deleted.inc({ purpose, outcome }, c[outcome]);
-      this.#c.failed.inc({ purpose }, c.failed);
-      this.#c.skipped.inc({ purpose, reason: 'refused' }, c.refused);
-      this.#c.skipped.inc({ purpose, reason: 'shared' }, c.shared);
-    }
   }
 
   /**
@@ -107,7 +108,7 @@ export class ServiceMetrics {
     let running: RunRecord | null;
     try {
       const jobs = await this.#jobsTable().catch(() => null);
-      [facts, running] = await Promise.all([gatherHealthFacts(this.#o.pool, this.#o.now(), this.#o.staleAfterMs, jobs), currentRun(this.#o.pool)]);
+      [facts, running] = await Promise.all([gatherHealthFacts(this.#o.pool, this.#o.now(), this.#o.staleAfterMs, jobs), currentRun(this.#o.pool), this.#countNewRuns()]);
     } catch (error) {
       g.databaseUp.set(0);
       this.#o.logger.warn({ err: error }, 'metrics: could not read state from the database; its gauges keep their last values');
@@ -133,6 +134,30 @@ export class ServiceMetrics {
     g.lastFailed.set(last?.failed ?? 0);
     const d = last?.durationSeconds ?? 0;
     g.lastRate.set(d > 0 ? (last?.deleted ?? 0) / d : 0);
+  }
+
+  /** Adds the runs that finished since the last read (any process) to the counters, each once. */
+  async #countNewRuns(): Promise<void> {
+    const since = this.#countedUntilMs === null ? null : new Date(this.#countedUntilMs - RUN_REREAD_MARGIN_MS);
+    for (const r of await finishedRunsSince(this.#o.pool, since)) {
+      if (this.#countedRuns.has(r.id)) continue;
+      this.#countedRuns.add(r.id);
+      this.#countedUntilMs = Math.max(this.#countedUntilMs ?? Number.NEGATIVE_INFINITY, Date.parse(r.endedAt));
+      this.#countRun(r);
+    }
+  }
+
+  #countRun(r: FinishedRunCounts): void {
+    this.#c.runs.inc({ status: r.status, dry_run: String(r.dryRun) });
+    if (r.dryRun) return;
+    this.#c.duration.observe(r.durationSeconds);
+    for (const [purpose, c] of Object.entries(r.byPurpose)) {
+      this.#seedPurpose(purpose);
+      for (const outcome of DELETED_OUTCOMES) this.#c.deleted.inc({ purpose, outcome }, c[outcome]);
+      this.#c.failed.inc({ purpose }, c.failed);
+      this.#c.skipped.inc({ purpose, reason: 'refused' }, c.refused);
+      this.#c.skipped.inc({ purpose, reason: 'shared' }, c.shared);
+    }
   }
 
   async #refreshBacklog(): Promise<void> {
@@ -170,10 +195,10 @@ function seconds(iso: string | null): number {
 function createRunMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    runs: new Counter({ name: 'lethe_runs_total', help: 'Runs finished in this process, by how they ended.', labelNames: ['status', 'dry_run'], registers }),
+    runs: new Counter({ name: 'lethe_runs_total', help: 'Runs finished on this database (lethe_runs, any process), by how they ended.', labelNames: ['status', 'dry_run'], registers }),
     deleted: new Counter({
       name: 'lethe_files_deleted_total',
-      help: 'Files deleted by runs in this process, by purpose and outcome (erased, or already absent).',
+      help: 'Files deleted by every run on this database (lethe_runs summaries, any process), by purpose and outcome (erased, or already absent).',
       labelNames: ['purpose', 'outcome'],
       registers,
     }),
@@ -186,7 +211,7 @@ function createRunMetrics(registry: Registry) {
     }),
     duration: new Histogram({
       name: 'lethe_run_duration_seconds',
-      help: 'Duration of real (not dry) runs finished in this process.',
+      help: 'Duration of real (not dry) runs finished on this database (lethe_runs, any process).',
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200],
       registers,
     }),

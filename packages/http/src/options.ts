@@ -57,7 +57,7 @@ export interface ResolvedHttpOptions {
 export interface HttpService {
   listen(port: number, host?: string): Promise<{ port: number }>;
   close(): Promise<void>;
-  /** The daemon reports every finished run here so counters and the duration histogram see it. */
+  /** The daemon reports every finished run here: the next scrape reads the database figures again (the counters come from lethe_runs, whoever ran the run). */
   observeRun(summary: RunSummary): void;
 }
 

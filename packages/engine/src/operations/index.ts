@@ -1,4 +1,5 @@
 export * from './history.js';
+export * from './run-totals.js';
 export * from './health.js';
 export * from './schedulers.js';
 export * from './plan.js';
