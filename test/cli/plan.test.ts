@@ -43,7 +43,7 @@ describe('lethe plan', () => {
     const human = await f.run(['plan']);
     expect(human.lines[1]).toMatch(/^purpose +retention +expired now +next 24h +next 7d +next 30d +next 90d +next expiry$/);
     expect(human.stdout).toMatch(/\nSystem Testing +24 hours +1 +2 +2 +2 +2 +\S+ \S+Z\n/);
-    expect(human.stdout).toContain('Never judged: 1 rows with no policy for purpose "Marketing"');
+    expect(human.stdout).toContain('Never judged: 1 row with no policy for purpose "Marketing"');
   });
 
   it('--within lists the files expiring in the window as JSON lines, soonest first', async () => {

@@ -3,7 +3,7 @@ import { expiringWithin, planExpiries, PLAN_WINDOWS, type ExpiryPlan } from '@le
 import { durationInterval } from '../durations.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
-import { count, table, time } from '../render/format.js';
+import { atLeast, count, table, time } from '../render/format.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 
 interface PlanFlags extends ConnectionFlags {
@@ -47,7 +47,7 @@ export function planLines(p: ExpiryPlan): string[] {
     lines.push(`Expired now (the next run deletes them): ${backlog.map((x) => `${x.purpose} ${count(x.expired)}, oldest expired ${time(x.oldest_expired_at)}`).join('; ')}`);
   }
   for (const u of p.unreadable) {
-    lines.push(`Never judged: ${count(u.count)}${u.capped ? '+' : ''} rows ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`}`);
+    lines.push(`Never judged: ${atLeast(u.count, u.capped, 'row')} ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`}`);
   }
   lines.push('Files expiring soon, for notices: `lethe plan --within 48h` (JSON lines).');
   return lines;

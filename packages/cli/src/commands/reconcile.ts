@@ -4,7 +4,7 @@ import { addActorOption, defaultActor } from '../actor.js';
 import { durationMs, percentFraction } from '../durations.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
-import { count, duration, plural, time } from '../render/format.js';
+import { codeMessage, count, duration, plural, time } from '../render/format.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 
 interface ReconcileFlags extends ConnectionFlags {
@@ -71,7 +71,7 @@ export function reconcileLines(r: ReconcileReport): string[] {
     const a = r.actions;
     lines.push(`Applied: ${count(a.files_erased)} files erased, ${count(a.files_absent)} already gone, ${count(a.files_failed)} failed; ${count(a.rows_removed)} rows removed (ledger run_id ${r.reconcile_id})`);
     if (a.files_held > 0 || a.rows_held > 0) lines.push(`Kept under a legal hold: ${count(a.files_held)} files, ${count(a.rows_held)} rows`);
-    for (const f of a.failures) lines.push(`  failed: ${f.file_key}: ${f.code} ${f.message}`);
+    for (const f of a.failures) lines.push(`  failed: ${f.file_key}: ${codeMessage(f.code, f.message)}`);
   }
   return lines;
 }

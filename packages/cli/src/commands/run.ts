@@ -3,6 +3,7 @@ import { createEngine, type RunProgress, type RunSummary } from '@lethe/engine';
 import { engineOptions } from '../config.js';
 import { ExitCode, printJson, printLines, UsageError, type Io } from '../output.js';
 import type { CommandContext } from '../program.js';
+import { atLeast, codeMessage, count, inPurposeOrder, plural } from '../render/format.js';
 
 interface RunFlags {
   dryRun?: boolean;
@@ -122,21 +123,21 @@ function etaSeconds(p: RunProgress, ratePerSecond: number): number | null {
 export function humanSummary(s: RunSummary): string[] {
   const lines = [
     `Run ${s.run_id} ${s.status}${s.dry_run ? ' (dry run: nothing deleted)' : ''} in ${s.duration_seconds}s; cutoff ${s.cutoff}, policy version ${s.policy_version}`,
-    s.dry_run ? `Would delete: ${s.would_delete_count}` : `Deleted: ${s.deleted_count}, Failed: ${s.failed_count}`,
+    s.dry_run ? `Would delete: ${count(s.would_delete_count)}` : `Deleted: ${count(s.deleted_count)}, Failed: ${count(s.failed_count)}`,
   ];
-  for (const [purpose, c] of Object.entries(s.by_purpose)) {
+  for (const [purpose, c] of inPurposeOrder(s.by_purpose)) {
     const parts = s.dry_run
-      ? [`${c.selected} expired`]
-      : [`${c.erased} erased`, ...(c.absent ? [`${c.absent} already absent`] : []), ...(c.failed ? [`${c.failed} failed`] : [])];
-    if (c.refused) parts.push(`${c.refused} refused`);
-    if (c.shared) parts.push(`${c.shared} kept (file shared with a live row)`);
+      ? [`${count(c.selected)} expired`]
+      : [`${count(c.erased)} erased`, ...(c.absent ? [`${count(c.absent)} already absent`] : []), ...(c.failed ? [`${count(c.failed)} failed`] : [])];
+    if (c.refused) parts.push(`${count(c.refused)} refused`);
+    if (c.shared) parts.push(`${count(c.shared)} kept (file shared with a live row)`);
     lines.push(`  ${purpose} (${s.policies[purpose] ?? '?'}): ${parts.join(', ')}`);
   }
-  for (const e of s.errors.slice(0, 5)) lines.push(`  failed: ${e.file_key}: ${e.code} ${e.message}`);
-  for (const e of s.refused.slice(0, 5)) lines.push(`  refused: ${JSON.stringify(e.file_key)} (job ${e.job_id}): ${e.code} ${e.message}`);
+  for (const e of s.errors.slice(0, 5)) lines.push(`  failed: ${e.file_key}: ${codeMessage(e.code, e.message)}`);
+  for (const e of s.refused.slice(0, 5)) lines.push(`  refused: ${JSON.stringify(e.file_key)} (job ${e.job_id}): ${codeMessage(e.code, e.message)}`);
   for (const u of s.unreadable) {
-    lines.push(`  not judged: ${u.count}${u.capped ? '+' : ''} rows with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
+    lines.push(`  not judged: ${atLeast(u.count, u.capped, 'row')} with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
   }
-  if (s.error) lines.push(`error: ${s.error.code}: ${s.error.message}`);
+  if (s.error) lines.push(`error: ${s.error.message.startsWith(`${s.error.code}:`) ? s.error.message : `${s.error.code}: ${s.error.message}`}`);
   return lines;
 }

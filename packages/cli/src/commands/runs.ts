@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { getRun, runStatusLabel, type RunDetail } from '@lethe/engine';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
-import { count, duration, time } from '../render/format.js';
+import { codeMessage, count, duration, inPurposeOrder, time } from '../render/format.js';
 import { runJson } from '../render/records.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 
@@ -36,7 +36,7 @@ export function runDetailLines({ run, summary, failuresByCode }: RunDetail): str
     `Started ${time(run.startedAt)}, ended ${time(run.endedAt)}, took ${duration(run.durationSeconds)}; cutoff ${time(run.cutoff)}, policy version ${run.policyVersion ?? '-'}`,
     `${run.dryRun ? `Would delete: ${run.wouldDelete === null ? '-' : count(run.wouldDelete)}` : `Deleted: ${run.deleted === null ? '-' : count(run.deleted)}`}, Failed: ${run.failed === null ? '-' : count(run.failed)}${summary ? `, Refused: ${count(summary.refused_count)}, Kept (shared): ${count(summary.shared_count)}` : ''}`,
   ];
-  for (const [purpose, c] of Object.entries(summary?.by_purpose ?? {})) {
+  for (const [purpose, c] of inPurposeOrder(summary?.by_purpose ?? {})) {
     lines.push(`  ${purpose}: ${count(c.erased)} erased, ${count(c.absent)} already absent, ${count(c.failed)} failed, ${count(c.refused)} refused, ${count(c.shared)} shared`);
   }
   if (run.error) lines.push(`Error: ${run.error}`);

@@ -5,7 +5,7 @@ import {
 } from '@lethe/engine';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
-import { count, duration, plural, table, time } from '../render/format.js';
+import { count, duration, inPurposeOrder, plural, table, time } from '../render/format.js';
 import { runJson, schedulerJson } from '../render/records.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 import { VERSION } from '../version.js';
@@ -117,7 +117,7 @@ export function statusLines(s: StatusReport): string[] {
   if (live.length === 0) lines.push('In progress:  none');
   live.forEach((r, i) => lines.push(`${i === 0 ? 'In progress:  ' : '              '}${inFlightLine(r)}`));
   lines.push(`Backlog:      ${plural(s.backlog.total, 'expired row')} (policy version ${s.backlog.policy_version})`);
-  for (const [purpose, n] of Object.entries(s.backlog.by_purpose)) if (n > 0) lines.push(`  ${purpose}: ${count(n)}`);
+  for (const [purpose, n] of inPurposeOrder(s.backlog.by_purpose)) if (n > 0) lines.push(`  ${purpose}: ${count(n)}`);
   return lines;
 }
 

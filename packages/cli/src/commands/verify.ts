@@ -3,7 +3,7 @@ import { verifyExpired, type VerifyReport } from '@lethe/engine';
 import { durationMs } from '../durations.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
-import { count, duration, plural, time } from '../render/format.js';
+import { atLeast, codeMessage, count, duration, plural, time } from '../render/format.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 import { positiveInt } from './run.js';
 import { addLedgerVerifyOptions, ledgerVerifyAction, type LedgerVerifyFlags } from './verify-ledger.js';
@@ -53,10 +53,10 @@ export function verifyLines(r: VerifyReport, show: number): string[] {
   if (r.held > 0) lines.push(`${plural(r.held, 'expired row')} kept under a legal hold (\`lethe holds\`).`);
   if (r.unverifiable > 0) {
     lines.push(`${plural(r.unverifiable, 'expired row')} could not be checked:`);
-    for (const u of r.unverifiable_samples.slice(0, 5)) lines.push(`  ${JSON.stringify(u.file_key)} (job ${u.job_id}): ${u.code} ${u.message}`);
+    for (const u of r.unverifiable_samples.slice(0, 5)) lines.push(`  ${JSON.stringify(u.file_key)} (job ${u.job_id}): ${codeMessage(u.code, u.message)}`);
   }
   for (const u of r.unreadable) {
-    lines.push(`Never judged: ${count(u.count)}${u.capped ? '+' : ''} rows ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
+    lines.push(`Never judged: ${atLeast(u.count, u.capped, 'row')} ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
   }
   lines.push(r.past_grace > 0
     ? `FAIL: ${plural(r.past_grace, 'file')} overdue by more than ${grace}. Run \`lethe run\` (or \`lethe run --backlog\`), then \`lethe runs show <id>\` for failures.`

@@ -27,10 +27,33 @@ export function relative(seconds: number): string {
 
 export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${count(n)} ${n === 1 ? noun : nouns}`;
 
+/** `1 row`, `2 rows`, `1,000+ rows` (a capped count is a lower bound, so always plural). */
+export const atLeast = (n: number, capped: boolean, noun: string, nouns = `${noun}s`): string => `${count(n)}${capped ? '+' : ''} ${n === 1 && !capped ? noun : nouns}`;
+
 /** Left-aligned columns separated by two spaces; numbers are right-aligned. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[\d,.%-]+$/.test(r[i] ?? '')));
   return all.map((r) => r.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+/**
+ * `EISDIR` + `EISDIR: not a deletable file (...)` -> `EISDIR: not a deletable file (...)`: storage
+ * messages often start with their code already, and `EISDIR EISDIR: ...` reads as a stutter.
+ */
+export function codeMessage(code: string, message: string): string {
+  return message === code || message.startsWith(`${code}:`) || message.startsWith(`${code} `) ? message : `${code} ${message}`;
+}
+
+/** The policy order of the runbook's retention table; other purposes follow, alphabetically. */
+export const PURPOSE_ORDER: readonly string[] = ['System Testing', 'General', 'Financial', 'Legal', 'Medical'];
+
+/** A by-purpose record's entries in policy order, whatever order the database returned them in. */
+export function inPurposeOrder<T>(byPurpose: Readonly<Record<string, T>>): [string, T][] {
+  const rank = (p: string): number => {
+    const i = PURPOSE_ORDER.indexOf(p);
+    return i === -1 ? PURPOSE_ORDER.length : i;
+  };
+  return Object.entries(byPurpose).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
