@@ -1,4 +1,5 @@
-import { lstat, opendir, realpath, unlink } from 'node:fs/promises';
+import { lstat as lstatThen, realpath as realpathThen, unlink as unlinkThen } from 'node:fs';
+import { lstat, opendir, realpath } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCodes, LetheError } from '../errors.js';
 import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../ports.js';
@@ -81,21 +82,7 @@ export class FileStorage implements StoragePort {
     const problem = checkKey(key) ?? (isReservedKey(key) ? reservedKeyProblem() : null);
     if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
     if (this.#beforeKey !== undefined) await this.#beforeKey(key);
-    const slash = key.lastIndexOf('/');
-    try {
-      const parent = await realpath(slash < 0 ? rootReal : rootPrefix + key.slice(0, slash));
-      if (parent !== rootReal && !parent.startsWith(rootPrefix)) return outsideRoot(key);
-      const path = parent === rootReal ? rootPrefix + key.slice(slash + 1) : parent + sep + key.slice(slash + 1);
-      const st = await lstat(path);
-      if (st.isDirectory()) return { key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false };
-      const links = fileLinkProblem(st.isSymbolicLink(), st.nlink);
-      if (links) return { key, outcome: 'refused', code: links.code, message: links.message, retryable: false };
-      // Residual window: the path is walked again by unlink (Node has no unlinkat); docs/safety.md.
-      await unlink(path);
-      return { key, outcome: 'erased' };
-    } catch (error) {
-      return fsFailure(key, error as NodeJS.ErrnoException);
-    }
+    return eraseFile(rootReal, rootPrefix, key);
   }
 
   /** Undo window: renames into `.lethe/trash/` (see fs-trash.ts). */
@@ -180,6 +167,31 @@ async function* walk(rootReal: string, dir: string): AsyncIterable<ObjectInfo> {
       if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs };
     }
   }
+}
+
+/**
+ * One key: the real path of its parent (resolved now) inside the root, an lstat of the file (one
+ * link, not a symlink, not a directory), then the unlink of the path built from the real parent.
+ * Callbacks under one promise: the promise API's three promises a file cost about twice the
+ * main-thread time per call here (lstat 40k/s against 75-115k/s with a callback, 64 in flight).
+ */
+function eraseFile(rootReal: string, rootPrefix: string, key: string): Promise<KeyOutcome> {
+  const slash = key.lastIndexOf('/');
+  return new Promise((resolve) => {
+    realpathThen.native(slash < 0 ? rootReal : rootPrefix + key.slice(0, slash), (error, parent) => {
+      if (error) return resolve(fsFailure(key, error));
+      if (parent !== rootReal && !parent.startsWith(rootPrefix)) return resolve(outsideRoot(key));
+      const path = parent === rootReal ? rootPrefix + key.slice(slash + 1) : parent + sep + key.slice(slash + 1);
+      lstatThen(path, (error2, st) => {
+        if (error2) return resolve(fsFailure(key, error2));
+        if (st.isDirectory()) return resolve({ key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false });
+        const links = fileLinkProblem(st.isSymbolicLink(), st.nlink);
+        if (links) return resolve({ key, outcome: 'refused', code: links.code, message: links.message, retryable: false });
+        // Residual window: the path is walked again by unlink (Node has no unlinkat); docs/safety.md.
+        unlinkThen(path, (error3) => resolve(error3 ? fsFailure(key, error3) : { key, outcome: 'erased' }));
+      });
+    });
+  });
 }
 
 const outsideRoot = (key: string): KeyOutcome => ({ key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false });
