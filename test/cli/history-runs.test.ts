@@ -94,7 +94,7 @@ describe('lethe runs show', () => {
   it('exits 2 on a malformed or unknown run id', async () => {
     const bad = await f.run(['runs', 'show', 'yesterday']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^lethe: .*run-id: expected a run id \(a UUID/m);
+    expect(bad.stderr).toMatch(/^lethe: .*run-id: expected a run id or a unique prefix of one \(at least 4 hex digits/m);
     const unknown = await f.run(['runs', 'show', '3f2b9c1e-0000-4000-8000-000000000000', '--json']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('run-id: no run with id 3f2b9c1e-0000-4000-8000-000000000000');

@@ -4,9 +4,8 @@ import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { codeMessage, count, duration, inPurposeOrder, time } from '../render/format.js';
 import { runJson } from '../render/records.js';
+import { MIN_PREFIX_DIGITS, parseRunId, resolveRunId } from '../run-id.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Runbook FM-002 diagnosis: one run, its failures grouped by error code with sample keys. */
 export function registerRuns(program: Command, ctx: CommandContext): void {
@@ -14,12 +13,16 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
   const show = runs
     .command('show')
     .description('one run: counts by purpose, and failures grouped by error code with sample keys (runbook FM-002)')
-    .argument('<run-id>', 'the run id (a UUID, as `lethe history` shows it)')
+    .argument('<run-id>', `the run id as \`lethe history\` shows it, or a unique prefix of it (at least ${MIN_PREFIX_DIGITS} hex digits, e.g. 3f2b9c1e); an ambiguous prefix exits 2 naming the runs`)
     .option('--json', 'print the run as JSON');
-  addConnectionOptions(show, { storage: false }).action(async (id: string, flags: ConnectionFlags) => {
-    if (!UUID.test(id)) throw new UsageError(`run-id: expected a run id (a UUID like 3f2b9c1e-0000-4000-8000-000000000000, see \`lethe history\`), got ${JSON.stringify(id)}`);
-    const detail = await withEngine(ctx, flags, (engine) => getRun(engine.pool, id));
-    if (!detail) throw new UsageError(`run-id: no run with id ${id} in this database (see \`lethe history --all\`)`);
+  addConnectionOptions(show, { storage: false }).action(async (typed: string, flags: ConnectionFlags) => {
+    const parsed = parseRunId(typed);
+    const detail = await withEngine(ctx, flags, async (engine) => {
+      const id = await resolveRunId(engine.pool, parsed);
+      const found = await getRun(engine.pool, id);
+      if (!found) throw new UsageError(`run-id: no run with id ${id} in this database (see \`lethe history --all\`)`);
+      return found;
+    });
     if (flags.json) {
       printJson(ctx.io, {
         run: runJson(detail.run), summary: detail.summary,
