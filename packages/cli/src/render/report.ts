@@ -1,4 +1,4 @@
-import type { ComplianceReport } from '@lethe/engine';
+import { LEGACY_PURPOSE, type ComplianceReport } from '@lethe/engine';
 import { count, duration, time } from './format.js';
 
 /** The runbook's "Monthly Report" template, filled in from a ComplianceReport. */
@@ -12,13 +12,16 @@ export function reportText(r: ComplianceReport): string[] {
     `Period: ${monthName} ${year} (${r.period_start.slice(0, 10)} to ${lastDay}, UTC)${r.month_complete ? '' : ` - in progress, up to ${time(r.generated_at)}`}`,
     '',
     `Total Files Deleted: ${count(t.deleted)}`,
-    ...r.by_purpose.map((p) => `- ${p.purpose}: ${count(p.deleted)} (${p.retentions.join(', ') || 'unknown'} retention)`),
+    ...r.by_purpose.map((p) => (p.purpose === LEGACY_PURPOSE
+      ? `- Legacy cleanup service: ${count(p.deleted)} (${count(r.legacy.rows)} audit_logs rows not written by Lethe)`
+      : `- ${p.purpose}: ${count(p.deleted)} (${p.retentions.join(', ') || 'unknown'} retention)`)),
     '',
     `Failed Deletions: ${count(t.failed)} (${(t.failure_rate * 100).toFixed(1)}% failure rate)`,
     `Worst Lateness: ${r.worst_lateness ? `${duration(r.worst_lateness.seconds)} after expiry (${r.worst_lateness.file_key}, ${r.worst_lateness.purpose ?? '-'}, run ${r.worst_lateness.run_id})` : 'none (no erasures this month)'}`,
     `Files Still Present Past Expiry: ${count(r.still_present.present)} (${count(r.still_present.late)} late; ${count(r.still_present.checked)} expired rows checked in storage now)`,
     `Runs: ${count(r.runs.total)} (${count(r.runs.completed)} completed, ${count(r.runs.failed)} failed, ${count(r.runs.interrupted)} interrupted, ${count(r.runs.paused)} paused)`,
   ];
+  lines.push(reconciliationLine(r));
   if (r.reconciled.orphan_files + r.reconciled.orphan_rows > 0) {
     lines.push(`Reconciled: ${count(r.reconciled.orphan_files)} orphan files erased, ${count(r.reconciled.orphan_rows)} orphan rows removed`);
   }
@@ -31,6 +34,19 @@ export function reportText(r: ComplianceReport): string[] {
   }
   if (r.notes.length > 0) lines.push('', 'Notes:', ...r.notes.map((n) => `- ${n}`));
   return lines;
+}
+
+/** The runbook's monthly query (summed over this month) against this report: same numbers, or why not. */
+export function reconciliationLine(r: ComplianceReport): string {
+  const c = r.reconciliation;
+  const head = `Runbook query (audit_logs cleanup_expired_jobs, ${r.month}): ${count(c.runbook_deleted)} deleted, ${count(c.runbook_failed)} failed`;
+  if (c.deleted_difference === 0 && c.failed_difference === 0) return `${head}: same numbers`;
+  const why: string[] = [];
+  if (c.trashed_not_purged > 0) why.push(`${count(c.trashed_not_purged)} files moved to the undo trash (the runbook counts them when trashed, this report once purged)`);
+  if (c.purged > 0) why.push(`${count(c.purged)} trash copies purged this month (counted here, by the runbook when trashed)`);
+  if (c.unexplained !== 0) why.push(`${count(c.unexplained)} from runs across the month's boundary or missing audit rows`);
+  if (c.failed_difference !== 0) why.push(`failed differs by ${count(c.failed_difference)}`);
+  return `${head}: ${c.deleted_difference >= 0 ? '+' : ''}${count(c.deleted_difference)} deleted vs this report (${why.join('; ')})`;
 }
 
 const CSV_HEADER = ['month', 'purpose', 'retention', 'deleted', 'erased', 'trashed', 'already_absent', 'failed', 'failed_files', 'refused', 'failure_rate', 'worst_lateness_seconds', 'late_erasures', 'still_present', 'still_present_late', 'status'];

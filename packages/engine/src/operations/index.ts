@@ -6,6 +6,7 @@ export * from './plan.js';
 export * from './verify.js';
 export * from './lookup.js';
 export * from './report.js';
+export * from './report-sources.js';
 export * from './policies.js';
 export * from './reconcile.js';
 export * from './purge.js';

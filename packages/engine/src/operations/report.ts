@@ -3,6 +3,7 @@ import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
 import type { UnreadableRows } from '../summary.js';
 import { databaseNow } from './plan.js';
+import { auditMonthTotals, lastFullMonth, lateAtMonthEndErasedSince, type LegacyCleanupRows } from './report-sources.js';
 import { readSchedulers } from './schedulers.js';
 import { verifyExpired, type VerifyFinding } from './verify.js';
 
@@ -10,9 +11,16 @@ import { verifyExpired, type VerifyFinding } from './verify.js';
  * The runbook's monthly compliance report (for the DPDP compliance officer), from Lethe's own
  * evidence: the ledger's per-file rows for the month (totals by purpose, failures, lateness), the
  * runs table (how many runs, how they ended) and a check of storage now (expired files still
- * present). DESIGN "Compliance grace": a file is late only when it was (or is) still present more
- * than one schedule period plus a grace (default 24 h) after it expired; COMPLIANT when none is.
+ * present), plus the legacy service's `cleanup_expired_jobs` rows, which the runbook's SQL counts.
+ * DESIGN "Compliance grace": a file is late only when it was (or is) still present more than one
+ * schedule period plus a grace (default 24 h) after it expired; COMPLIANT when none is.
+ * A closed month is judged as of its end, so later actions cannot change its verdict: ledger rows
+ * and runs up to its end; "still present and late" means late at its end (still present now, or
+ * erased only after the end).
  */
+
+/** The legacy service's rows in by_purpose: their audit rows carry no purpose. */
+export const LEGACY_PURPOSE = '(legacy cleanup service)';
 
 export const DEFAULT_COMPLIANCE_GRACE_MS = 86_400_000;
 const DEFAULT_PERIOD_MS = 86_400_000;
@@ -89,6 +97,12 @@ export interface ComplianceReport {
   readonly totals: Omit<PurposeTotals, 'purpose' | 'retentions'> & { readonly failure_rate: number };
   readonly by_purpose: readonly PurposeTotals[];
   readonly worst_lateness: Lateness | null;
+  /** The month's `cleanup_expired_jobs` rows Lethe did not write (details.source is not 'lethe'), included in the totals. */
+  readonly legacy: LegacyCleanupRows;
+  /** The runbook's monthly query over this month, against these totals, with the difference explained. */
+  readonly reconciliation: Reconciliation;
+  /** When lateness is judged: the month's end for a closed month (its verdict then never changes), else now. */
+  readonly judged_as_of: string;
   readonly runs: { readonly total: number; readonly completed: number; readonly failed: number; readonly interrupted: number; readonly paused: number };
   readonly reconciled: { readonly orphan_files: number; readonly orphan_rows: number };
   /** Later steps recorded this month: trash copies purged, files restored, files found back and erased again. */
@@ -98,6 +112,8 @@ export interface ComplianceReport {
     readonly checked: number;
     readonly present: number;
     readonly late: number;
+    /** Closed months: files late at the month's end that a run erased only after it (counted as late). */
+    readonly late_erased_after_month_end: number;
     readonly unverifiable: number;
     readonly worst_overdue_seconds: number | null;
     readonly by_purpose: Readonly<Record<string, { readonly present: number; readonly late: number }>>;
@@ -111,36 +127,58 @@ export interface ComplianceReport {
   readonly notes: readonly string[];
 }
 
-export async function monthlyReport(engine: Engine, month: string, o: ReportOptions = {}): Promise<ComplianceReport> {
-  const period = parseMonth(month);
+export interface Reconciliation {
+  readonly runbook_deleted: number;
+  readonly runbook_failed: number;
+  /** runbook - this report. */
+  readonly deleted_difference: number;
+  readonly failed_difference: number;
+  /** Moved to the undo trash this month: the runbook counts them when trashed, this report once purged. */
+  readonly trashed_not_purged: number;
+  /** Purged this month: counted here, counted by the runbook when they were trashed. */
+  readonly purged: number;
+  /** What the trash does not explain: runs across the month's boundary (their audit row is dated at their end), pruned audit rows. */
+  readonly unexplained: number;
+}
+
+/** `month` undefined: the last full month. */
+export async function monthlyReport(engine: Engine, month: string | undefined, o: ReportOptions = {}): Promise<ComplianceReport> {
   const db = engine.pool;
   const now = await databaseNow(db);
+  const period = parseMonth(month ?? lastFullMonth(now));
+  const closed = Date.parse(period.end) <= Date.parse(now);
   if (Date.parse(period.start) > Date.parse(now)) throw new ConfigError(`month: ${period.month} has not started yet (now is ${now.slice(0, 10)})`);
   const graceMs = o.graceMs ?? DEFAULT_COMPLIANCE_GRACE_MS;
   const periodMs = o.periodMs ?? (await schedulePeriodMs(db, o.staleAfterMs ?? 120_000));
   const allowedMs = periodMs + graceMs;
-  const [purposes, worst, runs, reconciled, afterErasure] = await Promise.all([
+  const [lethePurposes, worst, runs, reconciled, afterErasure, audit, erasedAfterEnd] = await Promise.all([
     purposeTotals(db, period, allowedMs),
     worstLateness(db, period),
     runCounts(db, period),
     reconcileCounts(db, period),
     afterErasureCounts(db, period),
+    auditMonthTotals(db, period),
+    closed ? lateAtMonthEndErasedSince(db, period, allowedMs, notReconcile) : 0,
   ]);
+  const purposes = audit.legacy.rows > 0 ? [...lethePurposes, legacyTotals(audit.legacy)] : lethePurposes;
+  // A closed month: only files already late at its end (so still late now) are checked.
   const verify = await verifyExpired(engine, {
-    graceMs: allowedMs, expiredBefore: period.end, maxFindings: 20,
+    graceMs: allowedMs, expiredBefore: closed ? new Date(Date.parse(period.end) - allowedMs).toISOString() : period.end, maxFindings: 20,
     ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.signal ? { signal: o.signal } : {}),
   });
   const totals = sumTotals(purposes);
   const stillPresent = {
-    checked: verify.checked, present: verify.present, late: verify.past_grace, unverifiable: verify.unverifiable,
+    checked: verify.checked, present: verify.present, late: verify.past_grace + erasedAfterEnd, late_erased_after_month_end: erasedAfterEnd, unverifiable: verify.unverifiable,
     worst_overdue_seconds: verify.worst_overdue_seconds,
     by_purpose: Object.fromEntries(Object.entries(verify.by_purpose).filter(([, c]) => c.present > 0).map(([p, c]) => [p, { present: c.present, late: c.past_grace }])),
     samples: verify.findings,
   };
-  const judged = judgeCompliance({ lateErasures: totals.late_erasures, latePresent: stillPresent.late, allowedMs });
+  const judged = judgeCompliance({ lateErasures: totals.late_erasures, latePresent: stillPresent.late, allowedMs, atMonthEnd: closed });
   const notes: string[] = [];
-  if (Date.parse(period.end) > Date.parse(now)) notes.push(`${period.month} is not over yet: figures are up to ${now}`);
-  if (stillPresent.present > stillPresent.late) notes.push(`${stillPresent.present - stillPresent.late} expired files are still present but within the allowed ${formatSeconds(allowedMs / 1000)}`);
+  if (!closed) notes.push(`${period.month} is not over yet: figures are up to ${now}`);
+  if (erasedAfterEnd > 0) notes.push(`${erasedAfterEnd} files were still present, and late, at the month's end; runs erased them after it`);
+  if (audit.legacy.rows > 0) notes.push(`${audit.legacy.rows} cleanup_expired_jobs rows of the legacy service (not written by Lethe) add ${audit.legacy.deleted} deleted and ${audit.legacy.failed} failed to the totals, as the runbook's SQL does; their files have no ledger rows, so their lateness is not judged`);
+  if (!closed && stillPresent.present > stillPresent.late) notes.push(`${stillPresent.present - stillPresent.late} expired files are still present but within the allowed ${formatSeconds(allowedMs / 1000)}`);
   if (verify.unverifiable > 0) notes.push(`${verify.unverifiable} expired rows have keys storage cannot check (see \`lethe verify\`)`);
   if (totals.failed > 0) notes.push(`${totals.failed} failed delete attempts on ${totals.failed_files} files (their rows are kept and retried)`);
   if (totals.trashed > 0 || afterErasure.purged > 0) notes.push(`${totals.trashed} files went to the undo-window trash this month (erased only once purged); ${afterErasure.purged} trash copies were purged this month and count as erased (lateness less the undo window)`);
@@ -150,19 +188,34 @@ export async function monthlyReport(engine: Engine, month: string, o: ReportOpti
   return {
     month: period.month, period_start: period.start, period_end: period.end, generated_at: now, month_complete: Date.parse(period.end) <= Date.parse(now),
     schedule_period_seconds: Math.round(periodMs / 1000), grace_seconds: Math.round(graceMs / 1000), allowed_lateness_seconds: Math.round(allowedMs / 1000),
-    totals, by_purpose: purposes, worst_lateness: worst, runs, reconciled, after_erasure: afterErasure,
+    totals, by_purpose: purposes, worst_lateness: worst, legacy: audit.legacy,
+    reconciliation: reconcile(audit.runbook, totals, afterErasure.purged), judged_as_of: closed ? period.end : now,
+    runs, reconciled, after_erasure: afterErasure,
     still_present: stillPresent, unreadable: verify.unreadable,
     status: judged.status, reasons: judged.reasons, notes,
   };
 }
 
+function legacyTotals(l: LegacyCleanupRows): PurposeTotals {
+  return { purpose: LEGACY_PURPOSE, retentions: [], deleted: l.deleted, erased: l.deleted, trashed: 0, absent: 0, failed: l.failed, failed_files: 0, refused: 0, worst_lateness_seconds: null, late_erasures: 0 };
+}
+
+function reconcile(runbook: { deleted: number; failed: number }, t: ComplianceReport['totals'], purged: number): Reconciliation {
+  const difference = runbook.deleted - t.deleted;
+  return {
+    runbook_deleted: runbook.deleted, runbook_failed: runbook.failed, deleted_difference: difference, failed_difference: runbook.failed - t.failed,
+    trashed_not_purged: t.trashed, purged, unexplained: difference - (t.trashed - purged),
+  };
+}
+
 /** The DESIGN rule, alone so it can be tested alone: compliant iff nothing is late. */
-export function judgeCompliance(f: { lateErasures: number; latePresent: number; allowedMs: number }): { status: ComplianceStatus; reasons: string[] } {
+export function judgeCompliance(f: { lateErasures: number; latePresent: number; allowedMs: number; atMonthEnd?: boolean }): { status: ComplianceStatus; reasons: string[] } {
   const allowed = formatSeconds(f.allowedMs / 1000);
   const reasons: string[] = [];
   const one = (n: number, singular: string, several: string): string => (n === 1 ? singular : several.replace('#', String(n)));
   if (f.lateErasures > 0) reasons.push(one(f.lateErasures, `1 file was erased more than ${allowed} after it expired`, `# files were erased more than ${allowed} after they expired`));
-  if (f.latePresent > 0) reasons.push(one(f.latePresent, `1 expired file is still present more than ${allowed} after it expired`, `# expired files are still present more than ${allowed} after they expired`));
+  if (f.latePresent > 0 && f.atMonthEnd) reasons.push(one(f.latePresent, `1 expired file was still present at the month's end more than ${allowed} after it expired`, `# expired files were still present at the month's end more than ${allowed} after they expired`));
+  else if (f.latePresent > 0) reasons.push(one(f.latePresent, `1 expired file is still present more than ${allowed} after it expired`, `# expired files are still present more than ${allowed} after they expired`));
   return { status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons };
 }
 
