@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { inspectJobsTable, ledgerKeyFor, listHolds, placeHold, releaseHolds, type Hold } from '@lethe/engine';
+import { inspectJobsTable, ledgerKeyFor, listHolds, lookupFileKey, placeHold, releaseHoldsWithReason, type Engine, type Hold } from '@lethe/engine';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -49,13 +49,20 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
     .summary('release the legal holds on a file')
     .description('release every active legal hold on a file key (audited); exits 1 when it had none')
     .argument('<file_key>', 'the held file key')
+    .option('--reason <text>', 'why the hold ends (recorded in the cleanup_hold_released audit row), e.g. "INC-4711 closed"')
     .option('--json', 'print the result as JSON');
   addActorOption(unhold);
-  addConnectionOptions(unhold, { storage: false }).action(async (fileKey: string, flags: ConnectionFlags & { by?: string }) => {
+  addConnectionOptions(unhold, { storage: false }).action(async (fileKey: string, flags: ConnectionFlags & { by?: string; reason?: string }) => {
     if (fileKey.trim() === '') throw new UsageError('file_key: expected a non-empty file key');
+    if (flags.reason !== undefined && flags.reason.trim() === '') throw new UsageError('--reason: expected a non-empty reason');
     const by = flags.by ?? defaultActor(ctx.io.env);
-    const released = await withEngine(ctx, flags, (engine) => releaseHolds(engine.pool, { fileKey }, by));
-    if (flags.json) printJson(ctx.io, { file_key: fileKey, released });
+    const { released, expired } = await withEngine(ctx, flags, async (engine) => {
+      const n = await releaseHoldsWithReason(engine.pool, fileKey, by, flags.reason);
+      return { released: n, expired: n > 0 ? await expiredRows(engine, fileKey) : null };
+    });
+    const warning = expired && releasedWarning(fileKey, expired);
+    if (warning) ctx.io.stderr.write(`lethe: warning: ${warning}\n`);
+    if (flags.json) printJson(ctx.io, { file_key: fileKey, released, ...(flags.reason === undefined ? {} : { reason: flags.reason.trim() }), ...(expired ? { expired_rows: expired.expired, live_rows: expired.live } : {}) });
     else printLines(ctx.io, [released > 0 ? `RELEASED ${released} hold${released === 1 ? '' : 's'} on ${fileKey}` : `${fileKey}: no active hold`]);
     ctx.setExit(released > 0 ? ExitCode.OK : ExitCode.FAILURES);
   });
@@ -73,6 +80,29 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
     else printLines(ctx.io, holdLines(list, flags.all === true));
     ctx.setExit(ExitCode.OK);
   });
+}
+
+interface RowsAtKey {
+  readonly expired: number;
+  /** Rows not expired, or not judged by any policy: either keeps the file. */
+  readonly live: number;
+}
+
+/** Rows at the key under the current policy, right after the release (lookup's judgement). */
+async function expiredRows(engine: Engine, fileKey: string): Promise<RowsAtKey> {
+  const { rows } = await lookupFileKey(engine, fileKey);
+  const expired = rows.filter((r) => r.expired).length;
+  return { expired, live: rows.length - expired };
+}
+
+/** Released rows that are already expired go at the next run: say so while it can still be undone. */
+export function releasedWarning(fileKey: string, r: RowsAtKey): string | null {
+  if (r.expired === 0) return null;
+  const rows = `${r.expired} of its rows ${r.expired === 1 ? 'is' : 'are'} expired`;
+  const hold = `(\`lethe hold ${/^[\w./@:-]+$/.test(fileKey) ? fileKey : JSON.stringify(fileKey)} --reason ...\` to keep it)`;
+  return r.live === 0
+    ? `${fileKey} is no longer held and ${rows}: the next run will erase the file ${hold}`
+    : `${fileKey} is no longer held and ${rows}: the next run removes ${r.expired === 1 ? 'it' : 'them'}; the file stays while ${r.live} live row${r.live === 1 ? '' : 's'} share${r.live === 1 ? 's' : ''} it ${hold}`;
 }
 
 /** `YYYY-MM-DD` or an ISO time; a calendar date must exist (2027-02-30 is refused, not rolled over). */
