@@ -2,6 +2,11 @@
 // The `lethe` command: a thin launcher for the compiled CLI (build with `pnpm build`).
 // libuv's thread pool (4 threads by default) bounds filesystem unlinks: give it room unless set.
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// The AWS SDK warns on every S3 command that a future release needs a newer Node
+// (NodeVersionSupportWarning, @aws-sdk/core emitWarningIfUnsupportedVersion): noise for an
+// operator, and it breaks stderr-clean scripts. The SDK's own switch; set it to "false" to see it.
+// Set before anything loads so storage worker threads, which copy this env, inherit it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { main } = await import('../dist/index.js');
 
