@@ -81,7 +81,10 @@ describe('daemon shutdown', () => {
     p.child.kill('SIGTERM');
     const exit = await exitWithin(p, 10_000);
     expect(exit.code).toBe(130);
-    expect((await f.db.pool.query('SELECT status FROM lethe_runs WHERE id = $1', [runId])).rows).toEqual([{ status: 'running' }]);
+    // The first signal stops every batch that has not reached storage (docs/safety.md#races), so
+    // the run may have recorded itself interrupted before the second came; if not, it is abandoned.
+    const [left] = (await f.db.pool.query<{ status: string }>('SELECT status FROM lethe_runs WHERE id = $1', [runId])).rows;
+    expect(['running', 'interrupted']).toContain(left!.status);
 
     // A hard exit may leave files erased whose rows and ledger rows were not yet written
     // (DESIGN invariant 5: storage first); the next run records them as absent and converges.

@@ -143,6 +143,8 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   await Promise.all(inFlight);
   lap('drain');
   if (stop.reason) return { stoppedBy: stop.reason, error: fatal ?? stop.error, wouldDelete };
+  // Most deletes of the last batches failed (within one batch too): the breaker's stop and pause.
+  if (!fatal && stoppedBy === null && ctx.breaker.tripped) stoppedBy = 'breaker';
   if (!fatal && stoppedBy === null && ctx.signal.aborted) stoppedBy = (await ctx.shouldStop()) ?? 'interrupted';
   return { stoppedBy: fatal ? 'failed' : stoppedBy, error: fatal, wouldDelete };
 }
@@ -222,6 +224,11 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
     return false;
   }
   if (ctx.signal.aborted || stop.reason) return false;
+  // The failure breaker tripped on a batch that finished while this one waited: stop before storage.
+  if (ctx.breaker.tripped) {
+    requestStop(stop, 'breaker');
+    return false;
+  }
   for (const k of checked.kept) {
     if (k.reason === 'held') ctx.summary.held(k.row);
     else if (k.reason === 'shared') ctx.summary.shared(k.row);
@@ -244,7 +251,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
     intentId = await recordIntent(ctx.pool, ctx.runId, rows);
     const erased = await erase(ctx, rows, checked.keys);
     outcomes = erased.outcomes;
-    // Files may be gone although the call failed: the intent stays, so the rerun expects them absent.
+    // Files may be gone although their delete failed: the intent stays, so the rerun expects them absent.
     if (erased.unknown) intentId = null;
     const after = await ctx.presence.afterStorage(rows, outcomes.map((o) => ({ key: o.row.fileKey, outcome: o.outcome, ...(o.trash ? { trash: o.trash } : {}) })));
     if (after) {
@@ -277,7 +284,7 @@ async function recordIntent(pool: pg.Pool, runId: string, rows: readonly Expired
   return r[0]!.id;
 }
 
-/** `unknown`: the storage call itself failed, so which files are gone is not known. */
+/** `unknown`: the storage call failed, or a key failed retryably, so which files are gone is not known for sure. */
 async function erase(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: readonly string[]): Promise<{ outcomes: RowOutcome[]; unknown: boolean }> {
   let results: KeyOutcome[];
   let unknown = false;
@@ -292,7 +299,11 @@ async function erase(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: re
     results = keys.map((key) => ({ key, outcome: 'failed', code: ErrorCodes.STORAGE, message, retryable: true }));
     unknown = true;
   }
-  for (const r of results) ctx.breaker.record(r.outcome);
+  for (const r of results) {
+    ctx.breaker.record(r.outcome);
+    // A retryable failure (a timeout, a reset after the store acted) may have erased the file.
+    if (r.outcome === 'failed' && r.retryable !== false) unknown = true;
+  }
   return { outcomes: matchOutcomes(rows, results, windowOf), unknown };
 }
 
