@@ -18,7 +18,18 @@ export interface PreRunCheck {
   readonly estimate: number | null;
 }
 
-interface CheckRequest { readonly dryRun: boolean; readonly allowLarge: boolean; readonly estimateTotal: boolean; readonly limit: number | undefined }
+interface CheckRequest {
+  readonly dryRun: boolean;
+  readonly allowLarge: boolean;
+  readonly estimateTotal: boolean;
+  readonly limit: number | undefined;
+  /**
+   * Pause Lethe when the guard refuses (default true: an unattended run that would erase too much
+   * stops the schedule too). An operator's explicit catch-up passes false: the refusal is theirs
+   * to read, and production's scheduled runs carry on.
+   */
+  readonly pauseOnRefusal?: boolean;
+}
 
 /**
  * Before a real run: the blast-radius guard (issue 7). A run that would erase more than the cap,
@@ -36,6 +47,10 @@ export async function preRunCheck(
   const measured = await measure(pool, options, table, selected, cutoff, run);
   const check = measured.blastRadius;
   if (check && !check.allowed && !run.allowLarge) {
+    if (run.pauseOnRefusal === false) {
+      await writeAudit(pool, AuditActions.BLAST_RADIUS_REFUSED, { ...check, cutoff, paused: false });
+      throw new LetheError(ErrorCodes.BLAST_RADIUS, `blast-radius guard: ${check.reason}; Lethe was not paused. After checking \`lethe plan\`, rerun with --allow-large`);
+    }
     const reason = await refuse(pool, options, check, { cutoff });
     throw new LetheError(ErrorCodes.BLAST_RADIUS, `${reason}. Lethe is now paused: \`lethe resume\` then \`lethe run --allow-large\` to proceed`);
   }
@@ -56,6 +71,22 @@ async function measure(pool: pg.Pool, options: ResolvedOptions, table: JobsTable
   if (!guarded) return { blastRadius: null, estimate };
   const check = judgeBlastRadius(limits, wouldErase, count.capped && (run.limit === undefined || count.total < run.limit), recent);
   return { blastRadius: check, estimate };
+}
+
+/**
+ * What the guard would say of a real run now, without refusing or pausing: a dry run's warning and
+ * a backlog run's announcement (count first, then decide). Always counts (capped), so the caller
+ * has the backlog's size whether or not a threshold applies.
+ */
+export async function previewBlastRadius(
+  pool: pg.Pool,
+  options: ResolvedOptions,
+  table: JobsTable,
+  selected: readonly PurposeSelection[],
+  cutoff: string,
+  limit: number | undefined,
+): Promise<PreRunCheck> {
+  return measure(pool, options, table, selected, cutoff, { dryRun: false, allowLarge: false, estimateTotal: true, limit });
 }
 
 /** The refusal: Lethe paused with the reason, and the audit row. Returns the reason. */

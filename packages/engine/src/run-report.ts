@@ -48,7 +48,7 @@ export function buildSummary(options: ResolvedOptions, f: RunFacts): RunSummary 
     storage: f.storage, version: options.version, host: options.host,
     deleted_count: t.erased + t.absent, failed_count: t.failed,
     erased_count: t.erased, absent_count: t.absent, refused_count: t.refused, shared_count: t.shared,
-    held_count: t.held, held_files: f.summary.heldFiles, changed_count: t.changed, vanished_count: t.vanished,
+    held_count: t.held, held_files: f.summary.heldFiles, shared_files: f.summary.sharedFiles, changed_count: t.changed, vanished_count: t.vanished,
     selected_count: t.selected, would_delete_count: f.wouldDelete,
     by_purpose: f.summary.byPurpose,
     failed_files: f.summary.failedFiles, errors: f.summary.errors, refused: f.summary.refused,

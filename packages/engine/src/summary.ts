@@ -71,6 +71,8 @@ export interface RunSummary {
   /** Expired rows kept because their file is under a legal hold (listed in held_files, capped). */
   readonly held_count: number;
   readonly held_files: readonly string[];
+  /** Files kept because a live row still names them (capped like held_files). */
+  readonly shared_files: readonly string[];
   /** Rows kept because the re-check under lock found them changed (docs/safety.md#races). */
   readonly changed_count: number;
   /** Rows removed by someone else before their batch reached storage (their files untouched). */
@@ -118,6 +120,7 @@ export class SummaryBuilder {
   readonly errors: FailureSample[] = [];
   readonly refused: FailureSample[] = [];
   readonly heldFiles: string[] = [];
+  readonly sharedFiles: string[] = [];
   readonly erasedKeys: string[] = [];
   erasedKeysTruncated = false;
   unreadable: UnreadableRows[] = [];
@@ -148,6 +151,8 @@ export class SummaryBuilder {
 
   shared(row: ExpiredRow): void {
     this.counts(row.purpose).shared++;
+    const key = this.#key(row.fileKey);
+    if (this.sharedFiles.length < this.#caps.failures && !this.sharedFiles.includes(key)) this.sharedFiles.push(key);
   }
 
   changed(row: ExpiredRow): void {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createEngine, type RunProgress, type RunSummary } from '@lethe/engine';
+import { createEngine, previewRun, type Engine, type RunPreview, type RunProgress, type RunSummary } from '@lethe/engine';
 import { engineOptions } from '../config.js';
 import { ExitCode, printJson, printLines, UsageError, type Io } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -38,7 +38,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
     .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
-    .option('--allow-large', 'proceed past the blast-radius guard (after checking `lethe plan`)')
+    .option('--allow-large', 'proceed past the blast-radius guard (after checking `lethe plan`); a --backlog run the guard would refuse exits 2 without it, and without pausing the schedule')
     .option('--allow-missing', 'record files that storage does not hold as already absent instead of stopping the run (after checking the mount or prefix)')
     .option('--group <id>', 'scale-out: be one worker of the logical run <id> (same id on every worker, e.g. the Job name; env LETHE_RUN_GROUP); workers share the backlog through row locks')
     .option('--shard <i/N>', 'with --group: only this hash shard of the rows (e.g. a Kubernetes Indexed Job: $JOB_COMPLETION_INDEX/N)')
@@ -53,8 +53,23 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       const engine = createEngine(engineOptions(config, { logger }));
       const progress = progressPrinter(ctx.io, flags.json === true);
       try {
+        const dryRun = flags.dryRun === true;
+        const preview = dryRun || (flags.backlog && group === undefined)
+          ? await previewRun(engine, { ...(flags.purpose ? { purposes: flags.purpose } : {}), ...(limit === undefined ? {} : { limit }) })
+          : null;
+        if (preview && !dryRun) {
+          announceBacklog(ctx.io, engine, preview);
+          if (preview.wouldBeRefused && !flags.allowLarge) {
+            refuseBacklog(ctx.io, preview, flags.json === true);
+            ctx.setExit(ExitCode.USAGE);
+            return;
+          }
+        }
+        if (preview && dryRun && preview.wouldBeRefused) {
+          ctx.io.stderr.write(`lethe: warning: a real run now would be refused by the blast-radius guard (${preview.blastRadius?.reason ?? 'over the threshold'}) and would pause Lethe; after checking \`lethe plan\`, use \`lethe run --allow-large\` (or \`lethe run --backlog --allow-large\`)\n`);
+        }
         const summary = await engine.run({
-          dryRun: flags.dryRun === true,
+          dryRun,
           trigger: group !== undefined ? 'worker' : flags.backlog ? 'backlog' : 'manual',
           ...(flags.backlog ? { estimateTotal: true } : {}),
           onProgress: progress,
@@ -68,7 +83,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         });
         progress.done();
-        if (flags.json) printJson(ctx.io, summary);
+        if (flags.json) printJson(ctx.io, dryRun ? { ...summary, blast_radius_warning: preview?.wouldBeRefused ? preview.blastRadius : null } : summary);
         else printLines(ctx.io, [...humanSummary(summary), ...(flags.backlog && summary.status !== 'completed' ? ['Backlog not finished: every batch so far is committed; run `lethe run --backlog` again to continue.'] : [])]);
         ctx.setExit(summary.status === 'completed' && summary.failed_count === 0 ? ExitCode.OK : ExitCode.FAILURES);
       } finally {
@@ -76,6 +91,23 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         await engine.close();
       }
     });
+}
+
+/** A backlog run says up front what it will do: how many rows, and how long at the rate ceiling. */
+function announceBacklog(io: Io, engine: Engine, p: RunPreview): void {
+  const rate = engine.options.deletesPerSecond;
+  const eta = rate > 0 ? `; at most ${rate}/s, so at least ${Math.ceil(p.expired / rate)}s` : '; no rate ceiling, the ETA follows in the progress lines';
+  io.stderr.write(`Backlog: ${plural(p.expired, 'expired row')} to erase (cutoff ${p.cutoff})${eta}\n`);
+}
+
+/**
+ * The guard would refuse this backlog: an operator's explicit catch-up is refused before it
+ * starts, and Lethe is NOT paused (the scheduled runs carry on); --allow-large is the answer.
+ */
+function refuseBacklog(io: Io, p: RunPreview, json: boolean): void {
+  const message = `blast-radius guard: ${p.blastRadius?.reason ?? 'over the threshold'}; nothing was deleted and Lethe was not paused (scheduled runs carry on). After checking \`lethe plan\`, rerun with \`lethe run --backlog --allow-large\``;
+  io.stderr.write(`lethe: ${message}\n`);
+  if (json) printJson(io, { error: { code: 'LETHE_E_BLAST_RADIUS', message }, blast_radius: p.blastRadius, expired: p.expired });
 }
 
 /** `i/N`, e.g. `2/8`. */
@@ -120,6 +152,15 @@ function etaSeconds(p: RunProgress, ratePerSecond: number): number | null {
   return p.total !== null && ratePerSecond > 0 ? Math.max(0, Math.round((p.total - p.processed) / ratePerSecond)) : null;
 }
 
+/** Kept files: the count, and the first keys (the summary's own list is capped too). */
+const KEPT_SHOWN = 5;
+function keptLines(label: string, rows: number, keys: readonly string[], why: string): string[] {
+  if (rows === 0) return [];
+  const shown = keys.slice(0, KEPT_SHOWN).map((k) => JSON.stringify(k));
+  const more = keys.length > KEPT_SHOWN ? ` (+${count(keys.length - KEPT_SHOWN)} more listed in --json)` : '';
+  return [`${label}: ${plural(rows, 'row')} ${why}${shown.length ? `; files ${shown.join(', ')}${more}` : ''}`];
+}
+
 export function humanSummary(s: RunSummary): string[] {
   const lines = [
     `Run ${s.run_id} ${s.status}${s.dry_run ? ' (dry run: nothing deleted)' : ''} in ${s.duration_seconds}s; cutoff ${s.cutoff}, policy version ${s.policy_version}`,
@@ -133,6 +174,8 @@ export function humanSummary(s: RunSummary): string[] {
     if (c.shared) parts.push(`${count(c.shared)} kept (file shared with a live row)`);
     lines.push(`  ${purpose} (${s.policies[purpose] ?? '?'}): ${parts.join(', ')}`);
   }
+  lines.push(...keptLines('Held', s.held_count, s.held_files ?? [], 'kept under a legal hold (`lethe holds`)'));
+  lines.push(...keptLines('Shared', s.shared_count, s.shared_files ?? [], 'kept: the file is shared with a live row'));
   for (const e of s.errors.slice(0, 5)) lines.push(`  failed: ${e.file_key}: ${codeMessage(e.code, e.message)}`);
   for (const e of s.refused.slice(0, 5)) lines.push(`  refused: ${JSON.stringify(e.file_key)} (job ${e.job_id}): ${codeMessage(e.code, e.message)}`);
   for (const u of s.unreadable) {

@@ -20,3 +20,4 @@ export * from './runs-in-flight.js';
 export * from './erasures.js';
 export * from './policy-revert.js';
 export * from './restore-from-backup.js';
+export * from './run-preview.js';
