@@ -132,7 +132,7 @@ export const schemas = {
     properties: {
       file_key: str,
       checked_at: time,
-      state: { type: 'string', enum: ['erased', 'retained', 'expired', 'orphan_file', 'unknown'] },
+      state: { type: 'string', enum: ['erased', 'retained', 'expired', 'held', 'orphan_file', 'unknown'] },
       policy_version: int,
       ledger: {
         type: 'array',

@@ -26,6 +26,7 @@ const STATE_TEXT: Record<LookupResult['state'], string> = {
   erased: 'ERASED (no row refers to it any more)',
   retained: 'RETAINED (rows refer to it; not expired yet)',
   expired: 'EXPIRED, waiting for the next run',
+  held: 'HELD (legal hold: runs keep the file and its rows until `lethe unhold`)',
   orphan_file: 'ORPHAN FILE (in storage, no row, no ledger entry: see `lethe reconcile`)',
   unknown: 'UNKNOWN (no row, no ledger entry, not in storage)',
 };
@@ -40,8 +41,15 @@ const LEDGER_TEXT: Readonly<Record<string, string>> = {
   reerased: 'found back in storage and erased again',
 };
 
+/** A restore from a backup also writes `restored`; its note (the error column) names the backup. */
+function ledgerText(l: LookupResult['ledger'][number]): string {
+  if (l.outcome === 'restored' && l.error?.startsWith('restored from backup')) return l.error;
+  return LEDGER_TEXT[l.outcome] ?? `${l.outcome} (${l.error_code ?? '?'}: ${l.error ?? ''})`;
+}
+
 export function lookupLines(r: LookupResult): string[] {
   const lines = [`${r.file_key}: ${STATE_TEXT[r.state]}`];
+  for (const h of r.holds ?? []) lines.push(`  hold ${h.id}: ${JSON.stringify(h.reason)} by ${h.created_by} at ${time(h.created_at)}${h.until ? `, until ${time(h.until)}` : ''}`);
   for (const row of r.rows) {
     const judged = row.unjudged_reason === 'unknown_purpose'
       ? `no policy for purpose ${JSON.stringify(row.purpose)}: never deleted until one exists`
@@ -54,7 +62,7 @@ export function lookupLines(r: LookupResult): string[] {
   }
   if (r.rows_truncated) lines.push('  ... more rows (see --json)');
   for (const l of r.ledger) {
-    const what = LEDGER_TEXT[l.outcome] ?? `${l.outcome} (${l.error_code ?? '?'}: ${l.error ?? ''})`;
+    const what = ledgerText(l);
     const after = l.after_expiry_seconds === null ? '' : `, ${duration(l.after_expiry_seconds)} after it expired ${time(l.expires_at)}`;
     lines.push(`  ${time(l.erased_at)}: ${what} by run ${l.run_id}${l.run_trigger ? ` (${l.run_trigger})` : ''}, job ${l.job_id || '-'}, purpose ${l.purpose ?? '-'}, policy version ${l.policy_version ?? '-'}${l.retention ? ` (${l.retention})` : ''}${after}`);
   }

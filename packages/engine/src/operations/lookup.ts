@@ -1,5 +1,6 @@
 import type { Engine } from '../engine.js';
 import { ConfigError, describeError } from '../errors.js';
+import { listHolds } from '../holds.js';
 import { inspectJobsTable } from '../jobs-table.js';
 import { ledgerKeyFor } from '../ledger-keys.js';
 import { retentionToInterval } from '../policy.js';
@@ -63,9 +64,19 @@ export interface StorageState {
  * - `retained`: rows refer to it and none is expired yet
  * - `expired`: a row is expired and waits for the next run (see `verify` for how overdue)
  * - `orphan_file`: in storage with no row and no ledger entry (see `reconcile`)
+ * - `held`: under an active legal hold: runs keep the file and its rows, expired or not
  * - `unknown`: Lethe has never seen it and storage does not have it
  */
-export type LookupState = 'erased' | 'retained' | 'expired' | 'orphan_file' | 'unknown';
+export type LookupState = 'erased' | 'retained' | 'expired' | 'held' | 'orphan_file' | 'unknown';
+
+/** An active legal hold on the key (`lethe holds`). */
+export interface LookupHold {
+  readonly id: string;
+  readonly reason: string;
+  readonly created_by: string;
+  readonly created_at: string;
+  readonly until: string | null;
+}
 
 export interface LookupResult {
   readonly file_key: string;
@@ -78,6 +89,8 @@ export interface LookupResult {
   readonly rows: readonly JobRowState[];
   readonly rows_truncated: boolean;
   readonly storage: StorageState;
+  /** Active holds on the key, newest first. */
+  readonly holds: readonly LookupHold[];
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(Number(ms)).toISOString());
@@ -89,7 +102,7 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
   const policy = await loadCurrentPolicies(db);
   const now = await databaseNow(db);
   const selections = policySelections(policy.policies);
-  const [ledger, rows, storage] = await Promise.all([
+  const [ledger, rows, storage, holds] = await Promise.all([
     db.query<{
       run_id: string; trigger: string | null; job_id: string; purpose_code: string | null; outcome: string; error_code: string | null; error: string | null;
       created_ms: number | null; expires_ms: number | null; erased_at: Date; policy_version: number | null; retention: string | null; after_s: number | null;
@@ -122,6 +135,7 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
       [fileKey, selections.map((s) => s.purpose), selections.map((s) => s.interval), now],
     ),
     storageState(engine, fileKey),
+    listHolds(db, { fileKey, activeOnly: true, limit: MAX_ENTRIES }),
   ]);
   const nowMs = Date.parse(now);
   const ledgerEntries = ledger.rows.slice(0, MAX_ENTRIES).map((l): LedgerEntry => ({
@@ -140,10 +154,11 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
   });
   return {
     file_key: fileKey, checked_at: now, policy_version: policy.version,
-    state: lookupState(ledgerEntries, rowStates, storage),
+    state: holds.length > 0 ? 'held' : lookupState(ledgerEntries, rowStates, storage),
     ledger: ledgerEntries, ledger_truncated: ledger.rows.length > MAX_ENTRIES,
     rows: rowStates, rows_truncated: rows.rows.length > MAX_ENTRIES,
     storage,
+    holds: holds.map((h) => ({ id: h.id, reason: h.reason, created_by: h.createdBy, created_at: h.createdAt, until: h.until })),
   };
 }
 
