@@ -22,13 +22,16 @@ export function registerReconcile(program: Command, ctx: CommandContext): void {
     .summary('orphan files and rows, dry run unless --apply (FM-005)')
     .description('find orphan files (in storage, no row, no ledger entry) and orphan rows (row, no file), older than a minimum age (runbook FM-005). Dry run unless --apply. Exits 1 when orphans are found and not removed, when it refuses, or when an action failed')
     .option('--apply', 'delete orphan files and rows, recording each in the ledger and audit_logs (takes the run lock; refused while paused)')
-    .option('--min-age <duration>', 'files and rows newer than this are never touched (uploads in flight)', '24h')
+    .option('--min-age <duration>', 'files and rows newer than this are never touched (uploads in flight); 0 is allowed, with a warning', '24h')
     .option('--max-orphan-share <percent>', 'refuse to act when more than this share of files or rows look orphaned (a wrong prefix, an empty mount)', '5%')
     .option('--prefix <prefix>', 'only list storage under this directory, relative to the storage root (no "..", no absolute path)')
     .option('--json', 'print the report as JSON');
   addActorOption(command);
   addConnectionOptions(command, { storage: true, batches: true }).action(async (flags: ReconcileFlags) => {
-    const minAgeMs = durationMs('--min-age', flags.minAge);
+    const minAgeMs = durationMs('--min-age', flags.minAge, { allowZero: true });
+    if (minAgeMs === 0) {
+      ctx.io.stderr.write('lethe: warning: --min-age 0: a file uploaded a moment ago whose row is not committed yet counts as an orphan; --apply would delete uploads in flight. Use it only with uploads stopped.\n');
+    }
     const maxOrphanShare = percentFraction('--max-orphan-share', flags.maxOrphanShare);
     checkPrefixFlag(flags.prefix);
     const report = await withEngine(ctx, flags, (engine) => reconcile(engine, {
@@ -54,9 +57,9 @@ const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
 export function reconcileLines(r: ReconcileReport): string[] {
   const lines = [
     `Reconcile ${r.reconcile_id} (${r.apply ? 'apply' : 'dry run'}) at ${time(r.checked_at)} against ${r.storage}; minimum age ${duration(r.min_age_seconds)}`,
-    `Orphan files: ${count(r.files.orphans)} of ${plural(r.files.checked, 'file')} (${pct(r.files.share)}); ${count(r.files.skipped)} newer than the minimum age left alone`,
+    `Orphan files: ${count(r.files.orphans)} of ${plural(r.files.looked_at, 'file')} looked at (${pct(r.files.share)}); ${count(r.files.skipped)} newer than the minimum age left alone`,
     ...r.files.samples.map((f) => `  ${f.file_key} (${f.size} bytes, modified ${time(f.modified_at)})`),
-    `Orphan rows:  ${count(r.rows.orphans)} of ${plural(r.rows.checked, 'row')} (${pct(r.rows.share)}); ${count(r.rows.skipped)} with keys that cannot be checked left alone`,
+    `Orphan rows:  ${count(r.rows.orphans)} of ${plural(r.rows.looked_at, 'row')} looked at (${pct(r.rows.share)}); ${count(r.rows.looked_at - r.rows.checked - r.rows.skipped)} newer than the minimum age and ${count(r.rows.skipped)} with keys that cannot be checked left alone`,
     ...r.rows.samples.map((row) => `  row ${row.job_id}: ${row.file_key} (${row.purpose ?? '-'}, created ${time(row.created_at)})`),
   ];
   if (r.files.held > 0 || r.rows.held > 0) {

@@ -124,6 +124,16 @@ export async function* orphanRowBatches(ctx: ScanContext): AsyncGenerator<RowSca
   }
 }
 
+/** Rows newer than the minimum age: never judged, but looked at (the orphan share counts them). */
+export async function countYoungRows(ctx: ScanContext): Promise<number> {
+  const t = ctx.table;
+  const { rows } = await ctx.pool.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${t.table} j WHERE j.${t.createdAt} >= ${t.toColumnTime(`$1::timestamptz - $2::bigint * interval '1 millisecond'`)}`,
+    [ctx.now, Math.round(ctx.minAgeMs)],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 async function judgeRows(ctx: ScanContext, raw: readonly RawRow[]): Promise<RowScanBatch> {
   const safe = raw.filter((r) => r[1] !== null && checkKey(r[1]) === null);
   const stats = await statAll(ctx.storage, [...new Set(safe.map((r) => r[1]!))], ctx.concurrency);

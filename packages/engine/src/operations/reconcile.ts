@@ -9,7 +9,7 @@ import type { ObjectInfo, StoragePort } from '../ports.js';
 import { acquireRunLock } from '../run-lock.js';
 import { databaseNow } from './plan.js';
 import { actOnOrphans, type ReconcileActions } from './reconcile-act.js';
-import { orphanFileBatches, orphanRowBatches, prefixProblem, type OrphanRow, type ScanContext } from './reconcile-scan.js';
+import { countYoungRows, orphanFileBatches, orphanRowBatches, prefixProblem, type OrphanRow, type ScanContext } from './reconcile-scan.js';
 
 export { ReconcileLedgerCodes } from './reconcile-act.js';
 export type { ReconcileActions } from './reconcile-act.js';
@@ -59,7 +59,15 @@ export interface ReconcileSide<S> {
   readonly skipped: number;
   /** Not known to the jobs table and the ledger (files) or missing from storage (rows), and not held. */
   readonly orphans: number;
-  /** orphans / checked. */
+  /**
+   * Everything listed (files) or in the table (rows), the minimum age notwithstanding: checked +
+   * skipped, plus the rows newer than the minimum age.
+   */
+  readonly looked_at: number;
+  /**
+   * orphans / looked_at: the share of all it looked at, not of those past the minimum age (15
+   * orphans among 1,650 files is 0.9%, not "15 of 15, 100%" because 1,635 were young).
+   */
   readonly share: number;
   readonly samples: readonly S[];
   /** Would be orphans, but their key is under an active legal hold: reported, never touched. */
@@ -160,10 +168,12 @@ async function survey(engine: Engine, storage: StoragePort, o: ReconcileOptions,
     for (const r of b.orphans.slice(0, maxSamples - rows.samples.length)) rows.samples.push(rowSample(r));
     for (const r of b.held.slice(0, maxSamples - rows.held_samples.length)) rows.held_samples.push(rowSample(r));
   }
-  return { ctx, files: { ...files, share: share(files) }, rows: { ...rows, share: share(rows) } };
+  const filesSeen = files.checked + files.skipped;
+  const rowsSeen = rows.checked + rows.skipped + (await countYoungRows(ctx));
+  return { ctx, files: { ...files, looked_at: filesSeen, share: share(files.orphans, filesSeen) }, rows: { ...rows, looked_at: rowsSeen, share: share(rows.orphans, rowsSeen) } };
 }
 
-const share = (s: { checked: number; orphans: number }): number => (s.checked === 0 ? 0 : s.orphans / s.checked);
+const share = (orphans: number, lookedAt: number): number => (lookedAt === 0 ? 0 : orphans / lookedAt);
 const percent = (x: number): string => `${Math.round(x * 1000) / 10}%`;
 
 /** DESIGN "Reconcile is guarded": too large a share orphaned means the view is wrong, not the data. */
@@ -171,10 +181,10 @@ export function reconcileRefusal(plan: Pick<Plan, 'files' | 'rows'>, maxShare: n
   const reasons: string[] = [];
   const { files, rows } = plan;
   if (files.share > maxShare) {
-    reasons.push(`${files.orphans} of ${files.checked} files (${percent(files.share)}) have no row and no ledger entry: is the storage URL or prefix the platform's, and the jobs table the right one?`);
+    reasons.push(`${files.orphans} of ${files.looked_at} files (${percent(files.share)}) have no row and no ledger entry: is the storage URL or prefix the platform's, and the jobs table the right one?`);
   }
   if (rows.share > maxShare) {
-    reasons.push(`${rows.orphans} of ${rows.checked} rows (${percent(rows.share)}) have no file: is the storage mounted and the URL right?`);
+    reasons.push(`${rows.orphans} of ${rows.looked_at} rows (${percent(rows.share)}) have no file: is the storage mounted and the URL right?`);
   }
   if (reasons.length === 0) return null;
   return `more than ${percent(maxShare)} look orphaned, which looks like a wrong view of storage rather than drift; nothing was changed. ${reasons.join(' ')} If this is real, raise the limit (--max-orphan-share).`;
