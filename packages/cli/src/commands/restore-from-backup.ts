@@ -34,6 +34,9 @@ export function restoreFromBackupLines(r: RestoreFromBackupResult): string[] {
     `RESTORED ${r.file_key} from the backup ${r.from} (${r.bytes} bytes${r.resumed ? '; an earlier, interrupted restore had copied it' : ''}); it was erased by run ${r.erased_by_run} at ${time(r.erased_at)}`,
     `  rows recreated: ${r.restored_job_ids.length > 0 ? r.restored_job_ids.join(', ') : 'none'}${r.already_present_job_ids.length > 0 ? `; already present, left as they are: ${r.already_present_job_ids.join(', ')}` : ''}`,
   ];
+  if (r.backup_settings_from_storage.length > 0) {
+    lines.push(`  the backup's ${r.backup_settings_from_storage.join(', ')} taken from the storage's settings (LETHE_STORAGE): the --from URL gave none`);
+  }
   if (r.rebuilt_from_columns_job_ids.length > 0) {
     lines.push(`  rows ${r.rebuilt_from_columns_job_ids.join(', ')} were rebuilt from the ledger's columns only (id, purpose, created_at): their full copy was dropped when the undo window ended; fill in the rest by hand`);
   }

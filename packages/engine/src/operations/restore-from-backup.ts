@@ -8,9 +8,10 @@ import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
 import { ledgerKeyFor } from '../ledger-keys.js';
 import { loadCurrentPolicies } from '../policy-store.js';
 import type { ObjectBody, StoragePort } from '../ports.js';
-import { createStorage, describeStorage, parseStorageUrl } from '../storage/config.js';
+import { createStorage, describeStorage } from '../storage/config.js';
 import { checkKey } from '../storage/keys.js';
 import { isReservedKey, reservedKeyProblem } from '../storage/trash-keys.js';
+import { backupLocation, type InheritedSetting } from './backup-location.js';
 import { withRunLock } from './locked.js';
 import { policySelections } from './plan.js';
 
@@ -31,7 +32,10 @@ const REMOVAL_OUTCOMES = ['erased', 'absent', 'trashed'];
 
 export interface RestoreFromBackupRequest {
   readonly fileKey: string;
-  /** A directory (`/mnt/backup/2025-11-30`, `file:///...`) or `s3://bucket/prefix?endpoint=...`. */
+  /**
+   * A directory (`/mnt/backup/2025-11-30`, `file:///...`) or `s3://bucket/prefix[?endpoint=...]`:
+   * an s3:// URL without an endpoint, region or credentials takes them from the storage's settings.
+   */
   readonly from: string;
   readonly by: string;
   /** The hold's reason (default: says it was restored from a backup and awaits review). */
@@ -43,6 +47,8 @@ export interface RestoreFromBackupResult {
   readonly restore_id: string;
   readonly file_key: string;
   readonly from: string;
+  /** Connection settings of the backup taken from the storage's (LETHE_STORAGE): the --from URL gave none. */
+  readonly backup_settings_from_storage: readonly InheritedSetting[];
   readonly bytes: number;
   /** The run whose erasure this undoes, and when it erased. */
   readonly erased_by_run: string;
@@ -63,7 +69,8 @@ export async function restoreFromBackup(engine: Engine, req: RestoreFromBackupRe
   const problem = typeof req.fileKey === 'string' ? (checkKey(req.fileKey) ?? (isReservedKey(req.fileKey) ? reservedKeyProblem() : null)) : { message: 'file_key: expected a non-empty key' };
   if (problem) throw new ConfigError(problem.message);
   if (req.holdReason !== undefined && req.holdReason.trim() === '') throw new ConfigError('hold reason: expected a non-empty reason');
-  const backupConfig = parseStorageUrl(req.from, 'from');
+  const location = backupLocation(req.from, engine.options.storage);
+  const backupConfig = location.config;
   const target = engine.storage();
   if (!target.writeObject) throw new ConfigError(`storage: ${target.describe} cannot write objects to restore into`);
   const ledgerKey = ledgerKeyFor(engine.options, req.fileKey);
@@ -73,7 +80,7 @@ export async function restoreFromBackup(engine: Engine, req: RestoreFromBackupRe
       const table = await inspectJobsTable(engine.pool, engine.options.jobs);
       const removals = await lastRemoval(engine.pool, ledgerKey, req.fileKey);
       const copied = await copyBack(backup, target, req.fileKey, describeStorage(backupConfig), () => keyHasRows(engine.pool, table, req.fileKey));
-      return await record(engine, table, req, ledgerKey, removals, copied);
+      return await record(engine, table, req, ledgerKey, removals, { ...copied, inherited: location.inherited });
     }, req.lockWaitMs);
   } finally {
     await backup.close();
@@ -123,7 +130,7 @@ async function copyBack(backup: StoragePort, target: StoragePort, key: string, f
 }
 
 /** One transaction: the rows back (ON CONFLICT DO NOTHING), `restored` ledger rows, the hold, the audit row. */
-async function record(engine: Engine, t: JobsTable, r: RestoreFromBackupRequest, ledgerKey: string, removals: readonly Removal[], copied: { bytes: number; resumed: boolean }): Promise<RestoreFromBackupResult> {
+async function record(engine: Engine, t: JobsTable, r: RestoreFromBackupRequest, ledgerKey: string, removals: readonly Removal[], copied: { bytes: number; resumed: boolean; inherited: readonly InheritedSetting[] }): Promise<RestoreFromBackupResult> {
   const restoreId = randomUUID();
   const selections = policySelections((await loadCurrentPolicies(engine.pool)).policies);
   const by = r.by;
@@ -151,7 +158,7 @@ async function record(engine: Engine, t: JobsTable, r: RestoreFromBackupRequest,
     const restored = rows.filter((x) => x.inserted).map((x) => x.job_id);
     const hold = await placeHold(client, t, { target: { fileKey: r.fileKey }, by, reason: r.holdReason ?? `restored from backup ${r.from} by ${by}: review, then \`lethe unhold\`` });
     const result: RestoreFromBackupResult = {
-      restore_id: restoreId, file_key: r.fileKey, from: r.from, bytes: copied.bytes,
+      restore_id: restoreId, file_key: r.fileKey, from: r.from, backup_settings_from_storage: copied.inherited, bytes: copied.bytes,
       erased_by_run: removals[0]!.run_id, erased_at: removals[0]!.erased_at.toISOString(),
       restored_job_ids: restored, already_present_job_ids: rows.filter((x) => !x.inserted).map((x) => x.job_id),
       rebuilt_from_columns_job_ids: rows.filter((x) => x.inserted && x.from_columns).map((x) => x.job_id),
