@@ -37,6 +37,16 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
   });
 }
 
+/** Files that fail on every run are not waiting for a run: say to fix them, not to run again. */
+function failLine(r: VerifyReport, grace: string): string {
+  const failing = r.findings.filter((f) => f.past_grace && f.repeated_failure).length;
+  const head = `FAIL: ${plural(r.past_grace, 'file')} overdue by more than ${grace}.`;
+  if (failing === 0) return `${head} Run \`lethe run\` (or \`lethe run --backlog\`), then \`lethe runs show <id>\` for failures.`;
+  const rest = r.past_grace - failing;
+  return `${head} ${plural(failing, 'file')} failed in 2 or more runs: fix the cause shown under each (a rerun alone will not erase them), then \`lethe run\`.`
+    + (rest > 0 ? ` For the other ${count(rest)}: \`lethe run\`, then \`lethe runs show <id>\` for failures.` : '');
+}
+
 export function verifyLines(r: VerifyReport, show: number): string[] {
   const grace = duration(r.grace_seconds);
   const lines = [`Checked ${plural(r.checked, 'expired row')} (expired before ${time(r.expired_before)}) against ${r.storage}; grace ${grace}`];
@@ -45,6 +55,8 @@ export function verifyLines(r: VerifyReport, show: number): string[] {
     lines.push(`${plural(r.present, 'expired file')} still present, ${count(r.past_grace)} overdue by more than the grace; worst ${duration(r.worst_overdue_seconds)}:`);
     for (const f of r.findings.slice(0, show)) {
       lines.push(`  ${f.past_grace ? 'OVERDUE' : 'due    '} ${duration(f.overdue_seconds).padEnd(8)} ${f.purpose.padEnd(15)} ${f.file_key} (job ${f.job_id}, expired ${time(f.expires_at)})`);
+      const rf = f.repeated_failure;
+      if (rf) lines.push(`      failed in ${rf.runs} runs, last ${time(rf.last_failed_at)}: ${codeMessage(rf.last_error_code ?? '?', rf.last_error ?? '')}; fix: ${rf.fix}`);
     }
     if (r.present > Math.min(show, r.findings.length)) lines.push(`  ... ${count(r.present - Math.min(show, r.findings.length))} more (--show N, or --json)`);
   }
@@ -58,8 +70,6 @@ export function verifyLines(r: VerifyReport, show: number): string[] {
   for (const u of r.unreadable) {
     lines.push(`Never judged: ${atLeast(u.count, u.capped, 'row')} ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
   }
-  lines.push(r.past_grace > 0
-    ? `FAIL: ${plural(r.past_grace, 'file')} overdue by more than ${grace}. Run \`lethe run\` (or \`lethe run --backlog\`), then \`lethe runs show <id>\` for failures.`
-    : `OK: no expired file is overdue by more than ${grace}.`);
+  lines.push(r.past_grace > 0 ? failLine(r, grace) : `OK: no expired file is overdue by more than ${grace}.`);
   return lines;
 }

@@ -4,9 +4,12 @@ import { readExpiredRows } from '../expired-rows.js';
 import { inspectJobsTable } from '../jobs-table.js';
 import { loadCurrentPolicies } from '../policy-store.js';
 import type { ExpiredRow, ObjectInfo, StoragePort } from '../ports.js';
+import { ledgerKeyFor } from '../ledger-keys.js';
 import { keysToKeep } from '../shared-keys.js';
 import type { UnreadableRows } from '../summary.js';
 import { findUnreadableRows } from '../unreadable-rows.js';
+import type { Queryable } from '../db.js';
+import { fixForCode } from './failure-fixes.js';
 import { databaseNow, policySelections } from './plan.js';
 
 /**
@@ -38,7 +41,21 @@ export interface VerifyFinding {
   readonly expires_at: string;
   readonly overdue_seconds: number;
   readonly past_grace: boolean;
+  /** Set when the file failed in 2 or more runs: a rerun alone will not erase it; fix the cause. */
+  readonly repeated_failure?: RepeatedFailure;
 }
+
+/** A file that failed in several runs: its last error and what to fix for that code. */
+export interface RepeatedFailure {
+  readonly runs: number;
+  readonly last_error_code: string | null;
+  readonly last_error: string | null;
+  readonly last_failed_at: string;
+  readonly fix: string;
+}
+
+/** A present file has failed in this many runs: it is not waiting for a run, something blocks it. */
+export const REPEATED_FAILURE_RUNS = 2;
 
 export interface VerifyCounts {
   /** Expired rows looked at. */
@@ -172,10 +189,28 @@ export async function verifyExpired(engine: Engine, o: VerifyOptions = {}): Prom
   return {
     checked_at: now, expired_before: before, grace_seconds: Math.round(graceMs / 1000), storage: storage.describe, policy_version: policy.version,
     ...total, by_purpose: byPurpose,
-    findings: findings.list(), findings_truncated: findings.truncated,
+    findings: await withRepeatedFailures(db, engine, findings.list()), findings_truncated: findings.truncated,
     unverifiable_samples: unverifiable,
     unreadable: await findUnreadableRows(db, table, Object.keys(policy.policies), engine.options.unreadableCountCap),
   };
+}
+
+/** The failed ledger rows of the reported files (at most maxFindings keys, one indexed query). */
+async function withRepeatedFailures(db: Queryable, engine: Engine, list: VerifyFinding[]): Promise<VerifyFinding[]> {
+  if (list.length === 0) return list;
+  const byLedgerKey = new Map(list.map((f) => [ledgerKeyFor(engine.options, f.file_key), f.file_key]));
+  const { rows } = await db.query<{ k: string; runs: number; code: string | null; error: string | null; at: Date }>(
+    `SELECT file_key AS k, count(DISTINCT run_id)::int AS runs,
+            (array_agg(error_code ORDER BY id DESC))[1] AS code, (array_agg(error ORDER BY id DESC))[1] AS error, max(erased_at) AS at
+       FROM lethe_ledger WHERE outcome = 'failed' AND file_key = ANY($1::text[])
+      GROUP BY file_key HAVING count(DISTINCT run_id) >= $2`,
+    [[...byLedgerKey.keys()], REPEATED_FAILURE_RUNS],
+  );
+  const failing = new Map(rows.map((r) => [byLedgerKey.get(r.k)!, r]));
+  return list.map((f) => {
+    const r = failing.get(f.file_key);
+    return r ? { ...f, repeated_failure: { runs: r.runs, last_error_code: r.code, last_error: r.error, last_failed_at: r.at.toISOString(), fix: fixForCode(r.code) } } : f;
+  });
 }
 
 function finding(row: ExpiredRow, overdueSeconds: number, pastGrace: boolean): VerifyFinding {
