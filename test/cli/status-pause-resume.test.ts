@@ -118,7 +118,7 @@ describe('lethe pause / resume', () => {
     expect(human.code).toBe(0);
     expect(human.lines[0]).toBe(`Lethe was not paused; nothing changed (recorded as resumed by oncall@${hostname()})`);
     const run = await f.run(['run', '--json']);
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(await f.exists('a/st-3.pdf')).toBe(false);
   });
 
