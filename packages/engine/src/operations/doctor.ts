@@ -6,6 +6,7 @@ import {
   check, clockSkew, databaseReachable, DEFAULT_STORAGE_WALK_ENTRIES, jobsIndex, jobsTableUsable, keyGuardInstalled, migrationsCurrent, policiesPresent, skipped,
   storageProbe, storageReachable, storageSymlinks, storageVersioning, type DoctorCheck,
 } from './doctor-checks.js';
+import { recentFailures } from './doctor-failures.js';
 
 export type { CheckStatus, DoctorCheck } from './doctor-checks.js';
 
@@ -38,7 +39,11 @@ export interface DoctorReport {
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5_000;
 
 export async function runDoctor(engine: Engine, o: DoctorOptions = {}): Promise<DoctorReport> {
-  const checks: DoctorCheck[] = [...(await databaseChecks(engine, o.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS)), ...(await storageChecks(engine, o.maxStorageWalkEntries ?? DEFAULT_STORAGE_WALK_ENTRIES))];
+  const database = await databaseChecks(engine, o.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+  const checks: DoctorCheck[] = [...database, ...(await storageChecks(engine, o.maxStorageWalkEntries ?? DEFAULT_STORAGE_WALK_ENTRIES))];
+  // The recent runs' failures, by code (and the directories they happened in): needs the ledger.
+  const migrated = database.find((c) => c.name === 'database.migrations')?.status;
+  checks.push(migrated === 'ok' || migrated === 'warn' ? await check('runs.failures', () => recentFailures(engine)) : skipped('runs.failures', 'the database is not reachable or not migrated'));
   const failed = checks.filter((c) => c.status === 'fail').length;
   return {
     ok: failed === 0,
