@@ -161,6 +161,11 @@ export const schemas = {
       },
       rows_truncated: bool,
       storage: { type: 'object', required: ['checked', 'exists'], properties: { checked: bool, exists: { type: ['boolean', 'null'] } } },
+      holds: {
+        type: 'array',
+        description: 'Active legal holds on the key (state `held`), newest first.',
+        items: { type: 'object', required: ['id', 'reason', 'created_by', 'created_at', 'until'], properties: { id: str, reason: str, created_by: str, created_at: time, until: ntime } },
+      },
     },
   },
   Report: {
