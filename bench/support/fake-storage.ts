@@ -2,7 +2,7 @@ import type { KeyOutcome, ObjectInfo, StoragePort } from '../../packages/engine/
 
 /**
  * In-process storage for benchmarks about the pipeline rather than the store (selection at scale,
- * memory): every key answers `erased` and nothing real is deleted, so the figures are Lethe's
+ * memory): every key exists and answers `erased`, and nothing real is deleted, so the figures are Lethe's
  * cursor, guards, outcome statements and summary, without file or network I/O. `calls` counts
  * deleteMany calls, so a bench can check that a run with nothing expired never reached storage.
  */
@@ -17,8 +17,9 @@ export class ErasingStorage implements StoragePort {
     return out;
   }
 
-  async stat(): Promise<ObjectInfo | null> {
-    return null;
+  /** Every object "exists" until erased: the run's storage check (a sample looked up before the first delete) passes, as on a real store. */
+  async stat(key: string): Promise<ObjectInfo | null> {
+    return { key, size: 0, modifiedMs: 0 };
   }
 
   async *list(): AsyncIterable<ObjectInfo> {}
