@@ -47,6 +47,11 @@ export interface RunOptions {
   /** Proceed past the blast-radius guard (an operator has checked the numbers). */
   readonly allowLarge?: boolean;
   /**
+   * Pause Lethe when the blast-radius guard refuses the run (default true). An operator's backlog
+   * run passes false: its refusal asks for --allow-large without stopping the scheduled runs.
+   */
+  readonly pauseOnRefusal?: boolean;
+  /**
    * Record files the database names but storage does not hold as absent, instead of stopping the
    * run as storage that lies (docs/safety.md#storage-that-lies): the operator has checked the mount.
    */
@@ -145,6 +150,7 @@ async function planRun(deps: RunDeps, runOptions: RunOptions, table: JobsTable):
   const cutoff = rows[0]!.cutoff;
   const check = await preRunCheck(pool, options, table, selected, cutoff, {
     dryRun, allowLarge: runOptions.allowLarge === true, estimateTotal: runOptions.estimateTotal === true, limit: runOptions.limit,
+    pauseOnRefusal: runOptions.pauseOnRefusal !== false,
   });
   return { cutoff, policyVersion: policy.version, policies: policy.policies, selected, check, group: null };
 }

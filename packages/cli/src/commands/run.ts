@@ -71,7 +71,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         const summary = await engine.run({
           dryRun,
           trigger: group !== undefined ? 'worker' : flags.backlog ? 'backlog' : 'manual',
-          ...(flags.backlog ? { estimateTotal: true } : {}),
+          // An operator's catch-up: a refusal by the guard must not pause the scheduled runs.
+          ...(flags.backlog ? { estimateTotal: true, pauseOnRefusal: false } : {}),
           onProgress: progress,
           ...(limit === undefined ? {} : { limit }),
           ...(flags.purpose ? { purposes: flags.purpose } : {}),
