@@ -130,15 +130,22 @@ async function refuseIfErased(db: Queryable, fileKey: string, ledgerKey: ((key: 
   return `file_key ${JSON.stringify(fileKey)} was erased ${when} and no row refers to it: the hold protects the file only if it is back (a restore)`;
 }
 
-/** Releases every active hold on a key (or the one with this id). Returns how many were released. */
-export async function releaseHolds(db: Queryable, target: { fileKey: string } | { holdId: string }, by: string): Promise<number> {
+/**
+ * Releases every active hold on a key (or the one with this id), with the operator's reason in the
+ * `cleanup_hold_released` audit row. Returns how many were released. The UPDATE's row locks
+ * serialize two releases of one key: only the first writes an audit row.
+ */
+export async function releaseHolds(db: Queryable, target: { fileKey: string } | { holdId: string }, by: string, reason?: string): Promise<number> {
+  if (reason !== undefined && (reason.trim() === '' || reason.length > 500)) throw new ConfigError('reason: expected a non-empty reason of at most 500 characters');
   const { rows } = await db.query<{ id: string; file_key: string }>(
     'fileKey' in target
       ? `UPDATE lethe_holds SET released_at = now(), released_by = $2 WHERE file_key = $1 AND released_at IS NULL RETURNING id::text, file_key`
       : `UPDATE lethe_holds SET released_at = now(), released_by = $2 WHERE id = $1::bigint AND released_at IS NULL RETURNING id::text, file_key`,
     ['fileKey' in target ? target.fileKey : target.holdId, by],
   );
-  if (rows.length > 0) await writeAudit(db, AuditActions.HOLD_RELEASED, { hold_ids: rows.map((r) => r.id), file_key: rows[0]!.file_key, by });
+  if (rows.length > 0) {
+    await writeAudit(db, AuditActions.HOLD_RELEASED, { hold_ids: rows.map((r) => r.id), file_key: rows[0]!.file_key, by, ...(reason === undefined ? {} : { reason: reason.trim() }) });
+  }
   return rows.length;
 }
 

@@ -35,7 +35,6 @@ export type { BlastRadiusCheck, BlastRadiusOptions } from './blast-radius.js';
 export { countExpired as countExpiredCapped } from './expired-count.js';
 export type { ExpiredCount } from './expired-count.js';
 export { listHolds, placeHold, releaseHolds } from './holds.js';
-export { releaseHoldsWithReason } from './hold-release.js';
 export { LEDGER_KEY_PREFIX, ledgerKeyFor } from './ledger-keys.js';
 export { DEFAULT_UNDO_WINDOW, anyUndoWindow, parseUndoWindow, undoWindowFor } from './undo-window.js';
 export type { UndoWindow, UndoWindows } from './undo-window.js';

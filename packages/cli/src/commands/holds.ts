@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { inspectJobsTable, ledgerKeyFor, listHolds, lookupFileKey, placeHold, releaseHoldsWithReason, type Engine, type Hold } from '@lethe/engine';
+import { inspectJobsTable, ledgerKeyFor, listHolds, lookupFileKey, placeHold, releaseHolds, type Engine, type Hold } from '@lethe/engine';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -57,7 +57,7 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
     if (flags.reason !== undefined && flags.reason.trim() === '') throw new UsageError('--reason: expected a non-empty reason');
     const by = flags.by ?? defaultActor(ctx.io.env);
     const { released, expired } = await withEngine(ctx, flags, async (engine) => {
-      const n = await releaseHoldsWithReason(engine.pool, fileKey, by, flags.reason);
+      const n = await releaseHolds(engine.pool, { fileKey }, by, flags.reason);
       return { released: n, expired: n > 0 ? await expiredRows(engine, fileKey) : null };
     });
     const warning = expired && releasedWarning(fileKey, expired);
