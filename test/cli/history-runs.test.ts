@@ -68,6 +68,9 @@ describe('lethe runs show', () => {
     expect(human.lines[0]).toMatch(/^time +trigger +deleted +failed +duration +status +run id$/);
     expect(human.lines[1]).toMatch(new RegExp(`^\\S+ \\S+Z +manual +2 +1 +\\S+ +completed \\(degraded\\) +${runId}$`));
     expect(human.lines).toHaveLength(2);
+    // lethe status names the last run the same way.
+    const status = await f.run(['status']);
+    expect(status.stdout).toMatch(new RegExp(`Last run: +\\S+ \\S+ completed \\(degraded\\) \\(manual\\).*\\[${runId}\\]`));
     const withDry = await f.run(['history', '--all']);
     expect(withDry.lines[2]).toMatch(/^\S+ \S+Z +manual \(dry run\) +would 3 +0 +\S+ +completed +[0-9a-f-]{36}$/);
   });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import {
-  countExpired, currentRun, databaseNow, evaluateHealth, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
+  countExpired, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
   type Engine, type HealthReport, type RunInFlight, type RunRecord, type SchedulerRow,
 } from '@lethe/engine';
 import { ExitCode, printJson, printLines } from '../output.js';
@@ -93,7 +93,7 @@ function statusJson(s: StatusReport): Record<string, unknown> {
 
 function runLine(r: RunRecord): string {
   const counts = r.deleted === null ? '' : `: ${count(r.deleted)} deleted, ${count(r.failed ?? 0)} failed`;
-  return `${time(r.endedAt ?? r.startedAt)} ${r.status} (${r.trigger})${counts}, ${duration(r.durationSeconds)} [${r.id}]`;
+  return `${time(r.endedAt ?? r.startedAt)} ${runStatusLabel(r)} (${r.trigger})${counts}, ${duration(r.durationSeconds)} [${r.id}]`;
 }
 
 export function statusLines(s: StatusReport): string[] {
