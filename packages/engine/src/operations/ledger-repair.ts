@@ -30,10 +30,10 @@ const CHUNK = 1000;
 
 export async function repairFindings(engine: Engine, verifyId: string, findings: readonly LedgerFinding[], by: string): Promise<{ findings: LedgerFinding[]; counts: RepairCounts }> {
   const storage = engine.storage();
-  const todo = findings.filter((f) => !f.held && f.kind === 'present');
+  const toRepair = findings.filter((f) => !f.held && f.kind === 'present');
   const results = new Map<string, KeyResult>();
-  for (let i = 0; i < todo.length; i += CHUNK) {
-    for (const [key, r] of await repairChunk(engine, storage, todo.slice(i, i + CHUNK))) results.set(key, r);
+  for (let i = 0; i < toRepair.length; i += CHUNK) {
+    for (const [key, r] of await repairChunk(engine, storage, toRepair.slice(i, i + CHUNK))) results.set(key, r);
   }
   const out = findings.map((f): LedgerFinding => {
     if (f.held) return { ...f, repair: 'skipped_held' };

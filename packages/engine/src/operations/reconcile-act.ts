@@ -75,13 +75,13 @@ export async function actOnOrphans(engine: Engine, scan: ScanContext, reconcileI
  */
 export async function eraseOrphanFiles(ctx: ActContext, files: readonly ObjectInfo[]): Promise<{ outcomes: readonly KeyOutcome[]; held: readonly ObjectInfo[] }> {
   const { scan } = ctx;
-  const { todo, held, outcomes } = await withHoldsLocked(scan.pool, async (db) => {
+  const { unheld, held, outcomes } = await withHoldsLocked(scan.pool, async (db) => {
     const heldNow = await heldKeysNow(db, files.map((f) => f.key));
-    const todo = files.filter((f) => !heldNow.has(f.key));
-    const outcomes = todo.length === 0 ? [] : await scan.storage.deleteMany(todo.map((f) => f.key));
-    return { todo, held: files.filter((f) => heldNow.has(f.key)), outcomes };
+    const unheld = files.filter((f) => !heldNow.has(f.key));
+    const outcomes = unheld.length === 0 ? [] : await scan.storage.deleteMany(unheld.map((f) => f.key));
+    return { unheld, held: files.filter((f) => heldNow.has(f.key)), outcomes };
   });
-  if (todo.length > 0) await recordFileActions(scan.pool, ctx, todo, outcomes);
+  if (unheld.length > 0) await recordFileActions(scan.pool, ctx, unheld, outcomes);
   return { outcomes, held };
 }
 
@@ -114,9 +114,9 @@ export async function removeOrphanRows(ctx: ActContext, rows: readonly OrphanRow
     await db.query(`SELECT 1 FROM ${t.table} j WHERE j.${t.id} = ANY($1::${t.idType}[]) ORDER BY j.${t.id} FOR UPDATE OF j`, [rows.map((r) => r.id)]);
     await lockHolds(db);
     const heldNow = await heldKeysNow(db, rows.map((r) => r.fileKey));
-    const todo = rows.filter((r) => !heldNow.has(r.fileKey));
+    const unheld = rows.filter((r) => !heldNow.has(r.fileKey));
     const held = rows.filter((r) => heldNow.has(r.fileKey));
-    if (todo.length === 0) return { removed: 0, held };
+    if (unheld.length === 0) return { removed: 0, held };
     const { rowCount } = await db.query(
       `WITH d AS (
          DELETE FROM ${t.table} j
@@ -131,8 +131,8 @@ export async function removeOrphanRows(ctx: ActContext, rows: readonly OrphanRow
               'absent', '${ReconcileLedgerCodes.ORPHAN_ROW}', 'reconcile: orphan row (its file was not in storage)', $2::integer, d.job_row
          FROM d LEFT JOIN unnest($6::text[], $7::interval[]) AS p(purpose, iv) ON p.purpose = d.purpose
                 LEFT JOIN unnest($8::text[], $9::text[]) AS k(key, lk) ON k.key = d.file_key`,
-      [ctx.reconcileId, ctx.policyVersion, todo.map((r) => r.id), ctx.scan.now, Math.round(ctx.scan.minAgeMs), selections.map((s) => s.purpose), selections.map((s) => s.interval),
-        ...distinctLedgerKeys(ctx.scan, todo), [...heldNow]],
+      [ctx.reconcileId, ctx.policyVersion, unheld.map((r) => r.id), ctx.scan.now, Math.round(ctx.scan.minAgeMs), selections.map((s) => s.purpose), selections.map((s) => s.interval),
+        ...distinctLedgerKeys(ctx.scan, unheld), [...heldNow]],
     );
     return { removed: rowCount ?? 0, held };
   });
