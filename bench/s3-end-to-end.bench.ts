@@ -19,7 +19,7 @@
  */
 import { Bench } from 'tinybench';
 import { createEngine, parseStorageUrl, type Engine, type S3StorageConfig } from '../packages/engine/src/index.js';
-import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, PutObjectCommand, S3Client } from '../packages/engine/src/storage/s3-testing.js';
+import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, PutObjectCommand, S3Client } from '../packages/engine/src/testing/s3.js';
 import { startS3Server, type S3TestServer } from '../test/support/s3-server.js';
 import { createBenchDatabase, createJobs, keyOf, seedExpiredRows, type BenchDatabase } from './support/bench-database.js';
 

@@ -1,14 +1,14 @@
 import type pg from 'pg';
-import { createPool } from './db.js';
+import { createPool } from './db/pool.js';
 import { ConfigError } from './errors.js';
-import { migrate, type MigrateReport } from './migrate.js';
+import { migrate, type MigrateReport } from './db/migrate.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
 import type { StoragePort } from './ports.js';
-import { preflightRun } from './operations/doctor-preflight.js';
-import { checkUndoWindowAtStart, purgeBeforeRun } from './operations/purge.js';
-import { executeRun, type RunOptions } from './run.js';
-import { WorkerPoolStorage } from './storage/worker-pool.js';
-import type { RunSummary } from './summary.js';
+import { preflightRun } from './run/preflight.js';
+import { checkUndoWindowAtStart, purgeBeforeRun } from './run/purge-due.js';
+import { executeRun, type RunOptions } from './run/index.js';
+import { WorkerPoolStorage } from './storage/pool/worker-pool.js';
+import type { RunSummary } from './run/summary.js';
 
 export interface MigrateCallOptions {
   readonly createJobsIndexes?: boolean;

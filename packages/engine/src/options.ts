@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import { systemClock } from './clock.js';
 import { ConfigError } from './errors.js';
-import { DEFAULT_JOBS_TABLE, validateJobsTableNames, type JobsTableNames } from './jobs-table.js';
-import { DEFAULT_POLICIES, parsePolicies, type PolicySet } from './policy.js';
+import { DEFAULT_JOBS_TABLE, validateJobsTableNames, type JobsTableNames } from './db/jobs-table.js';
+import { DEFAULT_POLICIES, parsePolicies, type PolicySet } from './policy/retention.js';
 import type { Clock, Logger, StoragePort } from './ports.js';
-import { parseStorageUrl, type StorageConfig } from './storage/config.js';
-import { validateLedgerKeySecret } from './ledger-keys.js';
-import { resolveUndoWindows, type UndoWindows } from './undo-window.js';
+import { parseStorageUrl, type StorageConfig } from './storage/index.js';
+import { validateLedgerKeySecret } from './policy/ledger-keys.js';
+import { resolveUndoWindows, type UndoWindows } from './policy/undo-window.js';
 import { noopNotifier, type Notifier } from './notify/notifier.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */

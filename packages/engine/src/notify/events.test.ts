@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RunSummary } from '../summary.js';
+import type { RunSummary } from '../run/summary.js';
 import { pauseCause, pausedNotification, resumedNotification, runEndNotification } from './events.js';
 
 const summary = (over: Partial<RunSummary>): RunSummary =>

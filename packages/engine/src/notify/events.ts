@@ -1,5 +1,5 @@
-import type { InterruptedRun } from '../runs.js';
-import type { RunSummary } from '../summary.js';
+import type { InterruptedRun } from '../db/tables/runs.js';
+import type { RunSummary } from '../run/summary.js';
 import type { Notification, NotificationSeverity } from './notifier.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { StoragePort } from '../ports.js';
-import { parseStorageUrl, type S3StorageConfig, type StorageConfig } from '../storage/config.js';
+import { parseStorageUrl, type S3StorageConfig, type StorageConfig } from '../storage/index.js';
 
 /** The connection settings a backup location may take from the storage's own (runbook EMERGENCY-002). */
 export type InheritedSetting = 'endpoint' | 'region' | 'forcePathStyle' | 'contentMd5' | 'credentials';

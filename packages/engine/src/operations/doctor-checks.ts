@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Queryable } from '../db.js';
+import type { Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { describeError } from '../errors.js';
-import { inspectJobsTable, type JobsTableNames } from '../jobs-table.js';
-import { schemaVersion } from '../migrate.js';
-import { loadCurrentPolicies } from '../policy-store.js';
+import { inspectJobsTable, type JobsTableNames } from '../db/jobs-table.js';
+import { schemaVersion } from '../db/migrate.js';
+import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
 import type { StoragePort } from '../ports.js';
-import type { SymlinkedDirectories } from '../storage/fs-objects.js';
-import { quoteIdent } from '../sql/identifiers.js';
-import { hasLeadingIndex, listIndexes } from '../sql/indexes.js';
-import { LATEST_MIGRATION } from '../sql/migrations.js';
-import { hasKeyGuard, KEY_GUARD_TRIGGER } from '../key-guard.js';
-import { notMigratedMessage } from './doctor-preflight.js';
+import type { SymlinkedDirectories } from '../storage/fs/objects.js';
+import { quoteIdent } from '../db/identifiers.js';
+import { hasLeadingIndex, listIndexes } from '../db/indexes.js';
+import { LATEST_MIGRATION } from '../db/migrations.js';
+import { hasKeyGuard, KEY_GUARD_TRIGGER } from '../run/keep/key-guard.js';
+import { notMigratedMessage } from '../run/preflight.js';
 
 /**
  * The checks of `lethe doctor` (issue 9; runbook FM-002 "check storage permissions", "check R2

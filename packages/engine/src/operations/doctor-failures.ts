@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Engine } from '../engine.js';
-import { inspectJobsTable } from '../jobs-table.js';
+import { inspectJobsTable } from '../db/jobs-table.js';
 import type { DoctorCheck } from './doctor-checks.js';
 import { fixForCode } from './failure-fixes.js';
 

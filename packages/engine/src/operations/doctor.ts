@@ -1,7 +1,7 @@
 import type { Engine } from '../engine.js';
-import { readControl } from '../control.js';
-import type { SymlinkedDirectories } from '../storage/fs-objects.js';
-import { FileStorage } from '../storage/fs.js';
+import { readControl } from '../db/tables/control.js';
+import type { SymlinkedDirectories } from '../storage/fs/objects.js';
+import { FileStorage } from '../storage/fs/file-storage.js';
 import {
   check, clockSkew, databaseReachable, DEFAULT_STORAGE_WALK_ENTRIES, jobsIndex, jobsTableUsable, keyGuardInstalled, migrationsCurrent, policiesPresent, skipped,
   storageProbe, storageReachable, storageSymlinks, storageVersioning, type DoctorCheck,

@@ -1,4 +1,4 @@
-import { streamCursor } from '../sql/cursor-stream.js';
+import { streamCursor } from '../db/cursor.js';
 import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
 

@@ -1,8 +1,8 @@
-import { readControl, type ControlState } from '../control.js';
-import type { Queryable } from '../db.js';
-import type { JobsTable } from '../jobs-table.js';
+import { readControl, type ControlState } from '../db/tables/control.js';
+import type { Queryable } from '../db/pool.js';
+import type { JobsTable } from '../db/jobs-table.js';
 import { lastRuns, type RunRecord } from './history.js';
-import { readSchedulers, type SchedulerRow } from './schedulers.js';
+import { readSchedulers, type SchedulerRow } from '../db/tables/schedulers.js';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 

@@ -1,5 +1,5 @@
-import type { Queryable } from '../db.js';
-import type { RunStatus, RunSummary } from '../summary.js';
+import type { Queryable } from '../db/pool.js';
+import type { RunStatus, RunSummary } from '../run/summary.js';
 
 /** One line of run history (runbook OP-004), from Lethe's runs table. */
 export interface RunRecord {

@@ -1,7 +1,7 @@
-import { writeAudit, type AuditAction } from '../audit.js';
+import { writeAudit, type AuditAction } from '../db/tables/audit.js';
 import type { Engine } from '../engine.js';
 import type { KeyOutcome, StoragePort } from '../ports.js';
-import { heldKeysNow, withHoldsLocked } from './hold-guard.js';
+import { heldKeysNow, withHoldsLocked } from '../run/keep/hold-guard.js';
 import type { LedgerFinding } from './ledger-verify.js';
 import { statAll } from './verify.js';
 

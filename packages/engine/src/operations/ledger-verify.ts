@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Queryable } from '../db.js';
+import type { Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
-import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
-import { ledgerKeyFunction, type LedgerKeyFn } from '../ledger-keys.js';
+import { inspectJobsTable, type JobsTable } from '../db/jobs-table.js';
+import { ledgerKeyFunction, type LedgerKeyFn } from '../policy/ledger-keys.js';
 import type { ObjectInfo, StoragePort } from '../ports.js';
-import { activeHeldLedgerKeys } from './purge.js';
+import { activeHeldLedgerKeys } from '../run/purge-due.js';
 import { repairFindings, type RepairCounts } from './ledger-repair.js';
-import { withRunLock } from './locked.js';
+import { withRunLock } from '../run/locked.js';
 import { databaseNow } from './plan.js';
 import { statAll } from './verify.js';
 

@@ -1,11 +1,11 @@
 import type { Engine } from '../engine.js';
 import { ConfigError, describeError } from '../errors.js';
-import { listHolds } from '../holds.js';
-import { inspectJobsTable } from '../jobs-table.js';
-import { ledgerKeyFor } from '../ledger-keys.js';
-import { retentionToInterval } from '../policy.js';
-import { loadCurrentPolicies } from '../policy-store.js';
-import type { UnreadableReason } from '../summary.js';
+import { listHolds } from '../db/tables/holds.js';
+import { inspectJobsTable } from '../db/jobs-table.js';
+import { ledgerKeyFor } from '../policy/ledger-keys.js';
+import { retentionToInterval } from '../policy/retention.js';
+import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
+import type { UnreadableReason } from '../run/summary.js';
 import { databaseNow, policySelections } from './plan.js';
 
 /**

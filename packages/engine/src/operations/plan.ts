@@ -1,12 +1,12 @@
-import { streamCursor } from '../sql/cursor-stream.js';
-import type { Queryable } from '../db.js';
+import { streamCursor } from '../db/cursor.js';
+import type { Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
-import { finiteCreatedAtSql, type PurposeSelection } from '../expired-rows.js';
-import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
-import { isCalendarRetention, retentionApproxMs, retentionToInterval, type PolicySet, type Retention } from '../policy.js';
-import { loadCurrentPolicies } from '../policy-store.js';
-import type { UnreadableRows } from '../summary.js';
-import { findUnreadableRows } from '../unreadable-rows.js';
+import { finiteCreatedAtSql, type PurposeSelection } from '../run/source.js';
+import { inspectJobsTable, type JobsTable } from '../db/jobs-table.js';
+import { isCalendarRetention, retentionApproxMs, retentionToInterval, type PolicySet, type Retention } from '../policy/retention.js';
+import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
+import type { UnreadableRows } from '../run/summary.js';
+import { findUnreadableRows } from '../run/unreadable.js';
 
 /**
  * What expires when (the issue's `lethe plan`): per purpose, the backlog already expired and the

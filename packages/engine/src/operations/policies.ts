@@ -1,10 +1,10 @@
-import { AuditActions, writeAudit } from '../audit.js';
-import { withTransaction, type Queryable } from '../db.js';
+import { AuditActions, writeAudit } from '../db/tables/audit.js';
+import { withTransaction, type Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes } from '../errors.js';
-import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
-import { isCalendarRetention, parseRetention, policiesToJson, retentionApproxMs, retentionToInterval, type Retention } from '../policy.js';
-import { listPolicyVersions, loadCurrentPolicies, savePolicyVersion, type PolicyVersion } from '../policy-store.js';
+import { inspectJobsTable, type JobsTable } from '../db/jobs-table.js';
+import { isCalendarRetention, parseRetention, policiesToJson, retentionApproxMs, retentionToInterval, type Retention } from '../policy/retention.js';
+import { listPolicyVersions, loadCurrentPolicies, savePolicyVersion, type PolicyVersion } from '../db/tables/policy-versions.js';
 import { databaseNow } from './plan.js';
 
 /**

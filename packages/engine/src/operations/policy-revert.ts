@@ -1,10 +1,10 @@
-import { AuditActions, writeAudit } from '../audit.js';
-import { withTransaction } from '../db.js';
+import { AuditActions, writeAudit } from '../db/tables/audit.js';
+import { withTransaction } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
-import { inspectJobsTable } from '../jobs-table.js';
-import { retentionApproxMs, retentionToInterval, type Retention } from '../policy.js';
-import { listPolicyVersions, loadCurrentPolicies, loadPolicyVersion, savePolicyVersion } from '../policy-store.js';
+import { inspectJobsTable } from '../db/jobs-table.js';
+import { retentionApproxMs, retentionToInterval, type Retention } from '../policy/retention.js';
+import { listPolicyVersions, loadCurrentPolicies, loadPolicyVersion, savePolicyVersion } from '../db/tables/policy-versions.js';
 import { databaseNow } from './plan.js';
 import { countNewlyExpired, POLICY_LOCK_KEY } from './policies.js';
 

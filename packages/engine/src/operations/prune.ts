@@ -1,9 +1,9 @@
-import { writeAudit, type AuditAction } from '../audit.js';
-import type { Queryable } from '../db.js';
+import { writeAudit, type AuditAction } from '../db/tables/audit.js';
+import type { Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes } from '../errors.js';
-import { parseRetention, retentionToInterval } from '../policy.js';
-import { activeHeldLedgerKeys } from './purge.js';
+import { parseRetention, retentionToInterval } from '../policy/retention.js';
+import { activeHeldLedgerKeys } from '../run/purge-due.js';
 
 /**
  * Retention of evidence (issue 7). DPDP Rules 2025 keep processing logs for at least one year

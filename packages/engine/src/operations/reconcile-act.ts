@@ -1,9 +1,9 @@
-import { withTransaction, type Queryable } from '../db.js';
+import { withTransaction, type Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
-import type { JobsTable } from '../jobs-table.js';
-import { loadCurrentPolicies } from '../policy-store.js';
+import type { JobsTable } from '../db/jobs-table.js';
+import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
 import type { KeyOutcome, ObjectInfo } from '../ports.js';
-import { heldKeysNow, lockHolds, withHoldsLocked } from './hold-guard.js';
+import { heldKeysNow, lockHolds, withHoldsLocked } from '../run/keep/hold-guard.js';
 import { policySelections } from './plan.js';
 import { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from './reconcile-scan.js';
 import { RECONCILE_CODE_PREFIX } from './report.js';

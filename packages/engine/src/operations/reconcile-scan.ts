@@ -1,9 +1,9 @@
-import { streamCursor } from '../sql/cursor-stream.js';
+import { streamCursor } from '../db/cursor.js';
 import type pg from 'pg';
-import type { JobsTable } from '../jobs-table.js';
+import type { JobsTable } from '../db/jobs-table.js';
 import type { ObjectInfo, StoragePort } from '../ports.js';
 import { checkKey, type KeyProblem } from '../storage/keys.js';
-import { heldKeysNow } from './hold-guard.js';
+import { heldKeysNow } from '../run/keep/hold-guard.js';
 import { statAll } from './verify.js';
 
 /**

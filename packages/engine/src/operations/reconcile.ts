@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { writeAudit } from '../audit.js';
-import { readControl } from '../control.js';
+import { writeAudit } from '../db/tables/audit.js';
+import { readControl } from '../db/tables/control.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes, LetheError, type ErrorCode } from '../errors.js';
-import { inspectJobsTable } from '../jobs-table.js';
-import { ledgerKeyFunction } from '../ledger-keys.js';
+import { inspectJobsTable } from '../db/jobs-table.js';
+import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 import type { ObjectInfo, StoragePort } from '../ports.js';
-import { acquireRunLock } from '../run-lock.js';
+import { acquireRunLock } from '../run/lock.js';
 import { databaseNow } from './plan.js';
 import { actOnOrphans, type ReconcileActions } from './reconcile-act.js';
 import { countYoungRows, orphanFileBatches, orphanRowBatches, prefixProblem, type OrphanRow, type ScanContext } from './reconcile-scan.js';

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db.js';
+import type { Queryable } from '../db/pool.js';
 
 /**
  * The monthly report's figures that do not come from Lethe's ledger: the legacy cleanup service's

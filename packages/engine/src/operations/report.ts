@@ -1,10 +1,10 @@
-import type { Queryable } from '../db.js';
+import type { Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
-import type { UnreadableRows } from '../summary.js';
+import type { UnreadableRows } from '../run/summary.js';
 import { databaseNow } from './plan.js';
 import { auditMonthTotals, lastFullMonth, lateAtMonthEndErasedSince, type LegacyCleanupRows } from './report-sources.js';
-import { readSchedulers } from './schedulers.js';
+import { readSchedulers } from '../db/tables/schedulers.js';
 import { verifyExpired, type VerifyFinding } from './verify.js';
 
 /**

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { writeAudit, type AuditAction } from '../audit.js';
-import { withTransaction, type Queryable } from '../db.js';
+import { writeAudit, type AuditAction } from '../db/tables/audit.js';
+import { withTransaction, type Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes, LetheError } from '../errors.js';
-import { placeHold } from '../holds.js';
-import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
-import { ledgerKeyFor } from '../ledger-keys.js';
-import { loadCurrentPolicies } from '../policy-store.js';
+import { placeHold } from '../db/tables/holds.js';
+import { inspectJobsTable, type JobsTable } from '../db/jobs-table.js';
+import { ledgerKeyFor } from '../policy/ledger-keys.js';
+import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
 import type { ObjectBody, StoragePort } from '../ports.js';
-import { createStorage, describeStorage } from '../storage/config.js';
+import { createStorage, describeStorage } from '../storage/index.js';
 import { checkKey } from '../storage/keys.js';
 import { isReservedKey, reservedKeyProblem } from '../storage/trash-keys.js';
 import { backupLocation, type InheritedSetting } from './backup-location.js';
-import { withRunLock } from './locked.js';
+import { withRunLock } from '../run/locked.js';
 import { policySelections } from './plan.js';
 
 /**

@@ -1,9 +1,9 @@
-import type { BlastRadiusCheck } from '../blast-radius.js';
+import type { BlastRadiusCheck } from '../run/plan/blast-radius.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes } from '../errors.js';
-import { inspectJobsTable } from '../jobs-table.js';
-import { loadCurrentPolicies } from '../policy-store.js';
-import { previewBlastRadius } from '../run-guards.js';
+import { inspectJobsTable } from '../db/jobs-table.js';
+import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
+import { previewBlastRadius } from '../run/plan/guards.js';
 import { databaseNow, policySelections } from './plan.js';
 
 export interface RunPreview {

@@ -1,5 +1,5 @@
-import type { Queryable } from '../db.js';
-import type { RunStatus } from '../summary.js';
+import type { Queryable } from '../db/pool.js';
+import type { RunStatus } from '../run/summary.js';
 
 /** What one finished run did, per purpose: the figures the metrics counters add up. */
 export interface FinishedRunCounts {

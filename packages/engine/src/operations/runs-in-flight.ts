@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Queryable } from '../db.js';
+import type { Queryable } from '../db/pool.js';
 
 /**
  * Runs going on now (issue 9; runbook EMERGENCY-001 step 2 "verify no jobs running"). A run's row

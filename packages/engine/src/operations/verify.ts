@@ -1,14 +1,14 @@
 import type { Engine } from '../engine.js';
 import { describeError } from '../errors.js';
-import { readExpiredRows } from '../expired-rows.js';
-import { inspectJobsTable } from '../jobs-table.js';
-import { loadCurrentPolicies } from '../policy-store.js';
+import { readExpiredRows } from '../run/source.js';
+import { inspectJobsTable } from '../db/jobs-table.js';
+import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
 import type { ExpiredRow, ObjectInfo, StoragePort } from '../ports.js';
-import { ledgerKeyFor } from '../ledger-keys.js';
-import { keysToKeep } from '../shared-keys.js';
-import type { UnreadableRows } from '../summary.js';
-import { findUnreadableRows } from '../unreadable-rows.js';
-import type { Queryable } from '../db.js';
+import { ledgerKeyFor } from '../policy/ledger-keys.js';
+import { keysToKeep } from '../run/keep/shared-keys.js';
+import type { UnreadableRows } from '../run/summary.js';
+import { findUnreadableRows } from '../run/unreadable.js';
+import type { Queryable } from '../db/pool.js';
 import { fixForCode } from './failure-fixes.js';
 import { databaseNow, policySelections } from './plan.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ErrorCodes } from '../errors.js';
-import { describeStorage, parseStorageUrl } from './config.js';
+import { describeStorage, parseStorageUrl } from './index.js';
 
 describe('parseStorageUrl for s3://', () => {
   it('reads bucket, prefix and every option', () => {

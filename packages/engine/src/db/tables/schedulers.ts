@@ -1,0 +1,62 @@
+import type { Queryable } from '../pool.js';
+
+/** A daemon's heartbeat row (runbook OP-002 "next run", OP-003 "scheduler running", FM-001). */
+export interface SchedulerBeat {
+  readonly instanceId: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly version: string;
+  readonly schedule: string;
+  readonly timezone: string;
+  /** The schedule's period (time between two fires), for "overdue" judgements. */
+  readonly periodMs: number;
+  readonly nextRun: string | null;
+  readonly state: 'running' | 'stopped';
+}
+
+export interface SchedulerRow extends SchedulerBeat {
+  readonly startedAt: string;
+  readonly lastBeat: string;
+  /** Running and beating within the stale timeout. */
+  readonly alive: boolean;
+}
+
+export async function writeHeartbeat(db: Queryable, b: SchedulerBeat): Promise<void> {
+  await db.query(
+    `INSERT INTO lethe_schedulers (instance_id, host, pid, version, schedule, timezone, period_ms, next_run, state)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (instance_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version,
+       schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, period_ms = EXCLUDED.period_ms,
+       next_run = EXCLUDED.next_run, state = EXCLUDED.state, last_beat = now()`,
+    [b.instanceId, b.host, b.pid, b.version, b.schedule, b.timezone, b.periodMs, b.nextRun, b.state],
+  );
+}
+
+export async function readSchedulers(db: Queryable, staleAfterMs: number): Promise<SchedulerRow[]> {
+  const { rows } = await db.query<{
+    instance_id: string; host: string; pid: number; version: string; schedule: string; timezone: string; period_ms: string;
+    next_run: Date | null; state: 'running' | 'stopped'; started_at: Date; last_beat: Date; alive: boolean;
+  }>(
+    `SELECT *, (state = 'running' AND last_beat > now() - ($1::bigint * interval '1 millisecond')) AS alive
+       FROM lethe_schedulers ORDER BY last_beat DESC LIMIT 100`,
+    [staleAfterMs],
+  );
+  return rows.map((r) => ({
+    instanceId: r.instance_id, host: r.host, pid: r.pid, version: r.version, schedule: r.schedule, timezone: r.timezone,
+    periodMs: Number(r.period_ms), nextRun: r.next_run?.toISOString() ?? null, state: r.state,
+    startedAt: r.started_at.toISOString(), lastBeat: r.last_beat.toISOString(), alive: r.alive,
+  }));
+}
+
+/** Claims one scheduled fire time; true for exactly one caller per slot across all replicas. */
+export async function claimScheduleSlot(db: Queryable, slot: string, instanceId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO lethe_schedule_claims (slot, instance_id) VALUES ($1, $2) ON CONFLICT (slot) DO NOTHING`,
+    [slot, instanceId],
+  );
+  return rowCount === 1;
+}
+
+export async function attachRunToSlot(db: Queryable, slot: string, runId: string): Promise<void> {
+  await db.query('UPDATE lethe_schedule_claims SET run_id = $2 WHERE slot = $1', [slot, runId]);
+}

@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import { describeError, ErrorCodes, isConnectionLoss, LetheError, SchemaError } from '../errors.js';
+import { schemaVersion } from '../db/migrate.js';
+import { runNotStartedNotification } from '../notify/events.js';
+import { safeNotify } from '../notify/notifier.js';
+import type { ResolvedOptions } from '../options.js';
+import type { StoragePort } from '../ports.js';
+import { LATEST_MIGRATION } from '../db/migrations.js';
+
+/**
+ * The cheap part of `lethe doctor` (issue 9), made by every run before it takes the lock: the
+ * database answers, its schema is at this Lethe's migration, and (for a real run) the storage root
+ * can be reached. A run that cannot work fails here in one clear line, before it records anything,
+ * rather than half way through its first batch.
+ */
+export async function preflightRun(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }, o: { readonly dryRun: boolean }): Promise<void> {
+  try {
+    await checkSchemaCurrent(deps.pool);
+    if (!o.dryRun && deps.storage.ping) await pingStorage(deps.storage);
+  } catch (error) {
+    // A scheduled run that cannot start is a run that did not happen: the team hears of it.
+    if (!o.dryRun && error instanceof LetheError) safeNotify(deps.options.notifier, runNotStartedNotification(error, deps.options));
+    throw error;
+  }
+}
+
+async function pingStorage(storage: StoragePort): Promise<void> {
+  try {
+    await storage.ping!();
+  } catch (error) {
+    if (error instanceof LetheError) throw error;
+    throw new LetheError(ErrorCodes.STORAGE, `storage ${storage.describe} is not reachable: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Throws NOT_MIGRATED below LATEST_MIGRATION, DATABASE when the database does not answer. */
+export async function checkSchemaCurrent(db: Pick<pg.Pool, 'query'>): Promise<number> {
+  let version: number;
+  try {
+    version = await schemaVersion(db);
+  } catch (error) {
+    if (!isConnectionLoss(error) && !isUnreachable(error)) throw error;
+    throw new LetheError(ErrorCodes.DATABASE, `database not reachable: ${describeError(error)}; check DATABASE_URL and that PostgreSQL is up (\`lethe doctor\` checks it all)`, { cause: error });
+  }
+  if (version < LATEST_MIGRATION) throw new SchemaError(notMigratedMessage(version), ErrorCodes.NOT_MIGRATED);
+  return version;
+}
+
+export function notMigratedMessage(version: number): string {
+  return version === 0
+    ? "Lethe's tables are missing in this database: run `lethe migrate` first"
+    : `the database schema is at version ${version}; this Lethe needs version ${LATEST_MIGRATION}: run \`lethe migrate\` first`;
+}
+
+/** pg's errors for a server it cannot reach (DNS, refused, timeout), beside lost connections. */
+export function isUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '28P01', '28000', '3D000'].includes(code)) return true;
+  return error instanceof Error && /timeout expired|connection timeout|Connection terminated/i.test(error.message);
+}

@@ -1,0 +1,131 @@
+import type { Queryable } from '../db/pool.js';
+import type { JobsTable } from '../db/jobs-table.js';
+import type { LedgerKeyFn } from '../policy/ledger-keys.js';
+import type { ExpiredRow, OutcomeKind } from '../ports.js';
+
+/** One row's outcome, as the outcome writer records it. */
+export interface RowOutcome {
+  readonly row: ExpiredRow;
+  readonly outcome: OutcomeKind;
+  readonly code?: string | undefined;
+  readonly message?: string | undefined;
+  /** Undo window: the file was moved to this trash location (ledger outcome `trashed`), kept for `undoWindow`. */
+  readonly trash?: string | undefined;
+  readonly undoWindow?: string | undefined;
+}
+
+export interface WriteOutcomesResult {
+  /**
+   * Ids of rows whose file is gone (erased, absent, trashed) but whose job row this statement did
+   * not find: someone else (another worker, a concurrent restore) removed it first, so it got no
+   * ledger row here and must not be counted. Nearly always empty: the statement returns only
+   * these, not one row per outcome.
+   */
+  readonly notRemoved: ReadonlySet<string>;
+}
+
+/**
+ * The outcome writer: one statement (so one transaction) per batch. It deletes the job rows of
+ * erased and absent files and inserts their ledger rows, copying the removed row's content for
+ * restores. Failed and refused keys keep their job rows and get a ledger row with the error code.
+ *
+ * It runs in the batch's transaction, under the row locks of its re-check (batch-recheck.ts), so
+ * the rows it removes are exactly the rows as re-read, and it removes the batch's intent row.
+ *
+ * DESIGN invariant 5: storage first, then this. A crash before it leaves rows whose files are
+ * gone; the rerun finds them absent and records them then. A row already removed by someone else
+ * (another worker, a concurrent restore) gets no second ledger row.
+ */
+export function writeOutcomesSql(t: JobsTable, o: { readonly stripFileKey?: boolean } = {}): string {
+  // HMAC mode: the removed row's content is kept for restores, but not its file_key.
+  const jobRow = o.stripFileKey ? `to_jsonb(j) - '${t.names.fileKey}'` : 'to_jsonb(j)';
+  // `id = ANY($11)` probes the primary key per id; a join on unnest() hash-scans the table instead
+  // (measured 4x slower per 1000-row batch).
+  return `WITH o AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::text[], $8::text[], $12::text[], $13::text[])
+    AS o(job_id, file_key, purpose, created_ms, expires_ms, outcome, error_code, error, trash, undo)
+), d AS (
+  DELETE FROM ${t.table} j WHERE j.${t.id} = ANY($11::text[]::${t.idType}[])
+  RETURNING j.${t.id}::text AS job_id, ${jobRow} AS job_row
+), w AS (
+  INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after)
+  SELECT $9::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
+         o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval
+    FROM o LEFT JOIN d ON d.job_id = o.job_id
+   WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed')
+), i AS (
+  DELETE FROM lethe_inflight WHERE id = $14::bigint
+)
+SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
+ WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed')`;
+}
+
+export async function writeOutcomes(
+  db: Queryable,
+  sql: string,
+  runId: string,
+  policyVersion: number,
+  outcomes: readonly RowOutcome[],
+  ledgerKey: LedgerKeyFn = (k) => k,
+  /** The batch's intent row (lethe_inflight), removed in the same statement; null when none was written. */
+  intentId: string | null = null,
+): Promise<WriteOutcomesResult> {
+  const n = outcomes.length;
+  const ids = new Array<string>(n);
+  const keys = new Array<string>(n);
+  const purposes = new Array<string>(n);
+  const created = new Array<number>(n);
+  const expires = new Array<number>(n);
+  const kinds = new Array<string>(n);
+  const codes = new Array<string | null>(n);
+  const removable: string[] = [];
+  const messages = new Array<string | null>(n);
+  const trash = new Array<string | null>(n);
+  const undo = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const o = outcomes[i]!;
+    ids[i] = o.row.id;
+    keys[i] = ledgerKey(o.row.fileKey);
+    purposes[i] = o.row.purpose;
+    created[i] = o.row.createdAtMs;
+    expires[i] = o.row.expiresAtMs;
+    // A file moved into the trash (undo window) is `trashed` in the ledger until purged.
+    kinds[i] = o.trash !== undefined && (o.outcome === 'erased' || o.outcome === 'absent') ? 'trashed' : o.outcome;
+    trash[i] = kinds[i] === 'trashed' ? o.trash! : null;
+    undo[i] = kinds[i] === 'trashed' ? (o.undoWindow ?? null) : null;
+    if (o.outcome === 'erased' || o.outcome === 'absent') removable.push(o.row.id);
+    codes[i] = o.code ?? null;
+    messages[i] = o.message === undefined ? null : o.message.slice(0, 500);
+  }
+  const { rows } = await db.query<{ job_id: string }>(sql, [
+    textArray(ids), textArray(keys), textArray(purposes), numberArray(created), numberArray(expires), textArray(kinds), textArray(codes), textArray(messages),
+    runId, policyVersion, textArray(removable), textArray(trash), textArray(undo), intentId,
+  ]);
+  return { notRemoved: new Set(rows.map((r) => r.job_id)) };
+}
+
+/**
+ * A PostgreSQL array literal, written exactly as node-postgres writes a JS array parameter (every
+ * element quoted, backslashes and double quotes escaped, null as NULL), but without its two regex
+ * replaces per element when there is nothing to escape: pg's `escapeElement` was the main thread's
+ * largest self time when a 50k-file run was profiled (docs/performance.md). ledger.test.ts checks
+ * it against pg's own encoding.
+ */
+export function textArray(values: readonly (string | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else if (!v.includes('"') && !v.includes('\\')) out += `"${v}"`;
+    else out += `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  }
+  return `${out}}`;
+}
+
+/** `{1,2.5,NaN}`: a float8[] literal (JS number text is valid float8 input, Infinity and NaN included). */
+export function numberArray(values: readonly (number | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) out += `${i > 0 ? ',' : ''}${values[i] ?? 'NULL'}`;
+  return `${out}}`;
+}
