@@ -32,7 +32,7 @@ export { TokenBucket } from './run/rate-limiter.js';
 export { FailureBreaker } from './run/breaker.js';
 export { blastRadiusThreshold, judgeBlastRadius, recentMedian } from './run/plan/blast-radius.js';
 export type { BlastRadiusCheck, BlastRadiusOptions } from './run/plan/blast-radius.js';
-export { countExpired as countExpiredCapped } from './run/plan/counts.js';
+export { countExpiredCapped } from './run/plan/counts.js';
 export type { ExpiredCount } from './run/plan/counts.js';
 export { listHolds, placeHold, releaseHolds } from './db/tables/holds.js';
 export { LEDGER_KEY_PREFIX, ledgerKeyFor } from './policy/ledger-keys.js';
@@ -51,3 +51,5 @@ export type { PauseCause } from './notify/events.js';
 export { createWebhookNotifier, isRetryableStatus, resolveWebhookOptions } from './notify/webhook.js';
 export type { WebhookNotifierOptions, WebhookPayload } from './notify/webhook.js';
 export * from './operations/index.js';
+// The backlog count's earlier name, kept for callers not yet switched.
+export { countExpiredBacklog as countExpired } from './operations/plan.js';

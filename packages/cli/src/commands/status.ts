@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import {
-  countExpired, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
+  countExpiredBacklog, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
   type Engine, type HealthReport, type RunInFlight, type RunRecord, type SchedulerRow,
 } from '@lethe/engine';
 import { ExitCode, printJson, printLines } from '../output.js';
@@ -46,7 +46,7 @@ export async function gatherStatus(engine: Engine, staleAfterMs = DEFAULT_STALE_
     runsInFlight(db, engine.options.groupStaleMs),
     loadCurrentPolicies(db),
   ]);
-  const byPurpose = await countExpired(db, jobs, policySelections(policy.policies), now);
+  const byPurpose = await countExpiredBacklog(db, jobs, policySelections(policy.policies), now);
   return {
     checked_at: now,
     version: VERSION,

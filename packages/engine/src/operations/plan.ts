@@ -40,10 +40,11 @@ function purposeArrays(selections: readonly PurposeSelection[]): [string[], stri
 }
 
 /**
- * Expired rows per purpose at `cutoff`, counted over the index range (the run's total estimate
- * and `lethe status`'s backlog). One round trip; the cost follows the number of expired rows.
+ * Every expired row per purpose at `cutoff`, uncapped, counted over the index range (the run's
+ * total estimate and `lethe status`'s backlog; the run's guards count up to a cap instead:
+ * countExpiredCapped in run/plan/counts.ts). One round trip; the cost follows the number of expired rows.
  */
-export async function countExpired(db: Queryable, t: JobsTable, selections: readonly PurposeSelection[], cutoff: string): Promise<Record<string, number>> {
+export async function countExpiredBacklog(db: Queryable, t: JobsTable, selections: readonly PurposeSelection[], cutoff: string): Promise<Record<string, number>> {
   if (selections.length === 0) return {};
   const { rows } = await db.query<{ purpose: string; n: string }>(
     `SELECT p.purpose,

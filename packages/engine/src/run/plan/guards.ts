@@ -3,7 +3,7 @@ import { AuditActions, writeAudit } from '../../db/tables/audit.js';
 import { judgeBlastRadius, recentMedian, blastRadiusThreshold, type BlastRadiusCheck } from './blast-radius.js';
 import { pause } from '../../db/tables/control.js';
 import { ConfigError, ErrorCodes, LetheError } from '../../errors.js';
-import { countExpired } from './counts.js';
+import { countExpiredCapped } from './counts.js';
 import type { PurposeSelection } from '../source.js';
 import type { JobsTable } from '../../db/jobs-table.js';
 import type { ResolvedOptions } from '../../options.js';
@@ -65,7 +65,7 @@ async function measure(pool: pg.Pool, options: ResolvedOptions, table: JobsTable
   if (threshold === null && !run.estimateTotal) return { blastRadius: null, estimate: null };
   // Count past the threshold (up to 10x) so a refusal can say how large the run would have been.
   const cap = run.estimateTotal ? ESTIMATE_CAP : Math.min(ESTIMATE_CAP, run.limit ?? Math.max(10_000, (threshold ?? ESTIMATE_CAP) * 10));
-  const count = await countExpired(pool, table, selected, cutoff, cap);
+  const count = await countExpiredCapped(pool, table, selected, cutoff, cap);
   const wouldErase = Math.min(count.total, run.limit ?? count.total);
   const estimate = run.estimateTotal ? wouldErase : null;
   if (!guarded) return { blastRadius: null, estimate };
