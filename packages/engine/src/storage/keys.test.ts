@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkKey } from './keys.js';
+import { checkKey, isInside } from './keys.js';
 
 describe('checkKey', () => {
   it.each([
@@ -41,5 +41,16 @@ describe('checkKey', () => {
         expect(stack.length).toBe(key.split('/').length);
       }),
     );
+  });
+});
+
+describe('isInside', () => {
+  it('takes the root and paths under it, never a sibling that shares its prefix', () => {
+    expect(isInside('/data', '/data')).toBe(true);
+    expect(isInside('/data', '/data/a/b.pdf')).toBe(true);
+    expect(isInside('/data/', '/data/a')).toBe(true);
+    expect(isInside('/data', '/data2/a')).toBe(false);
+    expect(isInside('/data', '/dat')).toBe(false);
+    expect(isInside('/data/a', '/data')).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import { sep } from 'node:path';
 import { ErrorCodes } from '../errors.js';
 
 /**
@@ -51,4 +52,13 @@ export function fileLinkProblem(isSymbolicLink: boolean, nlink: number): KeyProb
     return { code: ErrorCodes.KEY_HARDLINKED, message: `file_key: the file has ${nlink} links; erasing one name would not erase its data: remove the other links, then rerun` };
   }
   return null;
+}
+
+/**
+ * Whether `candidate` (a real path) is the root or under it. Both sides are real paths (symlinks
+ * resolved), and the separator is part of the test: `/data2` is not inside `/data`
+ * (docs/safety.md#file-storage-keys-inside-the-root-and-the-residual-window).
+ */
+export function isInside(rootReal: string, candidate: string): boolean {
+  return candidate === rootReal || candidate.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
 }

@@ -5,7 +5,7 @@ import { ErrorCodes, LetheError } from '../../errors.js';
 import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRequest, WriteOutcome } from '../../ports.js';
 import { findSymlinkedDirectories, pingRoot, probeRoot, readFileObject, writeFileObject, type SymlinkedDirectories } from './objects.js';
 import { purgeFiles, restoreFile, trashFiles } from './trash.js';
-import { checkKey, fileLinkProblem } from '../keys.js';
+import { checkKey, fileLinkProblem, isInside } from '../keys.js';
 import { isReservedKey, reservedKeyProblem } from '../trash-keys.js';
 
 export interface FileStorageOptions {
@@ -195,10 +195,6 @@ function eraseFile(rootReal: string, rootPrefix: string, key: string): Promise<K
 }
 
 const outsideRoot = (key: string): KeyOutcome => ({ key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false });
-
-function isInside(rootReal: string, candidate: string): boolean {
-  return candidate === rootReal || candidate.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
-}
 
 function fsFailure(key: string, error: NodeJS.ErrnoException): KeyOutcome {
   switch (error.code) {

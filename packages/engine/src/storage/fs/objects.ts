@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, copyFile, constants, link, lstat, mkdir, open, opendir, readFile, readlink, realpath, stat, unlink } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, LetheError } from '../../errors.js';
 import type { ObjectBody, ProbeResult, ProbeStep, WriteOutcome } from '../../ports.js';
-import { checkKey } from '../keys.js';
+import { checkKey, isInside } from '../keys.js';
 import { isReservedKey, reservedKeyProblem } from '../trash-keys.js';
 
 /**
@@ -18,10 +18,6 @@ import { isReservedKey, reservedKeyProblem } from '../trash-keys.js';
 /** Lethe's own places under the root (skipped by listing, refused as row keys). */
 export const DOCTOR_DIR = '.lethe/doctor';
 const TMP_DIR = '.lethe/tmp';
-
-function isInside(rootReal: string, candidate: string): boolean {
-  return candidate === rootReal || candidate.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
-}
 
 /** The root exists and is a directory we can list; a LetheError naming it otherwise. */
 export async function pingRoot(root: string, rootReal: string): Promise<void> {

@@ -1,8 +1,8 @@
 import { link, lstat, mkdir, readdir, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ErrorCodes } from '../../errors.js';
 import type { KeyOutcome, RestoreOutcome, TrashRequest } from '../../ports.js';
-import { checkKey, fileLinkProblem } from '../keys.js';
+import { checkKey, fileLinkProblem, isInside } from '../keys.js';
 import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from '../trash-keys.js';
 
 /**
@@ -15,10 +15,6 @@ import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from '../
  * parent's real path inside the root and an lstat (no symlink, no other hard links; see fs.ts).
  * Nothing is cached across keys but the mkdir of a trash directory: its real path is checked per key.
  */
-
-function isInside(rootReal: string, candidate: string): boolean {
-  return candidate === rootReal || candidate.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
-}
 
 /** The real path of `path`'s parent, resolved now (never cached), or null when it does not exist. */
 function realParent(path: string): Promise<string | null> {
