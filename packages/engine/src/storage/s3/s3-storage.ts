@@ -11,6 +11,7 @@ import { S3RequestError, S3Sender } from './sender.js';
 import { purgeObjects } from './trash-purge.js';
 import { checkUndoWindow, restoreObject, trashObjects, type S3TrashContext } from './trash.js';
 import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './versions.js';
+import { mapLimit } from '../map-limit.js';
 
 export interface S3StorageOptions {
   /** For tests of pacing and backoff; the system clock otherwise. */
@@ -165,7 +166,7 @@ export class S3Storage implements StoragePort {
     return Math.max(1, Math.min(this.#config.maxSockets ?? DEFAULT_MAX_SOCKETS, 32));
   }
 
-  /** Undo window (issue 7): a copy into `.lethe/trash/`, or the kept version in `keep` mode; see s3-trash.ts. */
+  /** Undo window (issue 7): a copy into `.lethe/trash/`, or the kept version in `keep` mode; see s3/trash.ts. */
   trashMany(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]> {
     return trashObjects(this.#trashContext(), items, signal);
   }
@@ -269,19 +270,6 @@ export class S3Storage implements StoragePort {
   async close(): Promise<void> {
     this.#handle.destroy();
   }
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const run = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
-  return out;
 }
 
 /** Loads the SDK (once per thread) and builds the adapter. */

@@ -1,7 +1,8 @@
 import { ErrorCodes } from '../../errors.js';
 import type { KeyOutcome, TrashRecordTimes } from '../../ports.js';
 import { deleteTargets, requestFailure, type DeleteTarget, type TargetFailure } from './delete.js';
-import { head, locate, mapLimit, type Located, type S3TrashContext } from './trash.js';
+import { mapLimit } from '../map-limit.js';
+import { head, locate, type Located, type S3TrashContext } from './trash.js';
 import { listKeyVersions, type VersioningState } from './versions.js';
 
 /**

@@ -5,6 +5,7 @@ import { toObjectKey } from './keys.js';
 import { S3RequestError } from './sender.js';
 import { listKeyVersions, type VersioningState } from './versions.js';
 import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from '../trash-keys.js';
+import { mapLimit } from '../map-limit.js';
 
 /**
  * The undo window on S3 (issue 7), in two shapes:
@@ -243,17 +244,4 @@ export async function checkUndoWindow(ctx: S3TrashContext): Promise<void> {
         'Enable versioning on the bucket (put-bucket-versioning Status=Enabled), or use the copy shape (versions=erase-all copies each file into .lethe/trash/ first), or turn the undo window off. Nothing was deleted',
     );
   }
-}
-
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const run = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, run));
-  return out;
 }
