@@ -1,55 +1,81 @@
+// @lethe/engine: the retention-deletion engine. Read top to bottom in the order of one run
+// (docs/design.md#source-map); operator commands have their own entry, @lethe/engine/operations.
+
+// The engine: options in, one object out that runs, migrates and closes.
 export { createEngine } from './engine.js';
 export type { Engine, MigrateCallOptions } from './engine.js';
 export { resolveOptions, silentLogger } from './options.js';
 export type { EngineOptions, ResolvedOptions } from './options.js';
-export type { RunOptions } from './run/index.js';
-export { migrate, schemaVersion } from './db/migrate.js';
-export type { MigrateReport } from './db/migrate.js';
-export { createPool, ensureUtcSession, utcConnectionConfig, withTransaction } from './db/pool.js';
-export type { Queryable } from './db/pool.js';
+
+// Errors: one base class with stable codes (scripts and the HTTP API match on them).
 export { ConfigError, ErrorCodes, LetheError, RunInProgressError, SchemaError, describeError, isLetheError, isRetryableSqlState } from './errors.js';
 export type { ErrorCode } from './errors.js';
+
+// Ports: the small interfaces the engine consumes, and the system clock.
+export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectBody, ObjectInfo, OutcomeKind, ProbeResult, ProbeStep, RestoreOutcome, RunProgress, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from './ports.js';
+export { systemClock } from './clock.js';
+
+// Policy (no I/O): retentions, undo windows, ledger keys.
 export {
   DEFAULT_POLICIES, formatRetention, isCalendarRetention, parsePolicies, parseRetention, policiesFromJson, policiesToJson, retentionApproxMs, retentionToInterval,
 } from './policy/retention.js';
 export type { PolicySet, Retention, RetentionUnit } from './policy/retention.js';
+export { DEFAULT_UNDO_WINDOW, anyUndoWindow, parseUndoWindow, undoWindowFor } from './policy/undo-window.js';
+export type { UndoWindow, UndoWindows } from './policy/undo-window.js';
+export { LEDGER_KEY_PREFIX, ledgerKeyFor } from './policy/ledger-keys.js';
+
+// Database: the pool (UTC sessions), migrations, the platform's jobs table.
+export { createPool, ensureUtcSession, utcConnectionConfig, withTransaction } from './db/pool.js';
+export type { Queryable } from './db/pool.js';
+export { migrate, schemaVersion } from './db/migrate.js';
+export type { MigrateReport } from './db/migrate.js';
+export { DEFAULT_JOBS_TABLE, inspectJobsTable } from './db/jobs-table.js';
+export type { JobsTable, JobsTableNames } from './db/jobs-table.js';
+
+// Lethe's own tables: policy versions, pause control, audit rows, legal holds, scheduler heartbeats.
 export { listPolicyVersions, loadCurrentPolicies, loadPolicyVersion, savePolicyVersion } from './db/tables/policy-versions.js';
 export type { PolicyVersion } from './db/tables/policy-versions.js';
 export { pause, readControl, resume } from './db/tables/control.js';
 export type { ControlState, PauseRequest } from './db/tables/control.js';
 export { AuditActions, writeAudit } from './db/tables/audit.js';
 export type { AuditAction } from './db/tables/audit.js';
-export { DEFAULT_JOBS_TABLE, inspectJobsTable } from './db/jobs-table.js';
-export type { JobsTable, JobsTableNames } from './db/jobs-table.js';
-export { expiredRowsSql, readExpiredRows } from './run/source.js';
-export type { PurposeSelection } from './run/source.js';
-export { createStorage, describeStorage, parseStorageUrl } from './storage/index.js';
-export type { FileStorageConfig, S3StorageConfig, StorageConfig } from './storage/index.js';
-export { FileStorage, RESERVED_PREFIX } from './storage/fs/file-storage.js';
-export { checkKey } from './storage/keys.js';
-export { WorkerPoolStorage } from './storage/pool/worker-pool.js';
-export { TokenBucket } from './run/rate-limiter.js';
-export { FailureBreaker } from './run/breaker.js';
+export { listHolds, placeHold, releaseHolds } from './db/tables/holds.js';
+export type { Hold, HoldRequest, PlacedHold } from './db/tables/holds.js';
+export * from './db/tables/schedulers.js';
+
+// One run, in its order: preflight, trash purge, lock, plan (guards), source, rate, breaker, summary.
+export type { RunOptions } from './run/index.js';
+export { checkSchemaCurrent, preflightRun } from './run/preflight.js';
+export { TRASH_PURGED, activeHeldLedgerKeys, checkUndoWindowAtStart, purgeBeforeRun, purgeDueTrash } from './run/purge-due.js';
+export { RUN_LOCK_KEY } from './run/lock.js';
 export { blastRadiusThreshold, judgeBlastRadius, recentMedian } from './run/plan/blast-radius.js';
 export type { BlastRadiusCheck, BlastRadiusOptions } from './run/plan/blast-radius.js';
 export { countExpiredCapped } from './run/plan/counts.js';
 export type { ExpiredCount } from './run/plan/counts.js';
-export { listHolds, placeHold, releaseHolds } from './db/tables/holds.js';
-export { LEDGER_KEY_PREFIX, ledgerKeyFor } from './policy/ledger-keys.js';
-export { DEFAULT_UNDO_WINDOW, anyUndoWindow, parseUndoWindow, undoWindowFor } from './policy/undo-window.js';
-export type { UndoWindow, UndoWindows } from './policy/undo-window.js';
-export { TRASH_DIR } from './storage/trash-keys.js';
-export type { Hold, HoldRequest, PlacedHold } from './db/tables/holds.js';
-export { systemClock } from './clock.js';
-export { RUN_LOCK_KEY } from './run/lock.js';
-export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectBody, ObjectInfo, OutcomeKind, ProbeResult, ProbeStep, RestoreOutcome, RunProgress, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from './ports.js';
+export { expiredRowsSql, readExpiredRows } from './run/source.js';
+export type { PurposeSelection } from './run/source.js';
+export { TokenBucket } from './run/rate-limiter.js';
+export { FailureBreaker } from './run/breaker.js';
 export type { FailureSample, PurposeCounts, RunStatus, RunSummary, RunTrigger, UnreadableReason, UnreadableRows } from './run/summary.js';
+
+// Storage: URL config, key safety, the adapters and the worker pool around them.
+export { createStorage, describeStorage, parseStorageUrl } from './storage/index.js';
+export type { FileStorageConfig, S3StorageConfig, StorageConfig } from './storage/index.js';
+export { checkKey } from './storage/keys.js';
+export { TRASH_DIR } from './storage/trash-keys.js';
+export { FileStorage, RESERVED_PREFIX } from './storage/fs/file-storage.js';
+export { WorkerPoolStorage } from './storage/pool/worker-pool.js';
+
+// Notifications: the port, the events a run and a pause send, the webhook adapter.
 export { noopNotifier, safeNotify } from './notify/notifier.js';
 export type { Notification, NotificationKind, NotificationSeverity, Notifier } from './notify/notifier.js';
 export { deadRunNotification, pauseCause, pausedNotification, resumedNotification, runEndNotification, runNotStartedNotification } from './notify/events.js';
 export type { PauseCause } from './notify/events.js';
 export { createWebhookNotifier, isRetryableStatus, resolveWebhookOptions } from './notify/webhook.js';
 export type { WebhookNotifierOptions, WebhookPayload } from './notify/webhook.js';
+
+// Operator commands, also here for runtimes not yet switched to @lethe/engine/operations
+// (packages/http still imports them from the root); new code imports the operations entry.
 export * from './operations/index.js';
 // The backlog count's earlier name, kept for callers not yet switched.
 export { countExpiredBacklog as countExpired } from './operations/plan.js';

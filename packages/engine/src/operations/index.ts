@@ -1,23 +1,38 @@
+// @lethe/engine/operations: the operator commands (lethe status, plan, verify, restore, ...), each
+// a function of an Engine. What runs on every run lives in ../run/; the root entry re-exports these.
+
+// Run history, totals and health (runbook OP-002 to OP-004).
 export * from './history.js';
 export * from './run-totals.js';
 export * from './health.js';
-export * from '../db/tables/schedulers.js';
+export * from './runs-in-flight.js';
+export * from './run-preview.js';
+
+// What expires and what was erased: plan, verify, lookup, erasures.
 export * from './plan.js';
 export * from './verify.js';
 export * from './lookup.js';
+export * from './erasures.js';
+
+// Reports for compliance (monthly report and the legacy service's rows).
 export * from './report.js';
 export * from './report-sources.js';
+
+// Policies: versions, changes, revert.
 export * from './policies.js';
+export * from './policy-revert.js';
+
+// Repairs: reconcile orphans, verify and repair the ledger, prune old evidence.
 export * from './reconcile.js';
-export * from '../run/purge-due.js';
-export * from './restore.js';
 export * from './ledger-verify.js';
 export * from './ledger-repair.js';
 export * from './prune.js';
-export * from './doctor.js';
-export { checkSchemaCurrent, preflightRun } from '../run/preflight.js';
-export * from './runs-in-flight.js';
-export * from './erasures.js';
-export * from './policy-revert.js';
+
+// The undo window: purge the trash now, restore from it or from a backup.
+export { purgeTrash } from '../run/purge-due.js';
+export type { PurgeFailure, PurgeOptions, PurgeReport } from '../run/purge-due.js';
+export * from './restore.js';
 export * from './restore-from-backup.js';
-export * from './run-preview.js';
+
+// Diagnosis: lethe doctor.
+export * from './doctor.js';
