@@ -1,8 +1,8 @@
 /**
  * The AWS SDK surface that tests and benches use to arrange buckets and objects on a real S3
  * server (test/support/s3-server.ts, bench/s3-*.ts). The SDK is this package's dependency, not
- * the workspace root's, so they reach it through here rather than by a bare import. Not exported
- * from the package index.
+ * the workspace root's, so they reach it through here rather than by a bare import. Exported from
+ * @lethe/engine/testing, not from the package's root.
  */
 export {
   CreateBucketCommand,
