@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createEngine, createStorage, ErrorCodes } from '@lethe/engine';
-import { FaultInjectingStorage, type FaultPlan } from '@lethe/engine/testing';
-import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '../../packages/engine/src/testing/s3.js';
+import { FaultInjectingStorage, type FaultPlan, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@lethe/engine/testing';
 import { expectConverged } from '../support/convergence.js';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import type { TempRoot } from '../support/files.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { HeadObjectCommand, PutObjectCommand } from '../../packages/engine/src/testing/s3.js';
+import { HeadObjectCommand, PutObjectCommand } from '@lethe/engine/testing';
 import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 import { createBucket, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from '../storage/describe-s3.js';

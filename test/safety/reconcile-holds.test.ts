@@ -3,9 +3,7 @@ import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_JOBS_TABLE, ErrorCodes, inspectJobsTable, placeHold, reconcile, type ObjectInfo } from '@lethe/engine';
-import { heldKeysNow, withHoldsLocked } from '../../packages/engine/src/run/keep/hold-guard.js';
-import { eraseOrphanFiles, removeOrphanRows, type ActContext } from '../../packages/engine/src/operations/reconcile-act.js';
-import { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from '../../packages/engine/src/operations/reconcile-scan.js';
+import { heldKeysNow, withHoldsLocked, eraseOrphanFiles, removeOrphanRows, type ActContext, orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from '@lethe/engine/testing';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 /**

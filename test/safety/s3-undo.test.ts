@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createEngine, ErrorCodes, purgeTrash, restoreFile, type Engine, type S3StorageConfig } from '@lethe/engine';
-import { HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command } from '../../packages/engine/src/testing/s3.js';
+import { HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createBucket, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from '../storage/describe-s3.js';

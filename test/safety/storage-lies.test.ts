@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEngine, ErrorCodes, readControl, resume, type Engine } from '@lethe/engine';
-import { ListObjectsV2Command } from '../../packages/engine/src/testing/s3.js';
+import { ListObjectsV2Command } from '@lethe/engine/testing';
 import { createBucket, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from '../storage/describe-s3.js';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FileStorage } from '@lethe/engine';
-import { storageContract } from '../../packages/engine/src/testing/storage-contract.js';
+import { storageContract } from '@lethe/engine/testing';
 
 async function write(path: string, body: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });

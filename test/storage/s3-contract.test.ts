@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { openS3Storage } from '../../packages/engine/src/storage/s3/s3-storage.js';
-import { storageContract, type ContractSubject } from '../../packages/engine/src/testing/storage-contract.js';
-import { HeadObjectCommand, PutObjectCommand } from '../../packages/engine/src/testing/s3.js';
+import { openS3Storage, storageContract, type ContractSubject, HeadObjectCommand, PutObjectCommand } from '@lethe/engine/testing';
 import { createBucket, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from './describe-s3.js';
 

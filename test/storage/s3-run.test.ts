@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createEngine, type Engine } from '@lethe/engine';
-import { ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, PutObjectLegalHoldCommand } from '../../packages/engine/src/testing/s3.js';
+import { ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, PutObjectLegalHoldCommand } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, insertJobs, type JobSeed, type TestDatabase } from '../support/database.js';
 import { createBucket, putObjects, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from './describe-s3.js';

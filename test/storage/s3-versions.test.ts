@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { S3StorageConfig } from '@lethe/engine';
-import { openS3Storage, type S3Storage } from '../../packages/engine/src/storage/s3/s3-storage.js';
-import { ListObjectVersionsCommand, PutObjectCommand, PutObjectLegalHoldCommand } from '../../packages/engine/src/testing/s3.js';
+import { openS3Storage, type S3Storage, ListObjectVersionsCommand, PutObjectCommand, PutObjectLegalHoldCommand } from '@lethe/engine/testing';
 import { createBucket, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from './describe-s3.js';
 import { isDeleteObjects, isGetVersioning, startS3Proxy, type S3Proxy } from './s3-proxy.js';

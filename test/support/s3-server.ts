@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path';
 import type { S3StorageConfig } from '@lethe/engine';
 import {
   CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client,
-} from '../../packages/engine/src/testing/s3.js';
+} from '@lethe/engine/testing';
 import { freePort } from './postgres-server.js';
 
 /**
