@@ -1,4 +1,5 @@
-import { claimScheduleSlot, ErrorCodes, lastRuns, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
+import { claimScheduleSlot, ErrorCodes, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
+import { lastRuns } from '@lethe/engine/operations';
 import { createHttpService } from '@lethe/http';
 import { catchUpIfMissed, handleScheduledFire, type FireDeps } from './fires.js';
 import { Heartbeat } from './heartbeat.js';

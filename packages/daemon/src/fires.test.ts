@@ -1,4 +1,5 @@
-import type { ControlState, RunRecord } from '@lethe/engine';
+import type { ControlState } from '@lethe/engine';
+import type { RunRecord } from '@lethe/engine/operations';
 import { FakeClock } from '@lethe/engine/testing';
 import { describe, expect, it } from 'vitest';
 import { catchUpIfMissed, handleScheduledFire, type FireDeps } from './fires.js';

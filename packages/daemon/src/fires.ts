@@ -1,4 +1,5 @@
-import type { ControlState, RunRecord } from '@lethe/engine';
+import type { ControlState } from '@lethe/engine';
+import type { RunRecord } from '@lethe/engine/operations';
 import { decideCatchUp } from './catch-up.js';
 import type { Clock, Logger } from './ports.js';
 import type { GuardedRunRequest, GuardedRunResult } from './run-gate.js';

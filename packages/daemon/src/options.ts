@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, silentLogger, systemClock, type Engine, type HealthOptions } from '@lethe/engine';
+import { ConfigError, silentLogger, systemClock, type Engine } from '@lethe/engine';
+import { type HealthOptions } from '@lethe/engine/operations';
 import type { Clock, Logger } from './ports.js';
 import { CronSchedule } from './schedule.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_MAX_CLOCK_SKEW_MS, runDoctor, type DoctorReport } from '@lethe/engine';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, runDoctor, type DoctorReport } from '@lethe/engine/operations';
 import { waitDurationMs } from '../durations.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';

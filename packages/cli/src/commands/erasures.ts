@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { ERASURE_COLUMNS, erasureCsvLine, streamErasures, validateErasuresFilter, type ErasuresFilter } from '@lethe/engine';
+import { ERASURE_COLUMNS, erasureCsvLine, streamErasures, validateErasuresFilter, type ErasuresFilter } from '@lethe/engine/operations';
 import { ExitCode, UsageError, type Io } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';

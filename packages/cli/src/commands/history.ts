@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listRuns, runStatusLabel, type RunRecord } from '@lethe/engine';
+import { listRuns, runStatusLabel, type RunRecord } from '@lethe/engine/operations';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, table, time } from '../render/format.js';

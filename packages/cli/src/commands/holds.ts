@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { inspectJobsTable, ledgerKeyFor, listHolds, lookupFileKey, placeHold, releaseHolds, type Engine, type Hold } from '@lethe/engine';
+import { inspectJobsTable, ledgerKeyFor, listHolds, placeHold, releaseHolds, type Engine, type Hold } from '@lethe/engine';
+import { lookupFileKey } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { lookupFileKey, type LookupResult } from '@lethe/engine';
+import { lookupFileKey, type LookupResult } from '@lethe/engine/operations';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { duration, relative, time } from '../render/format.js';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { currentRun, pause, waitForNoRunInFlight, type RunInFlight, type WaitForRunsResult } from '@lethe/engine';
+import { pause } from '@lethe/engine';
+import { currentRun, waitForNoRunInFlight, type RunInFlight, type WaitForRunsResult } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { waitDurationMs } from '../durations.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { expiringWithin, planExpiries, PLAN_WINDOWS, type ExpiryPlan } from '@lethe/engine';
+import { expiringWithin, planExpiries, PLAN_WINDOWS, type ExpiryPlan } from '@lethe/engine/operations';
 import { durationInterval } from '../durations.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { revertPolicy, setPolicy, showPolicies, type PoliciesOverview, type PolicyChangeResult, type PolicyRevertResult } from '@lethe/engine';
+import { revertPolicy, setPolicy, showPolicies, type PoliciesOverview, type PolicyChangeResult, type PolicyRevertResult } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { pruneEvidence, type PruneReport } from '@lethe/engine';
+import { pruneEvidence, type PruneReport } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';

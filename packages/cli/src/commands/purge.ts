@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { purgeTrash, type PurgeReport } from '@lethe/engine';
+import { purgeTrash, type PurgeReport } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';

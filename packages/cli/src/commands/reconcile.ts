@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { ErrorCodes, reconcile, reconcilePrefixProblem, type ErrorCode, type ReconcileReport } from '@lethe/engine';
+import { ErrorCodes, type ErrorCode } from '@lethe/engine';
+import { reconcile, reconcilePrefixProblem, type ReconcileReport } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { durationMs, percentFraction } from '../durations.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';

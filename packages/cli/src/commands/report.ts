@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { monthlyReport, parseMonth } from '@lethe/engine';
+import { monthlyReport, parseMonth } from '@lethe/engine/operations';
 import { durationMs } from '../durations.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';

@@ -1,4 +1,4 @@
-import { restoreFromBackup, type RestoreFromBackupResult } from '@lethe/engine';
+import { restoreFromBackup, type RestoreFromBackupResult } from '@lethe/engine/operations';
 import { defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { restoreFile, type RestoreResult } from '@lethe/engine';
+import { restoreFile, type RestoreResult } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';

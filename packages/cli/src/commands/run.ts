@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createEngine, previewRun, type Engine, type RunPreview, type RunProgress, type RunSummary } from '@lethe/engine';
+import { createEngine, type Engine, type RunProgress, type RunSummary } from '@lethe/engine';
+import { previewRun, type RunPreview } from '@lethe/engine/operations';
 import { engineOptions } from '../config.js';
 import { ExitCode, printJson, printLines, UsageError, type Io } from '../output.js';
 import type { CommandContext } from '../program.js';

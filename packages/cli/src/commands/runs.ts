@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { getRun, runStatusLabel, type RunDetail } from '@lethe/engine';
+import { getRun, runStatusLabel, type RunDetail } from '@lethe/engine/operations';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { codeMessage, count, duration, inPurposeOrder, time } from '../render/format.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { inspectJobsTable, loadCurrentPolicies, type Engine, type SchedulerRow } from '@lethe/engine';
 import {
-  countExpiredBacklog, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
-  type Engine, type HealthReport, type RunInFlight, type RunRecord, type SchedulerRow,
-} from '@lethe/engine';
+  countExpiredBacklog, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, policySelections, runsInFlight, type HealthReport, type RunInFlight, type RunRecord,
+} from '@lethe/engine/operations';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, inPurposeOrder, plural, table, time } from '../render/format.js';

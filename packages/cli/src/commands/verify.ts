@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { verifyExpired, type VerifyReport } from '@lethe/engine';
+import { verifyExpired, type VerifyReport } from '@lethe/engine/operations';
 import { durationMs } from '../durations.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';

@@ -1,4 +1,4 @@
-import { formatSeconds } from '@lethe/engine';
+import { formatSeconds } from '@lethe/engine/operations';
 
 /**
  * Small formatting shared by the human outputs: counts with separators, times in UTC, durations

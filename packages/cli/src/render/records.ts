@@ -1,4 +1,5 @@
-import { runStatusLabel, type RunRecord, type SchedulerRow } from '@lethe/engine';
+import { type SchedulerRow } from '@lethe/engine';
+import { runStatusLabel, type RunRecord } from '@lethe/engine/operations';
 
 /**
  * The CLI's JSON speaks snake_case, as the run summary and the audit rows do, so scripts see one

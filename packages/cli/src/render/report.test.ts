@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ComplianceReport } from '@lethe/engine';
+import type { ComplianceReport } from '@lethe/engine/operations';
 import { reportCsv, reportText } from './report.js';
 
 const report = (over: Partial<ComplianceReport> = {}): ComplianceReport => ({

@@ -1,4 +1,4 @@
-import { LEGACY_PURPOSE, type ComplianceReport } from '@lethe/engine';
+import { LEGACY_PURPOSE, type ComplianceReport } from '@lethe/engine/operations';
 import { count, duration, time } from './format.js';
 
 /** The runbook's "Monthly Report" template, filled in from a ComplianceReport. */
