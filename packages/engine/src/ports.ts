@@ -83,7 +83,7 @@ export type WriteOutcome =
   | { readonly outcome: 'occupied' }
   | { readonly outcome: 'failed'; readonly code: string; readonly message: string };
 
-/** Storage: filesystem and S3 are adapters of this one port (see storage/contract tests). */
+/** Storage: filesystem and S3 are adapters of this one port (see the storage contract, testing/storage-contract.ts). */
 export interface StoragePort {
   /** A short description for logs and summaries, e.g. `file:///var/lib/docs`. */
   readonly describe: string;

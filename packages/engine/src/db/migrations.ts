@@ -4,7 +4,7 @@
  * Append new versions at the end; never edit an applied one.
  *
  * `audit_logs` may already belong to the platform: it is created only when missing, and its
- * columns are checked separately (see ../migrate.ts).
+ * columns are checked separately (see migrate.ts).
  */
 export interface Migration {
   readonly version: number;

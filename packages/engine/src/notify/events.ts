@@ -7,7 +7,7 @@ import type { Notification, NotificationSeverity } from './notifier.js';
  * run summary), so a message never says something the audit rows do not.
  */
 
-/** Who paused, as the engine's automatic guards sign their pauses (run-report.ts, run-guards.ts). */
+/** Who paused, as the engine's automatic guards sign their pauses (run/finish.ts, run/plan/guards.ts). */
 export type PauseCause = 'manual' | 'failure_breaker' | 'blast_radius_guard';
 
 const GUARDS: Readonly<Record<string, PauseCause>> = {
@@ -97,7 +97,7 @@ export function runEndNotification(s: RunSummary): Notification | null {
   };
 }
 
-/** A run whose process died, found and closed as `interrupted` by the next run on `foundOn` (runs.ts). */
+/** A run whose process died, found and closed as `interrupted` by the next run on `foundOn` (db/tables/runs.ts). */
 export function deadRunNotification(r: InterruptedRun, foundOn: string): Notification {
   return {
     kind: 'run_interrupted',

@@ -121,7 +121,7 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
       [ledgerKeyFor(engine.options, fileKey)],
     ),
     db.query<{ id: string; purpose: string | null; created_ms: number | null; expires_ms: number | null; expired: boolean | null; known: boolean; infinite: boolean }>(
-      // Infinite created_at is not judged (expired-rows.ts finiteCreatedAtSql): no times, not expired.
+      // Infinite created_at is not judged (run/source.ts finiteCreatedAtSql): no times, not expired.
       `SELECT j.${table.id}::text AS id, j.${table.purpose}::text AS purpose,
               CASE WHEN isfinite(j.${table.createdAt}) THEN (extract(epoch FROM j.${table.createdAt}) * 1000)::float8 END AS created_ms,
               CASE WHEN isfinite(j.${table.createdAt}) THEN (extract(epoch FROM j.${table.createdAt} + p.retention) * 1000)::float8 END AS expires_ms,

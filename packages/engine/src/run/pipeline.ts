@@ -38,7 +38,7 @@ export interface PipelineContext {
   readonly onBatchDone: () => void;
   /** Undo windows (trash instead of delete) and how keys are written to the ledger (issue 7). */
   readonly erasure?: ErasurePlan;
-  /** The re-check under lock before each storage call (batch-recheck.ts). */
+  /** The re-check under lock before each storage call (recheck.ts). */
   readonly recheck: RecheckContext;
   readonly recheckSql: RecheckSql;
   /** Storage that lies: sampled before the first delete, judged after each (storage-presence.ts). */
@@ -64,7 +64,7 @@ interface BatchStop {
 
 /**
  * Data flows one way: source -> rate limiter -> per batch, one transaction: re-check under row
- * locks (batch-recheck.ts: expiry, shared keys, holds, pause, policy) -> storage (worker pool) ->
+ * locks (recheck.ts: expiry, shared keys, holds, pause, policy) -> storage (worker pool) ->
  * outcome writer -> commit. Reading batch N+1 overlaps deleting batch N and writing batch N-1's
  * outcomes; at most `maxBatchesInFlight` batches are between the limiter and the commit. On a
  * stop, batches in flight are drained (their outcomes written), never abandoned; a batch that has

@@ -175,7 +175,7 @@ export async function activeHeldLedgerKeys(pool: pg.Pool, options: ResolvedOptio
 /**
  * A run with an undo window (solo, dry or a group worker) starts only on a store where a file
  * trashed now can be restored: one with a trash, and not an S3 bucket whose versioning is
- * Suspended in `keep` mode (storage/s3-trash.ts checkUndoWindow). Nothing is deleted otherwise.
+ * Suspended in `keep` mode (storage/s3/trash.ts checkUndoWindow). Nothing is deleted otherwise.
  */
 export async function checkUndoWindowAtStart(deps: Pick<PurgeDeps, 'options' | 'storage'>): Promise<void> {
   const { options, storage } = deps;

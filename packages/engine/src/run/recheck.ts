@@ -12,7 +12,7 @@ import type { ExpiredRow } from '../ports.js';
  *    state. We never wait on a row, so we never deadlock with writers; a row someone else holds
  *    keeps its key for this run. The locks last until the commit, after the storage call, so a
  *    re-classification or delete of those rows waits for us, and a guarded insert at the key
- *    (key-guard.ts) waits too, then fails with 40001.
+ *    (keep/key-guard.ts) waits too, then fails with 40001.
  * 2. In a fresh snapshot after the locks: rows per key (more than we locked: keep the key), active
  *    holds (`lethe hold` locks a row of the key too, so it is either seen here or waits for us), and
  *    the control row FOR SHARE (a pause committed before is seen; a later one waits for our commit).

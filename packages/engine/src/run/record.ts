@@ -29,7 +29,7 @@ export interface WriteOutcomesResult {
  * erased and absent files and inserts their ledger rows, copying the removed row's content for
  * restores. Failed and refused keys keep their job rows and get a ledger row with the error code.
  *
- * It runs in the batch's transaction, under the row locks of its re-check (batch-recheck.ts), so
+ * It runs in the batch's transaction, under the row locks of its re-check (recheck.ts), so
  * the rows it removes are exactly the rows as re-read, and it removes the batch's intent row.
  *
  * DESIGN invariant 5: storage first, then this. A crash before it leaves rows whose files are

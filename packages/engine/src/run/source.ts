@@ -27,7 +27,7 @@ export function expiredRowsSql(t: JobsTable): string {
  * Infinite created_at values are never judged (DESIGN invariant 1): `'-infinity' + retention` is
  * still `-infinity`, before every cutoff, so without this a `-infinity` row counted as expired;
  * `'infinity'` is already past every upper range bound. They are reported as unreadable rows
- * instead (unreadable-rows.ts). As the lower bound of the range it keeps the index scan a range.
+ * instead (unreadable.ts). As the lower bound of the range it keeps the index scan a range.
  */
 export function finiteCreatedAtSql(t: JobsTable): string {
   return `j.${t.createdAt} > '-infinity'`;

@@ -201,7 +201,7 @@ export async function createStorage(config: StorageConfig): Promise<StoragePort>
   if (config.kind === 'file') {
     return new FileStorage(config.concurrency === undefined ? { root: config.root } : { root: config.root, concurrency: config.concurrency });
   }
-  // Static import, lazy SDK: see s3-sdk.ts for why the adapter is not imported dynamically.
+  // Static import, lazy SDK: see s3/sdk.ts for why the adapter is not imported dynamically.
   return createS3Storage(config);
 }
 

@@ -24,7 +24,7 @@ export interface ContractOptions {
   readonly create: () => Promise<ContractSubject>;
   /**
    * Whether the adapter can tell "already absent" from "erased" (the filesystem can; S3 only in
-   * erase-all mode on a versioned bucket, see storage/s3.ts). When false, a missing key may be
+   * erase-all mode on a versioned bucket, see storage/s3/s3-storage.ts). When false, a missing key may be
    * reported `erased`; the object must be gone either way.
    */
   readonly observesAbsence: boolean;

@@ -51,7 +51,7 @@ export interface InterruptedRun {
  * prove, so the runbook's history and monthly sums include what it did erase.
  */
 export async function closeInterruptedRuns(db: Queryable): Promise<InterruptedRun[]> {
-  // Group workers that died are accounted for by their group's single audit row (run-group.ts).
+  // Group workers that died are accounted for by their group's single audit row (run/group.ts).
   await db.query(`UPDATE lethe_runs SET status = 'interrupted', ended_at = now(), error = 'the worker process stopped before it finished'
                    WHERE status = 'running' AND group_id IS NOT NULL`);
   const { rows } = await db.query<{ id: string; started_at: Date; dry_run: boolean; cutoff: Date | null; policy_version: number | null; trigger: string; host: string | null; erased: number; absent: number; failed: number }>(

@@ -4,7 +4,7 @@ import { quoteIdent } from '../../db/identifiers.js';
 
 /**
  * The key guard (docs/safety.md#shared-keys). A batch erases a file_key only after it has locked
- * FOR UPDATE every row that refers to the key (batch-recheck.ts), and it holds those locks until
+ * FOR UPDATE every row that refers to the key (../recheck.ts), and it holds those locks until
  * its commit, after the storage call. A row the platform inserts at a key (or re-points at it) is
  * not one of them, so this trigger makes the write lock one existing row of the key FOR KEY SHARE:
  *

@@ -12,7 +12,7 @@ export interface KeptKeys {
 
 /**
  * The keys of a batch that must stay (dry runs and operations; a real batch re-checks under lock
- * in batch-recheck.ts): a key still referenced by a row that is not expired (or has
+ * in ../recheck.ts): a key still referenced by a row that is not expired (or has
  * no policy, or no `created_at`), and a key under an active legal hold. One round trip per batch,
  * served by the indexes on `jobs.file_key` and on active holds.
  */

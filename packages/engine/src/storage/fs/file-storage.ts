@@ -85,7 +85,7 @@ export class FileStorage implements StoragePort {
     return eraseFile(rootReal, rootPrefix, key);
   }
 
-  /** Undo window: renames into `.lethe/trash/` (see fs-trash.ts). */
+  /** Undo window: renames into `.lethe/trash/` (see trash.ts). */
   async trashMany(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]> {
     return trashFiles(await this.#realRoot(), items, this.#concurrency, signal, this.#beforeKey);
   }
@@ -117,7 +117,7 @@ export class FileStorage implements StoragePort {
     }
   }
 
-  /** Issue 9 (run preflight, `lethe doctor`, restore from a backup): see fs-objects.ts. */
+  /** Issue 9 (run preflight, `lethe doctor`, restore from a backup): see objects.ts. */
   async ping(): Promise<void> {
     await pingRoot(this.#root, await this.#realRoot());
   }
@@ -126,7 +126,7 @@ export class FileStorage implements StoragePort {
     return probeRoot(await this.#realRoot(), name);
   }
 
-  /** `lethe doctor`: symlinked directories under the root (a bounded walk; see fs-objects.ts). */
+  /** `lethe doctor`: symlinked directories under the root (a bounded walk; see objects.ts). */
   async symlinkedDirectories(maxEntries: number): Promise<SymlinkedDirectories> {
     return findSymlinkedDirectories(await this.#realRoot(), maxEntries);
   }

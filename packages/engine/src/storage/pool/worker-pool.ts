@@ -112,7 +112,7 @@ export class WorkerPoolStorage implements StoragePort {
   }
 }
 
-/** Which stores have an undo window (a trash): the filesystem (fs-trash.ts) and S3 (s3-trash.ts). */
+/** Which stores have an undo window (a trash): the filesystem (fs/trash.ts) and S3 (s3/trash.ts). */
 export function trashCapable(config: StorageConfig): boolean {
   return config.kind === 'file' || config.kind === 's3';
 }

@@ -56,7 +56,7 @@ function endpointOf(request: unknown): string | null {
 
 /**
  * Builds the client: keep-alive sockets in a bounded pool (`maxSockets`), no SDK retries (the
- * adapter retries itself so it can pace and count throttles; see s3-sender.ts), checksums only
+ * adapter retries itself so it can pace and count throttles; see sender.ts), checksums only
  * when required, and Content-MD5 on DeleteObjects unless `contentMd5=false`. Region, endpoint and
  * credentials not given in the config come from the SDK's own standard sources (AWS_REGION,
  * AWS_ENDPOINT_URL_S3, env, shared config, instance role): this code never reads process.env.

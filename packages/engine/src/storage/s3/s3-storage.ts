@@ -187,7 +187,7 @@ export class S3Storage implements StoragePort {
     return { ...this.#ctx, prefix: this.#config.prefix, mode: this.#mode, versioning: () => this.#versioningState(), concurrency: this.#listConcurrency() };
   }
 
-  // Issue 9 (run preflight, `lethe doctor`, restore from a backup): see s3-objects.ts.
+  // Issue 9 (run preflight, `lethe doctor`, restore from a backup): see objects.ts.
   ping = (): Promise<void> => pingBucket(this.#objects());
   probe = (name: string): Promise<ProbeResult> => probeBucket(this.#objects(), name);
   readObject = (key: string): Promise<ObjectBody | null> => readS3Object(this.#objects(), key);

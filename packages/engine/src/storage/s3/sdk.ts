@@ -1,7 +1,7 @@
 /**
  * The AWS SDK is loaded on first use, not when the engine is imported: it costs about half a
  * second of startup, which filesystem users (and every worker thread of theirs) should not pay.
- * The adapter itself is imported statically by storage/config.ts: piscina workers running from
+ * The adapter itself is imported statically by storage/index.ts: piscina workers running from
  * TypeScript sources under tsx load modules through tsx's require hook, where a dynamic import of
  * a `.ts` file fails; a dynamic import of a package (plain JavaScript) works in every mode.
  */

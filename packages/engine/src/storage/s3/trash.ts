@@ -26,7 +26,7 @@ import { mapLimit } from '../map-limit.js';
  *
  * Restores copy back (never over a different object: an equal ETag means an interrupted restore
  * already did it), purges delete the copy or the version, after checking it is not newer than its
- * trash record (s3-trash-purge.ts). A copy made before a crash that stopped
+ * trash record (trash-purge.ts). A copy made before a crash that stopped
  * the delete of the original is left in the trash unrecorded (the rerun copies again): it is under
  * `.lethe/trash/<run>/` for an operator to see, never deleted by Lethe on a guess.
  */
