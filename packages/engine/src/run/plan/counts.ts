@@ -12,8 +12,7 @@ export interface ExpiredCount {
 /**
  * Counts expired rows per purpose over the same index range the run reads, stopping at `cap` per
  * purpose, so the count costs at most `cap` index entries a purpose. Used for the blast-radius guard
- * and for progress totals. (Every expired row, uncapped, for `lethe status`: countExpiredBacklog in
- * operations/plan.ts.)
+ * and for progress totals.
  */
 export async function countExpiredCapped(pool: pg.Pool, t: JobsTable, purposes: readonly PurposeSelection[], cutoff: string, cap: number): Promise<ExpiredCount> {
   const byPurpose: Record<string, number> = {};
