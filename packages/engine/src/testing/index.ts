@@ -13,6 +13,6 @@ export * from './s3.js';
 
 // For tests: internals that integration tests drive directly (not part of the engine's API).
 export { openS3Storage, type S3Storage, type S3StorageOptions } from '../storage/s3/s3-storage.js';
-export { heldKeysNow, lockHolds, withHoldsLocked } from '../run/keep/hold-guard.js';
+export { heldKeysNow, withHoldsLocked } from '../run/keep/hold-guard.js';
 export { eraseOrphanFiles, removeOrphanRows, type ActContext } from '../operations/reconcile-act.js';
 export { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from '../operations/reconcile-scan.js';
