@@ -44,8 +44,8 @@ export async function call(base: string, path: string, o: CallOptions = {}): Pro
 export async function inject(service: HttpService, path: string, o: CallOptions = {}): Promise<Answer> {
   const { method, headers, body } = requestOf(o);
   const res = await service.inject({ method, url: path, headers, ...(body === undefined ? {} : { payload: body }) });
-  const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]));
-  return { status: res.statusCode, headers, text: res.body, json: parsed(res.body) };
+  const answerHeaders = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]));
+  return { status: res.statusCode, headers: answerHeaders, text: res.body, json: parsed(res.body) };
 }
 
 function requestOf(o: CallOptions): { method: NonNullable<CallOptions['method']>; headers: Record<string, string>; body: string | undefined } {
