@@ -109,6 +109,7 @@ describe('queries and paths', () => {
     const cases: [string, RegExp][] = [
       [`${ADMIN}/runs/123`, /id: expected a run id/],
       [`${ADMIN}/runs/${'z'.repeat(36)}`, /id: expected a run id/],
+      [`${ADMIN}/runs/${'z'.repeat(300)}`, /id: expected a run id/],
       [`${ADMIN}/runs?limit=0`, /query\.limit: expected an integer from 1 to 100/],
       [`${ADMIN}/runs?limit=101`, /query\.limit/],
       [`${ADMIN}/runs?limit=ten`, /query\.limit/],

@@ -24,7 +24,8 @@ export function buildApp(o: ResolvedHttpOptions, routes: readonly RouteSpec[]): 
     bodyLimit: o.bodyLimitBytes,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A long path parameter must reach the route's schema (a 400 naming it), not be a 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, verbose: true } },
     schemaErrorFormatter: formatValidationErrors,
     frameworkErrors: frameworkErrorHandler(o),
