@@ -9,9 +9,6 @@ import type { ResolvedHttpOptions } from './options.js';
 import type { RouteSpec } from './route-spec.js';
 import { convertQuery, formatValidationErrors } from './validation-errors.js';
 
-/** The methods a path without them answers 405 to (with `Allow`), rather than 404. */
-const OTHER_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
-
 /**
  * The fastify application: parsers, validation (ajv: no coercion, no removal of unknown fields,
  * defaults not filled in), access checks, error answers, the OpenAPI document and the routes.
@@ -107,7 +104,8 @@ function methodsByPath(routes: readonly RouteSpec[]): Map<string, string> {
 
 function addMethodNotAllowed(app: FastifyInstance, url: string, allow: string): void {
   const taken = new Set(allow.split(', '));
-  const method = OTHER_METHODS.filter((m) => !taken.has(m));
+  // Every other method fastify knows answers 405 with `Allow`, not 404 (a method it does not know is a 404).
+  const method = app.supportedMethods.filter((m) => !taken.has(m));
   // The guard answers 405 before any body is read; the handler is never reached.
   app.route({ method, url, exposeHeadRoute: false, schema: { hide: true }, config: { allow }, handler: async () => null });
 }
