@@ -13,8 +13,9 @@ export type SchemaName = keyof typeof schemas;
 
 /** A JSON response of one of the shared schemas. */
 export const json = (schema: SchemaName, description: string) => ({ description, $ref: `${schema}#` });
-const error = (description: string) => json('Error', description);
-export { error as errorResponse };
+/** An error response: `{ error: { code, message } }`. */
+export const errorResponse = (description: string) => json('Error', description);
+const error = errorResponse;
 
 export const adminErrors = {
   401: error('Missing or wrong bearer token.'),
