@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createEngine, FileStorage, silentLogger, type Engine, type KeyOutcome } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
-import { call, startService, type Running } from './support.js';
+import { inject, startService, type Running } from './support.js';
 
 /** POST /api/admin/cleanup/holds: the CLI's `lethe hold` over HTTP, serialized with batches (docs/safety.md#holds). */
 const TOKEN = 'hold-route-admin-token';
@@ -37,20 +37,20 @@ const seed = async (id: string, key: string): Promise<void> => {
 
 it('places a hold (201, with warnings), and refuses bad input with a JSON 4xx naming the field', async () => {
   await seed('a', 'h/a.pdf');
-  const ok = await call(http.base, HOLDS, { token: TOKEN, body: { file_key: 'h/a.pdf', reason: 'litigation 42' } });
+  const ok = await inject(http.service, HOLDS, { token: TOKEN, body: { file_key: 'h/a.pdf', reason: 'litigation 42' } });
   expect(ok.status).toBe(201);
   expect(ok.json).toMatchObject({ fileKey: 'h/a.pdf', reason: 'litigation 42', warnings: [] });
-  const byJob = await call(http.base, HOLDS, { token: TOKEN, body: { job_id: 'a', reason: 'regulator' } });
+  const byJob = await inject(http.service, HOLDS, { token: TOKEN, body: { job_id: 'a', reason: 'regulator' } });
   expect(byJob).toMatchObject({ status: 201, json: { fileKey: 'h/a.pdf', jobId: 'a' } });
-  const unknown = await call(http.base, HOLDS, { token: TOKEN, body: { file_key: 'H/A.pdf', reason: 'x' } });
+  const unknown = await inject(http.service, HOLDS, { token: TOKEN, body: { file_key: 'H/A.pdf', reason: 'x' } });
   expect(unknown.json.warnings[0]).toMatch(/differs only in case/);
   for (const [body, field] of [[{ file_key: '../x', reason: 'x' }, /file_key/], [{ reason: 'x' }, /file_key or job_id/], [{ file_key: 'k' }, /reason/], [{ file_key: 'k', reason: 'x', extra: 1 }, /extra/]] as const) {
-    const r = await call(http.base, HOLDS, { token: TOKEN, body });
+    const r = await inject(http.service, HOLDS, { token: TOKEN, body });
     expect(r.status, JSON.stringify(body)).toBe(400);
     expect(r.json.error.message).toMatch(field);
   }
-  expect((await call(http.base, HOLDS, { token: TOKEN, body: { job_id: 'nope', reason: 'x' } })).status).toBe(404);
-  expect((await call(http.base, HOLDS, { body: { file_key: 'h/a.pdf', reason: 'x' } })).status).toBe(401);
+  expect((await inject(http.service, HOLDS, { token: TOKEN, body: { job_id: 'nope', reason: 'x' } })).status).toBe(404);
+  expect((await inject(http.service, HOLDS, { body: { file_key: 'h/a.pdf', reason: 'x' } })).status).toBe(401);
 });
 
 it('a hold asked while a batch is erasing the key waits for it, then answers 410 naming the run', async () => {
@@ -70,7 +70,7 @@ it('a hold asked while a batch is erasing the key waits for it, then answers 410
   try {
     const run = runner.run();
     await atStorage;
-    const hold = call(http.base, HOLDS, { token: TOKEN, body: { file_key: 'g/b.pdf', reason: 'too late?' } });
+    const hold = inject(http.service, HOLDS, { token: TOKEN, body: { file_key: 'g/b.pdf', reason: 'too late?' } });
     // The hold's row lock waits for the batch: seen as a backend waiting on a lock.
     for (;;) {
       const { rows } = await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR KEY SHARE%'`);

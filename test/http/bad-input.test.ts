@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, silentLogger, type Engine } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
-import { call, startService, type Answer, type Running } from './support.js';
+import { inject, startService, type Answer, type Running } from './support.js';
 
 const TOKEN = 'bad-input-token';
 const ADMIN = '/api/admin/cleanup';
@@ -48,7 +48,7 @@ function expectClientError(a: Answer, status: number, code?: string): void {
   expect(a.text).not.toMatch(/\bat .+\.(ts|js):\d+/);
 }
 
-const pause = (body: unknown, headers: Record<string, string> = {}) => call(http.base, `${ADMIN}/pause`, { token: TOKEN, body, headers });
+const pause = (body: unknown, headers: Record<string, string> = {}) => inject(http.service, `${ADMIN}/pause`, { token: TOKEN, body, headers });
 
 describe('bodies', () => {
   it('malformed JSON is 400', async () => {
@@ -75,17 +75,17 @@ describe('bodies', () => {
       expectClientError(a, 400);
       expect(a.json.error.message).toMatch(message);
     }
-    const dry = await call(http.base, `${ADMIN}/runs`, { token: TOKEN, body: { dryRun: 'yes' } });
+    const dry = await inject(http.service, `${ADMIN}/runs`, { token: TOKEN, body: { dryRun: 'yes' } });
     expectClientError(dry, 400);
     expect(dry.json.error.message).toMatch(/body\.dryRun: expected true or false/);
-    const typo = await call(http.base, `${ADMIN}/runs`, { token: TOKEN, body: { dryrun: true } });
+    const typo = await inject(http.service, `${ADMIN}/runs`, { token: TOKEN, body: { dryrun: true } });
     expectClientError(typo, 400);
     expect(typo.json.error.message).toMatch(/body\.dryrun: unknown field/);
     expect((await db.pool.query('SELECT paused FROM lethe_control')).rows[0].paused).toBe(false);
   });
 
   it('a non-JSON content type is 415, except on pause and resume, which read any body as JSON (EMERGENCY-001 with curl -d)', async () => {
-    expectClientError(await call(http.base, `${ADMIN}/runs`, { token: TOKEN, body: '{"dryRun":true}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'LETHE_E_HTTP_UNSUPPORTED_MEDIA_TYPE');
+    expectClientError(await inject(http.service, `${ADMIN}/runs`, { token: TOKEN, body: '{"dryRun":true}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'LETHE_E_HTTP_UNSUPPORTED_MEDIA_TYPE');
     expectClientError(await pause('reason=x', { 'content-type': 'application/x-www-form-urlencoded' }), 400, 'LETHE_E_HTTP_BAD_JSON');
   });
 
@@ -99,8 +99,8 @@ describe('bodies', () => {
   });
 
   it('a bad X-Lethe-Actor header is 400', async () => {
-    expectClientError(await call(http.base, `${ADMIN}/pause`, { token: TOKEN, actor: 'x'.repeat(101), body: { reason: 'x' } }), 400);
-    expectClientError(await call(http.base, `${ADMIN}/pause`, { token: TOKEN, actor: 'a<script>', body: { reason: 'x' } }), 400);
+    expectClientError(await inject(http.service, `${ADMIN}/pause`, { token: TOKEN, actor: 'x'.repeat(101), body: { reason: 'x' } }), 400);
+    expectClientError(await inject(http.service, `${ADMIN}/pause`, { token: TOKEN, actor: 'a<script>', body: { reason: 'x' } }), 400);
   });
 });
 
@@ -109,6 +109,7 @@ describe('queries and paths', () => {
     const cases: [string, RegExp][] = [
       [`${ADMIN}/runs/123`, /id: expected a run id/],
       [`${ADMIN}/runs/${'z'.repeat(36)}`, /id: expected a run id/],
+      [`${ADMIN}/runs/${'z'.repeat(300)}`, /id: expected a run id/],
       [`${ADMIN}/runs?limit=0`, /query\.limit: expected an integer from 1 to 100/],
       [`${ADMIN}/runs?limit=101`, /query\.limit/],
       [`${ADMIN}/runs?limit=ten`, /query\.limit/],
@@ -126,26 +127,32 @@ describe('queries and paths', () => {
       [`${ADMIN}/runs/%E0%A4%A`, /malformed percent-encoding/],
     ];
     for (const [path, message] of cases) {
-      const a = await call(http.base, path, { token: TOKEN });
+      const a = await inject(http.service, path, { token: TOKEN });
       expectClientError(a, 400);
       expect(a.json.error.message, path).toMatch(message);
     }
   });
 
   it('an unknown route is a JSON 404; a wrong method is a JSON 405 with Allow', async () => {
-    expectClientError(await call(http.base, '/nope'), 404, 'LETHE_E_HTTP_NOT_FOUND');
-    expectClientError(await call(http.base, '/api/health'), 404);
-    const m = await call(http.base, '/api/health/cleanup', { method: 'POST', body: {} });
+    expectClientError(await inject(http.service, '/nope'), 404, 'LETHE_E_HTTP_NOT_FOUND');
+    expectClientError(await inject(http.service, '/api/health'), 404);
+    const m = await inject(http.service, '/api/health/cleanup', { method: 'POST', body: {} });
     expectClientError(m, 405, 'LETHE_E_HTTP_METHOD_NOT_ALLOWED');
     expect(m.headers.allow).toBe('GET, HEAD');
-    const d = await call(http.base, `${ADMIN}/runs`, { method: 'DELETE', token: TOKEN });
+    const d = await inject(http.service, `${ADMIN}/runs`, { method: 'DELETE', token: TOKEN });
     expectClientError(d, 405);
     expect(d.headers.allow).toBe('GET, HEAD, POST');
-    expect((await call(http.base, `${ADMIN}/pause`, { token: TOKEN })).status).toBe(405);
+    expect((await inject(http.service, `${ADMIN}/pause`, { token: TOKEN })).status).toBe(405);
+  });
+
+  it('headers over the limit are a JSON 431 (node refuses them before any route)', async () => {
+    const answer = await rawAnswer(http.base, ['GET /livez HTTP/1.1', 'Host: x', `X-Padding: ${'p'.repeat(20_000)}`, '', ''].join('\r\n'));
+    expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 431/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'LETHE_E_HTTP_HEADERS_TOO_LARGE', message: expect.stringMatching(/^headers: larger than the limit/) } });
   });
 
   it('HEAD is answered by GET routes without a body', async () => {
-    const h = await call(http.base, '/livez', { method: 'HEAD' });
+    const h = await inject(http.service, '/livez', { method: 'HEAD' });
     expect(h.status).toBe(200);
     expect(h.text).toBe('');
   });
@@ -154,13 +161,28 @@ describe('queries and paths', () => {
 describe('internal errors', () => {
   it('are a generic 500 JSON, logged, with nothing of the error in the answer', async () => {
     logged.length = 0;
-    const a = await call(http.base, `${ADMIN}/runs`, { token: TOKEN, body: { dryRun: true } });
+    const a = await inject(http.service, `${ADMIN}/runs`, { token: TOKEN, body: { dryRun: true } });
     expect(a.status).toBe(500);
     expect(a.json).toEqual({ error: { code: 'LETHE_E_HTTP_INTERNAL', message: 'internal error; see the service log' } });
     expect(a.text).not.toMatch(/boom|secrets/);
     expect(logged.some((l) => l.level === 'error' && String((l.obj as { err?: Error }).err?.message).includes('boom'))).toBe(true);
   });
 });
+
+/** Sends raw bytes and returns the whole answer, once the server has closed the connection. */
+function rawAnswer(base: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+    });
+    socket.on('error', (error) => (data ? resolve(data) : reject(error)));
+    socket.on('close', () => resolve(data));
+  });
+}
 
 /** Sends raw bytes (for framings undici will not produce) and returns the status line. */
 function rawRequest(base: string, head: string, body: string): Promise<string> {

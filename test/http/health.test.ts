@@ -4,7 +4,7 @@ import { createEngine, pause, resume, silentLogger, type Engine } from '@lethe/e
 import { MemoryStorage } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
-import { beat, call, DAY_MS, HOUR_MS, startService, type Running } from './support.js';
+import { beat, inject, DAY_MS, HOUR_MS, startService, type Running } from './support.js';
 
 const UTC_NOW = `(now() AT TIME ZONE 'UTC')`;
 let db: TestDatabase;
@@ -34,7 +34,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const health = () => call(http.base, '/api/health/cleanup');
+const health = () => inject(http.service, '/api/health/cleanup');
 
 describe('health states (runbook "Health Check Endpoint", DESIGN "Health")', () => {
   it('is unhealthy (503) before any scheduler has reported', async () => {
@@ -69,8 +69,8 @@ describe('health states (runbook "Health Check Endpoint", DESIGN "Health")', () 
     expect(h.status).toBe(503);
     expect(h.json).toMatchObject({ status: 'degraded', paused: true, paused_by: 'oncall:asha', pause_reason: 'EMERGENCY-001 drill' });
     expect(h.json.reasons.join(' ')).toMatch(/paused by oncall:asha/);
-    expect((await call(http.base, '/readyz')).status).toBe(200);
-    expect((await call(http.base, '/livez')).status).toBe(200);
+    expect((await inject(http.service, '/readyz')).status).toBe(200);
+    expect((await inject(http.service, '/livez')).status).toBe(200);
     await resume(db.pool, { by: 'oncall:asha' });
     expect((await health()).status).toBe(200);
   });
@@ -149,10 +149,10 @@ describe('probes', () => {
   it('readiness is 503 when the process says it is not ready, liveness stays 200', async () => {
     const notReady = await startService({ pool: db.pool, logger: silentLogger, version: 'test', ready: () => false });
     try {
-      const r = await call(notReady.base, '/readyz');
+      const r = await inject(notReady.service, '/readyz');
       expect(r.status).toBe(503);
       expect(r.json).toEqual({ status: 'not_ready', checks: { database: true, process: false } });
-      expect((await call(notReady.base, '/livez')).json).toEqual({ status: 'ok' });
+      expect((await inject(notReady.service, '/livez')).json).toEqual({ status: 'ok' });
     } finally {
       await notReady.close();
     }
@@ -163,11 +163,11 @@ describe('probes', () => {
     dead.on('error', () => {});
     const s = await startService({ pool: dead, logger: silentLogger, version: 'test' });
     try {
-      expect((await call(s.base, '/readyz')).json).toEqual({ status: 'not_ready', checks: { database: false, process: true } });
-      const h = await call(s.base, '/api/health/cleanup');
+      expect((await inject(s.service, '/readyz')).json).toEqual({ status: 'not_ready', checks: { database: false, process: true } });
+      const h = await inject(s.service, '/api/health/cleanup');
       expect(h.status).toBe(503);
       expect(h.json.status).toBe('unhealthy');
-      expect((await call(s.base, '/livez')).status).toBe(200);
+      expect((await inject(s.service, '/livez')).status).toBe(200);
     } finally {
       await s.close();
       await dead.end();

@@ -5,7 +5,7 @@ import { createBackgroundRuns, type BackgroundRuns } from '@lethe/http';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 import { promtool, runPromtool } from './promtool.js';
-import { beat, call, startService, type Running } from './support.js';
+import { beat, inject, startService, type Running } from './support.js';
 
 const UTC_NOW = `(now() AT TIME ZONE 'UTC')`;
 const TOKEN = 'metrics-token';
@@ -23,7 +23,7 @@ function sample(text: string, series: string): number | undefined {
 }
 
 const scrape = async (r: Running): Promise<string> => {
-  const a = await call(r.base, '/metrics');
+  const a = await inject(r.service, '/metrics');
   expect(a.status).toBe(200);
   expect(a.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   return a.text;
@@ -77,7 +77,7 @@ describe('GET /metrics', () => {
 
   it('counts a finished run (observeRun) and shows the last run, next run and pause from the database', async () => {
     await beat(db.pool, { nextRunInMs: 3_600_000 });
-    const t = await call(live.base, '/api/admin/cleanup/runs', { token: TOKEN, body: {} });
+    const t = await inject(live.service, '/api/admin/cleanup/runs', { token: TOKEN, body: {} });
     expect(t.status).toBe(202);
     await runs.idle();
     const text = await scrape(live);

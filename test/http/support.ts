@@ -34,6 +34,21 @@ export interface Answer {
 }
 
 export async function call(base: string, path: string, o: CallOptions = {}): Promise<Answer> {
+  const { method, headers, body } = requestOf(o);
+  const res = await request(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text, json: parsed(text) };
+}
+
+/** The same call without a socket (fastify's inject): for tests that only need request and answer. */
+export async function inject(service: HttpService, path: string, o: CallOptions = {}): Promise<Answer> {
+  const { method, headers, body } = requestOf(o);
+  const res = await service.inject({ method, url: path, headers, ...(body === undefined ? {} : { payload: body }) });
+  const answerHeaders = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]));
+  return { status: res.statusCode, headers: answerHeaders, text: res.body, json: parsed(res.body) };
+}
+
+function requestOf(o: CallOptions): { method: NonNullable<CallOptions['method']>; headers: Record<string, string>; body: string | undefined } {
   const headers: Record<string, string> = { ...(o.headers ?? {}) };
   if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
   if (o.actor !== undefined) headers['x-lethe-actor'] = o.actor;
@@ -42,15 +57,15 @@ export async function call(base: string, path: string, o: CallOptions = {}): Pro
     body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await request(`${base}${path}`, { method: o.method ?? (body === undefined ? 'GET' : 'POST'), headers, ...(body === undefined ? {} : { body }) });
-  const text = await res.body.text();
-  let json: unknown;
+  return { method: o.method ?? (body === undefined ? 'GET' : 'POST'), headers, body };
+}
+
+function parsed(text: string): unknown {
   try {
-    json = text === '' ? undefined : JSON.parse(text);
+    return text === '' ? undefined : JSON.parse(text);
   } catch {
-    json = undefined;
+    return undefined;
   }
-  return { status: res.statusCode, headers: res.headers, text, json };
 }
 
 /** A live daemon's heartbeat: daily schedule, next run in `nextRunInMs`. */

@@ -1,6 +1,5 @@
 import { claimScheduleSlot, ErrorCodes, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
 import { lastRuns } from '@lethe/engine/operations';
-import { createHttpService } from '@lethe/http';
 import { catchUpIfMissed, handleScheduledFire, type FireDeps } from './fires.js';
 import { Heartbeat } from './heartbeat.js';
 import { watchPauseState } from './pause-watch.js';
@@ -160,10 +159,10 @@ class LetheDaemon implements Daemon {
     );
   }
 
-  /** packages/http in-process; its runs take the same guarded path as scheduled ones. */
+  /** The HTTP service in-process (built by the injected factory); its runs take the same guarded path as scheduled ones. */
   async #serveHttp(h: DaemonHttpOptions): Promise<number> {
     const o = this.options;
-    this.#http = createHttpService({
+    this.#http = h.createService({
       pool: o.engine.pool, logger: this.#log.child({ component: 'http' }), version: o.version, engine: o.engine,
       staleAfterMs: o.staleAfterMs,
       health: { graceMs: o.graceMs, ...h.health },

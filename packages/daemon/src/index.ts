@@ -6,5 +6,5 @@ export { CronSchedule } from './schedule.js';
 export { decideCatchUp } from './catch-up.js';
 export type { CatchUpDecision, CatchUpFacts } from './catch-up.js';
 export type { ShutdownReport } from './shutdown.js';
-export type { HttpServicePort } from './ports.js';
+export type { HttpServiceFactory, HttpServicePort, HttpServiceRequest } from './ports.js';
 export { claimCatchUpSlot } from './sql/claim-catch-up.js';

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, silentLogger, systemClock, type Engine } from '@lethe/engine';
 import { type HealthOptions } from '@lethe/engine/operations';
-import type { Clock, Logger } from './ports.js';
+import type { Clock, HttpServiceFactory, Logger } from './ports.js';
 import { CronSchedule } from './schedule.js';
 
 export type OverlapPolicy = 'wait' | 'refuse';
@@ -14,6 +14,8 @@ export interface DaemonHttpOptions {
   readonly adminToken?: string;
   readonly protectReads?: boolean;
   readonly health?: Partial<HealthOptions>;
+  /** Builds the service (the CLI passes @lethe/http's createHttpService). */
+  readonly createService: HttpServiceFactory;
 }
 
 /** Everything but the engine is optional; `resolveDaemonOptions` validates, fills defaults, freezes. */
@@ -86,6 +88,7 @@ function resolveHttp(http: DaemonHttpOptions | undefined): DaemonHttpOptions | n
   if (http.host !== undefined && (typeof http.host !== 'string' || http.host.trim() === '')) {
     throw new ConfigError(`httpHost: expected a host name or address, got ${JSON.stringify(http.host)}`);
   }
+  if (typeof http.createService !== 'function') throw new ConfigError('http.createService: expected the HTTP service factory (createHttpService from @lethe/http)');
   return Object.freeze({ ...http });
 }
 

@@ -1,4 +1,4 @@
-import type { RunSummary } from '@lethe/engine';
+import type { Engine, HealthOptions, Logger as EngineLogger, RunSummary } from '@lethe/engine';
 
 /**
  * The small interfaces the daemon consumes. Glossary:
@@ -22,3 +22,25 @@ export interface HttpServicePort {
   close(): Promise<void>;
   observeRun(summary: RunSummary): void;
 }
+
+/** What the daemon gives the HTTP service it starts (the options of @lethe/http's createHttpService). */
+export interface HttpServiceRequest {
+  readonly pool: Engine['pool'];
+  readonly logger: EngineLogger;
+  readonly version: string;
+  readonly engine: Engine;
+  readonly staleAfterMs: number;
+  readonly health: Partial<HealthOptions>;
+  readonly adminToken?: string;
+  readonly protectReads?: boolean;
+  /** Runs started over HTTP take the same guarded path as scheduled ones (the daemon's run gate). */
+  readonly triggerRun: (opts: { dryRun: boolean; by: string; allowLarge?: boolean }) => Promise<string>;
+  /** The scheduler is started and not stopping (/readyz). */
+  readonly ready: () => boolean;
+}
+
+/**
+ * Builds the HTTP service: the composition root passes @lethe/http's `createHttpService`, so the
+ * daemon does not depend on the HTTP package (and a test can pass any service of this shape).
+ */
+export type HttpServiceFactory = (options: HttpServiceRequest) => HttpServicePort;

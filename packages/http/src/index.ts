@@ -5,6 +5,5 @@ export { createBackgroundRuns } from './background-run.js';
 export type { BackgroundRuns, BackgroundRunsOptions } from './background-run.js';
 export { HttpError, HttpErrorCodes } from './errors.js';
 export type { HttpErrorCode } from './errors.js';
-export { openApiDocument } from './openapi.js';
 export { AdminAuditActions, ADMIN_PREFIX } from './routes/admin-control.js';
 export { BACKLOG_CAP } from './metrics.js';

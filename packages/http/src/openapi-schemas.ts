@@ -1,4 +1,4 @@
-/** JSON Schemas (OpenAPI 3.1 = JSON Schema 2020-12) of every response body; see openapi.ts. */
+/** JSON Schemas (OpenAPI 3.1 = JSON Schema 2020-12) of every response body, shared by $id (`Run#`); see openapi.ts. */
 
 const str = { type: 'string' } as const;
 const nstr = { type: ['string', 'null'] } as const;
@@ -7,7 +7,7 @@ const ntime = { type: ['string', 'null'], format: 'date-time' } as const;
 const int = { type: 'integer', minimum: 0 } as const;
 const nint = { type: ['integer', 'null'] } as const;
 const bool = { type: 'boolean' } as const;
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const ref = (name: string) => ({ $ref: `${name}#` });
 
 export const schemas = {
   Error: {

@@ -1,3 +1,4 @@
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Engine, HealthOptions, Logger, RunSummary } from '@lethe/engine';
 import { DEFAULT_HEALTH_OPTIONS } from '@lethe/engine';
 
@@ -59,6 +60,8 @@ export interface HttpService {
   close(): Promise<void>;
   /** The daemon reports every finished run here: the next scrape reads the database figures again (the counters come from lethe_runs, whoever ran the run). */
   observeRun(summary: RunSummary): void;
+  /** Answers one request without a socket (fastify's inject): for tests that only need request and answer. */
+  inject(request: InjectOptions): Promise<LightMyRequestResponse>;
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createEngine, type Engine, type Logger } from '@lethe/engine';
 import { createDaemon, type Daemon, type DaemonOptions } from '@lethe/daemon';
+import { createHttpService } from '@lethe/http';
 import { engineOptions, type LetheConfig } from '../config.js';
 import { ExitCode } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -79,6 +80,7 @@ function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, sign
     // A live daemon must never look stale: it beats at least three times per stale timeout (issue 9).
     ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs, heartbeatIntervalMs: Math.min(5_000, Math.floor(config.staleAfterMs / 3)) }),
     http: {
+      createService: createHttpService,
       port: config.httpPort ?? DEFAULT_HTTP_PORT,
       ...(config.httpHost === undefined ? {} : { host: config.httpHost }),
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),

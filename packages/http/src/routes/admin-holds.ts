@@ -1,46 +1,58 @@
 import { ConfigError, DEFAULT_JOBS_TABLE, ErrorCodes, inspectJobsTable, isLetheError, ledgerKeyFor, placeHold } from '@lethe/engine';
 import { callerOf } from '../auth.js';
-import { readJsonObject } from '../body.js';
 import { badRequest, HttpError } from '../errors.js';
+import { adminErrors, bodyErrors, errorResponse, json, writeSecurity } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';
-import { sendJson } from '../respond.js';
-import type { Router } from '../router.js';
-import { checkBody } from '../validate.js';
+import { actorHeader, fields, text } from '../request-schemas.js';
+import type { RouteSpec } from '../route-spec.js';
 import { ADMIN_PREFIX } from './admin-control.js';
 
 /**
  * Legal holds over HTTP, as `lethe hold` (docs/safety.md#holds): the hold is serialized with batches
  * in flight, so 201 means the file is protected, and 410 names the run that erased it first.
  */
-export function registerHoldRoutes(router: Router, o: ResolvedHttpOptions): void {
-  router.add('POST', `${ADMIN_PREFIX}/holds`, async ({ req, res, authenticated }) => {
-    const caller = callerOf(req, authenticated);
-    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), {
-      file_key: { type: 'string', maxLength: 1024 },
-      job_id: { type: 'string', maxLength: 200 },
-      reason: { type: 'string', required: true, maxLength: 500 },
-      until: { type: 'string', maxLength: 40 },
-    });
-    const fileKey = typeof body.file_key === 'string' ? body.file_key : undefined;
-    const jobId = typeof body.job_id === 'string' ? body.job_id : undefined;
-    if ((fileKey === undefined) === (jobId === undefined)) throw badRequest('body: give either file_key or job_id, not both and not neither');
-    const options = o.engine?.options;
-    const table = await inspectJobsTable(o.pool, options?.jobs ?? DEFAULT_JOBS_TABLE);
-    try {
-      const hold = await placeHold(o.pool, table, {
-        target: fileKey !== undefined ? { fileKey } : { jobId: jobId! },
-        reason: body.reason as string,
-        by: caller.label,
-        ...(typeof body.until === 'string' ? { until: body.until } : {}),
-        ...(options ? { ledgerKey: (k: string) => ledgerKeyFor(options, k) } : {}),
-      });
-      o.logger.warn({ by: caller.label, holdId: hold.id }, 'admin: legal hold placed');
-      sendJson(res, 201, hold);
-    } catch (error) {
-      if (error instanceof ConfigError) throw badRequest(`body.${error.message}`);
-      if (isLetheError(error) && error.code === ErrorCodes.GONE) throw new HttpError(410, error.code, error.message);
-      if (isLetheError(error) && error.code === ErrorCodes.NOT_FOUND) throw new HttpError(404, error.code, error.message);
-      throw error;
-    }
-  }, 'admin-write');
+export function holdRoutes(o: ResolvedHttpOptions): RouteSpec[] {
+  return [{
+    method: 'POST',
+    url: `${ADMIN_PREFIX}/holds`,
+    access: 'admin-write',
+    schema: {
+      operationId: 'placeHold',
+      summary: 'Place a legal hold on a file key (or the file of a job row), serialized with batches in flight: 201 means the file is protected (docs/safety.md#holds).',
+      security: writeSecurity,
+      headers: actorHeader,
+      body: fields({ file_key: text(1024, { nonEmpty: true }), job_id: text(200, { nonEmpty: true }), reason: text(500, { nonEmpty: true }), until: text(40) }, ['reason']),
+      response: {
+        201: json('Hold', 'The hold, with warnings (no row has the key, a key differing only in case). 404: no such job row (or the admin API is disabled).'),
+        410: errorResponse('The file was already erased (the message names the run and the time).'),
+        ...bodyErrors,
+        ...adminErrors,
+      },
+    },
+    handler: async (request, reply) => {
+      const caller = callerOf(request, request.authenticated);
+      const body = request.body as { file_key?: string; job_id?: string; reason: string; until?: string };
+      const fileKey = body.file_key;
+      const jobId = body.job_id;
+      if ((fileKey === undefined) === (jobId === undefined)) throw badRequest('body: give either file_key or job_id, not both and not neither');
+      const options = o.engine?.options;
+      const table = await inspectJobsTable(o.pool, options?.jobs ?? DEFAULT_JOBS_TABLE);
+      try {
+        const hold = await placeHold(o.pool, table, {
+          target: fileKey !== undefined ? { fileKey } : { jobId: jobId! },
+          reason: body.reason,
+          by: caller.label,
+          ...(body.until === undefined ? {} : { until: body.until }),
+          ...(options ? { ledgerKey: (k: string) => ledgerKeyFor(options, k) } : {}),
+        });
+        o.logger.warn({ by: caller.label, holdId: hold.id }, 'admin: legal hold placed');
+        return await reply.code(201).send(hold);
+      } catch (error) {
+        if (error instanceof ConfigError) throw badRequest(`body.${error.message}`);
+        if (isLetheError(error) && error.code === ErrorCodes.GONE) throw new HttpError(410, error.code, error.message);
+        if (isLetheError(error) && error.code === ErrorCodes.NOT_FOUND) throw new HttpError(404, error.code, error.message);
+        throw error;
+      }
+    },
+  }];
 }

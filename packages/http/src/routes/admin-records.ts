@@ -1,47 +1,73 @@
 import { ConfigError, ledgerKeyFor, lookupFileKey, monthlyReport, parseMonth, writeAudit, type Engine } from '@lethe/engine';
+import type { FastifyReply } from 'fastify';
 import { callerOf } from '../auth.js';
 import { badRequest, HttpError, HttpErrorCodes } from '../errors.js';
+import { adminErrors, errorResponse, json, readSecurity } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';
-import { sendJson } from '../respond.js';
-import type { Router, RouteContext } from '../router.js';
-import { checkQuery } from '../validate.js';
+import { actorHeader, fields, text } from '../request-schemas.js';
+import type { RouteSpec } from '../route-spec.js';
 import { ADMIN_PREFIX, AdminAuditActions } from './admin-control.js';
 
 /**
  * Ledger lookup (runbook FM-003) and the monthly compliance report, served from the engine's
- * operations (issue 6). Both disclose per-file evidence, so each call writes an audit row with
- * the caller's label. Both need the engine (storage is checked too): without one they 503.
+ * operations. Both disclose per-file evidence, so each call writes an audit row with the caller's
+ * label. Both need the engine (storage is checked too): without one they 503.
  */
-export function registerRecordRoutes(router: Router, o: ResolvedHttpOptions): void {
-  router.add('GET', `${ADMIN_PREFIX}/ledger`, async (ctx) => {
-    const caller = callerOf(ctx.req, ctx.authenticated);
-    const q = checkQuery(ctx.url.searchParams, { file_key: { type: 'string', required: true, maxLength: 1024 } });
-    const fileKey = q.file_key as string;
-    const engine = needEngine(o);
-    const lookup = await lookupFileKey(engine, fileKey);
-    // In HMAC mode the audit row names the key as the ledger does: never in plain text.
-    await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, file_key: ledgerKeyFor(engine.options, fileKey), state: lookup.state });
-    sendJson(ctx.res, 200, lookup);
-  }, 'admin-read');
-
-  router.add('GET', `${ADMIN_PREFIX}/report`, async (ctx) => {
-    const caller = callerOf(ctx.req, ctx.authenticated);
-    const q = checkQuery(ctx.url.searchParams, { month: { type: 'string', required: true, maxLength: 7 } });
-    const period = asBadRequest(() => parseMonth(q.month), 'query.');
-    if (Date.parse(period.start) > o.now()) throw badRequest(`query.month: ${period.month} has not started yet`);
-    const engine = needEngine(o);
-    const report = await monthlyReport(engine, period.month, {
-      graceMs: o.complianceGraceMs,
-      staleAfterMs: o.staleAfterMs,
-      signal: abortOnHangUp(ctx),
-    }).catch((error: unknown) => {
-      // The database clock decides "not started yet" too; the rest is not the caller's mistake.
-      if (error instanceof ConfigError && error.message.startsWith('month:')) throw badRequest(`query.${error.message}`);
-      throw error;
-    });
-    await writeAudit(o.pool, AdminAuditActions.REPORT, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, month: period.month, status: report.status });
-    sendJson(ctx.res, 200, report);
-  }, 'admin-read');
+export function recordRoutes(o: ResolvedHttpOptions): RouteSpec[] {
+  return [
+    {
+      method: 'GET',
+      url: `${ADMIN_PREFIX}/ledger`,
+      access: 'admin-read',
+      schema: {
+        operationId: 'lookupFileKey',
+        summary: 'When a file was erased, by which run, purpose and policy version; or its expiry if still present (runbook FM-003).',
+        security: readSecurity,
+        headers: actorHeader,
+        querystring: fields({ file_key: text(1024, { nonEmpty: true }) }, ['file_key']),
+        response: { 200: json('LedgerLookup', 'What the ledger and the jobs table say about the key.'), 400: errorResponse('Missing or bad file_key.'), ...adminErrors },
+      },
+      handler: async (request, reply) => {
+        const caller = callerOf(request, request.authenticated);
+        const fileKey = (request.query as { file_key: string }).file_key;
+        const engine = needEngine(o);
+        const lookup = await lookupFileKey(engine, fileKey);
+        // In HMAC mode the audit row names the key as the ledger does: never in plain text.
+        await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, file_key: ledgerKeyFor(engine.options, fileKey), state: lookup.state });
+        return reply.send(lookup);
+      },
+    },
+    {
+      method: 'GET',
+      url: `${ADMIN_PREFIX}/report`,
+      access: 'admin-read',
+      schema: {
+        operationId: 'monthlyReport',
+        summary: 'Monthly compliance report (runbook Compliance Reporting).',
+        security: readSecurity,
+        headers: actorHeader,
+        querystring: fields({ month: text(7, { pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'a month like "2025-11" (YYYY-MM)' }) }, ['month']),
+        response: { 200: json('Report', 'The report.'), 400: errorResponse('Missing, malformed or future month.'), ...adminErrors },
+      },
+      handler: async (request, reply) => {
+        const caller = callerOf(request, request.authenticated);
+        const period = asBadRequest(() => parseMonth((request.query as { month: string }).month), 'query.');
+        if (Date.parse(period.start) > o.now()) throw badRequest(`query.month: ${period.month} has not started yet`);
+        const engine = needEngine(o);
+        const report = await monthlyReport(engine, period.month, {
+          graceMs: o.complianceGraceMs,
+          staleAfterMs: o.staleAfterMs,
+          signal: abortOnHangUp(reply),
+        }).catch((error: unknown) => {
+          // The database clock decides "not started yet" too; the rest is not the caller's mistake.
+          if (error instanceof ConfigError && error.message.startsWith('month:')) throw badRequest(`query.${error.message}`);
+          throw error;
+        });
+        await writeAudit(o.pool, AdminAuditActions.REPORT, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, month: period.month, status: report.status });
+        return reply.send(report);
+      },
+    },
+  ];
 }
 
 function needEngine(o: ResolvedHttpOptions): Engine {
@@ -59,10 +85,10 @@ function asBadRequest<T>(fn: () => T, prefix: string): T {
 }
 
 /** A caller that hangs up stops the storage checks behind a report. */
-function abortOnHangUp(ctx: RouteContext): AbortSignal {
+function abortOnHangUp(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  ctx.res.once('close', () => {
-    if (!ctx.res.writableFinished) controller.abort();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
   });
   return controller.signal;
 }

@@ -1,38 +1,53 @@
 import { ConfigError, ErrorCodes, isLetheError, restoreFile, writeAudit } from '@lethe/engine';
 import { callerOf } from '../auth.js';
-import { readJsonObject } from '../body.js';
 import { badRequest, HttpError, HttpErrorCodes } from '../errors.js';
+import { adminErrors, bodyErrors, errorResponse, json, writeSecurity } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';
-import { sendJson } from '../respond.js';
-import type { Router } from '../router.js';
-import { checkBody } from '../validate.js';
+import { actorHeader, fields, text } from '../request-schemas.js';
+import type { RouteSpec } from '../route-spec.js';
 import { ADMIN_PREFIX, AdminAuditActions } from './admin-control.js';
 
 /**
- * Undo-window restore over HTTP (issue 7, runbook EMERGENCY-002): brings a trashed file and its
+ * Undo-window restore over HTTP (docs/safety.md#undo-window-default-off, runbook EMERGENCY-002): brings a trashed file and its
  * `jobs` rows back, optionally under a legal hold. The engine writes the `cleanup_restored` audit
  * row; a refused restore is audited here. After the window it is 410 Gone, never a guess.
  */
-export function registerRestoreRoutes(router: Router, o: ResolvedHttpOptions): void {
-  router.add('POST', `${ADMIN_PREFIX}/restore`, async ({ req, res, authenticated }) => {
-    const caller = callerOf(req, authenticated);
-    const body = checkBody(await readJsonObject(req, o.bodyLimitBytes), {
-      file_key: { type: 'string', required: true, maxLength: 1024 },
-      hold_reason: { type: 'string', maxLength: 500 },
-    });
-    if (!o.engine) throw new HttpError(503, HttpErrorCodes.UNAVAILABLE, 'this service has no engine (storage) configured; restores need one');
-    const fileKey = body.file_key as string;
-    try {
-      const result = await restoreFile(o.engine, { fileKey, by: caller.label, lockWaitMs: 5000, ...(typeof body.hold_reason === 'string' ? { holdReason: body.hold_reason } : {}) });
-      o.logger.warn({ by: caller.label, restoreId: result.restore_id }, 'admin: file restored from the undo window');
-      sendJson(res, 200, result);
-    } catch (error) {
-      const mapped = restoreError(error);
-      if (!mapped) throw error;
-      await writeAudit(o.pool, AdminAuditActions.RESTORE_REFUSED, { by: caller.label, remote: caller.remote, code: mapped.code, status: mapped.status });
-      throw mapped;
-    }
-  }, 'admin-write');
+export function restoreRoutes(o: ResolvedHttpOptions): RouteSpec[] {
+  return [{
+    method: 'POST',
+    url: `${ADMIN_PREFIX}/restore`,
+    access: 'admin-write',
+    schema: {
+      operationId: 'restoreFile',
+      summary: 'Bring a file and its jobs rows back from the undo window (docs/safety.md#undo-window-default-off, runbook EMERGENCY-002), optionally under a legal hold.',
+      security: writeSecurity,
+      headers: actorHeader,
+      body: fields({ file_key: text(1024, { nonEmpty: true }), hold_reason: text(500) }, ['file_key']),
+      response: {
+        200: json('RestoreResult', 'Restored.'),
+        409: errorResponse('A different file is at the key now, or a run holds the lock.'),
+        410: errorResponse('The undo window is over (purged) or the trash copy is gone.'),
+        503: errorResponse('This service has no engine configured.'),
+        ...bodyErrors,
+        ...adminErrors,
+      },
+    },
+    handler: async (request, reply) => {
+      const caller = callerOf(request, request.authenticated);
+      const body = request.body as { file_key: string; hold_reason?: string };
+      if (!o.engine) throw new HttpError(503, HttpErrorCodes.UNAVAILABLE, 'this service has no engine (storage) configured; restores need one');
+      try {
+        const result = await restoreFile(o.engine, { fileKey: body.file_key, by: caller.label, lockWaitMs: 5000, ...(body.hold_reason === undefined ? {} : { holdReason: body.hold_reason }) });
+        o.logger.warn({ by: caller.label, restoreId: result.restore_id }, 'admin: file restored from the undo window');
+        return await reply.send(result);
+      } catch (error) {
+        const mapped = restoreError(error);
+        if (!mapped) throw error;
+        await writeAudit(o.pool, AdminAuditActions.RESTORE_REFUSED, { by: caller.label, remote: caller.remote, code: mapped.code, status: mapped.status });
+        throw mapped;
+      }
+    },
+  }];
 }
 
 function restoreError(error: unknown): HttpError | null {

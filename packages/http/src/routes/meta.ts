@@ -1,13 +1,30 @@
 import type { ServiceMetrics } from '../metrics.js';
-import { openApiDocument } from '../openapi.js';
-import { sendJson, sendText } from '../respond.js';
-import type { Router } from '../router.js';
+import { errorResponse } from '../openapi.js';
+import type { RouteSpec } from '../route-spec.js';
 
-export function registerMetaRoutes(router: Router, metrics: ServiceMetrics): void {
-  router.add('GET', '/metrics', async ({ res }) => {
-    sendText(res, 200, await metrics.render(), metrics.contentType);
-  });
-  router.add('GET', '/api/openapi.json', ({ res }) => {
-    sendJson(res, 200, openApiDocument);
-  });
+/** Prometheus metrics and the OpenAPI document (generated from the route schemas by @fastify/swagger). */
+export function metaRoutes(metrics: ServiceMetrics, openApiDocument: () => unknown): RouteSpec[] {
+  return [
+    {
+      method: 'GET',
+      url: '/metrics',
+      access: 'public',
+      schema: {
+        operationId: 'metrics',
+        summary: 'Prometheus metrics (text exposition format 0.0.4).',
+        response: { 200: { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } }, 500: errorResponse('Internal error.') },
+      },
+      handler: async (_request, reply) => {
+        const text = await metrics.render();
+        return reply.type(metrics.contentType).serializer((s: unknown) => String(s)).send(text);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/openapi.json',
+      access: 'public',
+      schema: { operationId: 'openapi', summary: 'This document.', response: { 200: { description: 'OpenAPI 3.1.', type: 'object' } } },
+      handler: async (_request, reply) => reply.send(openApiDocument()),
+    },
+  ];
 }
