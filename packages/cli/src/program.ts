@@ -1,7 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import type { Logger } from '@lethe/engine';
 import { registerDaemon } from './commands/daemon.js';
-import { registerDemo } from './commands/demo.js';
 import { registerIncident } from './commands/incident.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerOperations } from './commands/operations.js';
@@ -10,7 +9,7 @@ import { registerSafety } from './commands/safety.js';
 import { registerServe } from './commands/serve.js';
 import { resolveConfig, type LetheConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { ExitCode, reportError, type ExitCodeValue, type Io } from './output.js';
+import { ExitCode, reportError, UsageError, type ExitCodeValue, type Io } from './output.js';
 import { VERSION } from './version.js';
 
 /** What every command gets: configuration resolution, a logger, output streams, the exit code. */
@@ -22,7 +21,10 @@ export interface CommandContext {
   setExit(code: ExitCodeValue): void;
 }
 
-export function buildProgram(ctx: CommandContext): Command {
+/** Registers one command on the program (the demo package adds `demo` this way). */
+export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
+
+export function buildProgram(ctx: CommandContext, extra: readonly RegisterCommand[] = []): Command {
   const program = new Command('lethe')
     .description('Lethe: retention deletion for documents (DPDP Act 2023), fast, safe and provable')
     .version(VERSION, '-V, --version')
@@ -36,14 +38,17 @@ export function buildProgram(ctx: CommandContext): Command {
   registerOperations(program, ctx);
   registerSafety(program, ctx);
   registerIncident(program, ctx);
-  registerDemo(program, ctx);
   registerDaemon(program, ctx);
+  if (extra.length === 0) registerDemoPointer(program);
+  for (const register of extra) register(program, ctx);
   return program;
 }
 
 export interface MainOptions {
   readonly io?: Io;
   readonly signal?: AbortSignal;
+  /** More commands to register (the demo package's `demo`). */
+  readonly commands?: readonly RegisterCommand[];
 }
 
 /** Runs one command line; resolves to the exit code (never calls process.exit). */
@@ -66,7 +71,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       exit = code;
     },
   };
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, options.commands ?? []);
   program.hook('preAction', (root) => {
     globalConfigFile = root.opts<{ config?: string }>().config;
   });
@@ -81,4 +86,15 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     }
     return reportError(io, error, json, databaseUrl);
   }
+}
+
+/** `lethe demo` without the demo package: say where the demo is instead of "unknown command". */
+function registerDemoPointer(program: Command): void {
+  program
+    .command('demo', { hidden: true })
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => {
+      throw new UsageError('the demo ships in its own package (@lethe/demo, so the runtime CLI carries no database): run `pnpm demo` in the repository, or `lethe-demo`');
+    });
 }

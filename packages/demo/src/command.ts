@@ -1,12 +1,10 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createEngine } from '@lethe/engine';
-import { startEmbeddedPostgres } from '../demo/embedded-postgres.js';
-import { fileDemoStorage, s3DemoStorage } from '../demo/demo-storage.js';
-import { seedDemo } from '../demo/seed.js';
-import { ExitCode, printJson, printLines } from '../output.js';
-import type { CommandContext } from '../program.js';
-import { humanSummary, positiveInt } from './run.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { fileDemoStorage, s3DemoStorage } from './demo-storage.js';
+import { seedDemo } from './seed.js';
+import { ExitCode, humanSummary, positiveInt, printJson, printLines, type CommandContext } from '@lethe/cli';
 
 export function registerDemo(program: Command, ctx: CommandContext): void {
   program
