@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createEngine, type Engine, type Logger } from '@lethe/engine';
 import { createDaemon, type Daemon, type DaemonOptions } from '@lethe/daemon';
-import { createHttpService } from '@lethe/http';
+import type { HttpServiceFactory } from '@lethe/daemon';
 import { engineOptions, type LetheConfig } from '../config.js';
 import { ExitCode } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -48,7 +48,9 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
       const engine = createEngine(engineOptions(config, { logger: logger.child({ component: 'engine' }) }));
       let daemon: Daemon;
       try {
-        daemon = createDaemon(daemonOptions(config, engine, logger, ctx.signal));
+        // The HTTP service (fastify) loads only for the commands that serve: other commands start faster.
+        const { createHttpService } = await import('@lethe/http');
+        daemon = createDaemon(daemonOptions(config, engine, logger, ctx.signal, createHttpService));
       } catch (error) {
         await engine.close();
         throw error;
@@ -66,7 +68,7 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
     });
 }
 
-function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, signal: AbortSignal | undefined): DaemonOptions {
+function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, signal: AbortSignal | undefined, createHttpService: HttpServiceFactory): DaemonOptions {
   return {
     engine,
     logger,

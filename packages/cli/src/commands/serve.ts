@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createEngine } from '@lethe/engine';
-import { createBackgroundRuns, createHttpService, type HttpService } from '@lethe/http';
+import type { HttpService } from '@lethe/http';
 import { engineOptions, type LetheConfig } from '../config.js';
 import { ExitCode, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -44,6 +44,8 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       });
       const logger = ctx.logger(config, 'info');
       const engine = createEngine(engineOptions(config, { logger: logger.child({ component: 'engine' }) }));
+      // fastify loads only for the commands that serve: other commands start faster.
+      const { createBackgroundRuns, createHttpService } = await import('@lethe/http');
       let service: HttpService | undefined;
       const runs = createBackgroundRuns(engine, {
         logger: logger.child({ component: 'runs' }),
