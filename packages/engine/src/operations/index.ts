@@ -7,6 +7,7 @@ export * from './verify.js';
 export * from './lookup.js';
 export * from './report.js';
 export * from './report-sources.js';
+export * from './report-snapshot.js';
 export * from './policies.js';
 export * from './reconcile.js';
 export * from './purge.js';
