@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import {
-  countExpired, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
+  countExpired, currentRun, DEFAULT_STOPPED_RETENTION_MS, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
   type Engine, type HealthReport, type RunInFlight, type RunRecord, type SchedulerRow,
 } from '@lethe/engine';
+import { durationMs } from '../durations.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, inPurposeOrder, plural, table, time } from '../render/format.js';
@@ -21,6 +22,8 @@ export interface StatusReport {
   /** This CLI's version; each scheduler and run carries its own (EMERGENCY-003). */
   readonly version: string;
   readonly stale_after_ms: number;
+  /** Schedulers that stopped cleanly longer ago than this are not listed (runbook OP-003). */
+  readonly stopped_retention_ms: number;
   readonly health: HealthReport;
   readonly schedulers: readonly SchedulerRow[];
   readonly paused: boolean;
@@ -36,12 +39,12 @@ export interface StatusReport {
 }
 
 /** Runbook OP-002 (next run), OP-003 (scheduler state, pause), FM-001 (is it running?). */
-export async function gatherStatus(engine: Engine, staleAfterMs = DEFAULT_STALE_AFTER_MS): Promise<StatusReport> {
+export async function gatherStatus(engine: Engine, staleAfterMs = DEFAULT_STALE_AFTER_MS, stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS): Promise<StatusReport> {
   const db = engine.pool;
   const now = await databaseNow(db);
   const jobs = await inspectJobsTable(db, engine.options.jobs);
   const [facts, running, inFlight, policy] = await Promise.all([
-    gatherHealthFacts(db, Date.parse(now), staleAfterMs, jobs),
+    gatherHealthFacts(db, Date.parse(now), staleAfterMs, jobs, stoppedRetentionMs),
     currentRun(db),
     runsInFlight(db, engine.options.groupStaleMs),
     loadCurrentPolicies(db),
@@ -51,6 +54,7 @@ export async function gatherStatus(engine: Engine, staleAfterMs = DEFAULT_STALE_
     checked_at: now,
     version: VERSION,
     stale_after_ms: staleAfterMs,
+    stopped_retention_ms: stoppedRetentionMs,
     health: evaluateHealth(facts),
     schedulers: facts.schedulers,
     paused: facts.control.paused,
@@ -70,10 +74,12 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
     .command('status')
     .summary('schedule, next run, pause, last run, backlog (OP-002)')
     .description('schedule, next run, schedulers (instance, host, version, started, last beat, next run, alive or stale after LETHE_STALE_AFTER_MS), paused (by, when, why), last run, runs in progress (host, progress, heartbeat), backlog by purpose, versions (runbook OP-002, OP-003, FM-001, EMERGENCY-001/003). Exit 0 when healthy, 1 when degraded or unhealthy (the Health line says why), 2 on bad usage or configuration')
-    .option('--json', 'print the status as JSON');
-  addConnectionOptions(command, { storage: false }).action(async (flags: ConnectionFlags) => {
+    .option('--json', 'print the status as JSON')
+    .option('--stopped-retention <duration>', 'list daemons that stopped cleanly until this long after their last beat (runbook OP-003)', '7d');
+  addConnectionOptions(command, { storage: false }).action(async (flags: ConnectionFlags & { stoppedRetention: string }) => {
+    const stoppedRetentionMs = durationMs('--stopped-retention', flags.stoppedRetention);
     const staleAfterMs = ctx.config({ databaseUrl: flags.databaseUrl }).staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-    const status = await withEngine(ctx, flags, (engine) => gatherStatus(engine, staleAfterMs));
+    const status = await withEngine(ctx, flags, (engine) => gatherStatus(engine, staleAfterMs, stoppedRetentionMs));
     if (flags.json) printJson(ctx.io, statusJson(status));
     else printLines(ctx.io, statusLines(status));
     // Scripts and probes gate on the exit code (runbook OP-002): only healthy is 0.
