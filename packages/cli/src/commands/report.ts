@@ -33,7 +33,7 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     const format = flags.json ? 'json' : (flags.format ?? 'text');
     if (format === 'json') printJson(ctx.io, { ...report, snapshot });
     else if (format === 'csv') printLines(ctx.io, reportCsv(report));
-    else printLines(ctx.io, [...reportText(report), '', ...snapshotLines(report.month, snapshot)]);
+    else printLines(ctx.io, [...reportText(report, ctx.paint), '', ...snapshotLines(report.month, snapshot)]);
     if (format === 'csv') for (const line of snapshotLines(report.month, snapshot)) ctx.io.stderr.write(`lethe: ${line}\n`);
     if (snapshot.intact === false) ctx.io.stderr.write(`lethe: warning: the stored snapshot of ${report.month} no longer hashes to its sha256 ${snapshot.sha256}: it was altered in lethe_monthly_reports\n`);
     const trusted = snapshot.intact !== false && snapshot.matches !== false;

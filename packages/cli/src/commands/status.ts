@@ -7,6 +7,7 @@ import { durationMs } from '../durations.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, duration, inPurposeOrder, plural, table, time } from '../render/format.js';
+import { createPalette, type Palette } from '../render/colour.js';
 import { runJson, schedulerJson } from '../render/records.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 import { VERSION } from '../version.js';
@@ -81,7 +82,7 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
     const staleAfterMs = ctx.config({ databaseUrl: flags.databaseUrl }).staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     const status = await withEngine(ctx, flags, (engine) => gatherStatus(engine, staleAfterMs, stoppedRetentionMs));
     if (flags.json) printJson(ctx.io, statusJson(status));
-    else printLines(ctx.io, statusLines(status));
+    else printLines(ctx.io, statusLines(status, ctx.paint));
     // Scripts and probes gate on the exit code (runbook OP-002): only healthy is 0.
     ctx.setExit(status.health.status === 'healthy' ? ExitCode.OK : ExitCode.FAILURES);
   });
@@ -102,20 +103,20 @@ function runLine(r: RunRecord): string {
   return `${time(r.endedAt ?? r.startedAt)} ${runStatusLabel(r)} (${r.trigger})${counts}, ${duration(r.durationSeconds)} [${r.id}]`;
 }
 
-export function statusLines(s: StatusReport): string[] {
+export function statusLines(s: StatusReport, paint: Palette = createPalette(false)): string[] {
   const alive = s.schedulers.filter((d) => d.alive);
   const first = alive[0] ?? s.schedulers[0];
   const versions = [...new Set(s.schedulers.filter((d) => d.alive).map((d) => `v${d.version}`))];
   const lines = [
-    `Health:       ${s.health.status}${s.health.reasons.length ? ` (${s.health.reasons.join('; ')})` : ''}`,
+    `Health:       ${paint.state(s.health.status)}${s.health.reasons.length ? ` (${s.health.reasons.join('; ')})` : ''}`,
     `Version:      lethe ${s.version} (this command)${versions.length ? `; schedulers running ${versions.join(', ')}` : ''}`,
     `Schedule:     ${first ? `${first.schedule} (${first.timezone})` : 'unknown: no daemon has reported'}`,
     `Next run:     ${s.health.next_run ? time(s.health.next_run) : '-'}`,
     `Scheduler:    ${alive.length > 0
       ? `running (${alive.map((d) => `${d.host} pid ${d.pid} v${d.version}, last beat ${time(d.lastBeat)}`).join('; ')})`
-      : s.schedulers.length > 0 ? `NOT RUNNING (last heartbeat ${time(s.schedulers[0]!.lastBeat)} from ${s.schedulers[0]!.host})` : 'NOT RUNNING (no daemon has ever reported)'}`,
-    ...schedulerLines(s),
-    `Paused:       ${s.paused ? `YES, by ${s.paused_by ?? 'unknown'} at ${time(s.paused_at)}: ${s.pause_reason ?? 'no reason given'}` : 'no'}`,
+      : s.schedulers.length > 0 ? `${paint.bad('NOT RUNNING')} (last heartbeat ${time(s.schedulers[0]!.lastBeat)} from ${s.schedulers[0]!.host})` : `${paint.bad('NOT RUNNING')} (no daemon has ever reported)`}`,
+    ...schedulerLines(s, paint),
+    `Paused:       ${s.paused ? `${paint.warn('YES')}, by ${s.paused_by ?? 'unknown'} at ${time(s.paused_at)}: ${s.pause_reason ?? 'no reason given'}` : 'no'}`,
     `Last run:     ${s.last_run ? runLine(s.last_run) : 'none yet'}`,
   ];
   if (s.last_run && s.last_success && s.last_success.id !== s.last_run.id) lines.push(`Last success: ${runLine(s.last_success)}`);
@@ -128,14 +129,19 @@ export function statusLines(s: StatusReport): string[] {
 }
 
 /** One line per scheduler: a stale one is a daemon that died (FM-001), a stopped one shut down cleanly. */
-function schedulerLines(s: StatusReport): string[] {
+function schedulerLines(s: StatusReport, paint: Palette): string[] {
   if (s.schedulers.length === 0) return [];
   const rows = s.schedulers.slice(0, SCHEDULERS_SHOWN).map((d) => [
     d.instanceId, d.host, `v${d.version}`, time(d.startedAt), time(d.lastBeat), time(d.nextRun),
     d.alive ? 'alive' : d.state === 'stopped' ? 'stopped' : `STALE (silent for ${duration(Math.max(0, Date.parse(s.checked_at) - Date.parse(d.lastBeat)) / 1000)}, over ${duration(s.stale_after_ms / 1000)})`,
   ]);
   const more = s.schedulers.length > SCHEDULERS_SHOWN ? [`  ... and ${s.schedulers.length - SCHEDULERS_SHOWN} more (lethe status --json)`] : [];
-  return [...table(['instance', 'host', 'version', 'started', 'last beat', 'next run', 'state'], rows).map((l) => `  ${l}`), ...more];
+  // The state is the last column: coloured after the layout, so escape codes never skew the widths.
+  const lines = table(['instance', 'host', 'version', 'started', 'last beat', 'next run', 'state'], rows).map((l, i) => {
+    const state = i === 0 ? undefined : rows[i - 1]?.[6];
+    return `  ${state !== undefined && l.endsWith(state) ? `${l.slice(0, l.length - state.length)}${paint.state(state)}` : l}`;
+  });
+  return [...lines, ...more];
 }
 
 function inFlightLine(r: RunInFlight): string {
