@@ -146,7 +146,8 @@ function schedulerLines(s: StatusReport, paint: Palette): string[] {
 
 function inFlightLine(r: RunInFlight): string {
   const p = r.progress as { processed?: number; total?: number | null; deleted?: number; failed?: number } | null;
-  const progress = p?.processed !== undefined ? `, ${count(p.processed)}${p.total ? `/${count(p.total)}` : ''} processed (${count(p.deleted ?? 0)} deleted, ${count(p.failed ?? 0)} failed)` : ', no progress reported yet';
+  const percent = p?.processed !== undefined && p.total ? ` (${Math.min(100, Math.floor((p.processed / p.total) * 1000) / 10)}%)` : '';
+  const progress = p?.processed !== undefined ? `, ${count(p.processed)}${p.total ? `/${count(p.total)}${percent}` : ''} processed (${count(p.deleted ?? 0)} deleted, ${count(p.failed ?? 0)} failed)` : ', no progress reported yet';
   const beat = r.fresh ? `last heartbeat ${duration(r.heartbeat_age_seconds)} ago` : `NO HEARTBEAT for ${duration(r.heartbeat_age_seconds)}: its process is probably gone (the next run records it interrupted)`;
   return `run ${r.id} (${r.trigger}${r.dry_run ? ', dry run' : ''}) on ${r.host ?? '?'} pid ${r.pid ?? '?'} v${r.version ?? '?'}, since ${time(r.started_at)}${progress}; ${beat}`;
 }
