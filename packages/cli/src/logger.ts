@@ -1,5 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
-import { build as prettyStream } from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { Logger } from '@lethe/engine';
 import { UsageError } from './output.js';
 import { VERSION } from './version.js';
@@ -28,6 +28,11 @@ export function resolveLogFormat(flag: string | undefined, env: string | undefin
   if (value === 'auto') return stderrIsTTY ? 'pretty' : 'json';
   return value as 'pretty' | 'json';
 }
+
+/** pino-pretty is loaded only for a terminal: JSON logging (daemons, scripts) starts without it. */
+const requireCjs = createRequire(import.meta.url);
+const prettyStream = (options: import('pino-pretty').PrettyOptions): import('pino-pretty').PrettyStream =>
+  (requireCjs('pino-pretty') as typeof import('pino-pretty')).build(options);
 
 export function createLogger(level: string, options: LoggerOptions, name = 'lethe'): PinoLogger & Logger {
   const base = { name, level, base: { pid: process.pid, version: VERSION }, timestamp: pino.stdTimeFunctions.isoTime };
