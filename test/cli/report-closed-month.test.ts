@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCliFixture, type CliFixture } from './support/fixture.js';
 
@@ -55,17 +56,70 @@ describe('lethe report on a closed month', () => {
     expect(text.lines).toContain(`Runbook query (audit_logs cleanup_expired_jobs, ${lastMonth}): 517 deleted, 2 failed: same numbers`);
   });
 
-  it("keeps its verdict after a run in the next month erases the file that was late at its end", async () => {
-    const before = (await f.run(['report', '--month', lastMonth, '--json'])).json<ReportJson>();
-    expect(before).toMatchObject({ status: 'NON-COMPLIANT', still_present: { present: 1, late: 1, late_erased_after_month_end: 0 } });
-    expect(before.reasons).toEqual(["1 expired file was still present at the month's end more than 2d after it expired"]);
+  it("prints the stored snapshot after a run in the next month erases the file that was late at its end; --regenerate shows the change", async () => {
+    const before = await f.run(['report', '--month', lastMonth, '--json']);
+    const b = before.json<ReportJson & { snapshot: Snapshot }>();
+    expect(b).toMatchObject({ status: 'NON-COMPLIANT', still_present: { present: 1, late: 1, late_erased_after_month_end: 0 } });
+    expect(b.reasons).toEqual(["1 expired file was still present at the month's end more than 2d after it expired"]);
+    // The first test's report stored the snapshot: this one is read back, byte for byte the same report.
+    expect(b.snapshot).toMatchObject({ source: 'stored', intact: true, matches: null });
+    const stored = await f.db.pool.query<{ sha256: string; n: string }>(`SELECT sha256, count(*) OVER () AS n FROM lethe_monthly_reports WHERE month = $1`, [lastMonth]);
+    expect(stored.rows).toHaveLength(1);
+    expect(b.snapshot.sha256).toBe(stored.rows[0]!.sha256);
+    const { snapshot: _s, ...report } = b;
+    expect(createHash('sha256').update(canonical(report)).digest('hex')).toBe(b.snapshot.sha256);
 
     expect((await f.run(['run', '--json'])).code).toBe(0); // this month: erases c/stale-1.pdf
     const after = await f.run(['report', '--month', lastMonth, '--json']);
     expect(after.code).toBe(1);
-    const rep = after.json<ReportJson>();
-    expect(rep).toMatchObject({ status: 'NON-COMPLIANT', reasons: before.reasons, still_present: { present: 0, late: 1, late_erased_after_month_end: 1 } });
-    // This month's run is not last month's: the totals did not move either.
-    expect(rep.totals).toEqual(before.totals);
+    const a = after.json<ReportJson & { snapshot: Snapshot }>();
+    expect(a).toEqual(b); // the snapshot, not the database now
+    const text = await f.run(['report', '--month', lastMonth]);
+    expect(text.lines).toContain(`Snapshot: this is the stored report for ${lastMonth}, generated at ${b.snapshot.generated_at} (sha256 ${b.snapshot.sha256}); --regenerate compares it with the database now`);
+
+    const again = await f.run(['report', '--month', lastMonth, '--json', '--regenerate']);
+    expect(again.code).toBe(1);
+    const rep = again.json<ReportJson & { snapshot: Snapshot }>();
+    // Regenerated from what was known at the month's end: the same verdict and totals, the late file now counted as erased late.
+    expect(rep).toMatchObject({ status: 'NON-COMPLIANT', reasons: b.reasons, still_present: { present: 0, late: 1, late_erased_after_month_end: 1 } });
+    expect(rep.totals).toEqual(b.totals);
+    expect(rep.snapshot).toMatchObject({ source: 'regenerated', matches: false, sha256: b.snapshot.sha256 });
+    expect(rep.snapshot.differences).toContain('still_present');
+    expect(rep.snapshot.differences).not.toContain('totals');
+    const regenText = await f.run(['report', '--month', lastMonth, '--regenerate']);
+    expect(regenText.stdout).toMatch(/^Regenerated: MISMATCH with the snapshot generated at .*; fields that differ: .*still_present/m);
+    // --regenerate keeps the snapshot.
+    expect((await f.run(['report', '--month', lastMonth, '--json'])).json<ReportJson & { snapshot: Snapshot }>()).toEqual(b);
+  });
+
+  it('stores one snapshot per grace, and says so when a stored one was altered', async () => {
+    const first = await f.run(['report', '--month', lastMonth, '--grace', '0', '--json']);
+    expect(first.json<{ snapshot: Snapshot }>().snapshot).toMatchObject({ source: 'created', intact: true });
+    const regen = await f.run(['report', '--month', lastMonth, '--grace', '0', '--json', '--regenerate']);
+    expect(regen.json<{ snapshot: Snapshot }>().snapshot).toMatchObject({ source: 'regenerated', matches: true, differences: [] });
+    expect((await f.run(['report', '--month', lastMonth, '--grace', '0'])).stdout).toMatch(/^Snapshot: this is the stored report/m);
+    await f.db.pool.query(`UPDATE lethe_monthly_reports SET report = jsonb_set(report, '{status}', '"COMPLIANT"') WHERE month = $1 AND grace_seconds = 0`, [lastMonth]);
+    const altered = await f.run(['report', '--month', lastMonth, '--grace', '0', '--json']);
+    expect(altered.code).toBe(1);
+    expect(altered.json<{ snapshot: Snapshot }>().snapshot).toMatchObject({ source: 'stored', intact: false });
+    expect(altered.stderr).toContain(`lethe: warning: the stored snapshot of ${lastMonth} no longer hashes to its sha256`);
+  });
+
+  it('does not store a report for the month still running', async () => {
+    const m = await f.db.pool.query<{ m: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM') AS m`);
+    const current = m.rows[0]!.m;
+    const r = await f.run(['report', '--month', current, '--json']);
+    expect(r.json<{ snapshot: Snapshot }>().snapshot).toMatchObject({ source: 'live', sha256: null });
+    const n = await f.db.pool.query(`SELECT 1 FROM lethe_monthly_reports WHERE month = $1`, [current]);
+    expect(n.rowCount).toBe(0);
   });
 });
+
+interface Snapshot { source: string; intact: boolean | null; generated_at: string | null; sha256: string | null; matches: boolean | null; differences: string[] }
+
+/** The canonical JSON the snapshot's sha256 is taken over: keys sorted at every level. */
+function canonical(value: unknown): string {
+  const sort = (v: unknown): unknown => Array.isArray(v) ? v.map(sort)
+    : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(sort(value));
+}

@@ -25,7 +25,7 @@ describe('daemon replicas on one database', () => {
     const env = { ...f.env, LETHE_SCHEDULE: '*/2 * * * * *', LETHE_HTTP_PORT: '0', LETHE_SHUTDOWN_TIMEOUT_MS: '15000' };
     daemons = [0, 1, 2].map(() => spawnLethe(['daemon'], env));
     const started = await Promise.all(daemons.map((d) => d.waitForLine('daemon started', (l) => l.msg === 'daemon started')));
-    const allUpMs = Math.max(...started.map((l) => Number(l.time)));
+    const allUpMs = Math.max(...started.map((l) => Date.parse(String(l.time))));
 
     // Four slots after every replica was up, each with a finished run.
     const slots = await eventually('four slots run while all three replicas were up', async () => {

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import type { Logger } from '@lethe/engine';
 import { registerDaemon } from './commands/daemon.js';
 import { registerIncident } from './commands/incident.js';
@@ -8,14 +8,17 @@ import { registerRun } from './commands/run.js';
 import { registerSafety } from './commands/safety.js';
 import { registerServe } from './commands/serve.js';
 import { resolveConfig, type LetheConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, LOG_FORMATS, resolveLogFormat } from './logger.js';
 import { ExitCode, reportError, UsageError, type ExitCodeValue, type Io } from './output.js';
+import { colourEnabled, createPalette, type Palette } from './render/colour.js';
 import { VERSION } from './version.js';
 
 /** What every command gets: configuration resolution, a logger, output streams, the exit code. */
 export interface CommandContext {
   readonly io: Io;
   readonly signal?: AbortSignal;
+  /** Colours for human output on stdout (off unless stdout is a terminal and NO_COLOR is unset). */
+  readonly paint: Palette;
   config(flags: Record<string, unknown>): LetheConfig;
   logger(config: LetheConfig, fallbackLevel?: string): Logger;
   setExit(code: ExitCodeValue): void;
@@ -29,6 +32,7 @@ export function buildProgram(ctx: CommandContext, extra: readonly RegisterComman
     .description('Lethe: retention deletion for documents (DPDP Act 2023), fast, safe and provable')
     .version(VERSION, '-V, --version')
     .option('-c, --config <file>', 'JSON config file (env LETHE_CONFIG)')
+    .addOption(new Option('--log-format <format>', 'logs on stderr: auto = human lines on a terminal, JSON lines (ISO time) otherwise (env LETHE_LOG_FORMAT)').choices(LOG_FORMATS))
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
@@ -56,6 +60,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const io: Io = options.io ?? { stdout: process.stdout, stderr: process.stderr, env: process.env };
   let exit: ExitCodeValue = ExitCode.OK;
   let globalConfigFile: string | undefined;
+  let logFormatFlag: string | undefined;
   /** The database the command was configured for, to name it when it cannot be reached. */
   let databaseUrl: string | undefined;
   const ctx: CommandContext = {
@@ -66,14 +71,22 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       databaseUrl = config.databaseUrl;
       return config;
     },
-    logger: (config, fallbackLevel = 'warn') => createLogger(config.logLevel ?? fallbackLevel),
+    paint: createPalette(colourEnabled(io.stdout, io.env)),
+    logger: (config, fallbackLevel = 'warn') => createLogger(config.logLevel ?? fallbackLevel, {
+      format: resolveLogFormat(logFormatFlag, io.env.LETHE_LOG_FORMAT, io.stderr.isTTY === true),
+      colour: colourEnabled(io.stderr, io.env),
+    }),
     setExit: (code) => {
       exit = code;
     },
   };
   const program = buildProgram(ctx, options.commands ?? []);
   program.hook('preAction', (root) => {
-    globalConfigFile = root.opts<{ config?: string }>().config;
+    const opts = root.opts<{ config?: string; logFormat?: string }>();
+    globalConfigFile = opts.config;
+    logFormatFlag = opts.logFormat;
+    // A malformed LETHE_LOG_FORMAT is bad configuration for every command: exit 2 before acting.
+    resolveLogFormat(logFormatFlag, io.env.LETHE_LOG_FORMAT, io.stderr.isTTY === true);
   });
   const json = argv.includes('--json');
   try {

@@ -35,7 +35,7 @@ export function registerDemo(program: Command, ctx: CommandContext): void {
           const left = await storage.count();
           if (flags.json) printJson(ctx.io, { ...summary, demo: { database_dir: db.dataDir, storage: storage.describe, files_left: left } });
           else {
-            printLines(ctx.io, humanSummary(summary));
+            printLines(ctx.io, humanSummary(summary, ctx.paint));
             say(`${left} documents remain in ${storage.describe} (unexpired, unknown purpose, or refused).`);
             say(`The audit row is in audit_logs (action = 'cleanup_expired_jobs'); the per-file ledger in lethe_ledger.`);
           }

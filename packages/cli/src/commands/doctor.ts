@@ -3,6 +3,7 @@ import { DEFAULT_MAX_CLOCK_SKEW_MS, runDoctor, type DoctorReport } from '@lethe/
 import { waitDurationMs } from '../durations.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
+import { createPalette, type Palette } from '../render/colour.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 
 interface DoctorFlags extends ConnectionFlags {
@@ -27,18 +28,23 @@ export function registerDoctor(program: Command, ctx: CommandContext): void {
     const maxClockSkewMs = flags.maxClockSkew === undefined ? DEFAULT_MAX_CLOCK_SKEW_MS : waitDurationMs('--max-clock-skew', flags.maxClockSkew);
     const report = await withEngine(ctx, flags, (engine) => runDoctor(engine, { maxClockSkewMs }));
     if (flags.json) printJson(ctx.io, report);
-    else printLines(ctx.io, doctorLines(report));
+    else printLines(ctx.io, doctorLines(report, ctx.paint));
     ctx.setExit(report.ok ? ExitCode.OK : ExitCode.FAILURES);
   });
 }
 
-export function doctorLines(r: DoctorReport): string[] {
+function markFor(status: string, paint: Palette): string {
+  const mark = MARK[status] ?? status;
+  return status === 'ok' ? paint.good(mark) : status === 'warn' ? paint.warn(mark) : status === 'fail' ? paint.bad(mark) : mark;
+}
+
+export function doctorLines(r: DoctorReport, paint: Palette = createPalette(false)): string[] {
   const width = Math.max(...r.checks.map((c) => c.name.length));
   return [
     `lethe doctor ${r.version} on ${r.host}; storage ${r.storage ?? '(none configured)'}`,
-    ...r.checks.map((c) => `  ${MARK[c.status] ?? c.status}  ${c.name.padEnd(width)}  ${c.message}`),
+    ...r.checks.map((c) => `  ${markFor(c.status, paint)}  ${c.name.padEnd(width)}  ${c.message}`),
     r.ok
       ? r.warnings ? `No check failed, but ${r.warnings} warning${r.warnings === 1 ? '' : 's'} above need${r.warnings === 1 ? 's' : ''} attention.` : 'All checks passed.'
-      : `${r.failed} check${r.failed === 1 ? '' : 's'} FAILED: a run would fail or misbehave until fixed.`,
+      : paint.bad(`${r.failed} check${r.failed === 1 ? '' : 's'} FAILED: a run would fail or misbehave until fixed.`),
   ];
 }

@@ -4,7 +4,8 @@ import { previewRun, type RunPreview } from '@lethe/engine/operations';
 import { engineOptions } from '../config.js';
 import { ExitCode, printJson, printLines, UsageError, type Io } from '../output.js';
 import type { CommandContext } from '../program.js';
-import { atLeast, codeMessage, count, inPurposeOrder, plural } from '../render/format.js';
+import { createPalette, type Palette } from '../render/colour.js';
+import { atLeast, codeMessage, count, duration, inPurposeOrder, plural } from '../render/format.js';
 
 interface RunFlags {
   dryRun?: boolean;
@@ -52,7 +53,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       const config = ctx.config({ storage: flags.storage, databaseUrl: flags.databaseUrl, batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads });
       const logger = ctx.logger(config);
       const engine = createEngine(engineOptions(config, { logger }));
-      const progress = progressPrinter(ctx.io, flags.json === true);
+      const progress = progressPrinter(ctx.io, flags.json === true, ctx.paint);
       try {
         const dryRun = flags.dryRun === true;
         const preview = dryRun || (flags.backlog && group === undefined)
@@ -72,8 +73,10 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         const summary = await engine.run({
           dryRun,
           trigger: group !== undefined ? 'worker' : flags.backlog ? 'backlog' : 'manual',
+          // Count first, so progress has a total, a percentage and an ETA on every run.
+          estimateTotal: true,
           // An operator's catch-up: a refusal by the guard must not pause the scheduled runs.
-          ...(flags.backlog ? { estimateTotal: true, pauseOnRefusal: false } : {}),
+          ...(flags.backlog ? { pauseOnRefusal: false } : {}),
           onProgress: progress,
           ...(limit === undefined ? {} : { limit }),
           ...(flags.purpose ? { purposes: flags.purpose } : {}),
@@ -86,7 +89,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         });
         progress.done();
         if (flags.json) printJson(ctx.io, dryRun ? { ...summary, blast_radius_warning: preview?.wouldBeRefused ? preview.blastRadius : null } : summary);
-        else printLines(ctx.io, [...humanSummary(summary), ...(flags.backlog && summary.status !== 'completed' ? ['Backlog not finished: every batch so far is committed; run `lethe run --backlog` again to continue.'] : [])]);
+        else printLines(ctx.io, [...humanSummary(summary, ctx.paint), ...(flags.backlog && summary.status !== 'completed' ? ['Backlog not finished: every batch so far is committed; run `lethe run --backlog` again to continue.'] : [])]);
         ctx.setExit(summary.status === 'completed' && summary.failed_count === 0 ? ExitCode.OK : ExitCode.FAILURES);
       } finally {
         progress.done();
@@ -127,18 +130,25 @@ export function positiveInt(flag: string, value: string, min = 1): number {
   return n;
 }
 
-/** A live line on a terminal (stderr), JSON progress lines when stderr is not a terminal. */
-function progressPrinter(io: Io, json: boolean): ((p: RunProgress) => void) & { done(): void } {
+/**
+ * A live line on a terminal (stderr), JSON progress lines when stderr is not a terminal. Every
+ * real run counts its expired rows first (estimateTotal), so the line has done/total, a
+ * percentage and an ETA at the current rate; a scale-out worker's share is not counted (no total).
+ */
+function progressPrinter(io: Io, json: boolean, paint: Palette): ((p: RunProgress) => void) & { done(): void } {
   let shown = false;
   const fn = (p: RunProgress): void => {
     const seconds = p.elapsedMs / 1000;
     const rate = seconds > 0 ? p.processed / seconds : 0;
+    const eta = etaSeconds(p, rate);
+    const percent = percentDone(p);
     if (io.stderr.isTTY && !json) {
-      const eta = etaSeconds(p, rate) === null ? '' : ` eta ${etaSeconds(p, rate)}s`;
-      io.stderr.write(`\r${p.processed}${p.total ? `/${p.total}` : ''} processed, ${p.deleted} deleted, ${p.failed} failed, ${Math.round(rate)}/s${eta}   `);
+      const done = p.total !== null ? `${count(p.processed)}/${count(p.total)} (${percent}%)` : count(p.processed);
+      const failed = p.failed > 0 ? paint.bad(`${count(p.failed)} failed`) : '0 failed';
+      io.stderr.write(`\r${done} processed, ${count(p.deleted)} deleted, ${failed}, ${count(Math.round(rate))}/s${eta === null ? '' : `, eta ${duration(eta)}`}   `);
       shown = true;
     } else {
-      io.stderr.write(`${JSON.stringify({ msg: 'progress', runId: p.runId, processed: p.processed, deleted: p.deleted, failed: p.failed, total: p.total, ratePerSecond: Math.round(rate), etaSeconds: etaSeconds(p, rate), elapsedSeconds: seconds })}\n`);
+      io.stderr.write(`${JSON.stringify({ msg: 'progress', runId: p.runId, processed: p.processed, deleted: p.deleted, failed: p.failed, total: p.total, percent, ratePerSecond: Math.round(rate), etaSeconds: eta, elapsedSeconds: seconds })}\n`);
     }
   };
   return Object.assign(fn, {
@@ -149,8 +159,15 @@ function progressPrinter(io: Io, json: boolean): ((p: RunProgress) => void) & { 
   });
 }
 
-/** Seconds left at the current rate, when the run has a total (`--backlog`). */
-function etaSeconds(p: RunProgress, ratePerSecond: number): number | null {
+/** Share of the counted total done, one decimal (null without a total); never above 100. */
+export function percentDone(p: Pick<RunProgress, 'processed' | 'total'>): number | null {
+  if (p.total === null) return null;
+  if (p.total <= 0) return 100;
+  return Math.min(100, Math.floor((p.processed / p.total) * 1000) / 10);
+}
+
+/** Seconds left at the current rate, when the run has a total. */
+export function etaSeconds(p: Pick<RunProgress, 'processed' | 'total'>, ratePerSecond: number): number | null {
   return p.total !== null && ratePerSecond > 0 ? Math.max(0, Math.round((p.total - p.processed) / ratePerSecond)) : null;
 }
 
@@ -163,10 +180,10 @@ function keptLines(label: string, rows: number, keys: readonly string[], why: st
   return [`${label}: ${plural(rows, 'row')} ${why}${shown.length ? `; files ${shown.join(', ')}${more}` : ''}`];
 }
 
-export function humanSummary(s: RunSummary): string[] {
+export function humanSummary(s: RunSummary, paint: Palette = createPalette(false)): string[] {
   const lines = [
-    `Run ${s.run_id} ${s.status}${s.dry_run ? ' (dry run: nothing deleted)' : ''} in ${s.duration_seconds}s; cutoff ${s.cutoff}, policy version ${s.policy_version}`,
-    s.dry_run ? `Would delete: ${count(s.would_delete_count)}` : `Deleted: ${count(s.deleted_count)}, Failed: ${count(s.failed_count)}`,
+    `Run ${s.run_id} ${s.degraded ? paint.warn(s.status) : paint.state(s.status)}${s.dry_run ? ' (dry run: nothing deleted)' : ''} in ${s.duration_seconds}s; cutoff ${s.cutoff}, policy version ${s.policy_version}`,
+    s.dry_run ? `Would delete: ${count(s.would_delete_count)}` : `Deleted: ${count(s.deleted_count)}, ${s.failed_count > 0 ? paint.bad(`Failed: ${count(s.failed_count)}`) : `Failed: ${count(s.failed_count)}`}`,
   ];
   for (const [purpose, c] of inPurposeOrder(s.by_purpose)) {
     const parts = s.dry_run
@@ -178,11 +195,11 @@ export function humanSummary(s: RunSummary): string[] {
   }
   lines.push(...keptLines('Held', s.held_count, s.held_files ?? [], 'kept under a legal hold (`lethe holds`)'));
   lines.push(...keptLines('Shared', s.shared_count, s.shared_files ?? [], 'kept: the file is shared with a live row'));
-  for (const e of s.errors.slice(0, 5)) lines.push(`  failed: ${e.file_key}: ${codeMessage(e.code, e.message)}`);
+  for (const e of s.errors.slice(0, 5)) lines.push(`  ${paint.bad('failed')}: ${e.file_key}: ${codeMessage(e.code, e.message)}`);
   for (const e of s.refused.slice(0, 5)) lines.push(`  refused: ${JSON.stringify(e.file_key)} (job ${e.job_id}): ${codeMessage(e.code, e.message)}`);
   for (const u of s.unreadable) {
     lines.push(`  not judged: ${atLeast(u.count, u.capped, 'row')} with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
   }
-  if (s.error) lines.push(`error: ${s.error.message.startsWith(`${s.error.code}:`) ? s.error.message : `${s.error.code}: ${s.error.message}`}`);
+  if (s.error) lines.push(`${paint.bad('error')}: ${s.error.message.startsWith(`${s.error.code}:`) ? s.error.message : `${s.error.code}: ${s.error.message}`}`);
   return lines;
 }

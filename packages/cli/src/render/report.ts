@@ -1,8 +1,9 @@
 import { LEGACY_PURPOSE, type ComplianceReport } from '@lethe/engine/operations';
+import { createPalette, type Palette } from './colour.js';
 import { count, duration, time } from './format.js';
 
 /** The runbook's "Monthly Report" template, filled in from a ComplianceReport. */
-export function reportText(r: ComplianceReport): string[] {
+export function reportText(r: ComplianceReport, paint: Palette = createPalette(false)): string[] {
   const [year, month] = r.month.split('-').map(Number) as [number, number];
   const monthName = new Date(Date.UTC(year, month - 1, 1)).toLocaleString('en-US', { month: 'long', timeZone: 'UTC' });
   const lastDay = new Date(Date.parse(r.period_end) - 1).toISOString().slice(0, 10);
@@ -26,7 +27,7 @@ export function reportText(r: ComplianceReport): string[] {
     lines.push(`Reconciled: ${count(r.reconciled.orphan_files)} orphan files erased, ${count(r.reconciled.orphan_rows)} orphan rows removed`);
   }
   const allowed = `one schedule period (${duration(r.schedule_period_seconds)}) + grace (${duration(r.grace_seconds)})`;
-  lines.push('', `Compliance Status: ${r.status === 'COMPLIANT' ? '✅ COMPLIANT' : '❌ NON-COMPLIANT'}`);
+  lines.push('', `Compliance Status: ${r.status === 'COMPLIANT' ? `✅ ${paint.good('COMPLIANT')}` : `❌ ${paint.bad('NON-COMPLIANT')}`}`);
   if (r.status === 'COMPLIANT') lines.push(`All files deleted within retention periods (allowed lateness: ${allowed}).`);
   else {
     lines.push(...r.reasons.map((reason) => `- ${reason}`), `Allowed lateness: ${allowed}.`);

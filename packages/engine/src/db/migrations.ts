@@ -194,6 +194,23 @@ CREATE TABLE IF NOT EXISTS lethe_inflight (
 ALTER TABLE lethe_run_groups ADD COLUMN IF NOT EXISTS blast_radius jsonb;
 `,
   },
+  {
+    version: 7,
+    name: 'monthly report snapshots',
+    sql: `
+-- A closed month's compliance report as first generated, with the sha256 of its canonical JSON:
+-- later reports for that month print this snapshot, so the record handed to the compliance
+-- officer is reproducible (runbook "Compliance Reporting"). One per month and grace.
+CREATE TABLE IF NOT EXISTS lethe_monthly_reports (
+  month text NOT NULL CHECK (month ~ '^[0-9]{4}-[0-9]{2}$'),
+  grace_seconds bigint NOT NULL,
+  generated_at timestamptz NOT NULL DEFAULT now(),
+  sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  report jsonb NOT NULL,
+  PRIMARY KEY (month, grace_seconds)
+);
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,7 +2,7 @@ import { readControl, type ControlState } from '../db/tables/control.js';
 import type { Queryable } from '../db/pool.js';
 import type { JobsTable } from '../db/jobs-table.js';
 import { lastRuns, type RunRecord } from './history.js';
-import { readSchedulers, type SchedulerRow } from '../db/tables/schedulers.js';
+import { DEFAULT_STOPPED_RETENTION_MS, readSchedulers, type SchedulerRow } from '../db/tables/schedulers.js';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -97,11 +97,12 @@ function earliestStart(alive: readonly SchedulerRow[]): string | null {
  * fixed. A key counts when its latest ledger row of the window is `failed` and the job row whose
  * delete failed still exists (a later erase, or an operator removing the row, ends it).
  * `jobs` null (the table cannot be read): the existence check is left out.
+ * Schedulers that stopped cleanly more than `stoppedRetentionMs` ago are left out (default 7 days).
  */
-export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfterMs: number, jobs: JobsTable | null = null): Promise<HealthFacts> {
+export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfterMs: number, jobs: JobsTable | null = null, stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS): Promise<HealthFacts> {
   const [control, schedulers, runs, totals, failing] = await Promise.all([
     readControl(db),
-    readSchedulers(db, staleAfterMs),
+    readSchedulers(db, staleAfterMs, stoppedRetentionMs),
     lastRuns(db),
     db.query<{ deleted: number }>(
       `SELECT coalesce(sum((details->>'deleted_count')::int), 0)::int AS deleted

@@ -17,6 +17,7 @@ export * from './erasures.js';
 // Reports for compliance (monthly report and the legacy service's rows).
 export * from './report.js';
 export * from './report-sources.js';
+export * from './report-snapshot.js';
 
 // Policies: versions, changes, revert.
 export * from './policies.js';

@@ -32,14 +32,23 @@ export async function writeHeartbeat(db: Queryable, b: SchedulerBeat): Promise<v
   );
 }
 
-export async function readSchedulers(db: Queryable, staleAfterMs: number): Promise<SchedulerRow[]> {
+/**
+ * A daemon that stopped cleanly stays listed this long after its last beat (runbook OP-003
+ * "Schedulers listed"), then leaves `lethe status` and health: a decommissioned replica is not
+ * news a week later. A daemon that died without stopping (STALE) stays listed: that one is news.
+ */
+export const DEFAULT_STOPPED_RETENTION_MS = 7 * 86_400_000;
+
+export async function readSchedulers(db: Queryable, staleAfterMs: number, stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS): Promise<SchedulerRow[]> {
   const { rows } = await db.query<{
     instance_id: string; host: string; pid: number; version: string; schedule: string; timezone: string; period_ms: string;
     next_run: Date | null; state: 'running' | 'stopped'; started_at: Date; last_beat: Date; alive: boolean;
   }>(
     `SELECT *, (state = 'running' AND last_beat > now() - ($1::bigint * interval '1 millisecond')) AS alive
-       FROM lethe_schedulers ORDER BY last_beat DESC LIMIT 100`,
-    [staleAfterMs],
+       FROM lethe_schedulers
+      WHERE NOT (state = 'stopped' AND last_beat < now() - ($2::bigint * interval '1 millisecond'))
+      ORDER BY last_beat DESC LIMIT 100`,
+    [staleAfterMs, stoppedRetentionMs],
   );
   return rows.map((r) => ({
     instanceId: r.instance_id, host: r.host, pid: r.pid, version: r.version, schedule: r.schedule, timezone: r.timezone,

@@ -67,7 +67,10 @@ async function measure(pool: pg.Pool, options: ResolvedOptions, table: JobsTable
   const cap = run.estimateTotal ? ESTIMATE_CAP : Math.min(ESTIMATE_CAP, run.limit ?? Math.max(10_000, (threshold ?? ESTIMATE_CAP) * 10));
   const count = await countExpiredCapped(pool, table, selected, cutoff, cap);
   const wouldErase = Math.min(count.total, run.limit ?? count.total);
-  const estimate = run.estimateTotal ? wouldErase : null;
+  // The guard's count is the run's expected count when it is exact (not capped, or capped past --limit):
+  // progress then has a total and an ETA without a second count.
+  const exact = !count.capped || (run.limit !== undefined && count.total >= run.limit);
+  const estimate = run.estimateTotal || exact ? wouldErase : null;
   if (!guarded) return { blastRadius: null, estimate };
   const check = judgeBlastRadius(limits, wouldErase, count.capped && (run.limit === undefined || count.total < run.limit), recent);
   return { blastRadius: check, estimate };
