@@ -6,6 +6,7 @@ import { resolveOptions, type EngineOptions, type ResolvedOptions } from './opti
 import type { StoragePort } from './ports.js';
 import { preflightRun } from './operations/doctor-preflight.js';
 import { checkUndoWindowAtStart, purgeBeforeRun } from './operations/purge.js';
+import { runOpenErasureRequests } from './requests/request-run.js';
 import { executeRun, type RunOptions } from './run.js';
 import { WorkerPoolStorage } from './storage/worker-pool.js';
 import type { RunSummary } from './summary.js';
@@ -45,7 +46,7 @@ export function createEngine(input: EngineOptions): Engine {
     return storage;
   };
   let closed = false;
-  return {
+  const engine: Engine = {
     pool,
     options,
     storage: getStorage,
@@ -62,9 +63,15 @@ export function createEngine(input: EngineOptions): Engine {
       // Undo window (issue 7): trash past its grace goes first.
       // Group workers share the run lock; purging takes it alone, so it is left to solo runs.
       // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
-      if (runOptions?.group === undefined) await purgeBeforeRun(deps, runOptions ?? {});
+      if (runOptions?.group === undefined && runOptions?.request === undefined) await purgeBeforeRun(deps, runOptions ?? {});
       else await checkUndoWindowAtStart(deps);
-      return executeRun(deps, runOptions);
+      const summary = await executeRun(deps, runOptions);
+      // Erasure requests (docs/rights.md#how-a-request-runs): after a completed solo retention run,
+      // each open request runs in a run of its own (mode next-run, or one an earlier run left open).
+      if (runOptions?.request === undefined && runOptions?.group === undefined && !summary.dry_run && summary.status === 'completed') {
+        await runOpenErasureRequests(engine, runOptions?.signal ? { signal: runOptions.signal } : {});
+      }
+      return summary;
     },
     async close() {
       if (closed) return;
@@ -78,4 +85,5 @@ export function createEngine(input: EngineOptions): Engine {
       if (ownsPool) await pool.end();
     },
   };
+  return engine;
 }

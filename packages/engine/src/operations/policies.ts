@@ -125,7 +125,9 @@ export async function setPolicy(engine: Engine, req: PolicyChangeRequest, o: { r
       return { ...base, needs_confirm: from !== to && shortening && req.confirm !== true, applied: false, version: current.version };
     }
     const reason = req.reason ?? null;
-    const version = await savePolicyVersion(client, { ...current.policies, [req.purpose]: next }, req.by, reason);
+    // A retention change keeps the purpose's retention duty (docs/rights.md#retained-under).
+    const kept = before.retainedUnder ? { ...next, retainedUnder: before.retainedUnder } : next;
+    const version = await savePolicyVersion(client, { ...current.policies, [req.purpose]: kept }, req.by, reason);
     await writeAudit(client, AuditActions.POLICY_CHANGED, {
       by: req.by, reason, purpose: req.purpose, from, to, version, previous_version: current.version,
       shortening, newly_expired_rows: newly.rows, newly_expired_files: newly.files, confirmed: req.confirm === true,
