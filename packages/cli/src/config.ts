@@ -12,7 +12,7 @@ export interface LetheConfig {
   readonly databaseUrl?: string;
   readonly storage?: string;
   readonly jobs?: { table?: string; id?: string; fileKey?: string; purpose?: string; createdAt?: string };
-  readonly policies?: Record<string, string>;
+  readonly policies?: Record<string, string | { readonly retention: string; readonly retainedUnder?: string }>;
   readonly batchSize?: number;
   readonly deletesPerSecond?: number;
   readonly threads?: number;

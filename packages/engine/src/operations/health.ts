@@ -48,7 +48,7 @@ export interface HealthReport {
   readonly scheduler_running: boolean;
   readonly schedulers: number;
   /** Erasure requests open past their deadline (runbook REQ-003). */
-  readonly overdue_requests: number;
+  readonly overdue_requests?: number;
   readonly reasons: readonly string[];
 }
 
