@@ -253,7 +253,7 @@ async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: num
   const { rows } = await db.query<{
     purpose: string | null; retentions: (string | null)[]; erased: number; trashed: number; absent: number; failed: number; failed_files: number; refused: number; worst_s: number | null; late: number;
   }>(
-    `SELECT l.purpose_code AS purpose, array_agg(DISTINCT v.policies ->> l.purpose_code) AS retentions,
+    `SELECT l.purpose_code AS purpose, array_agg(DISTINCT coalesce(v.policies -> l.purpose_code ->> 'retention', v.policies ->> l.purpose_code)) AS retentions,
             count(*) FILTER (WHERE l.outcome IN ('erased', 'purged'))::int AS erased,
             count(*) FILTER (WHERE l.outcome = 'trashed')::int AS trashed,
             count(*) FILTER (WHERE l.outcome = 'absent')::int AS absent,
