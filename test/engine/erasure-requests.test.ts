@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createEngine, ErrorCodes, evaluateHealth, FINANCIAL_RETAINED_UNDER, gatherHealthFacts, listErasureRequests, placeHold, inspectJobsTable,
+  createEngine, ErrorCodes, evaluateHealth, monthlyReport, FINANCIAL_RETAINED_UNDER, gatherHealthFacts, listErasureRequests, placeHold, inspectJobsTable,
   previewErasureRequest, runErasureRequest, submitErasureRequest, type Engine,
 } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -126,6 +126,21 @@ describe('erasure requests', () => {
     expect(done.request).toMatchObject({ state: 'completed', overdue: false });
     expect(await files.exists('u2/own.pdf')).toBe(false);
     expect((await gatherHealthFacts(db.pool, Date.now(), 60_000)).overdueRequests).toBe(0);
+  });
+
+  it('the monthly report shows requests received, completed, refused with the statute and overdue', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const r = await monthlyReport(engine, month);
+    expect(r.erasure_requests).toMatchObject({
+      received: 2, completed: 2, completed_late: 1, rows_erased: 5, rows_unlinked: 1, held_rows: 1, overdue: 0,
+      refused: [{ purpose: 'Financial', statute: FINANCIAL_RETAINED_UNDER, rows: 1 }],
+    });
+    expect(r.status).toBe('COMPLIANT');
+    await submitErasureRequest(engine, { ...request, reference: 'DPO-2026-0003', target: { kind: 'job', values: ['u2-shared'] }, dueAt: '2026-02-01' });
+    const late = await monthlyReport(engine, month);
+    expect(late.erasure_requests).toMatchObject({ overdue: 1, overdue_references: ['DPO-2026-0003'] });
+    expect(late.status).toBe('NON-COMPLIANT');
+    expect(late.reasons.join('\n')).toMatch(/1 erasure request was open past its deadline now \(DPO-2026-0003\)/);
   });
 
   it('names the field when a request is malformed', async () => {
