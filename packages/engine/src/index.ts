@@ -55,7 +55,7 @@ export * from './operations/index.js';
 export { submitErasureRequest, listErasureRequests, getRequest as getErasureRequest, requireRequest as requireErasureRequest, countOverdueRequests } from './requests/request-store.js';
 export type { ErasureRequest, ListRequestsFilter, SubmittedRequest } from './requests/request-store.js';
 export { runErasureRequest, runOpenErasureRequests } from './requests/request-run.js';
-export type { RequestRunResult } from './requests/request-run.js';
+export type { RequestRunOptions, RequestRunResult } from './requests/request-run.js';
 export { previewErasureRequest } from './requests/request-preview.js';
 export type { PreviewList, PreviewRow, RequestPreview } from './requests/request-preview.js';
 export { completionRecord } from './requests/completion-record.js';

@@ -5,7 +5,7 @@ import type { PurposeSelection } from '../expired-rows.js';
 import { inspectJobsTable, type JobsTable } from '../jobs-table.js';
 import { isCalendarRetention, retainedUnderOf, retentionToInterval } from '../policy.js';
 import { loadCurrentPolicies } from '../policy-store.js';
-import type { RunRequest } from '../run.js';
+import type { RunOptions, RunRequest } from '../run.js';
 import type { RunSummary } from '../summary.js';
 import { checkPrincipalColumn, namedSql, readNamedRows } from './named-rows.js';
 import { completionRecord, type CompletionRecord } from './completion-record.js';
@@ -40,12 +40,22 @@ export function requestRunHooks(engine: Engine, request: ErasureRequest): RunReq
  * Safe to call again after a crash (SIGKILL): the rerun finds what is left, the ledger keeps what
  * was done, and the request completes once.
  */
-export async function runErasureRequest(engine: Engine, reference: string, o: { readonly signal?: AbortSignal; readonly trigger?: string } = {}): Promise<RequestRunResult> {
+export interface RequestRunOptions {
+  readonly signal?: AbortSignal;
+  readonly trigger?: string;
+  /** Test hook (interleaving tests): awaited in each batch's transaction right before its re-check. */
+  readonly beforeRecheck?: RunOptions['beforeRecheck'];
+}
+
+export async function runErasureRequest(engine: Engine, reference: string, o: RequestRunOptions = {}): Promise<RequestRunResult> {
   const request = await requireRequest(engine.pool, reference);
   if (request.state === 'completed') return { request, run: null, record: await completionRecord(engine, request) };
   const table = await inspectJobsTable(engine.pool, engine.options.jobs);
   if (request.target_kind === 'principal') await checkPrincipalColumn(engine.pool, table, engine.options.erasure.principalColumn!);
-  const run = await engine.run({ request: requestRunHooks(engine, request), trigger: o.trigger ?? 'request', ...(o.signal ? { signal: o.signal } : {}) });
+  const run = await engine.run({
+    request: requestRunHooks(engine, request), trigger: o.trigger ?? 'request',
+    ...(o.signal ? { signal: o.signal } : {}), ...(o.beforeRecheck ? { beforeRecheck: o.beforeRecheck } : {}),
+  });
   const completedNow = await settleRequest(engine, table, request, run);
   const after = await requireRequest(engine.pool, request.reference);
   const record = await completionRecord(engine, after);
