@@ -110,4 +110,20 @@ describe('lethe erase', () => {
     expect(overdue.code).toBe(1);
     expect(overdue.stdout).toMatch(/DPO-2026-0001\s+OVERDUE/);
   });
+
+  it('lethe policies retained-under sets and removes a statute; --help documents the flags', async () => {
+    const off = await runCli(['policies', 'retained-under', 'Financial', 'none', '--reason', 'counsel: test', '--json'], env);
+    expect(off.code, off.stderr).toBe(0);
+    expect(JSON.parse(off.stdout)).toMatchObject({ purpose: 'Financial', from: 'Income-tax Act 1961 s.44AA / Companies Act 2013 s.128', to: null, applied: true });
+    const p = JSON.parse((await runCli(['erase', '--key', invoiceKeys[0]!, '--ref', 'DPO-X', '--dry-run', '--json'], env)).stdout);
+    expect([p.erase.count, p.retained.count]).toEqual([1, 0]);
+    const bad = await runCli(['policies', 'retained-under', 'Financial', ''], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/policy "Financial": retainedUnder must name the statute/);
+    const help = await runCli(['erase', '--help'], env);
+    for (const flag of ['--job <id>', '--key <file_key>', '--principal <id>', '--ref <ticket>', '--requested-by <who>', '--why <reason>', '--due <date>', '--dry-run', '--next-run']) {
+      expect(help.stdout.replace(/\s+/g, ' ')).toContain(flag);
+    }
+    expect((await runCli(['requests', '--help'], env)).stdout).toMatch(/unacknowledged/);
+  });
 });

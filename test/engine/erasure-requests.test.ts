@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEngine, ErrorCodes, evaluateHealth, monthlyReport, FINANCIAL_RETAINED_UNDER, gatherHealthFacts, listErasureRequests, placeHold, inspectJobsTable,
-  previewErasureRequest, runErasureRequest, submitErasureRequest, type Engine,
+  previewErasureRequest, runErasureRequest, setRetainedUnder, submitErasureRequest, type Engine,
 } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
@@ -141,6 +141,26 @@ describe('erasure requests', () => {
     expect(late.erasure_requests).toMatchObject({ overdue: 1, overdue_references: ['DPO-2026-0003'] });
     expect(late.status).toBe('NON-COMPLIANT');
     expect(late.reasons.join('\n')).toMatch(/1 erasure request was open past its deadline now \(DPO-2026-0003\)/);
+  });
+
+  it('the next completed run takes an open request (mode next-run) in a run of its own', async () => {
+    expect((await listErasureRequests(engine)).map((r) => r.reference)).toEqual(['DPO-2026-0003']);
+    const retention = await engine.run();
+    expect(retention).toMatchObject({ status: 'completed', trigger: 'manual', deleted_count: 0 });
+    const served = (await listErasureRequests(engine, { state: 'all' })).find((r) => r.reference === 'DPO-2026-0003')!;
+    expect(served).toMatchObject({ state: 'completed', overdue: false });
+    expect(served.last_run_id).not.toBe(retention.run_id);
+    expect(await files.exists('shared/s.pdf')).toBe(false);
+  });
+
+  it('a retention duty set on a purpose is refused from then on, with its statute', async () => {
+    const set = await setRetainedUnder(engine, { purpose: 'General', statute: 'Test Records Act s.1', by: 'dpo', reason: 'counsel, ticket 7' });
+    expect(set).toMatchObject({ from: null, to: 'Test Records Act s.1', applied: true });
+    const p = await previewErasureRequest(engine, { reference: 'DPO-X', target: { kind: 'principal', values: ['u1'] } });
+    expect(p.retained.statutes).toMatchObject({ General: 'Test Records Act s.1', Financial: FINANCIAL_RETAINED_UNDER });
+    expect(ids(p.retained.rows)).toEqual(['u1-held', 'u1-inv']);
+    expect((await setRetainedUnder(engine, { purpose: 'General', statute: null, by: 'dpo' })).to).toBeNull();
+    await expect(setRetainedUnder(engine, { purpose: 'Genral', statute: 'x', by: 'dpo' })).rejects.toThrow(/purpose: unknown purpose "Genral"/);
   });
 
   it('names the field when a request is malformed', async () => {
