@@ -75,7 +75,7 @@ describe('an overdue erasure request', () => {
 
     if (!promtool) return;
     expect(runPromtool(['check', 'rules', RULES]).status).toBe(0);
-    const series = [before.overdueRequests, before.overdueRequests, after.overdueRequests!, after.overdueRequests!];
+    const series = [before.overdueRequests!, before.overdueRequests!, after.overdueRequests!, after.overdueRequests!];
     expect(await alertFires(series)).toBe(true);
     expect(await alertFires([before.overdueRequests!, before.overdueRequests!])).toBe(false);
   });
