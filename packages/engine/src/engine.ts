@@ -68,7 +68,9 @@ export function createEngine(input: EngineOptions): Engine {
       const summary = await executeRun(deps, runOptions);
       // Erasure requests (docs/rights.md#how-a-request-runs): after a completed solo retention run,
       // each open request runs in a run of its own (mode next-run, or one an earlier run left open).
-      if (runOptions?.request === undefined && runOptions?.group === undefined && !summary.dry_run && summary.status === 'completed') {
+      // A partial run (--purpose, --limit) leaves them to the next full one.
+      const full = runOptions?.request === undefined && runOptions?.group === undefined && runOptions?.purposes === undefined && runOptions?.limit === undefined;
+      if (full && !summary.dry_run && summary.status === 'completed') {
         await runOpenErasureRequests(engine, runOptions?.signal ? { signal: runOptions.signal } : {});
       }
       return summary;
