@@ -12,7 +12,7 @@ export interface LetheConfig {
   readonly databaseUrl?: string;
   readonly storage?: string;
   readonly jobs?: { table?: string; id?: string; fileKey?: string; purpose?: string; createdAt?: string };
-  readonly policies?: Record<string, string>;
+  readonly policies?: Record<string, string | { readonly retention: string; readonly retainedUnder?: string }>;
   readonly batchSize?: number;
   readonly deletesPerSecond?: number;
   readonly threads?: number;
@@ -54,6 +54,14 @@ export interface LetheConfig {
   readonly webhookToken?: string;
   /** Bound on delivering one notification, retries included (default 30 s). */
   readonly webhookTimeoutMs?: number;
+  /** Erasure requests (docs/rights.md#configuration): the data-principal column of jobs, e.g. user_id. */
+  readonly erasurePrincipalColumn?: string;
+  /** Days from receipt to a request's deadline (default 30, at most 90). */
+  readonly erasureDeadlineDays?: number;
+  /** `immediate` (default): `lethe erase` runs the request at once; `next-run`: the next run takes it. */
+  readonly erasureMode?: string;
+  /** Processors to notify of completed requests (config file only): {"payroll-vendor": "https://..."}. */
+  readonly erasureProcessors?: Record<string, string>;
 }
 
 type Kind = 'string' | 'int' | 'object' | 'enum';
@@ -102,6 +110,10 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   webhookHeaders: { kind: 'object' },
   webhookToken: { kind: 'string', env: 'LETHE_WEBHOOK_TOKEN' },
   webhookTimeoutMs: { kind: 'int', env: 'LETHE_WEBHOOK_TIMEOUT_MS', min: 100, max: 600_000 },
+  erasurePrincipalColumn: { kind: 'string', env: 'LETHE_ERASURE_PRINCIPAL_COLUMN' },
+  erasureDeadlineDays: { kind: 'int', env: 'LETHE_ERASURE_DEADLINE_DAYS', min: 1, max: 90 },
+  erasureMode: { kind: 'enum', env: 'LETHE_ERASURE_MODE', values: ['immediate', 'next-run'] },
+  erasureProcessors: { kind: 'object' },
 };
 
 function coerce(name: string, field: Field, value: unknown, source: string): unknown {
@@ -122,8 +134,9 @@ function coerce(name: string, field: Field, value: unknown, source: string): unk
       return value;
     case 'object':
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
+      // A policy may be an object with its statute (docs/rights.md#retained-under): the engine validates it.
       for (const [k, v] of Object.entries(value)) {
-        if (typeof v !== 'string') throw new ConfigError(`${name}.${k} (${source}): expected a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string' && !(name === 'policies' && v !== null && typeof v === 'object')) throw new ConfigError(`${name}.${k} (${source}): expected a string, got ${JSON.stringify(v)}`);
       }
       if (name === 'jobs') {
         const allowed = ['table', 'id', 'fileKey', 'purpose', 'createdAt'];
@@ -186,6 +199,13 @@ export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions>
   for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'maxDeletesPerRun', 'blastRadiusFactor', 'blastRadiusFloor', 'breakerWindow', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
     if (config[k] !== undefined) o[k] = config[k];
   }
+  const erasure = {
+    ...(config.erasurePrincipalColumn === undefined ? {} : { principalColumn: config.erasurePrincipalColumn }),
+    ...(config.erasureDeadlineDays === undefined ? {} : { deadlineDays: config.erasureDeadlineDays }),
+    ...(config.erasureMode === undefined ? {} : { mode: config.erasureMode }),
+    ...(config.erasureProcessors === undefined ? {} : { processors: Object.entries(config.erasureProcessors).map(([name, url]) => ({ name, url })) }),
+  };
+  if (Object.keys(erasure).length > 0) o.erasure = erasure;
   return o as EngineOptions;
 }
 

@@ -9,6 +9,7 @@ import { checkUndoWindowAtStart, purgeBeforeRun } from './run/purge-due.js';
 import { executeRun, type RunOptions } from './run/index.js';
 import { WorkerPoolStorage } from './storage/pool/worker-pool.js';
 import type { RunSummary } from './run/summary.js';
+import { runOpenErasureRequests } from './requests/request-run.js';
 
 export interface MigrateCallOptions {
   readonly createJobsIndexes?: boolean;
@@ -45,7 +46,7 @@ export function createEngine(input: EngineOptions): Engine {
     return storage;
   };
   let closed = false;
-  return {
+  const engine: Engine = {
     pool,
     options,
     storage: getStorage,
@@ -62,9 +63,17 @@ export function createEngine(input: EngineOptions): Engine {
       // Undo window (issue 7): trash past its grace goes first.
       // Group workers share the run lock; purging takes it alone, so it is left to solo runs.
       // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
-      if (runOptions?.group === undefined) await purgeBeforeRun(deps, runOptions ?? {});
+      if (runOptions?.group === undefined && runOptions?.request === undefined) await purgeBeforeRun(deps, runOptions ?? {});
       else await checkUndoWindowAtStart(deps);
-      return executeRun(deps, runOptions);
+      const summary = await executeRun(deps, runOptions);
+      // Erasure requests (docs/rights.md#how-a-request-runs): after a completed solo retention run,
+      // each open request runs in a run of its own (mode next-run, or one an earlier run left open).
+      // A partial run (--purpose, --limit) leaves them to the next full one.
+      const full = runOptions?.request === undefined && runOptions?.group === undefined && runOptions?.purposes === undefined && runOptions?.limit === undefined;
+      if (full && !summary.dry_run && summary.status === 'completed') {
+        await runOpenErasureRequests(engine, runOptions?.signal ? { signal: runOptions.signal } : {});
+      }
+      return summary;
     },
     async close() {
       if (closed) return;
@@ -78,4 +87,5 @@ export function createEngine(input: EngineOptions): Engine {
       if (ownsPool) await pool.end();
     },
   };
+  return engine;
 }

@@ -40,6 +40,14 @@ export const ErrorCodes = {
   UNDO_WINDOW: 'LETHE_E_UNDO_WINDOW',
   /** Purge: the object at a trash location is newer than its trash record; it is not the trashed file and is left in place. */
   TRASH_NEWER: 'LETHE_E_TRASH_NEWER',
+  /** Erasure request: the row's purpose declares a retention duty (docs/rights.md#retained-under); kept, with the statute. */
+  RETAINED: 'LETHE_E_RETAINED_BY_STATUTE',
+  /** Erasure request: the row's file is under a legal hold; kept. */
+  HELD: 'LETHE_E_HELD',
+  /** Erasure request: the file stays because other rows share it; the named row was erased. */
+  SHARED_KEY: 'LETHE_E_SHARED_KEY',
+  /** Erasure request: the reference exists with a different target (references are idempotent, not reusable). */
+  REQUEST_CONFLICT: 'LETHE_E_REQUEST_CONFLICT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -79,3 +79,18 @@ export type { WebhookNotifierOptions, WebhookPayload } from './notify/webhook.js
 export * from './operations/index.js';
 // The backlog count's earlier name, kept for callers not yet switched.
 export { countExpiredBacklog as countExpired } from './operations/plan.js';
+
+// Erasure on request (docs/rights.md): the CLI's `lethe erase` / `lethe requests` and the admin route use these.
+export { submitErasureRequest, listErasureRequests, getRequest as getErasureRequest, requireRequest as requireErasureRequest, countOverdueRequests } from './requests/request-store.js';
+export type { ErasureRequest, ListRequestsFilter, SubmittedRequest } from './requests/request-store.js';
+export { runErasureRequest, runOpenErasureRequests } from './requests/request-run.js';
+export type { RequestRunOptions, RequestRunResult } from './requests/request-run.js';
+export { previewErasureRequest } from './requests/request-preview.js';
+export type { PreviewList, PreviewRow, RequestPreview } from './requests/request-preview.js';
+export { completionRecord } from './requests/completion-record.js';
+export type { CompletionRecord } from './requests/completion-record.js';
+export { acknowledgeNotice, listUnacknowledgedNotices } from './requests/processors.js';
+export type { ProcessorNotice } from './requests/processors.js';
+export { DEFAULT_ERASURE_OPTIONS, parseDue, resolveErasureOptions, validateRequestInput } from './requests/request.js';
+export type { ErasureRequestInput, ErasureRequestOptions, ErasureTarget, ProcessorConfig, RequestMode, RequestReason, RequestState, TargetKind } from './requests/request.js';
+export { FINANCIAL_RETAINED_UNDER, MEDICAL_RETAINED_UNDER, policiesToStoredJson, retainedUnderOf } from './policy/retention.js';

@@ -8,6 +8,7 @@ import { parseStorageUrl, type StorageConfig } from './storage/index.js';
 import { validateLedgerKeySecret } from './policy/ledger-keys.js';
 import { resolveUndoWindows, type UndoWindows } from './policy/undo-window.js';
 import { noopNotifier, type Notifier } from './notify/notifier.js';
+import { resolveErasureOptions, type ErasureRequestOptions, type ProcessorConfig } from './requests/request.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
 export interface EngineOptions {
@@ -18,7 +19,7 @@ export interface EngineOptions {
   readonly storage?: string | StorageConfig | StoragePort;
   readonly jobs?: Partial<JobsTableNames>;
   /** Policies that `migrate` seeds when the database has none (default: the runbook's five). */
-  readonly policies?: Record<string, string>;
+  readonly policies?: Record<string, string | { readonly retention: string; readonly retainedUnder?: string }>;
   /** Rows per batch: one cursor read, one storage task, one outcome statement. */
   readonly batchSize?: number;
   /** Storage deletes per second; 0 = no limit. Default: none for files, 3000 for S3. */
@@ -59,6 +60,8 @@ export interface EngineOptions {
   readonly undoWindows?: Readonly<Record<string, string>>;
   /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
   readonly ledgerKeyHmacSecret?: string;
+  /** Erasure requests (docs/rights.md): the data-principal column, the deadline, immediate or next run, processors. */
+  readonly erasure?: { readonly principalColumn?: string; readonly deadlineDays?: number; readonly mode?: string; readonly processors?: readonly ProcessorConfig[] };
   readonly logger?: Logger;
   /** Issue 9: told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
   readonly notifier?: Notifier;
@@ -98,6 +101,7 @@ export interface ResolvedOptions {
   readonly groupStaleMs: number;
   readonly undoWindows: UndoWindows;
   readonly ledgerKeyHmacSecret: string | null;
+  readonly erasure: ErasureRequestOptions;
   readonly logger: Logger;
   readonly notifier: Notifier;
   readonly notifyFlushMs: number;
@@ -168,6 +172,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     groupStaleMs: int('groupStaleMs', o.groupStaleMs, 60_000, 500, 86_400_000),
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
+    erasure: resolveErasureOptions(o.erasure),
     logger: o.logger ?? silentLogger,
     notifier: o.notifier ?? noopNotifier,
     notifyFlushMs: int('notifyFlushMs', o.notifyFlushMs, 5000, 0, 600_000),

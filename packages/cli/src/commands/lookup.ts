@@ -39,11 +39,14 @@ const LEDGER_TEXT: Readonly<Record<string, string>> = {
   purged: 'trash copy purged',
   restored: 'restored from the trash',
   reerased: 'found back in storage and erased again',
+  unlinked: 'row erased on request; the file stays, other rows share it',
+  held: 'kept on request: the file is under a legal hold',
 };
 
 /** A restore from a backup also writes `restored`; its note (the error column) names the backup. */
 function ledgerText(l: LookupResult['ledger'][number]): string {
   if (l.outcome === 'restored' && l.error?.startsWith('restored from backup')) return l.error;
+  if (l.outcome === 'retained') return `refused on request: retained under ${l.error ?? '?'}`;
   return LEDGER_TEXT[l.outcome] ?? `${l.outcome} (${l.error_code ?? '?'}: ${l.error ?? ''})`;
 }
 

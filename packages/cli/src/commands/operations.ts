@@ -7,6 +7,7 @@ import { registerPlan } from './plan.js';
 import { registerPolicies } from './policies.js';
 import { registerReconcile } from './reconcile.js';
 import { registerReport } from './report.js';
+import { registerRequests } from './requests.js';
 import { registerResume } from './resume.js';
 import { registerRuns } from './runs.js';
 import { registerStatus } from './status.js';
@@ -25,4 +26,5 @@ export function registerOperations(program: Command, ctx: CommandContext): void 
   registerReport(program, ctx);
   registerPolicies(program, ctx);
   registerPlan(program, ctx);
+  registerRequests(program, ctx);
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { revertPolicy, setPolicy, showPolicies, type PoliciesOverview, type PolicyChangeResult, type PolicyRevertResult } from '@lethe/engine/operations';
+import { revertPolicy, setPolicy, setRetainedUnder, showPolicies, type PoliciesOverview, type PolicyChangeResult, type PolicyRevertResult } from '@lethe/engine/operations';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -51,6 +51,26 @@ export function registerPolicies(program: Command, ctx: CommandContext): void {
   });
   registerHistory(policies, ctx);
   registerRevert(policies, ctx);
+  registerRetainedUnder(policies, ctx);
+}
+
+/** docs/rights.md#retained-under: the statute that keeps a purpose's rows from erasure on request. */
+function registerRetainedUnder(policies: Command, ctx: CommandContext): void {
+  const command = policies
+    .command('retained-under')
+    .description('set the statute under which a purpose\'s rows must be kept (erasure requests refuse them, with it), or "none" to remove it: a new policy version and a cleanup_policy_changed audit row (docs/rights.md#retained-under)')
+    .argument('<purpose>', 'a purpose that has a policy, e.g. Financial')
+    .argument('<statute>', 'e.g. "Income-tax Act 1961 s.44AA", or none')
+    .option('--reason <text>', 'why, recorded with the version and in audit_logs')
+    .option('--json', 'print the change as JSON');
+  addActorOption(command);
+  addConnectionOptions(command, { storage: false }).action(async (purpose: string, statute: string, flags: ConnectionFlags & { by?: string; reason?: string }) => {
+    const by = flags.by ?? defaultActor(ctx.io.env);
+    const r = await withEngine(ctx, flags, (engine) => setRetainedUnder(engine, { purpose, statute: statute.trim().toLowerCase() === 'none' ? null : statute, by, reason: flags.reason ?? null }));
+    if (flags.json) printJson(ctx.io, r);
+    else printLines(ctx.io, [r.applied ? `${purpose}: retained under ${r.to ?? 'no statute'} (was ${r.from ?? 'none'}); policy version ${r.version} by ${by}` : `${purpose}: already retained under ${r.to ?? 'no statute'}; nothing changed`]);
+    ctx.setExit(ExitCode.OK);
+  });
 }
 
 /** Issue 9 (runbook FM-003 step 2): which version was in force when, who changed what and why. */

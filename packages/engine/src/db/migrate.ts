@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { SchemaError } from '../errors.js';
 import { DEFAULT_JOBS_TABLE, type JobsTableNames } from './jobs-table.js';
 import { hasKeyGuard, KEY_GUARD_TRIGGER, keyGuardFunctionSql, keyGuardTriggerSql } from '../run/keep/key-guard.js';
-import { policiesToJson, type PolicySet } from '../policy/retention.js';
+import { policiesToStoredJson, type PolicySet } from '../policy/retention.js';
 import { quoteIdent } from './identifiers.js';
 import { hasLeadingIndex, listIndexes } from './indexes.js';
 import { LATEST_MIGRATION, MIGRATIONS } from './migrations.js';
@@ -70,7 +70,7 @@ async function migrateLocked(client: pg.PoolClient, options: MigrateOptions): Pr
     `INSERT INTO lethe_policy_versions (version, created_by, reason, policies)
      SELECT 1, 'lethe migrate', 'initial policies', $1::jsonb
       WHERE NOT EXISTS (SELECT 1 FROM lethe_policy_versions)`,
-    [JSON.stringify(policiesToJson(options.policies))],
+    [JSON.stringify(policiesToStoredJson(options.policies))],
   );
   const warnings: string[] = [];
   const indexesCreated: string[] = [];

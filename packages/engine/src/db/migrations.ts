@@ -211,6 +211,47 @@ CREATE TABLE IF NOT EXISTS lethe_monthly_reports (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'erasure requests: requests, processor notices, ledger request_ref',
+    sql: `
+-- docs/rights.md: a data principal's erasure request (DPDP s.12(3), consent withdrawal), stored
+-- once per reference (the ticket) and run through the same batch path as retention runs.
+CREATE TABLE IF NOT EXISTS lethe_erasure_requests (
+  id bigserial PRIMARY KEY,
+  reference text NOT NULL UNIQUE,
+  target_kind text NOT NULL CHECK (target_kind IN ('job', 'key', 'principal')),
+  target_values text[] NOT NULL,
+  requested_by text NOT NULL,
+  reason text NOT NULL CHECK (reason IN ('request', 'consent-withdrawn')),
+  note text,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  due_at timestamptz NOT NULL,
+  state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'completed')),
+  completed_at timestamptz,
+  last_run_id uuid,
+  submitted_by text NOT NULL
+);
+-- Open requests, by due date: small whatever the history (health, metrics, the next run).
+CREATE INDEX IF NOT EXISTS lethe_erasure_requests_open_idx ON lethe_erasure_requests (due_at) WHERE state = 'open';
+
+-- One row per configured processor and request: the notice sent and its acknowledgement.
+CREATE TABLE IF NOT EXISTS lethe_erasure_notices (
+  request_id bigint NOT NULL REFERENCES lethe_erasure_requests (id),
+  processor text NOT NULL,
+  sent_at timestamptz,
+  status text NOT NULL DEFAULT 'pending',
+  error text,
+  acknowledged_at timestamptz,
+  acknowledged_by text,
+  PRIMARY KEY (request_id, processor)
+);
+
+-- Every ledger row a request wrote carries its reference. No default: a catalogue change only.
+ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS request_ref text;
+CREATE INDEX IF NOT EXISTS lethe_ledger_request_ref_idx ON lethe_ledger (request_ref) WHERE request_ref IS NOT NULL;
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,7 @@
 import { readControl, type ControlState } from '../db/tables/control.js';
 import type { Queryable } from '../db/pool.js';
 import type { JobsTable } from '../db/jobs-table.js';
+import { countOverdueRequests } from '../requests/request-store.js';
 import { lastRuns, type RunRecord } from './history.js';
 import { DEFAULT_STOPPED_RETENTION_MS, readSchedulers, type SchedulerRow } from '../db/tables/schedulers.js';
 
@@ -16,6 +17,8 @@ export interface HealthFacts {
   readonly deletedLast24h: number;
   /** Files (distinct keys) whose latest delete in the last 24 h failed and whose row is still there. */
   readonly failedLast24h: number;
+  /** Erasure requests open past their deadline (docs/rights.md#overdue); 0 when not gathered. */
+  readonly overdueRequests?: number;
 }
 
 export interface HealthOptions {
@@ -44,6 +47,8 @@ export interface HealthReport {
   readonly pause_reason?: string | null;
   readonly scheduler_running: boolean;
   readonly schedulers: number;
+  /** Erasure requests open past their deadline (runbook REQ-003). */
+  readonly overdue_requests?: number;
   readonly reasons: readonly string[];
 }
 
@@ -62,6 +67,8 @@ export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH
   if (f.control.paused) degraded.push(`paused by ${f.control.pausedBy ?? 'unknown'}: ${f.control.reason ?? 'no reason given'}`);
   if (nextRun !== null && Date.parse(nextRun) < f.nowMs - 60_000) degraded.push(`next_run ${nextRun} is in the past`);
   if (f.failedLast24h > o.failureThreshold) degraded.push(`${f.failedLast24h} files failed to delete in the last 24 h and are still failing (threshold ${o.failureThreshold})`);
+  const overdue = f.overdueRequests ?? 0;
+  if (overdue > 0) degraded.push(`${overdue} erasure request${overdue === 1 ? ' is' : 's are'} past ${overdue === 1 ? 'its' : 'their'} deadline (lethe requests --overdue; runbook REQ-003)`);
   if (f.lastRun && f.lastRun.status !== 'completed') degraded.push(`the last run ${f.lastRun.id} ended ${f.lastRun.status}`);
   else if (f.lastRun?.degraded) degraded.push(`the last run ${f.lastRun.id} finished degraded: more than 10% of its deletes failed`);
   const since = f.lastSuccess?.endedAt ?? f.lastSuccess?.startedAt ?? earliestStart(alive);
@@ -83,6 +90,7 @@ export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH
     ...(f.control.paused ? { paused_by: f.control.pausedBy, paused_at: f.control.pausedAt, pause_reason: f.control.reason } : {}),
     scheduler_running: alive.length > 0,
     schedulers: alive.length,
+    overdue_requests: overdue,
     reasons: [...unhealthy, ...degraded],
   };
 }
@@ -100,7 +108,7 @@ function earliestStart(alive: readonly SchedulerRow[]): string | null {
  * Schedulers that stopped cleanly more than `stoppedRetentionMs` ago are left out (default 7 days).
  */
 export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfterMs: number, jobs: JobsTable | null = null, stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS): Promise<HealthFacts> {
-  const [control, schedulers, runs, totals, failing] = await Promise.all([
+  const [control, schedulers, runs, totals, failing, overdueRequests] = await Promise.all([
     readControl(db),
     readSchedulers(db, staleAfterMs, stoppedRetentionMs),
     lastRuns(db),
@@ -109,8 +117,9 @@ export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfter
          FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND "timestamp" >= now() - interval '24 hours'`,
     ),
     db.query<{ n: number }>(failingFilesSql(jobs)),
+    countOverdueRequests(db),
   ]);
-  return { nowMs, control, schedulers, lastRun: runs.last, lastSuccess: runs.lastSuccess, deletedLast24h: totals.rows[0]?.deleted ?? 0, failedLast24h: failing.rows[0]?.n ?? 0 };
+  return { nowMs, control, schedulers, lastRun: runs.last, lastSuccess: runs.lastSuccess, deletedLast24h: totals.rows[0]?.deleted ?? 0, failedLast24h: failing.rows[0]?.n ?? 0, overdueRequests };
 }
 
 /** The window's ledger rows come from the erased_at BRIN range; MATERIALIZED keeps the id cast to failed rows. */

@@ -109,7 +109,7 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
     }>(
       `SELECT l.run_id::text, r.trigger, l.job_id, l.purpose_code, l.outcome, l.error_code, l.error,
               (extract(epoch FROM l.created_at) * 1000)::float8 AS created_ms, (extract(epoch FROM l.expires_at) * 1000)::float8 AS expires_ms,
-              l.erased_at, l.policy_version, v.policies ->> l.purpose_code AS retention,
+              l.erased_at, l.policy_version, coalesce(v.policies -> l.purpose_code ->> 'retention', v.policies ->> l.purpose_code) AS retention,
               extract(epoch FROM l.erased_at - l.expires_at)::float8 AS after_s
          FROM lethe_ledger l
          LEFT JOIN lethe_runs r ON r.id = l.run_id

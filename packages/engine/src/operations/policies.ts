@@ -3,7 +3,7 @@ import { withTransaction, type Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes } from '../errors.js';
 import { inspectJobsTable, type JobsTable } from '../db/jobs-table.js';
-import { isCalendarRetention, parseRetention, policiesToJson, retentionApproxMs, retentionToInterval, type Retention } from '../policy/retention.js';
+import { isCalendarRetention, parsePolicies, parseRetention, policiesToJson, retainedUnderOf, retentionApproxMs, retentionToInterval, type Retention } from '../policy/retention.js';
 import { listPolicyVersions, loadCurrentPolicies, savePolicyVersion, type PolicyVersion } from '../db/tables/policy-versions.js';
 import { databaseNow } from './plan.js';
 
@@ -31,6 +31,8 @@ export interface PolicyVersionView {
   readonly created_by: string;
   readonly reason: string | null;
   readonly policies: Readonly<Record<string, string>>;
+  /** Purposes with a retention duty, and the statute (docs/rights.md#retained-under). */
+  readonly retained_under: Readonly<Record<string, string>>;
   /** What this version changed against the one before it (empty for the first). */
   readonly changes: readonly PolicyChangeLine[];
 }
@@ -58,7 +60,7 @@ function versionView(v: PolicyVersion, previous: PolicyVersion | null): PolicyVe
       if (before[purpose] !== now[purpose]) changes.push({ purpose, from: before[purpose] ?? null, to: now[purpose] ?? null });
     }
   }
-  return { version: v.version, created_at: v.createdAt, created_by: v.createdBy, reason: v.reason, policies: sortedPolicies(v), changes };
+  return { version: v.version, created_at: v.createdAt, created_by: v.createdBy, reason: v.reason, policies: sortedPolicies(v), retained_under: Object.fromEntries(retainedUnderOf(v.policies)), changes };
 }
 
 /** Shortest retention first, as the runbook's table lists them. */
@@ -125,7 +127,9 @@ export async function setPolicy(engine: Engine, req: PolicyChangeRequest, o: { r
       return { ...base, needs_confirm: from !== to && shortening && req.confirm !== true, applied: false, version: current.version };
     }
     const reason = req.reason ?? null;
-    const version = await savePolicyVersion(client, { ...current.policies, [req.purpose]: next }, req.by, reason);
+    // A retention change keeps the purpose's retention duty (docs/rights.md#retained-under).
+    const kept = before.retainedUnder ? { ...next, retainedUnder: before.retainedUnder } : next;
+    const version = await savePolicyVersion(client, { ...current.policies, [req.purpose]: kept }, req.by, reason);
     await writeAudit(client, AuditActions.POLICY_CHANGED, {
       by: req.by, reason, purpose: req.purpose, from, to, version, previous_version: current.version,
       shortening, newly_expired_rows: newly.rows, newly_expired_files: newly.files, confirmed: req.confirm === true,
@@ -151,4 +155,48 @@ export async function countNewlyExpired(db: Queryable, t: JobsTable, purpose: st
     [purpose, retentionToInterval(before), retentionToInterval(next), now, slack],
   );
   return { rows: Number(rows[0]?.rows ?? 0), files: Number(rows[0]?.files ?? 0) };
+}
+
+export interface RetainedUnderChange {
+  readonly purpose: string;
+  /** The statute, or null to remove the purpose's retention duty. */
+  readonly statute: string | null;
+  readonly by: string;
+  readonly reason?: string | null;
+}
+
+export interface RetainedUnderResult {
+  readonly purpose: string;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly applied: boolean;
+  readonly version: number;
+}
+
+/**
+ * Sets or removes a purpose's retention duty (docs/rights.md#retained-under): a new policy version
+ * and a `cleanup_policy_changed` audit row, like a retention change. The retention is unchanged,
+ * so no row becomes expired; erasure requests refuse (or stop refusing) that purpose's rows.
+ */
+export async function setRetainedUnder(engine: Engine, req: RetainedUnderChange): Promise<RetainedUnderResult> {
+  if (typeof req.by !== 'string' || req.by.trim() === '') throw new ConfigError('by: a policy change needs the identity of who made it');
+  return withTransaction(engine.pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [POLICY_LOCK_KEY]);
+    const current = await loadCurrentPolicies(client);
+    const before = current.policies[req.purpose];
+    if (before === undefined) {
+      const known = Object.keys(current.policies).map((k) => JSON.stringify(k)).join(', ');
+      throw new ConfigError(`purpose: unknown purpose ${JSON.stringify(req.purpose)}; expected one of ${known}`, ErrorCodes.POLICY_UNKNOWN);
+    }
+    const { retainedUnder: _old, ...plain } = before;
+    // Validated as a config entry would be (same message, same bounds).
+    const next: Retention = req.statute === null ? plain : parsePolicies({ [req.purpose]: { retention: retentionToInterval(before), retainedUnder: req.statute } })[req.purpose]!;
+    const from = before.retainedUnder ?? null;
+    const to = next.retainedUnder ?? null;
+    if (from === to) return { purpose: req.purpose, from, to, applied: false, version: current.version };
+    const reason = req.reason ?? null;
+    const version = await savePolicyVersion(client, { ...current.policies, [req.purpose]: next }, req.by, reason);
+    await writeAudit(client, AuditActions.POLICY_CHANGED, { by: req.by, reason, purpose: req.purpose, retained_under_from: from, retained_under_to: to, version, previous_version: current.version });
+    return { purpose: req.purpose, from, to, applied: true, version };
+  });
 }

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import type { UnreadableRows } from '../run/summary.js';
 import { databaseNow } from './plan.js';
 import { auditMonthTotals, lastFullMonth, lateAtMonthEndErasedSince, type LegacyCleanupRows } from './report-sources.js';
+import { requestMonthTotals, type RequestMonthTotals } from '../requests/request-report.js';
 import { readSchedulers } from '../db/tables/schedulers.js';
 import { verifyExpired, type VerifyFinding } from './verify.js';
 
@@ -120,6 +121,8 @@ export interface ComplianceReport {
     readonly samples: readonly VerifyFinding[];
   };
   readonly unreadable: readonly UnreadableRows[];
+  /** Erasure requests (docs/rights.md#evidence): received, completed, refused with statute, overdue. */
+  readonly erasure_requests: RequestMonthTotals;
   readonly status: ComplianceStatus;
   /** Why NON-COMPLIANT (empty when compliant). */
   readonly reasons: readonly string[];
@@ -151,7 +154,7 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
   const graceMs = o.graceMs ?? DEFAULT_COMPLIANCE_GRACE_MS;
   const periodMs = o.periodMs ?? (await schedulePeriodMs(db, o.staleAfterMs ?? 120_000));
   const allowedMs = periodMs + graceMs;
-  const [lethePurposes, worst, runs, reconciled, afterErasure, audit, erasedAfterEnd] = await Promise.all([
+  const [lethePurposes, worst, runs, reconciled, afterErasure, audit, erasedAfterEnd, requests] = await Promise.all([
     purposeTotals(db, period, allowedMs),
     worstLateness(db, period),
     runCounts(db, period),
@@ -159,6 +162,7 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
     afterErasureCounts(db, period),
     auditMonthTotals(db, period),
     closed ? lateAtMonthEndErasedSince(db, period, allowedMs, notReconcile) : 0,
+    requestMonthTotals(db, period, closed ? period.end : now),
   ]);
   const purposes = audit.legacy.rows > 0 ? [...lethePurposes, legacyTotals(audit.legacy)] : lethePurposes;
   // A closed month: only files already late at its end (so still late now) are checked.
@@ -175,6 +179,11 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
   };
   const judged = judgeCompliance({ lateErasures: totals.late_erasures, latePresent: stillPresent.late, allowedMs, atMonthEnd: closed });
   const notes: string[] = [];
+  // A missed erasure deadline is a breach of DPDP s.12(3) whatever the retention runs did.
+  const reasons = requests.overdue > 0
+    ? [...judged.reasons, `${requests.overdue} erasure request${requests.overdue === 1 ? ' was' : 's were'} open past ${requests.overdue === 1 ? 'its' : 'their'} deadline ${closed ? "at the month's end" : 'now'} (${requests.overdue_references.slice(0, 5).join(', ')}${requests.overdue > 5 ? ', ...' : ''})`]
+    : judged.reasons;
+  if (requests.refused.length > 0) notes.push(`erasure requests: ${requests.refused.map((x) => `${x.rows} ${x.purpose} rows refused under ${x.statute}`).join('; ')}`);
   if (!closed) notes.push(`${period.month} is not over yet: figures are up to ${now}`);
   if (erasedAfterEnd > 0) notes.push(`${erasedAfterEnd} files were still present, and late, at the month's end; runs erased them after it`);
   if (audit.legacy.rows > 0) notes.push(`${audit.legacy.rows} cleanup_expired_jobs rows of the legacy service (not written by Lethe) add ${audit.legacy.deleted} deleted and ${audit.legacy.failed} failed to the totals, as the runbook's SQL does; their files have no ledger rows, so their lateness is not judged`);
@@ -191,8 +200,8 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
     totals, by_purpose: purposes, worst_lateness: worst, legacy: audit.legacy,
     reconciliation: reconcile(audit.runbook, totals, afterErasure.purged), judged_as_of: closed ? period.end : now,
     runs, reconciled, after_erasure: afterErasure,
-    still_present: stillPresent, unreadable: verify.unreadable,
-    status: judged.status, reasons: judged.reasons, notes,
+    still_present: stillPresent, unreadable: verify.unreadable, erasure_requests: requests,
+    status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons, notes,
   };
 }
 
@@ -253,7 +262,7 @@ async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: num
   const { rows } = await db.query<{
     purpose: string | null; retentions: (string | null)[]; erased: number; trashed: number; absent: number; failed: number; failed_files: number; refused: number; worst_s: number | null; late: number;
   }>(
-    `SELECT l.purpose_code AS purpose, array_agg(DISTINCT v.policies ->> l.purpose_code) AS retentions,
+    `SELECT l.purpose_code AS purpose, array_agg(DISTINCT coalesce(v.policies -> l.purpose_code ->> 'retention', v.policies ->> l.purpose_code)) AS retentions,
             count(*) FILTER (WHERE l.outcome IN ('erased', 'purged'))::int AS erased,
             count(*) FILTER (WHERE l.outcome = 'trashed')::int AS trashed,
             count(*) FILTER (WHERE l.outcome = 'absent')::int AS absent,

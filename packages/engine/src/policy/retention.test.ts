@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
-import { DEFAULT_POLICIES, parsePolicies, parseRetention, policiesFromJson, policiesToJson, retentionToInterval } from './retention.js';
+import { DEFAULT_POLICIES, parsePolicies, parseRetention, policiesFromJson, policiesToJson, policiesToStoredJson, retainedUnderOf, retentionToInterval } from './retention.js';
 
 describe('parseRetention', () => {
   it('reads the runbook forms', () => {
@@ -30,10 +30,22 @@ describe('parseRetention', () => {
 
 describe('parsePolicies', () => {
   it('accepts the defaults and round-trips them through JSON', () => {
-    expect(policiesFromJson(policiesToJson(DEFAULT_POLICIES))).toEqual(DEFAULT_POLICIES);
+    expect(policiesFromJson(policiesToStoredJson(DEFAULT_POLICIES))).toEqual(DEFAULT_POLICIES);
     expect(policiesToJson(DEFAULT_POLICIES)).toEqual({
       'System Testing': '24 hours', General: '30 days', Financial: '1 year', Legal: '7 years', Medical: '10 years',
     });
+  });
+
+  it('reads a retention duty (docs/rights.md#retained-under) and stores it beside the retention', () => {
+    const p = parsePolicies({ General: '30d', Financial: { retention: '1y', retainedUnder: ' Income-tax Act 1961 s.44AA ' } });
+    expect(p.Financial).toEqual({ amount: 1, unit: 'year', retainedUnder: 'Income-tax Act 1961 s.44AA' });
+    expect(policiesToStoredJson(p)).toEqual({ General: '30 days', Financial: { retention: '1 year', retainedUnder: 'Income-tax Act 1961 s.44AA' } });
+    expect([...retainedUnderOf(p)]).toEqual([['Financial', 'Income-tax Act 1961 s.44AA']]);
+    // Versions stored before retention duties existed hold plain text: read as before.
+    expect(policiesFromJson({ Financial: '1 year' }).Financial).toEqual({ amount: 1, unit: 'year' });
+    expect(() => parsePolicies({ Financial: { retention: '1y', retainedUnder: '' } })).toThrow(/policy "Financial": retainedUnder must name the statute/);
+    expect(() => parsePolicies({ Financial: { retention: '1y', statute: 'x' } })).toThrow(/policy "Financial": unknown field "statute"/);
+    expect(() => parsePolicies({ Financial: { retainedUnder: 'x' } })).toThrow(/policy "Financial": retention: must be a positive duration/);
   });
 
   it('refuses a misspelt purpose when the known purposes are given', () => {

@@ -10,16 +10,27 @@ export type RetentionUnit = 'hour' | 'day' | 'week' | 'month' | 'year';
 export interface Retention {
   readonly amount: number;
   readonly unit: RetentionUnit;
+  /**
+   * A retention duty (docs/rights.md#retained-under): the statute that obliges the fiduciary to
+   * keep this purpose's records for the retention period, e.g. "Income-tax Act 1961 s.44AA".
+   * Rows of such a purpose are not erased on request; the request records the refusal with it,
+   * and the rows' normal expiry still applies.
+   */
+  readonly retainedUnder?: string;
 }
 
 export type PolicySet = Readonly<Record<string, Retention>>;
 
+export const FINANCIAL_RETAINED_UNDER = 'Income-tax Act 1961 s.44AA / Companies Act 2013 s.128';
+export const MEDICAL_RETAINED_UNDER = 'Indian Medical Council (Professional Conduct) Regulations 2002 reg. 1.3.1';
+
 export const DEFAULT_POLICIES: PolicySet = Object.freeze({
   'System Testing': { amount: 24, unit: 'hour' },
   General: { amount: 30, unit: 'day' },
-  Financial: { amount: 1, unit: 'year' },
+  // Defaults the operator must confirm with counsel (docs/rights.md#retained-under).
+  Financial: { amount: 1, unit: 'year', retainedUnder: FINANCIAL_RETAINED_UNDER },
   Legal: { amount: 7, unit: 'year' },
-  Medical: { amount: 10, unit: 'year' },
+  Medical: { amount: 10, unit: 'year', retainedUnder: MEDICAL_RETAINED_UNDER },
 });
 
 const UNIT_ALIASES: Readonly<Record<string, RetentionUnit>> = {
@@ -97,7 +108,7 @@ export function parsePolicies(input: unknown, known?: readonly string[]): Policy
         ErrorCodes.POLICY_UNKNOWN,
       );
     }
-    out[purpose] = parseRetention(value, `policy ${JSON.stringify(purpose)}: retention`);
+    out[purpose] = parsePolicyEntry(purpose, value);
   }
   if (Object.keys(out).length === 0) {
     throw new ConfigError('policies: at least one purpose is required', ErrorCodes.POLICY_INVALID);
@@ -105,9 +116,41 @@ export function parsePolicies(input: unknown, known?: readonly string[]): Policy
   return Object.freeze(out);
 }
 
-/** JSON form stored in `lethe_policy_versions.policies`: purpose -> interval text. */
+/** A purpose's entry: a duration (`"365d"`), or `{ "retention": "1y", "retainedUnder": "<statute>" }`. */
+function parsePolicyEntry(purpose: string, value: unknown): Retention {
+  const field = `policy ${JSON.stringify(purpose)}`;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return parseRetention(value, `${field}: retention`);
+  const { retention, retainedUnder, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) {
+    throw new ConfigError(`${field}: unknown field ${JSON.stringify(unknown[0])}; expected "retention" and optionally "retainedUnder"`, ErrorCodes.POLICY_INVALID);
+  }
+  const r = parseRetention(retention, `${field}: retention`);
+  if (retainedUnder === undefined || retainedUnder === null) return r;
+  if (typeof retainedUnder !== 'string' || retainedUnder.trim() === '' || retainedUnder.length > 200) {
+    throw new ConfigError(`${field}: retainedUnder must name the statute in 1 to 200 characters, like "Income-tax Act 1961 s.44AA", got ${JSON.stringify(retainedUnder)}`, ErrorCodes.POLICY_INVALID);
+  }
+  return { ...r, retainedUnder: retainedUnder.trim() };
+}
+
+/** Purpose -> interval text (run summaries, `lethe policies`): the retentions alone. */
 export function policiesToJson(p: PolicySet): Record<string, string> {
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, retentionToInterval(v)]));
+}
+
+/**
+ * The form stored in `lethe_policy_versions.policies`: interval text, or an object with the
+ * statute for purposes with a retention duty (older versions hold plain text only).
+ */
+export function policiesToStoredJson(p: PolicySet): Record<string, string | { retention: string; retainedUnder: string }> {
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.retainedUnder ? { retention: retentionToInterval(v), retainedUnder: v.retainedUnder } : retentionToInterval(v)]));
+}
+
+/** Purpose -> statute, for the purposes that declare a retention duty. */
+export function retainedUnderOf(p: PolicySet): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(p)) if (v.retainedUnder) out.set(k, v.retainedUnder);
+  return out;
 }
 
 export function policiesFromJson(json: unknown): PolicySet {

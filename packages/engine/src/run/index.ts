@@ -14,7 +14,7 @@ import { writeOutcomesSql } from './record.js';
 import { erasurePlan } from './erase.js';
 import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 import type { ResolvedOptions } from '../options.js';
-import { runPipeline, type StopReason } from './pipeline.js';
+import { runPipeline, type PipelineRequest, type StopReason } from './pipeline.js';
 import { deadRunNotification, runEndNotification } from '../notify/events.js';
 import { safeNotify } from '../notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from '../policy/retention.js';
@@ -65,6 +65,19 @@ export interface RunOptions {
   readonly group?: string;
   /** With `group`: only rows whose id hashes to this shard (a Kubernetes Indexed Job's index). */
   readonly shard?: { readonly index: number; readonly count: number };
+  /**
+   * An erasure request's run (requests/request-run.ts builds it; docs/rights.md#how-a-request-runs):
+   * its rows come from the request instead of the expired-row query, and its re-check tests "still
+   * named, not retained, not held" instead of "expired". The run lock, pause, intents, storage
+   * guard, outcome statement and run record are the retention run's own.
+   */
+  readonly request?: RunRequest;
+}
+
+export interface RunRequest {
+  readonly reference: string;
+  rows(table: JobsTable, policies: readonly PurposeSelection[], signal: AbortSignal): AsyncIterable<ExpiredRow[]>;
+  recheck(table: JobsTable, policies: PolicySet, selections: readonly PurposeSelection[]): PipelineRequest['recheck'];
 }
 
 export interface RunDeps {
@@ -111,6 +124,9 @@ function validateRunOptions(o: RunOptions): void {
     if (o.dryRun) throw new ConfigError('group: a dry run cannot be part of a worker group; drop --dry-run or --group');
     if (o.limit !== undefined) throw new ConfigError('group: workers of a group run to the end of the backlog; drop --limit');
   }
+  if (o.request !== undefined && (o.group !== undefined || o.dryRun || o.limit !== undefined || o.purposes !== undefined)) {
+    throw new ConfigError('request: an erasure request runs alone, on every purpose, to its end: drop --group, --dry-run (use `lethe erase --dry-run`), --limit and --purpose');
+  }
   if (o.shard !== undefined) {
     if (o.group === undefined) throw new ConfigError('shard: --shard i/N needs --group (the same group id for every shard, e.g. the Job name)');
     const { index, count } = o.shard;
@@ -148,6 +164,9 @@ async function planRun(deps: RunDeps, runOptions: RunOptions, table: JobsTable):
   const selected = selectPurposes(policy.policies, runOptions.purposes);
   const { rows } = await pool.query<{ cutoff: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff`);
   const cutoff = rows[0]!.cutoff;
+  // A request names its rows (a DPO checked them: `lethe erase --dry-run`); the blast-radius
+  // guard judges the expired backlog, which a request does not touch.
+  if (runOptions.request) return { cutoff, policyVersion: policy.version, policies: policy.policies, selected, check: { blastRadius: null, estimate: null }, group: null };
   const check = await preRunCheck(pool, options, table, selected, cutoff, {
     dryRun, allowLarge: runOptions.allowLarge === true, estimateTotal: runOptions.estimateTotal === true, limit: runOptions.limit,
     pauseOnRefusal: runOptions.pauseOnRefusal !== false,
@@ -165,7 +184,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   const table = await inspectJobsTable(pool, options.jobs);
   const plan = await planRun(deps, runOptions, table);
   const runId = randomUUID();
-  const trigger = runOptions.trigger ?? (plan.group ? 'worker' : 'manual');
+  const trigger = runOptions.trigger ?? (plan.group ? 'worker' : runOptions.request ? 'request' : 'manual');
   const startedMs = options.clock.now();
   await insertRun(pool, { id: runId, trigger, dryRun, cutoff: plan.cutoff, policyVersion: plan.policyVersion, host: options.host, pid: process.pid, version: options.version, groupId: plan.group?.id ?? null, shard: plan.group?.shard ?? null });
   runOptions.onStart?.(runId);
@@ -182,10 +201,12 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   let stoppedBy: StopReason | null = null;
   let wouldDelete = 0;
   try {
-    summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
+    if (!runOptions.request) summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
     let lastPoll = 0;
     const allPolicies = Object.entries(plan.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) }));
-    const source = plan.group
+    const source = runOptions.request
+      ? runOptions.request.rows(table, allPolicies, abort)
+      : plan.group
       ? claimExpiredRows(pool, {
           table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, groupId: plan.group.id, signal: abort,
           shard: runOptions.shard ?? null, waitMs: Math.min(1000, options.heartbeatMs), sleep: options.clock.sleep,
@@ -199,6 +220,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       recheckSql: recheckSql(table),
       presence: new PresenceGuard(storage, (ids) => crashedIntents(pool, runId, ids), { ...DEFAULT_PRESENCE, allowMissing: runOptions.allowMissing === true }),
       ...(runOptions.beforeRecheck ? { beforeRecheck: runOptions.beforeRecheck } : {}),
+      ...(runOptions.request ? { request: { reference: runOptions.request.reference, recheck: runOptions.request.recheck(table, plan.policies, allPolicies) } } : {}),
       limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
       outcomeSql: writeOutcomesSql(table, { stripFileKey: options.ledgerKeyHmacSecret !== null }),
       erasure: erasurePlan(options, runId),

@@ -14,6 +14,7 @@ import type { PresenceGuard } from './storage-presence.js';
 import { checkKey } from '../storage/keys.js';
 import { isReservedKey, reservedKeyProblem } from '../storage/trash-keys.js';
 import type { SummaryBuilder } from './summary.js';
+import type { RequestRecheckedBatch } from '../requests/request-recheck.js';
 
 export type StopReason = 'paused' | 'interrupted' | 'failed' | 'breaker' | 'storage' | 'policy';
 
@@ -48,6 +49,17 @@ export interface PipelineContext {
    * interleaving tests: the platform writes while the batch waits here).
    */
   readonly beforeRecheck?: (rows: readonly ExpiredRow[]) => Promise<void>;
+  /**
+   * An erasure request's run (docs/rights.md#how-a-request-runs): its re-check replaces "expired"
+   * by "still named by the open request, not retained by statute, not held", and every ledger row
+   * carries its reference. Everything else (locks, holds, pause, intents, storage guard) is shared.
+   */
+  readonly request?: PipelineRequest;
+}
+
+export interface PipelineRequest {
+  readonly reference: string;
+  recheck(db: pg.PoolClient, rows: readonly ExpiredRow[]): Promise<RequestRecheckedBatch>;
 }
 
 export interface PipelineResult {
@@ -213,7 +225,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   }
   await ctx.beforeRecheck?.(batch);
   const checkStarted = performance.now();
-  const checked = await recheckBatch(tx.client, ctx.recheckSql, ctx.recheck, candidates);
+  const checked = ctx.request ? await ctx.request.recheck(tx.client, candidates) : await recheckBatch(tx.client, ctx.recheckSql, ctx.recheck, candidates);
   ctx.summary.phaseMs.guard += performance.now() - checkStarted;
   if (checked.control.paused) {
     requestStop(stop, 'paused');
@@ -238,6 +250,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
     if (removedAhead.delete(v.id)) ctx.summary.forget(v);
     else ctx.summary.vanished(v);
   }
+  const byRequest = ctx.request ? requestOutcomes(ctx, checked as RequestRecheckedBatch) : [];
   await tx.keep(checked.kept.map((k) => k.row));
   const rows = checked.extra.length === 0 ? checked.deletable : [...checked.deletable, ...checked.extra];
   let outcomes: RowOutcome[] = [];
@@ -253,7 +266,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
     outcomes = erased.outcomes;
     // Files may be gone although their delete failed: the intent stays, so the rerun expects them absent.
     if (erased.unknown) intentId = null;
-    const after = await ctx.presence.afterStorage(rows, outcomes.map((o) => ({ key: o.row.fileKey, outcome: o.outcome, ...(o.trash ? { trash: o.trash } : {}) })));
+    const after = await ctx.presence.afterStorage(rows, outcomes.map((o) => ({ key: o.row.fileKey, outcome: o.outcome as KeyOutcome['outcome'], ...(o.trash ? { trash: o.trash } : {}) })));
     if (after) {
       // Most of the batch was "already absent": keep those rows, record what was really erased.
       requestStop(stop, 'storage', after.error);
@@ -261,15 +274,35 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
     }
   }
   if (checked.extra.length > 0) ctx.summary.selected(checked.extra);
-  const all = refused.length === 0 ? outcomes : [...refused, ...outcomes];
+  const all = refused.length === 0 && byRequest.length === 0 ? outcomes : [...refused, ...outcomes, ...byRequest];
   if (all.length === 0) return true;
   const writeStarted = performance.now();
-  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, ctx.runId, ctx.policyVersion, all, ctx.erasure?.ledgerKey, intentId);
+  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, ctx.runId, ctx.policyVersion, all, ctx.erasure?.ledgerKey, intentId, ctx.request?.reference ?? null);
   await tx.keep(all.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
   ctx.summary.phaseMs.write += performance.now() - writeStarted;
   ctx.summary.outcomes(all, notRemoved);
   for (const e of checked.extra) removedAhead.add(e.id);
   return true;
+}
+
+/**
+ * A request's rows that reach the ledger without a storage call: erased alone (`unlinked`, the
+ * file stays for the rows that share it), kept under a statute (`retained`) or a hold (`held`).
+ */
+function requestOutcomes(ctx: PipelineContext, checked: RequestRecheckedBatch): RowOutcome[] {
+  const out: RowOutcome[] = [];
+  for (const row of checked.detached) {
+    ctx.summary.shared(row);
+    out.push({ row, outcome: 'unlinked', code: ErrorCodes.SHARED_KEY, message: 'the row was erased; its file stays: other rows share it (docs/safety.md#shared-keys)' });
+  }
+  for (const k of checked.requestKept) {
+    if (k.reason === 'changed') ctx.summary.changed(k.row);
+    else if (k.reason === 'held') {
+      ctx.summary.held(k.row);
+      out.push({ row: k.row, outcome: 'held', code: ErrorCodes.HELD, message: 'kept: the file is under a legal hold' });
+    } else out.push({ row: k.row, outcome: 'retained', code: ErrorCodes.RETAINED, message: k.statute });
+  }
+  return out;
 }
 
 /**

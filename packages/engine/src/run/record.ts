@@ -3,10 +3,17 @@ import type { JobsTable } from '../db/jobs-table.js';
 import type { LedgerKeyFn } from '../policy/ledger-keys.js';
 import type { ExpiredRow, OutcomeKind } from '../ports.js';
 
+/**
+ * Ledger outcomes only an erasure request writes (docs/rights.md): `unlinked` (the row was erased,
+ * its file kept because other rows share it), `retained` (kept under a statute, in `error`) and
+ * `held` (kept under a legal hold). The first removes the job row; the other two keep it.
+ */
+export type RequestOutcomeKind = 'unlinked' | 'retained' | 'held';
+
 /** One row's outcome, as the outcome writer records it. */
 export interface RowOutcome {
   readonly row: ExpiredRow;
-  readonly outcome: OutcomeKind;
+  readonly outcome: OutcomeKind | RequestOutcomeKind;
   readonly code?: string | undefined;
   readonly message?: string | undefined;
   /** Undo window: the file was moved to this trash location (ledger outcome `trashed`), kept for `undoWindow`. */
@@ -48,16 +55,16 @@ export function writeOutcomesSql(t: JobsTable, o: { readonly stripFileKey?: bool
   DELETE FROM ${t.table} j WHERE j.${t.id} = ANY($11::text[]::${t.idType}[])
   RETURNING j.${t.id}::text AS job_id, ${jobRow} AS job_row
 ), w AS (
-  INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after)
+  INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after, request_ref)
   SELECT $9::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
-         o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval
+         o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval, $15::text
     FROM o LEFT JOIN d ON d.job_id = o.job_id
-   WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed')
+   WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed', 'unlinked')
 ), i AS (
   DELETE FROM lethe_inflight WHERE id = $14::bigint
 )
 SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
- WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed')`;
+ WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed', 'unlinked')`;
 }
 
 export async function writeOutcomes(
@@ -69,6 +76,8 @@ export async function writeOutcomes(
   ledgerKey: LedgerKeyFn = (k) => k,
   /** The batch's intent row (lethe_inflight), removed in the same statement; null when none was written. */
   intentId: string | null = null,
+  /** The erasure request this batch serves (docs/rights.md): every ledger row carries its reference. */
+  requestRef: string | null = null,
 ): Promise<WriteOutcomesResult> {
   const n = outcomes.length;
   const ids = new Array<string>(n);
@@ -93,13 +102,13 @@ export async function writeOutcomes(
     kinds[i] = o.trash !== undefined && (o.outcome === 'erased' || o.outcome === 'absent') ? 'trashed' : o.outcome;
     trash[i] = kinds[i] === 'trashed' ? o.trash! : null;
     undo[i] = kinds[i] === 'trashed' ? (o.undoWindow ?? null) : null;
-    if (o.outcome === 'erased' || o.outcome === 'absent') removable.push(o.row.id);
+    if (o.outcome === 'erased' || o.outcome === 'absent' || o.outcome === 'unlinked') removable.push(o.row.id);
     codes[i] = o.code ?? null;
     messages[i] = o.message === undefined ? null : o.message.slice(0, 500);
   }
   const { rows } = await db.query<{ job_id: string }>(sql, [
     textArray(ids), textArray(keys), textArray(purposes), numberArray(created), numberArray(expires), textArray(kinds), textArray(codes), textArray(messages),
-    runId, policyVersion, textArray(removable), textArray(trash), textArray(undo), intentId,
+    runId, policyVersion, textArray(removable), textArray(trash), textArray(undo), intentId, requestRef,
   ]);
   return { notRemoved: new Set(rows.map((r) => r.job_id)) };
 }

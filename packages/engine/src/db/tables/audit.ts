@@ -16,6 +16,9 @@ export const AuditActions = {
   BLAST_RADIUS_REFUSED: 'cleanup_blast_radius_refused',
   FAILURE_BREAKER: 'cleanup_failure_breaker',
   WORKER_FINISHED: 'cleanup_worker_finished',
+  /** docs/rights.md: an erasure request stored, and its completion record. */
+  ERASURE_REQUESTED: 'cleanup_erasure_requested',
+  ERASURE_COMPLETED: 'cleanup_erasure_completed',
 } as const;
 
 export type AuditAction = (typeof AuditActions)[keyof typeof AuditActions] | `cleanup_${string}`;

@@ -1,6 +1,6 @@
 import { ErrorCodes, LetheError } from '../../errors.js';
 import type { Queryable } from '../pool.js';
-import { policiesFromJson, policiesToJson, type PolicySet } from '../../policy/retention.js';
+import { policiesFromJson, policiesToStoredJson, type PolicySet } from '../../policy/retention.js';
 
 export interface PolicyVersion {
   readonly version: number;
@@ -45,7 +45,7 @@ export async function savePolicyVersion(db: Queryable, policies: PolicySet, by: 
   const { rows } = await db.query<{ version: number }>(
     `INSERT INTO lethe_policy_versions (version, created_by, reason, policies)
      SELECT coalesce(max(version), 0) + 1, $1, $2, $3::jsonb FROM lethe_policy_versions RETURNING version`,
-    [by, reason, JSON.stringify(policiesToJson(policies))],
+    [by, reason, JSON.stringify(policiesToStoredJson(policies))],
   );
   return rows[0]!.version;
 }

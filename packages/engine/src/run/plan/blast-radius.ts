@@ -19,11 +19,11 @@ export interface BlastRadiusCheck {
   readonly reason: string | null;
 }
 
-/** Median `deleted_count` of the last 10 completed real runs. */
+/** Median `deleted_count` of the last 10 completed real retention runs (an erasure request's run names its rows: not a backlog). */
 export async function recentMedian(db: Queryable): Promise<{ median: number | null; runs: number }> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT (summary->>'deleted_count')::int AS n FROM lethe_runs
-      WHERE status = 'completed' AND NOT dry_run AND summary IS NOT NULL ORDER BY started_at DESC LIMIT 10`,
+      WHERE status = 'completed' AND NOT dry_run AND summary IS NOT NULL AND trigger <> 'request' ORDER BY started_at DESC LIMIT 10`,
   );
   if (rows.length === 0) return { median: null, runs: 0 };
   const sorted = rows.map((r) => r.n).sort((a, b) => a - b);
