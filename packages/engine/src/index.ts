@@ -7,8 +7,11 @@ export { migrate, schemaVersion } from './migrate.js';
 export type { MigrateReport } from './migrate.js';
 export { createPool, ensureUtcSession, utcConnectionConfig, withTransaction } from './db.js';
 export type { Queryable } from './db.js';
-export { ConfigError, ErrorCodes, LetheError, RunInProgressError, SchemaError, describeError, isLetheError, isRetryableSqlState } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export {
+  ConfigError, ERROR_ANSWERS, ErrorCodes, LetheError, RETRYABLE_SQLSTATES, RunInProgressError, SchemaError, describeError, errorAnswer, errorBody, errorCodeOf, exitCodeOf, httpStatusOf,
+  isErrorCode, isLetheError, isRetryableSqlState,
+} from './errors.js';
+export type { ErrorAnswer, ErrorCode } from './errors.js';
 export {
   DEFAULT_POLICIES, formatRetention, isCalendarRetention, parsePolicies, parseRetention, policiesFromJson, policiesToJson, retentionApproxMs, retentionToInterval,
 } from './policy.js';
