@@ -13,9 +13,10 @@ import { keysToKeep } from './shared-keys.js';
 import type { PresenceGuard } from './storage-presence.js';
 import { checkKey } from './storage/keys.js';
 import { isReservedKey, reservedKeyProblem } from './storage/trash-keys.js';
+import type { RunStopFacts, StopReason } from './run-status.js';
 import type { SummaryBuilder } from './summary.js';
 
-export type StopReason = 'paused' | 'interrupted' | 'failed' | 'breaker' | 'storage' | 'policy';
+export type { StopReason } from './run-status.js';
 
 export interface PipelineContext {
   readonly pool: pg.Pool;
@@ -50,9 +51,8 @@ export interface PipelineContext {
   readonly beforeRecheck?: (rows: readonly ExpiredRow[]) => Promise<void>;
 }
 
-export interface PipelineResult {
-  readonly stoppedBy: StopReason | null;
-  readonly error: unknown;
+/** The facts a run's status is decided from (run-status.ts; the run adds whether its lock was lost). */
+export interface PipelineResult extends Omit<RunStopFacts, 'lockLost' | 'lockLostReason'> {
   readonly wouldDelete: number;
 }
 
@@ -142,11 +142,11 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   }
   await Promise.all(inFlight);
   lap('drain');
-  if (stop.reason) return { stoppedBy: stop.reason, error: fatal ?? stop.error, wouldDelete };
-  // Most deletes of the last batches failed (within one batch too): the breaker's stop and pause.
-  if (!fatal && stoppedBy === null && ctx.breaker.tripped) stoppedBy = 'breaker';
-  if (!fatal && stoppedBy === null && ctx.signal.aborted) stoppedBy = (await ctx.shouldStop()) ?? 'interrupted';
-  return { stoppedBy: fatal ? 'failed' : stoppedBy, error: fatal, wouldDelete };
+  // Most deletes of the last batches may have failed (within one batch too): `breakerTripped` says so.
+  return {
+    batchStop: stop.reason, batchStopError: stop.error, loopStop: stoppedBy, fatal,
+    breakerTripped: ctx.breaker.tripped, aborted: ctx.signal.aborted, wouldDelete,
+  };
 }
 
 /** Drops rows whose key a live row still needs or a legal hold keeps; returns the rest and their distinct keys. */

@@ -14,7 +14,7 @@ import { writeOutcomesSql } from './ledger.js';
 import { erasurePlan } from './erasure-plan.js';
 import { ledgerKeyFunction } from './ledger-keys.js';
 import type { ResolvedOptions } from './options.js';
-import { runPipeline, type StopReason } from './pipeline.js';
+import { runPipeline } from './pipeline.js';
 import { deadRunNotification, runEndNotification } from './notify/events.js';
 import { safeNotify } from './notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from './policy.js';
@@ -25,6 +25,7 @@ import { closeDeadWorkers, finalizeGroupIfDone, joinGroup, validateGroupId } fro
 import { admitToGroup, judgeGroupBlastRadius, preRunCheck, type PreRunCheck } from './run-guards.js';
 import { acquireRunLock } from './run-lock.js';
 import { buildSummary, progressReporter, tripBreaker } from './run-report.js';
+import { decideRunStatus, type RunVerdict } from './run-status.js';
 import { closeInterruptedRuns, finishRun, insertRun, touchRun } from './runs.js';
 import { SummaryBuilder, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable-rows.js';
@@ -178,8 +179,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   const progress = progressReporter(pool, options, runId, summary, startedMs, runOptions.onProgress, plan.check.estimate);
   const heartbeat = setInterval(() => void touchRun(pool, runId).catch(() => {}), options.heartbeatMs);
   heartbeat.unref();
-  let error: unknown = null;
-  let stoppedBy: StopReason | null = null;
+  let verdict: RunVerdict;
   let wouldDelete = 0;
   try {
     summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
@@ -209,28 +209,28 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       signal: abort,
       onBatchDone: progress.tick,
       shouldStop: async () => {
-        if (abort.aborted) return lockLost.aborted ? 'failed' : 'interrupted';
+        if (abort.aborted) return 'interrupted'; // decideRunStatus makes it `failed` when the lock was lost
         if (dryRun || options.clock.now() - lastPoll < options.pausePollMs) return null;
         lastPoll = options.clock.now();
         return (await readControl(pool)).paused ? 'paused' : null;
       },
     });
-    stoppedBy = result.stoppedBy;
     wouldDelete = result.wouldDelete;
-    error = result.error ?? (lockLost.aborted ? lockLost.reason : null);
-    if (!error && abort.aborted && stoppedBy === null) stoppedBy = lockLost.aborted ? 'failed' : 'interrupted';
+    verdict = decideRunStatus({ ...result, lockLost: lockLost.aborted, lockLostReason: lockLost.reason });
   } catch (e) {
-    error = e;
+    verdict = decideRunStatus({ batchStop: null, batchStopError: null, loopStop: null, fatal: e, breakerTripped: false, aborted: false, lockLost: false, lockLostReason: null });
   } finally {
     clearInterval(heartbeat);
     progress.stop();
   }
+  const { stoppedBy, status } = verdict;
+  let { error } = verdict;
   if (stoppedBy === 'breaker' && !error) error = await tripBreaker(pool, options, runId, breaker.share ?? 1);
   if (stoppedBy === 'storage') await pauseForStorage(pool, options, runId, error);
-  if (stoppedBy === null && !error && !dryRun) await forgetSettledIntents(pool, table).catch(() => {});
+  if (status === 'completed' && !dryRun) await forgetSettledIntents(pool, table).catch(() => {});
   const result = buildSummary(options, {
     runId, trigger, dryRun, startedMs, endedMs: options.clock.now(), cutoff: plan.cutoff, policyVersion: plan.policyVersion, policies: plan.policies,
-    storage: storage.describe, summary, wouldDelete, stoppedBy, error, check: plan.check, limit: runOptions.limit, purposes: runOptions.purposes, group: plan.group,
+    storage: storage.describe, summary, wouldDelete, status, error, check: plan.check, limit: runOptions.limit, purposes: runOptions.purposes, group: plan.group,
   });
   await recordSummary(deps, result);
   log[result.status === 'completed' ? 'info' : 'warn'](
