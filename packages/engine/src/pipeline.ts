@@ -264,7 +264,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   const all = refused.length === 0 ? outcomes : [...refused, ...outcomes];
   if (all.length === 0) return true;
   const writeStarted = performance.now();
-  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, ctx.runId, ctx.policyVersion, all, ctx.erasure?.ledgerKey, intentId);
+  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, { runId: ctx.runId, policyVersion: ctx.policyVersion, outcomes: all, ledgerKey: ctx.erasure?.ledgerKey, intentId });
   await tx.keep(all.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
   ctx.summary.phaseMs.write += performance.now() - writeStarted;
   ctx.summary.outcomes(all, notRemoved);
