@@ -6,7 +6,8 @@ import type { Engine } from '../engine.js';
 import { ConfigError, describeError, ErrorCodes, LetheError, RunInProgressError } from '../errors.js';
 import { ledgerKeyFunction } from '../ledger-keys.js';
 import type { ResolvedOptions } from '../options.js';
-import type { KeyOutcome, StoragePort, TrashRecordTimes } from '../ports.js';
+import type { StoragePort, TrashRecordTimes } from '../ports.js';
+import { noTrashOutcomes } from '../storage/no-trash.js';
 import { anyUndoWindow } from '../undo-window.js';
 import { withRunLock } from './locked.js';
 
@@ -129,7 +130,7 @@ async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRo
   const locations = [...times.keys()];
   const outcomes = deps.storage.purgeTrash
     ? await deps.storage.purgeTrash(locations, locations.map((l) => times.get(l)!))
-    : locations.map((key): KeyOutcome => ({ key, outcome: 'failed', code: ErrorCodes.CONFIG, message: `${deps.storage.describe} has no trash to purge (is this the store the files were trashed in?)` }));
+    : noTrashOutcomes(deps.storage.describe, locations, 'purge');
   const byLocation = new Map(outcomes.map((x) => [x.key, x]));
   const done: string[] = [];
   const gone: boolean[] = [];
