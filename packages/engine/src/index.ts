@@ -2,6 +2,8 @@ export { createEngine } from './engine.js';
 export type { Engine, MigrateCallOptions } from './engine.js';
 export { resolveOptions, silentLogger } from './options.js';
 export type { EngineOptions, ResolvedOptions } from './options.js';
+export { CONFIG_FILE_SETTING, SETTINGS, boundsOf, defaultOf, settingSpec } from './option-spec.js';
+export type { ConfigSettingName, SettingKind, SettingName, SettingOwner, SettingSpec, StorageDefault } from './option-spec.js';
 export type { RunOptions } from './run.js';
 export { migrate, schemaVersion } from './migrate.js';
 export type { MigrateReport } from './migrate.js';
