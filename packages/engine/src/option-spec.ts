@@ -73,7 +73,7 @@ export const SETTINGS = {
   staleAfterMs: { kind: 'int', owner: 'daemon', env: 'LETHE_STALE_AFTER_MS', min: 1_000, max: DAY_MS, default: 120_000, description: 'a daemon whose heartbeat is older than this is not running' },
   shutdownTimeoutMs: { kind: 'int', owner: 'daemon', env: 'LETHE_SHUTDOWN_TIMEOUT_MS', min: 0, max: 3_600_000, default: 30_000, description: 'stop, drain the run in flight and close everything within this' },
   // The HTTP service (serve, daemon).
-  httpPort: { kind: 'int', owner: 'http', env: 'LETHE_HTTP_PORT', flag: '--port', min: 0, max: 65_535, description: 'HTTP port (0 = any free port)' },
+  httpPort: { kind: 'int', owner: 'http', env: 'LETHE_HTTP_PORT', flag: '--port', min: 0, max: 65_535, default: 8080, description: 'HTTP port (0 = any free port)' },
   httpHost: { kind: 'string', owner: 'http', env: 'LETHE_HTTP_HOST', flag: '--host', description: 'HTTP listen address' },
   adminToken: { kind: 'string', owner: 'http', env: 'LETHE_ADMIN_TOKEN', description: 'bearer token of the admin API (unset: the admin API answers 404)' },
   protectReads: { kind: 'enum', owner: 'http', env: 'LETHE_ADMIN_PROTECT_READS', flag: '--protect-reads', values: ['true', 'false'], default: 'true', description: 'admin read routes need the token too' },

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createEngine, type Engine, type Logger } from '@lethe/engine';
+import { createEngine, SETTINGS, type Engine, type Logger } from '@lethe/engine';
 import { createDaemon, type Daemon, type DaemonOptions } from '@lethe/daemon';
 import { engineOptions, type LetheConfig } from '../config.js';
 import { ExitCode } from '../output.js';
@@ -20,7 +20,7 @@ interface DaemonFlags {
 }
 
 /** The HTTP port when neither --port nor LETHE_HTTP_PORT says otherwise. */
-const DEFAULT_HTTP_PORT = 8080;
+const DEFAULT_HTTP_PORT: number = SETTINGS.httpPort.default;
 
 export function registerDaemon(program: Command, ctx: CommandContext): void {
   program

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import {
-  countExpired, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
+  countExpired, currentRun, SETTINGS, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, inspectJobsTable, loadCurrentPolicies, policySelections, runsInFlight,
   type Engine, type HealthReport, type RunInFlight, type RunRecord, type SchedulerRow,
 } from '@lethe/engine';
 import { ExitCode, printJson, printLines } from '../output.js';
@@ -11,7 +11,7 @@ import { addConnectionOptions, withEngine, type ConnectionFlags } from '../sessi
 import { VERSION } from '../version.js';
 
 /** A daemon whose heartbeat is older than this is not running (the daemon's own default; LETHE_STALE_AFTER_MS). */
-export const DEFAULT_STALE_AFTER_MS = 120_000;
+export const DEFAULT_STALE_AFTER_MS: number = SETTINGS.staleAfterMs.default;
 
 /** Schedulers listed one per line (the most recent beats first). */
 const SCHEDULERS_SHOWN = 10;
