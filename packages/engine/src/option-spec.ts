@@ -64,9 +64,9 @@ export const SETTINGS = {
   ledgerKeyHmacSecret: { kind: 'string', owner: 'engine', env: 'LETHE_LEDGER_KEY_SECRET', description: 'store file keys in the ledger as HMAC-SHA256 with this secret (>= 16 bytes)' },
   notifyFlushMs: { kind: 'int', owner: 'engine', min: 0, max: 600_000, default: 5000, config: false, description: 'how long close() waits for notifications being delivered' },
   // The daemon (resolveDaemonOptions).
-  schedule: { kind: 'string', owner: 'daemon', env: 'LETHE_SCHEDULE', default: '0 2 * * *', description: 'cron expression, 5 fields or 6 with seconds first' },
-  timezone: { kind: 'string', owner: 'daemon', env: 'LETHE_TIMEZONE', default: 'UTC', description: 'IANA time zone the schedule is read in' },
-  overlap: { kind: 'enum', owner: 'daemon', env: 'LETHE_OVERLAP', values: ['wait', 'refuse'], default: 'wait', description: 'when another run holds the lock at a fire: wait (bounded) or refuse' },
+  schedule: { kind: 'string', owner: 'daemon', env: 'LETHE_SCHEDULE', flag: '--schedule', default: '0 2 * * *', description: 'cron expression, 5 fields or 6 with seconds first' },
+  timezone: { kind: 'string', owner: 'daemon', env: 'LETHE_TIMEZONE', flag: '--timezone', default: 'UTC', description: 'IANA time zone the schedule is read in' },
+  overlap: { kind: 'enum', owner: 'daemon', env: 'LETHE_OVERLAP', flag: '--overlap', values: ['wait', 'refuse'], default: 'wait', description: 'when another run holds the lock at a fire: wait (bounded) or refuse' },
   overlapWaitMs: { kind: 'int', owner: 'daemon', min: 0, max: DAY_MS, default: 15 * 60_000, config: false, description: 'the bound on overlap=wait (the CLI passes lockWaitMs)' },
   graceMs: { kind: 'int', owner: 'daemon', env: 'LETHE_GRACE_MS', min: 0, max: 30 * DAY_MS, default: 3_600_000, description: 'a run is missed when the fire after the last success is older than this' },
   heartbeatIntervalMs: { kind: 'int', owner: 'daemon', min: 100, max: 600_000, default: 5000, config: false, description: "how often the daemon refreshes its scheduler heartbeat" },
