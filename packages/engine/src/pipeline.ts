@@ -7,7 +7,7 @@ import type { JobsTable } from './jobs-table.js';
 import { textArray, writeOutcomes, type RowOutcome } from './ledger.js';
 import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from './ports.js';
 import type { TokenBucket } from './rate-limiter.js';
-import { beginBatch, type BatchClaim, type ClaimedBatch } from './claimed-rows.js';
+import type { BatchClaim, BatchTransaction, ClaimedBatch } from './claimed-rows.js';
 import type { FailureBreaker } from './failure-breaker.js';
 import { keysToKeep } from './shared-keys.js';
 import type { PresenceGuard } from './storage-presence.js';
@@ -70,7 +70,7 @@ interface BatchStop {
  * stop, batches in flight are drained (their outcomes written), never abandoned; a batch that has
  * not reached storage is not started. Dry runs only read and judge (no locks).
  */
-export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | ClaimedBatch>, ctx: PipelineContext): Promise<PipelineResult> {
+export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: PipelineContext): Promise<PipelineResult> {
   const inFlight = new Set<Promise<void>>();
   let fatal: unknown = null;
   let stoppedBy: StopReason | null = null;
@@ -88,8 +88,8 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   try {
     for await (const item of source) {
       lap('read');
-      const batch = 'claim' in item ? item.rows : item;
-      let claim: BatchClaim | undefined = 'claim' in item ? item.claim : undefined;
+      const batch = item.rows;
+      let claim: BatchClaim | undefined = item.claim;
       try {
         ctx.summary.selected(batch);
         if (ctx.dryRun) {
@@ -184,8 +184,8 @@ function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number 
  * the storage call acts on; a pause, a policy change, a stop or storage that lies stop the batch
  * here, before storage, and its rows are kept.
  */
-async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], claim: BatchClaim | undefined, stop: BatchStop, removedAhead: Set<string>): Promise<void> {
-  const tx = claim ?? (await beginBatch(ctx.pool));
+async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], claim: BatchClaim, stop: BatchStop, removedAhead: Set<string>): Promise<void> {
+  const tx = await claim.transaction();
   try {
     if (await deleteAndRecord(ctx, batch, tx, stop, removedAhead)) await tx.commit();
     else await tx.abandon();
@@ -202,7 +202,7 @@ const requestStop = (stop: BatchStop, reason: StopReason, error: unknown = null)
 };
 
 /** Returns false when the batch must be rolled back untouched (a stop before storage). */
-async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[], tx: BatchClaim, stop: BatchStop, removedAhead: Set<string>): Promise<boolean> {
+async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[], tx: BatchTransaction, stop: BatchStop, removedAhead: Set<string>): Promise<boolean> {
   const refused: RowOutcome[] = [];
   const candidates: ExpiredRow[] = [];
   for (const row of batch) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { AuditActions, writeAudit } from './audit.js';
-import { claimExpiredRows } from './claimed-rows.js';
+import { claimExpiredRows, soloBatches } from './claimed-rows.js';
 import { pause, readControl } from './control.js';
 import { recheckSql } from './batch-recheck.js';
 import { DEFAULT_PRESENCE, PresenceGuard } from './storage-presence.js';
@@ -192,7 +192,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
           othersRunning: () => peersStillWorking(pool, plan.group!.id, runId, options.groupStaleMs),
           busy: async () => void (await pool.query(`UPDATE lethe_runs SET idle_since = NULL WHERE id = $1`, [runId])),
         })
-      : readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) });
+      : soloBatches(pool, readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) }));
     const result = await runPipeline(source, {
       pool, table, storage, cutoff: plan.cutoff, summary, dryRun, runId, breaker,
       recheck: { table, policies: allPolicies, selectedPurposes: new Set(plan.selected.map((p) => p.purpose)), cutoff: plan.cutoff },
