@@ -33,20 +33,20 @@ export interface LetheConfig {
   readonly overlap?: 'wait' | 'refuse';
   readonly heartbeatMs?: number;
   readonly groupStaleMs?: number;
-  /** Blast-radius guard (issue 7): cap, K x median, floor; failure breaker window. */
+  /** Blast-radius guard (docs/safety.md#blast-radius-guard): cap, K x median, floor; failure breaker window. */
   readonly maxDeletesPerRun?: number;
   readonly blastRadiusFactor?: number;
   readonly blastRadiusFloor?: number;
   readonly breakerWindow?: number;
-  /** Undo window (issue 7): "off" (default), "on" (7 days) or a duration like "7d". */
+  /** Undo window (docs/safety.md#undo-window-default-off): "off" (default), "on" (7 days) or a duration like "7d". */
   readonly undoWindow?: string;
   /** Per-purpose undo windows (config file only): {"Medical": "30d", "System Testing": "off"}. */
   readonly undoWindows?: Record<string, string>;
-  /** Ledger and summaries store file keys as HMAC-SHA256 with this secret (issue 7). */
+  /** Ledger and summaries store file keys as HMAC-SHA256 with this secret (docs/safety.md#proof-without-personal-data-hmac-keys). */
   readonly ledgerKeyHmacSecret?: string;
-  /** A daemon whose heartbeat is older than this is not running (issue 9; default 120 s). */
+  /** A daemon whose heartbeat is older than this is not running (default 120 s). */
   readonly staleAfterMs?: number;
-  /** Notifications (issue 9): JSON POSTs with a Slack-compatible `text` on pauses, resumes and runs that failed. */
+  /** Notifications (runbook "Notifications (webhook)"): JSON POSTs with a Slack-compatible `text` on pauses, resumes and runs that failed. */
   readonly webhookUrl?: string;
   /** Extra headers for the webhook (config file only), e.g. {"X-Team": "platform"}. */
   readonly webhookHeaders?: Record<string, string>;
@@ -180,7 +180,7 @@ export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions>
 }
 
 /**
- * Issue 9: the webhook notifier when `webhookUrl` is set. Built here, the one place that reads the
+ * The webhook notifier (runbook "Notifications (webhook)") when `webhookUrl` is set. Built here, the one place that reads the
  * configuration; the engine only sees the port. `lethe` commands flush it (bounded) as they exit.
  */
 function webhookOptions(config: LetheConfig, logger: Logger | undefined): Partial<EngineOptions> {

@@ -6,7 +6,7 @@ import { trashKeyFor } from './storage/trash-keys.js';
 import { anyUndoWindow, undoWindowFor, type UndoWindow, type UndoWindows } from './undo-window.js';
 
 /**
- * How a run erases (issue 7): a plain delete, or, for purposes with an undo window, a move into
+ * How a run erases (docs/safety.md#undo-window-default-off): a plain delete, or, for purposes with an undo window, a move into
  * the store's trash (`.lethe/trash/<runId>/<name>`); and how keys are written to the ledger and
  * the summary (plain, or as HMACs). Built once per run; shared by the batches in flight.
  */

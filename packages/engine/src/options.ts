@@ -54,14 +54,14 @@ export interface EngineOptions {
   readonly heartbeatMs?: number;
   /** A group worker whose heartbeat is older than this is taken as dead. */
   readonly groupStaleMs?: number;
-  /** Undo window (issue 7): "off" (default), "on" (7 days) or a duration like "7d"; erased files wait in the trash. */
+  /** Undo window (docs/safety.md#undo-window-default-off): "off" (default), "on" (7 days) or a duration like "7d"; erased files wait in the trash. */
   readonly undoWindow?: string | boolean;
   /** Per-purpose undo windows, overriding `undoWindow`: `{"Medical": "30d", "System Testing": "off"}`. */
   readonly undoWindows?: Readonly<Record<string, string>>;
   /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
   readonly ledgerKeyHmacSecret?: string;
   readonly logger?: Logger;
-  /** Issue 9: told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
+  /** Notifications (runbook "Notifications (webhook)"): told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
   readonly notifier?: Notifier;
   /** How long `close()` waits for notifications still being delivered (default 5 s). */
   readonly notifyFlushMs?: number;

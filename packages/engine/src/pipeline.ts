@@ -37,7 +37,7 @@ export interface PipelineContext {
   /** Asked before each batch: a reason to stop taking new batches, or null to go on. */
   readonly shouldStop: () => Promise<StopReason | null>;
   readonly onBatchDone: () => void;
-  /** Undo windows (trash instead of delete) and how keys are written to the ledger (issue 7). */
+  /** Undo windows (trash instead of delete) and how keys are written to the ledger (docs/safety.md#undo-window-default-off). */
   readonly erasure?: ErasurePlan;
   /** The re-check under lock before each storage call (batch-recheck.ts). */
   readonly recheck: RecheckContext;

@@ -76,7 +76,7 @@ function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, sign
     ...(config.lockWaitMs === undefined ? {} : { overlapWaitMs: config.lockWaitMs }),
     ...(config.graceMs === undefined ? {} : { graceMs: config.graceMs }),
     ...(config.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
-    // A live daemon must never look stale: it beats at least three times per stale timeout (issue 9).
+    // A live daemon must never look stale: it beats at least three times per stale timeout.
     ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs, heartbeatIntervalMs: Math.min(5_000, Math.floor(config.staleAfterMs / 3)) }),
     http: {
       port: config.httpPort ?? DEFAULT_HTTP_PORT,

@@ -12,7 +12,7 @@ import { anyUndoWindow } from '../undo-window.js';
 import { withRunLock } from './locked.js';
 
 /**
- * The undo window's second half (issue 7): trash past its `purge_after` is deleted for good, and
+ * The undo window's second half (docs/safety.md#undo-window-default-off): trash past its `purge_after` is deleted for good, and
  * the ledger records it (`purged`; the `trashed` row is settled and its row content dropped, since
  * nothing is left to restore). Storage first, then the database: a crash between them leaves the
  * trashed row unsettled, and the next purge finds the copy gone and records the purge then.
@@ -188,7 +188,7 @@ export async function checkUndoWindowAtStart(deps: Pick<PurgeDeps, 'options' | '
 }
 
 /**
- * Every real solo run purges due trash first (issue 7), when it can take the run lock at once and
+ * Every real solo run purges due trash first (docs/safety.md#undo-window-default-off), when it can take the run lock at once and
  * Lethe is not paused; otherwise (a group worker, a lock held) the next run or `lethe purge` does.
  * A failure here is logged and never stops the run. A run with an undo window on a store without
  * a trash is refused up front.

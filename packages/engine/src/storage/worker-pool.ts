@@ -84,7 +84,7 @@ export class WorkerPoolStorage implements StoragePort {
     return local.describeState ? local.describeState() : {};
   }
 
-  /** Issue 9: the root check, the doctor's probe and restores from a backup run in this thread. */
+  /** The root check, the doctor's probe and restores from a backup run in this thread. */
   async ping(): Promise<void> {
     await (await this.#localStorage()).ping?.();
   }
