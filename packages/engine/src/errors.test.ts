@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as engine from './index.js';
 import {
@@ -7,7 +10,7 @@ import {
 
 /** Table-driven, after undici's test/errors.js: every code, every exported error class. */
 const CODES = Object.values(ErrorCodes);
-const USAGE_CODES: readonly ErrorCode[] = [ErrorCodes.CONFIG, ErrorCodes.POLICY_INVALID, ErrorCodes.POLICY_UNKNOWN, ErrorCodes.STORAGE_URL];
+const USAGE_CODES: readonly ErrorCode[] = [ErrorCodes.CONFIG, ErrorCodes.POLICY_INVALID, ErrorCodes.POLICY_UNKNOWN, ErrorCodes.STORAGE_URL, ErrorCodes.EVIDENCE_TOO_YOUNG];
 
 describe('the error table', () => {
   it('has unique codes, each LETHE_E_ and upper snake case', () => {
@@ -86,6 +89,41 @@ describe('every exported error class', () => {
       expect(errorBody(e).status).toBe(400);
     }
   });
+});
+
+/** Every `.ts` file under the packages' src folders. */
+function sources(): string[] {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) out.push(join(dir, e.name));
+    }
+  };
+  for (const pkg of readdirSync(root)) {
+    try {
+      walk(join(root, pkg, 'src'));
+    } catch {
+      // not a package with sources
+    }
+  }
+  return out;
+}
+
+it('every code a ConfigError is thrown with in the sources is a usage code (it exits 2, as the class promises)', () => {
+  const found = new Set<string>();
+  for (const file of sources()) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/new (?:ConfigError|UsageError)\(/g)) {
+      // The construction, up to the end of its statement (`);` at the end of a line).
+      const end = text.indexOf(');\n', m.index);
+      const call = text.slice(m.index, end === -1 ? undefined : end);
+      for (const c of call.matchAll(/ErrorCodes\.([A-Z_]+)/g)) found.add(c[1]!);
+    }
+  }
+  expect(found.size).toBeGreaterThan(2);
+  for (const name of found) expect(USAGE_CODES, `ConfigError with ErrorCodes.${name}`).toContain(ErrorCodes[name as keyof typeof ErrorCodes]);
 });
 
 describe('retryable SQLSTATEs', () => {

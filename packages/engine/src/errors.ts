@@ -81,7 +81,7 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: ErrorAnswer } = {
   [ErrorCodes.FAILURE_BREAKER]: failure(409),
   [ErrorCodes.GONE]: failure(410),
   [ErrorCodes.CONFLICT]: failure(409),
-  [ErrorCodes.EVIDENCE_TOO_YOUNG]: failure(409),
+  [ErrorCodes.EVIDENCE_TOO_YOUNG]: usage(),
   [ErrorCodes.POLICY_CHANGED]: failure(409),
   [ErrorCodes.STORAGE_MISMATCH]: failure(409),
   [ErrorCodes.KEY_HARDLINKED]: failure(422),
