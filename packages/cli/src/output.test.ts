@@ -26,6 +26,8 @@ describe('reportError: the exit code comes from the engine error table', () => {
     expect(reportError(io(), new UsageError('--month: expected YYYY-MM, got "x"'), false)).toBe(ExitCode.USAGE);
     expect(reportError(io(), new ConfigError('purpose: unknown', ErrorCodes.POLICY_UNKNOWN), false)).toBe(ExitCode.USAGE);
     expect(reportError(io(), new LetheError(ErrorCodes.STORAGE_URL, 'storage: bad'), false)).toBe(ExitCode.USAGE);
+    // `lethe hold ../x`: a key no run could erase, given as input.
+    expect(reportError(io(), new ConfigError('file_key: ".." segments are not allowed', ErrorCodes.KEY_OUTSIDE_ROOT), false)).toBe(ExitCode.USAGE);
   });
 
   it('a finished worker group is not a usage error (exit 1)', () => {

@@ -105,8 +105,15 @@ export function errorCodeOf(error: unknown, fallback = 'LETHE_E_INTERNAL'): stri
   return typeof code === 'string' ? code : fallback;
 }
 
-/** By code, not by class: a code that crossed a thread boundary as data means what it meant. */
+const USAGE = usage();
+
+/**
+ * By code (a code that crossed a thread boundary as data means what it meant), except that a
+ * ConfigError is a usage error whatever its code: a key given on the command line that no run
+ * could erase is bad input (exit 2), while the same code from storage is a failure (exit 1).
+ */
 export function errorAnswer(error: unknown): ErrorAnswer {
+  if (error instanceof ConfigError) return USAGE;
   const code = errorCodeOf(error);
   return isErrorCode(code) ? ERROR_ANSWERS[code] : UNKNOWN;
 }
