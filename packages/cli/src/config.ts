@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { ConfigError, createWebhookNotifier, type EngineOptions, type Logger } from '@lethe/engine';
+import { CONFIG_FILE_SETTING, ConfigError, createWebhookNotifier, SETTINGS, type ConfigSettingName, type EngineOptions, type Logger, type SettingSpec } from '@lethe/engine';
 import { VERSION } from './version.js';
 
 /**
@@ -33,20 +33,20 @@ export interface LetheConfig {
   readonly overlap?: 'wait' | 'refuse';
   readonly heartbeatMs?: number;
   readonly groupStaleMs?: number;
-  /** Blast-radius guard (issue 7): cap, K x median, floor; failure breaker window. */
+  /** Blast-radius guard (docs/safety.md#blast-radius-guard): cap, K x median, floor; failure breaker window. */
   readonly maxDeletesPerRun?: number;
   readonly blastRadiusFactor?: number;
   readonly blastRadiusFloor?: number;
   readonly breakerWindow?: number;
-  /** Undo window (issue 7): "off" (default), "on" (7 days) or a duration like "7d". */
+  /** Undo window (docs/safety.md#undo-window-default-off): "off" (default), "on" (7 days) or a duration like "7d". */
   readonly undoWindow?: string;
   /** Per-purpose undo windows (config file only): {"Medical": "30d", "System Testing": "off"}. */
   readonly undoWindows?: Record<string, string>;
-  /** Ledger and summaries store file keys as HMAC-SHA256 with this secret (issue 7). */
+  /** Ledger and summaries store file keys as HMAC-SHA256 with this secret (docs/safety.md#proof-without-personal-data-hmac-keys). */
   readonly ledgerKeyHmacSecret?: string;
-  /** A daemon whose heartbeat is older than this is not running (issue 9; default 120 s). */
+  /** A daemon whose heartbeat is older than this is not running (default 120 s). */
   readonly staleAfterMs?: number;
-  /** Notifications (issue 9): JSON POSTs with a Slack-compatible `text` on pauses, resumes and runs that failed. */
+  /** Notifications (runbook "Notifications (webhook)"): JSON POSTs with a Slack-compatible `text` on pauses, resumes and runs that failed. */
   readonly webhookUrl?: string;
   /** Extra headers for the webhook (config file only), e.g. {"X-Team": "platform"}. */
   readonly webhookHeaders?: Record<string, string>;
@@ -73,48 +73,34 @@ interface Field {
   readonly values?: readonly string[];
 }
 
-/** Every setting: its type, its environment variable, its bounds. Add new settings here. */
-export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
-  databaseUrl: { kind: 'string', env: 'DATABASE_URL' },
-  storage: { kind: 'string', env: 'LETHE_STORAGE' },
-  jobs: { kind: 'object' },
-  policies: { kind: 'object' },
-  batchSize: { kind: 'int', env: 'LETHE_BATCH_SIZE', min: 1, max: 10_000 },
-  deletesPerSecond: { kind: 'int', env: 'LETHE_DELETES_PER_SECOND', min: 0, max: 1_000_000 },
-  threads: { kind: 'int', env: 'LETHE_THREADS', min: 1, max: 32 },
-  maxBatchesInFlight: { kind: 'int', env: 'LETHE_MAX_BATCHES_IN_FLIGHT', min: 1, max: 64 },
-  lockWaitMs: { kind: 'int', env: 'LETHE_LOCK_WAIT_MS', min: 0, max: 86_400_000 },
-  progressIntervalMs: { kind: 'int', env: 'LETHE_PROGRESS_INTERVAL_MS', min: 10, max: 600_000 },
-  logLevel: { kind: 'enum', env: 'LETHE_LOG_LEVEL', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-  schedule: { kind: 'string', env: 'LETHE_SCHEDULE' },
-  timezone: { kind: 'string', env: 'LETHE_TIMEZONE' },
-  httpPort: { kind: 'int', env: 'LETHE_HTTP_PORT', min: 0, max: 65_535 },
-  httpHost: { kind: 'string', env: 'LETHE_HTTP_HOST' },
-  adminToken: { kind: 'string', env: 'LETHE_ADMIN_TOKEN' },
-  protectReads: { kind: 'enum', env: 'LETHE_ADMIN_PROTECT_READS', values: ['true', 'false'] },
-  graceMs: { kind: 'int', env: 'LETHE_GRACE_MS', min: 0, max: 30 * 86_400_000 },
-  failureThreshold: { kind: 'int', env: 'LETHE_FAILURE_THRESHOLD', min: 0, max: 1_000_000 },
-  shutdownTimeoutMs: { kind: 'int', env: 'LETHE_SHUTDOWN_TIMEOUT_MS', min: 0, max: 3_600_000 },
-  overlap: { kind: 'enum', env: 'LETHE_OVERLAP', values: ['wait', 'refuse'] },
-  heartbeatMs: { kind: 'int', env: 'LETHE_HEARTBEAT_MS', min: 100, max: 600_000 },
-  groupStaleMs: { kind: 'int', env: 'LETHE_GROUP_STALE_MS', min: 500, max: 86_400_000 },
-  maxDeletesPerRun: { kind: 'int', env: 'LETHE_MAX_DELETES_PER_RUN', min: 0, max: 1_000_000_000 },
-  blastRadiusFactor: { kind: 'int', env: 'LETHE_BLAST_RADIUS_FACTOR', min: 1, max: 1000 },
-  blastRadiusFloor: { kind: 'int', env: 'LETHE_BLAST_RADIUS_FLOOR', min: 0, max: 1_000_000_000 },
-  breakerWindow: { kind: 'int', env: 'LETHE_BREAKER_WINDOW', min: 10, max: 100_000 },
-  undoWindow: { kind: 'string', env: 'LETHE_UNDO_WINDOW' },
-  undoWindows: { kind: 'object' },
-  ledgerKeyHmacSecret: { kind: 'string', env: 'LETHE_LEDGER_KEY_SECRET' },
-  staleAfterMs: { kind: 'int', env: 'LETHE_STALE_AFTER_MS', min: 1_000, max: 86_400_000 },
-  webhookUrl: { kind: 'string', env: 'LETHE_WEBHOOK_URL' },
-  webhookHeaders: { kind: 'object' },
-  webhookToken: { kind: 'string', env: 'LETHE_WEBHOOK_TOKEN' },
-  webhookTimeoutMs: { kind: 'int', env: 'LETHE_WEBHOOK_TIMEOUT_MS', min: 100, max: 600_000 },
-  erasurePrincipalColumn: { kind: 'string', env: 'LETHE_ERASURE_PRINCIPAL_COLUMN' },
-  erasureDeadlineDays: { kind: 'int', env: 'LETHE_ERASURE_DEADLINE_DAYS', min: 1, max: 90 },
-  erasureMode: { kind: 'enum', env: 'LETHE_ERASURE_MODE', values: ['immediate', 'next-run'] },
-  erasureProcessors: { kind: 'object' },
-};
+/** LetheConfig names exactly the engine's configuration settings (SETTINGS without `config: false`). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameKeys: Same<keyof LetheConfig, ConfigSettingName> = true;
+void sameKeys;
+
+function fieldOf(name: string, spec: SettingSpec): Field {
+  if (spec.kind === 'share') throw new TypeError(`${name}: a share is not a CLI setting`);
+  return {
+    kind: spec.kind,
+    ...(spec.env === undefined ? {} : { env: spec.env }),
+    ...(spec.min === undefined ? {} : { min: spec.min }),
+    ...(spec.max === undefined ? {} : { max: spec.max }),
+    ...(spec.values === undefined ? {} : { values: spec.values }),
+  };
+}
+
+/**
+ * Every setting: its type, its environment variable, its bounds, derived from the engine's one
+ * table (SETTINGS in engine/src/option-spec.ts). Add new settings there.
+ */
+export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(SETTINGS as Readonly<Record<string, SettingSpec>>).filter(([, spec]) => spec.config !== false).map(([name, spec]) => [name, fieldOf(name, spec)]),
+  ) as Record<keyof LetheConfig, Field>,
+);
+
+/** The settings the engine resolves (passed on to createEngine as they are). */
+const ENGINE_SETTINGS = (Object.keys(FIELDS) as (keyof LetheConfig)[]).filter((k) => (SETTINGS as Readonly<Record<string, SettingSpec>>)[k]!.owner === 'engine');
 
 function coerce(name: string, field: Field, value: unknown, source: string): unknown {
   const where = `${name} (${source})`;
@@ -171,7 +157,7 @@ export interface ResolveInput {
 /** Merges and validates every source; every bad field is named with where it came from. */
 export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
   const out: Record<string, unknown> = {};
-  const file = flags.config ?? env.LETHE_CONFIG;
+  const file = flags.config ?? env[CONFIG_FILE_SETTING.env];
   if (file) {
     const path = resolve(file);
     const data = readConfigFile(path);
@@ -196,7 +182,7 @@ export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
 /** The engine's options from a resolved config (the engine validates storage, policies, jobs). */
 export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions> = {}): EngineOptions {
   const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...webhookOptions(config, extra.logger), ...extra };
-  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'maxDeletesPerRun', 'blastRadiusFactor', 'blastRadiusFloor', 'breakerWindow', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
+  for (const k of ENGINE_SETTINGS) {
     if (config[k] !== undefined) o[k] = config[k];
   }
   const erasure = {
@@ -210,12 +196,12 @@ export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions>
 }
 
 /**
- * Issue 9: the webhook notifier when `webhookUrl` is set. Built here, the one place that reads the
+ * The webhook notifier (runbook "Notifications (webhook)") when `webhookUrl` is set. Built here, the one place that reads the
  * configuration; the engine only sees the port. `lethe` commands flush it (bounded) as they exit.
  */
 function webhookOptions(config: LetheConfig, logger: Logger | undefined): Partial<EngineOptions> {
   if (config.webhookUrl === undefined) return {};
-  const deadlineMs = config.webhookTimeoutMs ?? 30_000;
+  const deadlineMs = config.webhookTimeoutMs ?? SETTINGS.webhookTimeoutMs.default;
   const notifier = createWebhookNotifier({
     url: config.webhookUrl,
     headers: { ...config.webhookHeaders, ...(config.webhookToken === undefined ? {} : { authorization: `Bearer ${config.webhookToken}` }) },

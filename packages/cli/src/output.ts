@@ -1,4 +1,4 @@
-import { ConfigError, describeError, ErrorCodes, isLetheError } from '@lethe/engine';
+import { ConfigError, describeError, errorCodeOf, exitCodeOf, isLetheError } from '@lethe/engine';
 import { explainDatabaseError } from './database-errors.js';
 
 /** Exit codes every command shares: 0 ok, 1 failures found or the run failed, 2 bad usage or config. */
@@ -22,23 +22,18 @@ export function printLines(io: Io, lines: readonly string[]): void {
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function errorCode(error: unknown): string {
-  if (isLetheError(error)) return error.code;
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' ? code : 'LETHE_E_INTERNAL';
-}
-
 /**
- * Maps an error to its exit code and prints it: one line on stderr; with --json also JSON on stdout.
+ * Maps an error to its exit code (the engine's ERROR_ANSWERS table: 2 for usage and configuration
+ * codes, 1 otherwise) and prints it: one line on stderr; with --json also JSON on stdout.
  * Raw database errors (refused connection, missing Lethe tables) are explained first, for every
  * command; they exit 1 (the configuration was valid, the database was not there or not ready).
  */
 export function reportError(io: Io, raw: unknown, json: boolean, databaseUrl?: string): ExitCodeValue {
   const error = explainDatabaseError(raw, databaseUrl);
-  const usage = error instanceof ConfigError || errorCode(error) === ErrorCodes.POLICY_UNKNOWN || errorCode(error) === ErrorCodes.STORAGE_URL;
+  const exit = exitCodeOf(error) === 2 ? ExitCode.USAGE : ExitCode.FAILURES;
   const message = describeError(error);
   io.stderr.write(`lethe: ${message}\n`);
-  if (json) printJson(io, { error: { code: errorCode(error), message } });
-  if (!usage && !isLetheError(raw) && io.env.LETHE_DEBUG === '1' && raw instanceof Error && raw.stack) io.stderr.write(`${raw.stack}\n`);
-  return usage ? ExitCode.USAGE : ExitCode.FAILURES;
+  if (json) printJson(io, { error: { code: errorCodeOf(error), message } });
+  if (exit !== ExitCode.USAGE && !isLetheError(raw) && io.env.LETHE_DEBUG === '1' && raw instanceof Error && raw.stack) io.stderr.write(`${raw.stack}\n`);
+  return exit;
 }

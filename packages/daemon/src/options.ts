@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, silentLogger, systemClock, type Engine } from '@lethe/engine';
+import { boundsOf, ConfigError, defaultOf, SETTINGS, silentLogger, systemClock, type Engine, type SettingName } from '@lethe/engine';
 import { type HealthOptions } from '@lethe/engine/operations';
 import type { Clock, HttpServiceFactory, Logger } from './ports.js';
 import { CronSchedule } from './schedule.js';
@@ -69,11 +69,13 @@ export interface ResolvedDaemonOptions {
   readonly logger: Logger;
 }
 
-export const DEFAULT_SCHEDULE = '0 2 * * *';
-export const DEFAULT_TIMEZONE = 'UTC';
+export const DEFAULT_SCHEDULE: string = SETTINGS.schedule.default;
+export const DEFAULT_TIMEZONE: string = SETTINGS.timezone.default;
 
-function ms(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
+/** A duration option, bounded and defaulted by its row in the engine's SETTINGS table. */
+function ms(name: SettingName, value: number | undefined): number {
+  if (value === undefined) return defaultOf(name);
+  const [min, max] = boundsOf(name);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name}: expected an integer number of milliseconds from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
@@ -82,7 +84,8 @@ function ms(name: string, value: number | undefined, fallback: number, min: numb
 
 function resolveHttp(http: DaemonHttpOptions | undefined): DaemonHttpOptions | null {
   if (http === undefined) return null;
-  if (!Number.isInteger(http.port) || http.port < 0 || http.port > 65_535) {
+  const [minPort, maxPort] = boundsOf('httpPort');
+  if (!Number.isInteger(http.port) || http.port < minPort || http.port > maxPort) {
     throw new ConfigError(`httpPort: expected a TCP port from 0 to 65535, got ${JSON.stringify(http.port)}`);
   }
   if (http.host !== undefined && (typeof http.host !== 'string' || http.host.trim() === '')) {
@@ -98,14 +101,14 @@ export function resolveDaemonOptions(o: DaemonOptions): ResolvedDaemonOptions {
   if (o.engine.options.storage === null) {
     throw new ConfigError('LETHE_STORAGE: the daemon needs a storage URL, e.g. file:///var/lib/docs or s3://bucket/prefix');
   }
-  if (o.overlap !== undefined && o.overlap !== 'wait' && o.overlap !== 'refuse') {
+  if (o.overlap !== undefined && !(SETTINGS.overlap.values as readonly string[]).includes(o.overlap)) {
     throw new ConfigError(`overlap: expected "wait" or "refuse", got ${JSON.stringify(o.overlap)}`);
   }
   const schedule = CronSchedule.parse(o.schedule ?? DEFAULT_SCHEDULE, o.timezone ?? DEFAULT_TIMEZONE);
-  const overlap = o.overlap ?? 'wait';
-  const overlapWaitMs = ms('overlapWaitMs', o.overlapWaitMs, 15 * 60_000, 0, 86_400_000);
-  const heartbeatIntervalMs = ms('heartbeatIntervalMs', o.heartbeatIntervalMs, 5_000, 100, 600_000);
-  const staleAfterMs = ms('staleAfterMs', o.staleAfterMs, 120_000, 1_000, 86_400_000);
+  const overlap: OverlapPolicy = o.overlap ?? SETTINGS.overlap.default;
+  const overlapWaitMs = ms('overlapWaitMs', o.overlapWaitMs);
+  const heartbeatIntervalMs = ms('heartbeatIntervalMs', o.heartbeatIntervalMs);
+  const staleAfterMs = ms('staleAfterMs', o.staleAfterMs);
   if (staleAfterMs <= heartbeatIntervalMs) {
     throw new ConfigError(`staleAfterMs: must be longer than heartbeatIntervalMs (${heartbeatIntervalMs}), got ${staleAfterMs}; every live daemon would look dead`);
   }
@@ -116,10 +119,10 @@ export function resolveDaemonOptions(o: DaemonOptions): ResolvedDaemonOptions {
     schedule,
     overlap,
     lockWaitMs: overlap === 'refuse' ? 0 : overlapWaitMs,
-    graceMs: ms('graceMs', o.graceMs, 3_600_000, 0, 30 * 86_400_000),
+    graceMs: ms('graceMs', o.graceMs),
     heartbeatIntervalMs,
     staleAfterMs,
-    shutdownTimeoutMs: ms('shutdownTimeoutMs', o.shutdownTimeoutMs, 30_000, 0, 3_600_000),
+    shutdownTimeoutMs: ms('shutdownTimeoutMs', o.shutdownTimeoutMs),
     http: resolveHttp(o.http),
     signal: o.signal ?? null,
     instanceId: o.instanceId ?? `${host}-${pid}-${randomBytes(3).toString('hex')}`,

@@ -48,9 +48,105 @@ export const ErrorCodes = {
   SHARED_KEY: 'LETHE_E_SHARED_KEY',
   /** Erasure request: the reference exists with a different target (references are idempotent, not reusable). */
   REQUEST_CONFLICT: 'LETHE_E_REQUEST_CONFLICT',
+  /** A worker group that already finished (its audit row is written): a new run needs a new group id. */
+  GROUP_FINISHED: 'LETHE_E_GROUP_FINISHED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** How each runtime answers an error code: the HTTP status, the CLI's exit code (2 usage/config, 1 otherwise). */
+export interface ErrorAnswer {
+  readonly httpStatus: number;
+  readonly exitCode: 1 | 2;
+  /** The same request may succeed later with nothing changed (a lock released, the database back). */
+  readonly retryable: boolean;
+}
+
+const usage = (httpStatus = 400): ErrorAnswer => ({ httpStatus, exitCode: 2, retryable: false });
+const failure = (httpStatus: number, retryable = false): ErrorAnswer => ({ httpStatus, exitCode: 1, retryable });
+
+/**
+ * The one table of what every code means to a caller. Runtimes map with `httpStatusOf`,
+ * `exitCodeOf` and `errorBody`, never with their own switch; errors.test.ts covers every code.
+ */
+export const ERROR_ANSWERS: { readonly [C in ErrorCode]: ErrorAnswer } = {
+  [ErrorCodes.CONFIG]: usage(),
+  [ErrorCodes.POLICY_INVALID]: usage(),
+  [ErrorCodes.POLICY_UNKNOWN]: usage(),
+  [ErrorCodes.STORAGE_URL]: usage(),
+  [ErrorCodes.STORAGE]: failure(502, true),
+  [ErrorCodes.KEY_OUTSIDE_ROOT]: failure(422),
+  [ErrorCodes.KEY_INVALID]: failure(422),
+  [ErrorCodes.RUN_IN_PROGRESS]: failure(409, true),
+  [ErrorCodes.PAUSED]: failure(409),
+  [ErrorCodes.SCHEMA]: failure(503),
+  [ErrorCodes.NOT_MIGRATED]: failure(503),
+  [ErrorCodes.DATABASE]: failure(503, true),
+  [ErrorCodes.LOCK_LOST]: failure(503, true),
+  [ErrorCodes.NOT_FOUND]: failure(404),
+  [ErrorCodes.ABORTED]: failure(503, true),
+  [ErrorCodes.BLAST_RADIUS]: failure(409),
+  [ErrorCodes.FAILURE_BREAKER]: failure(409),
+  [ErrorCodes.GONE]: failure(410),
+  [ErrorCodes.CONFLICT]: failure(409),
+  [ErrorCodes.EVIDENCE_TOO_YOUNG]: usage(),
+  [ErrorCodes.POLICY_CHANGED]: failure(409),
+  [ErrorCodes.STORAGE_MISMATCH]: failure(409),
+  [ErrorCodes.KEY_HARDLINKED]: failure(422),
+  [ErrorCodes.KEY_SYMLINK]: failure(422),
+  [ErrorCodes.SESSION_TIME_ZONE]: failure(503),
+  [ErrorCodes.UNDO_WINDOW]: failure(409),
+  [ErrorCodes.TRASH_NEWER]: failure(409),
+  [ErrorCodes.GROUP_FINISHED]: failure(409),
+  // Erasure requests (docs/rights.md): per-row refusals in the ledger, and a reused reference.
+  [ErrorCodes.RETAINED]: failure(409),
+  [ErrorCodes.HELD]: failure(409),
+  [ErrorCodes.SHARED_KEY]: failure(409),
+  [ErrorCodes.REQUEST_CONFLICT]: failure(409),
+};
+
+/** Anything that is not a Lethe error (a bug, a raw driver error): HTTP 500, exit 1. */
+const UNKNOWN: ErrorAnswer = { httpStatus: 500, exitCode: 1, retryable: false };
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_ANSWERS, code);
+}
+
+/** The code of anything thrown: a Lethe code, a driver's own code (a SQLSTATE, ECONNREFUSED), or `fallback`. */
+export function errorCodeOf(error: unknown, fallback = 'LETHE_E_INTERNAL'): string {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : fallback;
+}
+
+const USAGE = usage();
+
+/**
+ * By code (a code that crossed a thread boundary as data means what it meant), except that a
+ * ConfigError is a usage error whatever its code: a key given on the command line that no run
+ * could erase is bad input (exit 2), while the same code from storage is a failure (exit 1).
+ */
+export function errorAnswer(error: unknown): ErrorAnswer {
+  if (error instanceof ConfigError) return USAGE;
+  const code = errorCodeOf(error);
+  return isErrorCode(code) ? ERROR_ANSWERS[code] : UNKNOWN;
+}
+
+export function httpStatusOf(code: string): number {
+  return isErrorCode(code) ? ERROR_ANSWERS[code].httpStatus : UNKNOWN.httpStatus;
+}
+
+export function exitCodeOf(error: unknown): 1 | 2 {
+  return errorAnswer(error).exitCode;
+}
+
+/**
+ * The HTTP answer to an error: its status and `{error: {code, message}}`. An error that is not a
+ * Lethe error gets a generic message (the real one belongs in the log, never to the caller).
+ */
+export function errorBody(error: unknown): { readonly status: number; readonly body: { readonly error: { readonly code: string; readonly message: string } } } {
+  if (!(error instanceof LetheError)) return { status: UNKNOWN.httpStatus, body: { error: { code: 'LETHE_E_INTERNAL', message: 'internal error; see the server log' } } };
+  return { status: errorAnswer(error).httpStatus, body: { error: { code: error.code, message: error.message } } };
+}
 
 export class LetheError extends Error {
   readonly code: ErrorCode;
@@ -61,7 +157,7 @@ export class LetheError extends Error {
   }
 }
 
-/** Bad configuration or usage: the CLI exits 2, HTTP answers 400. */
+/** Bad configuration or usage (ERROR_ANSWERS: the CLI exits 2, HTTP answers 400). */
 export class ConfigError extends LetheError {
   constructor(message: string, code: ErrorCode = ErrorCodes.CONFIG, options?: { cause?: unknown }) {
     super(code, message, options);
@@ -90,13 +186,25 @@ export function isLetheError(error: unknown): error is LetheError {
 }
 
 /**
- * SQLSTATE classes worth a retry on the next batch or run (connection loss, serialization,
- * deadlock, too many connections, admin shutdown). Everything else is a bug or a schema problem.
+ * SQLSTATEs worth a retry on the next batch or run, by their PostgreSQL condition names
+ * (Appendix A of the PostgreSQL manual). Everything else is a bug or a schema problem.
  */
-const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '53300', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+export const RETRYABLE_SQLSTATES: Readonly<Record<string, string>> = Object.freeze({
+  '40001': 'serialization_failure',
+  '40P01': 'deadlock_detected',
+  '53300': 'too_many_connections',
+  '57P01': 'admin_shutdown',
+  '57P02': 'crash_shutdown',
+  '57P03': 'cannot_connect_now',
+  '08000': 'connection_exception',
+  '08003': 'connection_does_not_exist',
+  '08006': 'connection_failure',
+  '08001': 'sqlclient_unable_to_establish_sqlconnection',
+  '08004': 'sqlserver_rejected_establishment_of_sqlconnection',
+});
 
 export function isRetryableSqlState(code: string | undefined): boolean {
-  return code !== undefined && RETRYABLE_SQLSTATES.has(code);
+  return code !== undefined && Object.hasOwn(RETRYABLE_SQLSTATES, code);
 }
 
 /** Node's socket errors and pg's own messages when the server connection is gone. */

@@ -6,10 +6,17 @@ export { createEngine } from './engine.js';
 export type { Engine, MigrateCallOptions } from './engine.js';
 export { resolveOptions, silentLogger } from './options.js';
 export type { EngineOptions, ResolvedOptions } from './options.js';
+// Every setting's bounds, default, env var and flag, in one table the runtimes derive from.
+export { CONFIG_FILE_SETTING, SETTINGS, boundsOf, defaultOf, settingSpec } from './option-spec.js';
+export type { ConfigSettingName, SettingKind, SettingName, SettingOwner, SettingSpec, StorageDefault } from './option-spec.js';
 
 // Errors: one base class with stable codes (scripts and the HTTP API match on them).
-export { ConfigError, ErrorCodes, LetheError, RunInProgressError, SchemaError, describeError, isLetheError, isRetryableSqlState } from './errors.js';
-export type { ErrorCode } from './errors.js';
+// Each code carries its HTTP status and CLI exit code (ERROR_ANSWERS); one mapping per runtime.
+export {
+  ConfigError, ERROR_ANSWERS, ErrorCodes, LetheError, RETRYABLE_SQLSTATES, RunInProgressError, SchemaError, describeError, errorAnswer, errorBody, errorCodeOf, exitCodeOf, httpStatusOf,
+  isErrorCode, isLetheError, isRetryableSqlState,
+} from './errors.js';
+export type { ErrorAnswer, ErrorCode } from './errors.js';
 
 // Ports: the small interfaces the engine consumes, and the system clock.
 export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectBody, ObjectInfo, OutcomeKind, ProbeResult, ProbeStep, RestoreOutcome, RunProgress, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from './ports.js';
@@ -45,6 +52,8 @@ export * from './db/tables/schedulers.js';
 
 // One run, in its order: preflight, trash purge, lock, plan (guards), source, rate, breaker, summary.
 export type { RunOptions } from './run/index.js';
+export { decideRunStatus } from './run/status.js';
+export type { RunStopFacts, RunVerdict, StopReason } from './run/status.js';
 export { checkSchemaCurrent, preflightRun } from './run/preflight.js';
 export { TRASH_PURGED, activeHeldLedgerKeys, checkUndoWindowAtStart, purgeBeforeRun, purgeDueTrash } from './run/purge-due.js';
 export { RUN_LOCK_KEY } from './run/lock.js';

@@ -9,6 +9,7 @@ import { validateLedgerKeySecret } from './policy/ledger-keys.js';
 import { resolveUndoWindows, type UndoWindows } from './policy/undo-window.js';
 import { noopNotifier, type Notifier } from './notify/notifier.js';
 import { resolveErasureOptions, type ErasureRequestOptions, type ProcessorConfig } from './requests/request.js';
+import { boundsOf, defaultOf, type SettingName } from './option-spec.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
 export interface EngineOptions {
@@ -54,7 +55,7 @@ export interface EngineOptions {
   readonly heartbeatMs?: number;
   /** A group worker whose heartbeat is older than this is taken as dead. */
   readonly groupStaleMs?: number;
-  /** Undo window (issue 7): "off" (default), "on" (7 days) or a duration like "7d"; erased files wait in the trash. */
+  /** Undo window (docs/safety.md#undo-window-default-off): "off" (default), "on" (7 days) or a duration like "7d"; erased files wait in the trash. */
   readonly undoWindow?: string | boolean;
   /** Per-purpose undo windows, overriding `undoWindow`: `{"Medical": "30d", "System Testing": "off"}`. */
   readonly undoWindows?: Readonly<Record<string, string>>;
@@ -63,7 +64,7 @@ export interface EngineOptions {
   /** Erasure requests (docs/rights.md): the data-principal column, the deadline, immediate or next run, processors. */
   readonly erasure?: { readonly principalColumn?: string; readonly deadlineDays?: number; readonly mode?: string; readonly processors?: readonly ProcessorConfig[] };
   readonly logger?: Logger;
-  /** Issue 9: told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
+  /** Notifications (runbook "Notifications (webhook)"): told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
   readonly notifier?: Notifier;
   /** How long `close()` waits for notifications still being delivered (default 5 s). */
   readonly notifyFlushMs?: number;
@@ -118,16 +119,18 @@ export const silentLogger: Logger = {
   child: () => silentLogger,
 };
 
-function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
+/** An integer option, bounded and defaulted by its row in SETTINGS (option-spec.ts). */
+function int(name: SettingName, value: number | undefined, storage: 'file' | 's3' = 'file'): number {
+  if (value === undefined) return defaultOf(name, storage);
+  const [min, max] = boundsOf(name);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name}: must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return value;
 }
 
-function share(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
+function share(name: SettingName, value: number | undefined): number {
+  if (value === undefined) return defaultOf(name);
   if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${name}: must be a share above 0 and at most 1, like 0.5, got ${JSON.stringify(value)}`);
   return value;
 }
@@ -144,38 +147,39 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     throw new ConfigError(`DATABASE_URL: expected a postgres:// URL, got ${JSON.stringify(o.databaseUrl.replace(/\/\/[^@/]*@/, '//***@'))}`);
   }
   const storage = o.storage === undefined ? null : typeof o.storage === 'string' ? parseStorageUrl(o.storage) : o.storage;
-  const isS3 = storage !== null && !isPort(storage) && storage.kind === 's3';
+  // Rate and concurrency defaults differ for S3 (SETTINGS: deletesPerSecond, deleteConcurrency).
+  const kind = storage !== null && !isPort(storage) && storage.kind === 's3' ? 's3' : 'file';
   return Object.freeze({
     databaseUrl: o.databaseUrl ?? null,
     pool: o.pool ?? null,
     storage,
     jobs: validateJobsTableNames({ ...DEFAULT_JOBS_TABLE, ...o.jobs }),
     policies: o.policies === undefined ? DEFAULT_POLICIES : parsePolicies(o.policies),
-    batchSize: int('batchSize', o.batchSize, 1000, 1, 10_000),
-    deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, isS3 ? 3000 : 0, 0, 1_000_000),
-    maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight, 4, 1, 64),
-    threads: int('threads', o.threads, 2, 1, 32),
-    deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, isS3 ? 4 : 64, 1, 1024),
-    lockWaitMs: int('lockWaitMs', o.lockWaitMs, 0, 0, 86_400_000),
-    summaryErasedKeys: int('summaryErasedKeys', o.summaryErasedKeys, 1000, 0, 100_000),
-    summaryFailures: int('summaryFailures', o.summaryFailures, 100, 0, 10_000),
-    pausePollMs: int('pausePollMs', o.pausePollMs, 1000, 0, 600_000),
-    progressIntervalMs: int('progressIntervalMs', o.progressIntervalMs, 2000, 10, 600_000),
-    unreadableCountCap: int('unreadableCountCap', o.unreadableCountCap, 1000, 1, 10_000_000),
-    maxDeletesPerRun: int('maxDeletesPerRun', o.maxDeletesPerRun, 1_000_000, 0, 1_000_000_000),
-    blastRadiusFactor: int('blastRadiusFactor', o.blastRadiusFactor, 10, 1, 1000),
-    blastRadiusFloor: int('blastRadiusFloor', o.blastRadiusFloor, 10_000, 0, 1_000_000_000),
-    breakerWindow: int('breakerWindow', o.breakerWindow, 200, 10, 100_000),
-    breakerTripShare: share('breakerTripShare', o.breakerTripShare, 0.5),
-    degradedShare: share('degradedShare', o.degradedShare, 0.1),
-    heartbeatMs: int('heartbeatMs', o.heartbeatMs, 5000, 100, 600_000),
-    groupStaleMs: int('groupStaleMs', o.groupStaleMs, 60_000, 500, 86_400_000),
+    batchSize: int('batchSize', o.batchSize),
+    deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, kind),
+    maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight),
+    threads: int('threads', o.threads),
+    deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, kind),
+    lockWaitMs: int('lockWaitMs', o.lockWaitMs),
+    summaryErasedKeys: int('summaryErasedKeys', o.summaryErasedKeys),
+    summaryFailures: int('summaryFailures', o.summaryFailures),
+    pausePollMs: int('pausePollMs', o.pausePollMs),
+    progressIntervalMs: int('progressIntervalMs', o.progressIntervalMs),
+    unreadableCountCap: int('unreadableCountCap', o.unreadableCountCap),
+    maxDeletesPerRun: int('maxDeletesPerRun', o.maxDeletesPerRun),
+    blastRadiusFactor: int('blastRadiusFactor', o.blastRadiusFactor),
+    blastRadiusFloor: int('blastRadiusFloor', o.blastRadiusFloor),
+    breakerWindow: int('breakerWindow', o.breakerWindow),
+    breakerTripShare: share('breakerTripShare', o.breakerTripShare),
+    degradedShare: share('degradedShare', o.degradedShare),
+    heartbeatMs: int('heartbeatMs', o.heartbeatMs),
+    groupStaleMs: int('groupStaleMs', o.groupStaleMs),
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
     erasure: resolveErasureOptions(o.erasure),
     logger: o.logger ?? silentLogger,
     notifier: o.notifier ?? noopNotifier,
-    notifyFlushMs: int('notifyFlushMs', o.notifyFlushMs, 5000, 0, 600_000),
+    notifyFlushMs: int('notifyFlushMs', o.notifyFlushMs),
     clock: o.clock ?? systemClock,
     version: o.version ?? '0.1.0',
     host: o.host ?? 'unknown',

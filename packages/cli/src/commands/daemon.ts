@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createEngine, type Engine, type Logger } from '@lethe/engine';
+import { createEngine, SETTINGS, type Engine, type Logger } from '@lethe/engine';
 import { createDaemon, type Daemon, type DaemonOptions } from '@lethe/daemon';
 import type { HttpServiceFactory } from '@lethe/daemon';
 import { engineOptions, type LetheConfig } from '../config.js';
@@ -21,7 +21,7 @@ interface DaemonFlags {
 }
 
 /** The HTTP port when neither --port nor LETHE_HTTP_PORT says otherwise. */
-const DEFAULT_HTTP_PORT = 8080;
+const DEFAULT_HTTP_PORT: number = SETTINGS.httpPort.default;
 
 export function registerDaemon(program: Command, ctx: CommandContext): void {
   program
@@ -79,7 +79,7 @@ function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, sign
     ...(config.lockWaitMs === undefined ? {} : { overlapWaitMs: config.lockWaitMs }),
     ...(config.graceMs === undefined ? {} : { graceMs: config.graceMs }),
     ...(config.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
-    // A live daemon must never look stale: it beats at least three times per stale timeout (issue 9).
+    // A live daemon must never look stale: it beats at least three times per stale timeout.
     ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs, heartbeatIntervalMs: Math.min(5_000, Math.floor(config.staleAfterMs / 3)) }),
     http: {
       createService: createHttpService,

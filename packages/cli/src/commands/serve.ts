@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createEngine } from '@lethe/engine';
+import { createEngine, SETTINGS } from '@lethe/engine';
 import type { HttpService } from '@lethe/http';
 import { engineOptions, type LetheConfig } from '../config.js';
 import { ExitCode, printLines } from '../output.js';
@@ -17,7 +17,7 @@ interface ServeFlags {
   threads?: string;
 }
 
-const DEFAULT_HTTP_PORT = 8080;
+const DEFAULT_HTTP_PORT: number = SETTINGS.httpPort.default;
 
 /**
  * `lethe serve`: the HTTP service alone (health, probes, metrics, admin API) without a schedule.

@@ -3,7 +3,7 @@ import { inspectJobsTable, loadCurrentPolicies, type Engine, type SchedulerRow }
 import {
   countExpiredBacklog, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, policySelections, runsInFlight, type HealthReport, type RunInFlight, type RunRecord,
 } from '@lethe/engine/operations';
-import { DEFAULT_STOPPED_RETENTION_MS } from '@lethe/engine';
+import { DEFAULT_STOPPED_RETENTION_MS, SETTINGS } from '@lethe/engine';
 import { durationMs } from '../durations.js';
 import { ExitCode, printJson, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -14,7 +14,7 @@ import { addConnectionOptions, withEngine, type ConnectionFlags } from '../sessi
 import { VERSION } from '../version.js';
 
 /** A daemon whose heartbeat is older than this is not running (the daemon's own default; LETHE_STALE_AFTER_MS). */
-export const DEFAULT_STALE_AFTER_MS = 120_000;
+export const DEFAULT_STALE_AFTER_MS: number = SETTINGS.staleAfterMs.default;
 
 /** Schedulers listed one per line (the most recent beats first). */
 const SCHEDULERS_SHOWN = 10;

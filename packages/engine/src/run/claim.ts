@@ -9,8 +9,20 @@ import type { ExpiredRow } from '../ports.js';
  * with it; if the process dies, the transaction dies and the rows go back to the pool by themselves.
  */
 export interface BatchClaim {
-  readonly client: pg.PoolClient;
   /** Rows looked at and kept (failed, refused, shared, held): never claimed again in this group. */
+  keep(rows: readonly ExpiredRow[]): Promise<void>;
+  commit(): Promise<void>;
+  abandon(error?: unknown): Promise<void>;
+  /**
+   * The batch's transaction for its re-check, storage call and outcomes (docs/safety.md#races):
+   * a group's claim is its own transaction; a solo batch opens one now, once every wait is behind it.
+   */
+  transaction(): Promise<BatchTransaction>;
+}
+
+/** The transaction one batch is re-checked, erased and recorded in. */
+export interface BatchTransaction {
+  readonly client: pg.PoolClient;
   keep(rows: readonly ExpiredRow[]): Promise<void>;
   commit(): Promise<void>;
   abandon(error?: unknown): Promise<void>;
@@ -93,25 +105,30 @@ async function claimOne(pool: pg.Pool, sql: string, o: ClaimOptions, p: PurposeS
   }
   const rows = raw.map((r): ExpiredRow => ({ id: r[0], fileKey: r[1], purpose: p.purpose, createdAtMs: r[2], expiresAtMs: r[3] }));
   const client = tx.client;
-  return {
-    rows,
-    claim: {
-      client,
-      keep: async (kept) => {
-        if (kept.length === 0) return;
-        await client.query(`INSERT INTO lethe_group_skips (group_id, job_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [o.groupId, kept.map((r) => r.id)]);
-      },
-      commit: () => tx.close(),
-      abandon: (error) => tx.close(error ?? new Error('abandoned')),
+  const claim: BatchClaim & BatchTransaction = {
+    client,
+    keep: async (kept) => {
+      if (kept.length === 0) return;
+      await client.query(`INSERT INTO lethe_group_skips (group_id, job_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [o.groupId, kept.map((r) => r.id)]);
     },
+    commit: () => tx.close(),
+    abandon: (error) => tx.close(error ?? new Error('abandoned')),
+    transaction: async () => claim,
   };
+  return { rows, claim };
 }
 
 /**
- * A solo run's batch: its own transaction, opened when the batch is about to be re-checked and
- * deleted (docs/safety.md#races), so the pipeline has one path for solo runs and group workers.
+ * A solo run's batches, each with a no-op claim (nothing to keep or release: a solo run holds the
+ * run lock alone), so the pipeline has one path for solo runs and group workers. A batch's
+ * transaction is opened when it is about to be re-checked and deleted (docs/safety.md#races).
  */
-export async function beginBatch(pool: pg.Pool): Promise<BatchClaim> {
+export async function* soloBatches(pool: pg.Pool, source: AsyncIterable<readonly ExpiredRow[]>): AsyncGenerator<ClaimedBatch> {
+  const claim: BatchClaim = { keep: async () => {}, commit: async () => {}, abandon: async () => {}, transaction: () => beginBatch(pool) };
+  for await (const rows of source) yield { rows, claim };
+}
+
+export async function beginBatch(pool: pg.Pool): Promise<BatchTransaction> {
   const tx = await openTransaction(pool);
   return { client: tx.client, keep: async () => {}, commit: () => tx.close(), abandon: (error) => tx.close(error ?? new Error('abandoned')) };
 }

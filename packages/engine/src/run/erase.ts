@@ -1,12 +1,12 @@
-import { ErrorCodes } from '../errors.js';
 import { ledgerKeyFunction, trashNameFor, type LedgerKeyFn } from '../policy/ledger-keys.js';
 import type { ResolvedOptions } from '../options.js';
 import type { ExpiredRow, KeyOutcome, StoragePort } from '../ports.js';
+import { noTrashOutcomes } from '../storage/no-trash.js';
 import { trashKeyFor } from '../storage/trash-keys.js';
 import { anyUndoWindow, undoWindowFor, type UndoWindow, type UndoWindows } from '../policy/undo-window.js';
 
 /**
- * How a run erases (issue 7): a plain delete, or, for purposes with an undo window, a move into
+ * How a run erases (docs/safety.md#undo-window-default-off): a plain delete, or, for purposes with an undo window, a move into
  * the store's trash (`.lethe/trash/<runId>/<name>`); and how keys are written to the ledger and
  * the summary (plain, or as HMACs). Built once per run; shared by the batches in flight.
  */
@@ -49,7 +49,7 @@ export async function eraseKeys(storage: StoragePort, plan: ErasurePlan | undefi
   const trash = keys.filter((k) => windows.has(k)).map((key) => ({ key, trashKey: trashKeyFor(plan.runId, plan.trashName(key)) }));
   const moved = storage.trashMany
     ? storage.trashMany(trash)
-    : Promise.resolve(trash.map(({ key }): KeyOutcome => ({ key, outcome: 'failed', code: ErrorCodes.CONFIG, message: `${storage.describe} has no undo window (trash); the file was kept`, retryable: false })));
+    : Promise.resolve(noTrashOutcomes(storage.describe, trash.map((t) => t.key)));
   const [deleted, trashed] = await Promise.all([plain.length > 0 ? storage.deleteMany(plain) : Promise.resolve([]), moved]);
   return { results: [...deleted, ...trashed], windowOf: new Map([...windows].map(([k, w]) => [k, w.interval])) };
 }

@@ -2,7 +2,6 @@ import { AuditActions, writeAudit } from '../db/tables/audit.js';
 import { pause } from '../db/tables/control.js';
 import { describeError, ErrorCodes, isConnectionLoss, LetheError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import type { StopReason } from './pipeline.js';
 import { policiesToJson, type PolicySet } from '../policy/retention.js';
 import type { RunProgress } from '../ports.js';
 import type { PreRunCheck } from './plan/guards.js';
@@ -23,7 +22,8 @@ export interface RunFacts {
   readonly storage: string;
   readonly summary: SummaryBuilder;
   readonly wouldDelete: number;
-  readonly stoppedBy: StopReason | null;
+  /** Decided by decideRunStatus (run/status.ts), the one place that does. */
+  readonly status: RunStatus;
   readonly error: unknown;
   readonly check: PreRunCheck;
   readonly limit: number | undefined;
@@ -31,18 +31,12 @@ export interface RunFacts {
   readonly group: { readonly id: string; readonly shard: string | null } | null;
 }
 
-export function runStatus(stoppedBy: StopReason | null, error: unknown): RunStatus {
-  if (stoppedBy === 'breaker') return 'paused';
-  if (error) return 'failed';
-  return stoppedBy === 'paused' ? 'paused' : stoppedBy === 'interrupted' ? 'interrupted' : stoppedBy === 'failed' ? 'failed' : 'completed';
-}
-
 export function buildSummary(options: ResolvedOptions, f: RunFacts): RunSummary {
   const t = f.summary.totals();
   const attempted = t.erased + t.absent + t.failed;
   const degraded = attempted > 0 && t.failed / attempted > options.degradedShare;
   return {
-    run_id: f.runId, status: runStatus(f.stoppedBy, f.error), trigger: f.trigger, dry_run: f.dryRun,
+    run_id: f.runId, status: f.status, trigger: f.trigger, dry_run: f.dryRun,
     started_at: new Date(f.startedMs).toISOString(), ended_at: new Date(f.endedMs).toISOString(), cutoff: f.cutoff,
     policy_version: f.policyVersion, policies: policiesToJson(f.policies),
     storage: f.storage, version: options.version, host: options.host,

@@ -71,7 +71,7 @@ export async function joinGroup(db: pg.Pool, req: JoinRequest): Promise<GroupInf
   );
   const g = rows[0]!;
   if (g.finalized_at) {
-    throw new LetheError(ErrorCodes.CONFIG, `group ${JSON.stringify(groupId)} already finished at ${g.finalized_at.toISOString()}; start a new run with a new group id`);
+    throw new LetheError(ErrorCodes.GROUP_FINISHED, `group ${JSON.stringify(groupId)} already finished at ${g.finalized_at.toISOString()}; start a new run with a new group id`);
   }
   if ((g.shard_count ?? null) !== shardCount) {
     throw new ConfigError(`shard: group ${JSON.stringify(groupId)} runs with ${g.shard_count === null ? 'no shards' : `${g.shard_count} shards`}; every worker of a group must use the same --shard i/N (got ${shardCount === null ? 'none' : `N=${shardCount}`})`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { AuditActions, writeAudit } from '../db/tables/audit.js';
-import { claimExpiredRows } from './claim.js';
+import { claimExpiredRows, soloBatches } from './claim.js';
 import { pause, readControl } from '../db/tables/control.js';
 import { recheckSql } from './recheck.js';
 import { DEFAULT_PRESENCE, PresenceGuard } from './storage-presence.js';
@@ -14,7 +14,7 @@ import { writeOutcomesSql } from './record.js';
 import { erasurePlan } from './erase.js';
 import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 import type { ResolvedOptions } from '../options.js';
-import { runPipeline, type PipelineRequest, type StopReason } from './pipeline.js';
+import { runPipeline, type PipelineRequest } from './pipeline.js';
 import { deadRunNotification, runEndNotification } from '../notify/events.js';
 import { safeNotify } from '../notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from '../policy/retention.js';
@@ -25,6 +25,7 @@ import { closeDeadWorkers, finalizeGroupIfDone, joinGroup, validateGroupId } fro
 import { admitToGroup, judgeGroupBlastRadius, preRunCheck, type PreRunCheck } from './plan/guards.js';
 import { acquireRunLock } from './lock.js';
 import { buildSummary, progressReporter, tripBreaker } from './finish.js';
+import { decideRunStatus, type RunVerdict } from './status.js';
 import { closeInterruptedRuns, finishRun, insertRun, touchRun } from '../db/tables/runs.js';
 import { SummaryBuilder, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable.js';
@@ -197,15 +198,14 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   const progress = progressReporter(pool, options, runId, summary, startedMs, runOptions.onProgress, plan.check.estimate);
   const heartbeat = setInterval(() => void touchRun(pool, runId).catch(() => {}), options.heartbeatMs);
   heartbeat.unref();
-  let error: unknown = null;
-  let stoppedBy: StopReason | null = null;
+  let verdict: RunVerdict;
   let wouldDelete = 0;
   try {
     if (!runOptions.request) summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
     let lastPoll = 0;
     const allPolicies = Object.entries(plan.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) }));
     const source = runOptions.request
-      ? runOptions.request.rows(table, allPolicies, abort)
+      ? soloBatches(pool, runOptions.request.rows(table, allPolicies, abort))
       : plan.group
       ? claimExpiredRows(pool, {
           table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, groupId: plan.group.id, signal: abort,
@@ -213,7 +213,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
           othersRunning: () => peersStillWorking(pool, plan.group!.id, runId, options.groupStaleMs),
           busy: async () => void (await pool.query(`UPDATE lethe_runs SET idle_since = NULL WHERE id = $1`, [runId])),
         })
-      : readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) });
+      : soloBatches(pool, readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) }));
     const result = await runPipeline(source, {
       pool, table, storage, cutoff: plan.cutoff, summary, dryRun, runId, breaker,
       recheck: { table, policies: allPolicies, selectedPurposes: new Set(plan.selected.map((p) => p.purpose)), cutoff: plan.cutoff },
@@ -231,28 +231,28 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       signal: abort,
       onBatchDone: progress.tick,
       shouldStop: async () => {
-        if (abort.aborted) return lockLost.aborted ? 'failed' : 'interrupted';
+        if (abort.aborted) return 'interrupted'; // decideRunStatus makes it `failed` when the lock was lost
         if (dryRun || options.clock.now() - lastPoll < options.pausePollMs) return null;
         lastPoll = options.clock.now();
         return (await readControl(pool)).paused ? 'paused' : null;
       },
     });
-    stoppedBy = result.stoppedBy;
     wouldDelete = result.wouldDelete;
-    error = result.error ?? (lockLost.aborted ? lockLost.reason : null);
-    if (!error && abort.aborted && stoppedBy === null) stoppedBy = lockLost.aborted ? 'failed' : 'interrupted';
+    verdict = decideRunStatus({ ...result, lockLost: lockLost.aborted, lockLostReason: lockLost.reason });
   } catch (e) {
-    error = e;
+    verdict = decideRunStatus({ batchStop: null, batchStopError: null, loopStop: null, fatal: e, breakerTripped: false, aborted: false, lockLost: false, lockLostReason: null });
   } finally {
     clearInterval(heartbeat);
     progress.stop();
   }
+  const { stoppedBy, status } = verdict;
+  let { error } = verdict;
   if (stoppedBy === 'breaker' && !error) error = await tripBreaker(pool, options, runId, breaker.share ?? 1);
   if (stoppedBy === 'storage') await pauseForStorage(pool, options, runId, error);
-  if (stoppedBy === null && !error && !dryRun) await forgetSettledIntents(pool, table).catch(() => {});
+  if (status === 'completed' && !dryRun) await forgetSettledIntents(pool, table).catch(() => {});
   const result = buildSummary(options, {
     runId, trigger, dryRun, startedMs, endedMs: options.clock.now(), cutoff: plan.cutoff, policyVersion: plan.policyVersion, policies: plan.policies,
-    storage: storage.describe, summary, wouldDelete, stoppedBy, error, check: plan.check, limit: runOptions.limit, purposes: runOptions.purposes, group: plan.group,
+    storage: storage.describe, summary, wouldDelete, status, error, check: plan.check, limit: runOptions.limit, purposes: runOptions.purposes, group: plan.group,
   });
   await recordSummary(deps, result);
   log[result.status === 'completed' ? 'info' : 'warn'](

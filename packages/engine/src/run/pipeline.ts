@@ -7,16 +7,17 @@ import type { JobsTable } from '../db/jobs-table.js';
 import { textArray, writeOutcomes, type RowOutcome } from './record.js';
 import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from '../ports.js';
 import type { TokenBucket } from './rate-limiter.js';
-import { beginBatch, type BatchClaim, type ClaimedBatch } from './claim.js';
+import type { BatchClaim, BatchTransaction, ClaimedBatch } from './claim.js';
 import type { FailureBreaker } from './breaker.js';
 import { keysToKeep } from './keep/shared-keys.js';
 import type { PresenceGuard } from './storage-presence.js';
 import { checkKey } from '../storage/keys.js';
 import { isReservedKey, reservedKeyProblem } from '../storage/trash-keys.js';
+import type { RunStopFacts, StopReason } from './status.js';
 import type { SummaryBuilder } from './summary.js';
 import type { RequestRecheckedBatch } from '../requests/request-recheck.js';
 
-export type StopReason = 'paused' | 'interrupted' | 'failed' | 'breaker' | 'storage' | 'policy';
+export type { StopReason } from './status.js';
 
 export interface PipelineContext {
   readonly pool: pg.Pool;
@@ -37,7 +38,7 @@ export interface PipelineContext {
   /** Asked before each batch: a reason to stop taking new batches, or null to go on. */
   readonly shouldStop: () => Promise<StopReason | null>;
   readonly onBatchDone: () => void;
-  /** Undo windows (trash instead of delete) and how keys are written to the ledger (issue 7). */
+  /** Undo windows (trash instead of delete) and how keys are written to the ledger (docs/safety.md#undo-window-default-off). */
   readonly erasure?: ErasurePlan;
   /** The re-check under lock before each storage call (recheck.ts). */
   readonly recheck: RecheckContext;
@@ -62,9 +63,8 @@ export interface PipelineRequest {
   recheck(db: pg.PoolClient, rows: readonly ExpiredRow[]): Promise<RequestRecheckedBatch>;
 }
 
-export interface PipelineResult {
-  readonly stoppedBy: StopReason | null;
-  readonly error: unknown;
+/** The facts a run's status is decided from (run/status.ts; the run adds whether its lock was lost). */
+export interface PipelineResult extends Omit<RunStopFacts, 'lockLost' | 'lockLostReason'> {
   readonly wouldDelete: number;
 }
 
@@ -82,7 +82,7 @@ interface BatchStop {
  * stop, batches in flight are drained (their outcomes written), never abandoned; a batch that has
  * not reached storage is not started. Dry runs only read and judge (no locks).
  */
-export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | ClaimedBatch>, ctx: PipelineContext): Promise<PipelineResult> {
+export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: PipelineContext): Promise<PipelineResult> {
   const inFlight = new Set<Promise<void>>();
   let fatal: unknown = null;
   let stoppedBy: StopReason | null = null;
@@ -100,8 +100,8 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   try {
     for await (const item of source) {
       lap('read');
-      const batch = 'claim' in item ? item.rows : item;
-      let claim: BatchClaim | undefined = 'claim' in item ? item.claim : undefined;
+      const batch = item.rows;
+      let claim: BatchClaim | undefined = item.claim;
       try {
         ctx.summary.selected(batch);
         if (ctx.dryRun) {
@@ -154,11 +154,11 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
   }
   await Promise.all(inFlight);
   lap('drain');
-  if (stop.reason) return { stoppedBy: stop.reason, error: fatal ?? stop.error, wouldDelete };
-  // Most deletes of the last batches failed (within one batch too): the breaker's stop and pause.
-  if (!fatal && stoppedBy === null && ctx.breaker.tripped) stoppedBy = 'breaker';
-  if (!fatal && stoppedBy === null && ctx.signal.aborted) stoppedBy = (await ctx.shouldStop()) ?? 'interrupted';
-  return { stoppedBy: fatal ? 'failed' : stoppedBy, error: fatal, wouldDelete };
+  // Most deletes of the last batches may have failed (within one batch too): `breakerTripped` says so.
+  return {
+    batchStop: stop.reason, batchStopError: stop.error, loopStop: stoppedBy, fatal,
+    breakerTripped: ctx.breaker.tripped, aborted: ctx.signal.aborted, wouldDelete,
+  };
 }
 
 /** Drops rows whose key a live row still needs or a legal hold keeps; returns the rest and their distinct keys. */
@@ -196,8 +196,8 @@ function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number 
  * the storage call acts on; a pause, a policy change, a stop or storage that lies stop the batch
  * here, before storage, and its rows are kept.
  */
-async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], claim: BatchClaim | undefined, stop: BatchStop, removedAhead: Set<string>): Promise<void> {
-  const tx = claim ?? (await beginBatch(ctx.pool));
+async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], claim: BatchClaim, stop: BatchStop, removedAhead: Set<string>): Promise<void> {
+  const tx = await claim.transaction();
   try {
     if (await deleteAndRecord(ctx, batch, tx, stop, removedAhead)) await tx.commit();
     else await tx.abandon();
@@ -214,7 +214,7 @@ const requestStop = (stop: BatchStop, reason: StopReason, error: unknown = null)
 };
 
 /** Returns false when the batch must be rolled back untouched (a stop before storage). */
-async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[], tx: BatchClaim, stop: BatchStop, removedAhead: Set<string>): Promise<boolean> {
+async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[], tx: BatchTransaction, stop: BatchStop, removedAhead: Set<string>): Promise<boolean> {
   const refused: RowOutcome[] = [];
   const candidates: ExpiredRow[] = [];
   for (const row of batch) {
@@ -277,7 +277,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   const all = refused.length === 0 && byRequest.length === 0 ? outcomes : [...refused, ...outcomes, ...byRequest];
   if (all.length === 0) return true;
   const writeStarted = performance.now();
-  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, ctx.runId, ctx.policyVersion, all, ctx.erasure?.ledgerKey, intentId, ctx.request?.reference ?? null);
+  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, { runId: ctx.runId, policyVersion: ctx.policyVersion, outcomes: all, ledgerKey: ctx.erasure?.ledgerKey, intentId, requestRef: ctx.request?.reference ?? null });
   await tx.keep(all.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
   ctx.summary.phaseMs.write += performance.now() - writeStarted;
   ctx.summary.outcomes(all, notRemoved);

@@ -6,12 +6,13 @@ import type { Engine } from '../engine.js';
 import { ConfigError, describeError, ErrorCodes, LetheError, RunInProgressError } from '../errors.js';
 import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 import type { ResolvedOptions } from '../options.js';
-import type { KeyOutcome, StoragePort, TrashRecordTimes } from '../ports.js';
+import type { StoragePort, TrashRecordTimes } from '../ports.js';
+import { noTrashOutcomes } from '../storage/no-trash.js';
 import { anyUndoWindow } from '../policy/undo-window.js';
 import { withRunLock } from './locked.js';
 
 /**
- * The undo window's second half (issue 7): trash past its `purge_after` is deleted for good, and
+ * The undo window's second half (docs/safety.md#undo-window-default-off): trash past its `purge_after` is deleted for good, and
  * the ledger records it (`purged`; the `trashed` row is settled and its row content dropped, since
  * nothing is left to restore). Storage first, then the database: a crash between them leaves the
  * trashed row unsettled, and the next purge finds the copy gone and records the purge then.
@@ -129,7 +130,7 @@ async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRo
   const locations = [...times.keys()];
   const outcomes = deps.storage.purgeTrash
     ? await deps.storage.purgeTrash(locations, locations.map((l) => times.get(l)!))
-    : locations.map((key): KeyOutcome => ({ key, outcome: 'failed', code: ErrorCodes.CONFIG, message: `${deps.storage.describe} has no trash to purge (is this the store the files were trashed in?)` }));
+    : noTrashOutcomes(deps.storage.describe, locations, 'purge');
   const byLocation = new Map(outcomes.map((x) => [x.key, x]));
   const done: string[] = [];
   const gone: boolean[] = [];
@@ -187,7 +188,7 @@ export async function checkUndoWindowAtStart(deps: Pick<PurgeDeps, 'options' | '
 }
 
 /**
- * Every real solo run purges due trash first (issue 7), when it can take the run lock at once and
+ * Every real solo run purges due trash first (docs/safety.md#undo-window-default-off), when it can take the run lock at once and
  * Lethe is not paused; otherwise (a group worker, a lock held) the next run or `lethe purge` does.
  * A failure here is logged and never stops the run. A run with an undo window on a store without
  * a trash is refused up front.

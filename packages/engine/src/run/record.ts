@@ -46,39 +46,64 @@ export interface WriteOutcomesResult {
 export function writeOutcomesSql(t: JobsTable, o: { readonly stripFileKey?: boolean } = {}): string {
   // HMAC mode: the removed row's content is kept for restores, but not its file_key.
   const jobRow = o.stripFileKey ? `to_jsonb(j) - '${t.names.fileKey}'` : 'to_jsonb(j)';
-  // `id = ANY($11)` probes the primary key per id; a join on unnest() hash-scans the table instead
-  // (measured 4x slower per 1000-row batch).
+  const $ = param;
+  // `id = ANY(removable)` probes the primary key per id; a join on unnest() hash-scans the table
+  // instead (measured 4x slower per 1000-row batch).
   return `WITH o AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::text[], $8::text[], $12::text[], $13::text[])
+  SELECT * FROM unnest(${$('jobIds')}::text[], ${$('fileKeys')}::text[], ${$('purposes')}::text[], ${$('createdMs')}::float8[], ${$('expiresMs')}::float8[], ${$('outcomes')}::text[], ${$('errorCodes')}::text[], ${$('errors')}::text[], ${$('trash')}::text[], ${$('undo')}::text[])
     AS o(job_id, file_key, purpose, created_ms, expires_ms, outcome, error_code, error, trash, undo)
 ), d AS (
-  DELETE FROM ${t.table} j WHERE j.${t.id} = ANY($11::text[]::${t.idType}[])
+  DELETE FROM ${t.table} j WHERE j.${t.id} = ANY(${$('removable')}::text[]::${t.idType}[])
   RETURNING j.${t.id}::text AS job_id, ${jobRow} AS job_row
 ), w AS (
   INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after, request_ref)
-  SELECT $9::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
-         o.outcome, o.error_code, o.error, $10::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval, $15::text
+  SELECT ${$('runId')}::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
+         o.outcome, o.error_code, o.error, ${$('policyVersion')}::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval, ${$('requestRef')}::text
     FROM o LEFT JOIN d ON d.job_id = o.job_id
    WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed', 'unlinked')
 ), i AS (
-  DELETE FROM lethe_inflight WHERE id = $14::bigint
+  DELETE FROM lethe_inflight WHERE id = ${$('intentId')}::bigint
 )
 SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
  WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed', 'unlinked')`;
 }
 
-export async function writeOutcomes(
-  db: Queryable,
-  sql: string,
-  runId: string,
-  policyVersion: number,
-  outcomes: readonly RowOutcome[],
-  ledgerKey: LedgerKeyFn = (k) => k,
+/**
+ * The outcome statement's parameters, by name, in the order they are sent: the statement's text
+ * and its values are both built from this one list, so a parameter cannot be used out of order.
+ */
+export const OUTCOME_PARAMS = [
+  'jobIds', 'fileKeys', 'purposes', 'createdMs', 'expiresMs', 'outcomes', 'errorCodes', 'errors', 'runId', 'policyVersion', 'removable', 'trash', 'undo', 'intentId', 'requestRef',
+] as const;
+
+export type OutcomeParam = (typeof OUTCOME_PARAMS)[number];
+
+/** `$n` for a named parameter of the outcome statement. */
+function param(name: OutcomeParam): string {
+  return `$${OUTCOME_PARAMS.indexOf(name) + 1}`;
+}
+
+/** The statement's values, in OUTCOME_PARAMS order. */
+export function outcomeValues(values: Readonly<Record<OutcomeParam, unknown>>): unknown[] {
+  return OUTCOME_PARAMS.map((name) => values[name]);
+}
+
+/** What one batch's outcome statement records. */
+export interface OutcomeWrite {
+  readonly runId: string;
+  readonly policyVersion: number;
+  readonly outcomes: readonly RowOutcome[];
+  /** How file keys are written to the ledger (plain, or HMACs); default plain. */
+  readonly ledgerKey?: LedgerKeyFn | undefined;
   /** The batch's intent row (lethe_inflight), removed in the same statement; null when none was written. */
-  intentId: string | null = null,
+  readonly intentId?: string | null;
   /** The erasure request this batch serves (docs/rights.md): every ledger row carries its reference. */
-  requestRef: string | null = null,
-): Promise<WriteOutcomesResult> {
+  readonly requestRef?: string | null;
+}
+
+export async function writeOutcomes(db: Queryable, sql: string, w: OutcomeWrite): Promise<WriteOutcomesResult> {
+  const { outcomes } = w;
+  const ledgerKey = w.ledgerKey ?? ((k: string) => k);
   const n = outcomes.length;
   const ids = new Array<string>(n);
   const keys = new Array<string>(n);
@@ -106,10 +131,11 @@ export async function writeOutcomes(
     codes[i] = o.code ?? null;
     messages[i] = o.message === undefined ? null : o.message.slice(0, 500);
   }
-  const { rows } = await db.query<{ job_id: string }>(sql, [
-    textArray(ids), textArray(keys), textArray(purposes), numberArray(created), numberArray(expires), textArray(kinds), textArray(codes), textArray(messages),
-    runId, policyVersion, textArray(removable), textArray(trash), textArray(undo), intentId, requestRef,
-  ]);
+  const { rows } = await db.query<{ job_id: string }>(sql, outcomeValues({
+    jobIds: textArray(ids), fileKeys: textArray(keys), purposes: textArray(purposes), createdMs: numberArray(created), expiresMs: numberArray(expires),
+    outcomes: textArray(kinds), errorCodes: textArray(codes), errors: textArray(messages), runId: w.runId, policyVersion: w.policyVersion,
+    removable: textArray(removable), trash: textArray(trash), undo: textArray(undo), intentId: w.intentId ?? null, requestRef: w.requestRef ?? null,
+  }));
   return { notRemoved: new Set(rows.map((r) => r.job_id)) };
 }
 

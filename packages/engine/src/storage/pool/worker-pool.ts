@@ -2,6 +2,7 @@ import { Piscina } from 'piscina';
 import { ErrorCodes, LetheError } from '../../errors.js';
 import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from '../../ports.js';
 import { createStorage, describeStorage, type StorageConfig } from '../index.js';
+import { noTrashOutcomes, noTrashRestore } from '../no-trash.js';
 
 export interface WorkerPoolOptions {
   readonly threads: number;
@@ -52,11 +53,11 @@ export class WorkerPoolStorage implements StoragePort {
     self.trashMany = async (items) => (await this.#pool.run({ trash: items.map((i) => ({ key: i.key, trashKey: i.trashKey })) })) as KeyOutcome[];
     self.restoreFromTrash = async (trash, key) => {
       const local = await this.#localStorage();
-      return local.restoreFromTrash ? local.restoreFromTrash(trash, key) : { outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` };
+      return local.restoreFromTrash ? local.restoreFromTrash(trash, key) : noTrashRestore(this.describe);
     };
     self.purgeTrash = async (trash, times) => {
       const local = await this.#localStorage();
-      return local.purgeTrash ? local.purgeTrash(trash, times) : trash.map((key) => ({ key, outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` }));
+      return local.purgeTrash ? local.purgeTrash(trash, times) : noTrashOutcomes(this.describe, trash, 'purge');
     };
     // Asked of this thread's adapter; the workers' adapters re-read the state and fall back to copies.
     self.checkUndoWindow = async () => {
@@ -83,7 +84,7 @@ export class WorkerPoolStorage implements StoragePort {
     return local.describeState ? local.describeState() : {};
   }
 
-  /** Issue 9: the root check, the doctor's probe and restores from a backup run in this thread. */
+  /** The root check, the doctor's probe and restores from a backup run in this thread. */
   async ping(): Promise<void> {
     await (await this.#localStorage()).ping?.();
   }

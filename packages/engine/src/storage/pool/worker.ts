@@ -6,6 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import type { KeyOutcome, StoragePort, TrashRequest } from '../../ports.js';
 import { createStorage, type StorageConfig } from '../index.js';
+import { noTrashOutcomes } from '../no-trash.js';
 
 const config = (workerData as { storage: StorageConfig }).storage;
 let storage: Promise<StoragePort> | undefined;
@@ -18,7 +19,7 @@ export default async function deleteBatch(task: WorkerTask): Promise<KeyOutcome[
     storage ??= createStorage(config);
     const s = await storage;
     if (!('trash' in task)) return await s.deleteMany(task.keys);
-    if (!s.trashMany) return task.trash.map(({ key }) => ({ key, outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${s.describe} has no undo window (trash)`, retryable: false }));
+    if (!s.trashMany) return noTrashOutcomes(s.describe, task.trash.map((t) => t.key));
     return await s.trashMany(task.trash);
   } catch (error) {
     storage = undefined;
