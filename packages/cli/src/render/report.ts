@@ -22,9 +22,10 @@ export function reportText(r: ComplianceReport, paint: Palette = createPalette(f
     `Files Still Present Past Expiry: ${count(r.still_present.present)} (${count(r.still_present.late)} late; ${count(r.still_present.checked)} expired rows checked in storage now)`,
     `Runs: ${count(r.runs.total)} (${count(r.runs.completed)} completed, ${count(r.runs.failed)} failed, ${count(r.runs.interrupted)} interrupted, ${count(r.runs.paused)} paused)`,
   ];
-  const q = r.erasure_requests;
+  // Absent from snapshots stored before erasure requests existed (lethe_monthly_reports).
+  const q = r.erasure_requests as ComplianceReport['erasure_requests'] | undefined;
   // Only when the month had requests: a report without them reads as before.
-  if (q.received + q.completed + q.overdue + q.refused.length > 0) {
+  if (q && q.received + q.completed + q.overdue + q.refused.length > 0) {
     lines.push(`Erasure Requests: ${count(q.received)} received, ${count(q.completed)} completed (${count(q.completed_late)} late), ${count(q.overdue)} overdue; ${count(q.rows_erased + q.rows_unlinked)} rows erased on request`);
     for (const x of q.refused) lines.push(`- refused: ${count(x.rows)} ${x.purpose} rows, retained under ${x.statute}`);
   }
