@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createEngine, FINANCIAL_RETAINED_UNDER, runErasureRequest, submitErasureRequest, type Engine } from '@lethe/engine';
-import { ListObjectVersionsCommand } from '../../packages/engine/src/storage/s3-testing.js';
+import { ListObjectVersionsCommand } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createBucket, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from './describe-s3.js';
