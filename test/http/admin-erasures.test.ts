@@ -35,8 +35,9 @@ beforeAll(async () => {
     { id: 'e-1', fileKey: 'e/1.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '1 day'` },
     { id: 'e-2', fileKey: 'e/2.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '1 day'` },
     { id: 'e-3', fileKey: 'e/3.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '1 day'` },
+    { id: 'e-4', fileKey: 'e/4.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '1 day'` },
   ]);
-  for (const k of ['e/1.pdf', 'e/2.pdf', 'e/3.pdf']) await files.put(k);
+  for (const k of ['e/1.pdf', 'e/2.pdf', 'e/3.pdf', 'e/4.pdf']) await files.put(k);
 });
 
 afterAll(async () => {
@@ -111,6 +112,25 @@ describe('POST /api/admin/cleanup/erasures', () => {
     expect((await db.pool.query(`SELECT 1 FROM lethe_erasure_requests WHERE reference = 'B-1'`)).rowCount).toBe(0);
   });
 
+  it('while paused the request is stored and stays open; submitted again after resume (200) its run completes it', async () => {
+    const paused = await inject(http.service, '/api/admin/cleanup/pause', { token: TOKEN, body: { reason: 'drill' } });
+    expect(paused.status).toBe(200);
+    const a = await inject(http.service, ERASURES, { token: TOKEN, body: body('DPO-PAUSED-1', ['e-3']) });
+    expect(a.json).toMatchObject({ created: true, run: 'started', request: { state: 'open' } });
+    await http.service.idle();
+    expect((await inject(http.service, a.json.location, { token: TOKEN })).json.request.state).toBe('open');
+    expect(await jobExists('e-3')).toBe(true);
+    expect(await files.exists('e/3.pdf')).toBe(true);
+    expect((await inject(http.service, '/api/admin/cleanup/resume', { token: TOKEN, method: 'POST' })).status).toBe(200);
+    const again = await inject(http.service, ERASURES, { token: TOKEN, body: body('DPO-PAUSED-1', ['e-3']) });
+    expect(again.json).toMatchObject({ created: false, run: 'started' });
+    expect(again.status).toBe(200);
+    await http.service.idle();
+    expect((await inject(http.service, a.json.location, { token: TOKEN })).json.request.state).toBe('completed');
+    expect(await jobExists('e-3')).toBe(false);
+    expect(await files.exists('e/3.pdf')).toBe(false);
+  });
+
   it('needs the token (401), and does not exist without one configured (404)', async () => {
     const none = await inject(http.service, ERASURES, { body: body('T-1', ['e-2']) });
     expect([none.status, none.json.error.code]).toEqual([401, 'LETHE_E_HTTP_UNAUTHORIZED']);
@@ -147,8 +167,8 @@ describe('GET /api/admin/cleanup/erasures and /{ref}', () => {
     expect(await list('')).toEqual(['DPO/2026#7']);
     expect(await list('?state=open')).toEqual(['DPO/2026#7']);
     expect(await list('?state=overdue')).toEqual(['DPO/2026#7']);
-    expect(await list('?state=completed')).toEqual(['DPO-2026-0142']);
-    expect(await list('?state=all')).toEqual(['DPO/2026#7', 'DPO-2026-0142']);
+    expect(await list('?state=completed')).toEqual(['DPO-PAUSED-1', 'DPO-2026-0142']);
+    expect(await list('?state=all')).toEqual(['DPO/2026#7', 'DPO-PAUSED-1', 'DPO-2026-0142']);
     expect(await list('?state=all&limit=1')).toEqual(['DPO/2026#7']);
 
     const health = await inject(http.service, '/api/health/cleanup');
@@ -165,7 +185,7 @@ describe('GET /api/admin/cleanup/erasures and /{ref}', () => {
     expect(shown.json.request).toMatchObject({ state: 'completed', overdue: false });
     expect(shown.json.record).toMatchObject({ rows_erased: 1, files_erased: 1 });
     expect(await jobExists('e-2')).toBe(false);
-    expect(await jobExists('e-3')).toBe(true);
+    expect(await jobExists('e-4')).toBe(true);
     expect((await inject(http.service, '/api/health/cleanup')).json.overdue_requests).toBe(0);
     expect((await inject(http.service, '/metrics')).text).toMatch(/^lethe_erasure_requests_overdue 0$/m);
     expect((await inject(http.service, `${ERASURES}?state=overdue`, { token: TOKEN })).json.requests).toEqual([]);
