@@ -12,7 +12,7 @@ import { createTempRoot, type TempRoot } from '../support/files.js';
 import { beat, call, startService, type Running } from './support.js';
 
 /**
- * Every `curl` command in the shell blocks of docs/runbook.md and docs/http.md, run as written with
+ * Every `curl` command in the shell blocks of docs/runbook.md, docs/http.md and docs/rights.md, run as written with
  * real curl (and bash, for their pipes into jq / grep) against a live service: the documented host
  * `https://lethe.internal` becomes the service's address, `$LETHE_ADMIN_TOKEN` and `$RUN_ID` are
  * set in the environment as an operator's shell has them. Each must exit 0 and every answer it got
@@ -35,7 +35,7 @@ function curlCommands(file: string): string[] {
   return out;
 }
 
-const DOCS = { 'docs/runbook.md': curlCommands('docs/runbook.md'), 'docs/http.md': curlCommands('docs/http.md') };
+const DOCS = { 'docs/runbook.md': curlCommands('docs/runbook.md'), 'docs/http.md': curlCommands('docs/http.md'), 'docs/rights.md': curlCommands('docs/rights.md') };
 
 let db: TestDatabase;
 let files: TempRoot;
@@ -75,8 +75,9 @@ afterAll(async () => {
   if (shim) await rm(shim, { recursive: true, force: true });
 });
 
-/** Each command starts from the state the docs describe: not paused, no run in flight, a fresh heartbeat. */
+/** Each command starts from the state the docs describe: not paused, no run in flight (an erasure request's too), a fresh heartbeat. */
 async function settle(): Promise<void> {
+  await http.service.idle();
   for (let i = 0; i < 200; i++) {
     const { rows } = await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM lethe_runs WHERE status = 'running'`);
     if (rows[0]!.n === '0') break;
@@ -97,9 +98,10 @@ function sh(command: string): Promise<{ code: number; stdout: string; stderr: st
 }
 
 describe.skipIf(!REAL_CURL)('curl commands in the docs, run against a live service', () => {
-  it('are found in both files', () => {
+  it('are found in every file', () => {
     expect(DOCS['docs/runbook.md'].length).toBeGreaterThanOrEqual(4);
     expect(DOCS['docs/http.md'].length).toBeGreaterThanOrEqual(10);
+    expect(DOCS['docs/rights.md'].length).toBeGreaterThanOrEqual(1);
     for (const c of Object.values(DOCS).flat()) expect(c, 'the documented host').toContain(DOC_HOST);
   });
 

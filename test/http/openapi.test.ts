@@ -46,6 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runs?.idle();
+  await http?.idle();
   await http?.close();
   await closed?.close();
   await engine?.close();
@@ -97,7 +98,11 @@ describe('the OpenAPI document', () => {
   it('is OpenAPI 3.1, every component compiles and every $ref resolves', async () => {
     expect(doc.openapi).toBe('3.1.0');
     const names = Object.keys(doc.components.schemas);
-    expect(names).toEqual(expect.arrayContaining(['Error', 'Health', 'Run', 'RunList', 'RunDetail', 'LedgerLookup', 'Report', 'Hold']));
+    expect(names).toEqual(expect.arrayContaining(['Error', 'Health', 'Run', 'RunList', 'RunDetail', 'LedgerLookup', 'Report', 'Hold', 'ErasureRequest', 'ErasureSubmitted', 'ErasureRequestList', 'ErasureRequestDetail']));
+    for (const op of ['submitErasureRequest', 'listErasureRequests', 'getErasureRequest']) {
+      expect(Object.values(doc.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((item) => Object.values(item).map((o) => o.operationId)), op).toContain(op);
+    }
+    expect(doc.components.schemas.Health.required).toContain('overdue_requests');
     // Compiling resolves every $ref inside (ajv throws on a missing one).
     for (const name of names) expect(() => validatorOf({ $ref: `#/components/schemas/${name}` }), name).not.toThrow();
     await conform('/api/openapi.json');
@@ -179,6 +184,23 @@ describe('the OpenAPI document', () => {
     expect((await conform(`${ADMIN}/holds`, { token: TOKEN, actor: 'legal', body: { file_key: 'o/2.pdf', reason: 'litigation' } })).status).toBe(201);
     await conform(`${ADMIN}/holds`, { token: TOKEN, body: { job_id: 'nope', reason: 'x' } }); // 404
     await conform(`${ADMIN}/holds`, { token: TOKEN, body: { file_key: '../x', reason: 'x' } }); // 400
+
+    // Erasure requests (docs/rights.md#over-http): 201, 200 (same reference), 409 (another target), show, list.
+    const erasure = { reference: 'DPO-OPENAPI-1', target: { kind: 'job', values: ['o-4'] }, requested_by: 'a data principal', reason: 'request' };
+    await insertJobs(db.pool, [{ id: 'o-4', fileKey: 'o/4.pdf', purpose: 'General', createdAtSql: `${UTC_NOW} - interval '1 day'` }]);
+    await files.put('o/4.pdf');
+    const submitted = await conform(`${ADMIN}/erasures`, { token: TOKEN, actor: 'dpo', body: erasure });
+    expect(submitted.status).toBe(201);
+    await http.idle();
+    expect((await conform(`${ADMIN}/erasures`, { token: TOKEN, body: erasure })).status).toBe(200);
+    expect((await conform(`${ADMIN}/erasures`, { token: TOKEN, body: { ...erasure, target: { kind: 'job', values: ['o-2'] } } })).status).toBe(409);
+    await conform(`${ADMIN}/erasures`, { token: TOKEN, body: { ...erasure, reason: 'x' } }); // 400
+    await conform(`${ADMIN}/erasures`, { body: erasure }); // 401
+    expect((await conform(submitted.json.location, { token: TOKEN })).json.request.state).toBe('completed');
+    await conform(`${ADMIN}/erasures/DPO-NOPE`, { token: TOKEN }); // 404
+    await conform(`${ADMIN}/erasures?state=all&limit=5`, { token: TOKEN });
+    await conform(`${ADMIN}/erasures?state=late`, { token: TOKEN }); // 400
+    await conform('/api/health/cleanup');
 
     await conform(`${ADMIN}/pause`, { body: { reason: 'no token' } }); // 401
     await conform(`${ADMIN}/pause`, { token: TOKEN, body: '{' }); // 400

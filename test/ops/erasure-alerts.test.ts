@@ -11,7 +11,7 @@ import { promtool, runPromtool } from '../http/promtool.js';
  * A request's deadline passes (docs/rights.md#overdue, runbook REQ-003): health says so, the figure
  * the metrics gauge reads (HealthFacts.overdueRequests) counts it, and the alert rule fires on it.
  */
-const RULES = fileURLToPath(new URL('../../deploy/prometheus/lethe-erasure-alerts.yml', import.meta.url));
+const RULES = fileURLToPath(new URL('../../deploy/prometheus/lethe-alerts.yml', import.meta.url));
 let db: TestDatabase;
 let engine: Engine;
 let dir: string;

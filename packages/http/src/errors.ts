@@ -1,3 +1,5 @@
+import { errorBody, isLetheError } from '@lethe/engine';
+
 /**
  * HTTP errors: every answer other than 2xx carries `{ error: { code, message } }` with a stable
  * code. Client mistakes are 4xx with a message naming the field; anything unexpected is a 500
@@ -34,3 +36,18 @@ export class HttpError extends Error {
 
 export const badRequest = (message: string, code: HttpErrorCode = HttpErrorCodes.BAD_REQUEST): HttpError => new HttpError(400, code, message);
 export const notFound = (message = 'no such route'): HttpError => new HttpError(404, HttpErrorCodes.NOT_FOUND, message);
+
+/**
+ * An engine error as an HTTP answer, by the engine's one table (ERROR_ANSWERS via `errorBody`):
+ * its status, code and message; `field` may rewrite the message's leading field name into the
+ * request's own (`why:` -> `body.reason:`). Anything that is not a Lethe error is null: the error
+ * handler answers it with a generic 500 and logs it.
+ */
+export function fromEngineError(error: unknown, field: (name: string) => string | undefined = () => undefined): HttpError | null {
+  if (!isLetheError(error)) return null;
+  const { status, body } = errorBody(error);
+  const m = /^([\w.-]+): /.exec(body.error.message);
+  const renamed = m ? field(m[1]!) : undefined;
+  const message = m && renamed !== undefined ? `${renamed}: ${body.error.message.slice(m[0].length)}` : body.error.message;
+  return new HttpError(status, body.error.code as HttpErrorCode, message);
+}

@@ -126,6 +126,7 @@ export class ServiceMetrics {
     g.schedulers.set(h.schedulers);
     g.deleted24h.set(h.deleted_last_24h);
     g.failed24h.set(h.failed_last_24h);
+    g.erasuresOverdue.set(facts.overdueRequests ?? 0);
     const attempted = h.deleted_last_24h + h.failed_last_24h;
     g.failureRatio24h.set(attempted === 0 ? 0 : h.failed_last_24h / attempted);
     const last = facts.lastRun;
@@ -237,6 +238,7 @@ function createGauges(registry: Registry) {
     lastDeleted: gauge('lethe_last_run_deleted_files', 'Files deleted by the last finished real run.'),
     lastFailed: gauge('lethe_last_run_failed_files', 'Failed deletions in the last finished real run.'),
     lastRate: gauge('lethe_last_run_deletes_per_second', 'Files deleted per second by the last finished real run.'),
+    erasuresOverdue: gauge('lethe_erasure_requests_overdue', 'Erasure requests open past their deadline (runbook REQ-003; as overdue_requests in the health JSON).'),
     backlog: gauge('lethe_backlog_expired_rows', `Expired rows still in the jobs table, by purpose (counted up to ${BACKLOG_CAP}, cached).`, ['purpose']),
   };
 }

@@ -24,7 +24,7 @@ export const schemas = {
   Health: {
     type: 'object',
     description: 'The runbook health JSON plus pause state and the reasons behind a status other than healthy.',
-    required: ['status', 'last_run', 'next_run', 'deleted_last_24h', 'failed_last_24h', 'paused', 'reasons'],
+    required: ['status', 'last_run', 'next_run', 'deleted_last_24h', 'failed_last_24h', 'paused', 'overdue_requests', 'reasons'],
     properties: {
       status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
       last_run: ntime,
@@ -39,6 +39,7 @@ export const schemas = {
       pause_reason: nstr,
       scheduler_running: bool,
       schedulers: int,
+      overdue_requests: { type: 'integer', minimum: 0, description: 'Erasure requests open past their deadline (docs/rights.md#overdue, runbook REQ-003); 0 when the database did not answer.' },
       reasons: { type: 'array', items: str },
       version: { type: 'string', description: 'the Lethe version answering (EMERGENCY-003)' },
     },
@@ -73,6 +74,55 @@ export const schemas = {
     properties: {
       id: str, fileKey: str, jobId: { type: ['string', 'null'] }, reason: str, until: { type: ['string', 'null'] }, createdBy: str, createdAt: str,
       releasedAt: { type: ['string', 'null'] }, releasedBy: { type: ['string', 'null'] }, warnings: { type: 'array', items: str },
+    },
+  },
+  ErasureRequest: {
+    type: 'object',
+    description: 'A stored erasure request (docs/rights.md), as `lethe requests` lists it.',
+    required: ['id', 'reference', 'target_kind', 'target_values', 'requested_by', 'reason', 'note', 'submitted_by', 'received_at', 'due_at', 'state', 'completed_at', 'last_run_id', 'overdue', 'seconds_left'],
+    properties: {
+      id: str, reference: str, target_kind: { type: 'string', enum: ['job', 'key', 'principal'] }, target_values: { type: 'array', items: str },
+      requested_by: str, reason: { type: 'string', enum: ['request', 'consent-withdrawn'] }, note: nstr, submitted_by: str,
+      received_at: time, due_at: time, state: { type: 'string', enum: ['open', 'completed'] }, completed_at: ntime, last_run_id: nstr,
+      overdue: bool, seconds_left: { type: ['integer', 'null'], description: 'Seconds to the deadline (negative: overdue); null once completed.' },
+    },
+  },
+  ErasureSubmitted: {
+    type: 'object',
+    description: 'The stored request after a submission: created (201) or the one already stored under the reference (200).',
+    required: ['created', 'request', 'run', 'location'],
+    properties: {
+      created: bool,
+      request: ref('ErasureRequest'),
+      run: {
+        type: 'string',
+        enum: ['started', 'next-run', 'none'],
+        description: 'started: mode immediate, a run of its own started in the background (poll the location); next-run: mode next-run, the next full run serves it; none: already completed.',
+      },
+      location: str,
+    },
+  },
+  ErasureRequestList: { type: 'object', required: ['requests'], properties: { requests: { type: 'array', items: ref('ErasureRequest') } } },
+  ErasureRequestDetail: {
+    type: 'object',
+    required: ['request', 'record'],
+    properties: {
+      request: ref('ErasureRequest'),
+      record: {
+        type: 'object',
+        description: 'The completion record (docs/rights.md#the-reply): what was erased, when, what was kept and why, from the ledger rows that carry the reference.',
+        required: ['reference', 'reason', 'requested_by', 'received_at', 'due_at', 'state', 'completed_at', 'overdue', 'rows_erased', 'files_erased', 'rows_unlinked', 'retained', 'held_rows', 'first_erased_at', 'last_erased_at', 'runs', 'processors'],
+        properties: {
+          reference: str, reason: str, requested_by: str, received_at: time, due_at: time, state: str, completed_at: ntime, overdue: bool,
+          rows_erased: int, files_erased: int, rows_unlinked: int,
+          retained: { type: 'array', items: { type: 'object', required: ['purpose', 'statute', 'rows'], properties: { purpose: str, statute: str, rows: int } } },
+          held_rows: int, first_erased_at: ntime, last_erased_at: ntime, runs: { type: 'array', items: str },
+          processors: {
+            type: 'array',
+            items: { type: 'object', required: ['processor', 'status', 'sent_at', 'acknowledged_at'], properties: { processor: str, status: str, sent_at: ntime, acknowledged_at: ntime } },
+          },
+        },
+      },
     },
   },
   RunAccepted: {

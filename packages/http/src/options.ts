@@ -57,7 +57,10 @@ export interface ResolvedHttpOptions {
 
 export interface HttpService {
   listen(port: number, host?: string): Promise<{ port: number }>;
+  /** Stops accepting, lets requests in flight finish, and stops erasure request runs started here at their next batch. */
   close(): Promise<void>;
+  /** Resolves when every erasure request run this service started (mode immediate) has ended. */
+  idle(): Promise<void>;
   /** The daemon reports every finished run here: the next scrape reads the database figures again (the counters come from lethe_runs, whoever ran the run). */
   observeRun(summary: RunSummary): void;
   /** Answers one request without a socket (fastify's inject): for tests that only need request and answer. */

@@ -2,10 +2,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_JOBS_TABLE } from '@lethe/engine';
 import { buildApp } from './app.js';
+import { createBackgroundErasures } from './background-erasures.js';
 import { jobsTableResolver } from './backlog.js';
 import { ServiceMetrics } from './metrics.js';
 import { resolveHttpOptions, type HttpService, type HttpServiceOptions } from './options.js';
 import { controlRoutes } from './routes/admin-control.js';
+import { erasureRoutes } from './routes/admin-erasures.js';
 import { holdRoutes } from './routes/admin-holds.js';
 import { recordRoutes } from './routes/admin-records.js';
 import { restoreRoutes } from './routes/admin-restore.js';
@@ -17,6 +19,8 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   const o = resolveHttpOptions(options);
   const jobsTable = jobsTableResolver(o.pool, o.engine?.options.jobs ?? DEFAULT_JOBS_TABLE);
   const metrics = new ServiceMetrics(o, jobsTable);
+  // Erasure requests submitted here in mode immediate run in this process (docs/rights.md#over-http).
+  const erasures = o.engine ? createBackgroundErasures(o.engine, o.logger, (summary) => metrics.observeRun(summary)) : null;
   const app = buildApp(o, [
     // Health still answers when the jobs table cannot be read (failed_last_24h then skips its row check).
     ...healthRoutes(o, () => jobsTable().catch(() => null)),
@@ -26,6 +30,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     ...recordRoutes(o),
     ...restoreRoutes(o),
     ...holdRoutes(o),
+    ...erasureRoutes(o, erasures),
   ]);
   if (o.adminToken !== null && !o.protectReads) {
     o.logger.warn({ protectReads: false }, 'http: admin read routes (runs, ledger lookup, report) are open without the token: they disclose file keys and runs');
@@ -37,7 +42,12 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     },
     close: async () => {
       await close(app.server);
+      // Request runs in flight stop at their next batch; their requests stay open for the next run.
+      await erasures?.close();
       await app.close();
+    },
+    idle: async () => {
+      await erasures?.idle();
     },
     observeRun: (summary) => metrics.observeRun(summary),
     inject: async (request) => app.inject(request),

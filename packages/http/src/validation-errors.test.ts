@@ -25,6 +25,13 @@ describe('formatValidationErrors', () => {
     expect(value).toEqual({ reason: 'x' });
   });
 
+  it('names a nested object\'s own fields (required, unknown) by their full path', () => {
+    const nested = ajv.compile(fields({ target: fields({ kind: text(10), values: { type: 'array', items: text(10) } }, ['kind']) }, ['target']));
+    expect(message(nested, { target: { kind: 'job', typo: 1 } })).toBe('body.target.typo: unknown field; expected kind, values');
+    expect(message(nested, { target: {} })).toBe('body.target.kind: required');
+    expect(message(nested, {})).toBe('body.target: required');
+  });
+
   it('names the field and what was expected', () => {
     expect(message(body, { reason: 'x', dryrun: true })).toBe('body.dryrun: unknown field; expected reason, dryRun, limit');
     expect(message(body, {})).toBe('body.reason: required');

@@ -17,13 +17,15 @@ export function formatValidationErrors(errors: FastifySchemaValidationError[], d
   const prefix = PREFIX[dataVar] ?? `${dataVar}.`;
   if (!e) return badRequest(`${prefix || dataVar}: invalid`);
   const schema = e.parentSchema ?? {};
-  if (e.keyword === 'required') return badRequest(`${prefix}${String(e.params.missingProperty)}: required`);
+  const field = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
+  // A nested object's own field (`body.target.kind`), not the top level's.
+  const within = field === '' ? prefix : `${prefix}${field}.`;
+  if (e.keyword === 'required') return badRequest(`${within}${String(e.params.missingProperty)}: required`);
   if (e.keyword === 'additionalProperties') {
     const names = Object.keys((schema.properties as Schema | undefined) ?? {});
     const what = dataVar === 'querystring' ? 'parameter' : 'field';
-    return badRequest(`${prefix}${String(e.params.additionalProperty)}: unknown ${what}; expected ${names.length === 0 ? 'none' : names.join(', ')}`);
+    return badRequest(`${within}${String(e.params.additionalProperty)}: unknown ${what}; expected ${names.length === 0 ? 'none' : names.join(', ')}`);
   }
-  const field = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
   if (field === '') return badRequest(`${dataVar}: expected a JSON object, got ${kindOf(e.data)}`);
   return badRequest(`${prefix}${field}: ${expectation(e.data, schema)}`);
 }

@@ -47,8 +47,8 @@ export interface HealthReport {
   readonly pause_reason?: string | null;
   readonly scheduler_running: boolean;
   readonly schedulers: number;
-  /** Erasure requests open past their deadline (runbook REQ-003). */
-  readonly overdue_requests?: number;
+  /** Erasure requests open past their deadline (docs/rights.md#overdue, runbook REQ-003). */
+  readonly overdue_requests: number;
   readonly reasons: readonly string[];
 }
 
