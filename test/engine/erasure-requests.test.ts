@@ -169,3 +169,26 @@ describe('erasure requests', () => {
     await expect(submitErasureRequest(engine, { ...request, reference: 'X-1', target: { kind: 'principal', values: [] } })).rejects.toThrow(/principal: expected 1 to 10000 values/);
   });
 });
+
+describe('a request naming a row of a purpose with no policy', () => {
+  it('refuses that row (never erased, ledger `refused` with LETHE_E_POLICY_UNKNOWN), erases the rest, and the run still completes', async () => {
+    await db.pool.query(`INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ('u3-mkt', 'u3', 'Marketing', 'u3/mkt.pdf', ${utc} - interval '2 days'), ('u3-gen', 'u3', 'General', 'u3/gen.pdf', ${utc} - interval '2 days')`);
+    await files.put('u3/mkt.pdf');
+    await files.put('u3/gen.pdf');
+    const req = { ...request, reference: 'DPO-2026-0300', target: { kind: 'principal' as const, values: ['u3'] } };
+    const preview = await previewErasureRequest(engine, req);
+    expect(ids(preview.refused.rows)).toEqual(['u3-mkt']);
+    expect(ids(preview.erase.rows)).toEqual(['u3-gen']);
+    await submitErasureRequest(engine, req);
+    const { run, request: after } = await runErasureRequest(engine, req.reference);
+    expect(run).toMatchObject({ status: 'completed', failed_count: 0 });
+    expect(after.state).toBe('open');
+    expect(await files.exists('u3/mkt.pdf')).toBe(true);
+    expect(await files.exists('u3/gen.pdf')).toBe(false);
+    const ledger = await db.pool.query<{ job_id: string; outcome: string; error_code: string; expires_at: Date | null }>(
+      `SELECT job_id, outcome, error_code, expires_at FROM lethe_ledger WHERE request_ref = $1 ORDER BY job_id`, [req.reference]);
+    expect(ledger.rows.map((r) => [r.job_id, r.outcome, r.outcome === 'refused' ? r.error_code : null])).toEqual([['u3-gen', 'erased', null], ['u3-mkt', 'refused', ErrorCodes.POLICY_UNKNOWN]]);
+    expect(ledger.rows.find((r) => r.job_id === 'u3-mkt')!.expires_at).toBeNull();
+    expect(await jobIds()).toContain('u3-mkt');
+  });
+});

@@ -31,7 +31,7 @@ export interface RequestPreview {
   readonly retained: PreviewList & { readonly statutes: Readonly<Record<string, string>> };
   /** Rows kept because their file is under a legal hold. */
   readonly held: PreviewList;
-  /** Rows whose key a run never touches (outside the root, or under .lethe/): refused. */
+  /** Rows refused: a key a run never touches (outside the root, under .lethe/), or a purpose with no policy. */
   readonly refused: PreviewList;
   readonly files_erased: number;
 }
@@ -72,7 +72,7 @@ export async function previewErasureRequest(engine: Engine, input: Pick<ErasureR
       files.add(row.fileKey);
     }
     for (const row of checked.detached) add(out.unlink, row);
-    for (const k of checked.requestKept) if (k.reason !== 'changed') add(k.reason === 'retained' ? out.retained : out.held, k.row);
+    for (const k of checked.requestKept) if (k.reason !== 'changed') add(k.reason === 'retained' ? out.retained : k.reason === 'held' ? out.held : out.refused, k.row);
   }
   return {
     reference: r.reference, policy_version: current.version, ...out,

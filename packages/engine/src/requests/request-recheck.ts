@@ -37,7 +37,7 @@ export interface RequestRecheckContext {
 /** Rows kept by a request, with why; `statute` for `retained`. */
 export interface RequestKept {
   readonly row: ExpiredRow;
-  readonly reason: 'held' | 'retained' | 'changed';
+  readonly reason: 'held' | 'retained' | 'changed' | 'unjudged';
   readonly statute?: string;
 }
 
@@ -114,6 +114,9 @@ export async function recheckRequestBatch(db: Queryable, ctx: RequestRecheckCont
     const row = plain(r);
     const statute = ctx.retainedUnder.get(r.purpose);
     if (!r.named || r.fileKey !== b.fileKey) requestKept.push({ row: b, reason: 'changed' });
+    // No policy for its purpose (or no usable created_at): no statute can be ruled out, so it is
+    // refused, never erased; the request stays open for an operator (docs/rights.md).
+    else if (!Number.isFinite(r.expiresAtMs)) requestKept.push({ row, reason: 'unjudged' });
     else if (statute !== undefined) requestKept.push({ row, reason: 'retained', statute });
     else if (held.has(r.fileKey)) requestKept.push({ row, reason: 'held' });
     else if (fileStays.has(r.fileKey)) detached.push(row);

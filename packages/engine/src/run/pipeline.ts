@@ -297,7 +297,9 @@ function requestOutcomes(ctx: PipelineContext, checked: RequestRecheckedBatch): 
   }
   for (const k of checked.requestKept) {
     if (k.reason === 'changed') ctx.summary.changed(k.row);
-    else if (k.reason === 'held') {
+    else if (k.reason === 'unjudged') {
+      out.push({ row: k.row, outcome: 'refused', code: ErrorCodes.POLICY_UNKNOWN, message: `not erased on request: purpose ${JSON.stringify(k.row.purpose)} has no retention policy (or created_at is not a time), so no retention duty can be ruled out` });
+    } else if (k.reason === 'held') {
       ctx.summary.held(k.row);
       out.push({ row: k.row, outcome: 'held', code: ErrorCodes.HELD, message: 'kept: the file is under a legal hold' });
     } else out.push({ row: k.row, outcome: 'retained', code: ErrorCodes.RETAINED, message: k.statute });

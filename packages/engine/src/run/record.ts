@@ -161,6 +161,10 @@ export function textArray(values: readonly (string | null)[]): string {
 /** `{1,2.5,NaN}`: a float8[] literal (JS number text is valid float8 input, Infinity and NaN included). */
 export function numberArray(values: readonly (number | null)[]): string {
   let out = '{';
-  for (let i = 0; i < values.length; i++) out += `${i > 0 ? ',' : ''}${values[i] ?? 'NULL'}`;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    // NaN / Infinity (a row with no policy or no usable created_at) is recorded as unknown.
+    out += `${i > 0 ? ',' : ''}${v === null || v === undefined || !Number.isFinite(v) ? 'NULL' : v}`;
+  }
   return `${out}}`;
 }
