@@ -17,6 +17,8 @@ export * from './erasures.js';
 // Reports for compliance (monthly report and the legacy service's rows).
 export * from './report.js';
 export * from './report-sources.js';
+export { reportHtml, type HtmlReportInput, type ReportEvidence } from './report-html.js';
+export { escapeHtml, htmlDocument, field as htmlField, countText, durationText } from './report-html-parts.js';
 
 // Policies: versions, changes, revert.
 export * from './policies.js';
