@@ -10,6 +10,7 @@ import { holdRoutes } from './routes/admin-holds.js';
 import { recordRoutes } from './routes/admin-records.js';
 import { restoreRoutes } from './routes/admin-restore.js';
 import { runRoutes } from './routes/admin-runs.js';
+import { statusPageRoutes } from './routes/status-page.js';
 import { healthRoutes } from './routes/health.js';
 import { metaRoutes } from './routes/meta.js';
 
@@ -26,6 +27,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     ...recordRoutes(o),
     ...restoreRoutes(o),
     ...holdRoutes(o),
+    ...statusPageRoutes(o, () => jobsTable().catch(() => null)),
   ]);
   if (o.adminToken !== null && !o.protectReads) {
     o.logger.warn({ protectReads: false }, 'http: admin read routes (runs, ledger lookup, report) are open without the token: they disclose file keys and runs');
