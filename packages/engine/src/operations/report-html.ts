@@ -39,7 +39,7 @@ function header(r: HtmlReportInput): string {
   const ok = r.status === 'COMPLIANT';
   return `<h1>Cleanup Service - Monthly Report</h1>
 <p>Period: ${escapeHtml(monthTitle(r))} (${escapeHtml(`${r.period_start.slice(0, 10)} to ${lastDay}`)}, UTC)${r.month_complete ? '' : ` <span class="status warn">in progress, up to ${escapeHtml(r.generated_at)}</span>`}</p>
-<p>Compliance Status: <span class="status ${ok ? 'ok' : 'bad'}">${ok ? '✅' : '❌'} ${field('status', r.status)}</span></p>
+<p>Compliance Status: <span class="status ${ok ? 'ok' : 'bad'}">${ok ? '✔' : '✘'} ${field('status', r.status)}</span></p>
 ${ok ? `<p>All files deleted within retention periods (allowed lateness: ${allowedText(r)}).</p>` : `<ul>${r.reasons.map((x) => `<li>${escapeHtml(x)}</li>`).join('')}</ul><p>Allowed lateness: ${allowedText(r)}.</p>`}`;
 }
 
