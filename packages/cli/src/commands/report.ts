@@ -25,7 +25,7 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     .description("the runbook's monthly compliance report: totals by purpose, failures and rate, worst lateness, files still present past expiry; COMPLIANT only when none is late. Exits 1 when NON-COMPLIANT")
     .option('--month <YYYY-MM>', 'the month, e.g. 2025-11 (UTC); default: the last full month')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv', 'html', 'pdf']))
-    .option('--output <file>', 'write the report to this file instead of stdout (html: one self-contained page; pdf: printed by headless Chromium, LETHE_CHROMIUM or chromium on PATH)')
+    .option('--output <file>', 'write the report to this file instead of stdout (html: one self-contained page; pdf: printed by headless Chromium, LETHE_CHROMIUM or chromium on PATH; docs/runbook.md#compliance-reporting)')
     .option('--grace <duration>', 'late = still present more than one schedule period + this after expiry', '24h')
     .option('--json', 'same as --format json');
   addConnectionOptions(command, { storage: true }).action(async (flags: ReportFlags) => {
