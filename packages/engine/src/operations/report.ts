@@ -122,7 +122,7 @@ export interface ComplianceReport {
   readonly unreadable: readonly UnreadableRows[];
   /** Every UTC day of the month (up to now while it runs): files erased and failed attempts, from the ledger (the HTML report's chart). */
   readonly daily: readonly DailyOutcomes[];
-  /** Files under a legal hold as of `judged_as_of` (docs/safety.md: a held file is never erased). */
+  /** Files under a legal hold as of `judged_as_of` (docs/safety.md#legal-holds: a held file is never erased). */
   readonly held: { readonly files: number; readonly holds: number };
   readonly status: ComplianceStatus;
   /** Why NON-COMPLIANT (empty when compliant). */

@@ -17,7 +17,7 @@ const html = (description: string) => ({ description, content: { 'text/html': { 
 const RUNS_SHOWN = 10;
 
 /**
- * The read-only pages behind the read token (like every admin read: docs/safety.md#admin-api):
+ * The read-only pages behind the read token (like every admin read: docs/http.md#routes):
  * `GET /` the status page, `GET /report` the latest closed month's compliance report as HTML
  * (docs/runbook.md#compliance-reporting). Both are self-contained: no scripts, no external assets.
  */
