@@ -97,6 +97,8 @@ describe('the report data behind the HTML page', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(externalReferences(html)).toEqual([]);
     expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none';`);
+    const stdout = await f.run(['report', '--month', month, '--format', 'html']);
+    expect([stdout.code, stdout.stdout.startsWith('<!DOCTYPE html>'), stdout.stdout.endsWith('</html>\n')]).toEqual([1, true, true]);
   });
 
   it('pdf without a browser fails before connecting, naming what to install', async () => {
