@@ -53,7 +53,7 @@ function templateSection(r: HtmlReportInput): string {
   return `<h2>Totals</h2>
 <p>Total Files Deleted: ${field('totals.deleted', t.deleted)}</p>
 <p>Failed Deletions: ${field('totals.failed', t.failed)} (${escapeHtml((t.failure_rate * 100).toFixed(1))}% failure rate) on ${field('totals.failed_files', t.failed_files)} files</p>
-<p>Refused (held or shared keys): ${field('totals.refused', t.refused)}</p>
+<p>Refused by the safety checks (keys outside the storage root, links; never deleted): ${field('totals.refused', t.refused)}</p>
 <p>Runs: ${field('runs.total', runs.total)} (${field('runs.completed', runs.completed)} completed, ${field('runs.failed', runs.failed)} failed, ${field('runs.interrupted', runs.interrupted)} interrupted, ${field('runs.paused', runs.paused)} paused)</p>
 <p class="small muted">Runbook query (audit_logs cleanup_expired_jobs, ${escapeHtml(r.month)}): ${field('reconciliation.runbook_deleted', r.reconciliation.runbook_deleted)} deleted, ${field('reconciliation.runbook_failed', r.reconciliation.runbook_failed)} failed; difference ${field('reconciliation.deleted_difference', r.reconciliation.deleted_difference)} deleted.</p>`;
 }
