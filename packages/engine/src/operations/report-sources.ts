@@ -84,15 +84,19 @@ export interface DailyOutcomes {
  * ledger's part of the totals; reconcile rows and the legacy service's audit rows are not in it).
  */
 export async function dailyOutcomes(db: Queryable, period: Period, until: string, notReconcile: string): Promise<DailyOutcomes[]> {
+  // One pass over the month's ledger rows (its erased_at BRIN range), then every day of the month joined on.
   const { rows } = await db.query<{ date: string; erased: number; failed: number }>(
-    `SELECT to_char(d.day, 'YYYY-MM-DD') AS date,
-            count(l.*) FILTER (WHERE l.outcome IN ('erased', 'purged'))::int AS erased,
-            count(l.*) FILTER (WHERE l.outcome = 'failed')::int AS failed
+    `WITH counted AS (
+       SELECT date_trunc('day', l.erased_at AT TIME ZONE 'UTC') AS day,
+              count(*) FILTER (WHERE l.outcome IN ('erased', 'purged'))::int AS erased,
+              count(*) FILTER (WHERE l.outcome = 'failed')::int AS failed
+         FROM lethe_ledger l
+        WHERE l.erased_at >= $1 AND l.erased_at < $2 AND ${notReconcile}
+        GROUP BY 1)
+     SELECT to_char(d.day, 'YYYY-MM-DD') AS date, coalesce(c.erased, 0) AS erased, coalesce(c.failed, 0) AS failed
        FROM generate_series(($1::timestamptz AT TIME ZONE 'UTC')::date, (($3::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')::date, interval '1 day') AS d(day)
-       LEFT JOIN lethe_ledger l
-         ON l.erased_at >= (d.day AT TIME ZONE 'UTC') AND l.erased_at < ((d.day + interval '1 day') AT TIME ZONE 'UTC')
-        AND l.erased_at >= $1 AND l.erased_at < $2 AND ${notReconcile}
-      GROUP BY d.day ORDER BY d.day`,
+       LEFT JOIN counted c ON c.day = d.day
+      ORDER BY d.day`,
     [period.start, period.end, until],
   );
   return rows;
