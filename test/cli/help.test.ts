@@ -12,7 +12,7 @@ const FLAGS: Record<string, readonly string[]> = {
   verify: ['--grace <duration>', '--show <n>', '--json', '--storage <url>', '--batch-size <n>', '--threads <n>'],
   lookup: ['<file_key>', '--json', '--storage <url>'],
   reconcile: ['--batch-size <n>', '--threads <n>', '--apply', '--min-age <duration>', '--max-orphan-share <percent>', '--prefix <prefix>', '--by <who>', '--json'],
-  report: ['--month <YYYY-MM>', '--format <format>', '"text", "json", "csv"', '--grace <duration>', '--json'],
+  report: ['--month <YYYY-MM>', '--format <format>', '"text", "json", "csv"', '"html"', '"pdf"', '--output <file>', 'LETHE_CHROMIUM', '--grace <duration>', '--json'],
   'policies show': ['--json'],
   'policies set': ['<purpose>', '<duration>', '--confirm', '--reason <text>', '--by <who>', '--json'],
   plan: ['--within <duration>', '--json', '--batch-size <n>'],

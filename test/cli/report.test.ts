@@ -100,8 +100,8 @@ describe('lethe report', () => {
     expect(future.code).toBe(2);
     expect(future.stderr).toContain('month: 2999-01 has not started yet');
     // No --month is not an error: it reports the last full month (test/cli/report-closed-month.test.ts).
-    const format = await f.run(['report', '--month', month, '--format', 'pdf']);
+    const format = await f.run(['report', '--month', month, '--format', 'docx']);
     expect(format.code).toBe(2);
-    expect(format.stderr).toContain("argument 'pdf' is invalid");
+    expect(format.stderr).toContain("argument 'docx' is invalid");
   });
 });

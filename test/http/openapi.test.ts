@@ -10,6 +10,8 @@ import { beat, inject, type Answer, type CallOptions } from './support.js';
 const UTC_NOW = `(now() AT TIME ZONE 'UTC')`;
 const TOKEN = 'openapi-token';
 const ADMIN = '/api/admin/cleanup';
+/** The HTML pages (status page, report): read routes outside /api/admin. */
+const PAGES = ['/', '/report'];
 /** Where the document's `#/components/...` pointers resolve in ajv. */
 const DOC_ID = 'https://lethe.invalid/api/openapi.json';
 let db: TestDatabase;
@@ -131,10 +133,10 @@ describe('the OpenAPI document', () => {
     expect((await db.pool.query('SELECT paused FROM lethe_control')).rows[0]?.paused ?? false).toBe(false);
   });
 
-  it('says every admin route needs the bearer token, and health, probes, metrics and itself none', () => {
+  it('says every admin route and page needs the bearer token, and health, probes, metrics and itself none', () => {
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown }>>)) {
       for (const [method, op] of Object.entries(item)) {
-        if (path.startsWith('/api/admin/')) expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+        if (path.startsWith('/api/admin/') || PAGES.includes(path)) expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
         else expect(op.security, `${method} ${path}`).toBeUndefined();
       }
     }
@@ -216,6 +218,14 @@ describe('the OpenAPI document', () => {
     expect((await conform(`${ADMIN}/runs/${started.json.run_id}`)).status).toBe(401);
     expect((await conform(`${ADMIN}/runs`)).status).toBe(401);
     expect((await conform(`${ADMIN}/report?month=2020-01`)).status).toBe(401);
+    // The read-only pages (HTML), behind the same read token.
+    expect((await conform('/', { token: TOKEN })).status).toBe(200);
+    expect((await conform('/report', { token: TOKEN })).status).toBe(200);
+    expect((await conform('/report?month=2020-01', { token: TOKEN })).status).toBe(200);
+    await conform('/report?month=2020-13', { token: TOKEN }); // 400
+    expect((await conform('/')).status).toBe(401);
+    expect((await conform('/report')).status).toBe(401);
+    expect((await conform('/', { on: closed })).status).toBe(404);
 
     // Every operation of the document was exercised, and answered with a 2xx at least once.
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`));

@@ -249,6 +249,12 @@ export const schemas = {
       reconciled: { type: 'object' },
       still_present: { type: 'object', required: ['checked', 'present', 'late'], properties: { checked: int, present: int, late: int, unverifiable: int } },
       unreadable: { type: 'array' },
+      daily: {
+        type: 'array',
+        description: 'Every UTC day of the month (up to now while it runs): files erased and failed attempts, from the ledger.',
+        items: { type: 'object', required: ['date', 'erased', 'failed'], properties: { date: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, erased: int, failed: int } },
+      },
+      held: { type: 'object', description: 'Files under a legal hold as of judged_as_of.', required: ['files', 'holds'], properties: { files: int, holds: int } },
       status: { type: 'string', enum: ['COMPLIANT', 'NON-COMPLIANT'] },
       reasons: { type: 'array', items: str },
       notes: { type: 'array', items: str },

@@ -12,6 +12,7 @@ import { holdRoutes } from './routes/admin-holds.js';
 import { recordRoutes } from './routes/admin-records.js';
 import { restoreRoutes } from './routes/admin-restore.js';
 import { runRoutes } from './routes/admin-runs.js';
+import { statusPageRoutes } from './routes/status-page.js';
 import { healthRoutes } from './routes/health.js';
 import { metaRoutes } from './routes/meta.js';
 
@@ -31,9 +32,10 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     ...restoreRoutes(o),
     ...holdRoutes(o),
     ...erasureRoutes(o, erasures),
+    ...statusPageRoutes(o, () => jobsTable().catch(() => null)),
   ]);
   if (o.adminToken !== null && !o.protectReads) {
-    o.logger.warn({ protectReads: false }, 'http: admin read routes (runs, ledger lookup, report) are open without the token: they disclose file keys and runs');
+    o.logger.warn({ protectReads: false }, 'http: admin read routes (runs, ledger lookup, report, the status page and /report) are open without the token: they disclose file keys and runs');
   }
   return {
     listen: async (port, host) => {

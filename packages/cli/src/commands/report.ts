@@ -1,44 +1,67 @@
 import { Option, type Command } from 'commander';
-import { monthlyReportSnapshot, parseMonth, type ReportSnapshotInfo } from '@lethe/engine/operations';
+import { writeFile } from 'node:fs/promises';
+import { monthlyReportSnapshot, parseMonth, reportHtml, type ComplianceReport, type ReportSnapshotInfo } from '@lethe/engine/operations';
 import { durationMs } from '../durations.js';
-import { ExitCode, printJson, printLines, UsageError } from '../output.js';
+import { ExitCode, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
+import { findChromium, printPdf } from '../render/pdf-print.js';
 import { reportCsv, reportText } from '../render/report.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
 
+type Format = 'text' | 'json' | 'csv' | 'html' | 'pdf';
+
 interface ReportFlags extends ConnectionFlags {
   readonly month?: string;
-  readonly format?: 'text' | 'json' | 'csv';
+  readonly format?: Format;
   readonly grace: string;
   readonly regenerate?: boolean;
+  readonly output?: string;
 }
 
 /** Runbook "Compliance Reporting": the monthly report for the DPDP compliance officer. */
 export function registerReport(program: Command, ctx: CommandContext): void {
   const command = program
     .command('report')
-    .summary('monthly compliance report (text, json, csv)')
+    .summary('monthly compliance report (text, json, csv, html, pdf)')
     .description("the runbook's monthly compliance report: totals by purpose, failures and rate, worst lateness, files still present past expiry; COMPLIANT only when none is late. Exits 1 when NON-COMPLIANT")
     .option('--month <YYYY-MM>', 'the month, e.g. 2025-11 (UTC); default: the last full month')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv', 'html', 'pdf']))
+    .option('--output <file>', 'write the report to this file instead of stdout (html: one self-contained page; pdf: printed by headless Chromium, LETHE_CHROMIUM or chromium on PATH; docs/runbook.md#compliance-reporting)')
     .option('--grace <duration>', 'late = still present more than one schedule period + this after expiry', '24h')
     .option('--json', 'same as --format json')
     .option('--regenerate', 'a closed month: generate the report again from the database and storage now and compare it with the stored snapshot (exit 1 on a mismatch); the snapshot is kept');
   addConnectionOptions(command, { storage: true }).action(async (flags: ReportFlags) => {
     if (flags.month !== undefined) parseMonthFlag(flags.month);
     if (flags.json && flags.format && flags.format !== 'json') throw new UsageError(`--format: --json asks for json, got --format ${flags.format}`);
+    if (flags.output !== undefined && flags.output.trim() === '') throw new UsageError('--output: expected a file path, got ""');
     const graceMs = durationMs('--grace', flags.grace, { allowZero: true });
+    const format: Format = flags.json ? 'json' : (flags.format ?? 'text');
+    // Found before connecting: a missing browser fails at once, naming what to install.
+    const browser = format === 'pdf' ? findChromium(ctx.io.env) : null;
     const { report, snapshot } = await withEngine(ctx, flags, (engine) =>
       monthlyReportSnapshot(engine, flags.month, { graceMs, ...(flags.regenerate ? { regenerate: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
-    const format = flags.json ? 'json' : (flags.format ?? 'text');
-    if (format === 'json') printJson(ctx.io, { ...report, snapshot });
-    else if (format === 'csv') printLines(ctx.io, reportCsv(report));
-    else printLines(ctx.io, [...reportText(report, ctx.paint), '', ...snapshotLines(report.month, snapshot)]);
+    // Where the report came from goes with it in json and text, beside it (stderr) for csv; an html or
+    // pdf page is the stored report itself (a closed month's page is the same each time).
     if (format === 'csv') for (const line of snapshotLines(report.month, snapshot)) ctx.io.stderr.write(`lethe: ${line}\n`);
+    await emit(ctx, flags.output, await render(ctx, report, snapshot, format, browser, flags.output === undefined));
     if (snapshot.intact === false) ctx.io.stderr.write(`lethe: warning: the stored snapshot of ${report.month} no longer hashes to its sha256 ${snapshot.sha256}: it was altered in lethe_monthly_reports\n`);
     const trusted = snapshot.intact !== false && snapshot.matches !== false;
     ctx.setExit(report.status === 'COMPLIANT' && trusted ? ExitCode.OK : ExitCode.FAILURES);
   });
+}
+
+async function render(ctx: CommandContext, report: ComplianceReport, snapshot: ReportSnapshotInfo, format: Format, browser: string | null, toTerminal: boolean): Promise<string | Buffer> {
+  if (format === 'json') return `${JSON.stringify({ ...report, snapshot }, null, 2)}\n`;
+  if (format === 'html') return reportHtml(report);
+  if (format === 'pdf') return printPdf(browser!, reportHtml(report));
+  if (format === 'csv') return `${reportCsv(report).join('\n')}\n`;
+  // Colour only on the terminal, never into a file.
+  return `${[...(toTerminal ? reportText(report, ctx.paint) : reportText(report)), '', ...snapshotLines(report.month, snapshot)].join('\n')}\n`;
+}
+
+async function emit(ctx: CommandContext, output: string | undefined, content: string | Buffer): Promise<void> {
+  if (output === undefined) ctx.io.stdout.write(content);
+  else await writeFile(output, content);
 }
 
 /** Where this report comes from: the stored snapshot, stored now, regenerated and compared, or live. */

@@ -21,6 +21,7 @@ export function reportText(r: ComplianceReport, paint: Palette = createPalette(f
     `Worst Lateness: ${r.worst_lateness ? `${duration(r.worst_lateness.seconds)} after expiry (${r.worst_lateness.file_key}, ${r.worst_lateness.purpose ?? '-'}, run ${r.worst_lateness.run_id})` : 'none (no erasures this month)'}`,
     `Files Still Present Past Expiry: ${count(r.still_present.present)} (${count(r.still_present.late)} late; ${count(r.still_present.checked)} expired rows checked in storage now)`,
     `Runs: ${count(r.runs.total)} (${count(r.runs.completed)} completed, ${count(r.runs.failed)} failed, ${count(r.runs.interrupted)} interrupted, ${count(r.runs.paused)} paused)`,
+    `Held Files: ${count(r.held.files)} (${count(r.held.holds)} active legal holds as of ${time(r.judged_as_of)})`,
   ];
   // Absent from snapshots stored before erasure requests existed (lethe_monthly_reports).
   const q = r.erasure_requests as ComplianceReport['erasure_requests'] | undefined;

@@ -18,6 +18,8 @@ export * from './erasures.js';
 export * from './report.js';
 export * from './report-sources.js';
 export * from './report-snapshot.js';
+export { reportHtml, type HtmlReportInput, type ReportEvidence } from './report-html.js';
+export { escapeHtml, htmlDocument, field as htmlField, countText, durationText } from './report-html-parts.js';
 
 // Policies: versions, changes, revert.
 export * from './policies.js';

@@ -69,3 +69,48 @@ export function lastFullMonth(nowIso: string): string {
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }
+
+/** One UTC day of the month: files erased (erased, or a trash copy purged) and failed delete attempts, from the ledger. */
+export interface DailyOutcomes {
+  /** `YYYY-MM-DD` (UTC). */
+  readonly date: string;
+  readonly erased: number;
+  readonly failed: number;
+}
+
+/**
+ * The month's per-day series for the report's chart: every day of the month (zeros included, up to
+ * `until` for a month still running), counted as `purposeTotals` counts (so the days sum to the
+ * ledger's part of the totals; reconcile rows and the legacy service's audit rows are not in it).
+ */
+export async function dailyOutcomes(db: Queryable, period: Period, until: string, notReconcile: string): Promise<DailyOutcomes[]> {
+  // One pass over the month's ledger rows (its erased_at BRIN range), then every day of the month joined on.
+  const { rows } = await db.query<{ date: string; erased: number; failed: number }>(
+    `WITH counted AS (
+       SELECT date_trunc('day', l.erased_at AT TIME ZONE 'UTC') AS day,
+              count(*) FILTER (WHERE l.outcome IN ('erased', 'purged'))::int AS erased,
+              count(*) FILTER (WHERE l.outcome = 'failed')::int AS failed
+         FROM lethe_ledger l
+        WHERE l.erased_at >= $1 AND l.erased_at < $2 AND ${notReconcile}
+        GROUP BY 1)
+     SELECT to_char(d.day, 'YYYY-MM-DD') AS date, coalesce(c.erased, 0) AS erased, coalesce(c.failed, 0) AS failed
+       FROM generate_series(($1::timestamptz AT TIME ZONE 'UTC')::date, (($3::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond')::date, interval '1 day') AS d(day)
+       LEFT JOIN counted c ON c.day = d.day
+      ORDER BY d.day`,
+    [period.start, period.end, until],
+  );
+  return rows;
+}
+
+/**
+ * Files under a legal hold at `asOf` (placed before it, not released and not past `until` by then):
+ * for a closed month, as of its end, so the figure does not change afterwards.
+ */
+export async function heldFilesAt(db: Queryable, asOf: string): Promise<{ readonly files: number; readonly holds: number }> {
+  const { rows } = await db.query<{ files: number; holds: number }>(
+    `SELECT count(DISTINCT file_key)::int AS files, count(*)::int AS holds FROM lethe_holds
+      WHERE created_at < $1 AND (released_at IS NULL OR released_at >= $1) AND (until IS NULL OR until > $1)`,
+    [asOf],
+  );
+  return { files: rows[0]?.files ?? 0, holds: rows[0]?.holds ?? 0 };
+}

@@ -3,7 +3,7 @@ import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
 import type { UnreadableRows } from '../run/summary.js';
 import { databaseNow } from './plan.js';
-import { auditMonthTotals, lastFullMonth, lateAtMonthEndErasedSince, type LegacyCleanupRows } from './report-sources.js';
+import { auditMonthTotals, dailyOutcomes, heldFilesAt, lastFullMonth, lateAtMonthEndErasedSince, type DailyOutcomes, type LegacyCleanupRows } from './report-sources.js';
 import { requestMonthTotals, type RequestMonthTotals } from '../requests/request-report.js';
 import { readSchedulers } from '../db/tables/schedulers.js';
 import { verifyExpired, type VerifyFinding } from './verify.js';
@@ -123,6 +123,10 @@ export interface ComplianceReport {
   readonly unreadable: readonly UnreadableRows[];
   /** Erasure requests (docs/rights.md#evidence): received, completed, refused with statute, overdue. */
   readonly erasure_requests: RequestMonthTotals;
+  /** Every UTC day of the month (up to now while it runs): files erased and failed attempts, from the ledger (the HTML report's chart). */
+  readonly daily: readonly DailyOutcomes[];
+  /** Files under a legal hold as of `judged_as_of` (docs/safety.md#legal-holds: a held file is never erased). */
+  readonly held: { readonly files: number; readonly holds: number };
   readonly status: ComplianceStatus;
   /** Why NON-COMPLIANT (empty when compliant). */
   readonly reasons: readonly string[];
@@ -154,7 +158,8 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
   const graceMs = o.graceMs ?? DEFAULT_COMPLIANCE_GRACE_MS;
   const periodMs = o.periodMs ?? (await schedulePeriodMs(db, o.staleAfterMs ?? 120_000));
   const allowedMs = periodMs + graceMs;
-  const [lethePurposes, worst, runs, reconciled, afterErasure, audit, erasedAfterEnd, requests] = await Promise.all([
+  const asOf = closed ? period.end : now;
+  const [lethePurposes, worst, runs, reconciled, afterErasure, audit, erasedAfterEnd, requests, daily, held] = await Promise.all([
     purposeTotals(db, period, allowedMs),
     worstLateness(db, period),
     runCounts(db, period),
@@ -162,7 +167,9 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
     afterErasureCounts(db, period),
     auditMonthTotals(db, period),
     closed ? lateAtMonthEndErasedSince(db, period, allowedMs, notReconcile) : 0,
-    requestMonthTotals(db, period, closed ? period.end : now),
+    requestMonthTotals(db, period, asOf),
+    dailyOutcomes(db, period, asOf, notReconcile),
+    heldFilesAt(db, asOf),
   ]);
   const purposes = audit.legacy.rows > 0 ? [...lethePurposes, legacyTotals(audit.legacy)] : lethePurposes;
   // A closed month: only files already late at its end (so still late now) are checked.
@@ -198,9 +205,9 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
     month: period.month, period_start: period.start, period_end: period.end, generated_at: now, month_complete: Date.parse(period.end) <= Date.parse(now),
     schedule_period_seconds: Math.round(periodMs / 1000), grace_seconds: Math.round(graceMs / 1000), allowed_lateness_seconds: Math.round(allowedMs / 1000),
     totals, by_purpose: purposes, worst_lateness: worst, legacy: audit.legacy,
-    reconciliation: reconcile(audit.runbook, totals, afterErasure.purged), judged_as_of: closed ? period.end : now,
+    reconciliation: reconcile(audit.runbook, totals, afterErasure.purged), judged_as_of: asOf,
     runs, reconciled, after_erasure: afterErasure,
-    still_present: stillPresent, unreadable: verify.unreadable, erasure_requests: requests,
+    still_present: stillPresent, unreadable: verify.unreadable, erasure_requests: requests, daily, held,
     status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons, notes,
   };
 }
