@@ -113,6 +113,42 @@ describe('a parent directory swapped for a symlink mid-batch', () => {
   });
 });
 
+describe('a parent directory swapped for a symlink between batches (docs/safety.md#file-storage)', () => {
+  it('the next batch checks its directories again: every key of it is refused and nothing outside the root is deleted', async () => {
+    const keys = await batchWithVictims(8);
+    const storage = new FileStorage({ root });
+    const first = await storage.deleteMany(keys.slice(0, 4));
+    expect(first).toEqual(keys.slice(0, 4).map((key) => ({ key, outcome: 'erased' })));
+    await swapForSymlink();
+    const second = await storage.deleteMany(keys.slice(4));
+    for (const o of second) expect(o).toMatchObject({ outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, retryable: false });
+    expect(await outsideFiles()).toEqual(victims(8));
+    expect((await readdir(join(root, 'd-moved'))).sort()).toEqual(['4.pdf', '5.pdf', '6.pdf', '7.pdf']);
+  });
+
+  it('a directory moved away and back between batches is checked again and used (same tree, same outcome)', async () => {
+    const keys = await batchWithVictims(4);
+    const storage = new FileStorage({ root });
+    expect((await storage.deleteMany(keys.slice(0, 2))).map((o) => o.outcome)).toEqual(['erased', 'erased']);
+    await rename(join(root, 'd'), join(root, 'd-moved'));
+    await rename(join(root, 'd-moved'), join(root, 'd'));
+    expect((await storage.deleteMany(keys.slice(2))).map((o) => o.outcome)).toEqual(['erased', 'erased']);
+    expect(await readdir(join(root, 'd'))).toEqual([]);
+    expect(await outsideFiles()).toEqual(victims(4));
+  });
+
+  it('a symlinked directory that stays inside the root still works; one leading out is refused (per-key path, as before)', async () => {
+    await put(join(root, 'real', 'a.pdf'), 'a');
+    await symlink(join(root, 'real'), join(root, 'alias'));
+    await put(join(outside, 'b.pdf'), 'precious b');
+    await symlink(outside, join(root, 'out'));
+    const out = await new FileStorage({ root }).deleteMany(['alias/a.pdf', 'out/b.pdf']);
+    expect(out.map((o) => [o.key, o.outcome, o.code ?? null])).toEqual([['alias/a.pdf', 'erased', null], ['out/b.pdf', 'refused', ErrorCodes.KEY_OUTSIDE_ROOT]]);
+    expect(await readdir(join(root, 'real'))).toEqual([]);
+    expect(await outsideFiles()).toEqual({ 'b.pdf': 'precious b' });
+  });
+});
+
 describe('names whose unlink would not erase the data', () => {
   /** h/a.pdf + h/b.pdf: two names of one file; h/c.pdf: a second name of a file outside; s/link.pdf: a symlink. */
   async function linkedTree(): Promise<void> {

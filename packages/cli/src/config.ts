@@ -73,7 +73,7 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   policies: { kind: 'object' },
   batchSize: { kind: 'int', env: 'LETHE_BATCH_SIZE', min: 1, max: 10_000 },
   deletesPerSecond: { kind: 'int', env: 'LETHE_DELETES_PER_SECOND', min: 0, max: 1_000_000 },
-  threads: { kind: 'int', env: 'LETHE_THREADS', min: 1, max: 32 },
+  threads: { kind: 'int', env: 'LETHE_THREADS', min: 0, max: 32 },
   maxBatchesInFlight: { kind: 'int', env: 'LETHE_MAX_BATCHES_IN_FLIGHT', min: 1, max: 64 },
   lockWaitMs: { kind: 'int', env: 'LETHE_LOCK_WAIT_MS', min: 0, max: 86_400_000 },
   progressIntervalMs: { kind: 'int', env: 'LETHE_PROGRESS_INTERVAL_MS', min: 10, max: 600_000 },

@@ -24,7 +24,11 @@ export interface EngineOptions {
   /** Storage deletes per second; 0 = no limit. Default: none for files, 3000 for S3. */
   readonly deletesPerSecond?: number;
   readonly maxBatchesInFlight?: number;
-  /** Worker threads in the storage pool. */
+  /**
+   * Worker threads in the storage pool. Default: 0 for `file://` storage (deletes run on this
+   * thread: libuv's pool does the I/O for every thread alike, and starting workers costs more than
+   * they save; docs/performance.md#peers), 2 for S3. 0 is for `file://` only.
+   */
   readonly threads?: number;
   /** Deletes in flight inside one worker (unlinks, or DeleteObjects requests). Files: 64 (beat 32 in 7 of 8 paired bench rounds, docs/performance.md). */
   readonly deleteConcurrency?: number;
@@ -122,6 +126,13 @@ function int(name: string, value: number | undefined, fallback: number, min: num
   return value;
 }
 
+/** docs/performance.md#peers: file deletes in this thread by default; S3 in 2 workers (the SDK's CPU). */
+function resolveThreads(value: number | undefined, isFile: boolean): number {
+  const threads = int('threads', value, isFile ? 0 : 2, 0, 32);
+  if (threads === 0 && !isFile) throw new ConfigError('threads: 0 (deletes on the main thread) is for file:// storage; S3 needs from 1 to 32 worker threads, got 0');
+  return threads;
+}
+
 function share(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${name}: must be a share above 0 and at most 1, like 0.5, got ${JSON.stringify(value)}`);
@@ -150,7 +161,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     batchSize: int('batchSize', o.batchSize, 1000, 1, 10_000),
     deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, isS3 ? 3000 : 0, 0, 1_000_000),
     maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight, 4, 1, 64),
-    threads: int('threads', o.threads, 2, 1, 32),
+    threads: resolveThreads(o.threads, storage !== null && !isPort(storage) && storage.kind === 'file'),
     deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, isS3 ? 4 : 64, 1, 1024),
     lockWaitMs: int('lockWaitMs', o.lockWaitMs, 0, 0, 86_400_000),
     summaryErasedKeys: int('summaryErasedKeys', o.summaryErasedKeys, 1000, 0, 100_000),

@@ -16,25 +16,36 @@ export interface WorkerPoolOptions {
  */
 export class WorkerPoolStorage implements StoragePort {
   readonly describe: string;
-  readonly #pool: Piscina;
   readonly #config: StorageConfig;
+  readonly #threads: number;
+  #poolInstance: Piscina | undefined;
   #local: Promise<StoragePort> | undefined;
 
   constructor(config: StorageConfig, options: WorkerPoolOptions) {
     this.#config = config;
+    this.#threads = options.threads;
     this.describe = describeStorage(config);
+    if (trashCapable(config)) this.#withTrash();
+  }
+
+  /**
+   * Started on the first batch, not at construction: a run with nothing expired (or a command
+   * that only reads) starts no threads (each costs ~0.2 s of CPU; docs/performance.md#peers).
+   */
+  get #pool(): Piscina {
+    if (this.#poolInstance) return this.#poolInstance;
     const fromSource = import.meta.url.endsWith('.ts');
     const filename = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
-    this.#pool = new Piscina({
+    this.#poolInstance = new Piscina({
       filename,
-      minThreads: options.threads,
-      maxThreads: options.threads,
+      minThreads: this.#threads,
+      maxThreads: this.#threads,
       idleTimeout: 60_000,
-      workerData: { storage: config },
+      workerData: { storage: this.#config },
       // Under tests the engine runs from TypeScript sources, which Node 20 cannot load in a worker.
       ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
     });
-    if (trashCapable(config)) this.#withTrash();
+    return this.#poolInstance;
   }
 
   async deleteMany(keys: readonly string[]): Promise<KeyOutcome[]> {
@@ -107,7 +118,7 @@ export class WorkerPoolStorage implements StoragePort {
   }
 
   async close(): Promise<void> {
-    await this.#pool.close();
+    await this.#poolInstance?.close();
     if (this.#local) await (await this.#local).close();
   }
 }
