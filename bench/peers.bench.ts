@@ -107,7 +107,9 @@ export async function seedRows(db: BenchDatabase, n: number, dirs: number, tag: 
 }
 
 function letheArgs(db: BenchDatabase, root: string): string[] {
-  return [LETHE_BIN, 'run', '--json', '--allow-large', '--storage', `file://${root}`, '--database-url', db.url];
+  // LETHE_BENCH_LETHE_ARGS='--threads 2': extra flags for the lethe side (tuning).
+  const extra = process.env.LETHE_BENCH_LETHE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return [LETHE_BIN, 'run', '--json', '--allow-large', '--storage', `file://${root}`, '--database-url', db.url, ...extra];
 }
 
 export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log: (line: string) => void = console.log): Promise<PeersFsResult> {
@@ -118,7 +120,9 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
     const why = onPath(cmd);
     if (why) skipped[side] = why;
   }
-  const sides = (['lethe', 'bare', 'find', 'rclone'] as const).filter((s) => !(s in skipped));
+  // LETHE_BENCH_PEERS=lethe,bare: some sides only (while iterating).
+  const only = process.env.LETHE_BENCH_PEERS?.split(',');
+  const sides = (['lethe', 'bare', 'find', 'rclone'] as const).filter((s) => !(s in skipped) && (!only || only.includes(s)));
   const rates: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
   let emptyRunSeconds = Number.NaN;
   try {
