@@ -15,6 +15,8 @@ export interface LetheConfig {
   readonly policies?: Record<string, string>;
   readonly batchSize?: number;
   readonly deletesPerSecond?: number;
+  /** S3: deletes per second per key prefix (default 3500; docs/storage-s3.md#throttling). */
+  readonly deletesPerSecondPerPrefix?: number;
   readonly threads?: number;
   readonly maxBatchesInFlight?: number;
   readonly lockWaitMs?: number;
@@ -73,6 +75,7 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   policies: { kind: 'object' },
   batchSize: { kind: 'int', env: 'LETHE_BATCH_SIZE', min: 1, max: 10_000 },
   deletesPerSecond: { kind: 'int', env: 'LETHE_DELETES_PER_SECOND', min: 0, max: 1_000_000 },
+  deletesPerSecondPerPrefix: { kind: 'int', env: 'LETHE_DELETES_PER_SECOND_PER_PREFIX', min: 0, max: 1_000_000 },
   threads: { kind: 'int', env: 'LETHE_THREADS', min: 0, max: 32 },
   maxBatchesInFlight: { kind: 'int', env: 'LETHE_MAX_BATCHES_IN_FLIGHT', min: 1, max: 64 },
   lockWaitMs: { kind: 'int', env: 'LETHE_LOCK_WAIT_MS', min: 0, max: 86_400_000 },
@@ -183,7 +186,7 @@ export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
 /** The engine's options from a resolved config (the engine validates storage, policies, jobs). */
 export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions> = {}): EngineOptions {
   const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...webhookOptions(config, extra.logger), ...extra };
-  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'maxDeletesPerRun', 'blastRadiusFactor', 'blastRadiusFloor', 'breakerWindow', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
+  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'deletesPerSecondPerPrefix', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'maxDeletesPerRun', 'blastRadiusFactor', 'blastRadiusFloor', 'breakerWindow', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
     if (config[k] !== undefined) o[k] = config[k];
   }
   return o as EngineOptions;

@@ -21,8 +21,14 @@ export interface EngineOptions {
   readonly policies?: Record<string, string>;
   /** Rows per batch: one cursor read, one storage task, one outcome statement. */
   readonly batchSize?: number;
-  /** Storage deletes per second; 0 = no limit. Default: none for files, 3000 for S3. */
+  /** Storage deletes per second for the whole run; 0 = no limit (the default). */
   readonly deletesPerSecond?: number;
+  /**
+   * Storage deletes per second per key prefix (the key up to its last "/"); 0 = no limit.
+   * Default: none for files, 3500 for S3, its documented write rate per partitioned prefix
+   * (docs/storage-s3.md#throttling).
+   */
+  readonly deletesPerSecondPerPrefix?: number;
   readonly maxBatchesInFlight?: number;
   /**
    * Worker threads in the storage pool. Default: 0 for `file://` storage (deletes run on this
@@ -83,6 +89,7 @@ export interface ResolvedOptions {
   readonly policies: PolicySet;
   readonly batchSize: number;
   readonly deletesPerSecond: number;
+  readonly deletesPerSecondPerPrefix: number;
   readonly maxBatchesInFlight: number;
   readonly threads: number;
   readonly deleteConcurrency: number;
@@ -117,6 +124,9 @@ export const silentLogger: Logger = {
   debug: () => {},
   child: () => silentLogger,
 };
+
+/** S3's documented rate: 3,500 PUT/COPY/POST/DELETE per second per partitioned prefix (docs/storage-s3.md#throttling). */
+export const S3_DELETES_PER_PREFIX = 3500;
 
 function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -159,7 +169,8 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     jobs: validateJobsTableNames({ ...DEFAULT_JOBS_TABLE, ...o.jobs }),
     policies: o.policies === undefined ? DEFAULT_POLICIES : parsePolicies(o.policies),
     batchSize: int('batchSize', o.batchSize, 1000, 1, 10_000),
-    deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, isS3 ? 3000 : 0, 0, 1_000_000),
+    deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, 0, 0, 1_000_000),
+    deletesPerSecondPerPrefix: int('deletesPerSecondPerPrefix', o.deletesPerSecondPerPrefix, isS3 ? S3_DELETES_PER_PREFIX : 0, 0, 1_000_000),
     maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight, 4, 1, 64),
     threads: resolveThreads(o.threads, storage !== null && !isPort(storage) && storage.kind === 'file'),
     deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, isS3 ? 4 : 64, 1, 1024),

@@ -6,7 +6,7 @@ import type { PurposeSelection } from './expired-rows.js';
 import type { JobsTable } from './jobs-table.js';
 import { textArray, writeOutcomes, type RowOutcome } from './ledger.js';
 import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from './ports.js';
-import type { TokenBucket } from './rate-limiter.js';
+import type { DeleteLimiter } from './rate-limiter.js';
 import { beginBatch, type BatchClaim, type ClaimedBatch } from './claimed-rows.js';
 import type { FailureBreaker } from './failure-breaker.js';
 import { keysToKeep } from './shared-keys.js';
@@ -21,7 +21,7 @@ export interface PipelineContext {
   readonly pool: pg.Pool;
   readonly table: JobsTable;
   readonly storage: StoragePort;
-  readonly limiter: TokenBucket;
+  readonly limiter: DeleteLimiter;
   readonly outcomeSql: string;
   readonly runId: string;
   readonly policyVersion: number;
@@ -100,7 +100,7 @@ export async function runPipeline(source: AsyncIterable<readonly ExpiredRow[] | 
           ctx.onBatchDone();
         } else {
           const keys = distinctKeys(batch);
-          await ctx.limiter.take(keys.length, ctx.signal);
+          await ctx.limiter.admit(keys, ctx.signal);
           lap('rateLimit');
           while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
           // Two batches in flight never share a key: the first would lock the second's rows of it

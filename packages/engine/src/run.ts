@@ -20,7 +20,7 @@ import { safeNotify } from './notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from './policy.js';
 import { loadCurrentPolicies } from './policy-store.js';
 import type { ExpiredRow, RunProgress, StoragePort } from './ports.js';
-import { TokenBucket } from './rate-limiter.js';
+import { RunDeleteLimiter } from './rate-limiter.js';
 import { closeDeadWorkers, finalizeGroupIfDone, joinGroup, validateGroupId } from './run-group.js';
 import { admitToGroup, judgeGroupBlastRadius, preRunCheck, type PreRunCheck } from './run-guards.js';
 import { acquireRunLock } from './run-lock.js';
@@ -199,7 +199,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       recheckSql: recheckSql(table),
       presence: new PresenceGuard(storage, (ids) => crashedIntents(pool, runId, ids), { ...DEFAULT_PRESENCE, allowMissing: runOptions.allowMissing === true }),
       ...(runOptions.beforeRecheck ? { beforeRecheck: runOptions.beforeRecheck } : {}),
-      limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
+      limiter: new RunDeleteLimiter({ perSecond: options.deletesPerSecond, perPrefixPerSecond: options.deletesPerSecondPerPrefix, burst: options.batchSize, clock: options.clock }),
       outcomeSql: writeOutcomesSql(table, { stripFileKey: options.ledgerKeyHmacSecret !== null }),
       erasure: erasurePlan(options, runId),
       policyVersion: plan.policyVersion,

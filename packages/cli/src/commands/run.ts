@@ -97,7 +97,10 @@ export function registerRun(program: Command, ctx: CommandContext): void {
 /** A backlog run says up front what it will do: how many rows, and how long at the rate ceiling. */
 function announceBacklog(io: Io, engine: Engine, p: RunPreview): void {
   const rate = engine.options.deletesPerSecond;
-  const eta = rate > 0 ? `; at most ${rate}/s, so at least ${Math.ceil(p.expired / rate)}s` : '; no rate ceiling, the ETA follows in the progress lines';
+  const perPrefix = engine.options.deletesPerSecondPerPrefix;
+  const eta = rate > 0
+    ? `; at most ${rate}/s, so at least ${Math.ceil(p.expired / rate)}s`
+    : perPrefix > 0 ? `; at most ${perPrefix}/s per key prefix, the ETA follows in the progress lines` : '; no rate ceiling, the ETA follows in the progress lines';
   io.stderr.write(`Backlog: ${plural(p.expired, 'expired row')} to erase (cutoff ${p.cutoff})${eta}\n`);
 }
 
