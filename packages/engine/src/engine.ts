@@ -7,7 +7,6 @@ import type { StoragePort } from './ports.js';
 import { preflightRun } from './operations/doctor-preflight.js';
 import { checkUndoWindowAtStart, purgeBeforeRun } from './operations/purge.js';
 import { executeRun, type RunOptions } from './run.js';
-import { FileStorage } from './storage/fs.js';
 import { WorkerPoolStorage } from './storage/worker-pool.js';
 import type { RunSummary } from './summary.js';
 
@@ -21,7 +20,7 @@ export interface MigrateCallOptions {
 export interface Engine {
   readonly pool: pg.Pool;
   readonly options: ResolvedOptions;
-  /** The storage port (deletes in worker threads for S3 and for file configs with threads >= 1). */
+  /** The storage port (deletes in worker threads, or on this thread with threads 0). */
   storage(): StoragePort;
   migrate(options?: MigrateCallOptions): Promise<MigrateReport>;
   run(options?: RunOptions): Promise<RunSummary>;
@@ -41,8 +40,6 @@ export function createEngine(input: EngineOptions): Engine {
       const s = options.storage;
       if (s === null) throw new ConfigError('LETHE_STORAGE: a storage URL is required, e.g. file:///var/lib/docs or s3://bucket/prefix');
       if ('deleteMany' in s) storage = s;
-      // threads 0 (the file:// default): the adapter on this thread, no workers to start (docs/performance.md#peers).
-      else if (s.kind === 'file' && options.threads === 0) storage = new FileStorage({ root: s.root, concurrency: s.concurrency ?? options.deleteConcurrency });
       else storage = new WorkerPoolStorage(s.concurrency === undefined ? { ...s, concurrency: options.deleteConcurrency } : s, { threads: options.threads });
     }
     return storage;

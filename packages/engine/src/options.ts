@@ -33,7 +33,7 @@ export interface EngineOptions {
   /**
    * Worker threads in the storage pool. Default: 0 for `file://` storage (deletes run on this
    * thread: libuv's pool does the I/O for every thread alike, and starting workers costs more than
-   * they save; docs/performance.md#peers), 2 for S3. 0 is for `file://` only.
+   * they save; docs/performance.md#peers), 2 for S3 (the SDK's CPU per request). 0 = no threads.
    */
   readonly threads?: number;
   /** Deletes in flight inside one worker (unlinks, or DeleteObjects requests). Files: 64 (beat 32 in 7 of 8 paired bench rounds, docs/performance.md). */
@@ -138,9 +138,7 @@ function int(name: string, value: number | undefined, fallback: number, min: num
 
 /** docs/performance.md#peers: file deletes in this thread by default; S3 in 2 workers (the SDK's CPU). */
 function resolveThreads(value: number | undefined, isFile: boolean): number {
-  const threads = int('threads', value, isFile ? 0 : 2, 0, 32);
-  if (threads === 0 && !isFile) throw new ConfigError('threads: 0 (deletes on the main thread) is for file:// storage; S3 needs from 1 to 32 worker threads, got 0');
-  return threads;
+  return int('threads', value, isFile ? 0 : 2, 0, 32);
 }
 
 function share(name: string, value: number | undefined, fallback: number): number {

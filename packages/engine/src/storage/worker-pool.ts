@@ -1,9 +1,11 @@
 import { Piscina } from 'piscina';
 import { ErrorCodes, LetheError } from '../errors.js';
 import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from '../ports.js';
+import { runBatchTask, type WorkerTask } from './batch-task.js';
 import { createStorage, describeStorage, type StorageConfig } from './config.js';
 
 export interface WorkerPoolOptions {
+  /** 0: no threads, batches run on this thread's adapter (docs/performance.md#peers). */
   readonly threads: number;
 }
 
@@ -49,7 +51,17 @@ export class WorkerPoolStorage implements StoragePort {
   }
 
   async deleteMany(keys: readonly string[]): Promise<KeyOutcome[]> {
-    return (await this.#pool.run({ keys: [...keys] })) as KeyOutcome[];
+    return this.#run({ keys: [...keys] });
+  }
+
+  /** A batch in a worker, or with threads 0 on this thread's adapter (the same outcomes either way). */
+  async #run(task: WorkerTask): Promise<KeyOutcome[]> {
+    if (this.#threads === 0) {
+      return runBatchTask(() => this.#localStorage(), task, () => {
+        this.#local = undefined;
+      });
+    }
+    return (await this.#pool.run(task)) as KeyOutcome[];
   }
 
   /** Undo window: moves into the trash run in the workers (the hot path), restores and purges here. */
@@ -60,7 +72,7 @@ export class WorkerPoolStorage implements StoragePort {
 
   #withTrash(): void {
     const self = this as { -readonly [K in 'trashMany' | 'restoreFromTrash' | 'purgeTrash' | 'checkUndoWindow']: WorkerPoolStorage[K] };
-    self.trashMany = async (items) => (await this.#pool.run({ trash: items.map((i) => ({ key: i.key, trashKey: i.trashKey })) })) as KeyOutcome[];
+    self.trashMany = async (items) => this.#run({ trash: items.map((i) => ({ key: i.key, trashKey: i.trashKey })) });
     self.restoreFromTrash = async (trash, key) => {
       const local = await this.#localStorage();
       return local.restoreFromTrash ? local.restoreFromTrash(trash, key) : { outcome: 'failed', code: 'LETHE_E_CONFIG', message: `${this.describe} has no undo window (trash)` };
