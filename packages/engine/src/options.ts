@@ -31,9 +31,9 @@ export interface EngineOptions {
   readonly deletesPerSecondPerPrefix?: number;
   readonly maxBatchesInFlight?: number;
   /**
-   * Worker threads in the storage pool. Default: 0 for `file://` storage (deletes run on this
-   * thread: libuv's pool does the I/O for every thread alike, and starting workers costs more than
-   * they save; docs/performance.md#peers), 2 for S3 (the SDK's CPU per request). 0 = no threads.
+   * Worker threads in the storage pool. Default 0: batches run on this thread's adapter (libuv's
+   * pool does file I/O for every thread alike, S3 requests are network waits, and starting workers,
+   * each loading its adapter and the SDK, cost a CLI run more than they saved; docs/performance.md#peers).
    */
   readonly threads?: number;
   /** Deletes in flight inside one worker (unlinks, or DeleteObjects requests). Files: 64 (beat 32 in 7 of 8 paired bench rounds, docs/performance.md). */
@@ -136,11 +136,6 @@ function int(name: string, value: number | undefined, fallback: number, min: num
   return value;
 }
 
-/** docs/performance.md#peers: file deletes in this thread by default; S3 in 2 workers (the SDK's CPU). */
-function resolveThreads(value: number | undefined, isFile: boolean): number {
-  return int('threads', value, isFile ? 0 : 2, 0, 32);
-}
-
 function share(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${name}: must be a share above 0 and at most 1, like 0.5, got ${JSON.stringify(value)}`);
@@ -170,7 +165,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, 0, 0, 1_000_000),
     deletesPerSecondPerPrefix: int('deletesPerSecondPerPrefix', o.deletesPerSecondPerPrefix, isS3 ? S3_DELETES_PER_PREFIX : 0, 0, 1_000_000),
     maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight, 4, 1, 64),
-    threads: resolveThreads(o.threads, storage !== null && !isPort(storage) && storage.kind === 'file'),
+    threads: int('threads', o.threads, 0, 0, 32),
     deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, isS3 ? 4 : 64, 1, 1024),
     lockWaitMs: int('lockWaitMs', o.lockWaitMs, 0, 0, 86_400_000),
     summaryErasedKeys: int('summaryErasedKeys', o.summaryErasedKeys, 1000, 0, 100_000),

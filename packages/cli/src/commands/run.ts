@@ -36,7 +36,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
     .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
     .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
-    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0 for file://, deletes on the main thread, 2 for S3; docs/performance.md#peers)')
+    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
     .option('--allow-large', 'proceed past the blast-radius guard (after checking `lethe plan`); a --backlog run the guard would refuse exits 2 without it, and without pausing the schedule')
     .option('--allow-missing', 'record files that storage does not hold as already absent instead of stopping the run (after checking the mount or prefix)')
