@@ -43,6 +43,8 @@ export interface PeersFsResult {
   readonly skipped: Partial<Record<PeerSide, string>>;
   /** `lethe run` with nothing expired: median wall seconds over 5 runs. */
   readonly emptyRunSeconds: number;
+  /** A Node process that does nothing (the bare child over 0 files): median wall seconds over 5. */
+  readonly nodeStartSeconds: number;
 }
 
 function onPath(command: string): string | null {
@@ -125,6 +127,7 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
   const sides = (['lethe', 'bare', 'find', 'rclone'] as const).filter((s) => !(s in skipped) && (!only || only.includes(s)));
   const rates: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
   let emptyRunSeconds = Number.NaN;
+  let nodeStartSeconds = Number.NaN;
   try {
     await createJobs(db.pool);
     const migrator = createEngine({ databaseUrl: db.url });
@@ -170,7 +173,10 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
     await mkdir(emptyDir, { recursive: true });
     for (let i = 0; i < 5; i++) empty.push((await timed(process.execPath, letheArgs(db, emptyDir), userEnv())).seconds);
     emptyRunSeconds = median(empty);
-    log(`empty run (nothing expired): ${empty.map((s) => s.toFixed(3)).join(' ')} s, median ${emptyRunSeconds.toFixed(3)} s`);
+    const bareStart: number[] = [];
+    for (let i = 0; i < 5; i++) bareStart.push((await timed(process.execPath, [BARE_CHILD, emptyDir, '0', '1'], userEnv({ UV_THREADPOOL_SIZE: '16' }))).seconds);
+    nodeStartSeconds = median(bareStart);
+    log(`empty run (nothing expired): ${empty.map((s) => s.toFixed(3)).join(' ')} s, median ${emptyRunSeconds.toFixed(3)} s; a Node process doing nothing: ${nodeStartSeconds.toFixed(3)} s`);
   } finally {
     await rm(root, { recursive: true, force: true });
     await db.drop();
@@ -184,7 +190,7 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
     log(`${s.padEnd(7)} ${String(Math.round(filesPerSecond[s]!)).padStart(7)}   ${s === 'lethe' ? '      -' : letheVs[s]!.toFixed(3).padStart(7)}        ${s === 'lethe' ? '' : perRound}`);
   }
   for (const [s, why] of Object.entries(skipped)) log(`${s.padEnd(7)} skipped: ${why}`);
-  return { n, dirs, filesPerSecond, letheVs, skipped, emptyRunSeconds };
+  return { n, dirs, filesPerSecond, letheVs, skipped, emptyRunSeconds, nodeStartSeconds };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
