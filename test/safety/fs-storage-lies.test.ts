@@ -81,6 +81,24 @@ describe('a parent directory swapped for a symlink mid-batch', () => {
     expect((await readdir(join(root, 'd-moved'))).sort()).toEqual(['3.pdf', '4.pdf', '5.pdf', '6.pdf', '7.pdf', '8.pdf', '9.pdf']);
   });
 
+  it('deleteMany: a directory moved out of the root mid-batch, a symlink to it left in its place, has its remaining files kept (refused)', async () => {
+    const keys = Array.from({ length: 6 }, (_, i) => `d/${i}.pdf`);
+    for (let i = 0; i < 6; i++) await put(join(root, 'd', `${i}.pdf`), `inside ${i}`);
+    const moved = join(outside, 'd');
+    const storage = new FileStorage({
+      root, concurrency: 1,
+      beforeKey: async (key) => {
+        if (key !== 'd/2.pdf') return;
+        await rename(join(root, 'd'), moved);
+        await symlink(moved, join(root, 'd'));
+      },
+    });
+    const out = await storage.deleteMany(keys);
+    expect(out.slice(0, 2).map((o) => o.outcome)).toEqual(['erased', 'erased']);
+    for (const o of out.slice(2)) expect(o).toMatchObject({ outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, retryable: false });
+    expect((await readdir(moved)).sort()).toEqual(['2.pdf', '3.pdf', '4.pdf', '5.pdf']);
+  });
+
   it('trashMany resolves every key: nothing outside the root is moved into the trash', async () => {
     const keys = await batchWithVictims(6);
     const storage = new FileStorage({ root, concurrency: 1, beforeKey: async (key) => (key === 'd/2.pdf' ? swapForSymlink() : undefined) });

@@ -1,4 +1,4 @@
-import { accessSync, close as closeThen, constants as fsConstants, fstat as fstatThen, lstat as lstatThen, open as openThen, readlink as readlinkThen, realpath as realpathThen, stat as statThen, unlink as unlinkThen, type Stats } from 'node:fs';
+import { accessSync, close as closeThen, constants as fsConstants, lstat as lstatThen, open as openThen, readlink as readlinkThen, realpath as realpathThen, unlink as unlinkThen, type Stats } from 'node:fs';
 import { lstat, opendir, realpath } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCodes, LetheError } from '../errors.js';
@@ -81,8 +81,8 @@ export class FileStorage implements StoragePort {
    * The hot path (one call per file). The key has passed `checkKey` (relative, no `.`/`..`/empty
    * segments, no backslash), so its paths are plain string work: no path.join per file. On Linux
    * its directory is pinned by an fd for this batch (DirectoryPins: opened and checked inside the
-   * root once per batch, never cached across batches), the key's own path must still lead to that
-   * directory, and the leaf is lstat'ed and unlinked through the fd; elsewhere, or for a symlinked
+   * root once per batch, never cached across batches), it must still be where it was checked, and
+   * the leaf is lstat'ed and unlinked through the fd; elsewhere, or for a symlinked
    * directory, each key resolves its parent again.
    */
   async #deleteOne(rootReal: string, rootPrefix: string, key: string, pins: DirectoryPins | null): Promise<KeyOutcome> {
@@ -95,7 +95,7 @@ export class FileStorage implements StoragePort {
     const pin = await pins.get(slash < 0 ? '' : key.slice(0, slash));
     if (pin === FALLBACK) return eraseFile(rootReal, rootPrefix, key);
     if ('failure' in pin) return pin.failure(key);
-    return erasePinned(pin, slash < 0 ? null : rootPrefix + key.slice(0, slash), key.slice(slash + 1), rootReal, rootPrefix, key);
+    return erasePinned(pin, key.slice(slash + 1), rootReal, rootPrefix, key);
   }
 
   /** Undo window: renames into `.lethe/trash/` (see fs-trash.ts). */
@@ -217,31 +217,30 @@ function eraseLeaf(path: string, key: string): Promise<KeyOutcome> {
 }
 
 /**
- * A key in a pinned directory. Two lstats at once: of the key's directory by its path (it must
- * still be the pinned directory, same device and inode: a directory swapped since the pin, for a
- * symlink or anything else, sends the key to the per-key path, which refuses one that leads out),
- * and of the leaf through the fd; then the unlink through the fd, which walks no path component
- * that could be swapped (docs/safety.md#file-storage). `dirPath` null: a key at the root itself.
+ * A key in a pinned directory. Two calls at once: where the pinned directory is now (`readlink`
+ * of its fd: it must still be at the real path it was checked at; a directory moved since the
+ * pin, renamed away or out of the root with a symlink put in its place, sends the key to the
+ * per-key path, which refuses one that leads out), and an lstat of the leaf through the fd; then
+ * the unlink through the fd, which walks no path component that could be swapped
+ * (docs/safety.md#file-storage).
  */
-function erasePinned(pin: PinnedDirectory, dirPath: string | null, name: string, rootReal: string, rootPrefix: string, key: string): Promise<KeyOutcome> {
+function erasePinned(pin: PinnedDirectory, name: string, rootReal: string, rootPrefix: string, key: string): Promise<KeyOutcome> {
   const path = pin.base + name;
   return new Promise((resolve) => {
     let leaf: { readonly st: Stats } | { readonly error: NodeJS.ErrnoException } | undefined;
-    let sameDir = dirPath === null ? true : undefined;
+    let inPlace: boolean | undefined;
     const settle = (): void => {
-      if (leaf === undefined || sameDir === undefined) return;
-      if (!sameDir) return resolve(eraseFile(rootReal, rootPrefix, key));
+      if (leaf === undefined || inPlace === undefined) return;
+      if (!inPlace) return resolve(eraseFile(rootReal, rootPrefix, key));
       if ('error' in leaf) return resolve(fsFailure(key, leaf.error));
       const refusal = leafRefusal(key, leaf.st);
       if (refusal) return resolve(refusal);
       unlinkThen(path, (error) => resolve(error ? fsFailure(key, error) : { key, outcome: 'erased' }));
     };
-    if (dirPath !== null) {
-      statThen(dirPath, { bigint: false }, (error, st) => {
-        sameDir = !error && st.ino === pin.ino && st.dev === pin.dev;
-        settle();
-      });
-    }
+    readlinkThen(pin.fdPath, (error, real) => {
+      inPlace = !error && real === pin.real;
+      settle();
+    });
     lstatThen(path, (error, st) => {
       leaf = error ? { error } : { st };
       settle();
@@ -275,19 +274,21 @@ const MAX_PINS = 256;
 const FALLBACK = Symbol('per-key path');
 interface PinnedDirectory {
   readonly fd: number;
+  /** `/proc/self/fd/<fd>` */
+  readonly fdPath: string;
   /** `/proc/self/fd/<fd>/` */
   readonly base: string;
-  readonly dev: number;
-  readonly ino: number;
+  /** The directory's real path when it was checked inside the root. */
+  readonly real: string;
 }
 type Pin = PinnedDirectory | { readonly failure: (key: string) => KeyOutcome } | typeof FALLBACK;
 
 /**
  * One batch's directories, each opened once (O_DIRECTORY | O_NOFOLLOW) and checked inside the
  * root by the fd's own path (`readlink /proc/self/fd/<fd>`, what the kernel resolved, so a
- * symlinked component above it counts as resolved). Each key then checks that its path still
- * leads to that directory (erasePinned) and acts through the fd, so nothing between that check and
- * the unlink can redirect it. Closed at the end of the batch, so the next batch opens and checks
+ * symlinked component above it counts as resolved). Each key then checks that the directory is
+ * still at that path (erasePinned) and acts through the fd, so nothing between that check and the
+ * unlink can redirect it. Closed at the end of the batch, so the next batch opens and checks
  * again (docs/safety.md#file-storage). A directory that is itself
  * a symlink (ELOOP), one that cannot be opened, or any surprise while pinning, falls back to the
  * per-key path.
@@ -323,10 +324,7 @@ class DirectoryPins {
         readlinkThen(base, (error2, real) => {
           if (error2) return closeThen(fd, () => resolve(FALLBACK));
           if (real !== this.#rootReal && !real.startsWith(this.#rootPrefix)) return closeThen(fd, () => resolve({ failure: outsideRoot }));
-          fstatThen(fd, (error3, st) => {
-            if (error3) return closeThen(fd, () => resolve(FALLBACK));
-            resolve({ fd, base: `${base}/`, dev: st.dev, ino: st.ino });
-          });
+          resolve({ fd, fdPath: base, base: `${base}/`, real });
         });
       });
     });
