@@ -54,7 +54,7 @@ const SUITES: readonly Suite[] = [
     run: async (log) => {
       // The CLI process as users run it, start included (docs/performance.md#peers). A side whose
       // tool is missing is skipped, with the reason (apt-get install -y findutils rclone).
-      const r = await runPeersFsBench(20_000, 2, 100, log);
+      const r = await runPeersFsBench(15_000, 2, 100, log);
       const ratio = (side: 'bare' | 'find' | 'rclone'): number | string => r.letheVs[side] ?? r.skipped[side] ?? 'not measured';
       return { 'peers.vsBare': ratio('bare'), 'peers.vsFind': ratio('find'), 'peers.vsRclone': ratio('rclone'), 'peers.emptyRunVsNodeStart': r.emptyRunSeconds / r.nodeStartSeconds };
     },
