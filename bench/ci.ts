@@ -19,6 +19,7 @@ import { s3Availability } from '../test/support/s3-server.js';
 import { runFsBench } from './fs-end-to-end.bench.js';
 import { runMemoryBench } from './memory.bench.js';
 import { runOldMethodBench } from './old-method.bench.js';
+import { runPeersFsBench } from './peers.bench.js';
 import { runS3Bench } from './s3-end-to-end.bench.js';
 import { runSelectionBench } from './selection.bench.js';
 
@@ -35,7 +36,8 @@ interface Suite {
   readonly name: string;
   /** Why the suite cannot run here, or null. */
   readonly unavailable?: () => string | null;
-  readonly run: (log: (line: string) => void) => Promise<Record<string, number>>;
+  /** Ratios by metric; a string instead of a ratio says why that metric was skipped (a peer tool missing). */
+  readonly run: (log: (line: string) => void) => Promise<Record<string, number | string>>;
 }
 
 /** Short versions: sizes that keep each ratio meaningful while the whole guard stays near two minutes. */
@@ -45,6 +47,16 @@ const SUITES: readonly Suite[] = [
     run: async (log) => {
       const r = await runFsBench(10_000, 3, log);
       return { 'fs.ratio': r.ratio };
+    },
+  },
+  {
+    name: 'peers',
+    run: async (log) => {
+      // The CLI process as users run it, start included (docs/performance.md#peers). A side whose
+      // tool is missing is skipped, with the reason (apt-get install -y findutils rclone).
+      const r = await runPeersFsBench(15_000, 2, 100, log);
+      const ratio = (side: 'bare' | 'find' | 'rclone'): number | string => r.letheVs[side] ?? r.skipped[side] ?? 'not measured';
+      return { 'peers.vsBare': ratio('bare'), 'peers.vsFind': ratio('find'), 'peers.vsRclone': ratio('rclone'), 'peers.emptyRunVsNodeStart': r.emptyRunSeconds / r.nodeStartSeconds };
     },
   },
   {
@@ -120,7 +132,9 @@ async function runSuite(suite: Suite, thresholds: Readonly<Record<string, Thresh
   console.log(`\n[bench:ci] ${suite.name} (load average ${load()})`);
   try {
     const figures = await suite.run((line) => console.log(`  ${line}`));
-    const rows = Object.entries(figures).map(([metric, value]) => judge(metric, value, thresholds[metric]));
+    const rows = Object.entries(figures).map(([metric, value]): Row => (typeof value === 'string'
+      ? { metric, value: null, threshold: '', goal: thresholds[metric]?.goal ?? '', verdict: 'skipped', note: value }
+      : judge(metric, value, thresholds[metric])));
     // A threshold whose ratio the suite did not report is a failure, not a silent pass.
     for (const m of metrics) if (!(m in figures)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'FAIL', note: 'not reported by the suite' });
     return rows;

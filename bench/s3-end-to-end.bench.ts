@@ -13,7 +13,7 @@
  *
  * Env: LETHE_BENCH_S3_OBJECTS (N), LETHE_TEST_S3_ENDPOINT (else a moto_server is started here),
  * LETHE_BENCH_DATABASE_URL (else local Postgres). The engine runs from TypeScript sources (no
- * build needed); its S3 token bucket is off (deletesPerSecond 0) so the store sets the pace.
+ * build needed); its S3 pace is off (deletesPerSecond and deletesPerSecondPerPrefix 0) so the store sets it.
  * Seeding is the slow part: moto stores at most about 200 objects/s, so N=20000 and 2 rounds put
  * about 80k objects (7 minutes on an idle 2-core machine, much longer on a busy one).
  */
@@ -81,7 +81,7 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
       ...(parseStorageUrl(`s3://${BUCKET}/lethe/?endpoint=${encodeURIComponent(server.endpoint)}&forcePathStyle=true&region=${server.region}`) as S3StorageConfig),
       credentials: server.credentials,
     };
-    engine = createEngine({ databaseUrl: db.url, storage, threads: THREADS, deletesPerSecond: 0 });
+    engine = createEngine({ databaseUrl: db.url, storage, threads: THREADS, deletesPerSecond: 0, deletesPerSecondPerPrefix: 0 });
     await engine.migrate();
     const pool = db.pool;
     const seedRun = async (count: number): Promise<void> => {

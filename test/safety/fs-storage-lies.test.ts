@@ -81,6 +81,24 @@ describe('a parent directory swapped for a symlink mid-batch', () => {
     expect((await readdir(join(root, 'd-moved'))).sort()).toEqual(['3.pdf', '4.pdf', '5.pdf', '6.pdf', '7.pdf', '8.pdf', '9.pdf']);
   });
 
+  it('deleteMany: a directory moved out of the root mid-batch, a symlink to it left in its place, has its remaining files kept (refused)', async () => {
+    const keys = Array.from({ length: 6 }, (_, i) => `d/${i}.pdf`);
+    for (let i = 0; i < 6; i++) await put(join(root, 'd', `${i}.pdf`), `inside ${i}`);
+    const moved = join(outside, 'd');
+    const storage = new FileStorage({
+      root, concurrency: 1,
+      beforeKey: async (key) => {
+        if (key !== 'd/2.pdf') return;
+        await rename(join(root, 'd'), moved);
+        await symlink(moved, join(root, 'd'));
+      },
+    });
+    const out = await storage.deleteMany(keys);
+    expect(out.slice(0, 2).map((o) => o.outcome)).toEqual(['erased', 'erased']);
+    for (const o of out.slice(2)) expect(o).toMatchObject({ outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, retryable: false });
+    expect((await readdir(moved)).sort()).toEqual(['2.pdf', '3.pdf', '4.pdf', '5.pdf']);
+  });
+
   it('trashMany resolves every key: nothing outside the root is moved into the trash', async () => {
     const keys = await batchWithVictims(6);
     const storage = new FileStorage({ root, concurrency: 1, beforeKey: async (key) => (key === 'd/2.pdf' ? swapForSymlink() : undefined) });
@@ -110,6 +128,42 @@ describe('a parent directory swapped for a symlink mid-batch', () => {
     expect(await readdir(join(outside, 't'))).toEqual([]);
     expect(await readFile(join(root, 't/1.pdf'), 'utf8')).toBe('t/1.pdf');
     expect(await readFile(join(root, 'u/2.pdf'), 'utf8')).toBe('u/2.pdf');
+  });
+});
+
+describe('a parent directory swapped for a symlink between batches (docs/safety.md#file-storage)', () => {
+  it('the next batch checks its directories again: every key of it is refused and nothing outside the root is deleted', async () => {
+    const keys = await batchWithVictims(8);
+    const storage = new FileStorage({ root });
+    const first = await storage.deleteMany(keys.slice(0, 4));
+    expect(first).toEqual(keys.slice(0, 4).map((key) => ({ key, outcome: 'erased' })));
+    await swapForSymlink();
+    const second = await storage.deleteMany(keys.slice(4));
+    for (const o of second) expect(o).toMatchObject({ outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, retryable: false });
+    expect(await outsideFiles()).toEqual(victims(8));
+    expect((await readdir(join(root, 'd-moved'))).sort()).toEqual(['4.pdf', '5.pdf', '6.pdf', '7.pdf']);
+  });
+
+  it('a directory moved away and back between batches is checked again and used (same tree, same outcome)', async () => {
+    const keys = await batchWithVictims(4);
+    const storage = new FileStorage({ root });
+    expect((await storage.deleteMany(keys.slice(0, 2))).map((o) => o.outcome)).toEqual(['erased', 'erased']);
+    await rename(join(root, 'd'), join(root, 'd-moved'));
+    await rename(join(root, 'd-moved'), join(root, 'd'));
+    expect((await storage.deleteMany(keys.slice(2))).map((o) => o.outcome)).toEqual(['erased', 'erased']);
+    expect(await readdir(join(root, 'd'))).toEqual([]);
+    expect(await outsideFiles()).toEqual(victims(4));
+  });
+
+  it('a symlinked directory that stays inside the root still works; one leading out is refused (per-key path, as before)', async () => {
+    await put(join(root, 'real', 'a.pdf'), 'a');
+    await symlink(join(root, 'real'), join(root, 'alias'));
+    await put(join(outside, 'b.pdf'), 'precious b');
+    await symlink(outside, join(root, 'out'));
+    const out = await new FileStorage({ root }).deleteMany(['alias/a.pdf', 'out/b.pdf']);
+    expect(out.map((o) => [o.key, o.outcome, o.code ?? null])).toEqual([['alias/a.pdf', 'erased', null], ['out/b.pdf', 'refused', ErrorCodes.KEY_OUTSIDE_ROOT]]);
+    expect(await readdir(join(root, 'real'))).toEqual([]);
+    expect(await outsideFiles()).toEqual({ 'b.pdf': 'precious b' });
   });
 });
 

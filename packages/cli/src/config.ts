@@ -15,6 +15,8 @@ export interface LetheConfig {
   readonly policies?: Record<string, string | { readonly retention: string; readonly retainedUnder?: string }>;
   readonly batchSize?: number;
   readonly deletesPerSecond?: number;
+  /** S3: deletes per second per key prefix (default 3500; docs/storage-s3.md#throttling). */
+  readonly deletesPerSecondPerPrefix?: number;
   readonly threads?: number;
   readonly maxBatchesInFlight?: number;
   readonly lockWaitMs?: number;

@@ -1,12 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Logger } from '@lethe/engine';
-import { registerDaemon } from './commands/daemon.js';
-import { registerIncident } from './commands/incident.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerOperations } from './commands/operations.js';
-import { registerRun } from './commands/run.js';
-import { registerSafety } from './commands/safety.js';
-import { registerServe } from './commands/serve.js';
 import { resolveConfig, type LetheConfig } from './config.js';
 import { createLogger, LOG_FORMATS, resolveLogFormat } from './logger.js';
 import { ExitCode, reportError, UsageError, type ExitCodeValue, type Io } from './output.js';
@@ -26,8 +19,65 @@ export interface CommandContext {
 
 /** Registers one command on the program (the demo package adds `demo` this way). */
 export type RegisterCommand = (program: Command, ctx: CommandContext) => void;
+type Register = RegisterCommand;
 
-export function buildProgram(ctx: CommandContext, extra: readonly RegisterCommand[] = []): Command {
+/**
+ * Each top-level command and the module that registers it. A command line that names one loads
+ * only that module (and what it imports): `lethe run` does not load the HTTP server, the daemon or
+ * the other commands (docs/performance.md#peers). Anything else (help, a typo) loads them all.
+ */
+const COMMAND_MODULES: Readonly<Record<string, () => Promise<Register>>> = {
+  migrate: async () => (await import('./commands/migrate.js')).registerMigrate,
+  run: async () => (await import('./commands/run.js')).registerRun,
+  serve: async () => (await import('./commands/serve.js')).registerServe,
+  status: async () => (await import('./commands/status.js')).registerStatus,
+  pause: async () => (await import('./commands/pause.js')).registerPause,
+  resume: async () => (await import('./commands/resume.js')).registerResume,
+  history: async () => (await import('./commands/history.js')).registerHistory,
+  runs: async () => (await import('./commands/runs.js')).registerRuns,
+  verify: async () => (await import('./commands/verify.js')).registerVerify,
+  lookup: async () => (await import('./commands/lookup.js')).registerLookup,
+  reconcile: async () => (await import('./commands/reconcile.js')).registerReconcile,
+  report: async () => (await import('./commands/report.js')).registerReport,
+  policies: async () => (await import('./commands/policies.js')).registerPolicies,
+  plan: async () => (await import('./commands/plan.js')).registerPlan,
+  restore: async () => (await import('./commands/restore.js')).registerRestore,
+  hold: async () => (await import('./commands/holds.js')).registerHolds,
+  holds: async () => (await import('./commands/holds.js')).registerHolds,
+  unhold: async () => (await import('./commands/holds.js')).registerHolds,
+  purge: async () => (await import('./commands/purge.js')).registerPurge,
+  'verify-ledger': async () => (await import('./commands/verify-ledger.js')).registerVerifyLedger,
+  prune: async () => (await import('./commands/prune.js')).registerPrune,
+  doctor: async () => (await import('./commands/doctor.js')).registerDoctor,
+  erasures: async () => (await import('./commands/erasures.js')).registerErasures,
+  erase: async () => (await import('./commands/requests.js')).registerRequests,
+  requests: async () => (await import('./commands/requests.js')).registerRequests,
+  daemon: async () => (await import('./commands/daemon.js')).registerDaemon,
+};
+
+/** Every command, in the order `lethe --help` lists them. */
+async function allCommands(): Promise<Register[]> {
+  const [migrate, run, serve, operations, safety, incident, daemon] = await Promise.all([
+    import('./commands/migrate.js'), import('./commands/run.js'), import('./commands/serve.js'), import('./commands/operations.js'),
+    import('./commands/safety.js'), import('./commands/incident.js'), import('./commands/daemon.js'),
+  ]);
+  return [migrate.registerMigrate, run.registerRun, serve.registerServe, operations.registerOperations, safety.registerSafety, incident.registerIncident, daemon.registerDaemon];
+}
+
+/** The command a command line names (the first word that is not an option or `-c`'s value), or null. */
+function commandNamed(argv: readonly string[]): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-c' || arg === '--config') i += 1;
+    else if (arg.startsWith('-')) {
+      if (!arg.startsWith('--config=')) return null;
+    } else return Object.hasOwn(COMMAND_MODULES, arg) ? arg : null;
+  }
+  return null;
+}
+
+/** The program for a command line: only the named command's module, or every command. */
+export async function buildProgram(ctx: CommandContext, argv: readonly string[] = [], extra: readonly RegisterCommand[] = []): Promise<Command> {
   const program = new Command('lethe')
     .description('Lethe: retention deletion for documents (DPDP Act 2023), fast, safe and provable')
     .version(VERSION, '-V, --version')
@@ -36,14 +86,10 @@ export function buildProgram(ctx: CommandContext, extra: readonly RegisterComman
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
-  registerMigrate(program, ctx);
-  registerRun(program, ctx);
-  registerServe(program, ctx);
-  registerOperations(program, ctx);
-  registerSafety(program, ctx);
-  registerIncident(program, ctx);
-  registerDaemon(program, ctx);
-  if (extra.length === 0) registerDemoPointer(program);
+  const name = commandNamed(argv);
+  const registers = name === null ? await allCommands() : [await COMMAND_MODULES[name]!()];
+  for (const register of registers) register(program, ctx);
+  if (extra.length === 0 && name === null) registerDemoPointer(program);
   for (const register of extra) register(program, ctx);
   return program;
 }
@@ -80,7 +126,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       exit = code;
     },
   };
-  const program = buildProgram(ctx, options.commands ?? []);
+  const program = await buildProgram(ctx, argv, options.commands ?? []);
   program.hook('preAction', (root) => {
     const opts = root.opts<{ config?: string; logFormat?: string }>();
     globalConfigFile = opts.config;

@@ -21,7 +21,7 @@ export interface MigrateCallOptions {
 export interface Engine {
   readonly pool: pg.Pool;
   readonly options: ResolvedOptions;
-  /** The storage port (deletes in worker threads for file and S3 configs). */
+  /** The storage port (deletes in worker threads, or on this thread with threads 0). */
   storage(): StoragePort;
   migrate(options?: MigrateCallOptions): Promise<MigrateReport>;
   run(options?: RunOptions): Promise<RunSummary>;

@@ -23,10 +23,20 @@ export interface EngineOptions {
   readonly policies?: Record<string, string | { readonly retention: string; readonly retainedUnder?: string }>;
   /** Rows per batch: one cursor read, one storage task, one outcome statement. */
   readonly batchSize?: number;
-  /** Storage deletes per second; 0 = no limit. Default: none for files, 3000 for S3. */
+  /** Storage deletes per second for the whole run; 0 = no limit (the default). */
   readonly deletesPerSecond?: number;
+  /**
+   * Storage deletes per second per key prefix (the key up to its last "/"); 0 = no limit.
+   * Default: none for files, 3500 for S3, its documented write rate per partitioned prefix
+   * (docs/storage-s3.md#throttling).
+   */
+  readonly deletesPerSecondPerPrefix?: number;
   readonly maxBatchesInFlight?: number;
-  /** Worker threads in the storage pool. */
+  /**
+   * Worker threads in the storage pool. Default 0: batches run on this thread's adapter (libuv's
+   * pool does file I/O for every thread alike, S3 requests are network waits, and starting workers,
+   * each loading its adapter and the SDK, cost a CLI run more than they saved; docs/performance.md#peers).
+   */
   readonly threads?: number;
   /** Deletes in flight inside one worker (unlinks, or DeleteObjects requests). Files: 64 (beat 32 in 7 of 8 paired bench rounds, docs/performance.md). */
   readonly deleteConcurrency?: number;
@@ -83,6 +93,7 @@ export interface ResolvedOptions {
   readonly policies: PolicySet;
   readonly batchSize: number;
   readonly deletesPerSecond: number;
+  readonly deletesPerSecondPerPrefix: number;
   readonly maxBatchesInFlight: number;
   readonly threads: number;
   readonly deleteConcurrency: number;
@@ -118,6 +129,9 @@ export const silentLogger: Logger = {
   debug: () => {},
   child: () => silentLogger,
 };
+
+/** S3's documented rate: 3,500 PUT/COPY/POST/DELETE per second per partitioned prefix (docs/storage-s3.md#throttling). */
+export const S3_DELETES_PER_PREFIX = 3500;
 
 /** An integer option, bounded and defaulted by its row in SETTINGS (option-spec.ts). */
 function int(name: SettingName, value: number | undefined, storage: 'file' | 's3' = 'file'): number {
@@ -157,6 +171,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     policies: o.policies === undefined ? DEFAULT_POLICIES : parsePolicies(o.policies),
     batchSize: int('batchSize', o.batchSize),
     deletesPerSecond: int('deletesPerSecond', o.deletesPerSecond, kind),
+    deletesPerSecondPerPrefix: int('deletesPerSecondPerPrefix', o.deletesPerSecondPerPrefix, kind),
     maxBatchesInFlight: int('maxBatchesInFlight', o.maxBatchesInFlight),
     threads: int('threads', o.threads),
     deleteConcurrency: int('deleteConcurrency', o.deleteConcurrency, kind),

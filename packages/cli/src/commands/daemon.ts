@@ -36,7 +36,7 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
     .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
     .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
-    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
+    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
     .action(async (flags: DaemonFlags) => {
       // Everything is validated before anything starts: a bad field exits 2 with its name.
       const config = ctx.config({

@@ -38,7 +38,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
     .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
     .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
-    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 2)')
+    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
     .option('--allow-large', 'proceed past the blast-radius guard (after checking `lethe plan`); a --backlog run the guard would refuse exits 2 without it, and without pausing the schedule')
     .option('--allow-missing', 'record files that storage does not hold as already absent instead of stopping the run (after checking the mount or prefix)')
@@ -101,7 +101,10 @@ export function registerRun(program: Command, ctx: CommandContext): void {
 /** A backlog run says up front what it will do: how many rows, and how long at the rate ceiling. */
 function announceBacklog(io: Io, engine: Engine, p: RunPreview): void {
   const rate = engine.options.deletesPerSecond;
-  const eta = rate > 0 ? `; at most ${rate}/s, so at least ${Math.ceil(p.expired / rate)}s` : '; no rate ceiling, the ETA follows in the progress lines';
+  const perPrefix = engine.options.deletesPerSecondPerPrefix;
+  const eta = rate > 0
+    ? `; at most ${rate}/s, so at least ${Math.ceil(p.expired / rate)}s`
+    : perPrefix > 0 ? `; at most ${perPrefix}/s per key prefix, the ETA follows in the progress lines` : '; no rate ceiling, the ETA follows in the progress lines';
   io.stderr.write(`Backlog: ${plural(p.expired, 'expired row')} to erase (cutoff ${p.cutoff})${eta}\n`);
 }
 

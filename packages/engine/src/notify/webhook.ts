@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { ConfigError, describeError } from '../errors.js';
 import { silentLogger } from '../options.js';
 import type { Logger } from '../ports.js';
@@ -105,7 +105,7 @@ class WebhookNotifier implements Notifier {
   readonly #host: string | null;
   readonly #version: string | null;
   readonly #random: () => number;
-  readonly #agent: Agent;
+  #undici: Promise<{ readonly agent: Agent; readonly request: typeof import('undici').request }> | undefined;
   readonly #inFlight = new Map<Promise<void>, AbortController>();
 
   constructor(options: WebhookNotifierOptions) {
@@ -114,8 +114,19 @@ class WebhookNotifier implements Notifier {
     this.#host = options.host ?? null;
     this.#version = options.version ?? null;
     this.#random = options.random ?? Math.random;
-    // Idle keep-alive sockets are unreferenced by undici, so they never hold a CLI process open.
-    this.#agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: this.#o.attemptTimeoutMs } });
+  }
+
+  /**
+   * undici is loaded on the first notification, not with the engine: importing it costs ~80 ms of
+   * every CLI start, and most runs notify nothing (docs/performance.md#peers). Idle keep-alive
+   * sockets are unreferenced by undici, so they never hold a CLI process open.
+   */
+  #http(): Promise<{ readonly agent: Agent; readonly request: typeof import('undici').request }> {
+    this.#undici ??= import('undici').then(({ Agent: AgentClass, request }) => ({
+      agent: new AgentClass({ keepAliveTimeout: 4_000, connect: { timeout: this.#o.attemptTimeoutMs } }),
+      request,
+    }));
+    return this.#undici;
   }
 
   notify(n: Notification): void {
@@ -169,8 +180,9 @@ class WebhookNotifier implements Notifier {
 
   async #attempt(body: string, timeoutMs: number, signal: AbortSignal): Promise<{ ok: true } | { ok: false; retryable: boolean; error: string; retryAfterMs?: number }> {
     try {
+      const { agent, request } = await this.#http();
       const res = await request(this.#o.url, {
-        method: 'POST', headers: this.#o.headers, body, dispatcher: this.#agent,
+        method: 'POST', headers: this.#o.headers, body, dispatcher: agent,
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
         headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
       });

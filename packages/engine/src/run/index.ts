@@ -20,7 +20,7 @@ import { safeNotify } from '../notify/notifier.js';
 import { isCalendarRetention, retentionToInterval, type PolicySet } from '../policy/retention.js';
 import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
 import type { ExpiredRow, RunProgress, StoragePort } from '../ports.js';
-import { TokenBucket } from './rate-limiter.js';
+import { RunDeleteLimiter } from './rate-limiter.js';
 import { closeDeadWorkers, finalizeGroupIfDone, joinGroup, validateGroupId } from './group.js';
 import { admitToGroup, judgeGroupBlastRadius, preRunCheck, type PreRunCheck } from './plan/guards.js';
 import { acquireRunLock } from './lock.js';
@@ -221,7 +221,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       presence: new PresenceGuard(storage, (ids) => crashedIntents(pool, runId, ids), { ...DEFAULT_PRESENCE, allowMissing: runOptions.allowMissing === true }),
       ...(runOptions.beforeRecheck ? { beforeRecheck: runOptions.beforeRecheck } : {}),
       ...(runOptions.request ? { request: { reference: runOptions.request.reference, recheck: runOptions.request.recheck(table, plan.policies, allPolicies) } } : {}),
-      limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
+      limiter: new RunDeleteLimiter({ perSecond: options.deletesPerSecond, perPrefixPerSecond: options.deletesPerSecondPerPrefix, burst: options.batchSize, clock: options.clock }),
       outcomeSql: writeOutcomesSql(table, { stripFileKey: options.ledgerKeyHmacSecret !== null }),
       erasure: erasurePlan(options, runId),
       policyVersion: plan.policyVersion,

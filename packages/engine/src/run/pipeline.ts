@@ -6,7 +6,7 @@ import type { PurposeSelection } from './source.js';
 import type { JobsTable } from '../db/jobs-table.js';
 import { textArray, writeOutcomes, type RowOutcome } from './record.js';
 import type { ExpiredRow, KeyOutcome, Logger, StoragePort } from '../ports.js';
-import type { TokenBucket } from './rate-limiter.js';
+import type { DeleteLimiter } from './rate-limiter.js';
 import type { BatchClaim, BatchTransaction, ClaimedBatch } from './claim.js';
 import type { FailureBreaker } from './breaker.js';
 import { keysToKeep } from './keep/shared-keys.js';
@@ -23,7 +23,7 @@ export interface PipelineContext {
   readonly pool: pg.Pool;
   readonly table: JobsTable;
   readonly storage: StoragePort;
-  readonly limiter: TokenBucket;
+  readonly limiter: DeleteLimiter;
   readonly outcomeSql: string;
   readonly runId: string;
   readonly policyVersion: number;
@@ -112,7 +112,7 @@ export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: Pipe
           ctx.onBatchDone();
         } else {
           const keys = distinctKeys(batch);
-          await ctx.limiter.take(keys.length, ctx.signal);
+          await ctx.limiter.admit(keys, ctx.signal);
           lap('rateLimit');
           while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
           // Two batches in flight never share a key: the first would lock the second's rows of it

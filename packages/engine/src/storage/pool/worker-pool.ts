@@ -1,10 +1,12 @@
 import { Piscina } from 'piscina';
 import { ErrorCodes, LetheError } from '../../errors.js';
 import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from '../../ports.js';
+import { runBatchTask, type WorkerTask } from './batch-task.js';
 import { createStorage, describeStorage, type StorageConfig } from '../index.js';
 import { noTrashOutcomes, noTrashRestore } from '../no-trash.js';
 
 export interface WorkerPoolOptions {
+  /** 0: no threads, batches run on this thread's adapter (docs/performance.md#peers). */
   readonly threads: number;
 }
 
@@ -17,29 +19,50 @@ export interface WorkerPoolOptions {
  */
 export class WorkerPoolStorage implements StoragePort {
   readonly describe: string;
-  readonly #pool: Piscina;
   readonly #config: StorageConfig;
+  readonly #threads: number;
+  #poolInstance: Piscina | undefined;
   #local: Promise<StoragePort> | undefined;
 
   constructor(config: StorageConfig, options: WorkerPoolOptions) {
     this.#config = config;
+    this.#threads = options.threads;
     this.describe = describeStorage(config);
-    const fromSource = import.meta.url.endsWith('.ts');
-    const filename = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
-    this.#pool = new Piscina({
-      filename,
-      minThreads: options.threads,
-      maxThreads: options.threads,
-      idleTimeout: 60_000,
-      workerData: { storage: config },
-      // Under tests the engine runs from TypeScript sources, which Node 20 cannot load in a worker.
-      ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
-    });
     if (trashCapable(config)) this.#withTrash();
   }
 
+  /**
+   * Started on the first batch, not at construction: a run with nothing expired (or a command
+   * that only reads) starts no threads (each costs ~0.2 s of CPU; docs/performance.md#peers).
+   */
+  get #pool(): Piscina {
+    if (this.#poolInstance) return this.#poolInstance;
+    const fromSource = import.meta.url.endsWith('.ts');
+    const filename = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
+    this.#poolInstance = new Piscina({
+      filename,
+      minThreads: this.#threads,
+      maxThreads: this.#threads,
+      idleTimeout: 60_000,
+      workerData: { storage: this.#config },
+      // Under tests the engine runs from TypeScript sources, which Node 20 cannot load in a worker.
+      ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
+    });
+    return this.#poolInstance;
+  }
+
   async deleteMany(keys: readonly string[]): Promise<KeyOutcome[]> {
-    return (await this.#pool.run({ keys: [...keys] })) as KeyOutcome[];
+    return this.#run({ keys: [...keys] });
+  }
+
+  /** A batch in a worker, or with threads 0 on this thread's adapter (the same outcomes either way). */
+  async #run(task: WorkerTask): Promise<KeyOutcome[]> {
+    if (this.#threads === 0) {
+      return runBatchTask(() => this.#localStorage(), task, () => {
+        this.#local = undefined;
+      });
+    }
+    return (await this.#pool.run(task)) as KeyOutcome[];
   }
 
   /** Undo window: moves into the trash run in the workers (the hot path), restores and purges here. */
@@ -50,7 +73,7 @@ export class WorkerPoolStorage implements StoragePort {
 
   #withTrash(): void {
     const self = this as { -readonly [K in 'trashMany' | 'restoreFromTrash' | 'purgeTrash' | 'checkUndoWindow']: WorkerPoolStorage[K] };
-    self.trashMany = async (items) => (await this.#pool.run({ trash: items.map((i) => ({ key: i.key, trashKey: i.trashKey })) })) as KeyOutcome[];
+    self.trashMany = async (items) => this.#run({ trash: items.map((i) => ({ key: i.key, trashKey: i.trashKey })) });
     self.restoreFromTrash = async (trash, key) => {
       const local = await this.#localStorage();
       return local.restoreFromTrash ? local.restoreFromTrash(trash, key) : noTrashRestore(this.describe);
@@ -108,7 +131,7 @@ export class WorkerPoolStorage implements StoragePort {
   }
 
   async close(): Promise<void> {
-    await this.#pool.close();
+    await this.#poolInstance?.close();
     if (this.#local) await (await this.#local).close();
   }
 }

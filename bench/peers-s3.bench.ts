@@ -1,0 +1,122 @@
+/**
+ * The S3 half of the peers suite (bench/peers.bench.ts has the method): processes timed from
+ * spawn to exit, on objects put before each round, sides rotated each round, on `moto_server`
+ * (or $LETHE_TEST_S3_ENDPOINT). N objects over `dirs` prefixes (`d<k>/`).
+ *   - lethe:      `lethe run --allow-large` with its defaults (3,500 deletes/s per prefix);
+ *   - lethe-open: the same with every pace off (LETHE_DELETES_PER_SECOND_PER_PREFIX=0), the
+ *                 figure compared with the bare loop;
+ *   - bare:       DeleteObjects of 1000 keys, 2 requests in flight as Lethe's 2 workers, no
+ *                 database (bench/support/bare-delete-objects-child.mjs): the ceiling;
+ *   - rclone:     `rclone delete` (Debian rclone; one DeleteObject per key), skipped if absent.
+ *
+ *   node --import tsx bench/peers-s3.bench.ts [N=5000] [rounds=2] [dirs=100]
+ *
+ * moto stores about 100-200 objects/s, so seeding is most of the time (N=5000, 2 rounds, four
+ * sides: 40k puts). Needs `pnpm build`. Figures: docs/performance.md#peers.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createEngine } from '../packages/engine/dist/index.js';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '../packages/engine/dist/storage/s3-testing.js';
+import { startS3Server, type S3TestServer } from '../test/support/s3-server.js';
+import { inParallel } from './support/bench-files.js';
+import { createBenchDatabase, createJobs, type BenchDatabase } from './support/bench-database.js';
+import { seedRows, timed } from './peers.bench.js';
+import { median } from './support/stats.js';
+
+const LETHE_BIN = fileURLToPath(new URL('../packages/cli/bin/lethe.js', import.meta.url));
+const BARE_CHILD = fileURLToPath(new URL('./support/bare-delete-objects-child.mjs', import.meta.url));
+const BUCKET = 'lethe-peers';
+
+type S3Side = 'lethe' | 'lethe-open' | 'bare' | 'rclone';
+
+export interface PeersS3Result {
+  readonly n: number;
+  readonly keysPerSecond: Partial<Record<S3Side, number>>;
+  /** lethe-open / bare (medians): the ceiling ratio. */
+  readonly openVsBare: number;
+  /** lethe (defaults) / bare. */
+  readonly defaultVsBare: number;
+  readonly skipped: Partial<Record<S3Side, string>>;
+}
+
+async function putSide(server: S3TestServer, prefix: string, n: number, dirs: number): Promise<void> {
+  const perDir = Math.ceil(n / dirs);
+  const keys = Array.from({ length: n }, (_, i) => `${prefix}d${Math.floor(i / perDir)}/${i}.pdf`);
+  await inParallel(keys, 16, (Key) => server.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' })));
+}
+
+async function left(server: S3TestServer, prefix: string): Promise<number> {
+  const out = await server.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, MaxKeys: 10 }));
+  return out.KeyCount ?? 0;
+}
+
+export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log: (line: string) => void = console.log): Promise<PeersS3Result> {
+  const server = await startS3Server();
+  let db: BenchDatabase | undefined;
+  const skipped: Partial<Record<S3Side, string>> = {};
+  try {
+    execFileSync('sh', ['-c', 'command -v rclone'], { stdio: 'pipe' });
+  } catch {
+    skipped.rclone = 'rclone is not installed (apt-get install -y rclone)';
+  }
+  const only = process.env.LETHE_BENCH_PEERS?.split(',');
+  const sides = (['lethe', 'lethe-open', 'bare', 'rclone'] as const).filter((s) => !(s in skipped) && (!only || only.includes(s)));
+  const rates: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
+  const awsEnv: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey, AWS_REGION: server.region };
+  delete awsEnv.UV_THREADPOOL_SIZE;
+  // A CA bundle set for real AWS makes rclone refuse its plain-HTTP transport (LoadCustomCABundleError).
+  const rcloneEnv: NodeJS.ProcessEnv = { ...awsEnv };
+  delete rcloneEnv.AWS_CA_BUNDLE;
+  try {
+    await server.client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    db = await createBenchDatabase('peers_s3');
+    await createJobs(db.pool);
+    const migrator = createEngine({ databaseUrl: db.url });
+    await migrator.migrate();
+    await migrator.close();
+    for (let round = 0; round < rounds; round++) {
+      const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
+      for (const side of order) {
+        const prefix = `${side}-${round}/`;
+        const started = performance.now();
+        await putSide(server, prefix, n, dirs);
+        log(`  (put ${n} objects for ${side} in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+        const url = `s3://${BUCKET}/${prefix}?endpoint=${encodeURIComponent(server.endpoint)}&forcePathStyle=true&region=${server.region}`;
+        let result: { seconds: number; stdout: string };
+        if (side === 'lethe' || side === 'lethe-open') {
+          await seedRows(db, n, dirs, `${side}-${round}-`);
+          const env = side === 'lethe-open' ? { ...awsEnv, LETHE_DELETES_PER_SECOND: '0', LETHE_DELETES_PER_SECOND_PER_PREFIX: '0' } : awsEnv;
+          result = await timed(process.execPath, [LETHE_BIN, 'run', '--json', '--allow-large', '--storage', url, '--database-url', db.url], env);
+          const summary = JSON.parse(result.stdout) as { deleted_count?: number; status?: string; duration_seconds?: number; phase_ms?: Record<string, number> };
+          if (summary.deleted_count !== n) throw new Error(`${side} deleted ${summary.deleted_count}/${n} (${summary.status})`);
+          if (process.env.LETHE_BENCH_VERBOSE) log(`  ${side}: run ${summary.duration_seconds} s of ${result.seconds.toFixed(2)} s, phases (ms): ${JSON.stringify(summary.phase_ms)}`);
+        } else if (side === 'bare') {
+          result = await timed(process.execPath, [BARE_CHILD, server.endpoint, BUCKET, prefix, String(n), String(dirs), '2'], awsEnv);
+        } else {
+          result = await timed('rclone', ['delete', '--config', '/dev/null', '--s3-provider', 'Other', '--s3-endpoint', server.endpoint, '--s3-access-key-id', server.credentials.accessKeyId,
+            '--s3-secret-access-key', server.credentials.secretAccessKey, '--s3-force-path-style', `:s3:${BUCKET}/${prefix}`], rcloneEnv);
+        }
+        const remaining = await left(server, prefix);
+        if (remaining !== 0) throw new Error(`${side} left objects under ${prefix}`);
+        rates[side]!.push(n / result.seconds);
+        log(`round ${round + 1} ${side.padEnd(10)} ${Math.round(n / result.seconds)} keys/s (${result.seconds.toFixed(2)} s)`);
+      }
+    }
+  } finally {
+    await db?.drop();
+    await server.stop();
+  }
+  const keysPerSecond = Object.fromEntries(sides.map((s) => [s, median(rates[s]!)])) as Partial<Record<S3Side, number>>;
+  const ratio = (a: S3Side, b: S3Side): number => (keysPerSecond[a] ?? Number.NaN) / (keysPerSecond[b] ?? Number.NaN);
+  log(`\npeers, S3 (moto): N=${n} over ${dirs} prefixes, ${rounds} rounds (medians)`);
+  for (const s of sides) log(`${s.padEnd(10)} ${String(Math.round(keysPerSecond[s]!)).padStart(7)} keys/s   per round ${rates[s]!.map((r) => Math.round(r)).join(' ')}`);
+  for (const [s, why] of Object.entries(skipped)) log(`${s.padEnd(10)} skipped: ${why}`);
+  const result = { n, keysPerSecond, openVsBare: ratio('lethe-open', 'bare'), defaultVsBare: ratio('lethe', 'bare'), skipped };
+  log(`lethe (pace off) / bare ${result.openVsBare.toFixed(3)}; lethe (defaults) / bare ${result.defaultVsBare.toFixed(3)}${keysPerSecond.rclone ? `; lethe / rclone ${ratio('lethe', 'rclone').toFixed(1)}x` : ''}`);
+  return result;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runPeersS3Bench(Number(process.argv[2] ?? 5000), Number(process.argv[3] ?? 2), Number(process.argv[4] ?? 100));
+}
