@@ -6,7 +6,7 @@ import { head, locate, type Located, type S3TrashContext } from './trash.js';
 import { listKeyVersions, type VersioningState } from './versions.js';
 
 /**
- * The undo window's end on S3 (issue 7): trash past its window is deleted for good, but only what
+ * The undo window's end on S3 (docs/safety.md#undo-window-default-off): trash past its window is deleted for good, but only what
  * is still the trashed file. A `?versionId=null` location names whatever was uploaded at the key
  * last, and a trash key can be written again; a purge once deleted a newer upload that way.
  */
