@@ -1,5 +1,5 @@
 /**
- * The benchmark regression guard (issue 8): short versions of every suite, each reduced to a ratio
+ * The benchmark regression guard (docs/performance.md#the-ci-guard-pnpm-benchci): short versions of every suite, each reduced to a ratio
  * of two things measured in the same run (never an absolute time), compared with the committed
  * thresholds in bench/thresholds.json. Prints a table; exits 1 when a ratio is on the wrong side of
  * its threshold or a suite failed, 0 otherwise.
