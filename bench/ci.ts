@@ -27,7 +27,7 @@ interface Threshold {
   readonly min?: number;
   /** ...or at most this. */
   readonly max?: number;
-  /** The goal, for the table (the threshold sits below it, to leave room for noise). */
+  /** The goal (docs/performance.md#summary), for the table (the threshold sits below it, to leave room for noise). */
   readonly goal?: string;
 }
 

@@ -20,7 +20,7 @@ type Inspection =
  * What is at a trash location now, and whether deleting it is deleting the trashed file. The
  * object must not be newer than its record: a kept version was written before the record's
  * batch began, a copy before its run ended. A `null` version id names whatever was uploaded at
- * the key last, so without this a purge deleted a newer upload (issue: undo window on a
+ * the key last, so without this a purge deleted a newer upload (docs/safety.md#undo-window-default-off, on a
  * Suspended bucket). Stores report LastModified to the second, so an object written within the
  * same second as the record cannot be told apart; a delete marker is never deleted (it is not the
  * file, and removing it would bring an older version back).
