@@ -100,7 +100,7 @@ describe('no tracker numbers', () => {
     const offenders: string[] = [];
     let level: string[][] = [[]];
     while (level.length > 0) {
-      const results = [];
+      const results: Awaited<ReturnType<typeof lethe>>[] = [];
       // A few at a time: the machine's cores are shared.
       for (let i = 0; i < level.length; i += 6) results.push(...(await Promise.all(level.slice(i, i + 6).map((path) => lethe([...path, '--help'], {})))));
       const next: string[][] = [];
