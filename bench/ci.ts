@@ -1,5 +1,5 @@
 /**
- * The benchmark regression guard (issue 8): short versions of every suite, each reduced to a ratio
+ * The benchmark regression guard (docs/performance.md#the-ci-guard-pnpm-benchci): short versions of every suite, each reduced to a ratio
  * of two things measured in the same run (never an absolute time), compared with the committed
  * thresholds in bench/thresholds.json. Prints a table; exits 1 when a ratio is on the wrong side of
  * its threshold or a suite failed, 0 otherwise.
@@ -28,7 +28,7 @@ interface Threshold {
   readonly min?: number;
   /** ...or at most this. */
   readonly max?: number;
-  /** The issue's goal, for the table (the threshold sits below it, to leave room for noise). */
+  /** The goal (docs/performance.md#summary), for the table (the threshold sits below it, to leave room for noise). */
   readonly goal?: string;
 }
 

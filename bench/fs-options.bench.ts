@@ -1,7 +1,7 @@
 /**
  * Filesystem engine options compared: Lethe runs with different option sets over the same number
  * of files, and the bare unlink loop, alternated within each round (the order rotates), so the
- * options are compared with each other in the same run. For tuning (issue 8), not for CI.
+ * options are compared with each other in the same run. For tuning (docs/performance.md#filesystem-options-and-lethe-taken-apart-benchfs-optionsbenchts-tuning-not-ci), not for CI.
  *
  *   UV_THREADPOOL_SIZE=16 node --import tsx bench/fs-options.bench.ts [N=20000] [rounds=3] \
  *     '{"threads":1}' '{"threads":2}' ...

@@ -1,5 +1,5 @@
 /**
- * Memory (issue 8, DESIGN invariant 7): peak RSS of a run over a large backlog against a run over
+ * Memory (docs/performance.md#memory-benchmemorybenchts--benchmemory-childts, DESIGN invariant 7): peak RSS of a run over a large backlog against a run over
  * a small one, each in a fresh child process (bench/memory-child.ts), alternated over rounds
  * (small large, then large small). Goal: 1M expired rows at most 1.2x the peak of 100k.
  *

@@ -1,5 +1,5 @@
 /**
- * S3 end to end (issue 3): a Lethe run over N expired rows whose objects live on a local S3
+ * S3 end to end (docs/storage-s3.md#tests-and-benchmark): a Lethe run over N expired rows whose objects live on a local S3
  * server, against
  *   - a bare DeleteObjects loop over N objects (1000 keys a request, as many requests in flight
  *     as the run has: one per worker thread): the ceiling;

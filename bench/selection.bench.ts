@@ -1,5 +1,5 @@
 /**
- * Selection at scale (issue 8): does a run's cost follow the expired rows, not the table?
+ * Selection at scale (docs/performance.md#selection-at-scale-benchselectionbenchts): does a run's cost follow the expired rows, not the table?
  *
  *   node --import tsx bench/selection.bench.ts [N=10000000] [rounds=3] [expiredShare=0.01]
  *

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lethe } from './support/cli.js';
 
-/** Every command and every flag is documented in `--help` (the issue's acceptance). */
+/** Every command and every flag is documented in `--help`. */
 const FLAGS: Record<string, readonly string[]> = {
   status: ['--json', '--database-url', 'Exit 0 when'],
   pause: ['--reason <text>', '--by <who>', '--json'],

@@ -6,7 +6,7 @@ import { expectConverged } from '../support/convergence.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 
 /**
- * Scale-out (issue 8): several processes are workers of one logical run. They share the backlog
+ * Scale-out (docs/scaling.md#workers-of-one-group-lethe-run---group-id): several processes are workers of one logical run. They share the backlog
  * through row locks (FOR UPDATE SKIP LOCKED per batch); one is SIGKILLed mid-batch and its rows go
  * back to the pool; no key is processed twice or missed; the group writes one audit row.
  */

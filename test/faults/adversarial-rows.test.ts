@@ -7,7 +7,7 @@ import { createJobsTable, createTestDatabase, type TestDatabase } from '../suppo
 import { filesPresent, UTC_NOW } from './fixtures.js';
 
 /**
- * Issue 7, fault proof 4: adversarial rows in the platform's `jobs` table, on real files through
+ * Fault proof 4 (docs/safety.md#file-storage-keys-inside-the-root-and-the-residual-window): adversarial rows in the platform's `jobs` table, on real files through
  * the worker-pool storage. Every row below is one case; each says what must become of it:
  * - `erase`:  its file goes, its row goes (one erased/absent ledger row);
  * - `refuse`: never touched; row kept; reported in `refused` and the ledger with `code`;
@@ -176,7 +176,7 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-describe('adversarial rows (issue 7)', () => {
+describe('adversarial rows (fault proof 4)', () => {
   it('PostgreSQL text cannot hold a NUL byte, and the adapter refuses one anyway', async () => {
     await expect(db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('nul', $1, 'General', ${OLD})`, ['a\u0000b.pdf'])).rejects.toMatchObject({ code: '22021' });
     const direct = new FileStorage({ root });

@@ -6,7 +6,7 @@ import { createTempRoot, type TempRoot } from '../support/files.js';
 import { expectConsistent, insertRows, pollUntil, putFiles } from './fixtures.js';
 
 /**
- * Issue 7, fault proof 3: the database connection killed mid-run with `pg_terminate_backend`.
+ * Fault proof 3 (docs/safety.md#what-is-guaranteed-while-the-world-moves): the database connection killed mid-run with `pg_terminate_backend`.
  * (a) every Lethe backend of this database (application_name = 'lethe'): the cursor, the
  *     outcome writer and the run-lock session all lose their connections at once;
  * (b) only the session that holds the run's advisory lock: the run must notice it no longer
@@ -76,7 +76,7 @@ async function expectRerunConverges(f: Fixture, gap: readonly string[]): Promise
   }
 }
 
-describe('database connections killed mid-run (issue 7)', () => {
+describe('database connections killed mid-run (fault proof 3)', () => {
   it('pg_terminate_backend on every Lethe backend: the run ends failed with a clear error, state stays consistent, the rerun converges', async () => {
     const f = await fixture('all');
     const engine = createEngine({ databaseUrl: db.url, storage: new FileStorage({ root: f.files.root }), batchSize: 20, deletesPerSecond: 400 });

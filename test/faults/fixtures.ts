@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import type { TempRoot } from '../support/files.js';
 
 /**
- * Shared by the fault-proof tests (issue 7): the seed, fast fixtures, and the invariants that must
+ * Shared by the fault-proof tests (docs/safety.md#what-is-guaranteed-while-the-world-moves): the seed, fast fixtures, and the invariants that must
  * hold at every instant, not only at the end (after a kill, a lost connection, a crashed batch).
  */
 

@@ -10,7 +10,7 @@ import { faultSeed, insertRows } from './fixtures.js';
 import { startS3FaultProxy, type S3FaultProxy, type WireFault } from './s3-fault-proxy.js';
 
 /**
- * Issue 7, fault proof 2 (S3): storage faults on a real S3 server (moto_server), two ways.
+ * Fault proof 2, S3 (docs/safety.md#storage-that-lies): storage faults on a real S3 server (moto_server), two ways.
  * - On the wire: a loopback proxy answers 503 SlowDown or 500 InternalError, or resets the
  *   connection before or after forwarding, for every DeleteObjects request that names chosen keys;
  *   the SDK, the adapter's retries and its send-rate control all run for real.
@@ -64,7 +64,7 @@ async function fixture(label: string, versioned: boolean, expired: number, live:
   return { bucket, prefix, expiredKeys, expiredIds, liveKeys };
 }
 
-describeS3('storage faults on S3 (issue 7)', () => {
+describeS3('storage faults on S3 (fault proof 2)', () => {
   beforeAll(async () => {
     server = await startS3Server();
     proxy = await startS3FaultProxy(server.endpoint);

@@ -9,7 +9,7 @@ import { createTempRoot, type TempRoot } from '../support/files.js';
 import { expectConsistent, faultSeed, insertRows, pollUntil, putFiles } from './fixtures.js';
 
 /**
- * Issue 7, fault proof 1: SIGKILL the CLI at 20 seeded random points, rerun each time. Extends
+ * Fault proof 1 (docs/safety.md#what-is-guaranteed-while-the-world-moves): SIGKILL the CLI at 20 seeded random points, rerun each time. Extends
  * test/engine/crash-recovery.test.ts (3 fixed points) with random points, a check of the
  * invariants after every kill (not only at the end), and an exact count of the files that a
  * killed run deleted but could not record, which the next run must record as absent.
@@ -59,7 +59,7 @@ afterAll(async () => {
   await files?.remove();
 });
 
-describe('SIGKILL at seeded random points (issue 7)', () => {
+describe('SIGKILL at seeded random points (fault proof 1)', () => {
   it(`converges after ${KILLS} kills, with every interim state consistent (seed ${seed})`, async () => {
     const env = {
       DATABASE_URL: db.url, LETHE_STORAGE: `file://${files.root}`, LETHE_BATCH_SIZE: '20', LETHE_DELETES_PER_SECOND: '500',

@@ -7,7 +7,7 @@ import { createTempRoot, type TempRoot } from '../support/files.js';
 import { expectConsistent, faultSeed, insertRows, putFiles } from './fixtures.js';
 
 /**
- * Issue 7, fault proof 2 (filesystem): storage faults injected at the adapter boundary, around a
+ * Fault proof 2, filesystem (docs/safety.md#storage-that-lies): storage faults injected at the adapter boundary, around a
  * real FileStorage on real files, in a real run on real Postgres. EACCES, EIO, timeouts,
  * connection resets (before and after the store acted), a seeded share of keys, and whole
  * `deleteMany` calls that throw (a crashed worker), before and after the unlinks happened.
@@ -38,7 +38,7 @@ async function fixture(prefix: string, expired: number, live: number): Promise<{
   return { files, expiredKeys, expiredIds, liveKeys };
 }
 
-describe('storage faults at the adapter boundary (FileStorage, issue 7)', () => {
+describe('storage faults at the adapter boundary (FileStorage, fault proof 2)', () => {
   it('records every injected failure by code, keeps rows (and files the store never touched), and the next run converges', async () => {
     const f = await fixture('mix', 1000, 50);
     const k = (i: number): string => f.expiredKeys[i]!;

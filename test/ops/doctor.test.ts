@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 
 /**
- * Issue 9 (runbook FM-002 "check storage permissions", "check connectivity"): `lethe doctor` on real
+ * Operations (runbook FM-002 "check storage permissions", "check connectivity"): `lethe doctor` on real
  * Postgres and real files, and the cheap part of it that every run makes first.
  */
 let f: CliFixture;

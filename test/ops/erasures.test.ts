@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 
 /**
- * Issue 9 (runbook FM-003 "notify users if many affected"): `lethe erasures` streams the ledger's
+ * Operations (runbook FM-003 "notify users if many affected"): `lethe erasures` streams the ledger's
  * erasures by run, policy version or date, as JSON lines or CSV, on real Postgres and files.
  */
 let f: CliFixture;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   const r1 = await f.run(['run', '--json']);
   expect(r1.code).toBe(0);
   run1 = r1.json<{ run_id: string }>().run_id;
-  // Every run carries its version, in the summary and in its audit row (issue 9, EMERGENCY-003).
+  // Every run carries its version, in the summary and in its audit row (runbook EMERGENCY-003).
   const version = (JSON.parse(readFileSync(new URL('../../packages/cli/package.json', import.meta.url), 'utf8')) as { version: string }).version;
   expect(r1.json()).toMatchObject({ version });
   expect((await f.db.pool.query(`SELECT details->>'version' AS v FROM audit_logs WHERE action = 'cleanup_expired_jobs'`)).rows).toEqual([{ v: version }]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lethe } from '../cli/support/cli.js';
 
-/** Issue 9's commands and flags are documented in `--help`, as every other command's are. */
+/** The on-call commands and flags (docs/runbook.md#commands-by-runbook-section) are documented in `--help`, as every other command's are. */
 const FLAGS: Record<string, readonly string[]> = {
   doctor: ['--json', '--max-clock-skew <duration>', '--storage <url>', '--database-url <url>'],
   erasures: ['--run <id>', '--policy-version <n>', '--since <date>', '--format <format>', '"jsonl"', '"csv"', '--include-row'],
@@ -12,7 +12,7 @@ const FLAGS: Record<string, readonly string[]> = {
   restore: ['--from <backup>', '--hold <reason>'],
 };
 
-describe('lethe --help (issue 9)', () => {
+describe('lethe --help (on-call operations)', () => {
   it('lists doctor and erasures and documents every new flag', async () => {
     const [root, ...results] = await Promise.all([lethe(['--help'], {}), ...Object.keys(FLAGS).map((cmd) => lethe([...cmd.split(' '), '--help'], {}))]);
     expect(root.stdout).toMatch(/\n {2}doctor\b/);

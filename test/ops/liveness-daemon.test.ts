@@ -5,7 +5,7 @@ import { createDaemonFixture, type DaemonFixture } from '../daemon/daemon-fixtur
 import { assertBuilt, eventually, spawnLethe, type LetheProcess } from '../daemon/daemon-process.js';
 
 /**
- * Issue 9 (FM-001): a daemon's in-process health uses LETHE_STALE_AFTER_MS too. Two replicas share
+ * Operations (runbook FM-001): a daemon's in-process health uses LETHE_STALE_AFTER_MS too. Two replicas share
  * a 3 s timeout (each then beats every second); one is SIGKILLed; the survivor's health counts one
  * live scheduler, and its own heartbeat row (with its version) keeps moving.
  */

@@ -6,7 +6,7 @@ import { assertBuilt, eventually, spawnLethe, type LetheProcess, type LogLine } 
 import { lethe } from '../cli/support/cli.js';
 
 /**
- * Issue 9 (runbook OP-003 "scheduler running", FM-001, EMERGENCY-003): a daemon that dies shows as
+ * Operations (runbook OP-003 "scheduler running", FM-001, EMERGENCY-003): a daemon that dies shows as
  * stale after the configured timeout in `lethe status` and in a standalone `lethe serve`'s health;
  * both report the version, as /metrics does (lethe_build_info). See liveness-daemon.test.ts for a
  * daemon's own health, and erasures.test.ts for the version in a run's audit row.

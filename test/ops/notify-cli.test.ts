@@ -5,7 +5,7 @@ import { createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 import { startReceiver, type Receiver } from './support/webhook-receiver.js';
 
 /**
- * Issue 9 (runbook EMERGENCY-001 step 3 "notify the team"): the built CLI configured with
+ * Operations (runbook EMERGENCY-001 step 3 "notify the team"): the built CLI configured with
  * LETHE_WEBHOOK_URL tells the team of a pause and a resume before it exits (a bounded flush), and
  * a receiver that never answers costs a short-lived command at most that bound.
  */

@@ -6,7 +6,7 @@ import { FaultyDeletes } from '../support/faulty-deletes.js';
 import { startReceiver, type Receiver } from './support/webhook-receiver.js';
 
 /**
- * Issue 9 notifications, end to end on real Postgres and real files: the engine calls the notifier
+ * Notifications (docs/runbook.md#notifications-webhook), end to end on real Postgres and real files: the engine calls the notifier
  * port where pauses, resumes and run ends happen; the webhook adapter POSTs to a receiver on
  * loopback. Delivery is retried with backoff, and never blocks or fails a run.
  */

@@ -4,7 +4,7 @@ import { assertBuilt, eventually, spawnLethe } from '../daemon/daemon-process.js
 import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 
 /**
- * Issue 9 (runbook EMERGENCY-001 steps 1-2): `lethe status` shows the run in progress (id, host,
+ * Operations (runbook EMERGENCY-001 steps 1-2): `lethe status` shows the run in progress (id, host,
  * started, progress, heartbeat), and `lethe pause --wait` returns only once no run is in flight.
  */
 let f: CliFixture;

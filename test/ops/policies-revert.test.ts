@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 
-/** Issue 9 (runbook FM-003 "fix the policy"): `lethe policies history` and `lethe policies revert`. */
+/** Operations (runbook FM-003 "fix the policy"): `lethe policies history` and `lethe policies revert`. */
 let f: CliFixture;
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { listHolds } from '@lethe/engine';
 import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.js';
 
 /**
- * Issue 9 (runbook EMERGENCY-002 past the undo window): `lethe restore <file_key> --from <backup>`
+ * Operations (runbook EMERGENCY-002 past the undo window): `lethe restore <file_key> --from <backup>`
  * on real Postgres and files: the file comes back byte for byte, its row is recreated from the
  * ledger, the key is held so the next run keeps it, and it is all recorded.
  */

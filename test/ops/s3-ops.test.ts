@@ -9,7 +9,7 @@ import { createBucket, s3Config, startS3Server, uniqueBucket, type S3TestServer 
 import { describeS3 } from '../storage/describe-s3.js';
 
 /**
- * Issue 9 on a real S3 server (moto): `lethe doctor`'s probe and versioning check on a versioned
+ * On-call operations on a real S3 server (moto): `lethe doctor`'s probe and versioning check on a versioned
  * bucket (the probe leaves no version and no delete marker), a missing bucket, and restores from a
  * backup both from an s3:// location and into an S3 store.
  */
@@ -20,7 +20,7 @@ const engines: Engine[] = [];
 const store = uniqueBucket('ops-store');
 const backups = uniqueBucket('ops-backup');
 
-describeS3('issue 9 operations on S3', () => {
+describeS3('on-call operations on S3', () => {
   beforeAll(async () => {
     [server, db, local] = await Promise.all([startS3Server(), createTestDatabase('ops_s3'), mkdtemp(join(tmpdir(), 'lethe-ops-s3-'))]);
     await Promise.all([createBucket(server, store, { versioned: true }), createBucket(server, backups)]);

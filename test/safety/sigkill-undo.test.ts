@@ -6,7 +6,7 @@ import { faultSeed, filesPresent, insertRows, pollUntil, putFiles } from '../fau
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 /**
- * A crash anywhere converges with the undo window on (issue 7): the built CLI is SIGKILLed at
+ * A crash anywhere converges with the undo window on (docs/safety.md#undo-window-default-off): the built CLI is SIGKILLed at
  * seeded points of a run that moves files into the trash, and rerun each time. At every stop no
  * live file is touched and every removed row has exactly one `trashed` ledger row; in the end
  * every expired row is removed, no expired file is at its key, and the trash holds exactly the

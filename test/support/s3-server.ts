@@ -9,7 +9,7 @@ import {
 import { freePort } from './postgres-server.js';
 
 /**
- * A real S3 server for tests (issue 3): $LETHE_TEST_S3_ENDPOINT when set (credentials from
+ * A real S3 server for tests (docs/storage-s3.md#tests-and-benchmark): $LETHE_TEST_S3_ENDPOINT when set (credentials from
  * $LETHE_TEST_S3_ACCESS_KEY_ID / $LETHE_TEST_S3_SECRET_ACCESS_KEY, default "test"), else a
  * `moto_server` on a free loopback port, started per test file and stopped after it. No vitest
  * here: bench/s3-end-to-end.bench.ts uses it too (test/storage/describe-s3.ts has the skip logic).

@@ -2,7 +2,7 @@ import type { Queryable } from '@lethe/engine';
 import { UsageError } from './output.js';
 
 /**
- * `lethe runs show 3f2b9c1e` (issue: operator ergonomics): a unique prefix of a run id, at least
+ * `lethe runs show 3f2b9c1e` (runbook FM-002): a unique prefix of a run id, at least
  * four hex digits, as git takes a commit. A full id is used as is; an ambiguous prefix is a usage
  * error (exit 2) that names the candidates.
  */

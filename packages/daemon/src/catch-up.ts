@@ -15,7 +15,7 @@ export type CatchUpDecision =
   | { readonly catchUp: true; readonly slotMs: number; readonly missedSinceMs: number | null; readonly reason: string };
 
 /**
- * Issue 4 "Missed runs": run once on start when the last successful run is older than the
+ * Missed runs (docs/daemon.md#missed-runs): run once on start when the last successful run is older than the
  * schedule's period plus the grace. Measured exactly as "the first fire after the last success
  * started is more than `graceMs` in the past", which is the same for a regular schedule and stays
  * right for irregular ones (weekdays only, month ends) and after a manual run between fires. The

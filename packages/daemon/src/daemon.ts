@@ -113,7 +113,7 @@ class LetheDaemon implements Daemon {
     return this.#stopping;
   }
 
-  /** The order the issue asks for: schedule and runs, HTTP, a stopped heartbeat, the engine. */
+  /** The order docs/daemon.md#shutdown gives: schedule and runs, HTTP, a stopped heartbeat, the engine. */
   #shutdownSteps(): ShutdownStep[] {
     return [
       {

@@ -58,9 +58,9 @@ export function createEngine(input: EngineOptions): Engine {
       }),
     run: async (runOptions) => {
       const deps = { pool, storage: getStorage(), options };
-      // Issue 9: database answers and is migrated, storage root reachable, or fail now in one line.
+      // Preflight (docs/design.md#decisions, runbook FM-002): database answers and is migrated, storage root reachable, or fail now in one line.
       await preflightRun(deps, { dryRun: runOptions?.dryRun === true });
-      // Undo window (issue 7): trash past its grace goes first.
+      // Undo window (docs/safety.md#undo-window-default-off): trash past its grace goes first.
       // Group workers share the run lock; purging takes it alone, so it is left to solo runs.
       // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
       if (runOptions?.group === undefined && runOptions?.request === undefined) await purgeBeforeRun(deps, runOptions ?? {});
@@ -78,7 +78,7 @@ export function createEngine(input: EngineOptions): Engine {
     async close() {
       if (closed) return;
       closed = true;
-      // Notifications still being delivered get a bounded moment (issue 9); never longer.
+      // Notifications still being delivered get a bounded moment (docs/runbook.md#notifications-webhook); never longer.
       await options.notifier.flush(options.notifyFlushMs).catch(() => {});
       const s = storage;
       storage = undefined;

@@ -34,7 +34,7 @@ export interface TrashRecordTimes {
   readonly recordedByMs: number;
 }
 
-/** Undo window (issue 7): move the file at `key` into the store's trash, at `trashKey` (under `.lethe/trash/`). */
+/** Undo window (docs/safety.md#undo-window-default-off): move the file at `key` into the store's trash, at `trashKey` (under `.lethe/trash/`). */
 export interface TrashRequest {
   readonly key: string;
   readonly trashKey: string;
@@ -56,7 +56,7 @@ export interface ObjectInfo {
   readonly modifiedMs: number;
 }
 
-/** `lethe doctor` (issue 9): one step of writing, reading back and deleting a probe object. */
+/** `lethe doctor` (runbook FM-002): one step of writing, reading back and deleting a probe object. */
 export interface ProbeStep {
   readonly step: 'write' | 'read' | 'delete';
   readonly ok: boolean;
@@ -94,7 +94,7 @@ export interface StoragePort {
   /** Lists objects under the root (or a sub-prefix), for reconciliation. */
   list(prefix?: string): AsyncIterable<ObjectInfo>;
   /**
-   * Optional (undo window, issue 7): like `deleteMany`, but each file moves into the store's trash;
+   * Optional (undo window, docs/safety.md#undo-window-default-off): like `deleteMany`, but each file moves into the store's trash;
    * `trash` in an `erased` (or `absent`, when an earlier attempt moved it) outcome says where.
    */
   trashMany?(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]>;
@@ -114,7 +114,7 @@ export interface StoragePort {
   /** Optional: what a run summary should say about the store (e.g. an S3 bucket's versioning and mode). */
   describeState?(): Promise<Record<string, unknown>>;
   /**
-   * Optional (issue 9): throws a LetheError naming the store when its root (directory, bucket)
+   * Optional (run preflight, docs/design.md#decisions): throws a LetheError naming the store when its root (directory, bucket)
    * cannot be reached. One cheap call: every real run makes it before anything else.
    */
   ping?(): Promise<void>;

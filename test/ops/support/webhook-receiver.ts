@@ -20,7 +20,7 @@ export interface Receiver {
 }
 
 /**
- * A webhook receiver on loopback (issue 9 tests). `statuses` answers the requests in order (the
+ * A webhook receiver on loopback (the notification tests). `statuses` answers the requests in order (the
  * last one repeats); `hang` accepts requests and never answers (a receiver that is down but
  * still accepts connections, the worst case for a sender).
  */

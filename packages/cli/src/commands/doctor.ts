@@ -13,7 +13,7 @@ interface DoctorFlags extends ConnectionFlags {
 const MARK: Readonly<Record<string, string>> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
 /**
- * `lethe doctor` (issue 9; runbook FM-001, FM-002 "check storage permissions" / "check R2
+ * `lethe doctor` (runbook FM-001, FM-002 "check storage permissions" / "check R2
  * connectivity", EMERGENCY-003 step 3): every check a run depends on, one line each; exit 1 when
  * any fails, so a deploy pipeline or an init container can gate on it.
  */

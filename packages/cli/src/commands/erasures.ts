@@ -14,7 +14,7 @@ interface ErasuresFlags extends ConnectionFlags {
 }
 
 /**
- * `lethe erasures` (issue 9; runbook FM-003 "notify users if many affected", EMERGENCY-002): what
+ * `lethe erasures` (runbook FM-003 "notify users if many affected", EMERGENCY-002): what
  * was erased, one line per removed `jobs` row, streamed from the ledger (a server-side cursor; the
  * output is written batch by batch, waiting for a slow reader) for a notification job.
  */

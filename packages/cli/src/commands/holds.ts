@@ -14,7 +14,7 @@ interface HoldFlags extends ConnectionFlags {
   readonly by?: string;
 }
 
-/** Legal holds (issue 7): held files are never erased or purged. `hold`, `unhold`, `holds`. */
+/** Legal holds (docs/safety.md#legal-holds): held files are never erased or purged. `hold`, `unhold`, `holds`. */
 export function registerHolds(program: Command, ctx: CommandContext): void {
   const hold = program
     .command('hold')

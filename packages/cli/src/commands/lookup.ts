@@ -31,7 +31,7 @@ const STATE_TEXT: Record<LookupResult['state'], string> = {
   unknown: 'UNKNOWN (no row, no ledger entry, not in storage)',
 };
 
-/** Ledger outcomes that need no error text (issue 7 adds the undo-window ones). */
+/** Ledger outcomes that need no error text (the undo-window ones: docs/safety.md#undo-window-default-off). */
 const LEDGER_TEXT: Readonly<Record<string, string>> = {
   erased: 'erased',
   absent: 'found already gone, row removed',

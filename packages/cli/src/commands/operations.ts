@@ -13,7 +13,7 @@ import { registerRuns } from './runs.js';
 import { registerStatus } from './status.js';
 import { registerVerify } from './verify.js';
 
-/** The on-call commands, one per runbook operation (issue 6), in the order `lethe --help` lists them. */
+/** The on-call commands, one per runbook operation (docs/runbook.md#commands-by-runbook-section), in the order `lethe --help` lists them. */
 export function registerOperations(program: Command, ctx: CommandContext): void {
   registerStatus(program, ctx);
   registerPause(program, ctx);

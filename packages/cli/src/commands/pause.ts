@@ -22,7 +22,7 @@ const DEFAULT_WAIT = '5m';
 /**
  * Runbook OP-003 / EMERGENCY-001 steps 1-2: stop deletions everywhere (shared state in the
  * database) and, with --wait, return only once no real run is in flight: every run row still
- * `running` has stopped beating (issue 9). The webhook, when configured, hears of the pause.
+ * `running` has stopped beating (runbook EMERGENCY-001). The webhook, when configured, hears of the pause.
  */
 export function registerPause(program: Command, ctx: CommandContext): void {
   const command = program

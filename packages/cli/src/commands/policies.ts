@@ -73,7 +73,7 @@ function registerRetainedUnder(policies: Command, ctx: CommandContext): void {
   });
 }
 
-/** Issue 9 (runbook FM-003 step 2): which version was in force when, who changed what and why. */
+/** Policy history (runbook FM-003 step 2): which version was in force when, who changed what and why. */
 function registerHistory(policies: Command, ctx: CommandContext): void {
   const history = policies
     .command('history')
@@ -90,7 +90,7 @@ function registerHistory(policies: Command, ctx: CommandContext): void {
   });
 }
 
-/** Issue 9 (runbook FM-003 "fix the policy"): an earlier version's policies as a new version; the `set` --confirm rule. */
+/** Policy revert (runbook FM-003 "fix the policy"): an earlier version's policies as a new version; the `set` --confirm rule. */
 function registerRevert(policies: Command, ctx: CommandContext): void {
   const revert = policies
     .command('revert')

@@ -12,7 +12,7 @@ interface PruneFlags extends ConnectionFlags {
   readonly by?: string;
 }
 
-/** Retention of evidence (issue 7): Lethe's own audit and ledger rows older than a year or more. */
+/** Retention of evidence (docs/safety.md#retention-of-evidence): Lethe's own audit and ledger rows older than a year or more. */
 export function registerPrune(program: Command, ctx: CommandContext): void {
   const command = program
     .command('prune')

@@ -13,7 +13,7 @@ interface PurgeFlags extends ConnectionFlags {
   readonly wait?: string;
 }
 
-/** The undo window's end (issue 7): trash past its grace is deleted for good (runs do this too, first). */
+/** The undo window's end (docs/safety.md#undo-window-default-off): trash past its grace is deleted for good (runs do this too, first). */
 export function registerPurge(program: Command, ctx: CommandContext): void {
   const command = program
     .command('purge')

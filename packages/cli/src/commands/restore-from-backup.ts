@@ -12,7 +12,7 @@ export interface RestoreFromBackupFlags extends ConnectionFlags {
 }
 
 /**
- * `lethe restore <file_key> --from <backup>` (issue 9; runbook EMERGENCY-002 past the undo
+ * `lethe restore <file_key> --from <backup>` (runbook EMERGENCY-002 past the undo
  * window): copy the file back from a backup directory or s3:// URL, recreate its rows from the
  * ledger, and hold the key until someone reviews it. The undo-window restore is restore.ts's own.
  */

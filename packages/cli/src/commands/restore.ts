@@ -14,7 +14,7 @@ interface RestoreFlags extends ConnectionFlags {
   readonly from?: string;
 }
 
-/** Issue 7 / runbook FM-003: bring an erased file back from the trash within its undo window. */
+/** Undo window (docs/safety.md#undo-window-default-off) / runbook FM-003: bring an erased file back from the trash within its undo window. */
 export function registerRestore(program: Command, ctx: CommandContext): void {
   const command = program
     .command('restore')
@@ -23,7 +23,7 @@ export function registerRestore(program: Command, ctx: CommandContext): void {
     .argument('<file_key>', 'the file key as it was in jobs.file_key')
     .option('--hold <reason>', 'also place a legal hold on the key, so the next run does not erase the restored rows again')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
-    .option('--from <backup>', 'past the undo window (issue 9): copy the file back from this backup (a directory or s3://bucket/prefix with the same key layout), recreate its rows from the ledger, and hold the key (--hold sets the reason). An s3:// backup without ?endpoint=/&region= takes the endpoint, region, path style and credentials of the storage (LETHE_STORAGE); one naming another endpoint takes nothing from it')
+    .option('--from <backup>', 'past the undo window (runbook EMERGENCY-002): copy the file back from this backup (a directory or s3://bucket/prefix with the same key layout), recreate its rows from the ledger, and hold the key (--hold sets the reason). An s3:// backup without ?endpoint=/&region= takes the endpoint, region, path style and credentials of the storage (LETHE_STORAGE); one naming another endpoint takes nothing from it')
     .option('--json', 'print the result as JSON');
   addActorOption(command);
   addConnectionOptions(command, { storage: true }).action(async (fileKey: string, flags: RestoreFlags) => {

@@ -6,7 +6,7 @@ import { registerPurge } from './purge.js';
 import { registerRestore } from './restore.js';
 import { registerVerifyLedger } from './verify-ledger.js';
 
-/** Safety and recovery (issue 7): undo window (restore, purge), legal holds, ledger verification, evidence retention. */
+/** Safety and recovery (docs/safety.md): undo window (restore, purge), legal holds, ledger verification, evidence retention. */
 export function registerSafety(program: Command, ctx: CommandContext): void {
   registerRestore(program, ctx);
   registerHolds(program, ctx);

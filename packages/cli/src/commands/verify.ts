@@ -23,7 +23,7 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
     .option('--grace <duration>', 'overdue by more than this is a failure (e.g. 24h, 2d; 0 for none)', '24h')
     .option('--show <n>', 'most overdue files to list (the JSON keeps up to 1000)', '20')
     .option('--json', 'print the report as JSON')
-    .option('--ledger', 'instead: check that files the ledger records as erased are gone (issue 7; same as `lethe verify-ledger`)');
+    .option('--ledger', 'instead: check that files the ledger records as erased are gone (docs/safety.md#ledger-verification-under-deletion-check; same as `lethe verify-ledger`)');
   addLedgerVerifyOptions(command);
   addConnectionOptions(command, { storage: true, batches: true }).action(async (flags: VerifyFlags) => {
     if (flags.ledger) return ledgerVerifyAction(ctx, flags);

@@ -13,7 +13,7 @@ export interface CursorStreamOptions {
  * dedicated connection; memory holds one batch. The connection is always released: politely when
  * healthy, destroyed when it failed. A connection that dies while checked out (pg_terminate_backend,
  * failover) emits 'error', which without a listener is an uncaught exception that kills the process;
- * and closing a cursor waits for a ReadyForQuery that a dead connection never sends (issue 7's fault
+ * and closing a cursor waits for a ReadyForQuery that a dead connection never sends (the fault
  * proof found both). A consumer that stops early (break) lands in the same cleanup.
  */
 export async function* streamCursor<R extends unknown[]>(pool: pg.Pool, sql: string, values: readonly unknown[], o: CursorStreamOptions): AsyncGenerator<R[]> {

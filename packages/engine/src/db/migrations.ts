@@ -165,7 +165,7 @@ CREATE TABLE IF NOT EXISTS lethe_group_skips (
     version: 5,
     name: 'undo window: trash locations, purge due dates, settled trash',
     sql: `
--- Issue 7. A file erased with an undo window is 'trashed' (kept at trash_location until
+-- Undo window (docs/safety.md#undo-window-default-off). A file erased with an undo window is 'trashed' (kept at trash_location until
 -- purge_after); its purge or restore adds a 'purged' / 'restored' row and settles the trashed one.
 -- No defaults: adding these columns is a catalogue change only, whatever the ledger's size.
 ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS trash_location text;

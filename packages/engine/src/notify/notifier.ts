@@ -1,5 +1,5 @@
 /**
- * Notifications (issue 9; runbook EMERGENCY-001 step 3, FM-002): the engine tells the team when
+ * Notifications (runbook EMERGENCY-001 step 3, FM-002): the engine tells the team when
  * Lethe is paused or resumed (by an operator, the failure breaker or the blast-radius guard) and
  * when a run failed, finished degraded or did not complete. The engine only calls this port;
  * adapters (the webhook in ./webhook.ts) are built by the runtimes from their configuration.

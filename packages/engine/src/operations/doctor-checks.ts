@@ -14,7 +14,7 @@ import { hasKeyGuard, KEY_GUARD_TRIGGER } from '../run/keep/key-guard.js';
 import { notMigratedMessage } from '../run/preflight.js';
 
 /**
- * The checks of `lethe doctor` (issue 9; runbook FM-002 "check storage permissions", "check R2
+ * The checks of `lethe doctor` (runbook FM-002 "check storage permissions", "check R2
  * connectivity"), one function each. A check never throws: it answers ok / warn / fail / skip
  * with one line saying what it saw and, when it is not ok, what to do.
  */

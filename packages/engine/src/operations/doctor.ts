@@ -11,7 +11,7 @@ import { recentFailures } from './doctor-failures.js';
 export type { CheckStatus, DoctorCheck } from './doctor-checks.js';
 
 /**
- * `lethe doctor` (issue 9): a preflight of everything a run needs, for the 3 a.m. question "is it
+ * `lethe doctor` (runbook FM-002): a preflight of everything a run needs, for the 3 a.m. question "is it
  * Lethe, the database or the storage?". Database: reachable, migrated, the jobs table and the two
  * indexes runs depend on. Storage: reachable, a probe object written, read back and deleted under
  * `.lethe/doctor/`, the bucket's versioning state, symlinked directories under a file root (a

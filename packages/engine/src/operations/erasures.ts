@@ -3,7 +3,7 @@ import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
 
 /**
- * `lethe erasures` (issue 9; runbook FM-003 "notify users if many affected", EMERGENCY-002): the
+ * `lethe erasures` (runbook FM-003 "notify users if many affected", EMERGENCY-002): the
  * ledger's erasures, streamed through a server-side cursor in batches, for a notification job or
  * a spreadsheet. One line per `jobs` row a run (or reconcile) removed: outcomes `erased` (the file
  * went), `absent` (it was already gone) and `trashed` (undo window: moved to the trash). Purges and

@@ -12,7 +12,7 @@ import { databaseNow } from './plan.js';
 import { statAll } from './verify.js';
 
 /**
- * DELF's under-deletion check (issue 7): the ledger says a file is gone; is it? A backup restore,
+ * DELF's under-deletion check (docs/safety.md#ledger-verification-under-deletion-check): the ledger says a file is gone; is it? A backup restore,
  * or a store that acknowledged a delete it did not do, brings files back that the ledger records
  * as erased. `verifyLedger` samples (or scans) ledger rows whose file should be gone and stats
  * each key (bounded concurrency). A file found is a finding unless it is rightly back: a `jobs`

@@ -117,7 +117,7 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
         WHERE l.file_key = $1
         ORDER BY l.erased_at DESC, l.id DESC
         LIMIT ${MAX_ENTRIES + 1}`,
-      // HMAC mode (issue 7): the ledger holds the key's keyed hash; look it up the same way.
+      // HMAC mode (docs/safety.md#proof-without-personal-data-hmac-keys): the ledger holds the key's keyed hash; look it up the same way.
       [ledgerKeyFor(engine.options, fileKey)],
     ),
     db.query<{ id: string; purpose: string | null; created_ms: number | null; expires_ms: number | null; expired: boolean | null; known: boolean; infinite: boolean }>(
@@ -167,7 +167,7 @@ const GONE = new Set(['erased', 'absent', 'trashed', 'purged', 'reerased']);
 export function lookupState(ledger: readonly LedgerEntry[], rows: readonly JobRowState[], storage: StorageState): LookupState {
   if (rows.some((r) => r.expired)) return 'expired';
   if (rows.length > 0) return 'retained';
-  // Undo window (issue 7): `trashed` also removed the row and moved the file off its key.
+  // Undo window (docs/safety.md#undo-window-default-off): `trashed` also removed the row and moved the file off its key.
   if (ledger.some((l) => GONE.has(l.outcome))) return 'erased';
   if (storage.exists === true) return 'orphan_file';
   return 'unknown';

@@ -9,7 +9,7 @@ import type { UnreadableRows } from '../run/summary.js';
 import { findUnreadableRows } from '../run/unreadable.js';
 
 /**
- * What expires when (the issue's `lethe plan`): per purpose, the backlog already expired and the
+ * What expires when (`lethe plan`, runbook OP-007): per purpose, the backlog already expired and the
  * rows expiring in the next day, week, month and quarter; and, for a notification job, a stream
  * of the files expiring inside a window (DPDP Rules 2025: 48 hours' notice before erasure).
  *

@@ -9,7 +9,7 @@ import { databaseNow } from './plan.js';
 import { countNewlyExpired, POLICY_LOCK_KEY } from './policies.js';
 
 /**
- * `lethe policies revert <version>` (issue 9; runbook FM-003 "fix the policy"): the policies of an
+ * `lethe policies revert <version>` (runbook FM-003 "fix the policy"): the policies of an
  * earlier version become a new version, like any other change (DESIGN "Policies"), with its
  * `cleanup_policy_changed` audit row naming the version reverted to. The `set` rule holds: when
  * the revert shortens any retention (or gives a purpose a policy it did not have), it reports the

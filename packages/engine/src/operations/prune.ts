@@ -6,7 +6,7 @@ import { parseRetention, retentionToInterval } from '../policy/retention.js';
 import { activeHeldLedgerKeys } from '../run/purge-due.js';
 
 /**
- * Retention of evidence (issue 7). DPDP Rules 2025 keep processing logs for at least one year
+ * Retention of evidence (docs/safety.md#retention-of-evidence). DPDP Rules 2025 keep processing logs for at least one year
  * (rules 6(1)(e) and 8(3)): `audit_logs` and ledger rows younger than a year are never pruned, and
  * pruning older ones is this explicit command. Only rows Lethe wrote (`details.source = 'lethe'`)
  * are touched, never the platform's own audit rows (DESIGN "audit_logs may already exist"). Kept

@@ -16,7 +16,7 @@ import { statAll } from './verify.js';
  * - orphan rows: jobs rows older than the minimum age whose file is not in storage (stats in
  *   bounded parallel). Rows whose key is unsafe or cannot be checked are never orphans.
  *
- * Either kind whose key is under an active legal hold (issue 7) is reported apart as held and is
+ * Either kind whose key is under an active legal hold (docs/safety.md#legal-holds) is reported apart as held and is
  * never an orphan to act on; `reconcile --apply` checks the holds again under a lock as it acts.
  */
 

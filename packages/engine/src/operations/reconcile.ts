@@ -26,7 +26,7 @@ export { prefixProblem as reconcilePrefixProblem } from './reconcile-scan.js';
  * `LETHE_RECONCILE_ORPHAN_FILE` / `_ORPHAN_ROW`, job_id '' for files that had no row) and one
  * `audit_logs` row (`cleanup_reconcile`) with the counts.
  *
- * Legal holds (issue 7): a file or row that would be an orphan but whose key is under an active
+ * Legal holds (docs/safety.md#legal-holds): a file or row that would be an orphan but whose key is under an active
  * hold is reported as held (`held`, `held_samples`) and never touched; apply checks the holds
  * again under a lock as it acts on each batch (reconcile-act.ts). A `prefix` that could name a
  * place outside the storage root (`..`, absolute, `a//b`, NUL) is refused before anything is

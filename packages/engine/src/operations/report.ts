@@ -62,7 +62,7 @@ export interface PurposeTotals {
   /** Rows whose file is gone for good: erased (a trash copy counts once purged) + already absent (the runbook's "deleted"). */
   readonly deleted: number;
   readonly erased: number;
-  /** Undo window (issue 7): moved to Lethe's trash this month; not erased until purged (then counted in `erased`). */
+  /** Undo window (docs/safety.md#undo-window-default-off): moved to Lethe's trash this month; not erased until purged (then counted in `erased`). */
   readonly trashed: number;
   readonly absent: number;
   /** Failed delete attempts (a key retried daily counts each day, as the runbook's sums do). */
@@ -257,7 +257,7 @@ async function schedulePeriodMs(db: Queryable, staleAfterMs: number): Promise<nu
 }
 
 /**
- * Issue 7: a file counts as erased only once it is gone for good: `erased`, or `purged` at the end
+ * Undo window (docs/safety.md#undo-window-default-off): a file counts as erased only once it is gone for good: `erased`, or `purged` at the end
  * of its undo window. A purge's lateness leaves out the window itself (a configured, documented
  * recovery buffer), so only a late move into the trash, or a late purge, makes it late.
  */

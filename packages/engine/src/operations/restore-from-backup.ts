@@ -16,7 +16,7 @@ import { withRunLock } from '../run/locked.js';
 import { policySelections } from './plan.js';
 
 /**
- * `lethe restore <file_key> --from <backup>` (issue 9; runbook EMERGENCY-002 past the undo window):
+ * `lethe restore <file_key> --from <backup>` (runbook EMERGENCY-002 past the undo window):
  * the file is copied back from a backup (a directory or an s3:// URL holding the same key layout),
  * the `jobs` rows its last erasure removed are recreated from the ledger (`job_row`; when a purge
  * dropped that copy, from the ledger's own columns: id, purpose, created_at), and a legal hold is

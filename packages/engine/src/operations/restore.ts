@@ -12,7 +12,7 @@ import { withRunLock } from '../run/locked.js';
 import { policySelections } from './plan.js';
 
 /**
- * `lethe restore <file_key>` (issue 7; runbook FM-003 "deleted too early"): within the undo
+ * `lethe restore <file_key>` (docs/safety.md#undo-window-default-off; runbook FM-003 "deleted too early"): within the undo
  * window, the file comes back from the trash to its key and its `jobs` rows are recreated from
  * the ledger's copy (`job_row`, same column values), recorded in the ledger (`restored`) and in
  * audit_logs (`cleanup_restored`). Past the window it throws `LETHE_E_GONE` saying why.

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queryable } from '../db/pool.js';
 
 /**
- * Runs going on now (issue 9; runbook EMERGENCY-001 step 2 "verify no jobs running"). A run's row
+ * Runs going on now (runbook EMERGENCY-001 step 2 "verify no jobs running"). A run's row
  * says `running` from its start, and the run refreshes `heartbeat_at` every few seconds (and its
  * `progress` with it); a row still `running` whose heartbeat is older than `staleAfterMs` belongs
  * to a process that died (the next run records it `interrupted`), so it is not in flight.

@@ -66,7 +66,7 @@ export interface VerifyCounts {
   absent: number;
   /** A live row still refers to the key, so the file is rightly kept (DESIGN invariant 3). */
   shared: number;
-  /** Under an active legal hold (issue 7): rightly kept. */
+  /** Under an active legal hold (docs/safety.md#legal-holds): rightly kept. */
   held: number;
   /** The key could not be checked (unsafe key, storage error). */
   unverifiable: number;

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 
 /**
- * Proof without personal data (issue 7): file keys often carry names or ids ("aadhaar/ravi.pdf").
+ * Proof without personal data (docs/safety.md#proof-without-personal-data-hmac-keys): file keys often carry names or ids ("aadhaar/ravi.pdf").
  * With a secret configured, the ledger, the run summary and trash locations hold
  * `hmac-sha256:<hex>` instead of the key; anyone holding a key can still find its record (hash the
  * key the same way), but the ledger alone reveals no key. The secret must stay the same for lookups

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.js';
 import { parseRetention, retentionApproxMs, retentionToInterval } from './retention.js';
 
 /**
- * The undo window (issue 7, like GCS soft delete or DELF's restoration logs): erased files are
+ * The undo window (docs/safety.md#undo-window-default-off, like GCS soft delete or DELF's restoration logs): erased files are
  * kept in the store's trash for a grace period, restorable, then purged. Off by default; "on" means
  * 7 days; a global value and per-purpose overrides (`{"Medical": "30d", "System Testing": "off"}`).
  */

@@ -8,7 +8,7 @@ import type { StoragePort } from '../ports.js';
 import { LATEST_MIGRATION } from '../db/migrations.js';
 
 /**
- * The cheap part of `lethe doctor` (issue 9), made by every run before it takes the lock: the
+ * The cheap part of `lethe doctor` (runbook FM-002), made by every run before it takes the lock: the
  * database answers, its schema is at this Lethe's migration, and (for a real run) the storage root
  * can be reached. A run that cannot work fails here in one clear line, before it records anything,
  * rather than half way through its first batch.

@@ -109,7 +109,7 @@ export interface SummaryCaps {
   /** Erased keys kept in the audit row for FM-003's text search; beyond it, the ledger. */
   readonly erasedKeys: number;
   readonly failures: number;
-  /** How keys are written (plain, or `hmac-sha256:<hex>` when the ledger hides keys; issue 7). */
+  /** How keys are written (plain, or `hmac-sha256:<hex>` when the ledger hides keys; docs/safety.md#proof-without-personal-data-hmac-keys). */
   readonly keyFor?: (key: string) => string;
 }
 

@@ -40,7 +40,7 @@ export function checkKey(key: unknown): KeyProblem | null {
 }
 
 /**
- * Files (issue: storage that lies): unlinking a name erases the data only when it is the file's
+ * Files (docs/safety.md#storage-that-lies): unlinking a name erases the data only when it is the file's
  * only name. A symlink at the key (its target stays) or a file with other hard links (the data
  * stays under them) is refused, never unlinked. Called with an `lstat` taken right before the unlink.
  */

@@ -2,7 +2,7 @@ import { ErrorCodes } from '../errors.js';
 import { checkKey, type KeyProblem } from './keys.js';
 
 /**
- * Where the undo window keeps erased files (issue 7): `.lethe/trash/<runId>/<name>` under the
+ * Where the undo window keeps erased files (docs/safety.md#undo-window-default-off): `.lethe/trash/<runId>/<name>` under the
  * storage root (a directory, or a bucket prefix). `.lethe/` is Lethe's own (FileStorage.list skips
  * it), so no job row may name a key there: a row cannot reach into the trash and erase early.
  * `<name>` is the file's key, or its keyed hash when the ledger stores keys as HMACs, so the

@@ -3,7 +3,7 @@ import { ErrorCodes } from '../errors.js';
 import type { Clock, KeyOutcome, ObjectInfo, StoragePort } from '../ports.js';
 
 /**
- * Storage faults injected at the adapter boundary (issue 7, "Fault proof"): a wrapper around a
+ * Storage faults injected at the adapter boundary (docs/safety.md#storage-that-lies): a wrapper around a
  * real adapter (FileStorage, S3Storage) that makes chosen keys, or a seeded share of keys, fail
  * the way real stores fail, and can make a whole `deleteMany` throw (a worker that crashed).
  *

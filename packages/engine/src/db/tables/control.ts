@@ -29,7 +29,7 @@ export interface PauseRequest {
 
 /**
  * Pauses Lethe everywhere; running runs stop at their next batch boundary. Idempotent. The
- * notifier (issue 9) hears of it once the pause is recorded; it never delays or fails the pause.
+ * notifier (docs/runbook.md#notifications-webhook) hears of it once the pause is recorded; it never delays or fails the pause.
  */
 export async function pause(db: Queryable, req: PauseRequest, notifier?: Notifier): Promise<ControlState> {
   if (typeof req.reason !== 'string' || req.reason.trim() === '') throw new ConfigError('reason: a pause needs a non-empty reason (who reads it at 3 a.m. needs to know why)');

@@ -6,7 +6,7 @@ import { checkKey } from '../../storage/keys.js';
 import type { Queryable } from '../pool.js';
 import type { JobsTable } from '../jobs-table.js';
 
-/** A legal hold (issue 7): held files are never erased or purged. */
+/** A legal hold (docs/safety.md#legal-holds): held files are never erased or purged. */
 export interface Hold {
   readonly id: string;
   readonly fileKey: string;

@@ -59,7 +59,7 @@ export async function closeInterruptedRuns(db: Queryable): Promise<InterruptedRu
        UPDATE lethe_runs SET status = 'interrupted', ended_at = now(), error = 'the process running it stopped before it finished'
         WHERE status = 'running' AND group_id IS NULL RETURNING id, started_at, dry_run, cutoff, policy_version, trigger, host)
      SELECT r.*,
-            count(*) FILTER (WHERE l.outcome IN ('erased', 'trashed'))::int AS erased, -- trashed: an undo-window erasure (issue 7)
+            count(*) FILTER (WHERE l.outcome IN ('erased', 'trashed'))::int AS erased, -- trashed: an undo-window erasure (docs/safety.md#undo-window-default-off)
             count(*) FILTER (WHERE l.outcome = 'absent')::int AS absent,
             count(*) FILTER (WHERE l.outcome = 'failed')::int AS failed
        FROM r LEFT JOIN lethe_ledger l ON l.run_id = r.id

@@ -3,7 +3,7 @@ import { withTransaction, type Queryable } from '../../db/pool.js';
 import { HELD_KEYS_SQL } from '../../db/tables/holds.js';
 
 /**
- * Legal holds (issue 7) re-checked at the moment of acting, for operations that remove files or
+ * Legal holds (docs/safety.md#legal-holds) re-checked at the moment of acting, for operations that remove files or
  * rows outside a run (`lethe reconcile --apply`, `lethe verify --ledger --repair`). A check made
  * while scanning is not enough: a hold placed between the scan and the delete must still win.
  */

@@ -32,7 +32,7 @@ interface CheckRequest {
 }
 
 /**
- * Before a real run: the blast-radius guard (issue 7). A run that would erase more than the cap,
+ * Before a real run: the blast-radius guard (docs/safety.md#blast-radius-guard). A run that would erase more than the cap,
  * or more than K x the median of recent runs (above a floor), refuses to start and pauses Lethe
  * with the reason, unless `allowLarge`. The same count gives progress its total.
  */

@@ -130,7 +130,7 @@ export class FileStorage implements StoragePort {
     }
   }
 
-  /** Issue 9 (run preflight, `lethe doctor`, restore from a backup): see objects.ts. */
+  /** Whole-object operations (run preflight, `lethe doctor`, restore from a backup): see objects.ts. */
   async ping(): Promise<void> {
     await pingRoot(this.#root, await this.#realRoot());
   }

@@ -9,7 +9,7 @@ import { checkKey, isInside } from '../keys.js';
 import { isReservedKey, reservedKeyProblem } from '../trash-keys.js';
 
 /**
- * Whole-object operations on the filesystem adapter (issue 9): the root check every run makes
+ * Whole-object operations on the filesystem adapter (runbook FM-002, EMERGENCY-002): the root check every run makes
  * first, the `lethe doctor` probe, and reading / writing one file for restores from a backup.
  * Same safety as deletes (DESIGN invariant 4): keys checked lexically, then every directory on
  * the way must resolve under the root's real path, so a symlinked directory cannot lead out.

@@ -6,7 +6,7 @@ import { checkKey, fileLinkProblem, isInside } from '../keys.js';
 import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from '../trash-keys.js';
 
 /**
- * The filesystem's undo window (issue 7). Erasing becomes a rename into `.lethe/trash/<run>/<name>`
+ * The filesystem's undo window (docs/safety.md#undo-window-default-off). Erasing becomes a rename into `.lethe/trash/<run>/<name>`
  * under the root: the same filesystem, so the move is atomic and costs what an unlink costs.
  * Storage first, then the database (DESIGN invariant 5): a crash after the rename leaves the row
  * and a file absent at its key; the rerun finds the earlier trash copy and records it, so the copy

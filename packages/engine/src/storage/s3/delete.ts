@@ -5,7 +5,7 @@ import type { S3Sdk } from './sdk.js';
 import { S3RequestError, type S3Sender } from './sender.js';
 import type { Admission } from './throttle.js';
 
-/** S3's limit on keys per DeleteObjects; some servers accept more, real S3 refuses (issue 3). */
+/** S3's limit on keys per DeleteObjects; some servers accept more, real S3 refuses (docs/storage-s3.md#limits). */
 export const MAX_KEYS_PER_REQUEST = 1000;
 
 /** One object (or one version of it, by VersionId) to delete. */

@@ -6,7 +6,7 @@ import { checkKey, MAX_KEY_BYTES, type KeyProblem } from '../keys.js';
 export const S3_RESERVED_PREFIX = '.lethe/';
 
 /**
- * Maps a row's `file_key` to the object key in the bucket (DESIGN invariant 4, issue 3).
+ * Maps a row's `file_key` to the object key in the bucket (DESIGN invariant 4, docs/storage-s3.md#configuration).
  * Order matters: the lexical check runs first (reject, never normalise), then the configured
  * prefix is always applied, and the result must still lie under the prefix after POSIX
  * normalisation. S3 itself does not normalise keys, but proxies, path-style URL handling and

@@ -7,7 +7,7 @@ import { S3RequestError } from './sender.js';
 import { isReservedKey, reservedKeyProblem } from '../trash-keys.js';
 
 /**
- * Whole-object operations on the S3 adapter (issue 9): the bucket check every run makes first
+ * Whole-object operations on the S3 adapter (runbook FM-002, EMERGENCY-002): the bucket check every run makes first
  * (HeadBucket), the `lethe doctor` probe under `<prefix>.lethe/doctor/`, and reading / writing one
  * object for restores from a backup (streamed, never the whole file in memory).
  */

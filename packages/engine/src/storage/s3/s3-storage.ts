@@ -166,7 +166,7 @@ export class S3Storage implements StoragePort {
     return Math.max(1, Math.min(this.#config.maxSockets ?? DEFAULT_MAX_SOCKETS, 32));
   }
 
-  /** Undo window (issue 7): a copy into `.lethe/trash/`, or the kept version in `keep` mode; see s3/trash.ts. */
+  /** Undo window (docs/safety.md#undo-window-default-off): a copy into `.lethe/trash/`, or the kept version in `keep` mode; see s3/trash.ts. */
   trashMany(items: readonly TrashRequest[], signal?: AbortSignal): Promise<KeyOutcome[]> {
     return trashObjects(this.#trashContext(), items, signal);
   }
@@ -187,7 +187,7 @@ export class S3Storage implements StoragePort {
     return { ...this.#ctx, prefix: this.#config.prefix, mode: this.#mode, versioning: () => this.#versioningState(), concurrency: this.#listConcurrency() };
   }
 
-  // Issue 9 (run preflight, `lethe doctor`, restore from a backup): see objects.ts.
+  // Whole-object operations (run preflight, `lethe doctor`, restore from a backup): see objects.ts.
   ping = (): Promise<void> => pingBucket(this.#objects());
   probe = (name: string): Promise<ProbeResult> => probeBucket(this.#objects(), name);
   readObject = (key: string): Promise<ObjectBody | null> => readS3Object(this.#objects(), key);

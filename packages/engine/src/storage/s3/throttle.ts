@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports.js';
 
 /**
- * Throttling (issue 3): S3 allows about 3,500 DELETE/s per prefix and answers 503 SlowDown past
+ * Throttling (docs/storage-s3.md#throttling-and-the-send-rate): S3 allows about 3,500 DELETE/s per prefix and answers 503 SlowDown past
  * it; other stores answer 429 or 5xx. Two mechanisms, both per adapter (each worker thread has
  * its own):
  *

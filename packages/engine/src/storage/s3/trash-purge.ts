@@ -6,7 +6,7 @@ import { head, locate, type Located, type S3TrashContext } from './trash.js';
 import { listKeyVersions, type VersioningState } from './versions.js';
 
 /**
- * The undo window's end on S3 (issue 7): trash past its window is deleted for good, but only what
+ * The undo window's end on S3 (docs/safety.md#undo-window-default-off): trash past its window is deleted for good, but only what
  * is still the trashed file. A `?versionId=null` location names whatever was uploaded at the key
  * last, and a trash key can be written again; a purge once deleted a newer upload that way.
  */
@@ -20,7 +20,7 @@ type Inspection =
  * What is at a trash location now, and whether deleting it is deleting the trashed file. The
  * object must not be newer than its record: a kept version was written before the record's
  * batch began, a copy before its run ended. A `null` version id names whatever was uploaded at
- * the key last, so without this a purge deleted a newer upload (issue: undo window on a
+ * the key last, so without this a purge deleted a newer upload (docs/safety.md#undo-window-default-off, on a
  * Suspended bucket). Stores report LastModified to the second, so an object written within the
  * same second as the record cannot be told apart; a delete marker is never deleted (it is not the
  * file, and removing it would bring an older version back).

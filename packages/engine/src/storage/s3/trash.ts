@@ -8,7 +8,7 @@ import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from '../
 import { mapLimit } from '../map-limit.js';
 
 /**
- * The undo window on S3 (issue 7), in two shapes:
+ * The undo window on S3 (docs/safety.md#undo-window-default-off), in two shapes:
  *
  * - copy (unversioned buckets, `erase-all` mode, and keys hashed for the ledger): CopyObject into
  *   `<prefix>.lethe/trash/<run>/<name>`, then the original is deleted the way the adapter deletes

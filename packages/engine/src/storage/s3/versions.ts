@@ -3,7 +3,7 @@ import type { S3Sdk } from './sdk.js';
 import type { S3Sender } from './sender.js';
 
 /**
- * Versioned buckets (issue 3, TOOLCHAIN "versioned buckets"). A delete without a VersionId on a
+ * Versioned buckets (docs/storage-s3.md#versioned-buckets, TOOLCHAIN "versioned buckets"). A delete without a VersionId on a
  * versioned bucket (every Object Lock bucket is one) only adds a delete marker: the data stays,
  * even under a legal hold. So the bucket's state is read once per adapter, and in `erase-all`
  * mode every version of a key is deleted by VersionId; that is also where a legal hold or a
