@@ -1,6 +1,6 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Engine, HealthOptions, Logger, RunSummary } from '@lethe/engine';
-import { DEFAULT_HEALTH_OPTIONS } from '@lethe/engine';
+import { ConfigError, DEFAULT_HEALTH_OPTIONS } from '@lethe/engine';
 
 /** The database pool, typed through the engine so this package needs no direct `pg` import. */
 export type Pool = Engine['pool'];
@@ -69,12 +69,12 @@ export interface HttpService {
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name}: must be a non-negative number, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name}: expected a non-negative number, got ${JSON.stringify(value)}`);
   return value;
 }
 
 export function resolveHttpOptions(o: HttpServiceOptions): ResolvedHttpOptions {
-  if (!o.pool) throw new TypeError('pool: the HTTP service needs the database pool');
+  if (!o.pool) throw new ConfigError('pool: expected the database pool (the HTTP service needs one)');
   // An empty token would make "Bearer " a valid credential: treat it as "not configured".
   const token = o.adminToken === undefined || o.adminToken.trim() === '' ? null : o.adminToken;
   return Object.freeze({

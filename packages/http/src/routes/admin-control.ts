@@ -1,6 +1,6 @@
 import { AuditActions, ErrorCodes, isLetheError, pause, readControl, resume, writeAudit } from '@lethe/engine';
 import { callerOf } from '../auth.js';
-import { HttpError, HttpErrorCodes } from '../errors.js';
+import { fromEngineError, HttpError, HttpErrorCodes } from '../errors.js';
 import { adminErrors, bodyErrors, emergencyBodyErrors, errorResponse, json, writeSecurity } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';
 import { actorHeader, fields, flag, text } from '../request-schemas.js';
@@ -116,20 +116,20 @@ export function controlRoutes(o: ResolvedHttpOptions): RouteSpec[] {
   ];
 }
 
-/** A run that could not start for a known reason is a 409/503 the operator can act on. */
+/**
+ * A run that could not start, answered by the engine's error table (ERROR_ANSWERS: PAUSED,
+ * RUN_IN_PROGRESS, BLAST_RADIUS are 409). One deliberate override: the server's own configuration
+ * (CONFIG, STORAGE_URL) or schema is not the caller's mistake, so it is a 503, not the table's 400.
+ */
 function triggerError(error: unknown): HttpError | null {
   if (!isLetheError(error)) return null;
   switch (error.code) {
-    case ErrorCodes.PAUSED:
-    case ErrorCodes.RUN_IN_PROGRESS:
-    case ErrorCodes.BLAST_RADIUS:
-      return new HttpError(409, error.code, error.message);
     case ErrorCodes.NOT_MIGRATED:
     case ErrorCodes.SCHEMA:
     case ErrorCodes.CONFIG:
     case ErrorCodes.STORAGE_URL:
       return new HttpError(503, error.code, `the run could not start: ${error.message}`);
     default:
-      return null;
+      return fromEngineError(error);
   }
 }

@@ -1,6 +1,6 @@
 import { ConfigError, DEFAULT_JOBS_TABLE, ErrorCodes, inspectJobsTable, isLetheError, ledgerKeyFor, placeHold } from '@lethe/engine';
 import { callerOf } from '../auth.js';
-import { badRequest, HttpError } from '../errors.js';
+import { badRequest, fromEngineError } from '../errors.js';
 import { adminErrors, bodyErrors, errorResponse, json, writeSecurity } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';
 import { actorHeader, fields, text } from '../request-schemas.js';
@@ -49,9 +49,8 @@ export function holdRoutes(o: ResolvedHttpOptions): RouteSpec[] {
         return await reply.code(201).send(hold);
       } catch (error) {
         if (error instanceof ConfigError) throw badRequest(`body.${error.message}`);
-        if (isLetheError(error) && error.code === ErrorCodes.GONE) throw new HttpError(410, error.code, error.message);
-        if (isLetheError(error) && error.code === ErrorCodes.NOT_FOUND) throw new HttpError(404, error.code, error.message);
-        throw error;
+        // The rest by the engine's error table (GONE 410, NOT_FOUND 404).
+        throw fromEngineError(error) ?? error;
       }
     },
   }];

@@ -1,6 +1,6 @@
 import { ConfigError, ErrorCodes, isLetheError, restoreFile, writeAudit } from '@lethe/engine';
 import { callerOf } from '../auth.js';
-import { badRequest, HttpError, HttpErrorCodes } from '../errors.js';
+import { badRequest, fromEngineError, HttpError, HttpErrorCodes } from '../errors.js';
 import { adminErrors, bodyErrors, errorResponse, json, writeSecurity } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';
 import { actorHeader, fields, text } from '../request-schemas.js';
@@ -50,18 +50,8 @@ export function restoreRoutes(o: ResolvedHttpOptions): RouteSpec[] {
   }];
 }
 
+/** Bad request fields are the request's (400 naming `body.<field>`); the rest by the engine's error table (GONE 410, CONFLICT 409, NOT_FOUND 404). */
 function restoreError(error: unknown): HttpError | null {
   if (error instanceof ConfigError) return badRequest(`body.${error.message}`);
-  if (!isLetheError(error)) return null;
-  switch (error.code) {
-    case ErrorCodes.GONE:
-      return new HttpError(410, error.code, error.message);
-    case ErrorCodes.CONFLICT:
-    case ErrorCodes.RUN_IN_PROGRESS:
-      return new HttpError(409, error.code, error.message);
-    case ErrorCodes.NOT_FOUND:
-      return new HttpError(404, error.code, error.message);
-    default:
-      return null;
-  }
+  return fromEngineError(error);
 }
