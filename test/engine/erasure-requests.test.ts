@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createEngine, ErrorCodes, evaluateHealth, monthlyReport, FINANCIAL_RETAINED_UNDER, gatherHealthFacts, listErasureRequests, placeHold, inspectJobsTable,
-  previewErasureRequest, runErasureRequest, setRetainedUnder, submitErasureRequest, type Engine,
-} from '@lethe/engine';
+import { createEngine, ErrorCodes, FINANCIAL_RETAINED_UNDER, listErasureRequests, placeHold, inspectJobsTable, previewErasureRequest, runErasureRequest, submitErasureRequest, type Engine } from '@lethe/engine';
+import { evaluateHealth, monthlyReport, gatherHealthFacts, setRetainedUnder } from '@lethe/engine/operations';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 

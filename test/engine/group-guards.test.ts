@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, readControl, resume, revertPolicy, setPolicy, type Engine, type EngineOptions } from '@lethe/engine';
+import { createEngine, ErrorCodes, readControl, resume, type Engine, type EngineOptions } from '@lethe/engine';
+import { revertPolicy, setPolicy } from '@lethe/engine/operations';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { waitFor } from '../support/cli.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, lookupFileKey, planExpiries, verifyExpired, type Engine, type UnreadableRows } from '@lethe/engine';
+import { createEngine, type Engine, type UnreadableRows } from '@lethe/engine';
+import { lookupFileKey, planExpiries, verifyExpired } from '@lethe/engine/operations';
 import { createJobsTable, createTestDatabase, insertJobs, type CreatedAtType, type JobSeed, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 

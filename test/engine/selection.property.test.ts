@@ -139,7 +139,7 @@ describe('expired-row selection (property)', () => {
     await db.pool.query(`INSERT INTO jobs_naive SELECT 'n' || g, 'k' || g, 'General', now() AT TIME ZONE 'UTC' FROM generate_series(1, 20000) g`);
     await db.pool.query('ANALYZE jobs_naive');
     const t = await inspectJobsTable(lethePool, { table: 'jobs_naive', id: 'id', fileKey: 'file_key', purpose: 'purpose_code', createdAt: 'created_at' });
-    const { expiredRowsSql } = await import('@lethe/engine');
+    const { expiredRowsSql } = await import('@lethe/engine/testing');
     const plan = await lethePool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${expiredRowsSql(t).replace(/\$1/g, `'General'`).replace(/\$2/g, `'30 days'`).replace(/\$3/g, `'${new Date(CUTOFFS[0]!).toISOString()}'`).replace(/\$4/g, `'0'`)}`);
     expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
   });

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, evaluateHealth, gatherHealthFacts, submitErasureRequest, type Engine } from '@lethe/engine';
+import { createEngine, submitErasureRequest, type Engine } from '@lethe/engine';
+import { evaluateHealth, gatherHealthFacts } from '@lethe/engine/operations';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { promtool, runPromtool } from '../http/promtool.js';
 

@@ -2,7 +2,8 @@ import { link, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, FileStorage, resume, runDoctor, TRASH_DIR, type KeyOutcome } from '@lethe/engine';
+import { createEngine, ErrorCodes, FileStorage, resume, TRASH_DIR, type KeyOutcome } from '@lethe/engine';
+import { runDoctor } from '@lethe/engine/operations';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 
 /**

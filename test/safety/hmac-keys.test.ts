@@ -1,7 +1,8 @@
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, createEngine, ledgerKeyFor, lookupFileKey, resolveOptions, restoreFile, verifyLedger } from '@lethe/engine';
+import { ConfigError, createEngine, ledgerKeyFor, resolveOptions } from '@lethe/engine';
+import { lookupFileKey, restoreFile, verifyLedger } from '@lethe/engine/operations';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 const SECRET = 'a-long-test-secret-for-hmac-keys';

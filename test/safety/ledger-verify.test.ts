@@ -1,7 +1,8 @@
 import { readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_JOBS_TABLE, inspectJobsTable, placeHold, repairFindings, verifyLedger } from '@lethe/engine';
+import { DEFAULT_JOBS_TABLE, inspectJobsTable, placeHold } from '@lethe/engine';
+import { repairFindings, verifyLedger } from '@lethe/engine/operations';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 let f: SafetyFixture;

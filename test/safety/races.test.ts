@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_JOBS_TABLE, ErrorCodes, FileStorage, inspectJobsTable, placeHold, readControl, setPolicy, type KeyOutcome } from '@lethe/engine';
+import { DEFAULT_JOBS_TABLE, ErrorCodes, FileStorage, inspectJobsTable, placeHold, readControl, type KeyOutcome } from '@lethe/engine';
+import { setPolicy } from '@lethe/engine/operations';
 import { ago, createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 /**

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_JOBS_TABLE, ErrorCodes, inspectJobsTable, placeHold, reconcile, type ObjectInfo } from '@lethe/engine';
+import { ConfigError, DEFAULT_JOBS_TABLE, ErrorCodes, inspectJobsTable, placeHold, type ObjectInfo } from '@lethe/engine';
+import { reconcile } from '@lethe/engine/operations';
 import { heldKeysNow, withHoldsLocked, eraseOrphanFiles, removeOrphanRows, type ActContext, orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from '@lethe/engine/testing';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 

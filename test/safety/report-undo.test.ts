@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { monthlyReport, purgeTrash } from '@lethe/engine';
+import { purgeTrash } from '@lethe/engine/operations';
+import { monthlyReport } from '@lethe/engine/operations';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 let f: SafetyFixture;

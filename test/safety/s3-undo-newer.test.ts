@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { createEngine, createStorage, ErrorCodes, purgeTrash, restoreFile, type Engine, type S3StorageConfig } from '@lethe/engine';
+import { createEngine, createStorage, ErrorCodes, type Engine, type S3StorageConfig } from '@lethe/engine';
+import { purgeTrash } from '@lethe/engine/operations';
+import { restoreFile } from '@lethe/engine/operations';
 import { DeleteObjectsCommand, HeadObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createBucket, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';

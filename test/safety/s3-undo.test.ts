@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, purgeTrash, restoreFile, type Engine, type S3StorageConfig } from '@lethe/engine';
+import { createEngine, ErrorCodes, type Engine, type S3StorageConfig } from '@lethe/engine';
+import { purgeTrash } from '@lethe/engine/operations';
+import { restoreFile } from '@lethe/engine/operations';
 import { HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createBucket, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';

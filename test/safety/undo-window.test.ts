@@ -1,7 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_JOBS_TABLE, ErrorCodes, FileStorage, getRun, inspectJobsTable, placeHold, purgeTrash, releaseHolds, restoreFile, type KeyOutcome, type TrashRequest } from '@lethe/engine';
+import { DEFAULT_JOBS_TABLE, ErrorCodes, FileStorage, inspectJobsTable, placeHold, releaseHolds, type KeyOutcome, type TrashRequest } from '@lethe/engine';
+import { purgeTrash } from '@lethe/engine/operations';
+import { getRun, restoreFile } from '@lethe/engine/operations';
 import { MemoryStorage } from '@lethe/engine/testing';
 import { createJobsTable } from '../support/database.js';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';

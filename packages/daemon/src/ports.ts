@@ -1,4 +1,5 @@
-import type { Engine, HealthOptions, Logger as EngineLogger, RunSummary } from '@lethe/engine';
+import type { Engine, Logger as EngineLogger, RunSummary } from '@lethe/engine';
+import type { HealthOptions } from '@lethe/engine/operations';
 
 /**
  * The small interfaces the daemon consumes. Glossary:

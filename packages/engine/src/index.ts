@@ -56,14 +56,14 @@ export { decideRunStatus } from './run/status.js';
 export type { RunStopFacts, RunVerdict, StopReason } from './run/status.js';
 export { checkSchemaCurrent, preflightRun } from './run/preflight.js';
 export { TRASH_PURGED, activeHeldLedgerKeys, checkUndoWindowAtStart, purgeBeforeRun, purgeDueTrash } from './run/purge-due.js';
-export { RUN_LOCK_KEY } from './run/lock.js';
 export { blastRadiusThreshold, judgeBlastRadius, recentMedian } from './run/plan/blast-radius.js';
 export type { BlastRadiusCheck, BlastRadiusOptions } from './run/plan/blast-radius.js';
+// The run lock's advisory key: the daemon's catch-up claim looks for it in pg_locks (a run in progress).
+export { RUN_LOCK_KEY } from './run/lock.js';
 export { countExpiredCapped } from './run/plan/counts.js';
 export type { ExpiredCount } from './run/plan/counts.js';
-export { expiredRowsSql, readExpiredRows } from './run/source.js';
+export { readExpiredRows } from './run/source.js';
 export type { PurposeSelection } from './run/source.js';
-export { TokenBucket } from './run/rate-limiter.js';
 export { FailureBreaker } from './run/breaker.js';
 export type { FailureSample, PurposeCounts, RunStatus, RunSummary, RunTrigger, UnreadableReason, UnreadableRows } from './run/summary.js';
 
@@ -83,11 +83,6 @@ export type { PauseCause } from './notify/events.js';
 export { createWebhookNotifier, isRetryableStatus, resolveWebhookOptions } from './notify/webhook.js';
 export type { WebhookNotifierOptions, WebhookPayload } from './notify/webhook.js';
 
-// Operator commands, also here for runtimes not yet switched to @lethe/engine/operations
-// (packages/http still imports them from the root); new code imports the operations entry.
-export * from './operations/index.js';
-// The backlog count's earlier name, kept for callers not yet switched.
-export { countExpiredBacklog as countExpired } from './operations/plan.js';
 
 // Erasure on request (docs/rights.md): the CLI's `lethe erase` / `lethe requests` and the admin route use these.
 export { submitErasureRequest, listErasureRequests, getRequest as getErasureRequest, requireRequest as requireErasureRequest, countOverdueRequests } from './requests/request-store.js';

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { currentRun, evaluateHealth, finishedRunsSince, gatherHealthFacts, type FinishedRunCounts, type HealthFacts, type JobsTable, type RunRecord, type RunSummary } from '@lethe/engine';
+import { type JobsTable, type RunSummary } from '@lethe/engine';
+import { currentRun, evaluateHealth, finishedRunsSince, gatherHealthFacts, type FinishedRunCounts, type HealthFacts, type RunRecord } from '@lethe/engine/operations';
 import { countBacklog, type BacklogCount } from './backlog.js';
 import type { ResolvedHttpOptions } from './options.js';
 

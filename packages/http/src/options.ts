@@ -1,6 +1,8 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { Engine, HealthOptions, Logger, RunSummary } from '@lethe/engine';
-import { ConfigError, DEFAULT_HEALTH_OPTIONS } from '@lethe/engine';
+import type { Engine, Logger, RunSummary } from '@lethe/engine';
+import type { HealthOptions } from '@lethe/engine/operations';
+import { ConfigError } from '@lethe/engine';
+import { DEFAULT_HEALTH_OPTIONS } from '@lethe/engine/operations';
 
 /** The database pool, typed through the engine so this package needs no direct `pg` import. */
 export type Pool = Engine['pool'];

@@ -1,4 +1,5 @@
-import { runStatusLabel, type ControlState, type RunDetail, type RunRecord } from '@lethe/engine';
+import { type ControlState } from '@lethe/engine';
+import { runStatusLabel, type RunDetail, type RunRecord } from '@lethe/engine/operations';
 
 /** The API speaks snake_case JSON, like the runbook's health JSON and the runs' audit rows. */
 export function runJson(r: RunRecord) {

@@ -1,4 +1,4 @@
-import { countText, durationText, escapeHtml, htmlDocument, htmlField, runStatusLabel, type HealthReport, type RunRecord } from '@lethe/engine';
+import { countText, durationText, escapeHtml, htmlDocument, htmlField, runStatusLabel, type HealthReport, type RunRecord } from '@lethe/engine/operations';
 import type { BacklogCount } from './backlog.js';
 
 /**

@@ -18,7 +18,7 @@ const report = (over: Partial<ComplianceReport> = {}): ComplianceReport => ({
   reconciled: { orphan_files: 0, orphan_rows: 0 },
   after_erasure: { purged: 0, restored: 0, reerased: 0 },
   still_present: { checked: 0, present: 0, late: 0, late_erased_after_month_end: 0, unverifiable: 0, worst_overdue_seconds: null, by_purpose: {}, samples: [] },
-  unreadable: [], daily: [], held: { files: 0, holds: 0 }, status: 'COMPLIANT', reasons: [], notes: [],
+  unreadable: [], daily: [], held: { files: 0, holds: 0 }, erasure_requests: { received: 0, completed: 0, completed_late: 0, rows_erased: 0, rows_unlinked: 0, refused: [], held_rows: 0, overdue: 0, overdue_references: [], as_of: '2025-12-01T00:00:00.000Z' }, status: 'COMPLIANT', reasons: [], notes: [],
   ...over,
 });
 

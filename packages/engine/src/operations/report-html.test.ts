@@ -17,6 +17,7 @@ const report = (over: Partial<ComplianceReport> = {}): ComplianceReport => ({
   after_erasure: { purged: 0, restored: 0, reerased: 0 },
   still_present: { checked: 0, present: 0, late: 0, late_erased_after_month_end: 0, unverifiable: 0, worst_overdue_seconds: null, by_purpose: {}, samples: [] },
   unreadable: [], daily: [{ date: '2025-11-01', erased: 1200, failed: 3 }, { date: '2025-11-02', erased: 0, failed: 0 }], held: { files: 2, holds: 3 },
+  erasure_requests: { received: 0, completed: 0, completed_late: 0, rows_erased: 0, rows_unlinked: 0, refused: [], held_rows: 0, overdue: 0, overdue_references: [], as_of: '2025-12-01T00:00:00.000Z' }, 
   status: 'COMPLIANT', reasons: [], notes: [],
   ...over,
 });
@@ -39,7 +40,7 @@ describe('reportHtml', () => {
   it('says "not recorded" for requests and the chain unless the report carries them, and never invents a figure', () => {
     const { erasure_requests: _q, ...noRequests } = report();
     expect(reportHtml(noRequests).match(/not recorded/g)).toHaveLength(3);
-    const requests = { received: 7, completed: 5, completed_late: 1, rows_erased: 40, rows_unlinked: 1, refused: [{ purpose: 'Financial', statute: 'Income-tax Act s.44AA', rows: 2 }], held_rows: 0, overdue: 1, overdue_references: ['DPO-9'] };
+    const requests = { received: 7, completed: 5, completed_late: 1, rows_erased: 40, rows_unlinked: 1, refused: [{ purpose: 'Financial', statute: 'Income-tax Act s.44AA', rows: 2 }], held_rows: 0, overdue: 1, overdue_references: ['DPO-9'], as_of: '2025-12-01T00:00:00.000Z' };
     const html = reportHtml({ ...report(), erasure_requests: requests, chain: { head: 'ab12', signature: 'sig==' } });
     expect(html).not.toContain('not recorded');
     expect(html).toContain('<span data-field="erasure_requests.overdue">1</span>');

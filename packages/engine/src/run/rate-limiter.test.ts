@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from './ports.js';
+import type { Clock } from '../ports.js';
 import { keyPrefix, RunDeleteLimiter } from './rate-limiter.js';
 
 /** A clock whose sleeps pass at once and move time on by what they asked. */

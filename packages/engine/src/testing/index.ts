@@ -16,3 +16,6 @@ export { openS3Storage, type S3Storage, type S3StorageOptions } from '../storage
 export { heldKeysNow, withHoldsLocked } from '../run/keep/hold-guard.js';
 export { eraseOrphanFiles, removeOrphanRows, type ActContext } from '../operations/reconcile-act.js';
 export { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from '../operations/reconcile-scan.js';
+
+// For tests: the run's source statement (the selection test EXPLAINs it to prove an index serves it).
+export { expiredRowsSql } from '../run/source.js';

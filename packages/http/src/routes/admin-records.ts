@@ -1,4 +1,5 @@
-import { ConfigError, ledgerKeyFor, lookupFileKey, monthlyReport, parseMonth, writeAudit, type Engine } from '@lethe/engine';
+import { ConfigError, ledgerKeyFor, writeAudit, type Engine } from '@lethe/engine';
+import { lookupFileKey, monthlyReport, parseMonth } from '@lethe/engine/operations';
 import type { FastifyReply } from 'fastify';
 import { callerOf } from '../auth.js';
 import { badRequest, HttpError, HttpErrorCodes } from '../errors.js';

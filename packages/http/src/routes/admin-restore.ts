@@ -1,4 +1,5 @@
-import { ConfigError, ErrorCodes, isLetheError, restoreFile, writeAudit } from '@lethe/engine';
+import { ConfigError, ErrorCodes, isLetheError, writeAudit } from '@lethe/engine';
+import { restoreFile } from '@lethe/engine/operations';
 import { callerOf } from '../auth.js';
 import { badRequest, fromEngineError, HttpError, HttpErrorCodes } from '../errors.js';
 import { adminErrors, bodyErrors, errorResponse, json, writeSecurity } from '../openapi.js';

@@ -1,4 +1,4 @@
-import { getRun, listRuns } from '@lethe/engine';
+import { getRun, listRuns } from '@lethe/engine/operations';
 import { HttpError, HttpErrorCodes } from '../errors.js';
 import { adminErrors, errorResponse, json, readSecurity } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';

@@ -1,4 +1,5 @@
-import { evaluateHealth, gatherHealthFacts, type HealthFacts, type HealthReport, type JobsTable } from '@lethe/engine';
+import { type JobsTable } from '@lethe/engine';
+import { evaluateHealth, gatherHealthFacts, type HealthFacts, type HealthReport } from '@lethe/engine/operations';
 import { errorResponse, json } from '../openapi.js';
 import type { ResolvedHttpOptions } from '../options.js';
 import type { RouteSpec } from '../route-spec.js';

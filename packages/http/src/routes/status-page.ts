@@ -1,4 +1,5 @@
-import { ConfigError, evaluateHealth, gatherHealthFacts, listRuns, monthlyReport, reportHtml, writeAudit, type JobsTable } from '@lethe/engine';
+import { ConfigError, writeAudit, type JobsTable } from '@lethe/engine';
+import { evaluateHealth, gatherHealthFacts, listRuns, monthlyReport, reportHtml } from '@lethe/engine/operations';
 import type { FastifyReply } from 'fastify';
 import { callerOf } from '../auth.js';
 import { countBacklog, type BacklogCount } from '../backlog.js';
