@@ -40,6 +40,10 @@ export const ErrorCodes = {
   UNDO_WINDOW: 'LETHE_E_UNDO_WINDOW',
   /** Purge: the object at a trash location is newer than its trash record; it is not the trashed file and is left in place. */
   TRASH_NEWER: 'LETHE_E_TRASH_NEWER',
+  /** Derived data (docs/rights.md#derived-data): a derived object could not be deleted, so its source file and row were kept. */
+  DERIVED_FAILED: 'LETHE_E_DERIVED_FAILED',
+  /** Coverage (docs/rights.md#derived-data): a table or storage prefix holds job data that no declaration covers. */
+  COVERAGE: 'LETHE_E_COVERAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -8,6 +8,7 @@ import { parseStorageUrl, type StorageConfig } from './storage/index.js';
 import { validateLedgerKeySecret } from './policy/ledger-keys.js';
 import { resolveUndoWindows, type UndoWindows } from './policy/undo-window.js';
 import { noopNotifier, type Notifier } from './notify/notifier.js';
+import { resolveDerived, type DerivedDeclarations, type DerivedOptions } from './run/derived/declarations.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
 export interface EngineOptions {
@@ -59,6 +60,8 @@ export interface EngineOptions {
   readonly undoWindows?: Readonly<Record<string, string>>;
   /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
   readonly ledgerKeyHmacSecret?: string;
+  /** Derived data deleted with each job: child tables, derived objects, kept areas (docs/rights.md#derived-data). */
+  readonly derived?: DerivedOptions;
   readonly logger?: Logger;
   /** Issue 9: told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
   readonly notifier?: Notifier;
@@ -98,6 +101,7 @@ export interface ResolvedOptions {
   readonly groupStaleMs: number;
   readonly undoWindows: UndoWindows;
   readonly ledgerKeyHmacSecret: string | null;
+  readonly derived: DerivedDeclarations;
   readonly logger: Logger;
   readonly notifier: Notifier;
   readonly notifyFlushMs: number;
@@ -168,6 +172,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     groupStaleMs: int('groupStaleMs', o.groupStaleMs, 60_000, 500, 86_400_000),
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
+    derived: resolveDerived(o.derived, (url, field) => void parseStorageUrl(url, field)),
     logger: o.logger ?? silentLogger,
     notifier: o.notifier ?? noopNotifier,
     notifyFlushMs: int('notifyFlushMs', o.notifyFlushMs, 5000, 0, 600_000),

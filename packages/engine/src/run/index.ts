@@ -28,6 +28,7 @@ import { buildSummary, progressReporter, tripBreaker } from './finish.js';
 import { closeInterruptedRuns, finishRun, insertRun, touchRun } from '../db/tables/runs.js';
 import { SummaryBuilder, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable.js';
+import { DerivedStep } from './derived/step.js';
 
 export interface RunOptions {
   readonly dryRun?: boolean;
@@ -181,7 +182,10 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   let error: unknown = null;
   let stoppedBy: StopReason | null = null;
   let wouldDelete = 0;
+  let derived: DerivedStep | null = null;
   try {
+    // Derived data (docs/rights.md#derived-data): declared tables and columns are checked here, before the first delete.
+    if (!dryRun) derived = await DerivedStep.create({ pool, table, storage, declarations: options.derived, runId, ledgerKey: ledgerKeyFunction(options.ledgerKeyHmacSecret) });
     summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
     let lastPoll = 0;
     const allPolicies = Object.entries(plan.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) }));
@@ -197,6 +201,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       pool, table, storage, cutoff: plan.cutoff, summary, dryRun, runId, breaker,
       recheck: { table, policies: allPolicies, selectedPurposes: new Set(plan.selected.map((p) => p.purpose)), cutoff: plan.cutoff },
       recheckSql: recheckSql(table),
+      derived,
       presence: new PresenceGuard(storage, (ids) => crashedIntents(pool, runId, ids), { ...DEFAULT_PRESENCE, allowMissing: runOptions.allowMissing === true }),
       ...(runOptions.beforeRecheck ? { beforeRecheck: runOptions.beforeRecheck } : {}),
       limiter: new TokenBucket(options.deletesPerSecond, Math.max(options.batchSize, options.deletesPerSecond), options.clock),
@@ -224,6 +229,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   } finally {
     clearInterval(heartbeat);
     progress.stop();
+    await derived?.close().catch(() => {});
   }
   if (stoppedBy === 'breaker' && !error) error = await tripBreaker(pool, options, runId, breaker.share ?? 1);
   if (stoppedBy === 'storage') await pauseForStorage(pool, options, runId, error);

@@ -14,6 +14,8 @@ import type { PresenceGuard } from './storage-presence.js';
 import { checkKey } from '../storage/keys.js';
 import { isReservedKey, reservedKeyProblem } from '../storage/trash-keys.js';
 import type { SummaryBuilder } from './summary.js';
+import type { DerivedStep } from './derived/step.js';
+import type { ObjectEvidence } from './derived/objects.js';
 
 export type StopReason = 'paused' | 'interrupted' | 'failed' | 'breaker' | 'storage' | 'policy';
 
@@ -43,6 +45,8 @@ export interface PipelineContext {
   readonly recheckSql: RecheckSql;
   /** Storage that lies: sampled before the first delete, judged after each (storage-presence.ts). */
   readonly presence: PresenceGuard;
+  /** Derived data deleted with the rows (docs/rights.md#derived-data): objects before the source, child rows before the job rows. */
+  readonly derived?: DerivedStep | null;
   /**
    * Test hook: called in the batch's transaction right before its re-check (a barrier for
    * interleaving tests: the platform writes while the batch waits here).
@@ -242,6 +246,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   const rows = checked.extra.length === 0 ? checked.deletable : [...checked.deletable, ...checked.extra];
   let outcomes: RowOutcome[] = [];
   let intentId: string | null = null;
+  let derivedEvidence: readonly ObjectEvidence[] = [];
   if (rows.length > 0) {
     const lies = await ctx.presence.beforeStorage(rows, checked.keys);
     if (lies) {
@@ -249,7 +254,11 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
       return false;
     }
     intentId = await recordIntent(ctx.pool, ctx.runId, rows);
-    const erased = await erase(ctx, rows, checked.keys);
+    // Derived objects go first (derived/step.ts), then the source files of the rows they allow.
+    const erased = ctx.derived
+      ? await ctx.derived.eraseBefore(tx.client, rows, checked.keys, (r, k) => erase(ctx, r, k))
+      : await erase(ctx, rows, checked.keys);
+    if ('evidence' in erased) derivedEvidence = erased.evidence;
     outcomes = erased.outcomes;
     // Files may be gone although their delete failed: the intent stays, so the rerun expects them absent.
     if (erased.unknown) intentId = null;
@@ -264,6 +273,8 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   const all = refused.length === 0 ? outcomes : [...refused, ...outcomes];
   if (all.length === 0) return true;
   const writeStarted = performance.now();
+  // Child rows go before the job rows they refer to, in this transaction (derived/child-rows.ts).
+  await ctx.derived?.recordBefore(tx.client, all, derivedEvidence);
   const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, ctx.runId, ctx.policyVersion, all, ctx.erasure?.ledgerKey, intentId);
   await tx.keep(all.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
   ctx.summary.phaseMs.write += performance.now() - writeStarted;
