@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { ConfigError, createWebhookNotifier, type EngineOptions, type Logger } from '@lethe/engine';
+import { ConfigError, createWebhookNotifier, type DerivedOptions, type EngineOptions, type Logger } from '@lethe/engine';
 import { VERSION } from './version.js';
 
 /**
@@ -54,9 +54,11 @@ export interface LetheConfig {
   readonly webhookToken?: string;
   /** Bound on delivering one notification, retries included (default 30 s). */
   readonly webhookTimeoutMs?: number;
+  /** Derived data (config file only): child tables, derived object templates, kept areas; the engine validates it (docs/rights.md#derived-data). */
+  readonly derived?: DerivedOptions;
 }
 
-type Kind = 'string' | 'int' | 'object' | 'enum';
+type Kind = 'string' | 'int' | 'object' | 'enum' | 'json';
 interface Field {
   readonly kind: Kind;
   readonly env?: string;
@@ -102,6 +104,7 @@ export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = {
   webhookHeaders: { kind: 'object' },
   webhookToken: { kind: 'string', env: 'LETHE_WEBHOOK_TOKEN' },
   webhookTimeoutMs: { kind: 'int', env: 'LETHE_WEBHOOK_TIMEOUT_MS', min: 100, max: 600_000 },
+  derived: { kind: 'json' },
 };
 
 function coerce(name: string, field: Field, value: unknown, source: string): unknown {
@@ -119,6 +122,10 @@ function coerce(name: string, field: Field, value: unknown, source: string): unk
     }
     case 'enum':
       if (typeof value !== 'string' || !field.values!.includes(value)) throw new ConfigError(`${where}: expected one of ${field.values!.join(', ')}, got ${JSON.stringify(value)}`);
+      return value;
+    case 'json':
+      // Nested declarations: validated field by field by the engine's resolveOptions, which names each one.
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
       return value;
     case 'object':
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
@@ -183,7 +190,7 @@ export function resolveConfig({ flags, env }: ResolveInput): LetheConfig {
 /** The engine's options from a resolved config (the engine validates storage, policies, jobs). */
 export function engineOptions(config: LetheConfig, extra: Partial<EngineOptions> = {}): EngineOptions {
   const o: Record<string, unknown> = { version: VERSION, host: hostname(), ...webhookOptions(config, extra.logger), ...extra };
-  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'maxDeletesPerRun', 'blastRadiusFactor', 'blastRadiusFloor', 'breakerWindow', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret'] as const) {
+  for (const k of ['databaseUrl', 'storage', 'jobs', 'policies', 'batchSize', 'deletesPerSecond', 'threads', 'maxBatchesInFlight', 'lockWaitMs', 'progressIntervalMs', 'heartbeatMs', 'groupStaleMs', 'maxDeletesPerRun', 'blastRadiusFactor', 'blastRadiusFloor', 'breakerWindow', 'undoWindow', 'undoWindows', 'ledgerKeyHmacSecret', 'derived'] as const) {
     if (config[k] !== undefined) o[k] = config[k];
   }
   return o as EngineOptions;

@@ -45,6 +45,7 @@ export * from './db/tables/schedulers.js';
 
 // One run, in its order: preflight, trash purge, lock, plan (guards), source, rate, breaker, summary.
 export type { RunOptions } from './run/index.js';
+export type { DerivedDeclarations, DerivedKeepInput, DerivedObjectInput, DerivedOptions, DerivedTableInput } from './run/derived/declarations.js';
 export { checkSchemaCurrent, preflightRun } from './run/preflight.js';
 export { TRASH_PURGED, activeHeldLedgerKeys, checkUndoWindowAtStart, purgeBeforeRun, purgeDueTrash } from './run/purge-due.js';
 export { RUN_LOCK_KEY } from './run/lock.js';

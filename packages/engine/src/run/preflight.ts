@@ -6,6 +6,10 @@ import { safeNotify } from '../notify/notifier.js';
 import type { ResolvedOptions } from '../options.js';
 import type { StoragePort } from '../ports.js';
 import { LATEST_MIGRATION } from '../db/migrations.js';
+import { checkCoverage, describeUncovered } from '../operations/coverage.js';
+
+/** Objects the preflight's coverage warning lists at most (`lethe doctor` lists more). */
+export const PREFLIGHT_COVERAGE_OBJECTS = 1000;
 
 /**
  * The cheap part of `lethe doctor` (issue 9), made by every run before it takes the lock: the
@@ -17,10 +21,24 @@ export async function preflightRun(deps: { readonly pool: pg.Pool; readonly stor
   try {
     await checkSchemaCurrent(deps.pool);
     if (!o.dryRun && deps.storage.ping) await pingStorage(deps.storage);
+    if (!o.dryRun) await warnUncovered(deps);
   } catch (error) {
     // A scheduled run that cannot start is a run that did not happen: the team hears of it.
     if (!o.dryRun && error instanceof LetheError) safeNotify(deps.options.notifier, runNotStartedNotification(error, deps.options));
     throw error;
+  }
+}
+
+/**
+ * Derived data coverage as a warning (docs/rights.md#derived-data): a run does not stop for a
+ * table or prefix no declaration covers (`lethe doctor` fails on it), but says so in its log.
+ */
+async function warnUncovered(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }): Promise<void> {
+  try {
+    const r = await checkCoverage(deps.pool, deps.options.jobs, deps.storage, deps.options.derived, PREFLIGHT_COVERAGE_OBJECTS);
+    if (r.uncovered > 0) deps.options.logger.warn({ code: ErrorCodes.COVERAGE, uncovered: r.uncovered }, `derived data not covered: ${describeUncovered(r)}`);
+  } catch (error) {
+    deps.options.logger.warn({ code: ErrorCodes.COVERAGE, error: describeError(error) }, 'the derived data coverage check could not run; `lethe doctor` checks it');
   }
 }
 
