@@ -10,6 +10,7 @@ import { pingBucket, probeBucket, readS3Object, writeS3Object, type S3ObjectCont
 import { S3RequestError, S3Sender } from './sender.js';
 import { purgeObjects } from './trash-purge.js';
 import { checkUndoWindow, restoreObject, trashObjects, type S3TrashContext } from './trash.js';
+import { abortUploads } from './uploads.js';
 import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './versions.js';
 import { mapLimit } from '../map-limit.js';
 
@@ -103,8 +104,13 @@ export class S3Storage implements StoragePort {
     });
     if (items.length === 0) return out;
     const results = await this.#deleteItems(items, signal);
+    // Incomplete multipart uploads under the erased keys are aborted too (uploads.ts); a key whose
+    // upload is left is failed (retryable): its row stays and the next run tries again.
+    const gone = items.filter((_, n) => results[n]!.outcome !== 'failed').map((item) => item.objectKey);
+    const left = await abortUploads(this.#ctx, gone, signal);
     items.forEach((item, n) => {
-      const r = results[n]!;
+      const f = left.get(item.objectKey);
+      const r: ItemResult = f ? { outcome: 'failed', failure: f } : results[n]!;
       item.positions.forEach((pos, k) => {
         const key = keys[pos]!;
         if (r.outcome === 'failed') out[pos] = { key, outcome: 'failed', code: r.failure.code, message: r.failure.message, retryable: r.failure.retryable };
