@@ -2,6 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import { quoteIdent } from '../db/identifiers.js';
 import type { JobsTableNames } from '../db/jobs-table.js';
 import type { StoragePort } from '../ports.js';
+import type { LedgerKeyFn } from '../policy/ledger-keys.js';
 import { textArray } from '../run/record.js';
 import type { DerivedDeclarations, DerivedTemplate } from '../run/derived/declarations.js';
 import { isReservedKey } from '../storage/trash-keys.js';
@@ -92,7 +93,7 @@ export function templatePattern(t: DerivedTemplate): RegExp {
 const prefixOf = (key: string): string => (key.includes('/') ? `${key.slice(0, key.indexOf('/'))}/` : '(top level)');
 
 /** Lists up to `maxObjects` objects and groups those nothing explains by their first path segment. */
-export async function storageCoverage(db: Queryable, names: JobsTableNames, storage: StoragePort, d: DerivedDeclarations, maxObjects = DEFAULT_COVERAGE_OBJECTS): Promise<{ prefixes: PrefixFinding[]; objectsScanned: number; truncated: boolean }> {
+export async function storageCoverage(db: Queryable, names: JobsTableNames, storage: StoragePort, d: DerivedDeclarations, maxObjects = DEFAULT_COVERAGE_OBJECTS, keyFor: LedgerKeyFn = (k) => k): Promise<{ prefixes: PrefixFinding[]; objectsScanned: number; truncated: boolean }> {
   const patterns = d.objects.filter((o) => o.storage === null).map(templatePattern);
   const keepPrefixes = [...d.keepPrefixes];
   const unexplained = new Map<string, string[]>();
@@ -103,6 +104,14 @@ export async function storageCoverage(db: Queryable, names: JobsTableNames, stor
   const flush = async (): Promise<void> => {
     const { rows } = await db.query<{ k: string }>(`SELECT DISTINCT ${quoteIdent(names.fileKey)}::text AS k FROM ${quoteIdent(names.table)} WHERE ${quoteIdent(names.fileKey)} = ANY($1::text[])`, [textArray(chunk)]);
     const sources = new Set(rows.map((r) => r.k));
+    // A file the ledger knows (erased and back, failed, or whose row the platform removed) was a
+    // source file: an orphan for `lethe reconcile`, not derived data (exact keys: the ledger's index).
+    const rest = chunk.filter((k) => !sources.has(k) && !patterns.some((p) => p.test(k)));
+    if (rest.length > 0) {
+      const known = await db.query<{ k: string }>(`SELECT DISTINCT file_key AS k FROM lethe_ledger WHERE file_key = ANY($1::text[])`, [textArray(rest.map(keyFor))]);
+      const knownKeys = new Set(known.rows.map((r) => r.k));
+      for (const k of rest) if (knownKeys.has(keyFor(k))) sources.add(k);
+    }
     for (const key of chunk) {
       if (sources.has(key)) {
         sourcePrefixes.add(prefixOf(key));
@@ -141,9 +150,9 @@ export async function storageCoverage(db: Queryable, names: JobsTableNames, stor
   return { prefixes, objectsScanned: scanned, truncated };
 }
 
-export async function checkCoverage(db: Queryable, names: JobsTableNames, storage: StoragePort | null, d: DerivedDeclarations, maxObjects = DEFAULT_COVERAGE_OBJECTS): Promise<CoverageReport> {
+export async function checkCoverage(db: Queryable, names: JobsTableNames, storage: StoragePort | null, d: DerivedDeclarations, maxObjects = DEFAULT_COVERAGE_OBJECTS, keyFor: LedgerKeyFn = (k) => k): Promise<CoverageReport> {
   const tables = await tableCoverage(db, names, d);
-  const s = storage ? await storageCoverage(db, names, storage, d, maxObjects) : { prefixes: [], objectsScanned: 0, truncated: false };
+  const s = storage ? await storageCoverage(db, names, storage, d, maxObjects, keyFor) : { prefixes: [], objectsScanned: 0, truncated: false };
   const uncovered = tables.filter((t) => t.status === 'uncovered').length + s.prefixes.filter((p) => p.status === 'uncovered').length;
   return { tables, ...s, uncovered };
 }

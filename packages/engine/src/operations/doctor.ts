@@ -8,6 +8,7 @@ import {
 } from './doctor-checks.js';
 import { recentFailures } from './doctor-failures.js';
 import { checkCoverage, describeUncovered } from './coverage.js';
+import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 
 export type { CheckStatus, DoctorCheck } from './doctor-checks.js';
 
@@ -115,7 +116,7 @@ function symlinkWalk(engine: Engine): ((maxEntries: number) => Promise<Symlinked
  * data no declaration covers fails; orphans in the source prefixes and a capped listing warn.
  */
 async function derivedCoverage(engine: Engine, withStorage: boolean) {
-  const r = await checkCoverage(engine.pool, engine.options.jobs, withStorage ? engine.storage() : null, engine.options.derived);
+  const r = await checkCoverage(engine.pool, engine.options.jobs, withStorage ? engine.storage() : null, engine.options.derived, undefined, ledgerKeyFunction(engine.options.ledgerKeyHmacSecret));
   const details = { tables: r.tables, prefixes: r.prefixes, objects_scanned: r.objectsScanned, truncated: r.truncated };
   if (r.uncovered > 0) return { status: 'fail' as const, message: `not covered: ${describeUncovered(r)}`, details };
   const orphans = r.prefixes.filter((p) => p.status === 'orphans');

@@ -4,6 +4,7 @@ import { schemaVersion } from '../db/migrate.js';
 import { runNotStartedNotification } from '../notify/events.js';
 import { safeNotify } from '../notify/notifier.js';
 import type { ResolvedOptions } from '../options.js';
+import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 import type { StoragePort } from '../ports.js';
 import { LATEST_MIGRATION } from '../db/migrations.js';
 import { checkCoverage, describeUncovered } from '../operations/coverage.js';
@@ -35,7 +36,7 @@ export async function preflightRun(deps: { readonly pool: pg.Pool; readonly stor
  */
 async function warnUncovered(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }): Promise<void> {
   try {
-    const r = await checkCoverage(deps.pool, deps.options.jobs, deps.storage, deps.options.derived, PREFLIGHT_COVERAGE_OBJECTS);
+    const r = await checkCoverage(deps.pool, deps.options.jobs, deps.storage, deps.options.derived, PREFLIGHT_COVERAGE_OBJECTS, ledgerKeyFunction(deps.options.ledgerKeyHmacSecret));
     if (r.uncovered > 0) deps.options.logger.warn({ code: ErrorCodes.COVERAGE, uncovered: r.uncovered }, `derived data not covered: ${describeUncovered(r)}`);
   } catch (error) {
     deps.options.logger.warn({ code: ErrorCodes.COVERAGE, error: describeError(error) }, 'the derived data coverage check could not run; `lethe doctor` checks it');
