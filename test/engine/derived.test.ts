@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, FileStorage, type EngineOptions, type KeyOutcome, type StoragePort } from '@lethe/engine';
+import { createEngine, FileStorage, type DerivedOptions, type EngineOptions, type KeyOutcome, type StoragePort } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 
@@ -11,7 +11,7 @@ import { createTempRoot, type TempRoot } from '../support/files.js';
 let db: TestDatabase;
 let files: TempRoot;
 
-const DERIVED: EngineOptions['derived'] = {
+const DERIVED: DerivedOptions = {
   tables: [{ table: 'ocr_pages', column: 'job_id' }, { table: 'extractions', column: 'source_key', refersTo: 'file_key' }],
   objects: [{ template: '{file_key}.ocr.json' }, { template: 'thumbs/{id}.png' }, { template: 'pages/{id}/' }, { template: 'blobs/{blob_sha}.bin' }],
 };
