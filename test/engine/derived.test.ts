@@ -160,6 +160,22 @@ describe('derived data', () => {
     expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived`)).toBe(0);
   });
 
+  it('never deletes a derived key that is another live job\'s file or a held key', async () => {
+    await job('a', 'docs/a.pdf', expired);
+    // A live job whose own file is exactly what job a's template expands to.
+    await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('other', 'docs/a.pdf.ocr.json', 'System Testing', ${live})`);
+    await job('b', 'docs/b.pdf', expired);
+    await db.pool.query(`INSERT INTO lethe_holds (file_key, reason, created_by) VALUES ('thumbs/b.png', 'litigation', 'test')`);
+    const summary = await run(`file://${files.root}`);
+    expect(summary.error).toBeNull();
+    expect(summary.erased_count).toBe(2);
+    expect(await files.exists('docs/a.pdf')).toBe(false);
+    expect(await files.exists('docs/a.pdf.ocr.json')).toBe(true);
+    expect(await files.exists('thumbs/b.png')).toBe(true);
+    const kept = await db.pool.query<{ object_key: string }>(`SELECT object_key FROM lethe_ledger_derived WHERE outcome = 'kept_shared' ORDER BY object_key`);
+    expect(kept.rows.map((r) => r.object_key)).toEqual(['docs/a.pdf.ocr.json', 'thumbs/b.png']);
+  });
+
   it('refuses a template that expands outside the root, and keeps that job\'s file and row', async () => {
     await job('bad', 'docs/bad.pdf', expired, '../../etc/passwd');
     await job('ok', 'docs/ok.pdf', expired);

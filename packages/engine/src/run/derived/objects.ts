@@ -123,7 +123,7 @@ export async function keysStillReferred(db: Queryable, t: JobsTable, types: Read
 }
 
 /** Deletes each store's keys (prefixes listed first); one outcome per planned object, several for a prefix. */
-export async function deleteObjects(planned: readonly PlannedObject[]): Promise<ObjectEvidence[]> {
+export async function deleteObjects(planned: readonly PlannedObject[], protect: (store: ObjectStore, keys: readonly string[]) => Promise<ReadonlySet<string>>): Promise<ObjectEvidence[]> {
   const byStore = new Map<ObjectStore, PlannedObject[]>();
   for (const p of planned) {
     const list = byStore.get(p.store);
@@ -142,6 +142,14 @@ export async function deleteObjects(planned: readonly PlannedObject[]): Promise<
           evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key: item.key, outcome: 'failed', code: ErrorCodes.STORAGE, message: `listing the derived prefix failed: ${(error as Error).message}` });
         }
       }
+    }
+    // A derived key that is another live job's file (or a held key) is never deleted (docs/rights.md#derived-data).
+    const protectedKeys = await protect(store, [...new Set(targets.map((x) => x.key))]);
+    for (let i = targets.length - 1; i >= 0; i--) {
+      const { item, key } = targets[i]!;
+      if (!protectedKeys.has(key)) continue;
+      evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key, outcome: 'kept_shared' });
+      targets.splice(i, 1);
     }
     const keys = [...new Set(targets.map((x) => x.key))];
     let results: KeyOutcome[];

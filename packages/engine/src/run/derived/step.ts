@@ -46,6 +46,7 @@ export class DerivedStep {
     owned: StoragePort[],
     private readonly runId: string,
     private readonly ledgerKey: LedgerKeyFn,
+    private readonly mainStorage: StoragePort,
   ) {
     this.#owned = owned;
   }
@@ -78,7 +79,7 @@ export class DerivedStep {
       await Promise.all(owned.map((s) => s.close()));
       throw error;
     }
-    return new DerivedStep(d, o.table, children, types, storeOf, owned, o.runId, o.ledgerKey);
+    return new DerivedStep(d, o.table, children, types, storeOf, owned, o.runId, o.ledgerKey, o.storage);
   }
 
   /** Derived objects first, then `eraseSource` for the rows whose derived objects are all gone. */
@@ -99,7 +100,7 @@ export class DerivedStep {
         else toDelete.push(p);
       }
     }
-    evidence.push(...(await deleteObjects(toDelete)));
+    evidence.push(...(await deleteObjects(toDelete, (store, k) => (store.storage === this.mainStorage ? this.#sourceKeysAmong(db, k, rows) : Promise.resolve(new Set<string>())))));
     const blockedKeys = new Map<string, ObjectEvidence>();
     const keyOf = new Map(rows.map((r) => [r.id, r.fileKey]));
     for (const e of evidence) if ((e.outcome === 'failed' || e.outcome === 'refused') && !blockedKeys.has(keyOf.get(e.jobId)!)) blockedKeys.set(keyOf.get(e.jobId)!, e);
@@ -120,6 +121,21 @@ export class DerivedStep {
     const going = outcomes.filter((o) => o.outcome === 'erased' || o.outcome === 'absent').map((o) => o.row);
     const rows = this.children.length === 0 ? [] : await deleteChildRows(db, this.children, going);
     await this.#writeEvidence(db, objects.filter((e) => e.outcome !== 'refused' && e.outcome !== 'failed'), rows);
+  }
+
+  /**
+   * Of these derived keys on the run's storage, those that are a file of a jobs row outside the
+   * batch's erased rows, or under an active hold: a template must never reach another job's file.
+   */
+  async #sourceKeysAmong(db: Queryable, keys: readonly string[], erasing: readonly ExpiredRow[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const t = this.table;
+    const { rows } = await db.query<{ k: string }>(
+      `SELECT j.${t.fileKey}::text AS k FROM ${t.table} j WHERE j.${t.fileKey} = ANY($1::text[]) AND j.${t.id} <> ALL($2::text[]::${t.idType}[])
+       UNION SELECT h.file_key FROM lethe_holds h WHERE h.file_key = ANY($1::text[]) AND h.released_at IS NULL AND (h.until IS NULL OR h.until > now())`,
+      [textArray(keys), textArray(erasing.map((r) => r.id))],
+    );
+    return new Set(rows.map((r) => r.k));
   }
 
   async close(): Promise<void> {
