@@ -52,8 +52,8 @@ describeS3('derived data on a versioned S3 bucket (moto or $LETHE_TEST_S3_ENDPOI
     const gone = ['docs/a.pdf', 'docs/a.pdf.ocr.json', 'pages/a/1.png', 'pages/a/2.png'];
     const kept = ['docs/l.pdf', 'docs/l.pdf.ocr.json', 'pages/l/1.png'];
     for (const k of [...gone, ...kept]) for (const body of ['v1', 'v2']) await put(k, body);
-    // A multipart upload still open at an erased key, and one at a live key.
-    for (const k of ['docs/a.pdf', 'docs/a.pdf.ocr.json', 'docs/l.pdf']) await server.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${PREFIX}${k}` }));
+    // Multipart uploads still open at erased keys and under an erased prefix, and at live ones.
+    for (const k of ['docs/a.pdf', 'docs/a.pdf.ocr.json', 'pages/a/3.png', 'docs/l.pdf', 'pages/l/9.png']) await server.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${PREFIX}${k}` }));
     const options: EngineOptions = {
       pool: db.pool, storage: s3Config(server, bucket, PREFIX), threads: 1, deletesPerSecond: 0,
       derived: { objects: [{ template: '{file_key}.ocr.json' }, { template: 'pages/{id}/' }] },
@@ -68,6 +68,9 @@ describeS3('derived data on a versioned S3 bucket (moto or $LETHE_TEST_S3_ENDPOI
       for (const k of kept) expect(await versionsOf(k), k).toBe(2);
       expect(await uploadsOf('docs/a.pdf')).toBe(0);
       expect(await uploadsOf('docs/a.pdf.ocr.json')).toBe(0);
+      // Under a derived prefix too (an object not listed yet: its upload is still open).
+      expect(await uploadsOf('pages/a/3.png')).toBe(0);
+      expect(await uploadsOf('pages/l/9.png')).toBe(1);
       expect(await uploadsOf('docs/l.pdf')).toBe(1);
       const evidence = await db.pool.query<{ object_key: string; outcome: string }>(`SELECT object_key, outcome FROM lethe_ledger_derived WHERE job_id = 'a' ORDER BY object_key`);
       expect(evidence.rows).toEqual([

@@ -158,6 +158,14 @@ export async function deleteObjects(planned: readonly PlannedObject[], protect: 
     } catch (error) {
       results = keys.map((key) => ({ key, outcome: 'failed', code: ErrorCodes.STORAGE, message: (error as Error).message }));
     }
+    // Incomplete multipart uploads under a derived prefix hold its data too (S3): aborted, or the row is kept.
+    if (store.storage.abortUploadsUnder) {
+      for (const item of items) {
+        if (!item.template.prefix) continue;
+        const f = await store.storage.abortUploadsUnder(item.key);
+        if (f) evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key: item.key, outcome: 'failed', code: f.code, message: f.message });
+      }
+    }
     const byKey = new Map(results.map((r) => [r.key, r]));
     for (const { item, key } of targets) {
       const r = byKey.get(key);

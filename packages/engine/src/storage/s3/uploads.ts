@@ -9,10 +9,19 @@ import { requestFailure, type DeleteContext, type TargetFailure } from './delete
  * listing (NotImplemented) has none to abort.
  */
 export async function abortUploads(ctx: DeleteContext, objectKeys: readonly string[], signal?: AbortSignal): Promise<Map<string, TargetFailure>> {
-  const failed = new Map<string, TargetFailure>();
-  if (objectKeys.length === 0) return failed;
+  if (objectKeys.length === 0) return new Map();
   const wanted = new Set(objectKeys);
-  const prefix = commonPrefix(objectKeys);
+  return abortMatching(ctx, commonPrefix(objectKeys), (k) => wanted.has(k), objectKeys, signal);
+}
+
+/** Every incomplete upload under an object prefix (a derived prefix such as `pages/7/`); a failure is keyed by the prefix. */
+export async function abortUploadsUnder(ctx: DeleteContext, objectPrefix: string, signal?: AbortSignal): Promise<TargetFailure | null> {
+  const failed = await abortMatching(ctx, objectPrefix, (k) => k.startsWith(objectPrefix), [objectPrefix], signal);
+  return failed.size === 0 ? null : [...failed.values()][0]!;
+}
+
+async function abortMatching(ctx: DeleteContext, prefix: string, match: (objectKey: string) => boolean, objectKeys: readonly string[], signal?: AbortSignal): Promise<Map<string, TargetFailure>> {
+  const failed = new Map<string, TargetFailure>();
   const found: { key: string; uploadId: string }[] = [];
   let keyMarker: string | undefined;
   let uploadMarker: string | undefined;
@@ -23,7 +32,7 @@ export async function abortUploads(ctx: DeleteContext, objectKeys: readonly stri
         ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
         ...(uploadMarker === undefined ? {} : { UploadIdMarker: uploadMarker }),
       }), signal ? { abortSignal: signal } : {}), signal);
-      for (const u of page.Uploads ?? []) if (u.Key !== undefined && u.UploadId !== undefined && wanted.has(u.Key)) found.push({ key: u.Key, uploadId: u.UploadId });
+      for (const u of page.Uploads ?? []) if (u.Key !== undefined && u.UploadId !== undefined && match(u.Key)) found.push({ key: u.Key, uploadId: u.UploadId });
       if (!page.IsTruncated) break;
       keyMarker = page.NextKeyMarker;
       uploadMarker = page.NextUploadIdMarker;
@@ -42,11 +51,14 @@ export async function abortUploads(ctx: DeleteContext, objectKeys: readonly stri
       const info = (error as { info?: { code?: string } }).info;
       if (info?.code === 'NoSuchUpload') return;
       const f = requestFailure(ctx, 'AbortMultipartUpload', error);
-      failed.set(u.key, { ...f, message: `${f.message}; an incomplete upload under the key is left`, retryable: true });
+      failed.set(wantedKey(u.key, objectKeys), { ...f, message: `${f.message}; an incomplete upload under the key is left`, retryable: true });
     }
   }));
   return failed;
 }
+
+/** The key a failure is reported under: the upload's own key, or the prefix it was found under. */
+const wantedKey = (key: string, objectKeys: readonly string[]): string => (objectKeys.includes(key) ? key : objectKeys.find((p) => key.startsWith(p)) ?? key);
 
 function commonPrefix(keys: readonly string[]): string {
   let p = keys[0]!;
