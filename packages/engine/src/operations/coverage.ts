@@ -59,7 +59,7 @@ export async function tableCoverage(db: Queryable, names: JobsTableNames, d: Der
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        LEFT JOIN pg_constraint fk ON fk.contype = 'f' AND fk.conrelid = c.oid AND fk.confrelid = (SELECT oid FROM jobs) AND a.attnum = ANY(fk.conkey)
-      WHERE c.relkind IN ('r', 'p') AND c.oid <> (SELECT oid FROM jobs)
+      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.oid <> (SELECT oid FROM jobs)
         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
         AND c.relname NOT LIKE 'lethe\\_%' AND c.relname <> 'audit_logs'
         AND (fk.conrelid IS NOT NULL OR a.attname = ANY($2::text[]) OR a.attname = $3)

@@ -185,7 +185,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   let derived: DerivedStep | null = null;
   try {
     // Derived data (docs/rights.md#derived-data): declared tables and columns are checked here, before the first delete.
-    if (!dryRun) derived = await DerivedStep.create({ pool, table, storage, declarations: options.derived, runId, ledgerKey: ledgerKeyFunction(options.ledgerKeyHmacSecret) });
+    if (!dryRun) derived = await DerivedStep.create({ pool, table, storage, declarations: options.derived, runId, ledgerKey: ledgerKeyFunction(options.ledgerKeyHmacSecret), breaker });
     summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
     let lastPoll = 0;
     const allPolicies = Object.entries(plan.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) }));

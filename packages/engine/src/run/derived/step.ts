@@ -7,6 +7,7 @@ import type { LedgerKeyFn } from '../../policy/ledger-keys.js';
 import type { ExpiredRow, StoragePort } from '../../ports.js';
 import { createStorage, parseStorageUrl } from '../../storage/index.js';
 import { textArray, type RowOutcome } from '../record.js';
+import type { FailureBreaker } from '../breaker.js';
 import { deleteChildRows, inspectChildTables, type ChildTable, type RowsEvidence } from './child-rows.js';
 import { hasDerived, type DerivedDeclarations } from './declarations.js';
 import { deleteObjects, expandFor, keysStillReferred, placeholderColumn, readTemplateValues, type ObjectEvidence, type ObjectStore, type PlannedObject } from './objects.js';
@@ -47,12 +48,13 @@ export class DerivedStep {
     private readonly runId: string,
     private readonly ledgerKey: LedgerKeyFn,
     private readonly mainStorage: StoragePort,
+    private readonly breaker: FailureBreaker | null,
   ) {
     this.#owned = owned;
   }
 
   /** Null when nothing is declared. Checks every table and column now, so a typo fails before the first delete. */
-  static async create(o: { readonly pool: pg.Pool; readonly table: JobsTable; readonly storage: StoragePort; readonly declarations: DerivedDeclarations; readonly runId: string; readonly ledgerKey: LedgerKeyFn }): Promise<DerivedStep | null> {
+  static async create(o: { readonly pool: pg.Pool; readonly table: JobsTable; readonly storage: StoragePort; readonly declarations: DerivedDeclarations; readonly runId: string; readonly ledgerKey: LedgerKeyFn; readonly breaker?: FailureBreaker }): Promise<DerivedStep | null> {
     const d = o.declarations;
     if (!hasDerived(d)) return null;
     const children = await inspectChildTables(o.pool, d.tables);
@@ -79,7 +81,7 @@ export class DerivedStep {
       await Promise.all(owned.map((s) => s.close()));
       throw error;
     }
-    return new DerivedStep(d, o.table, children, types, storeOf, owned, o.runId, o.ledgerKey, o.storage);
+    return new DerivedStep(d, o.table, children, types, storeOf, owned, o.runId, o.ledgerKey, o.storage, o.breaker ?? null);
   }
 
   /** Derived objects first, then `eraseSource` for the rows whose derived objects are all gone. */
@@ -113,6 +115,8 @@ export class DerivedStep {
         ? { row, outcome: 'refused', code: e.code ?? ErrorCodes.KEY_OUTSIDE_ROOT, message: `${e.message ?? 'unsafe derived key'}; the file and its row were kept` }
         : { row, outcome: 'failed', code: ErrorCodes.DERIVED_FAILED, message: `derived object ${e.key} (${e.template}) could not be deleted (${e.code ?? 'error'}: ${e.message ?? ''}); the file and its row were kept for the next run` };
     });
+    // Derived deletes that fail count for the failure breaker as the source's do (a store that refuses them all pauses Lethe).
+    for (const k of kept) if (k.outcome === 'failed') this.breaker?.record('failed');
     return { outcomes: [...source.outcomes, ...kept], unknown: source.unknown, evidence };
   }
 
