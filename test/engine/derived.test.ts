@@ -1,4 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEngine, FileStorage, type DerivedOptions, type EngineOptions, type KeyOutcome, type StoragePort } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
@@ -174,6 +176,26 @@ describe('derived data', () => {
     expect(await files.exists('thumbs/b.png')).toBe(true);
     const kept = await db.pool.query<{ object_key: string }>(`SELECT object_key FROM lethe_ledger_derived WHERE outcome = 'kept_shared' ORDER BY object_key`);
     expect(kept.rows.map((r) => r.object_key)).toEqual(['docs/a.pdf.ocr.json', 'thumbs/b.png']);
+  });
+
+  it('keeps the source file and row when a derived object cannot be deleted, and the rerun finishes the job', async () => {
+    await job('f', 'docs/f.pdf', expired);
+    await job('ok', 'docs/ok.pdf', expired);
+    // A directory where the thumbnail should be: the file storage never removes a directory (a failure).
+    await rm(join(files.root, 'thumbs/f.png'));
+    await mkdir(join(files.root, 'thumbs/f.png/inner'), { recursive: true });
+    const summary = await run(`file://${files.root}`);
+    expect(summary.erased_count).toBe(1);
+    expect(summary.failed_count).toBe(1);
+    expect(await files.exists('docs/f.pdf')).toBe(true);
+    expect(await count(`SELECT count(*)::int AS n FROM ocr_pages WHERE job_id = 'f'`)).toBe(2);
+    const ledger = await db.pool.query<{ outcome: string; error_code: string }>(`SELECT outcome, error_code FROM lethe_ledger WHERE job_id = 'f'`);
+    expect(ledger.rows).toEqual([{ outcome: 'failed', error_code: 'LETHE_E_DERIVED_FAILED' }]);
+    await rm(join(files.root, 'thumbs/f.png'), { recursive: true });
+    const rerun = await run(`file://${files.root}`);
+    expect(rerun.erased_count).toBe(1);
+    expect(await files.exists('docs/f.pdf')).toBe(false);
+    expect(await count(`SELECT count(*)::int AS n FROM ocr_pages WHERE job_id = 'f'`)).toBe(0);
   });
 
   it('refuses a template that expands outside the root, and keeps that job\'s file and row', async () => {
