@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, FileStorage, type DerivedOptions, type EngineOptions, type KeyOutcome, type StoragePort } from '@lethe/engine';
+import { createEngine, FileStorage, type DerivedOptions, type EngineOptions, type KeyOutcome, type Logger, type StoragePort } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 
@@ -234,6 +234,20 @@ describe('derived data', () => {
     for (const k of ['docs/a.pdf', 'docs/b.pdf', 'thumbs/a.png', 'pages/b/1.png', 'docs/a.pdf.ocr.json']) expect(await files.exists(k), k).toBe(false);
     // The derived objects the dead batch deleted are recorded now, as absent.
     expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'a' AND object_key = 'thumbs/a.png' AND outcome = 'absent'`)).toBe(1);
+  });
+
+  it('warns before a run when a table referring to jobs is not declared, and runs anyway', async () => {
+    await job('a', 'docs/a.pdf', expired);
+    const warnings: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
+    const logger: Logger = { info: () => {}, debug: () => {}, error: () => {}, warn: (obj, msg) => void warnings.push({ obj: obj as Record<string, unknown>, msg }), child: () => logger };
+    await db.pool.query(`ALTER TABLE ocr_pages DROP CONSTRAINT ocr_pages_job_id_fkey`);
+    const summary = await run(`file://${files.root}`, { derived: { objects: DERIVED.objects! }, logger });
+    expect(summary.status).toBe('completed');
+    const coverage = warnings.filter((w) => w.obj.code === 'LETHE_E_COVERAGE');
+    expect(coverage).toHaveLength(1);
+    expect(coverage[0]!.msg).toMatch(/table public\.ocr_pages \(column job_id: id column\)/);
+    // Found by its column's name (job_id) once the foreign key is gone; templates explain every object.
+    expect(coverage[0]!.msg).not.toMatch(/prefix/);
   });
 
   it('refuses a bad declaration naming the field', () => {

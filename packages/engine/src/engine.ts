@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { migrate, type MigrateReport } from './db/migrate.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
 import type { StoragePort } from './ports.js';
-import { preflightRun } from './run/preflight.js';
+import { preflightRun, warnUncovered } from './run/preflight.js';
 import { checkUndoWindowAtStart, purgeBeforeRun } from './run/purge-due.js';
 import { executeRun, type RunOptions } from './run/index.js';
 import { WorkerPoolStorage } from './storage/pool/worker-pool.js';
@@ -64,7 +64,13 @@ export function createEngine(input: EngineOptions): Engine {
       // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
       if (runOptions?.group === undefined) await purgeBeforeRun(deps, runOptions ?? {});
       else await checkUndoWindowAtStart(deps);
-      return executeRun(deps, runOptions);
+      // Derived data coverage: a warning in the log, checked beside the run (docs/rights.md#derived-data).
+      const coverage = runOptions?.dryRun === true ? Promise.resolve() : warnUncovered(deps);
+      try {
+        return await executeRun(deps, runOptions);
+      } finally {
+        await coverage;
+      }
     },
     async close() {
       if (closed) return;

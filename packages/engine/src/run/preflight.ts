@@ -22,7 +22,6 @@ export async function preflightRun(deps: { readonly pool: pg.Pool; readonly stor
   try {
     await checkSchemaCurrent(deps.pool);
     if (!o.dryRun && deps.storage.ping) await pingStorage(deps.storage);
-    if (!o.dryRun) await warnUncovered(deps);
   } catch (error) {
     // A scheduled run that cannot start is a run that did not happen: the team hears of it.
     if (!o.dryRun && error instanceof LetheError) safeNotify(deps.options.notifier, runNotStartedNotification(error, deps.options));
@@ -33,8 +32,9 @@ export async function preflightRun(deps: { readonly pool: pg.Pool; readonly stor
 /**
  * Derived data coverage as a warning (docs/rights.md#derived-data): a run does not stop for a
  * table or prefix no declaration covers (`lethe doctor` fails on it), but says so in its log.
+ * engine.ts runs it beside the run (not before it), so it costs the run no time; never throws.
  */
-async function warnUncovered(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }): Promise<void> {
+export async function warnUncovered(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }): Promise<void> {
   try {
     const r = await checkCoverage(deps.pool, deps.options.jobs, deps.storage, deps.options.derived, PREFLIGHT_COVERAGE_OBJECTS, ledgerKeyFunction(deps.options.ledgerKeyHmacSecret));
     if (r.uncovered > 0) deps.options.logger.warn({ code: ErrorCodes.COVERAGE, uncovered: r.uncovered }, `derived data not covered: ${describeUncovered(r)}`);
