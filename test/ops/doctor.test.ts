@@ -32,7 +32,7 @@ describe('lethe doctor', () => {
       ['database.reachable', 'ok'], ['database.migrations', 'ok'], ['database.jobs_table', 'ok'],
       ['database.index.purpose_created_at', 'ok'], ['database.index.file_key', 'ok'], ['database.key_guard', 'ok'], ['database.policies', 'ok'],
       ['clock', 'ok'], ['control', 'ok'], ['storage.reachable', 'ok'], ['storage.probe', 'ok'], ['storage.versioning', 'skip'],
-      ['storage.symlinks', 'ok'], ['runs.failures', 'ok'],
+      ['storage.symlinks', 'ok'], ['runs.failures', 'ok'], ['derived.coverage', 'ok'],
     ]);
     expect(check(r, 'clock').details).toMatchObject({ skew_ms: expect.any(Number), max_skew_ms: 5000 });
     expect(check(r, 'storage.probe').details!.steps.map((s: { step: string; ok: boolean }) => [s.step, s.ok])).toEqual([['write', true], ['read', true], ['delete', true]]);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { CONFIG_FILE_SETTING, ConfigError, createWebhookNotifier, SETTINGS, type ConfigSettingName, type EngineOptions, type Logger, type SettingSpec } from '@lethe/engine';
+import { CONFIG_FILE_SETTING, ConfigError, createWebhookNotifier, SETTINGS, type ConfigSettingName, type DerivedOptions, type EngineOptions, type Logger, type SettingSpec } from '@lethe/engine';
 import { VERSION } from './version.js';
 
 /**
@@ -64,9 +64,11 @@ export interface LetheConfig {
   readonly erasureMode?: string;
   /** Processors to notify of completed requests (config file only): {"payroll-vendor": "https://..."}. */
   readonly erasureProcessors?: Record<string, string>;
+  /** Derived data (config file only): child tables, derived object templates, kept areas; the engine validates it (docs/rights.md#derived-data). */
+  readonly derived?: DerivedOptions;
 }
 
-type Kind = 'string' | 'int' | 'object' | 'enum';
+type Kind = 'string' | 'int' | 'object' | 'enum' | 'json';
 interface Field {
   readonly kind: Kind;
   readonly env?: string;
@@ -119,6 +121,10 @@ function coerce(name: string, field: Field, value: unknown, source: string): unk
     }
     case 'enum':
       if (typeof value !== 'string' || !field.values!.includes(value)) throw new ConfigError(`${where}: expected one of ${field.values!.join(', ')}, got ${JSON.stringify(value)}`);
+      return value;
+    case 'json':
+      // Nested declarations: validated field by field by the engine's resolveOptions, which names each one.
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
       return value;
     case 'object':
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);

@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { migrate, type MigrateReport } from './db/migrate.js';
 import { resolveOptions, type EngineOptions, type ResolvedOptions } from './options.js';
 import type { StoragePort } from './ports.js';
-import { preflightRun } from './run/preflight.js';
+import { preflightRun, warnUncovered } from './run/preflight.js';
 import { checkUndoWindowAtStart, purgeBeforeRun } from './run/purge-due.js';
 import { executeRun, type RunOptions } from './run/index.js';
 import { WorkerPoolStorage } from './storage/pool/worker-pool.js';
@@ -65,7 +65,14 @@ export function createEngine(input: EngineOptions): Engine {
       // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
       if (runOptions?.group === undefined && runOptions?.request === undefined) await purgeBeforeRun(deps, runOptions ?? {});
       else await checkUndoWindowAtStart(deps);
-      const summary = await executeRun(deps, runOptions);
+      // Derived data coverage: a warning in the log, checked beside the run (docs/rights.md#derived-data).
+      const coverage = runOptions?.dryRun === true ? Promise.resolve() : warnUncovered(deps);
+      let summary: RunSummary;
+      try {
+        summary = await executeRun(deps, runOptions);
+      } finally {
+        await coverage;
+      }
       // Erasure requests (docs/rights.md#how-a-request-runs): after a completed solo retention run,
       // each open request runs in a run of its own (mode next-run, or one an earlier run left open).
       // A partial run (--purpose, --limit) leaves them to the next full one.

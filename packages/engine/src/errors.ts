@@ -50,6 +50,10 @@ export const ErrorCodes = {
   REQUEST_CONFLICT: 'LETHE_E_REQUEST_CONFLICT',
   /** A worker group that already finished (its audit row is written): a new run needs a new group id. */
   GROUP_FINISHED: 'LETHE_E_GROUP_FINISHED',
+  /** Derived data (docs/rights.md#derived-data): a derived object could not be deleted, so its source file and row were kept. */
+  DERIVED_FAILED: 'LETHE_E_DERIVED_FAILED',
+  /** Coverage (docs/rights.md#derived-data): a table or storage prefix holds job data that no declaration covers. */
+  COVERAGE: 'LETHE_E_COVERAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -103,6 +107,9 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: ErrorAnswer } = {
   [ErrorCodes.HELD]: failure(409),
   [ErrorCodes.SHARED_KEY]: failure(409),
   [ErrorCodes.REQUEST_CONFLICT]: failure(409),
+  // Derived data (docs/rights.md#derived-data): a failed derived delete is a storage failure; a coverage gap is a state to fix.
+  [ErrorCodes.DERIVED_FAILED]: failure(502, true),
+  [ErrorCodes.COVERAGE]: failure(409),
 };
 
 /** Anything that is not a Lethe error (a bug, a raw driver error): HTTP 500, exit 1. */

@@ -54,6 +54,7 @@ export * from './db/tables/schedulers.js';
 export type { RunOptions } from './run/index.js';
 export { decideRunStatus } from './run/status.js';
 export type { RunStopFacts, RunVerdict, StopReason } from './run/status.js';
+export type { DerivedDeclarations, DerivedKeepInput, DerivedObjectInput, DerivedOptions, DerivedTableInput } from './run/derived/declarations.js';
 export { checkSchemaCurrent, preflightRun } from './run/preflight.js';
 export { TRASH_PURGED, activeHeldLedgerKeys, checkUndoWindowAtStart, purgeBeforeRun, purgeDueTrash } from './run/purge-due.js';
 export { blastRadiusThreshold, judgeBlastRadius, recentMedian } from './run/plan/blast-radius.js';

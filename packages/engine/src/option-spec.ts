@@ -5,7 +5,7 @@
  * environment variables and flags are read by the runtimes (the CLI), never by the engine.
  */
 
-export type SettingKind = 'int' | 'share' | 'string' | 'enum' | 'object';
+export type SettingKind = 'int' | 'share' | 'string' | 'enum' | 'object' | 'json';
 
 /** Who resolves a setting: the engine (EngineOptions), the daemon, the HTTP service, or the CLI itself. */
 export type SettingOwner = 'engine' | 'daemon' | 'http' | 'cli';
@@ -62,6 +62,7 @@ export const SETTINGS = {
   groupStaleMs: { kind: 'int', owner: 'engine', env: 'LETHE_GROUP_STALE_MS', min: 500, max: DAY_MS, default: 60_000, description: 'a group worker whose heartbeat is older is taken as dead' },
   undoWindow: { kind: 'string', owner: 'engine', env: 'LETHE_UNDO_WINDOW', default: 'off', description: 'undo window: off, on (7 days) or a duration like 7d (docs/safety.md#undo-window-default-off)' },
   undoWindows: { kind: 'object', owner: 'engine', description: 'per-purpose undo windows (config file only)' },
+  derived: { kind: 'json', owner: 'engine', description: 'derived data deleted with each job: child tables, object templates, kept areas (config file only; docs/rights.md#derived-data)' },
   ledgerKeyHmacSecret: { kind: 'string', owner: 'engine', env: 'LETHE_LEDGER_KEY_SECRET', description: 'store file keys in the ledger as HMAC-SHA256 with this secret (>= 16 bytes)' },
   notifyFlushMs: { kind: 'int', owner: 'engine', min: 0, max: 600_000, default: 5000, config: false, description: 'how long close() waits for notifications being delivered' },
   // The daemon (resolveDaemonOptions).

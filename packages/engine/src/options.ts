@@ -10,6 +10,7 @@ import { resolveUndoWindows, type UndoWindows } from './policy/undo-window.js';
 import { noopNotifier, type Notifier } from './notify/notifier.js';
 import { resolveErasureOptions, type ErasureRequestOptions, type ProcessorConfig } from './requests/request.js';
 import { boundsOf, defaultOf, type SettingName } from './option-spec.js';
+import { resolveDerived, type DerivedDeclarations, type DerivedOptions } from './run/derived/declarations.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
 export interface EngineOptions {
@@ -73,6 +74,8 @@ export interface EngineOptions {
   readonly ledgerKeyHmacSecret?: string;
   /** Erasure requests (docs/rights.md): the data-principal column, the deadline, immediate or next run, processors. */
   readonly erasure?: { readonly principalColumn?: string; readonly deadlineDays?: number; readonly mode?: string; readonly processors?: readonly ProcessorConfig[] };
+  /** Derived data deleted with each job: child tables, derived objects, kept areas (docs/rights.md#derived-data). */
+  readonly derived?: DerivedOptions;
   readonly logger?: Logger;
   /** Notifications (runbook "Notifications (webhook)"): told of pauses, resumes and runs that failed, degraded or did not complete (never blocks a run). */
   readonly notifier?: Notifier;
@@ -114,6 +117,7 @@ export interface ResolvedOptions {
   readonly undoWindows: UndoWindows;
   readonly ledgerKeyHmacSecret: string | null;
   readonly erasure: ErasureRequestOptions;
+  readonly derived: DerivedDeclarations;
   readonly logger: Logger;
   readonly notifier: Notifier;
   readonly notifyFlushMs: number;
@@ -192,6 +196,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
     erasure: resolveErasureOptions(o.erasure),
+    derived: resolveDerived(o.derived, (url, field) => void parseStorageUrl(url, field)),
     logger: o.logger ?? silentLogger,
     notifier: o.notifier ?? noopNotifier,
     notifyFlushMs: int('notifyFlushMs', o.notifyFlushMs),

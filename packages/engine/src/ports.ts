@@ -111,6 +111,12 @@ export interface StoragePort {
    * whose versioning is Suspended, in `keep` mode). A run with an undo window calls it first.
    */
   checkUndoWindow?(): Promise<void>;
+  /**
+   * Optional (derived data, docs/rights.md#derived-data): aborts every incomplete multipart upload
+   * under a prefix (relative to the root); null when done, else why not. Stores without multipart
+   * uploads leave it out.
+   */
+  abortUploadsUnder?(prefix: string, signal?: AbortSignal): Promise<{ readonly code: string; readonly message: string } | null>;
   /** Optional: what a run summary should say about the store (e.g. an S3 bucket's versioning and mode). */
   describeState?(): Promise<Record<string, unknown>>;
   /**

@@ -62,11 +62,24 @@ export function ledgerVerifyLines(r: LedgerVerifyReport): string[] {
   if (r.rightly_present > 0) lines.push(`${plural(r.rightly_present, 'file')} back rightly (a jobs row refers to the key again, or it was restored).`);
   if (r.unverifiable > 0) lines.push(`${plural(r.unverifiable, 'key')} could not be checked (unsafe key or storage error).`);
   if (r.repair_failed > 0) lines.push(`${plural(r.repair_failed, 'repair')} failed.`);
+  lines.push(...derivedLines(r));
   if (r.newer_objects > 0) lines.push(newerObjectAdvice(r.newer_objects));
   const repairable = r.findings.some((f) => f.kind === 'present' && !f.held && f.repair === undefined);
   lines.push(r.unresolved > 0
     ? `FAIL: ${plural(r.unresolved, 'file')} recorded as erased still exist${r.repaired > 0 ? ` after repairing ${r.repaired}` : ''}${repairable ? '; run with --repair to erase again the ones that are the erased file' : ''}.`
     : r.repaired > 0 ? `OK: ${plural(r.repaired, 'file')} erased again (ledger outcome reerased).` : 'OK');
+  return lines;
+}
+
+/** Derived objects and child rows (docs/rights.md#derived-data): checked with the ledger, never repaired here. */
+function derivedLines(r: LedgerVerifyReport): string[] {
+  const d = r.derived;
+  if (d.objects_checked + d.row_sets_checked === 0) return [];
+  const lines = [`Derived data: ${plural(d.objects_checked, 'object')} and ${plural(d.row_sets_checked, 'child-row set')} recorded gone, checked.`];
+  for (const f of d.findings.slice(0, 20)) {
+    lines.push(f.kind === 'rows' ? `  job ${f.job_id}: ${plural(f.rows ?? 0, 'row')} still in ${f.declaration}` : `  job ${f.job_id}: ${f.key}${f.finding === 'newer_object' ? ' NEWER OBJECT (not failed)' : ''} still in ${f.storage} (${f.declaration})`);
+  }
+  if (d.unverifiable > 0) lines.push(`  ${plural(d.unverifiable, 'derived record')} could not be checked (HMAC keys, an undeclared store or table, or a storage error).`);
   return lines;
 }
 

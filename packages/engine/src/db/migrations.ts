@@ -252,6 +252,31 @@ ALTER TABLE lethe_ledger ADD COLUMN IF NOT EXISTS request_ref text;
 CREATE INDEX IF NOT EXISTS lethe_ledger_request_ref_idx ON lethe_ledger (request_ref) WHERE request_ref IS NOT NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'derived data evidence: one row per derived object and child-row set',
+    sql: `
+-- Derived data (docs/rights.md#derived-data). A derived object (an OCR text, a thumbnail, a dedup
+-- blob) or a set of child rows deleted with a job gets its own evidence row, written in the job's
+-- batch transaction: kind 'object' has the object's key (as the ledger writes keys: plain or HMAC)
+-- and its storage; kind 'rows' has the child table and how many rows went. Outcomes: erased,
+-- absent, deleted (rows), kept_shared (another job still refers to the object).
+CREATE TABLE IF NOT EXISTS lethe_ledger_derived (
+  id bigserial PRIMARY KEY,
+  run_id uuid NOT NULL,
+  job_id text NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('object', 'rows')),
+  declaration text NOT NULL,
+  storage text,
+  object_key text,
+  row_count integer,
+  outcome text NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS lethe_ledger_derived_job_idx ON lethe_ledger_derived (job_id);
+CREATE INDEX IF NOT EXISTS lethe_ledger_derived_run_idx ON lethe_ledger_derived (run_id);
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

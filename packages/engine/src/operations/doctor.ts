@@ -7,6 +7,8 @@ import {
   storageProbe, storageReachable, storageSymlinks, storageVersioning, type DoctorCheck,
 } from './doctor-checks.js';
 import { recentFailures } from './doctor-failures.js';
+import { checkCoverage, describeUncovered } from './coverage.js';
+import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 
 export type { CheckStatus, DoctorCheck } from './doctor-checks.js';
 
@@ -44,6 +46,9 @@ export async function runDoctor(engine: Engine, o: DoctorOptions = {}): Promise<
   // The recent runs' failures, by code (and the directories they happened in): needs the ledger.
   const migrated = database.find((c) => c.name === 'database.migrations')?.status;
   checks.push(migrated === 'ok' || migrated === 'warn' ? await check('runs.failures', () => recentFailures(engine)) : skipped('runs.failures', 'the database is not reachable or not migrated'));
+  const reachable = database.find((c) => c.name === 'database.jobs_table')?.status === 'ok';
+  const storageOk = checks.find((c) => c.name === 'storage.reachable')?.status === 'ok';
+  checks.push(reachable ? await check('derived.coverage', () => derivedCoverage(engine, storageOk)) : skipped('derived.coverage', 'the jobs table is not usable'));
   const failed = checks.filter((c) => c.status === 'fail').length;
   return {
     ok: failed === 0,
@@ -104,6 +109,25 @@ function symlinkWalk(engine: Engine): ((maxEntries: number) => Promise<Symlinked
   if (s.kind !== 'file') return null;
   const files = new FileStorage({ root: s.root });
   return (max) => files.symlinkedDirectories(max);
+}
+
+/**
+ * Derived data coverage (docs/rights.md#derived-data): a table or storage prefix that holds job
+ * data no declaration covers fails; orphans in the source prefixes and a capped listing warn.
+ */
+async function derivedCoverage(engine: Engine, withStorage: boolean) {
+  const r = await checkCoverage(engine.pool, engine.options.jobs, withStorage ? engine.storage() : null, engine.options.derived, undefined, ledgerKeyFunction(engine.options.ledgerKeyHmacSecret));
+  const details = { tables: r.tables, prefixes: r.prefixes, objects_scanned: r.objectsScanned, truncated: r.truncated };
+  if (r.uncovered > 0) return { status: 'fail' as const, message: `not covered: ${describeUncovered(r)}`, details };
+  const orphans = r.prefixes.filter((p) => p.status === 'orphans');
+  const notes = [
+    ...(orphans.length > 0 ? [`${orphans.reduce((n, p) => n + p.objects, 0)} objects in source prefixes have no row (${orphans.map((p) => p.prefix).join(', ')}): \`lethe reconcile\``] : []),
+    ...(r.truncated ? [`the listing stopped at ${r.objectsScanned} objects; prefixes beyond were not checked`] : []),
+    ...(withStorage ? [] : ['storage not reachable: only tables were checked']),
+  ];
+  const covered = r.tables.filter((t) => t.status !== 'uncovered').length;
+  const message = `${covered} table(s) referring to jobs are declared or kept; ${r.objectsScanned} objects checked against ${engine.options.derived.objects.length} template(s)`;
+  return notes.length > 0 ? { status: 'warn' as const, message: `${message}; ${notes.join('; ')}`, details } : { status: 'ok' as const, message, details };
 }
 
 function storageDescription(engine: Engine): string | null {

@@ -39,3 +39,7 @@ export * from './restore-from-backup.js';
 
 // Diagnosis: lethe doctor.
 export * from './doctor.js';
+export { checkCoverage, DEFAULT_COVERAGE_OBJECTS, describeUncovered } from './coverage.js';
+export type { CoverageReport, PrefixFinding, TableFinding } from './coverage.js';
+export { verifyDerived } from './derived-verify.js';
+export type { DerivedFinding, DerivedVerifyReport } from './derived-verify.js';

@@ -10,6 +10,7 @@ import { repairFindings, type RepairCounts } from './ledger-repair.js';
 import { withRunLock } from '../run/locked.js';
 import { databaseNow } from './plan.js';
 import { statAll } from './verify.js';
+import { verifyDerived, type DerivedVerifyReport } from './derived-verify.js';
 
 /**
  * DELF's under-deletion check (docs/safety.md#ledger-verification-under-deletion-check): the ledger says a file is gone; is it? A backup restore,
@@ -93,8 +94,10 @@ export interface LedgerVerifyReport extends RepairCounts {
   readonly unverifiable: number;
   readonly findings: readonly LedgerFinding[];
   readonly findings_truncated: boolean;
-  /** Findings neither repaired nor gone by now: the command's failure count. */
+  /** Findings neither repaired nor gone by now (derived data's included): the command's failure count. */
   readonly unresolved: number;
+  /** Derived objects and child rows recorded gone, checked the same way (docs/rights.md#derived-data). */
+  readonly derived: DerivedVerifyReport;
 }
 
 type LedgerRow = { id: string; job_id: string; file_key: string; outcome: string; erased_at: Date; run_id: string };
@@ -147,10 +150,11 @@ async function verifyUnlocked(engine: Engine, o: LedgerVerifyOptions): Promise<L
   let findings: LedgerFinding[] = found.map(({ c, startedMs }) => toFinding(c, held.has(c.row.file_key), startedMs));
   let repaired: RepairCounts = { repaired: 0, repair_failed: 0 };
   if (o.repair && findings.length > 0) ({ findings, counts: repaired } = await repairFindings(engine, verifyId, findings, o.by ?? 'lethe'));
-  const unresolved = counts.present - repaired.repaired;
+  const derived = await verifyDerived(engine, { all: o.all === true, ...(o.sample === undefined ? {} : { sample: o.sample }), ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }) });
+  const unresolved = counts.present - repaired.repaired + derived.unresolved;
   return {
     verify_id: verifyId, checked_at: await databaseNow(db), mode, storage: storage.describe,
-    ...counts, ...repaired, findings, findings_truncated: truncated, unresolved,
+    ...counts, ...repaired, findings, findings_truncated: truncated, unresolved, derived,
   };
 }
 

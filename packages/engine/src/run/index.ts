@@ -29,6 +29,7 @@ import { decideRunStatus, type RunVerdict } from './status.js';
 import { closeInterruptedRuns, finishRun, insertRun, touchRun } from '../db/tables/runs.js';
 import { SummaryBuilder, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable.js';
+import { DerivedStep } from './derived/step.js';
 
 export interface RunOptions {
   readonly dryRun?: boolean;
@@ -200,7 +201,10 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   heartbeat.unref();
   let verdict: RunVerdict;
   let wouldDelete = 0;
+  let derived: DerivedStep | null = null;
   try {
+    // Derived data (docs/rights.md#derived-data): declared tables and columns are checked here, before the first delete.
+    if (!dryRun) derived = await DerivedStep.create({ pool, table, storage, declarations: options.derived, runId, ledgerKey: ledgerKeyFunction(options.ledgerKeyHmacSecret), breaker });
     if (!runOptions.request) summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
     let lastPoll = 0;
     const allPolicies = Object.entries(plan.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) }));
@@ -218,6 +222,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       pool, table, storage, cutoff: plan.cutoff, summary, dryRun, runId, breaker,
       recheck: { table, policies: allPolicies, selectedPurposes: new Set(plan.selected.map((p) => p.purpose)), cutoff: plan.cutoff },
       recheckSql: recheckSql(table),
+      derived,
       presence: new PresenceGuard(storage, (ids) => crashedIntents(pool, runId, ids), { ...DEFAULT_PRESENCE, allowMissing: runOptions.allowMissing === true }),
       ...(runOptions.beforeRecheck ? { beforeRecheck: runOptions.beforeRecheck } : {}),
       ...(runOptions.request ? { request: { reference: runOptions.request.reference, recheck: runOptions.request.recheck(table, plan.policies, allPolicies) } } : {}),
@@ -244,6 +249,7 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   } finally {
     clearInterval(heartbeat);
     progress.stop();
+    await derived?.close().catch(() => {});
   }
   const { stoppedBy, status } = verdict;
   let { error } = verdict;

@@ -16,6 +16,8 @@ import { isReservedKey, reservedKeyProblem } from '../storage/trash-keys.js';
 import type { RunStopFacts, StopReason } from './status.js';
 import type { SummaryBuilder } from './summary.js';
 import type { RequestRecheckedBatch } from '../requests/request-recheck.js';
+import type { DerivedStep } from './derived/step.js';
+import type { ObjectEvidence } from './derived/objects.js';
 
 export type { StopReason } from './status.js';
 
@@ -45,6 +47,8 @@ export interface PipelineContext {
   readonly recheckSql: RecheckSql;
   /** Storage that lies: sampled before the first delete, judged after each (storage-presence.ts). */
   readonly presence: PresenceGuard;
+  /** Derived data deleted with the rows (docs/rights.md#derived-data): objects before the source, child rows before the job rows. */
+  readonly derived?: DerivedStep | null;
   /**
    * Test hook: called in the batch's transaction right before its re-check (a barrier for
    * interleaving tests: the platform writes while the batch waits here).
@@ -255,6 +259,7 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   const rows = checked.extra.length === 0 ? checked.deletable : [...checked.deletable, ...checked.extra];
   let outcomes: RowOutcome[] = [];
   let intentId: string | null = null;
+  let derivedEvidence: readonly ObjectEvidence[] = [];
   if (rows.length > 0) {
     const lies = await ctx.presence.beforeStorage(rows, checked.keys);
     if (lies) {
@@ -262,7 +267,11 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
       return false;
     }
     intentId = await recordIntent(ctx.pool, ctx.runId, rows);
-    const erased = await erase(ctx, rows, checked.keys);
+    // Derived objects go first (derived/step.ts), then the source files of the rows they allow.
+    const erased = ctx.derived
+      ? await ctx.derived.eraseBefore(tx.client, rows, checked.keys, (r, k) => erase(ctx, r, k))
+      : await erase(ctx, rows, checked.keys);
+    if ('evidence' in erased) derivedEvidence = erased.evidence;
     outcomes = erased.outcomes;
     // Files may be gone although their delete failed: the intent stays, so the rerun expects them absent.
     if (erased.unknown) intentId = null;
@@ -277,6 +286,8 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   const all = refused.length === 0 && byRequest.length === 0 ? outcomes : [...refused, ...outcomes, ...byRequest];
   if (all.length === 0) return true;
   const writeStarted = performance.now();
+  // Child rows go before the job rows they refer to, in this transaction (derived/child-rows.ts).
+  await ctx.derived?.recordBefore(tx.client, all, derivedEvidence);
   const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, { runId: ctx.runId, policyVersion: ctx.policyVersion, outcomes: all, ledgerKey: ctx.erasure?.ledgerKey, intentId, requestRef: ctx.request?.reference ?? null });
   await tx.keep(all.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
   ctx.summary.phaseMs.write += performance.now() - writeStarted;

@@ -4,8 +4,13 @@ import { schemaVersion } from '../db/migrate.js';
 import { runNotStartedNotification } from '../notify/events.js';
 import { safeNotify } from '../notify/notifier.js';
 import type { ResolvedOptions } from '../options.js';
+import { ledgerKeyFunction } from '../policy/ledger-keys.js';
 import type { StoragePort } from '../ports.js';
 import { LATEST_MIGRATION } from '../db/migrations.js';
+import { checkCoverage, describeUncovered } from '../operations/coverage.js';
+
+/** Objects the preflight's coverage warning lists at most (`lethe doctor` lists more). */
+export const PREFLIGHT_COVERAGE_OBJECTS = 1000;
 
 /**
  * The cheap part of `lethe doctor` (runbook FM-002), made by every run before it takes the lock: the
@@ -21,6 +26,20 @@ export async function preflightRun(deps: { readonly pool: pg.Pool; readonly stor
     // A scheduled run that cannot start is a run that did not happen: the team hears of it.
     if (!o.dryRun && error instanceof LetheError) safeNotify(deps.options.notifier, runNotStartedNotification(error, deps.options));
     throw error;
+  }
+}
+
+/**
+ * Derived data coverage as a warning (docs/rights.md#derived-data): a run does not stop for a
+ * table or prefix no declaration covers (`lethe doctor` fails on it), but says so in its log.
+ * engine.ts runs it beside the run (not before it), so it costs the run no time; never throws.
+ */
+export async function warnUncovered(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }): Promise<void> {
+  try {
+    const r = await checkCoverage(deps.pool, deps.options.jobs, deps.storage, deps.options.derived, PREFLIGHT_COVERAGE_OBJECTS, ledgerKeyFunction(deps.options.ledgerKeyHmacSecret));
+    if (r.uncovered > 0) deps.options.logger.warn({ code: ErrorCodes.COVERAGE, uncovered: r.uncovered }, `derived data not covered: ${describeUncovered(r)}`);
+  } catch (error) {
+    deps.options.logger.warn({ code: ErrorCodes.COVERAGE, error: describeError(error) }, 'the derived data coverage check could not run; `lethe doctor` checks it');
   }
 }
 

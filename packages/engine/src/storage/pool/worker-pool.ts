@@ -101,6 +101,12 @@ export class WorkerPoolStorage implements StoragePort {
     yield* (await this.#localStorage()).list(prefix);
   }
 
+  /** Multipart uploads are listed and aborted from this thread's adapter (a few requests a prefix). */
+  async abortUploadsUnder(prefix: string, signal?: AbortSignal): Promise<{ readonly code: string; readonly message: string } | null> {
+    const local = await this.#localStorage();
+    return local.abortUploadsUnder ? local.abortUploadsUnder(prefix, signal) : null;
+  }
+
   /** From this thread's adapter (same config as the workers'); `{}` when the adapter has nothing to say. */
   async describeState(): Promise<Record<string, unknown>> {
     const local = await this.#localStorage();

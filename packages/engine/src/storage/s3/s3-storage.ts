@@ -10,6 +10,7 @@ import { pingBucket, probeBucket, readS3Object, writeS3Object, type S3ObjectCont
 import { S3RequestError, S3Sender } from './sender.js';
 import { purgeObjects } from './trash-purge.js';
 import { checkUndoWindow, restoreObject, trashObjects, type S3TrashContext } from './trash.js';
+import { abortUploads, abortUploadsUnder } from './uploads.js';
 import { listKeyVersions, readVersioning, type KeyVersion, type VersioningState } from './versions.js';
 import { mapLimit } from '../map-limit.js';
 
@@ -103,8 +104,13 @@ export class S3Storage implements StoragePort {
     });
     if (items.length === 0) return out;
     const results = await this.#deleteItems(items, signal);
+    // Incomplete multipart uploads under the erased keys are aborted too (uploads.ts); a key whose
+    // upload is left is failed (retryable): its row stays and the next run tries again.
+    const gone = items.filter((_, n) => results[n]!.outcome !== 'failed').map((item) => item.objectKey);
+    const left = await abortUploads(this.#ctx, gone, signal);
     items.forEach((item, n) => {
-      const r = results[n]!;
+      const f = left.get(item.objectKey);
+      const r: ItemResult = f ? { outcome: 'failed', failure: f } : results[n]!;
       item.positions.forEach((pos, k) => {
         const key = keys[pos]!;
         if (r.outcome === 'failed') out[pos] = { key, outcome: 'failed', code: r.failure.code, message: r.failure.message, retryable: r.failure.retryable };
@@ -225,6 +231,14 @@ export class S3Storage implements StoragePort {
       const missing = error instanceof S3RequestError && (error.info.status === 404 || error.info.code === 'NotFound');
       throw new LetheError(ErrorCodes.STORAGE, missing ? `${this.#where()}: the bucket does not exist at this endpoint (HeadBucket answered 404)` : failure.message, { cause: error });
     }
+  }
+
+  /** Derived prefixes (docs/rights.md#derived-data): every incomplete upload under the prefix is aborted. */
+  async abortUploadsUnder(prefix: string, signal?: AbortSignal): Promise<{ readonly code: string; readonly message: string } | null> {
+    const at = listPrefix(this.#config.prefix, prefix);
+    if (at === null) return { code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `prefix: must be a safe relative path, got ${JSON.stringify(prefix)}` };
+    const f = await abortUploadsUnder(this.#ctx, at, signal);
+    return f ? { code: f.code, message: f.message } : null;
   }
 
   async *list(prefix = ''): AsyncIterable<ObjectInfo> {
