@@ -257,3 +257,28 @@ describe('derived data', () => {
     expect(() => createEngine({ pool: db.pool, derived: { keep: [{ table: 'audit' } as never] } })).toThrow(/derived\.keep\[0\]\.reason/);
   });
 });
+
+describe('an erasure request with derived declarations', () => {
+  it('erases the named job\'s derived objects and child rows with it, whatever its age, and leaves another principal\'s job alone', async () => {
+    await db.pool.query(`ALTER TABLE jobs ADD COLUMN user_id text`);
+    await job('r1', 'req/r1.pdf', live);
+    await job('r2', 'req/r2.pdf', live);
+    await db.pool.query(`UPDATE jobs SET user_id = CASE id WHEN 'r1' THEN 'p1' ELSE 'p2' END`);
+    const { submitErasureRequest, runErasureRequest } = await import('@lethe/engine');
+    const engine = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1, derived: DERIVED, erasure: { principalColumn: 'user_id' } });
+    try {
+      await submitErasureRequest(engine, { reference: 'DPO-D-1', target: { kind: 'principal', values: ['p1'] }, requestedBy: 'p1', reason: 'request', submittedBy: 'dpo' });
+      const { run: summary, request } = await runErasureRequest(engine, 'DPO-D-1');
+      expect(summary).toMatchObject({ status: 'completed', failed_count: 0 });
+      expect(request.state).toBe('completed');
+    } finally {
+      await engine.close();
+    }
+    for (const k of ['req/r1.pdf', 'req/r1.pdf.ocr.json', 'thumbs/r1.png', 'pages/r1/1.png']) expect(await files.exists(k), k).toBe(false);
+    for (const k of ['req/r2.pdf', 'req/r2.pdf.ocr.json', 'thumbs/r2.png', 'pages/r2/1.png']) expect(await files.exists(k), k).toBe(true);
+    expect(await count(`SELECT count(*)::int AS n FROM ocr_pages WHERE job_id = 'r1'`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM extractions WHERE source_key = 'req/r1.pdf'`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM ocr_pages WHERE job_id = 'r2'`)).toBe(2);
+    expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'r1'`)).toBeGreaterThan(0);
+  });
+});
