@@ -56,7 +56,12 @@ const SUITES: readonly Suite[] = [
       // tool is missing is skipped, with the reason (apt-get install -y findutils rclone).
       const r = await runPeersFsBench(15_000, 2, 100, log);
       const ratio = (side: 'bare' | 'find' | 'rclone'): number | string => r.letheVs[side] ?? r.skipped[side] ?? 'not measured';
-      return { 'peers.vsBare': ratio('bare'), 'peers.vsFind': ratio('find'), 'peers.vsRclone': ratio('rclone'), 'peers.emptyRunVsNodeStart': r.emptyRunSeconds / r.nodeStartSeconds };
+      return {
+        'peers.vsBare': ratio('bare'),
+        'peers.vsFind': ratio('find'),
+        'peers.vsRclone': ratio('rclone'),
+        'peers.emptyRunVsNodeStart': r.emptyRunSeconds / r.nodeStartSeconds,
+      };
     },
   },
   {
@@ -111,17 +116,31 @@ function judge(metric: string, value: number, t: Threshold | undefined): Row {
 }
 
 function table(rows: readonly Row[]): string {
-  const cells = [['metric', 'measured', 'threshold', 'goal', 'result'], ...rows.map((r) => [r.metric, r.value === null ? '-' : r.value.toFixed(3), r.threshold, r.goal, r.note ? `${r.verdict} (${r.note})` : r.verdict])];
+  const cells = [
+    ['metric', 'measured', 'threshold', 'goal', 'result'],
+    ...rows.map((r) => [r.metric, r.value === null ? '-' : r.value.toFixed(3), r.threshold, r.goal, r.note ? `${r.verdict} (${r.note})` : r.verdict]),
+  ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((c) =>
+      c
+        .map((v, i) => v.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
-const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 /** One suite's rows: its ratios judged, or why it was skipped, not run or failed. */
 async function runSuite(suite: Suite, thresholds: Readonly<Record<string, Threshold>>, only: ReadonlySet<string> | null): Promise<Row[]> {
   const metrics = Object.keys(thresholds).filter((k) => k.startsWith(`${suite.name}.`));
-  const unmeasured = (verdict: Row['verdict'], note: string): Row[] => metrics.map((metric) => ({ metric, value: null, threshold: '', goal: '', verdict, note }));
+  const unmeasured = (verdict: Row['verdict'], note: string): Row[] =>
+    metrics.map((metric) => ({ metric, value: null, threshold: '', goal: '', verdict, note }));
   if (only && !only.has(suite.name)) return unmeasured('not run', '--only');
   const reason = suite.unavailable?.() ?? null;
   if (reason !== null) {
@@ -132,11 +151,14 @@ async function runSuite(suite: Suite, thresholds: Readonly<Record<string, Thresh
   console.log(`\n[bench:ci] ${suite.name} (load average ${load()})`);
   try {
     const figures = await suite.run((line) => console.log(`  ${line}`));
-    const rows = Object.entries(figures).map(([metric, value]): Row => (typeof value === 'string'
-      ? { metric, value: null, threshold: '', goal: thresholds[metric]?.goal ?? '', verdict: 'skipped', note: value }
-      : judge(metric, value, thresholds[metric])));
+    const rows = Object.entries(figures).map(([metric, value]): Row =>
+      typeof value === 'string'
+        ? { metric, value: null, threshold: '', goal: thresholds[metric]?.goal ?? '', verdict: 'skipped', note: value }
+        : judge(metric, value, thresholds[metric]),
+    );
     // A threshold whose ratio the suite did not report is a failure, not a silent pass.
-    for (const m of metrics) if (!(m in figures)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'FAIL', note: 'not reported by the suite' });
+    for (const m of metrics)
+      if (!(m in figures)) rows.push({ metric: m, value: null, threshold: '', goal: '', verdict: 'FAIL', note: 'not reported by the suite' });
     return rows;
   } catch (error) {
     console.error(`[bench:ci] ${suite.name} failed:`, error);
@@ -167,13 +189,17 @@ async function main(): Promise<number> {
   }
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(`\n${table(rows)}\n`);
-  const ran = Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ');
+  const ran = Object.entries(timings)
+    .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+    .join(', ');
   console.log(`[bench:ci] ${totalSeconds.toFixed(0)} s in all${ran ? ` (${ran})` : ', no suite ran'}; load average ${load()}`);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   const file = new URL(`./results/ci-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
   await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), loadavg: loadavg(), totalSeconds, timings, rows }, null, 2)}\n`);
   const failed = rows.filter((r) => r.verdict === 'FAIL');
-  console.log(failed.length === 0 ? '[bench:ci] every ratio is within its threshold' : `[bench:ci] ${failed.length} failing: ${failed.map((r) => r.metric).join(', ')}`);
+  console.log(
+    failed.length === 0 ? '[bench:ci] every ratio is within its threshold' : `[bench:ci] ${failed.length} failing: ${failed.map((r) => r.metric).join(', ')}`,
+  );
   return failed.length === 0 ? 0 : 1;
 }
 

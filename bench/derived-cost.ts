@@ -26,7 +26,10 @@ async function round(derived: boolean, i: number): Promise<{ ms: number; coverag
   try {
     await pool.query(`CREATE TABLE jobs (id text PRIMARY KEY, file_key text, status text, purpose_code text, consent_verified boolean, created_at timestamp)`);
     await pool.query(`CREATE TABLE ocr_pages (job_id text NOT NULL REFERENCES jobs (id), page int)`);
-    await pool.query(`INSERT INTO jobs SELECT 'j' || i, 'd/' || (i % 50) || '/' || i || '.pdf', 'COMPLETED', 'System Testing', true, (now() AT TIME ZONE 'UTC') - interval '2 days' FROM generate_series(1, $1) i`, [ROWS]);
+    await pool.query(
+      `INSERT INTO jobs SELECT 'j' || i, 'd/' || (i % 50) || '/' || i || '.pdf', 'COMPLETED', 'System Testing', true, (now() AT TIME ZONE 'UTC') - interval '2 days' FROM generate_series(1, $1) i`,
+      [ROWS],
+    );
     await pool.query(`INSERT INTO ocr_pages SELECT id, p FROM jobs, generate_series(1, 2) p`);
     for (let n = 1; n <= ROWS; n++) {
       const k = `d/${n % 50}/${n}.pdf`;
@@ -35,7 +38,9 @@ async function round(derived: boolean, i: number): Promise<{ ms: number; coverag
       await writeFile(join(root, `${k}.ocr.json`), 'x');
     }
     execFileSync('sync');
-    const decl = derived ? { tables: [{ table: 'ocr_pages', column: 'job_id' }], objects: [{ template: '{file_key}.ocr.json' }] } : { keep: [{ table: 'ocr_pages', reason: 'bench' }] };
+    const decl = derived
+      ? { tables: [{ table: 'ocr_pages', column: 'job_id' }], objects: [{ template: '{file_key}.ocr.json' }] }
+      : { keep: [{ table: 'ocr_pages', reason: 'bench' }] };
     const engine = createEngine({ pool, storage: `file://${root}`, threads: 1, derived: decl });
     await engine.migrate();
     const c0 = performance.now();
@@ -66,10 +71,12 @@ for (let i = 0; i < 4; i++) {
   coverage.push(r.coverageMs);
 }
 const median = (x: number[]): number => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)]!;
-console.log(JSON.stringify({
-  rows: ROWS,
-  plain_rows_per_s: Math.round(ROWS / (median(plain) / 1000)),
-  derived_rows_per_s: Math.round(ROWS / (median(withDerived) / 1000)),
-  derived_over_plain_time: +(median(withDerived) / median(plain)).toFixed(2),
-  coverage_preflight_ms_median: Math.round(median(coverage)),
-}));
+console.log(
+  JSON.stringify({
+    rows: ROWS,
+    plain_rows_per_s: Math.round(ROWS / (median(plain) / 1000)),
+    derived_rows_per_s: Math.round(ROWS / (median(withDerived) / 1000)),
+    derived_over_plain_time: +(median(withDerived) / median(plain)).toFixed(2),
+    coverage_preflight_ms_median: Math.round(median(coverage)),
+  }),
+);

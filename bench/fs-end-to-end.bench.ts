@@ -103,8 +103,17 @@ export async function runFsBench(n: number, rounds: number, log: (line: string) 
     await db.drop();
   }
   const roundRatios = lethe.map((l, i) => l / bare[i]!);
-  const result: FsBenchResult = { n, letheFilesPerSecond: median(lethe), bareFilesPerSecond: median(bare), ratio: median(lethe) / median(bare), roundRatios, phases };
-  log(`fs end-to-end, N=${n}, ${rounds} rounds: lethe ${Math.round(result.letheFilesPerSecond)} files/s, bare unlink ${Math.round(result.bareFilesPerSecond)} files/s, ratio ${result.ratio.toFixed(3)} (per round: ${roundRatios.map((r) => r.toFixed(2)).join(' ')})`);
+  const result: FsBenchResult = {
+    n,
+    letheFilesPerSecond: median(lethe),
+    bareFilesPerSecond: median(bare),
+    ratio: median(lethe) / median(bare),
+    roundRatios,
+    phases,
+  };
+  log(
+    `fs end-to-end, N=${n}, ${rounds} rounds: lethe ${Math.round(result.letheFilesPerSecond)} files/s, bare unlink ${Math.round(result.bareFilesPerSecond)} files/s, ratio ${result.ratio.toFixed(3)} (per round: ${roundRatios.map((r) => r.toFixed(2)).join(' ')})`,
+  );
   return result;
 }
 

@@ -63,10 +63,13 @@ try {
         cpu = cpuSpent(before, await cpuSnapshot(db.pool, db.name));
       } else if (side === 'pool' || side === 'local') {
         await createFiles(root, n);
-        const pool: StoragePort = side === 'pool' ? new WorkerPoolStorage({ kind: 'file', root, concurrency: 32 }, { threads: 2 }) : new FileStorage({ root, concurrency: 32 });
+        const pool: StoragePort =
+          side === 'pool' ? new WorkerPoolStorage({ kind: 'file', root, concurrency: 32 }, { threads: 2 }) : new FileStorage({ root, concurrency: 32 });
         try {
           await Promise.all([0, 1, 2, 3].map((i) => pool.deleteMany([`warm-up/${i}.absent`])));
-          const batches = Array.from({ length: Math.ceil(n / 1000) }, (_, b) => Array.from({ length: Math.min(1000, n - b * 1000) }, (_, i) => keyOf('f', b * 1000 + i)));
+          const batches = Array.from({ length: Math.ceil(n / 1000) }, (_, b) =>
+            Array.from({ length: Math.min(1000, n - b * 1000) }, (_, i) => keyOf('f', b * 1000 + i)),
+          );
           const before = await cpuSnapshot(db.pool, db.name);
           const started = performance.now();
           await inParallel(batches, 4, (keys) => pool.deleteMany(keys));
@@ -101,7 +104,9 @@ try {
       }
       rates.get(side)!.push(n / (ms / 1000));
       cpuPerFile.get(side)!.push(((cpu.processMs + cpu.databaseMs) * 1000) / n);
-      console.log(`round ${round + 1} ${side}: ${Math.round(n / (ms / 1000))} files/s; CPU ${Math.round(cpu.processMs)} ms here + ${Math.round(cpu.databaseMs)} ms in Postgres`);
+      console.log(
+        `round ${round + 1} ${side}: ${Math.round(n / (ms / 1000))} files/s; CPU ${Math.round(cpu.processMs)} ms here + ${Math.round(cpu.databaseMs)} ms in Postgres`,
+      );
     }
   }
 } finally {
@@ -112,6 +117,8 @@ const bare = median(rates.get('bare')!);
 console.log(`\nN=${n}, ${rounds} rounds, medians:`);
 for (const side of sides) {
   const r = median(rates.get(side)!);
-  console.log(`  ${side.padEnd(40)} ${String(Math.round(r)).padStart(6)} files/s  ratio ${(r / bare).toFixed(3)}  CPU ${median(cpuPerFile.get(side)!).toFixed(0)} µs/file`);
+  console.log(
+    `  ${side.padEnd(40)} ${String(Math.round(r)).padStart(6)} files/s  ratio ${(r / bare).toFixed(3)}  CPU ${median(cpuPerFile.get(side)!).toFixed(0)} µs/file`,
+  );
   for (const p of phaseLog.get(side) ?? []) console.log(`      ${JSON.stringify(p)}`);
 }

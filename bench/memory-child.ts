@@ -30,7 +30,8 @@ try {
   const started = performance.now();
   const s = await engine.run({ trigger: 'bench', allowLarge: true });
   const runMs = performance.now() - started;
-  if (s.status !== 'completed' || s.deleted_count !== expected) throw new Error(`run deleted ${s.deleted_count}/${expected} (${s.status}${s.error ? `: ${s.error.message}` : ''})`);
+  if (s.status !== 'completed' || s.deleted_count !== expected)
+    throw new Error(`run deleted ${s.deleted_count}/${expected} (${s.status}${s.error ? `: ${s.error.message}` : ''})`);
   const report: MemoryChildReport = {
     rows: s.deleted_count,
     maxRssKiB: process.resourceUsage().maxRSS,

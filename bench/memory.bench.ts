@@ -44,8 +44,14 @@ async function runChild(databaseUrl: string, n: number): Promise<MemoryChildRepo
 export async function runMemoryBench(smallN: number, largeN: number, rounds: number, log: (line: string) => void = console.log): Promise<MemoryBenchResult> {
   const db = await createBenchDatabase('memory');
   const reports: MemoryChildReport[] = [];
-  const peaks = new Map<number, number[]>([[smallN, []], [largeN, []]]);
-  const growths = new Map<number, number[]>([[smallN, []], [largeN, []]]);
+  const peaks = new Map<number, number[]>([
+    [smallN, []],
+    [largeN, []],
+  ]);
+  const growths = new Map<number, number[]>([
+    [smallN, []],
+    [largeN, []],
+  ]);
   try {
     await createJobs(db.pool);
     const migrator = createEngine({ databaseUrl: db.url });
@@ -60,7 +66,9 @@ export async function runMemoryBench(smallN: number, largeN: number, rounds: num
         reports.push(r);
         peaks.get(n)!.push(r.maxRssKiB / 1024);
         growths.get(n)!.push((r.maxRssKiB - r.startRssKiB) / 1024);
-        log(`round ${round + 1} ${n} rows: peak RSS ${(r.maxRssKiB / 1024).toFixed(1)} MiB (before the run ${(r.startRssKiB / 1024).toFixed(1)} MiB, heap at the end ${(r.heapUsedKiB / 1024).toFixed(1)} MiB), run ${(r.runMs / 1000).toFixed(1)} s`);
+        log(
+          `round ${round + 1} ${n} rows: peak RSS ${(r.maxRssKiB / 1024).toFixed(1)} MiB (before the run ${(r.startRssKiB / 1024).toFixed(1)} MiB, heap at the end ${(r.heapUsedKiB / 1024).toFixed(1)} MiB), run ${(r.runMs / 1000).toFixed(1)} s`,
+        );
       }
     }
   } finally {
@@ -69,9 +77,21 @@ export async function runMemoryBench(smallN: number, largeN: number, rounds: num
   const small = median(peaks.get(smallN)!);
   const large = median(peaks.get(largeN)!);
   const [smallGrowth, largeGrowth] = [median(growths.get(smallN)!), median(growths.get(largeN)!)];
-  const result: MemoryBenchResult = { smallN, largeN, smallMaxRssMiB: small, largeMaxRssMiB: large, ratio: large / small, growthRatio: largeGrowth / smallGrowth, reports };
-  log(`memory, ${rounds} rounds, medians: ${largeN} rows peak ${large.toFixed(1)} MiB, ${smallN} rows peak ${small.toFixed(1)} MiB, ratio ${result.ratio.toFixed(3)} (goal <= 1.2)`);
-  log(`  growth during the run: ${largeGrowth.toFixed(1)} MiB vs ${smallGrowth.toFixed(1)} MiB (${result.growthRatio.toFixed(2)}x for ${(largeN / smallN).toFixed(0)}x the rows)`);
+  const result: MemoryBenchResult = {
+    smallN,
+    largeN,
+    smallMaxRssMiB: small,
+    largeMaxRssMiB: large,
+    ratio: large / small,
+    growthRatio: largeGrowth / smallGrowth,
+    reports,
+  };
+  log(
+    `memory, ${rounds} rounds, medians: ${largeN} rows peak ${large.toFixed(1)} MiB, ${smallN} rows peak ${small.toFixed(1)} MiB, ratio ${result.ratio.toFixed(3)} (goal <= 1.2)`,
+  );
+  log(
+    `  growth during the run: ${largeGrowth.toFixed(1)} MiB vs ${smallGrowth.toFixed(1)} MiB (${result.growthRatio.toFixed(2)}x for ${(largeN / smallN).toFixed(0)}x the rows)`,
+  );
   return result;
 }
 

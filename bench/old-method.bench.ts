@@ -39,7 +39,11 @@ const OLD_BATCH = 100;
 const OLD_SLEEP_MS = 1000;
 /** The retentions the old service hard-coded (the runbook's five). */
 const OLD_RETENTIONS: Readonly<Record<string, string>> = {
-  'System Testing': '24 hours', General: '30 days', Financial: '1 year', Legal: '7 years', Medical: '10 years',
+  'System Testing': '24 hours',
+  General: '30 days',
+  Financial: '1 year',
+  Legal: '7 years',
+  Medical: '10 years',
 };
 
 /** The old service's cleanup_expired_jobs, as the runbook shows it (with FM-004's batching and sleep). */
@@ -78,7 +82,12 @@ export async function oldMethod(pool: pg.Pool, root: string): Promise<{ deleted:
 
 type Task = [name: string, fn: () => Promise<void>, opts: { beforeEach: () => Promise<void>; afterEach?: () => Promise<void> }];
 
-export async function runOldMethodBench(oldN: number, letheN: number, rounds: number, log: (line: string) => void = console.log): Promise<OldMethodBenchResult> {
+export async function runOldMethodBench(
+  oldN: number,
+  letheN: number,
+  rounds: number,
+  log: (line: string) => void = console.log,
+): Promise<OldMethodBenchResult> {
   const db = await createBenchDatabase('old');
   const root = await mkdtemp(join(tmpdir(), 'lethe-bench-old-'));
   const times = { old: [] as number[], lethe: [] as number[], slept: [] as number[] };
@@ -95,22 +104,30 @@ export async function runOldMethodBench(oldN: number, letheN: number, rounds: nu
       await createFiles(root, n);
     };
     let slept = 0;
-    const old: Task = ['old method', async () => {
-      const r = await oldMethod(db.pool, root);
-      if (r.deleted !== oldN) throw new Error(`old method deleted ${r.deleted}/${oldN}`);
-      slept = r.sleptMs;
-    }, { beforeEach: () => seed(oldN), afterEach: async () => void times.slept.push(slept) }];
-    const lethe: Task = ['lethe', async () => {
-      const s = await engine!.run({ trigger: 'bench', allowLarge: true });
-      if (s.status !== 'completed' || s.deleted_count !== letheN) throw new Error(`lethe run deleted ${s.deleted_count}/${letheN} (${s.status})`);
-    }, {
-      beforeEach: async () => {
-        await seed(letheN);
-        engine = createEngine({ databaseUrl: db.url, storage: `file://${root}`, maxDeletesPerRun: 0 });
-        await warmWorkers(engine);
+    const old: Task = [
+      'old method',
+      async () => {
+        const r = await oldMethod(db.pool, root);
+        if (r.deleted !== oldN) throw new Error(`old method deleted ${r.deleted}/${oldN}`);
+        slept = r.sleptMs;
       },
-      afterEach: async () => engine?.close(),
-    }];
+      { beforeEach: () => seed(oldN), afterEach: async () => void times.slept.push(slept) },
+    ];
+    const lethe: Task = [
+      'lethe',
+      async () => {
+        const s = await engine!.run({ trigger: 'bench', allowLarge: true });
+        if (s.status !== 'completed' || s.deleted_count !== letheN) throw new Error(`lethe run deleted ${s.deleted_count}/${letheN} (${s.status})`);
+      },
+      {
+        beforeEach: async () => {
+          await seed(letheN);
+          engine = createEngine({ databaseUrl: db.url, storage: `file://${root}`, maxDeletesPerRun: 0 });
+          await warmWorkers(engine);
+        },
+        afterEach: async () => engine?.close(),
+      },
+    ];
     for (let round = 0; round < rounds; round++) {
       const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
       for (const [name, fn, opts] of round % 2 === 0 ? [old, lethe] : [lethe, old]) bench.add(name, fn, opts);
@@ -133,11 +150,19 @@ export async function runOldMethodBench(oldN: number, letheN: number, rounds: nu
   const oldRate = oldN / (oldMs / 1000);
   const letheRate = letheN / (letheMs / 1000);
   const result: OldMethodBenchResult = {
-    oldN, letheN, oldFilesPerSecond: oldRate, letheFilesPerSecond: letheRate, speedup: letheRate / oldRate,
-    oldSeconds: oldMs / 1000, oldSleepSeconds: median(times.slept) / 1000, letheSeconds: letheMs / 1000,
+    oldN,
+    letheN,
+    oldFilesPerSecond: oldRate,
+    letheFilesPerSecond: letheRate,
+    speedup: letheRate / oldRate,
+    oldSeconds: oldMs / 1000,
+    oldSleepSeconds: median(times.slept) / 1000,
+    letheSeconds: letheMs / 1000,
   };
   log(`old method vs lethe, ${rounds} rounds, medians:`);
-  log(`  old method: ${oldN} files in ${result.oldSeconds.toFixed(2)} s, of which ${result.oldSleepSeconds.toFixed(2)} s asleep: ${oldRate.toFixed(1)} files/s`);
+  log(
+    `  old method: ${oldN} files in ${result.oldSeconds.toFixed(2)} s, of which ${result.oldSleepSeconds.toFixed(2)} s asleep: ${oldRate.toFixed(1)} files/s`,
+  );
   log(`  lethe:      ${letheN} files in ${result.letheSeconds.toFixed(2)} s: ${Math.round(letheRate)} files/s`);
   log(`  speed-up ${result.speedup.toFixed(1)}x (the old method would take ${(letheN / oldRate).toFixed(0)} s for Lethe's ${letheN} files)`);
   return result;

@@ -63,7 +63,12 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
   const only = process.env.LETHE_BENCH_PEERS?.split(',');
   const sides = (['lethe', 'lethe-open', 'bare', 'rclone'] as const).filter((s) => !(s in skipped) && (!only || only.includes(s)));
   const rates: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
-  const awsEnv: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey, AWS_REGION: server.region };
+  const awsEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+    AWS_REGION: server.region,
+  };
   delete awsEnv.UV_THREADPOOL_SIZE;
   // A CA bundle set for real AWS makes rclone refuse its plain-HTTP transport (LoadCustomCABundleError).
   const rcloneEnv: NodeJS.ProcessEnv = { ...awsEnv };
@@ -88,14 +93,37 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
           await seedRows(db, n, dirs, `${side}-${round}-`);
           const env = side === 'lethe-open' ? { ...awsEnv, LETHE_DELETES_PER_SECOND: '0', LETHE_DELETES_PER_SECOND_PER_PREFIX: '0' } : awsEnv;
           result = await timed(process.execPath, [LETHE_BIN, 'run', '--json', '--allow-large', '--storage', url, '--database-url', db.url], env);
-          const summary = JSON.parse(result.stdout) as { deleted_count?: number; status?: string; duration_seconds?: number; phase_ms?: Record<string, number> };
+          const summary = JSON.parse(result.stdout) as {
+            deleted_count?: number;
+            status?: string;
+            duration_seconds?: number;
+            phase_ms?: Record<string, number>;
+          };
           if (summary.deleted_count !== n) throw new Error(`${side} deleted ${summary.deleted_count}/${n} (${summary.status})`);
-          if (process.env.LETHE_BENCH_VERBOSE) log(`  ${side}: run ${summary.duration_seconds} s of ${result.seconds.toFixed(2)} s, phases (ms): ${JSON.stringify(summary.phase_ms)}`);
+          if (process.env.LETHE_BENCH_VERBOSE)
+            log(`  ${side}: run ${summary.duration_seconds} s of ${result.seconds.toFixed(2)} s, phases (ms): ${JSON.stringify(summary.phase_ms)}`);
         } else if (side === 'bare') {
           result = await timed(process.execPath, [BARE_CHILD, server.endpoint, BUCKET, prefix, String(n), String(dirs), '2'], awsEnv);
         } else {
-          result = await timed('rclone', ['delete', '--config', '/dev/null', '--s3-provider', 'Other', '--s3-endpoint', server.endpoint, '--s3-access-key-id', server.credentials.accessKeyId,
-            '--s3-secret-access-key', server.credentials.secretAccessKey, '--s3-force-path-style', `:s3:${BUCKET}/${prefix}`], rcloneEnv);
+          result = await timed(
+            'rclone',
+            [
+              'delete',
+              '--config',
+              '/dev/null',
+              '--s3-provider',
+              'Other',
+              '--s3-endpoint',
+              server.endpoint,
+              '--s3-access-key-id',
+              server.credentials.accessKeyId,
+              '--s3-secret-access-key',
+              server.credentials.secretAccessKey,
+              '--s3-force-path-style',
+              `:s3:${BUCKET}/${prefix}`,
+            ],
+            rcloneEnv,
+          );
         }
         const remaining = await left(server, prefix);
         if (remaining !== 0) throw new Error(`${side} left objects under ${prefix}`);
@@ -110,10 +138,13 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
   const keysPerSecond = Object.fromEntries(sides.map((s) => [s, median(rates[s]!)])) as Partial<Record<S3Side, number>>;
   const ratio = (a: S3Side, b: S3Side): number => (keysPerSecond[a] ?? Number.NaN) / (keysPerSecond[b] ?? Number.NaN);
   log(`\npeers, S3 (moto): N=${n} over ${dirs} prefixes, ${rounds} rounds (medians)`);
-  for (const s of sides) log(`${s.padEnd(10)} ${String(Math.round(keysPerSecond[s]!)).padStart(7)} keys/s   per round ${rates[s]!.map((r) => Math.round(r)).join(' ')}`);
+  for (const s of sides)
+    log(`${s.padEnd(10)} ${String(Math.round(keysPerSecond[s]!)).padStart(7)} keys/s   per round ${rates[s]!.map((r) => Math.round(r)).join(' ')}`);
   for (const [s, why] of Object.entries(skipped)) log(`${s.padEnd(10)} skipped: ${why}`);
   const result = { n, keysPerSecond, openVsBare: ratio('lethe-open', 'bare'), defaultVsBare: ratio('lethe', 'bare'), skipped };
-  log(`lethe (pace off) / bare ${result.openVsBare.toFixed(3)}; lethe (defaults) / bare ${result.defaultVsBare.toFixed(3)}${keysPerSecond.rclone ? `; lethe / rclone ${ratio('lethe', 'rclone').toFixed(1)}x` : ''}`);
+  log(
+    `lethe (pace off) / bare ${result.openVsBare.toFixed(3)}; lethe (defaults) / bare ${result.defaultVsBare.toFixed(3)}${keysPerSecond.rclone ? `; lethe / rclone ${ratio('lethe', 'rclone').toFixed(1)}x` : ''}`,
+  );
   return result;
 }
 

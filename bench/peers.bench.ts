@@ -118,7 +118,10 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
   const db = await createBenchDatabase('peers');
   const root = await mkdtemp(join(tmpdir(), 'lethe-bench-peers-'));
   const skipped: Partial<Record<PeerSide, string>> = {};
-  for (const [side, cmd] of [['find', 'find'], ['rclone', 'rclone']] as const) {
+  for (const [side, cmd] of [
+    ['find', 'find'],
+    ['rclone', 'rclone'],
+  ] as const) {
     const why = onPath(cmd);
     if (why) skipped[side] = why;
   }
@@ -160,7 +163,11 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
           const summary = JSON.parse(stdout) as { deleted_count?: number; status?: string };
           if (summary.deleted_count !== n) throw new Error(`lethe run deleted ${summary.deleted_count}/${n} (${summary.status})`);
         }
-        const left = Number(execFileSync('sh', ['-c', `find '${dir}' -type f | wc -l`]).toString().trim());
+        const left = Number(
+          execFileSync('sh', ['-c', `find '${dir}' -type f | wc -l`])
+            .toString()
+            .trim(),
+        );
         if (left !== 0) throw new Error(`${side} left ${left} of ${n} files`);
         rates[side]!.push(n / seconds);
         log(`round ${round + 1} ${side.padEnd(6)} ${Math.round(n / seconds)} files/s (${seconds.toFixed(2)} s; load ${loadavg()[0]!.toFixed(1)})`);
@@ -174,20 +181,27 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
     for (let i = 0; i < 5; i++) empty.push((await timed(process.execPath, letheArgs(db, emptyDir), userEnv())).seconds);
     emptyRunSeconds = median(empty);
     const bareStart: number[] = [];
-    for (let i = 0; i < 5; i++) bareStart.push((await timed(process.execPath, [BARE_CHILD, emptyDir, '0', '1'], userEnv({ UV_THREADPOOL_SIZE: '16' }))).seconds);
+    for (let i = 0; i < 5; i++)
+      bareStart.push((await timed(process.execPath, [BARE_CHILD, emptyDir, '0', '1'], userEnv({ UV_THREADPOOL_SIZE: '16' }))).seconds);
     nodeStartSeconds = median(bareStart);
-    log(`empty run (nothing expired): ${empty.map((s) => s.toFixed(3)).join(' ')} s, median ${emptyRunSeconds.toFixed(3)} s; a Node process doing nothing: ${nodeStartSeconds.toFixed(3)} s`);
+    log(
+      `empty run (nothing expired): ${empty.map((s) => s.toFixed(3)).join(' ')} s, median ${emptyRunSeconds.toFixed(3)} s; a Node process doing nothing: ${nodeStartSeconds.toFixed(3)} s`,
+    );
   } finally {
     await rm(root, { recursive: true, force: true });
     await db.drop();
   }
   const filesPerSecond = Object.fromEntries(sides.map((s) => [s, median(rates[s]!)])) as Partial<Record<PeerSide, number>>;
-  const letheVs = Object.fromEntries(sides.filter((s) => s !== 'lethe').map((s) => [s, filesPerSecond.lethe! / filesPerSecond[s]!])) as Partial<Record<PeerSide, number>>;
+  const letheVs = Object.fromEntries(sides.filter((s) => s !== 'lethe').map((s) => [s, filesPerSecond.lethe! / filesPerSecond[s]!])) as Partial<
+    Record<PeerSide, number>
+  >;
   log(`\npeers, filesystem: N=${n} in ${dirs} directories, ${rounds} rounds (medians)`);
   log(`side    files/s   lethe / side   per round`);
   for (const s of sides) {
     const perRound = rates[s]!.map((r, i) => (rates.lethe![i]! / r).toFixed(2)).join(' ');
-    log(`${s.padEnd(7)} ${String(Math.round(filesPerSecond[s]!)).padStart(7)}   ${s === 'lethe' ? '      -' : letheVs[s]!.toFixed(3).padStart(7)}        ${s === 'lethe' ? '' : perRound}`);
+    log(
+      `${s.padEnd(7)} ${String(Math.round(filesPerSecond[s]!)).padStart(7)}   ${s === 'lethe' ? '      -' : letheVs[s]!.toFixed(3).padStart(7)}        ${s === 'lethe' ? '' : perRound}`,
+    );
   }
   for (const [s, why] of Object.entries(skipped)) log(`${s.padEnd(7)} skipped: ${why}`);
   return { n, dirs, filesPerSecond, letheVs, skipped, emptyRunSeconds, nodeStartSeconds };

@@ -78,7 +78,9 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
     db = await createBenchDatabase('s3');
     await createJobs(db.pool);
     const storage: S3StorageConfig = {
-      ...(parseStorageUrl(`s3://${BUCKET}/lethe/?endpoint=${encodeURIComponent(server.endpoint)}&forcePathStyle=true&region=${server.region}`) as S3StorageConfig),
+      ...(parseStorageUrl(
+        `s3://${BUCKET}/lethe/?endpoint=${encodeURIComponent(server.endpoint)}&forcePathStyle=true&region=${server.region}`,
+      ) as S3StorageConfig),
       credentials: server.credentials,
     };
     engine = createEngine({ databaseUrl: db.url, storage, threads: THREADS, deletesPerSecond: 0, deletesPerSecondPerPrefix: 0 });
@@ -88,7 +90,11 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
       await pool.query('TRUNCATE jobs, lethe_ledger');
       await seedExpiredRows(pool, count, 'l');
       await pool.query('ANALYZE jobs');
-      await putAll(server.client, Array.from({ length: count }, (_, i) => `lethe/${keyOf('l', i)}`), log);
+      await putAll(
+        server.client,
+        Array.from({ length: count }, (_, i) => `lethe/${keyOf('l', i)}`),
+        log,
+      );
     };
     // Warm-up: each worker thread loads the SDK and reads the bucket's versioning state once per
     // process (a daemon keeps its workers); concurrent calls reach every thread. Then one run.
@@ -105,12 +111,15 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
       const singleKeys = Array.from({ length: perObjectN }, (_, i) => `single/${round}/${i}`);
       await seedRun(n);
       await putAll(server.client, [...bareKeys, ...singleKeys], log);
-      const lethe: Task = ['lethe', async () => {
-        // allowLarge: the blast-radius guard would refuse a run 10x the warm-up's size.
-        const s = await engine!.run({ trigger: 'bench', allowLarge: true });
-        if (s.deleted_count !== n || s.status !== 'completed') throw new Error(`lethe run deleted ${s.deleted_count}/${n} (${s.status})`);
-        if (process.env.LETHE_BENCH_VERBOSE) log(`  run ${s.duration_seconds} s, phases (ms): ${JSON.stringify(s.phase_ms)}`);
-      }];
+      const lethe: Task = [
+        'lethe',
+        async () => {
+          // allowLarge: the blast-radius guard would refuse a run 10x the warm-up's size.
+          const s = await engine!.run({ trigger: 'bench', allowLarge: true });
+          if (s.deleted_count !== n || s.status !== 'completed') throw new Error(`lethe run deleted ${s.deleted_count}/${n} (${s.status})`);
+          if (process.env.LETHE_BENCH_VERBOSE) log(`  run ${s.duration_seconds} s, phases (ms): ${JSON.stringify(s.phase_ms)}`);
+        },
+      ];
       const ceiling: Task = ['ceiling', () => bareDeleteObjects(server.client, bareKeys)];
       const perObject: Task = ['perObject', () => perObjectDeletes(server.client, singleKeys)];
       const order = round % 2 === 0 ? [lethe, ceiling, perObject] : [perObject, ceiling, lethe];
@@ -127,7 +136,9 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
         thisRound[task.name] = perSecond;
         log(`round ${round + 1} ${task.name}: ${Math.round(perSecond)} keys/s (${count} keys in ${(r.latency.mean / 1000).toFixed(2)} s)`);
       }
-      log(`round ${round + 1} ratios: lethe/ceiling ${(thisRound.lethe! / thisRound.ceiling!).toFixed(3)}, lethe/per-object ${(thisRound.lethe! / thisRound.perObject!).toFixed(1)}x`);
+      log(
+        `round ${round + 1} ratios: lethe/ceiling ${(thisRound.lethe! / thisRound.ceiling!).toFixed(3)}, lethe/per-object ${(thisRound.lethe! / thisRound.perObject!).toFixed(1)}x`,
+      );
     }
   } finally {
     await engine?.close();
@@ -140,7 +151,8 @@ export async function runS3Bench(n: number, rounds: number, perObjectN: number, 
     return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   };
   const result: S3BenchResult = {
-    n, perObjectN,
+    n,
+    perObjectN,
     letheKeysPerSecond: median(rates.lethe!),
     ceilingKeysPerSecond: median(rates.ceiling!),
     perObjectKeysPerSecond: median(rates.perObject!),

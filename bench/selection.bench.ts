@@ -140,7 +140,10 @@ type Task = [name: string, fn: () => Promise<void>, opts: { beforeEach?: () => P
 
 /** Alternates two timed sides over rounds (A B, then B A, ...); returns each side's run times in ms. */
 async function alternate(rounds: number, a: Task, b: Task, log: (line: string) => void): Promise<Map<string, number[]>> {
-  const times = new Map<string, number[]>([[a[0], []], [b[0], []]]);
+  const times = new Map<string, number[]>([
+    [a[0], []],
+    [b[0], []],
+  ]);
   for (let round = 0; round < rounds; round++) {
     const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
     for (const [name, fn, opts] of round % 2 === 0 ? [a, b] : [b, a]) bench.add(name, fn, opts);
@@ -156,11 +159,17 @@ async function alternate(rounds: number, a: Task, b: Task, log: (line: string) =
 }
 
 function checked(s: RunSummary, expected: number, what: string): RunSummary {
-  if (s.status !== 'completed' || s.deleted_count !== expected) throw new Error(`${what}: run deleted ${s.deleted_count}/${expected} (${s.status}${s.error ? `: ${s.error.message}` : ''})`);
+  if (s.status !== 'completed' || s.deleted_count !== expected)
+    throw new Error(`${what}: run deleted ${s.deleted_count}/${expected} (${s.status}${s.error ? `: ${s.error.message}` : ''})`);
   return s;
 }
 
-export async function runSelectionBench(n: number, rounds: number, expiredShare = 0.01, log: (line: string) => void = console.log): Promise<SelectionBenchResult> {
+export async function runSelectionBench(
+  n: number,
+  rounds: number,
+  expiredShare = 0.01,
+  log: (line: string) => void = console.log,
+): Promise<SelectionBenchResult> {
   const e = Math.round(n * expiredShare);
   const { db, setupSeconds } = await prepare(n, log);
   log(`selection: setup ${setupSeconds.toFixed(1)} s`);
@@ -186,7 +195,8 @@ export async function runSelectionBench(n: number, rounds: number, expiredShare 
       ['empty table', async () => void checked(await run(small), 0, 'empty table'), {}],
       log,
     );
-    if (largeStorage.calls + smallStorage.calls > 0) throw new Error(`storage was called ${largeStorage.calls + smallStorage.calls} times by runs with nothing expired`);
+    if (largeStorage.calls + smallStorage.calls > 0)
+      throw new Error(`storage was called ${largeStorage.calls + smallStorage.calls} times by runs with nothing expired`);
 
     // B: E expired rows in each table, put back before every run.
     const reseedLarge = async (): Promise<void> => {
@@ -212,13 +222,26 @@ export async function runSelectionBench(n: number, rounds: number, expiredShare 
     const [emptyRangeMs, emptyTableMs] = [...a.values()].map(median) as [number, number];
     const [expiredInLargeMs, expiredOnlyMs] = [...b.values()].map(median) as [number, number];
     const result: SelectionBenchResult = {
-      n, expired: e, emptyRangeMs, emptyTableMs, emptyRatio: emptyRangeMs / emptyTableMs,
-      expiredInLargeMs, expiredOnlyMs, expiredRatio: expiredInLargeMs / expiredOnlyMs, setupSeconds,
+      n,
+      expired: e,
+      emptyRangeMs,
+      emptyTableMs,
+      emptyRatio: emptyRangeMs / emptyTableMs,
+      expiredInLargeMs,
+      expiredOnlyMs,
+      expiredRatio: expiredInLargeMs / expiredOnlyMs,
+      setupSeconds,
     };
     log(`selection at scale, N=${n}, ${rounds} rounds, medians:`);
-    log(`  full run, ${n} rows none expired: ${emptyRangeMs.toFixed(0)} ms (goal: under 1 s); empty table: ${emptyTableMs.toFixed(0)} ms; ratio ${result.emptyRatio.toFixed(2)}`);
-    log(`  ${e} expired among ${n} rows: ${expiredInLargeMs.toFixed(0)} ms; the same ${e} rows alone: ${expiredOnlyMs.toFixed(0)} ms; ratio ${result.expiredRatio.toFixed(2)}`);
-    log(`  cost per expired row ${((expiredInLargeMs - emptyRangeMs) / e * 1000).toFixed(1)} µs; runs with ${e} expired take ${(expiredInLargeMs / emptyRangeMs).toFixed(0)}x the run with none`);
+    log(
+      `  full run, ${n} rows none expired: ${emptyRangeMs.toFixed(0)} ms (goal: under 1 s); empty table: ${emptyTableMs.toFixed(0)} ms; ratio ${result.emptyRatio.toFixed(2)}`,
+    );
+    log(
+      `  ${e} expired among ${n} rows: ${expiredInLargeMs.toFixed(0)} ms; the same ${e} rows alone: ${expiredOnlyMs.toFixed(0)} ms; ratio ${result.expiredRatio.toFixed(2)}`,
+    );
+    log(
+      `  cost per expired row ${(((expiredInLargeMs - emptyRangeMs) / e) * 1000).toFixed(1)} µs; runs with ${e} expired take ${(expiredInLargeMs / emptyRangeMs).toFixed(0)}x the run with none`,
+    );
     return result;
   } finally {
     for (const engine of engines) await engine.close();

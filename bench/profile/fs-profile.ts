@@ -31,14 +31,20 @@ try {
   await db.pool.query('ANALYZE jobs');
   await createFiles(root, n);
   const here = new URL('.', import.meta.url).pathname;
-  const out = execFileSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', join(here, 'fs-run-child.ts'), db.url, root, String(n)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const out = execFileSync(
+    process.execPath,
+    ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--import', 'tsx', join(here, 'fs-run-child.ts'), db.url, root, String(n)],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   console.log(`run: ${out.trim()}`);
   console.log(`profiles in ${profileDir}: ${(await readdir(profileDir)).join(', ')} (self time inside the run's window only)`);
   const { window } = JSON.parse(out.trim().split('\n').at(-1)!) as { window: string };
-  execFileSync(process.execPath, ['--import', 'tsx', join(here, 'summarize-cpuprofile.ts'), profileDir, '--top', '30', '--window', window], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['--import', 'tsx', join(here, 'summarize-cpuprofile.ts'), profileDir, '--top', '30', '--window', window], {
+    stdio: 'inherit',
+  });
 } finally {
   await rm(root, { recursive: true, force: true });
   await db.drop();

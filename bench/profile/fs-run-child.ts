@@ -25,7 +25,9 @@ try {
   const ms = performance.now() - started;
   const endUs = Number(process.hrtime.bigint() / 1000n);
   if (s.deleted_count !== Number(nText) || s.status !== 'completed') throw new Error(`run deleted ${s.deleted_count}/${nText} (${s.status})`);
-  console.log(JSON.stringify({ window: `${startUs}:${endUs}`, ms: Math.round(ms), filesPerSecond: Math.round(s.deleted_count / (ms / 1000)), phase_ms: s.phase_ms }));
+  console.log(
+    JSON.stringify({ window: `${startUs}:${endUs}`, ms: Math.round(ms), filesPerSecond: Math.round(s.deleted_count / (ms / 1000)), phase_ms: s.phase_ms }),
+  );
 } finally {
   await engine.close();
 }

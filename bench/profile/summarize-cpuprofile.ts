@@ -30,7 +30,13 @@ export interface SelfTime {
 }
 
 function label(f: CallFrame): string {
-  const file = f.url === '' ? '' : ` ${f.url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\/\.pnpm\/[^/]+\/node_modules\//, '').replace(/^.*\/work\/main\//, '')}:${f.lineNumber + 1}`;
+  const file =
+    f.url === ''
+      ? ''
+      : ` ${f.url
+          .replace(/^file:\/\//, '')
+          .replace(/^.*\/node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
+          .replace(/^.*\/work\/main\//, '')}:${f.lineNumber + 1}`;
   return `${f.functionName || '(anonymous)'}${file}`;
 }
 

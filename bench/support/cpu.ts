@@ -29,7 +29,10 @@ export interface CpuSnapshot {
 /** `admin` must be connected to a different database than `database`, or count its own backend. */
 export async function cpuSnapshot(admin: pg.Pool, database: string): Promise<CpuSnapshot> {
   const u = process.cpuUsage();
-  const { rows } = await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, [database]);
+  const { rows } = await admin.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+    [database],
+  );
   const backends = new Map<number, number>();
   for (const { pid } of rows) backends.set(pid, await procCpuMs(pid));
   return { processMs: (u.user + u.system) / 1000, backends };

@@ -32,7 +32,10 @@ afterAll(async () => {
 
 /** Runs `lethe <args>` and closes its stdout after the first chunk, as `head -1` does. */
 function runAndCloseEarly(args: readonly string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; firstChunk: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, LETHE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, LETHE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   let firstChunk = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -12,9 +12,14 @@ const DEMO_BIN = fileURLToPath(new URL('../../packages/demo/bin/lethe-demo.js', 
 
 function demo(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [DEMO_BIN, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LETHE_LOG_LEVEL: 'warn' }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 99) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [DEMO_BIN, ...args],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LETHE_LOG_LEVEL: 'warn' }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 99) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -33,7 +33,11 @@ beforeAll(async () => {
   );
   for (const k of [...mineKeys, ...theirKeys, ...invoiceKeys]) await files.put(k);
   env = {
-    DATABASE_URL: db.url, LETHE_STORAGE: `file://${files.root}`, LETHE_BATCH_SIZE: '100', LETHE_DELETES_PER_SECOND: '3000', LETHE_THREADS: '1',
+    DATABASE_URL: db.url,
+    LETHE_STORAGE: `file://${files.root}`,
+    LETHE_BATCH_SIZE: '100',
+    LETHE_DELETES_PER_SECOND: '3000',
+    LETHE_THREADS: '1',
     LETHE_ERASURE_PRINCIPAL_COLUMN: 'user_id',
   };
   expect((await runCli(['migrate'], env)).code).toBe(0);
@@ -71,10 +75,14 @@ describe('lethe erase', () => {
   it('survives a SIGKILL mid-request: the same reference again completes it, once', async () => {
     const child = spawnCli([...erase, '--json'], env);
     const exit = waitForExit(child);
-    await waitFor(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger WHERE request_ref = 'DPO-2026-0142'`);
-      return rows[0]!.n >= 600;
-    }, 60_000, '600 ledger rows of the request');
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger WHERE request_ref = 'DPO-2026-0142'`);
+        return rows[0]!.n >= 600;
+      },
+      60_000,
+      '600 ledger rows of the request',
+    );
     child.kill('SIGKILL');
     expect((await exit).signal).toBe('SIGKILL');
     const open = await runCli(['requests', '--json'], env);
@@ -87,7 +95,10 @@ describe('lethe erase', () => {
     expect(out.record).toMatchObject({ rows_erased: MINE, files_erased: MINE, retained: [{ purpose: 'Financial', rows: 2 }] });
     await expectConverged(db.pool, files, mineKeys, [...theirKeys, ...invoiceKeys]);
     const runs = await db.pool.query<{ status: string; trigger: string }>(`SELECT status, trigger FROM lethe_runs ORDER BY started_at`);
-    expect(runs.rows).toEqual([{ status: 'interrupted', trigger: 'request' }, { status: 'completed', trigger: 'request' }]);
+    expect(runs.rows).toEqual([
+      { status: 'interrupted', trigger: 'request' },
+      { status: 'completed', trigger: 'request' },
+    ]);
     const completed = await db.pool.query(`SELECT 1 FROM audit_logs WHERE action = 'cleanup_erasure_completed'`);
     expect(completed.rowCount).toBe(1);
     // Every ledger row of the request carries its reference; none other exists.
@@ -104,7 +115,10 @@ describe('lethe erase', () => {
     expect(reply.stdout).toMatch(/the withdrawal of your consent/);
     expect(reply.stdout).toMatch(new RegExp(`${MINE.toLocaleString('en-US')} records and ${MINE.toLocaleString('en-US')} documents were erased`));
     expect(reply.stdout).toMatch(/2 Financial records are kept because the law requires us to keep them \(Income-tax Act 1961 s\.44AA/);
-    const late = await runCli(['erase', '--job', 't1', '--ref', 'DPO-2026-0001', '--requested-by', 'u2', '--why', 'request', '--due', '2026-01-31', '--next-run'], env);
+    const late = await runCli(
+      ['erase', '--job', 't1', '--ref', 'DPO-2026-0001', '--requested-by', 'u2', '--why', 'request', '--due', '2026-01-31', '--next-run'],
+      env,
+    );
     expect(late.code, late.stderr).toBe(0);
     const overdue = await runCli(['requests', '--overdue'], env);
     expect(overdue.code).toBe(1);
@@ -114,14 +128,29 @@ describe('lethe erase', () => {
   it('lethe policies retained-under sets and removes a statute; --help documents the flags', async () => {
     const off = await runCli(['policies', 'retained-under', 'Financial', 'none', '--reason', 'counsel: test', '--json'], env);
     expect(off.code, off.stderr).toBe(0);
-    expect(JSON.parse(off.stdout)).toMatchObject({ purpose: 'Financial', from: 'Income-tax Act 1961 s.44AA / Companies Act 2013 s.128', to: null, applied: true });
+    expect(JSON.parse(off.stdout)).toMatchObject({
+      purpose: 'Financial',
+      from: 'Income-tax Act 1961 s.44AA / Companies Act 2013 s.128',
+      to: null,
+      applied: true,
+    });
     const p = JSON.parse((await runCli(['erase', '--key', invoiceKeys[0]!, '--ref', 'DPO-X', '--dry-run', '--json'], env)).stdout);
     expect([p.erase.count, p.retained.count]).toEqual([1, 0]);
     const bad = await runCli(['policies', 'retained-under', 'Financial', ''], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/policy "Financial": retainedUnder must name the statute/);
     const help = await runCli(['erase', '--help'], env);
-    for (const flag of ['--job <id>', '--key <file_key>', '--principal <id>', '--ref <ticket>', '--requested-by <who>', '--why <reason>', '--due <date>', '--dry-run', '--next-run']) {
+    for (const flag of [
+      '--job <id>',
+      '--key <file_key>',
+      '--principal <id>',
+      '--ref <ticket>',
+      '--requested-by <who>',
+      '--why <reason>',
+      '--due <date>',
+      '--dry-run',
+      '--next-run',
+    ]) {
       expect(help.stdout.replace(/\s+/g, ' ')).toContain(flag);
     }
     expect((await runCli(['requests', '--help'], env)).stdout).toMatch(/unacknowledged/);

@@ -13,7 +13,18 @@ afterAll(async () => {
   await f.close();
 });
 
-interface RunJson { id: string; trigger: string; status: string; status_label: string; degraded: boolean; dry_run: boolean; deleted: number | null; failed: number | null; would_delete: number | null; duration_seconds: number | null }
+interface RunJson {
+  id: string;
+  trigger: string;
+  status: string;
+  status_label: string;
+  degraded: boolean;
+  dry_run: boolean;
+  deleted: number | null;
+  failed: number | null;
+  would_delete: number | null;
+  duration_seconds: number | null;
+}
 
 describe('lethe history', () => {
   it('says so when there are no runs yet', async () => {
@@ -57,7 +68,17 @@ describe('lethe runs show', () => {
     const runs = (await f.run(['history', '-n', '5', '--json'])).json<{ runs: RunJson[] }>().runs;
     expect(runs).toHaveLength(1);
     // 1 failed of 3 attempted: above the degraded share, so the run completed degraded.
-    expect(runs[0]).toMatchObject({ id: runId, trigger: 'manual', status: 'completed', status_label: 'completed (degraded)', degraded: true, dry_run: false, deleted: 2, failed: 1, would_delete: null });
+    expect(runs[0]).toMatchObject({
+      id: runId,
+      trigger: 'manual',
+      status: 'completed',
+      status_label: 'completed (degraded)',
+      degraded: true,
+      dry_run: false,
+      deleted: 2,
+      failed: 1,
+      would_delete: null,
+    });
     expect(runs[0]!.duration_seconds).toBeGreaterThanOrEqual(0);
     const all = (await f.run(['history', '--all', '--json'])).json<{ runs: RunJson[] }>().runs;
     expect(all.map((r) => r.dry_run)).toEqual([false, true]);
@@ -78,7 +99,11 @@ describe('lethe runs show', () => {
   it('groups failures and refusals by code with sample keys', async () => {
     const r = await f.run(['runs', 'show', runId, '--json']);
     expect(r.code).toBe(0);
-    const detail = r.json<{ run: RunJson; summary: { deleted_count: number }; failures_by_code: { outcome: string; code: string; count: number; sample_keys: string[] }[] }>();
+    const detail = r.json<{
+      run: RunJson;
+      summary: { deleted_count: number };
+      failures_by_code: { outcome: string; code: string; count: number; sample_keys: string[] }[];
+    }>();
     expect(detail.run).toMatchObject({ id: runId, status: 'completed', deleted: 2, failed: 1 });
     expect(detail.summary.deleted_count).toBe(2);
     const byOutcome = Object.fromEntries(detail.failures_by_code.map((g) => [g.outcome, g]));

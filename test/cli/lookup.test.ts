@@ -25,9 +25,28 @@ afterAll(async () => {
 });
 
 interface LookupJson {
-  file_key: string; state: string;
-  ledger: { run_id: string; run_trigger: string; job_id: string; purpose: string; outcome: string; policy_version: number; retention: string; after_expiry_seconds: number; expires_at: string }[];
-  rows: { job_id: string; purpose: string; retention: string | null; expired: boolean; expires_at: string | null; expires_in_seconds: number | null; unjudged_reason: string | null }[];
+  file_key: string;
+  state: string;
+  ledger: {
+    run_id: string;
+    run_trigger: string;
+    job_id: string;
+    purpose: string;
+    outcome: string;
+    policy_version: number;
+    retention: string;
+    after_expiry_seconds: number;
+    expires_at: string;
+  }[];
+  rows: {
+    job_id: string;
+    purpose: string;
+    retention: string | null;
+    expired: boolean;
+    expires_at: string | null;
+    expires_in_seconds: number | null;
+    unjudged_reason: string | null;
+  }[];
   storage: { checked: boolean; exists: boolean | null; error?: { code: string } };
 }
 
@@ -37,12 +56,16 @@ describe('lethe lookup', () => {
     expect(r.code).toBe(0);
     const l = r.json<LookupJson>();
     expect(l).toMatchObject({ file_key: 'l/erased.pdf', state: 'erased', rows: [], storage: { checked: true, exists: false } });
-    expect(l.ledger).toMatchObject([{ run_id: runId, run_trigger: 'manual', job_id: 'erased-1', purpose: 'System Testing', outcome: 'erased', policy_version: 1, retention: '24 hours' }]);
+    expect(l.ledger).toMatchObject([
+      { run_id: runId, run_trigger: 'manual', job_id: 'erased-1', purpose: 'System Testing', outcome: 'erased', policy_version: 1, retention: '24 hours' },
+    ]);
     expect(Math.abs(l.ledger[0]!.after_expiry_seconds - 2 * 86_400)).toBeLessThan(120);
 
     const human = await f.run(['lookup', 'l/erased.pdf']);
     expect(human.lines[0]).toBe('l/erased.pdf: ERASED (no row refers to it any more)');
-    expect(human.stdout).toMatch(new RegExp(`: erased by run ${runId} \\(manual\\), job erased-1, purpose System Testing, policy version 1 \\(24 hours\\), 2d after it expired `));
+    expect(human.stdout).toMatch(
+      new RegExp(`: erased by run ${runId} \\(manual\\), job erased-1, purpose System Testing, policy version 1 \\(24 hours\\), 2d after it expired `),
+    );
     expect(human.stdout).toContain('  in storage: no');
   });
 
@@ -58,7 +81,10 @@ describe('lethe lookup', () => {
   });
 
   it('an expired row waiting for the next run, an unjudged row, an orphan file', async () => {
-    expect((await f.run(['lookup', 'l/waiting.pdf', '--json'])).json<LookupJson>()).toMatchObject({ state: 'expired', rows: [{ job_id: 'waiting-1', expired: true }] });
+    expect((await f.run(['lookup', 'l/waiting.pdf', '--json'])).json<LookupJson>()).toMatchObject({
+      state: 'expired',
+      rows: [{ job_id: 'waiting-1', expired: true }],
+    });
     const m = (await f.run(['lookup', 'l/marketing.pdf', '--json'])).json<LookupJson>();
     expect(m).toMatchObject({ state: 'retained', rows: [{ retention: null, expires_at: null, unjudged_reason: 'unknown_purpose' }] });
     const o = await f.run(['lookup', 'l/orphan.pdf']);

@@ -22,7 +22,14 @@ afterAll(async () => {
 
 interface PlanJson {
   policy_version: number;
-  purposes: { purpose: string; retention: string; expired: number; expiring: Record<string, number>; next_expiry_at: string | null; oldest_expired_at: string | null }[];
+  purposes: {
+    purpose: string;
+    retention: string;
+    expired: number;
+    expiring: Record<string, number>;
+    next_expiry_at: string | null;
+    oldest_expired_at: string | null;
+  }[];
   unreadable: { purpose: string | null; reason: string; count: number }[];
 }
 

@@ -23,7 +23,17 @@ interface Overview {
   current: { version: number; policies: Record<string, string> };
   versions: { version: number; created_by: string; reason: string | null; changes: { purpose: string; from: string | null; to: string | null }[] }[];
 }
-interface Change { applied: boolean; needs_confirm: boolean; shortening: boolean; unchanged: boolean; newly_expired_rows: number; newly_expired_files: number; version: number; from: string; to: string }
+interface Change {
+  applied: boolean;
+  needs_confirm: boolean;
+  shortening: boolean;
+  unchanged: boolean;
+  newly_expired_rows: number;
+  newly_expired_files: number;
+  version: number;
+  from: string;
+  to: string;
+}
 
 const versions = async (): Promise<number> => (await f.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM lethe_policy_versions')).rows[0]!.n;
 
@@ -34,7 +44,11 @@ describe('lethe policies', () => {
     const o = r.json<Overview>();
     expect(o.current.version).toBe(1);
     expect(Object.entries(o.current.policies)).toEqual([
-      ['System Testing', '24 hours'], ['General', '30 days'], ['Financial', '1 year'], ['Legal', '7 years'], ['Medical', '10 years'],
+      ['System Testing', '24 hours'],
+      ['General', '30 days'],
+      ['Financial', '1 year'],
+      ['Legal', '7 years'],
+      ['Medical', '10 years'],
     ]);
     const human = await f.run(['policies', 'show']);
     expect(human.lines[0]).toMatch(/^Retention policies in force: version 1, by lethe migrate at /);
@@ -44,11 +58,23 @@ describe('lethe policies', () => {
   it('a shortening shows how many rows it makes expired at once and saves nothing without --confirm (exit 2)', async () => {
     const r = await f.run(['policies', 'set', 'General', '10d', '--json']);
     expect(r.code).toBe(2);
-    expect(r.json<Change>()).toMatchObject({ applied: false, needs_confirm: true, shortening: true, newly_expired_rows: 4, newly_expired_files: 3, from: '30 days', to: '10 days', version: 1 });
+    expect(r.json<Change>()).toMatchObject({
+      applied: false,
+      needs_confirm: true,
+      shortening: true,
+      newly_expired_rows: 4,
+      newly_expired_files: 3,
+      from: '30 days',
+      to: '10 days',
+      version: 1,
+    });
     expect(r.stderr).toContain('lethe: --confirm: shortening "General" from 30 days to 10 days makes 4 rows expired at once; nothing was saved');
     const human = await f.run(['policies', 'set', 'General', '10d']);
     expect(human.code).toBe(2);
-    expect(human.lines).toEqual(['Shortening General from 30 days to 10 days: 4 rows (3 files) would become expired at once; the next run deletes them.', 'Not saved: add --confirm to apply it.']);
+    expect(human.lines).toEqual([
+      'Shortening General from 30 days to 10 days: 4 rows (3 files) would become expired at once; the next run deletes them.',
+      'Not saved: add --confirm to apply it.',
+    ]);
     expect(await versions()).toBe(1);
   });
 
@@ -57,7 +83,21 @@ describe('lethe policies', () => {
     expect(r.code).toBe(0);
     expect(r.json<Change>()).toMatchObject({ applied: true, version: 2, newly_expired_rows: 4 });
     const audit = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_policy_changed'`);
-    expect(audit.rows).toMatchObject([{ details: { by: 'carol', reason: 'legal review', purpose: 'General', from: '30 days', to: '10 days', version: 2, previous_version: 1, newly_expired_rows: 4, confirmed: true } }]);
+    expect(audit.rows).toMatchObject([
+      {
+        details: {
+          by: 'carol',
+          reason: 'legal review',
+          purpose: 'General',
+          from: '30 days',
+          to: '10 days',
+          version: 2,
+          previous_version: 1,
+          newly_expired_rows: 4,
+          confirmed: true,
+        },
+      },
+    ]);
     // The new policy is what the next run applies.
     const dry = (await f.run(['run', '--dry-run', '--json'])).json<{ would_delete_count: number; policy_version: number }>();
     expect(dry).toMatchObject({ would_delete_count: 5, policy_version: 2 });

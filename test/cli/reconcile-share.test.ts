@@ -15,7 +15,13 @@ afterAll(async () => {
   await f.close();
 });
 
-interface Side { checked: number; skipped: number; looked_at: number; orphans: number; share: number }
+interface Side {
+  checked: number;
+  skipped: number;
+  looked_at: number;
+  orphans: number;
+  share: number;
+}
 
 describe('lethe reconcile: the orphan share', () => {
   it('counts the files newer than the minimum age in the share', async () => {

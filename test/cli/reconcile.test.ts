@@ -26,13 +26,23 @@ afterAll(async () => {
 });
 
 interface ReconcileJson {
-  reconcile_id: string; status: string; refused_reason: string | null; apply: boolean;
+  reconcile_id: string;
+  status: string;
+  refused_reason: string | null;
+  apply: boolean;
   files: { checked: number; skipped: number; orphans: number; samples: { file_key: string }[]; held: number; held_samples: { file_key: string }[] };
-  rows: { checked: number; orphans: number; samples: { job_id: string; file_key: string }[]; held: number; held_samples: { job_id: string; file_key: string }[] };
+  rows: {
+    checked: number;
+    orphans: number;
+    samples: { job_id: string; file_key: string }[];
+    held: number;
+    held_samples: { job_id: string; file_key: string }[];
+  };
   actions: { files_erased: number; files_failed: number; files_held: number; rows_removed: number; rows_held: number } | null;
 }
 
-const jobIds = async (): Promise<string[]> => (await f.db.pool.query<{ id: string }>(`SELECT id FROM jobs WHERE id NOT LIKE 'live-%' ORDER BY id`)).rows.map((r) => r.id);
+const jobIds = async (): Promise<string[]> =>
+  (await f.db.pool.query<{ id: string }>(`SELECT id FROM jobs WHERE id NOT LIKE 'live-%' ORDER BY id`)).rows.map((r) => r.id);
 
 describe('lethe reconcile', () => {
   it('a dry run lists orphans older than the minimum age, changes nothing, exits 1', async () => {
@@ -94,13 +104,17 @@ describe('lethe reconcile', () => {
     expect(await f.exists('r/uploading.pdf')).toBe(true);
     expect(await f.exists('r/live-0.pdf')).toBe(true);
     expect(await jobIds()).toEqual(['new-row']);
-    const ledger = await f.db.pool.query(`SELECT run_id::text, job_id, file_key, outcome, error_code, job_row IS NOT NULL AS has_row FROM lethe_ledger ORDER BY file_key`);
+    const ledger = await f.db.pool.query(
+      `SELECT run_id::text, job_id, file_key, outcome, error_code, job_row IS NOT NULL AS has_row FROM lethe_ledger ORDER BY file_key`,
+    );
     expect(ledger.rows).toEqual([
       { run_id: rec.reconcile_id, job_id: 'orphan-row', file_key: 'r/missing.pdf', outcome: 'absent', error_code: 'LETHE_RECONCILE_ORPHAN_ROW', has_row: true },
       { run_id: rec.reconcile_id, job_id: '', file_key: 'r/orphan.pdf', outcome: 'erased', error_code: 'LETHE_RECONCILE_ORPHAN_FILE', has_row: true },
     ]);
     const audit = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_reconcile'`);
-    expect(audit.rows).toMatchObject([{ details: { by: 'bob', reconcile_id: rec.reconcile_id, status: 'applied', actions: { files_erased: 1, rows_removed: 1 } } }]);
+    expect(audit.rows).toMatchObject([
+      { details: { by: 'bob', reconcile_id: rec.reconcile_id, status: 'applied', actions: { files_erased: 1, rows_removed: 1 } } },
+    ]);
 
     const again = await f.run(['reconcile']);
     expect(again.code).toBe(0);
@@ -115,7 +129,9 @@ describe('lethe reconcile', () => {
     expect(r.code).toBe(0);
     expect(r.json<ReconcileJson>()).toMatchObject({ status: 'applied', actions: { files_erased: 1, rows_removed: 1 } });
     const ledger = await f.db.pool.query<{ file_key: string; job_row: Record<string, unknown> }>(
-      `SELECT file_key, job_row FROM lethe_ledger WHERE run_id = $1 ORDER BY job_id`, [r.json<ReconcileJson>().reconcile_id]);
+      `SELECT file_key, job_row FROM lethe_ledger WHERE run_id = $1 ORDER BY job_id`,
+      [r.json<ReconcileJson>().reconcile_id],
+    );
     expect(ledger.rows).toHaveLength(2);
     for (const row of ledger.rows) {
       expect(row.file_key).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
@@ -167,7 +183,12 @@ describe('lethe reconcile and legal holds', () => {
     expect(dry.code).toBe(1);
     const plan = dry.json<ReconcileJson>();
     expect(plan.files).toMatchObject({ orphans: 1, samples: [{ file_key: 'r/orphan.pdf' }], held: 1, held_samples: [{ file_key: 'r/held-file.pdf' }] });
-    expect(plan.rows).toMatchObject({ orphans: 1, samples: [{ job_id: 'orphan-row' }], held: 1, held_samples: [{ job_id: 'held-row', file_key: 'r/held-missing.pdf' }] });
+    expect(plan.rows).toMatchObject({
+      orphans: 1,
+      samples: [{ job_id: 'orphan-row' }],
+      held: 1,
+      held_samples: [{ job_id: 'held-row', file_key: 'r/held-missing.pdf' }],
+    });
     const human = await h.run(['reconcile']);
     expect(human.stdout).toMatch(/^Held \(legal hold, never touched\): 1 file with no row and no ledger entry, 1 row whose file is missing/m);
     expect(human.stdout).toContain('  held: r/held-file.pdf (1 bytes');
@@ -201,7 +222,7 @@ describe('lethe reconcile --prefix', () => {
     // A directory beside the storage root with an old file no row knows: what `--prefix ../<it>` would reach.
     outside = await mkdtemp(join(dirname(p.root), 'lethe-outside-root-'));
     await mkdir(join(outside, 'docs'), { recursive: true });
-    await writeFile(join(outside, 'docs', 'secret.pdf'), 'not Lethe\'s');
+    await writeFile(join(outside, 'docs', 'secret.pdf'), "not Lethe's");
     const old = new Date(Date.now() - 30 * DAY_MS);
     await utimes(join(outside, 'docs', 'secret.pdf'), old, old);
   });
@@ -219,14 +240,22 @@ describe('lethe reconcile --prefix', () => {
     ['a\\b', 'backslashes are not allowed'],
   ])('refuses --prefix %j with exit 2, naming --prefix, listing and recording nothing', async (raw, why) => {
     const prefix = raw.replace('X', basename(outside));
-    for (const args of [['reconcile', '--prefix', prefix], ['reconcile', '--apply', '--max-orphan-share', '100%', '--prefix', prefix, '--json']]) {
+    for (const args of [
+      ['reconcile', '--prefix', prefix],
+      ['reconcile', '--apply', '--max-orphan-share', '100%', '--prefix', prefix, '--json'],
+    ]) {
       const r = await p.run(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^lethe: LETHE_E_KEY_(OUTSIDE_ROOT|INVALID): --prefix: /);
       expect(r.stderr).toContain(why);
       expect(r.stderr).toContain(JSON.stringify(prefix));
     }
-    expect(await stat(join(outside, 'docs', 'secret.pdf')).then(() => true, () => false)).toBe(true);
+    expect(
+      await stat(join(outside, 'docs', 'secret.pdf')).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(true);
     const ledger = await p.db.pool.query(`SELECT count(*)::int AS n FROM lethe_ledger`);
     expect(ledger.rows[0].n).toBe(0);
     const audit = await p.db.pool.query(`SELECT count(*)::int AS n FROM audit_logs WHERE action LIKE 'cleanup_reconcile%'`);

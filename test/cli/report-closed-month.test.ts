@@ -8,7 +8,11 @@ let lastMonth: string;
 let lastMonthStart: string;
 
 interface ReportJson {
-  month: string; status: string; reasons: string[]; judged_as_of: string; period_end: string;
+  month: string;
+  status: string;
+  reasons: string[];
+  judged_as_of: string;
+  period_end: string;
   totals: { deleted: number; failed: number };
   by_purpose: { purpose: string; deleted: number }[];
   legacy: { rows: number; deleted: number; failed: number };
@@ -56,14 +60,16 @@ describe('lethe report on a closed month', () => {
     expect(text.lines).toContain(`Runbook query (audit_logs cleanup_expired_jobs, ${lastMonth}): 517 deleted, 2 failed: same numbers`);
   });
 
-  it("prints the stored snapshot after a run in the next month erases the file that was late at its end; --regenerate shows the change", async () => {
+  it('prints the stored snapshot after a run in the next month erases the file that was late at its end; --regenerate shows the change', async () => {
     const before = await f.run(['report', '--month', lastMonth, '--json']);
     const b = before.json<ReportJson & { snapshot: Snapshot }>();
     expect(b).toMatchObject({ status: 'NON-COMPLIANT', still_present: { present: 1, late: 1, late_erased_after_month_end: 0 } });
     expect(b.reasons).toEqual(["1 expired file was still present at the month's end more than 2d after it expired"]);
     // The first test's report stored the snapshot: this one is read back, byte for byte the same report.
     expect(b.snapshot).toMatchObject({ source: 'stored', intact: true, matches: null });
-    const stored = await f.db.pool.query<{ sha256: string; n: string }>(`SELECT sha256, count(*) OVER () AS n FROM lethe_monthly_reports WHERE month = $1`, [lastMonth]);
+    const stored = await f.db.pool.query<{ sha256: string; n: string }>(`SELECT sha256, count(*) OVER () AS n FROM lethe_monthly_reports WHERE month = $1`, [
+      lastMonth,
+    ]);
     expect(stored.rows).toHaveLength(1);
     expect(b.snapshot.sha256).toBe(stored.rows[0]!.sha256);
     const { snapshot: _s, ...report } = b;
@@ -75,7 +81,9 @@ describe('lethe report on a closed month', () => {
     const a = after.json<ReportJson & { snapshot: Snapshot }>();
     expect(a).toEqual(b); // the snapshot, not the database now
     const text = await f.run(['report', '--month', lastMonth]);
-    expect(text.lines).toContain(`Snapshot: this is the stored report for ${lastMonth}, generated at ${b.snapshot.generated_at} (sha256 ${b.snapshot.sha256}); --regenerate compares it with the database now`);
+    expect(text.lines).toContain(
+      `Snapshot: this is the stored report for ${lastMonth}, generated at ${b.snapshot.generated_at} (sha256 ${b.snapshot.sha256}); --regenerate compares it with the database now`,
+    );
 
     const again = await f.run(['report', '--month', lastMonth, '--json', '--regenerate']);
     expect(again.code).toBe(1);
@@ -98,7 +106,9 @@ describe('lethe report on a closed month', () => {
     const regen = await f.run(['report', '--month', lastMonth, '--grace', '0', '--json', '--regenerate']);
     expect(regen.json<{ snapshot: Snapshot }>().snapshot).toMatchObject({ source: 'regenerated', matches: true, differences: [] });
     expect((await f.run(['report', '--month', lastMonth, '--grace', '0'])).stdout).toMatch(/^Snapshot: this is the stored report/m);
-    await f.db.pool.query(`UPDATE lethe_monthly_reports SET report = jsonb_set(report, '{status}', '"COMPLIANT"') WHERE month = $1 AND grace_seconds = 0`, [lastMonth]);
+    await f.db.pool.query(`UPDATE lethe_monthly_reports SET report = jsonb_set(report, '{status}', '"COMPLIANT"') WHERE month = $1 AND grace_seconds = 0`, [
+      lastMonth,
+    ]);
     const altered = await f.run(['report', '--month', lastMonth, '--grace', '0', '--json']);
     expect(altered.code).toBe(1);
     expect(altered.json<{ snapshot: Snapshot }>().snapshot).toMatchObject({ source: 'stored', intact: false });
@@ -115,11 +125,26 @@ describe('lethe report on a closed month', () => {
   });
 });
 
-interface Snapshot { source: string; intact: boolean | null; generated_at: string | null; sha256: string | null; matches: boolean | null; differences: string[] }
+interface Snapshot {
+  source: string;
+  intact: boolean | null;
+  generated_at: string | null;
+  sha256: string | null;
+  matches: boolean | null;
+  differences: string[];
+}
 
 /** The canonical JSON the snapshot's sha256 is taken over: keys sorted at every level. */
 function canonical(value: unknown): string {
-  const sort = (v: unknown): unknown => Array.isArray(v) ? v.map(sort)
-    : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   return JSON.stringify(sort(value));
 }

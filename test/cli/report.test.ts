@@ -30,7 +30,9 @@ afterAll(async () => {
 });
 
 interface ReportJson {
-  month: string; status: string; reasons: string[];
+  month: string;
+  status: string;
+  reasons: string[];
   totals: { deleted: number; erased: number; failed: number; failure_rate: number; late_erasures: number; worst_lateness_seconds: number | null };
   by_purpose: { purpose: string; deleted: number; retentions: string[] }[];
   worst_lateness: { seconds: number; file_key: string } | null;
@@ -44,7 +46,14 @@ describe('lethe report', () => {
     const r = await f.run(['report', '--month', month, '--json']);
     expect(r.code).toBe(0);
     const rep = r.json<ReportJson>();
-    expect(rep).toMatchObject({ month, status: 'COMPLIANT', reasons: [], runs: { total: 1, completed: 1 }, still_present: { present: 0, late: 0 }, allowed_lateness_seconds: 2 * 86_400 });
+    expect(rep).toMatchObject({
+      month,
+      status: 'COMPLIANT',
+      reasons: [],
+      runs: { total: 1, completed: 1 },
+      still_present: { present: 0, late: 0 },
+      allowed_lateness_seconds: 2 * 86_400,
+    });
     expect(rep.totals).toMatchObject({ deleted: 3, erased: 3, failed: 1, late_erasures: 0 });
     expect(rep.totals.failure_rate).toBeCloseTo(0.25);
     expect(rep.by_purpose).toMatchObject([
@@ -68,7 +77,12 @@ describe('lethe report', () => {
     const r = await f.run(['report', '--month', '2025-10', '--json']);
     expect(r.code).toBe(1);
     const rep = r.json<ReportJson>();
-    expect(rep).toMatchObject({ status: 'NON-COMPLIANT', totals: { deleted: 2, late_erasures: 1 }, worst_lateness: { file_key: 'old/late.pdf' }, runs: { total: 0 } });
+    expect(rep).toMatchObject({
+      status: 'NON-COMPLIANT',
+      totals: { deleted: 2, late_erasures: 1 },
+      worst_lateness: { file_key: 'old/late.pdf' },
+      runs: { total: 0 },
+    });
     expect(rep.worst_lateness!.seconds).toBe(5 * 86_400 + 2 * 3600);
     expect(rep.reasons).toEqual(['1 file was erased more than 2d after it expired']);
     const text = await f.run(['report', '--month', '2025-10']);
@@ -84,7 +98,9 @@ describe('lethe report', () => {
     expect(rep.reasons).toEqual(['1 expired file is still present more than 2d after it expired']);
     const csv = await f.run(['report', '--month', month, '--format', 'csv']);
     expect(csv.code).toBe(1);
-    expect(csv.lines[0]).toBe('month,purpose,retention,deleted,erased,trashed,already_absent,failed,failed_files,refused,failure_rate,worst_lateness_seconds,late_erasures,still_present,still_present_late,status');
+    expect(csv.lines[0]).toBe(
+      'month,purpose,retention,deleted,erased,trashed,already_absent,failed,failed_files,refused,failure_rate,worst_lateness_seconds,late_erasures,still_present,still_present_late,status',
+    );
     expect(csv.lines).toContainEqual(expect.stringMatching(new RegExp(`^${month},General,30 days,2,2,0,0,0,0,0,0\\.0000,\\d+,0,0,0,$`)));
     expect(csv.lines).toContainEqual(expect.stringMatching(new RegExp(`^${month},System Testing,24 hours,1,1,0,0,1,1,0,0\\.5000,\\d+,0,1,1,$`)));
     expect(csv.lines.at(-1)).toMatch(new RegExp(`^${month},TOTAL,,3,3,0,0,1,1,0,0\\.2500,\\d+,0,1,1,NON-COMPLIANT$`));

@@ -16,10 +16,19 @@ afterAll(async () => {
   await f.close();
 });
 
-interface Progress { msg: string; processed: number; total: number | null; etaSeconds: number | null }
+interface Progress {
+  msg: string;
+  processed: number;
+  total: number | null;
+  etaSeconds: number | null;
+}
 
 const progressLines = (stderr: string): Progress[] =>
-  stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Progress).filter((p) => p.msg === 'progress');
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Progress)
+    .filter((p) => p.msg === 'progress');
 
 describe('lethe run --backlog', () => {
   it('refuses --limit (exit 2)', async () => {
@@ -45,6 +54,9 @@ describe('lethe run --backlog', () => {
     expect(await f.exists('b/600.pdf')).toBe(false);
 
     const history = (await f.run(['history', '--json'])).json<{ runs: { trigger: string; deleted: number }[] }>();
-    expect(history.runs.map((x) => [x.trigger, x.deleted])).toEqual([['backlog', TOTAL - 100], ['manual', 100]]);
+    expect(history.runs.map((x) => [x.trigger, x.deleted])).toEqual([
+      ['backlog', TOTAL - 100],
+      ['manual', 100],
+    ]);
   });
 });

@@ -54,10 +54,18 @@ describe('lethe status', () => {
     expect(human.stdout).toMatch(/Scheduler: +NOT RUNNING \(no daemon has ever reported\)/);
   });
 
-  it('shows the schedule, next run and a live scheduler from the daemons\' heartbeats, and the last run', async () => {
+  it("shows the schedule, next run and a live scheduler from the daemons' heartbeats, and the last run", async () => {
     const nextRun = new Date(Date.now() + 3 * 3_600_000).toISOString();
     await writeHeartbeat(f.db.pool, {
-      instanceId: 'd-1', host: 'api-1', pid: 42, version: '0.1.0', schedule: '0 2 * * *', timezone: 'UTC', periodMs: 86_400_000, nextRun, state: 'running',
+      instanceId: 'd-1',
+      host: 'api-1',
+      pid: 42,
+      version: '0.1.0',
+      schedule: '0 2 * * *',
+      timezone: 'UTC',
+      periodMs: 86_400_000,
+      nextRun,
+      state: 'running',
     });
     const run = await f.run(['run', '--json']);
     expect(run.code).toBe(0);
@@ -110,7 +118,13 @@ describe('lethe pause / resume', () => {
 
     const resumed = await f.run(['resume', '--reason', 'policy fixed', '--json']);
     expect(resumed.code).toBe(0);
-    expect(resumed.json()).toMatchObject({ paused: false, resumed_by: `oncall@${hostname()}`, was_paused: true, was_paused_by: 'alice', pause_reason: 'wrong policy deployed' });
+    expect(resumed.json()).toMatchObject({
+      paused: false,
+      resumed_by: `oncall@${hostname()}`,
+      was_paused: true,
+      was_paused_by: 'alice',
+      pause_reason: 'wrong policy deployed',
+    });
     const audit = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_resumed'`);
     expect(audit.rows).toMatchObject([{ details: { by: `oncall@${hostname()}`, reason: 'policy fixed', was_paused: true } }]);
 

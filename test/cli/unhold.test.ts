@@ -23,7 +23,10 @@ afterAll(async () => {
 });
 
 async function releasedAudit(key: string): Promise<Record<string, unknown>[]> {
-  const { rows } = await f.db.pool.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_logs WHERE action = 'cleanup_hold_released' AND details->>'file_key' = $1`, [key]);
+  const { rows } = await f.db.pool.query<{ details: Record<string, unknown> }>(
+    `SELECT details FROM audit_logs WHERE action = 'cleanup_hold_released' AND details->>'file_key' = $1`,
+    [key],
+  );
   return rows.map((r) => r.details);
 }
 
@@ -32,7 +35,9 @@ describe('lethe unhold', () => {
     const r = await f.run(['unhold', 'x/expired.pdf', '--reason', 'INC-4711 closed', '--by', 'legal']);
     expect(r.code).toBe(0);
     expect(r.lines).toEqual(['RELEASED 1 hold on x/expired.pdf']);
-    expect(r.stderr).toBe('lethe: warning: x/expired.pdf is no longer held and 1 of its rows is expired: the next run will erase the file (`lethe hold x/expired.pdf --reason ...` to keep it)\n');
+    expect(r.stderr).toBe(
+      'lethe: warning: x/expired.pdf is no longer held and 1 of its rows is expired: the next run will erase the file (`lethe hold x/expired.pdf --reason ...` to keep it)\n',
+    );
     expect(await releasedAudit('x/expired.pdf')).toMatchObject([{ by: 'legal', reason: 'INC-4711 closed', source: 'lethe' }]);
     // The warning was true.
     expect((await f.run(['run'])).code).toBe(0);
@@ -43,7 +48,9 @@ describe('lethe unhold', () => {
     const r = await f.run(['unhold', 'x/shared.pdf', '--json']);
     expect(r.code).toBe(0);
     expect(r.json()).toMatchObject({ file_key: 'x/shared.pdf', released: 1, expired_rows: 1, live_rows: 1 });
-    expect(r.stderr).toMatch(/^lethe: warning: x\/shared\.pdf is no longer held and 1 of its rows is expired: the next run removes it; the file stays while 1 live row shares it/);
+    expect(r.stderr).toMatch(
+      /^lethe: warning: x\/shared\.pdf is no longer held and 1 of its rows is expired: the next run removes it; the file stays while 1 live row shares it/,
+    );
     const [audit] = await releasedAudit('x/shared.pdf');
     expect(audit).not.toHaveProperty('reason');
   });

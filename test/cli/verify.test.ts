@@ -32,7 +32,14 @@ afterAll(async () => {
 });
 
 interface VerifyJson {
-  checked: number; present: number; absent: number; shared: number; held: number; unverifiable: number; past_grace: number; grace_seconds: number;
+  checked: number;
+  present: number;
+  absent: number;
+  shared: number;
+  held: number;
+  unverifiable: number;
+  past_grace: number;
+  grace_seconds: number;
   worst_overdue_seconds: number;
   findings: { job_id: string; file_key: string; purpose: string; overdue_seconds: number; past_grace: boolean }[];
   unverifiable_samples: { job_id: string; code: string }[];
@@ -45,7 +52,10 @@ describe('lethe verify', () => {
     expect(r.code).toBe(1);
     const v = r.json<VerifyJson>();
     expect(v).toMatchObject({ checked: 6, present: 2, absent: 1, shared: 1, held: 1, unverifiable: 1, past_grace: 1, grace_seconds: 86_400 });
-    expect(v.findings.map((x) => [x.job_id, x.past_grace])).toEqual([['late', true], ['recent', false]]);
+    expect(v.findings.map((x) => [x.job_id, x.past_grace])).toEqual([
+      ['late', true],
+      ['recent', false],
+    ]);
     expect(v.findings[0]!.overdue_seconds).toBeGreaterThan(2 * 86_400 - 60);
     expect(v.findings[0]!.overdue_seconds).toBeLessThan(2 * 86_400 + 60);
     expect(v.worst_overdue_seconds).toBe(v.findings[0]!.overdue_seconds);

@@ -28,7 +28,9 @@ describe('the admin API starts runs through the daemon', () => {
     const daemon = lethe(['daemon', '--port', '0'], { ...f.env, LETHE_ADMIN_TOKEN: TOKEN }); // daily 02:00: idle now
     const port = Number((await daemon.waitForLine('http listening', (l) => l.msg.startsWith('http listening'))).port);
     const res = await fetch(`http://127.0.0.1:${port}/api/admin/cleanup/runs`, {
-      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'x-lethe-actor': 'oncall:asha' }, body: '{}',
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'x-lethe-actor': 'oncall:asha' },
+      body: '{}',
     });
     expect(res.status).toBe(202);
     const { run_id: runId } = (await res.json()) as { run_id: string };

@@ -22,11 +22,13 @@ afterAll(async () => {
 
 /** N separate connections race for one slot, as N replicas do. */
 async function race(n: number, claim: (c: pg.Client, i: number) => Promise<boolean>): Promise<boolean[]> {
-  const clients = await Promise.all(Array.from({ length: n }, async () => {
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    return c;
-  }));
+  const clients = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      return c;
+    }),
+  );
   try {
     return await Promise.all(clients.map((c, i) => claim(c, i)));
   } finally {
@@ -35,8 +37,14 @@ async function race(n: number, claim: (c: pg.Client, i: number) => Promise<boole
 }
 
 async function failedRunClaim(slot: string, status: string, claimedAgo: string): Promise<void> {
-  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO lethe_runs (id, trigger, status) VALUES (gen_random_uuid(), 'schedule', $1) RETURNING id`, [status]);
-  await db.pool.query(`INSERT INTO lethe_schedule_claims (slot, instance_id, claimed_at, run_id) VALUES ($1, 'old-pod', now() - $2::interval, $3)`, [slot, claimedAgo, rows[0]!.id]);
+  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO lethe_runs (id, trigger, status) VALUES (gen_random_uuid(), 'schedule', $1) RETURNING id`, [
+    status,
+  ]);
+  await db.pool.query(`INSERT INTO lethe_schedule_claims (slot, instance_id, claimed_at, run_id) VALUES ($1, 'old-pod', now() - $2::interval, $3)`, [
+    slot,
+    claimedAgo,
+    rows[0]!.id,
+  ]);
 }
 
 describe('schedule claims on real Postgres', () => {

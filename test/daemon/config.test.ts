@@ -39,11 +39,13 @@ describe('lethe daemon refuses bad configuration before doing anything', () => {
       { args: [], env: { ...base, LETHE_STORAGE: `file://${dir}/../other` }, message: /LETHE_STORAGE: the storage root must be a normalised absolute path/ },
       { args: ['--config', badFile], env: base, message: /timezone \(config file .*bad\.json\): expected a non-empty string, got 7/ },
     ];
-    const results = await Promise.all(cases.map(async (c) => {
-      const p = spawnLethe(['daemon', ...c.args], { ...c.env, LETHE_HTTP_PORT: c.env.LETHE_HTTP_PORT ?? '0' });
-      const exit = await exitWithin(p, 20_000);
-      return { exit, stderr: p.stderrText(), started: p.lines.some((l) => l.msg === 'daemon started') };
-    }));
+    const results = await Promise.all(
+      cases.map(async (c) => {
+        const p = spawnLethe(['daemon', ...c.args], { ...c.env, LETHE_HTTP_PORT: c.env.LETHE_HTTP_PORT ?? '0' });
+        const exit = await exitWithin(p, 20_000);
+        return { exit, stderr: p.stderrText(), started: p.lines.some((l) => l.msg === 'daemon started') };
+      }),
+    );
     results.forEach((r, i) => {
       expect({ case: i, code: r.exit.code, started: r.started }).toEqual({ case: i, code: 2, started: false });
       expect(r.stderr).toMatch(cases[i]!.message);

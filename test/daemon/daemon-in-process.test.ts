@@ -24,17 +24,22 @@ describe('createDaemon on real Postgres, driven by a fake clock', () => {
       expect(started).toEqual({ instanceId: 'pod-a', httpPort: null, nextRun: '2025-11-30T02:00:00.000Z' });
       expect(daemon.ready()).toBe(true);
       const beat = await f.db.pool.query('SELECT instance_id, state, next_run, period_ms, timezone FROM lethe_schedulers');
-      expect(beat.rows).toEqual([{ instance_id: 'pod-a', state: 'running', next_run: new Date('2025-11-30T02:00:00Z'), period_ms: '86400000', timezone: 'Asia/Kolkata' }]);
+      expect(beat.rows).toEqual([
+        { instance_id: 'pod-a', state: 'running', next_run: new Date('2025-11-30T02:00:00Z'), period_ms: '86400000', timezone: 'Asia/Kolkata' },
+      ]);
 
       await vi.waitFor(() => expect(clock.pendingSleeps).toBe(3), { interval: 5 }); // heartbeat, pause watch, schedule
       clock.advance(60_000);
-      const claim = await vi.waitFor(async () => {
-        const { rows } = await f.db.pool.query<{ instance_id: string; status: string; deleted: string }>(
-          `SELECT c.instance_id, r.status, r.summary->>'deleted_count' AS deleted FROM lethe_schedule_claims c JOIN lethe_runs r ON r.id = c.run_id WHERE r.status <> 'running'`,
-        );
-        expect(rows).toHaveLength(1);
-        return rows[0]!;
-      }, { timeout: 20_000, interval: 20 });
+      const claim = await vi.waitFor(
+        async () => {
+          const { rows } = await f.db.pool.query<{ instance_id: string; status: string; deleted: string }>(
+            `SELECT c.instance_id, r.status, r.summary->>'deleted_count' AS deleted FROM lethe_schedule_claims c JOIN lethe_runs r ON r.id = c.run_id WHERE r.status <> 'running'`,
+          );
+          expect(rows).toHaveLength(1);
+          return rows[0]!;
+        },
+        { timeout: 20_000, interval: 20 },
+      );
       expect(claim).toEqual({ instance_id: 'pod-a', status: 'completed', deleted: '5' });
       await vi.waitFor(() => expect(daemon.nextRun()).toBe('2025-12-01T02:00:00.000Z'), { interval: 5 });
     } finally {

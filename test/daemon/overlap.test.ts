@@ -48,7 +48,9 @@ describe('a manual run and a scheduled run never overlap', () => {
     expect(manual.stderrText()).toMatch(/LETHE_E_RUN_IN_PROGRESS: another Lethe run is in progress/);
 
     const api = await fetch(`http://127.0.0.1:${port}/api/admin/cleanup/runs`, {
-      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}',
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{}',
     });
     expect(api.status).toBe(409);
     expect(JSON.stringify(await api.json())).toContain('LETHE_E_RUN_IN_PROGRESS');
@@ -91,9 +93,12 @@ describe('a manual run and a scheduled run never overlap', () => {
     daemon.child.kill('SIGTERM');
     expect((await exitWithin(daemon, 20_000)).code).toBe(0);
     const manualRun = (await f.db.pool.query<{ status: string; ended_at: Date }>(`SELECT status, ended_at FROM lethe_runs WHERE id = $1`, [manualId])).rows[0]!;
-    const daemonRun = (await f.db.pool.query<{ started_at: Date; claimed_at: Date }>(
-      `SELECT r.started_at, c.claimed_at FROM lethe_runs r JOIN lethe_schedule_claims c ON c.run_id = r.id WHERE r.id = $1`, [summary.runId],
-    )).rows[0]!;
+    const daemonRun = (
+      await f.db.pool.query<{ started_at: Date; claimed_at: Date }>(
+        `SELECT r.started_at, c.claimed_at FROM lethe_runs r JOIN lethe_schedule_claims c ON c.run_id = r.id WHERE r.id = $1`,
+        [summary.runId],
+      )
+    ).rows[0]!;
     expect(manualRun.status).toBe('interrupted');
     // It was claimed while the manual run went on, and started only after that run had ended.
     expect(daemonRun.claimed_at.getTime()).toBeLessThan(manualRun.ended_at.getTime());

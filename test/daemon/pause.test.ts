@@ -5,7 +5,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDaemonFixture, seedExpired, type DaemonFixture } from './daemon-fixture.js';
 import { assertBuilt, eventually, exitWithin, spawnLethe, type LetheProcess } from './daemon-process.js';
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 let fixture: DaemonFixture | null = null;
 let daemon: LetheProcess | null = null;
@@ -24,7 +28,9 @@ describe('pause (EMERGENCY-001) with a daemon running', () => {
     const f = (fixture = await createDaemonFixture('daemon_pause'));
     const keys = await seedExpired(f, 1500);
     daemon = spawnLethe(['daemon', '--schedule', '*/2 * * * * *', '--port', '0'], {
-      ...f.env, LETHE_BATCH_SIZE: '50', LETHE_DELETES_PER_SECOND: '200',
+      ...f.env,
+      LETHE_BATCH_SIZE: '50',
+      LETHE_DELETES_PER_SECOND: '200',
     });
     const http = await daemon.waitForLine('http listening', (l) => l.msg.startsWith('http listening'));
     const started = await daemon.waitForLine('a run to start', (l) => l.msg === 'daemon run started');
@@ -52,7 +58,8 @@ describe('pause (EMERGENCY-001) with a daemon running', () => {
     const run = await f.db.pool.query<{ status: string }>('SELECT status FROM lethe_runs WHERE id = $1', [runId]);
     expect(run.rows).toEqual([{ status: 'paused' }]);
     const audit = await f.db.pool.query<{ details: { status: string; deleted_count: number } }>(
-      `SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'run_id' = $1`, [runId],
+      `SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'run_id' = $1`,
+      [runId],
     );
     expect(audit.rows).toHaveLength(1);
     const left = (await f.db.pool.query<{ id: string; file_key: string }>('SELECT id, file_key FROM jobs')).rows;

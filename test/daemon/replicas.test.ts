@@ -4,7 +4,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDaemonFixture, seedExpired, type DaemonFixture } from './daemon-fixture.js';
 import { assertBuilt, eventually, exitWithin, spawnLethe, type LetheProcess } from './daemon-process.js';
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 let fixture: DaemonFixture | null = null;
 let daemons: LetheProcess[] = [];
@@ -65,7 +69,9 @@ describe('daemon replicas on one database', () => {
     expect(perSlot.rows).toEqual([]);
 
     // The expired files went once: one ledger row each, no row left, no file left.
-    const ledger = await f.db.pool.query<{ n: number; distinct_jobs: number }>(`SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS distinct_jobs FROM lethe_ledger`);
+    const ledger = await f.db.pool.query<{ n: number; distinct_jobs: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS distinct_jobs FROM lethe_ledger`,
+    );
     expect(ledger.rows[0]).toEqual({ n: keys.length, distinct_jobs: keys.length });
     expect((await f.db.pool.query('SELECT 1 FROM jobs')).rowCount).toBe(0);
     for (const k of keys.slice(0, 5)) expect(await exists(join(f.root, k))).toBe(false);
@@ -83,11 +89,16 @@ describe('daemon replicas on one database', () => {
     );
     const env = { ...f.env, LETHE_HTTP_PORT: '0' }; // default schedule: 0 2 * * * UTC
     daemons = [spawnLethe(['daemon'], env), spawnLethe(['daemon'], env)];
-    const summary = await Promise.any(daemons.map((d) => d.waitForLine('the catch-up run summary', (l) => l.msg === 'run summary' && l.trigger === 'catch-up')));
+    const summary = await Promise.any(
+      daemons.map((d) => d.waitForLine('the catch-up run summary', (l) => l.msg === 'run summary' && l.trigger === 'catch-up')),
+    );
     expect(summary).toMatchObject({ status: 'completed', deleted_count: keys.length });
     // The other replica either lost the claim or, starting a moment later, found the run already done.
     const other = daemons.find((d) => !d.lines.includes(summary))!;
-    const stoodDown = await other.waitForLine('the other replica standing down', (l) => l.msg.startsWith('another replica is catching up') || l.msg === 'no catch-up run needed');
+    const stoodDown = await other.waitForLine(
+      'the other replica standing down',
+      (l) => l.msg.startsWith('another replica is catching up') || l.msg === 'no catch-up run needed',
+    );
     expect(other.lines.some((l) => l.msg === 'run summary')).toBe(false);
     expect(stoodDown.msg).toMatch(/^(another replica is catching up|no catch-up run needed)/);
     const exits = await Promise.all(daemons.map((d) => (d.child.kill('SIGTERM'), exitWithin(d, 20_000))));

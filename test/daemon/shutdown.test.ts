@@ -4,7 +4,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDaemonFixture, seedExpired, type DaemonFixture } from './daemon-fixture.js';
 import { assertBuilt, eventually, exitWithin, spawnLethe, type LetheProcess } from './daemon-process.js';
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 let fixture: DaemonFixture | null = null;
 let daemon: LetheProcess | null = null;
@@ -21,7 +25,12 @@ afterEach(async (ctx) => {
 async function startRunning(f: DaemonFixture, count: number, env: Record<string, string> = {}): Promise<{ p: LetheProcess; runId: string }> {
   await seedExpired(f, count);
   const p = spawnLethe(['daemon'], {
-    ...f.env, LETHE_SCHEDULE: '*/2 * * * * *', LETHE_HTTP_PORT: '0', LETHE_BATCH_SIZE: '50', LETHE_DELETES_PER_SECOND: '200', ...env,
+    ...f.env,
+    LETHE_SCHEDULE: '*/2 * * * * *',
+    LETHE_HTTP_PORT: '0',
+    LETHE_BATCH_SIZE: '50',
+    LETHE_DELETES_PER_SECOND: '200',
+    ...env,
   });
   const started = await p.waitForLine('a run to start', (l) => l.msg === 'daemon run started');
   const runId = String(started.runId);
@@ -62,7 +71,9 @@ describe('daemon shutdown', () => {
     expect(deleted).toBeGreaterThan(0);
     expect(deleted).toBeLessThan(1500);
     expect(run.rows[0]!.summary.deleted_count).toBe(deleted);
-    const audit = await f.db.pool.query(`SELECT details->>'status' AS status, (details->>'deleted_count')::int AS deleted FROM audit_logs WHERE action = 'cleanup_expired_jobs'`);
+    const audit = await f.db.pool.query(
+      `SELECT details->>'status' AS status, (details->>'deleted_count')::int AS deleted FROM audit_logs WHERE action = 'cleanup_expired_jobs'`,
+    );
     expect(audit.rows).toEqual([{ status: 'interrupted', deleted }]);
     const beat = await f.db.pool.query('SELECT state, next_run FROM lethe_schedulers');
     expect(beat.rows).toEqual([{ state: 'stopped', next_run: null }]);

@@ -39,10 +39,14 @@ describe('crash recovery (SIGKILL mid-run)', () => {
     for (const threshold of killAt) {
       const child = spawnCli(['run', '--json'], env);
       const exit = waitForExit(child);
-      await waitFor(async () => {
-        const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger`);
-        return rows[0]!.n >= threshold;
-      }, 30_000, `${threshold} ledger rows`);
+      await waitFor(
+        async () => {
+          const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger`);
+          return rows[0]!.n >= threshold;
+        },
+        30_000,
+        `${threshold} ledger rows`,
+      );
       child.kill('SIGKILL');
       expect((await exit).signal).toBe('SIGKILL');
     }
@@ -51,9 +55,14 @@ describe('crash recovery (SIGKILL mid-run)', () => {
     expect(JSON.parse(final.stdout)).toMatchObject({ status: 'completed', failed_count: 0 });
     await expectConverged(db.pool, files, expiredKeys, liveKeys);
     const runs = await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM lethe_runs GROUP BY status ORDER BY status`);
-    expect(runs.rows).toEqual([{ status: 'completed', n: 1 }, { status: 'interrupted', n: killAt.length }]);
+    expect(runs.rows).toEqual([
+      { status: 'completed', n: 1 },
+      { status: 'interrupted', n: killAt.length },
+    ]);
     // The monthly sum counts every file once, including those erased by the killed runs.
-    const sum = await db.pool.query<{ deleted: number }>(`SELECT SUM((details->>'deleted_count')::int)::int AS deleted FROM audit_logs WHERE action = 'cleanup_expired_jobs'`);
+    const sum = await db.pool.query<{ deleted: number }>(
+      `SELECT SUM((details->>'deleted_count')::int)::int AS deleted FROM audit_logs WHERE action = 'cleanup_expired_jobs'`,
+    );
     expect(sum.rows[0]!.deleted).toBe(EXPIRED);
   });
 });

@@ -14,7 +14,10 @@ let db: TestDatabase;
 let files: TempRoot;
 
 const DERIVED: DerivedOptions = {
-  tables: [{ table: 'ocr_pages', column: 'job_id' }, { table: 'extractions', column: 'source_key', refersTo: 'file_key' }],
+  tables: [
+    { table: 'ocr_pages', column: 'job_id' },
+    { table: 'extractions', column: 'source_key', refersTo: 'file_key' },
+  ],
   objects: [{ template: '{file_key}.ocr.json' }, { template: 'thumbs/{id}.png' }, { template: 'pages/{id}/' }, { template: 'blobs/{blob_sha}.bin' }],
 };
 
@@ -39,7 +42,11 @@ const expired = `(now() AT TIME ZONE 'UTC') - interval '2 days'`;
 const live = `(now() AT TIME ZONE 'UTC') - interval '1 hour'`;
 
 async function job(id: string, fileKey: string, created: string, blob: string | null = null): Promise<void> {
-  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at, blob_sha) VALUES ($1, $2, 'System Testing', ${created}, $3)`, [id, fileKey, blob]);
+  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at, blob_sha) VALUES ($1, $2, 'System Testing', ${created}, $3)`, [
+    id,
+    fileKey,
+    blob,
+  ]);
   await db.pool.query(`INSERT INTO ocr_pages (job_id, page) VALUES ($1, 1), ($1, 2)`, [id]);
   await db.pool.query(`INSERT INTO extractions (source_key, field) VALUES ($1, 'name')`, [fileKey]);
   for (const k of [fileKey, `${fileKey}.ocr.json`, `thumbs/${id}.png`, `pages/${id}/1.png`, `pages/${id}/2.png`]) if (!k.startsWith('..')) await files.put(k);
@@ -106,7 +113,7 @@ describe('derived data', () => {
     ]);
   });
 
-  it('deletes child rows in the job rows\' transaction: a failed outcome statement keeps both', async () => {
+  it("deletes child rows in the job rows' transaction: a failed outcome statement keeps both", async () => {
     await job('a', 'docs/a.pdf', expired);
     await db.pool.query(`CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'platform refuses'; END $$`);
     await db.pool.query(`CREATE TRIGGER refuse BEFORE DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION refuse_delete()`);
@@ -125,12 +132,16 @@ describe('derived data', () => {
     expect(first.erased_count).toBe(1);
     expect(await files.exists('docs/a.pdf')).toBe(false);
     expect(await files.exists('blobs/sha1.bin')).toBe(true);
-    expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'a' AND object_key = 'blobs/sha1.bin' AND outcome = 'kept_shared'`)).toBe(1);
+    expect(
+      await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'a' AND object_key = 'blobs/sha1.bin' AND outcome = 'kept_shared'`),
+    ).toBe(1);
     await db.pool.query(`UPDATE jobs SET created_at = ${expired} WHERE id = 'b'`);
     const second = await run(`file://${files.root}`);
     expect(second.erased_count).toBe(1);
     expect(await files.exists('blobs/sha1.bin')).toBe(false);
-    expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'b' AND object_key = 'blobs/sha1.bin' AND outcome = 'erased'`)).toBe(1);
+    expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'b' AND object_key = 'blobs/sha1.bin' AND outcome = 'erased'`)).toBe(
+      1,
+    );
   });
 
   it('deletes a blob once when every job that shares it goes in the same batch', async () => {
@@ -162,7 +173,7 @@ describe('derived data', () => {
     expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived`)).toBe(0);
   });
 
-  it('never deletes a derived key that is another live job\'s file or a held key', async () => {
+  it("never deletes a derived key that is another live job's file or a held key", async () => {
     await job('a', 'docs/a.pdf', expired);
     // A live job whose own file is exactly what job a's template expands to.
     await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('other', 'docs/a.pdf.ocr.json', 'System Testing', ${live})`);
@@ -198,7 +209,7 @@ describe('derived data', () => {
     expect(await count(`SELECT count(*)::int AS n FROM ocr_pages WHERE job_id = 'f'`)).toBe(0);
   });
 
-  it('refuses a template that expands outside the root, and keeps that job\'s file and row', async () => {
+  it("refuses a template that expands outside the root, and keeps that job's file and row", async () => {
     await job('bad', 'docs/bad.pdf', expired, '../../etc/passwd');
     await job('ok', 'docs/ok.pdf', expired);
     const summary = await run(`file://${files.root}`);
@@ -217,7 +228,9 @@ describe('derived data', () => {
     // At the source call, the batch's connection is terminated (as when the process is killed): its transaction is gone.
     const dying = recordingStorage(files.root, log, async (keys) => {
       if (!keys.includes('docs/a.pdf')) return;
-      await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()`);
+      await db.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()`,
+      );
       throw new Error('killed');
     });
     const crashed = await run(dying);
@@ -233,13 +246,21 @@ describe('derived data', () => {
     expect(await count(`SELECT count(*)::int AS n FROM ocr_pages`)).toBe(0);
     for (const k of ['docs/a.pdf', 'docs/b.pdf', 'thumbs/a.png', 'pages/b/1.png', 'docs/a.pdf.ocr.json']) expect(await files.exists(k), k).toBe(false);
     // The derived objects the dead batch deleted are recorded now, as absent.
-    expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'a' AND object_key = 'thumbs/a.png' AND outcome = 'absent'`)).toBe(1);
+    expect(await count(`SELECT count(*)::int AS n FROM lethe_ledger_derived WHERE job_id = 'a' AND object_key = 'thumbs/a.png' AND outcome = 'absent'`)).toBe(
+      1,
+    );
   });
 
   it('warns before a run when a table referring to jobs is not declared, and runs anyway', async () => {
     await job('a', 'docs/a.pdf', expired);
     const warnings: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
-    const logger: Logger = { info: () => {}, debug: () => {}, error: () => {}, warn: (obj, msg) => void warnings.push({ obj: obj as Record<string, unknown>, msg }), child: () => logger };
+    const logger: Logger = {
+      info: () => {},
+      debug: () => {},
+      error: () => {},
+      warn: (obj, msg) => void warnings.push({ obj: obj as Record<string, unknown>, msg }),
+      child: () => logger,
+    };
     await db.pool.query(`ALTER TABLE ocr_pages DROP CONSTRAINT ocr_pages_job_id_fkey`);
     const summary = await run(`file://${files.root}`, { derived: { objects: DERIVED.objects! }, logger });
     expect(summary.status).toBe('completed');
@@ -251,15 +272,21 @@ describe('derived data', () => {
   });
 
   it('refuses a bad declaration naming the field', () => {
-    expect(() => createEngine({ pool: db.pool, derived: { objects: [{ template: 'static.json' }] } })).toThrow(/derived\.objects\[0\]\.template: must hold at least one placeholder/);
-    expect(() => createEngine({ pool: db.pool, derived: { objects: [{ template: '../{id}.json' }] } })).toThrow(/derived\.objects\[0\]\.template: .* not a safe relative key/);
-    expect(() => createEngine({ pool: db.pool, derived: { tables: [{ table: 'x;drop', column: 'id' }] } })).toThrow(/derived\.tables\[0\]\.table: expected a table name/);
+    expect(() => createEngine({ pool: db.pool, derived: { objects: [{ template: 'static.json' }] } })).toThrow(
+      /derived\.objects\[0\]\.template: must hold at least one placeholder/,
+    );
+    expect(() => createEngine({ pool: db.pool, derived: { objects: [{ template: '../{id}.json' }] } })).toThrow(
+      /derived\.objects\[0\]\.template: .* not a safe relative key/,
+    );
+    expect(() => createEngine({ pool: db.pool, derived: { tables: [{ table: 'x;drop', column: 'id' }] } })).toThrow(
+      /derived\.tables\[0\]\.table: expected a table name/,
+    );
     expect(() => createEngine({ pool: db.pool, derived: { keep: [{ table: 'audit' } as never] } })).toThrow(/derived\.keep\[0\]\.reason/);
   });
 });
 
 describe('an erasure request with derived declarations', () => {
-  it('erases the named job\'s derived objects and child rows with it, whatever its age, and leaves another principal\'s job alone', async () => {
+  it("erases the named job's derived objects and child rows with it, whatever its age, and leaves another principal's job alone", async () => {
     await db.pool.query(`ALTER TABLE jobs ADD COLUMN user_id text`);
     await job('r1', 'req/r1.pdf', live);
     await job('r2', 'req/r2.pdf', live);
@@ -267,7 +294,13 @@ describe('an erasure request with derived declarations', () => {
     const { submitErasureRequest, runErasureRequest } = await import('@lethe/engine');
     const engine = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1, derived: DERIVED, erasure: { principalColumn: 'user_id' } });
     try {
-      await submitErasureRequest(engine, { reference: 'DPO-D-1', target: { kind: 'principal', values: ['p1'] }, requestedBy: 'p1', reason: 'request', submittedBy: 'dpo' });
+      await submitErasureRequest(engine, {
+        reference: 'DPO-D-1',
+        target: { kind: 'principal', values: ['p1'] },
+        requestedBy: 'p1',
+        reason: 'request',
+        submittedBy: 'dpo',
+      });
       const { run: summary, request } = await runErasureRequest(engine, 'DPO-D-1');
       expect(summary).toMatchObject({ status: 'completed', failed_count: 0 });
       expect(request.state).toBe('completed');

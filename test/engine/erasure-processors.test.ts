@@ -32,12 +32,21 @@ beforeAll(async () => {
   db = await createTestDatabase('erasure_processors');
   files = await createTempRoot('erasure-processors');
   await createJobsTable(db.pool);
-  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('j1', 'p/1.pdf', 'General', now()), ('j2', 'p/2.pdf', 'General', now())`);
+  await db.pool.query(
+    `INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('j1', 'p/1.pdf', 'General', now()), ('j2', 'p/2.pdf', 'General', now())`,
+  );
   await files.put('p/1.pdf');
   await files.put('p/2.pdf');
   engine = createEngine({
-    databaseUrl: db.url, storage: `file://${files.root}`, threads: 1,
-    erasure: { processors: [{ name: 'payroll', url: `${base}/ok` }, { name: 'mailer', url: `${base}/down` }] },
+    databaseUrl: db.url,
+    storage: `file://${files.root}`,
+    threads: 1,
+    erasure: {
+      processors: [
+        { name: 'payroll', url: `${base}/ok` },
+        { name: 'mailer', url: `${base}/down` },
+      ],
+    },
   });
   await engine.migrate();
 });
@@ -53,16 +62,30 @@ const sha = (k: string) => `sha256:${createHash('sha256').update(k).digest('hex'
 
 describe('processor notices', () => {
   it('sends the reference and hashed keys, records delivery and acknowledgements, lists the unacknowledged', async () => {
-    await submitErasureRequest(engine, { reference: 'PROC-1', target: { kind: 'job', values: ['j1', 'j2'] }, requestedBy: 'p', reason: 'request', submittedBy: 'dpo' });
+    await submitErasureRequest(engine, {
+      reference: 'PROC-1',
+      target: { kind: 'job', values: ['j1', 'j2'] },
+      requestedBy: 'p',
+      reason: 'request',
+      submittedBy: 'dpo',
+    });
     const done = await runErasureRequest(engine, 'PROC-1');
     expect(done.request.state).toBe('completed');
     expect(received.map((r) => r.path).sort()).toEqual(['/down', '/ok']);
     for (const r of received) {
-      expect(r.body).toMatchObject({ event: 'erasure_request_completed', reference: 'PROC-1', reason: 'request', hashed_keys: [sha('p/1.pdf'), sha('p/2.pdf')] });
+      expect(r.body).toMatchObject({
+        event: 'erasure_request_completed',
+        reference: 'PROC-1',
+        reason: 'request',
+        hashed_keys: [sha('p/1.pdf'), sha('p/2.pdf')],
+      });
       expect(JSON.stringify(r.body)).not.toContain('p/1.pdf');
     }
     const pending = await listUnacknowledgedNotices(engine);
-    expect(pending.map((n) => [n.reference, n.processor, n.status, n.error]).sort()).toEqual([['PROC-1', 'mailer', 'failed', 'HTTP 503'], ['PROC-1', 'payroll', 'sent', null]]);
+    expect(pending.map((n) => [n.reference, n.processor, n.status, n.error]).sort()).toEqual([
+      ['PROC-1', 'mailer', 'failed', 'HTTP 503'],
+      ['PROC-1', 'payroll', 'sent', null],
+    ]);
     const ack = await acknowledgeNotice(engine, 'PROC-1', 'payroll', 'vendor-ticket-88');
     expect(ack).toMatchObject({ processor: 'payroll', acknowledged_by: 'vendor-ticket-88' });
     expect(ack.acknowledged_at).not.toBeNull();
@@ -70,6 +93,9 @@ describe('processor notices', () => {
     await expect(acknowledgeNotice(engine, 'PROC-1', 'nobody', 'x')).rejects.toThrow(/has no notice to "nobody"/);
     // The record carries the notices.
     const again = await runErasureRequest(engine, 'PROC-1');
-    expect(again.record.processors.map((p) => [p.processor, p.acknowledged_at !== null])).toEqual([['mailer', false], ['payroll', true]]);
+    expect(again.record.processors.map((p) => [p.processor, p.acknowledged_at !== null])).toEqual([
+      ['mailer', false],
+      ['payroll', true],
+    ]);
   });
 });

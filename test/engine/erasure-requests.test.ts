@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, FINANCIAL_RETAINED_UNDER, listErasureRequests, placeHold, inspectJobsTable, previewErasureRequest, runErasureRequest, submitErasureRequest, type Engine } from '@lethe/engine';
+import {
+  createEngine,
+  ErrorCodes,
+  FINANCIAL_RETAINED_UNDER,
+  listErasureRequests,
+  placeHold,
+  inspectJobsTable,
+  previewErasureRequest,
+  runErasureRequest,
+  submitErasureRequest,
+  type Engine,
+} from '@lethe/engine';
 import { evaluateHealth, monthlyReport, gatherHealthFacts, setRetainedUnder } from '@lethe/engine/operations';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
@@ -33,12 +44,20 @@ beforeAll(async () => {
   await createJobsTable(db.pool);
   await db.pool.query(`ALTER TABLE jobs ADD COLUMN user_id text`);
   for (const [id, user, purpose, key, age] of ROWS) {
-    await db.pool.query(`INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ($1, $2, $3, $4, ${utc} - $5::interval)`, [id, user, purpose, key, age]);
+    await db.pool.query(`INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ($1, $2, $3, $4, ${utc} - $5::interval)`, [
+      id,
+      user,
+      purpose,
+      key,
+      age,
+    ]);
     await files.put(key);
   }
   // Medical's default duty is overridden here: the test names Financial as the one retained purpose.
   engine = createEngine({
-    databaseUrl: db.url, storage: `file://${files.root}`, threads: 1,
+    databaseUrl: db.url,
+    storage: `file://${files.root}`,
+    threads: 1,
     policies: { 'System Testing': '24h', General: '30d', Financial: { retention: '1y', retainedUnder: FINANCIAL_RETAINED_UNDER }, Legal: '7y', Medical: '10y' },
     erasure: { principalColumn: 'user_id', deadlineDays: 30 },
   });
@@ -53,7 +72,13 @@ afterAll(async () => {
   await files.remove();
 });
 
-const request = { reference: 'DPO-2026-0001', target: { kind: 'principal' as const, values: ['u1'] }, requestedBy: 'u1 (data principal)', reason: 'consent-withdrawn' as const, submittedBy: 'dpo@example.com' };
+const request = {
+  reference: 'DPO-2026-0001',
+  target: { kind: 'principal' as const, values: ['u1'] },
+  requestedBy: 'u1 (data principal)',
+  reason: 'consent-withdrawn' as const,
+  submittedBy: 'dpo@example.com',
+};
 const ids = (rows: readonly { job_id: string }[]) => rows.map((r) => r.job_id).sort();
 const jobIds = async () => (await db.pool.query<{ id: string }>('SELECT id FROM jobs ORDER BY id')).rows.map((r) => r.id);
 
@@ -70,7 +95,7 @@ describe('erasure requests', () => {
     expect(await listErasureRequests(engine, { state: 'all' })).toEqual([]);
   });
 
-  it('erases the principal\'s rows whatever their age, refuses Financial with the statute, honours the hold, keeps a shared file', async () => {
+  it("erases the principal's rows whatever their age, refuses Financial with the statute, honours the hold, keeps a shared file", async () => {
     const submitted = await submitErasureRequest(engine, request);
     expect(submitted).toMatchObject({ created: true, state: 'open', overdue: false, reason: 'consent-withdrawn' });
     expect(submitted.seconds_left).toBeGreaterThan(29 * 86_400);
@@ -85,15 +110,35 @@ describe('erasure requests', () => {
     );
     expect(ledger.rows.every((r) => r.request_ref === request.reference)).toBe(true);
     expect(ledger.rows.slice(0, 5).map((r) => [r.job_id, r.outcome])).toEqual([
-      ['u1-held', 'held'], ['u1-inv', 'retained'], ['u1-new', 'erased'], ['u1-shared', 'unlinked'], ['u1-test', 'erased'],
+      ['u1-held', 'held'],
+      ['u1-inv', 'retained'],
+      ['u1-new', 'erased'],
+      ['u1-shared', 'unlinked'],
+      ['u1-test', 'erased'],
     ]);
     // Two rows at one key: one records the erasure, the other finds the file gone.
-    expect(ledger.rows.slice(5).map((r) => [r.job_id, r.outcome]).sort()).toHaveLength(2);
-    expect(ledger.rows.slice(5).map((r) => r.outcome).sort()).toEqual(['absent', 'erased']);
+    expect(
+      ledger.rows
+        .slice(5)
+        .map((r) => [r.job_id, r.outcome])
+        .sort(),
+    ).toHaveLength(2);
+    expect(
+      ledger.rows
+        .slice(5)
+        .map((r) => r.outcome)
+        .sort(),
+    ).toEqual(['absent', 'erased']);
     expect(ledger.rows.find((r) => r.job_id === 'u1-inv')!.error).toBe(FINANCIAL_RETAINED_UNDER);
     expect(record).toMatchObject({
-      reference: request.reference, state: 'completed', rows_erased: 4, files_erased: 3, rows_unlinked: 1, held_rows: 1,
-      retained: [{ purpose: 'Financial', statute: FINANCIAL_RETAINED_UNDER, rows: 1 }], runs: [run!.run_id],
+      reference: request.reference,
+      state: 'completed',
+      rows_erased: 4,
+      files_erased: 3,
+      rows_unlinked: 1,
+      held_rows: 1,
+      retained: [{ purpose: 'Financial', statute: FINANCIAL_RETAINED_UNDER, rows: 1 }],
+      runs: [run!.run_id],
     });
     const audit = await db.pool.query<{ action: string }>(`SELECT action FROM audit_logs WHERE action LIKE 'cleanup_erasure_%' ORDER BY id`);
     expect(audit.rows.map((r) => r.action)).toEqual(['cleanup_erasure_requested', 'cleanup_erasure_completed']);
@@ -105,11 +150,18 @@ describe('erasure requests', () => {
     const rerun = await runErasureRequest(engine, request.reference);
     expect(rerun.run).toBeNull();
     expect((await db.pool.query(`SELECT 1 FROM lethe_erasure_requests`)).rowCount).toBe(1);
-    await expect(submitErasureRequest(engine, { ...request, target: { kind: 'principal', values: ['u2'] } })).rejects.toMatchObject({ code: ErrorCodes.REQUEST_CONFLICT });
+    await expect(submitErasureRequest(engine, { ...request, target: { kind: 'principal', values: ['u2'] } })).rejects.toMatchObject({
+      code: ErrorCodes.REQUEST_CONFLICT,
+    });
   });
 
   it('a request past its deadline is overdue in the list and in health', async () => {
-    const late = await submitErasureRequest(engine, { ...request, reference: 'DPO-2026-0002', target: { kind: 'job', values: ['u2-own'] }, dueAt: '2026-01-31' });
+    const late = await submitErasureRequest(engine, {
+      ...request,
+      reference: 'DPO-2026-0002',
+      target: { kind: 'job', values: ['u2-own'] },
+      dueAt: '2026-01-31',
+    });
     expect(late).toMatchObject({ state: 'open', overdue: true });
     expect(late.seconds_left).toBeLessThan(0);
     expect((await listErasureRequests(engine, { state: 'overdue' })).map((r) => r.reference)).toEqual(['DPO-2026-0002']);
@@ -130,7 +182,13 @@ describe('erasure requests', () => {
     const month = new Date().toISOString().slice(0, 7);
     const r = await monthlyReport(engine, month);
     expect(r.erasure_requests).toMatchObject({
-      received: 2, completed: 2, completed_late: 1, rows_erased: 5, rows_unlinked: 1, held_rows: 1, overdue: 0,
+      received: 2,
+      completed: 2,
+      completed_late: 1,
+      rows_erased: 5,
+      rows_unlinked: 1,
+      held_rows: 1,
+      overdue: 0,
       refused: [{ purpose: 'Financial', statute: FINANCIAL_RETAINED_UNDER, rows: 1 }],
     });
     expect(r.status).toBe('COMPLIANT');
@@ -164,13 +222,17 @@ describe('erasure requests', () => {
   it('names the field when a request is malformed', async () => {
     await expect(submitErasureRequest(engine, { ...request, reference: ' bad ref' })).rejects.toThrow(/reference: expected the ticket id/);
     await expect(submitErasureRequest(engine, { ...request, reason: 'because' as never })).rejects.toThrow(/why: expected "request" or "consent-withdrawn"/);
-    await expect(submitErasureRequest(engine, { ...request, reference: 'X-1', target: { kind: 'principal', values: [] } })).rejects.toThrow(/principal: expected 1 to 10000 values/);
+    await expect(submitErasureRequest(engine, { ...request, reference: 'X-1', target: { kind: 'principal', values: [] } })).rejects.toThrow(
+      /principal: expected 1 to 10000 values/,
+    );
   });
 });
 
 describe('a request naming a row of a purpose with no policy', () => {
   it('refuses that row (never erased, ledger `refused` with LETHE_E_POLICY_UNKNOWN), erases the rest, and the run still completes', async () => {
-    await db.pool.query(`INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ('u3-mkt', 'u3', 'Marketing', 'u3/mkt.pdf', ${utc} - interval '2 days'), ('u3-gen', 'u3', 'General', 'u3/gen.pdf', ${utc} - interval '2 days')`);
+    await db.pool.query(
+      `INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ('u3-mkt', 'u3', 'Marketing', 'u3/mkt.pdf', ${utc} - interval '2 days'), ('u3-gen', 'u3', 'General', 'u3/gen.pdf', ${utc} - interval '2 days')`,
+    );
     await files.put('u3/mkt.pdf');
     await files.put('u3/gen.pdf');
     const req = { ...request, reference: 'DPO-2026-0300', target: { kind: 'principal' as const, values: ['u3'] } };
@@ -184,8 +246,13 @@ describe('a request naming a row of a purpose with no policy', () => {
     expect(await files.exists('u3/mkt.pdf')).toBe(true);
     expect(await files.exists('u3/gen.pdf')).toBe(false);
     const ledger = await db.pool.query<{ job_id: string; outcome: string; error_code: string; expires_at: Date | null }>(
-      `SELECT job_id, outcome, error_code, expires_at FROM lethe_ledger WHERE request_ref = $1 ORDER BY job_id`, [req.reference]);
-    expect(ledger.rows.map((r) => [r.job_id, r.outcome, r.outcome === 'refused' ? r.error_code : null])).toEqual([['u3-gen', 'erased', null], ['u3-mkt', 'refused', ErrorCodes.POLICY_UNKNOWN]]);
+      `SELECT job_id, outcome, error_code, expires_at FROM lethe_ledger WHERE request_ref = $1 ORDER BY job_id`,
+      [req.reference],
+    );
+    expect(ledger.rows.map((r) => [r.job_id, r.outcome, r.outcome === 'refused' ? r.error_code : null])).toEqual([
+      ['u3-gen', 'erased', null],
+      ['u3-mkt', 'refused', ErrorCodes.POLICY_UNKNOWN],
+    ]);
     expect(ledger.rows.find((r) => r.job_id === 'u3-mkt')!.expires_at).toBeNull();
     expect(await jobIds()).toContain('u3-mkt');
   });

@@ -67,7 +67,10 @@ describe('blast-radius guard for a group', () => {
   it('cap 10, 50 expired: the group refuses, pauses Lethe, deletes nothing; its joiners refuse too; allowLarge proceeds', async () => {
     const keys = await seed(50, 'big');
     const e = engine({ maxDeletesPerRun: 10 });
-    await expect(e.run({ group: 'g-cap' })).rejects.toMatchObject({ code: ErrorCodes.BLAST_RADIUS, message: expect.stringMatching(/would erase 50 files, above the blast-radius threshold 10/) });
+    await expect(e.run({ group: 'g-cap' })).rejects.toMatchObject({
+      code: ErrorCodes.BLAST_RADIUS,
+      message: expect.stringMatching(/would erase 50 files, above the blast-radius threshold 10/),
+    });
     expect(await readControl(db.pool)).toMatchObject({ paused: true, pausedBy: 'lethe:blast-radius-guard' });
     expect(await count('jobs')).toBe(50);
     expect(await present(keys)).toBe(50);
@@ -75,7 +78,10 @@ describe('blast-radius guard for a group', () => {
 
     await resume(db.pool, { by: 'oncall' });
     // The group stays refused: a later worker of it is refused on the group's verdict, without counting or pausing again.
-    await expect(e.run({ group: 'g-cap' })).rejects.toMatchObject({ code: ErrorCodes.BLAST_RADIUS, message: expect.stringMatching(/group "g-cap" was refused by the blast-radius guard/) });
+    await expect(e.run({ group: 'g-cap' })).rejects.toMatchObject({
+      code: ErrorCodes.BLAST_RADIUS,
+      message: expect.stringMatching(/group "g-cap" was refused by the blast-radius guard/),
+    });
     expect(await readControl(db.pool)).toMatchObject({ paused: false });
     expect(await count('jobs')).toBe(50);
 
@@ -97,7 +103,9 @@ describe('blast-radius guard for a group', () => {
     expect(await present(keys)).toBe(0);
     expect(await count(`audit_logs WHERE action = 'cleanup_blast_radius_refused'`)).toBe(0);
     const audit = await db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'group_id' = 'g-vet'`);
-    expect(audit.rows.map((r) => r.details.blast_radius)).toEqual([{ decision: 'allowed_large', purposes: expect.arrayContaining(['General']), check: expect.objectContaining({ wouldErase: 50, threshold: 10 }) }]);
+    expect(audit.rows.map((r) => r.details.blast_radius)).toEqual([
+      { decision: 'allowed_large', purposes: expect.arrayContaining(['General']), check: expect.objectContaining({ wouldErase: 50, threshold: 10 }) },
+    ]);
   });
 
   it('two workers creating the group at once both refuse; only one counts', async () => {
@@ -111,7 +119,11 @@ describe('blast-radius guard for a group', () => {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE lethe_runs IN ACCESS EXCLUSIVE MODE');
       runs = Promise.allSettled([a.run({ group: 'g-race' }), b.run({ group: 'g-race' })]);
-      await waitFor(async () => (await count(`pg_stat_activity WHERE datname = '${db.name}' AND wait_event_type = 'Lock'`)) >= 2, 20_000, 'both workers waiting');
+      await waitFor(
+        async () => (await count(`pg_stat_activity WHERE datname = '${db.name}' AND wait_event_type = 'Lock'`)) >= 2,
+        20_000,
+        'both workers waiting',
+      );
     } finally {
       await holder.query('COMMIT');
       holder.release();
@@ -152,7 +164,10 @@ describe('policy version of a group', () => {
 
     // A revert is a new version too (3, same policies as 1): the group still does not take workers.
     expect(await revertPolicy(e, { version: 1, by: 'test', confirm: true })).toMatchObject({ applied: true, version: 3 });
-    await expect(e.run({ group: 'g-pol', shard: { index: 1, count: 2 } })).rejects.toMatchObject({ code: ErrorCodes.POLICY_CHANGED, message: expect.stringMatching(/version 1; the current version is 3/) });
+    await expect(e.run({ group: 'g-pol', shard: { index: 1, count: 2 } })).rejects.toMatchObject({
+      code: ErrorCodes.POLICY_CHANGED,
+      message: expect.stringMatching(/version 1; the current version is 3/),
+    });
     expect(await count('jobs')).toBe(left);
 
     // A new group runs under the current version.

@@ -16,7 +16,8 @@ describe.each<CreatedAtType>(['timestamp', 'timestamptz'])('created_at %s: infin
   const now = type === 'timestamp' ? `(now() AT TIME ZONE 'UTC')` : 'now()';
   const row = (id: string, key: string, createdAtSql: string, purpose = 'General'): JobSeed => ({ id, fileKey: key, purpose, createdAtSql });
   const ids = async (): Promise<string[]> => (await db.pool.query<{ id: string }>('SELECT id FROM jobs ORDER BY id')).rows.map((r) => r.id);
-  const infinite = (u: readonly UnreadableRows[]) => u.filter((x) => x.reason === 'infinite_created_at').map((x) => ({ ...x, sample_ids: [...x.sample_ids].sort() }));
+  const infinite = (u: readonly UnreadableRows[]) =>
+    u.filter((x) => x.reason === 'infinite_created_at').map((x) => ({ ...x, sample_ids: [...x.sample_ids].sort() }));
 
   beforeAll(async () => {
     db = await createTestDatabase(`infinite_${type}`);
@@ -62,7 +63,8 @@ describe.each<CreatedAtType>(['timestamp', 'timestamptz'])('created_at %s: infin
     // Selected: old and shared-old (kept: its key has an unjudged row); the infinite rows never.
     expect(summary).toMatchObject({ selected_count: 2, erased_count: 1, shared_count: 1, changed_count: 0, blast_radius: { wouldErase: 2 } });
     expect(infinite(summary.unreadable)).toEqual(expectedUnreadable);
-    for (const kept of ['g/minus.pdf', 'g/plus.pdf', 'g/fresh.pdf', 'g/shared.pdf', 's/minus.pdf']) expect({ kept, exists: await files.exists(kept) }).toEqual({ kept, exists: true });
+    for (const kept of ['g/minus.pdf', 'g/plus.pdf', 'g/fresh.pdf', 'g/shared.pdf', 's/minus.pdf'])
+      expect({ kept, exists: await files.exists(kept) }).toEqual({ kept, exists: true });
     expect(await files.exists('g/old.pdf')).toBe(false);
     expect(await ids()).toEqual(expect.arrayContaining(['fresh', 'minus', 'plus', 'shared-minus', 'st-minus']));
     expect(await ids()).not.toContain('old');
@@ -105,7 +107,10 @@ describe.each<CreatedAtType>(['timestamp', 'timestamptz'])('created_at %s: infin
     expect(verify.checked).toBe(1);
     expect(verify.findings.map((f) => f.job_id)).toEqual(['old']);
 
-    for (const [key, id] of [['g/minus.pdf', 'minus'], ['g/plus.pdf', 'plus']] as const) {
+    for (const [key, id] of [
+      ['g/minus.pdf', 'minus'],
+      ['g/plus.pdf', 'plus'],
+    ] as const) {
       const found = await lookupFileKey(engine, key);
       expect(found.rows).toEqual([expect.objectContaining({ job_id: id, expired: false, unjudged_reason: 'infinite_created_at', expires_at: null })]);
     }

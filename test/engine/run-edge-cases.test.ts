@@ -32,16 +32,34 @@ afterEach(async () => {
 });
 
 describe('id and created_at types (the platform table as it is)', () => {
-  const combos: [IdType, CreatedAtType][] = [['text', 'timestamp'], ['uuid', 'timestamptz'], ['bigint', 'timestamp'], ['bigint', 'timestamptz'], ['uuid', 'timestamp']];
+  const combos: [IdType, CreatedAtType][] = [
+    ['text', 'timestamp'],
+    ['uuid', 'timestamptz'],
+    ['bigint', 'timestamp'],
+    ['bigint', 'timestamptz'],
+    ['uuid', 'timestamp'],
+  ];
   it.each(combos)('id %s, created_at %s: erases expired rows only', async (idType, createdAt) => {
     const table = `jobs_${idType}_${createdAt}`;
     await createJobsTable(db.pool, { idType, createdAt, table });
     const expr = (age: string) => (createdAt === 'timestamp' ? `${UTC_NOW} - interval '${age}'` : `now() - interval '${age}'`);
-    await insertJobs(db.pool, [
-      ...(idType === 'uuid' ? [{ id: '6f1c1d7e-4a47-4a4b-9a59-0b8e3b0f5d01' }, { id: '6f1c1d7e-4a47-4a4b-9a59-0b8e3b0f5d02' }] : idType === 'text' ? [{ id: 'a' }, { id: 'b' }] : [{}, {}]).map((ids, i) => ({
-        ...ids, fileKey: `${table}/${i}.pdf`, purpose: 'General', createdAtSql: expr(i === 0 ? '30 days 1 minute' : '29 days 23 hours'),
-      })),
-    ], table);
+    await insertJobs(
+      db.pool,
+      [
+        ...(idType === 'uuid'
+          ? [{ id: '6f1c1d7e-4a47-4a4b-9a59-0b8e3b0f5d01' }, { id: '6f1c1d7e-4a47-4a4b-9a59-0b8e3b0f5d02' }]
+          : idType === 'text'
+            ? [{ id: 'a' }, { id: 'b' }]
+            : [{}, {}]
+        ).map((ids, i) => ({
+          ...ids,
+          fileKey: `${table}/${i}.pdf`,
+          purpose: 'General',
+          createdAtSql: expr(i === 0 ? '30 days 1 minute' : '29 days 23 hours'),
+        })),
+      ],
+      table,
+    );
     await files.put(`${table}/0.pdf`);
     await files.put(`${table}/1.pdf`);
     const e = createEngine({ databaseUrl: db.url, storage: `file://${files.root}`, threads: 1, jobs: { table } });
@@ -99,8 +117,12 @@ describe('guards', () => {
       const s = await engine.run();
       expect(s.refused_count).toBe(6);
       expect(s.refused.map((r) => [r.job_id, r.code]).sort()).toEqual([
-        ['abs', ErrorCodes.KEY_OUTSIDE_ROOT], ['dir', ErrorCodes.KEY_OUTSIDE_ROOT], ['dots', ErrorCodes.KEY_OUTSIDE_ROOT], ['empty', ErrorCodes.KEY_INVALID],
-        ['link', ErrorCodes.KEY_SYMLINK], ['nul', ErrorCodes.KEY_INVALID],
+        ['abs', ErrorCodes.KEY_OUTSIDE_ROOT],
+        ['dir', ErrorCodes.KEY_OUTSIDE_ROOT],
+        ['dots', ErrorCodes.KEY_OUTSIDE_ROOT],
+        ['empty', ErrorCodes.KEY_INVALID],
+        ['link', ErrorCodes.KEY_SYMLINK],
+        ['nul', ErrorCodes.KEY_INVALID],
       ]);
       expect(await readFile(join(outside, 'victim.pdf'), 'utf8')).toBe('precious');
       // A symlink at the key is refused, not unlinked: unlinking it would not erase the file it names.
@@ -148,7 +170,15 @@ describe('guards', () => {
 
 describe('run options', () => {
   beforeEach(async () => {
-    await insertJobs(db.pool, ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, fileKey: `${id}.pdf`, purpose: id === 'e' ? 'System Testing' : 'General', createdAtSql: `${UTC_NOW} - interval '40 days'` })));
+    await insertJobs(
+      db.pool,
+      ['a', 'b', 'c', 'd', 'e'].map((id) => ({
+        id,
+        fileKey: `${id}.pdf`,
+        purpose: id === 'e' ? 'System Testing' : 'General',
+        createdAtSql: `${UTC_NOW} - interval '40 days'`,
+      })),
+    );
     for (const id of ['a', 'b', 'c', 'd', 'e']) await files.put(`${id}.pdf`);
   });
 
@@ -174,7 +204,10 @@ describe('run options', () => {
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock($1)', [RUN_LOCK_KEY]);
-      await expect(engine.run()).rejects.toMatchObject({ code: ErrorCodes.RUN_IN_PROGRESS, message: expect.stringMatching(/another Lethe run is in progress/) });
+      await expect(engine.run()).rejects.toMatchObject({
+        code: ErrorCodes.RUN_IN_PROGRESS,
+        message: expect.stringMatching(/another Lethe run is in progress/),
+      });
     } finally {
       await holder.end();
     }

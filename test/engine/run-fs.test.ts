@@ -14,7 +14,11 @@ async function touch(key: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, 'x');
 }
-const exists = (key: string) => stat(join(root, key)).then(() => true, () => false);
+const exists = (key: string) =>
+  stat(join(root, key)).then(
+    () => true,
+    () => false,
+  );
 
 beforeAll(async () => {
   db = await createTestDatabase('run_fs');

@@ -1,5 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, FileStorage, placeHold, readControl, releaseHolds, resume, inspectJobsTable, DEFAULT_JOBS_TABLE, type Engine } from '@lethe/engine';
+import {
+  createEngine,
+  ErrorCodes,
+  FileStorage,
+  placeHold,
+  readControl,
+  releaseHolds,
+  resume,
+  inspectJobsTable,
+  DEFAULT_JOBS_TABLE,
+  type Engine,
+} from '@lethe/engine';
 import { FaultyDeletes } from '../support/faulty-deletes.js';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
@@ -29,10 +40,10 @@ afterEach(async () => {
 
 async function seed(n: number, prefix: string, age = '40 days'): Promise<string[]> {
   const keys = Array.from({ length: n }, (_, i) => `${prefix}/${i}.pdf`);
-  await db.pool.query(
-    `INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', ${UTC_NOW} - $2::interval FROM unnest($1::text[]) k`,
-    [keys, age],
-  );
+  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', ${UTC_NOW} - $2::interval FROM unnest($1::text[]) k`, [
+    keys,
+    age,
+  ]);
   for (const k of keys) await files.put(k);
   return keys;
 }
@@ -71,7 +82,10 @@ describe('blast-radius guard', () => {
       await seed(2, 'small');
       expect(await engine.run()).toMatchObject({ status: 'completed', deleted_count: 2 });
       await seed(60, 'big');
-      await expect(engine.run()).rejects.toMatchObject({ code: ErrorCodes.BLAST_RADIUS, message: expect.stringMatching(/would erase 60 files, above the blast-radius threshold 20/) });
+      await expect(engine.run()).rejects.toMatchObject({
+        code: ErrorCodes.BLAST_RADIUS,
+        message: expect.stringMatching(/would erase 60 files, above the blast-radius threshold 20/),
+      });
       const control = await readControl(db.pool);
       expect(control).toMatchObject({ paused: true, pausedBy: 'lethe:blast-radius-guard' });
       expect(await files.exists('big/0.pdf')).toBe(true);
@@ -88,7 +102,10 @@ describe('blast-radius guard', () => {
     const engine = createEngine({ databaseUrl: db.url, storage: `file://${files.root}`, threads: 1, maxDeletesPerRun: 10 });
     try {
       await seed(11, 'cap');
-      await expect(engine.run()).rejects.toMatchObject({ code: ErrorCodes.BLAST_RADIUS, message: expect.stringMatching(/would erase 11 files, above the blast-radius threshold 10/) });
+      await expect(engine.run()).rejects.toMatchObject({
+        code: ErrorCodes.BLAST_RADIUS,
+        message: expect.stringMatching(/would erase 11 files, above the blast-radius threshold 10/),
+      });
       await resume(db.pool, { by: 'oncall' });
       expect(await engine.run({ limit: 10 })).toMatchObject({ deleted_count: 10 });
     } finally {

@@ -30,8 +30,13 @@ async function seed(expired: number, live: number): Promise<void> {
 }
 
 const env = (): Record<string, string> => ({
-  DATABASE_URL: db.url, LETHE_STORAGE: `file://${files.root}`, LETHE_BATCH_SIZE: '100', LETHE_DELETES_PER_SECOND: '1500',
-  LETHE_THREADS: '1', LETHE_HEARTBEAT_MS: '200', LETHE_GROUP_STALE_MS: '1500',
+  DATABASE_URL: db.url,
+  LETHE_STORAGE: `file://${files.root}`,
+  LETHE_BATCH_SIZE: '100',
+  LETHE_DELETES_PER_SECOND: '1500',
+  LETHE_THREADS: '1',
+  LETHE_HEARTBEAT_MS: '200',
+  LETHE_GROUP_STALE_MS: '1500',
 });
 
 beforeAll(async () => {
@@ -53,7 +58,11 @@ describe('workers of one logical run', () => {
     await seed(4000, 200);
     const workers = [0, 1, 2].map(() => spawnCli(['run', '--json', '--group', 'job-a'], env()));
     const exits = workers.map(waitForExit);
-    await waitFor(async () => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger`)).rows[0]!.n >= 1200, 30_000, 'a third of the work');
+    await waitFor(
+      async () => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger`)).rows[0]!.n >= 1200,
+      30_000,
+      'a third of the work',
+    );
     workers[1]!.kill('SIGKILL');
     const [a, killed, c] = await Promise.all(exits);
     expect(killed!.signal).toBe('SIGKILL');
@@ -64,8 +73,13 @@ describe('workers of one logical run', () => {
     await expectConverged(db.pool, files, expiredKeys, liveKeys);
     const twice = await db.pool.query(`SELECT job_id FROM lethe_ledger GROUP BY job_id HAVING count(*) > 1`);
     expect(twice.rows).toEqual([]);
-    const runs = await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM lethe_runs WHERE group_id = 'job-a' GROUP BY 1 ORDER BY 1`);
-    expect(runs.rows).toEqual([{ status: 'completed', n: 2 }, { status: 'interrupted', n: 1 }]);
+    const runs = await db.pool.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM lethe_runs WHERE group_id = 'job-a' GROUP BY 1 ORDER BY 1`,
+    );
+    expect(runs.rows).toEqual([
+      { status: 'completed', n: 2 },
+      { status: 'interrupted', n: 1 },
+    ]);
     const audit = await db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'group_id' = 'job-a'`);
     expect(audit.rows).toHaveLength(1);
     expect(audit.rows[0].details).toMatchObject({ deleted_count: 4000, failed_count: 0 });

@@ -12,7 +12,12 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
  * PostgreSQL's interval addition (months clamp to the last day of the month) for calendar units.
  */
 /** Cutoffs next to month ends and leap days, where calendar arithmetic clamps. */
-const CUTOFFS = [Date.UTC(2025, 2, 1, 2, 0, 0, 123), Date.UTC(2025, 1, 28, 2, 0, 0, 0), Date.UTC(2024, 1, 29, 12, 0, 0, 0), Date.UTC(2025, 11, 31, 23, 59, 59, 999)];
+const CUTOFFS = [
+  Date.UTC(2025, 2, 1, 2, 0, 0, 123),
+  Date.UTC(2025, 1, 28, 2, 0, 0, 0),
+  Date.UTC(2024, 1, 29, 12, 0, 0, 0),
+  Date.UTC(2025, 11, 31, 23, 59, 59, 999),
+];
 const PURPOSES = [...Object.keys(DEFAULT_POLICIES), 'Marketing', null] as const;
 
 function shiftMonths(ms: number, months: number): number {
@@ -34,7 +39,9 @@ function addRetention(ms: number, r: Retention, sign = 1): number {
 
 function expectedIds(rows: readonly Row[], cutoffMs: number): string[] {
   return rows
-    .filter((r) => r.purpose !== null && r.purpose in DEFAULT_POLICIES && r.createdMs !== null && addRetention(r.createdMs, DEFAULT_POLICIES[r.purpose]!) < cutoffMs)
+    .filter(
+      (r) => r.purpose !== null && r.purpose in DEFAULT_POLICIES && r.createdMs !== null && addRetention(r.createdMs, DEFAULT_POLICIES[r.purpose]!) < cutoffMs,
+    )
     .map((r) => r.id)
     .sort();
 }
@@ -50,29 +57,39 @@ type Spec = { kind: 'null' } | { kind: 'uniform'; ms: number } | { kind: 'bounda
 const specArb: fc.Arbitrary<Spec> = fc.oneof(
   fc.constant<Spec>({ kind: 'null' }),
   fc.integer({ min: -12 * 366 * 86_400_000, max: 86_400_000 }).map((ms): Spec => ({ kind: 'uniform', ms })),
-  fc.oneof(fc.constantFrom(0, 1, -1, 3_600_000, -3_600_000), fc.integer({ min: -3 * 86_400_000, max: 3 * 86_400_000 })).map((offsetMs): Spec => ({ kind: 'boundary', offsetMs })),
+  fc
+    .oneof(fc.constantFrom(0, 1, -1, 3_600_000, -3_600_000), fc.integer({ min: -3 * 86_400_000, max: 3 * 86_400_000 }))
+    .map((offsetMs): Spec => ({ kind: 'boundary', offsetMs })),
   fc.record({ year: fc.constantFrom(2008, 2012, 2016, 2020, 2024), hour: fc.integer({ min: 0, max: 23 }) }).map((l): Spec => ({ kind: 'leap', ...l })),
 );
 
 /** Created times on each row's own purpose boundary (exactly, a millisecond either side, days around), on leap days, and anywhere. */
-const caseArb = fc.record({
-  cutoffMs: fc.constantFrom(...CUTOFFS),
-  specs: fc.array(fc.record({ purpose: fc.constantFrom(...PURPOSES), spec: specArb }), { maxLength: 40 }),
-}).map(({ cutoffMs, specs }) => ({
-  cutoffMs,
-  rows: specs.map(({ purpose, spec }, i): Row => {
-    const policy = purpose === null ? undefined : DEFAULT_POLICIES[purpose];
-    const createdMs =
-      spec.kind === 'null' ? null
-      : spec.kind === 'uniform' ? cutoffMs + spec.ms
-      : spec.kind === 'leap' ? Date.UTC(spec.year, 1, 29, spec.hour)
-      : (policy ? addRetention(cutoffMs, policy, -1) : cutoffMs) + spec.offsetMs;
-    return { id: `r${i}`, purpose, createdMs };
-  }),
-}));
+const caseArb = fc
+  .record({
+    cutoffMs: fc.constantFrom(...CUTOFFS),
+    specs: fc.array(fc.record({ purpose: fc.constantFrom(...PURPOSES), spec: specArb }), { maxLength: 40 }),
+  })
+  .map(({ cutoffMs, specs }) => ({
+    cutoffMs,
+    rows: specs.map(({ purpose, spec }, i): Row => {
+      const policy = purpose === null ? undefined : DEFAULT_POLICIES[purpose];
+      const createdMs =
+        spec.kind === 'null'
+          ? null
+          : spec.kind === 'uniform'
+            ? cutoffMs + spec.ms
+            : spec.kind === 'leap'
+              ? Date.UTC(spec.year, 1, 29, spec.hour)
+              : (policy ? addRetention(cutoffMs, policy, -1) : cutoffMs) + spec.offsetMs;
+      return { id: `r${i}`, purpose, createdMs };
+    }),
+  }));
 
 function pgText(ms: number, zone: boolean): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', zone ? '+00' : '');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace('Z', zone ? '+00' : '');
 }
 
 let db: TestDatabase;
@@ -81,7 +98,10 @@ let kolkataPool: pg.Pool;
 
 beforeAll(async () => {
   db = await createTestDatabase('selection');
-  for (const [table, type] of [['jobs_naive', 'timestamp without time zone'], ['jobs_tz', 'timestamptz']] as const) {
+  for (const [table, type] of [
+    ['jobs_naive', 'timestamp without time zone'],
+    ['jobs_tz', 'timestamptz'],
+  ] as const) {
     await db.pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, file_key text, purpose_code text, created_at ${type})`);
     await db.pool.query(`CREATE INDEX ON ${table} (purpose_code, created_at)`);
   }
@@ -140,7 +160,13 @@ describe('expired-row selection (property)', () => {
     await db.pool.query('ANALYZE jobs_naive');
     const t = await inspectJobsTable(lethePool, { table: 'jobs_naive', id: 'id', fileKey: 'file_key', purpose: 'purpose_code', createdAt: 'created_at' });
     const { expiredRowsSql } = await import('@lethe/engine/testing');
-    const plan = await lethePool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${expiredRowsSql(t).replace(/\$1/g, `'General'`).replace(/\$2/g, `'30 days'`).replace(/\$3/g, `'${new Date(CUTOFFS[0]!).toISOString()}'`).replace(/\$4/g, `'0'`)}`);
+    const plan = await lethePool.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN ${expiredRowsSql(t)
+        .replace(/\$1/g, `'General'`)
+        .replace(/\$2/g, `'30 days'`)
+        .replace(/\$3/g, `'${new Date(CUTOFFS[0]!).toISOString()}'`)
+        .replace(/\$4/g, `'0'`)}`,
+    );
     expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
   });
 });

@@ -34,7 +34,7 @@ async function zoneOf(pool: pg.Pool): Promise<string> {
 }
 
 describe('the session time zone is UTC whatever DATABASE_URL says', () => {
-  it.each([KOLKATA, ST_JOHNS])('a pool from a URL with options=%s reports UTC on every connection, and keeps the URL\'s other options', async (zone) => {
+  it.each([KOLKATA, ST_JOHNS])("a pool from a URL with options=%s reports UTC on every connection, and keeps the URL's other options", async (zone) => {
     const url = withOptions(db.url, `${zone} -c statement_timeout=4321`);
     expect(url).toContain('options=-c%20TimeZone%3D');
     // The control: pg alone lets the URL's options win.
@@ -55,7 +55,9 @@ describe('the session time zone is UTC whatever DATABASE_URL says', () => {
     try {
       const clients = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
       try {
-        const answers = await Promise.all(clients.map((c) => c.query<{ tz: string; st: string }>(`SELECT current_setting('TimeZone') AS tz, current_setting('statement_timeout') AS st`)));
+        const answers = await Promise.all(
+          clients.map((c) => c.query<{ tz: string; st: string }>(`SELECT current_setting('TimeZone') AS tz, current_setting('statement_timeout') AS st`)),
+        );
         expect(answers.map((a) => a.rows[0])).toEqual([1, 2, 3].map(() => ({ tz: 'UTC', st: '4321ms' })));
       } finally {
         for (const c of clients) c.release();
@@ -70,21 +72,29 @@ describe('the session time zone is UTC whatever DATABASE_URL says', () => {
   // "+ 1 month" from Jan 30 lands on Feb 27 20:00 UTC instead of Feb 28 20:00).
   it.each([
     {
-      zone: ST_JOHNS, purpose: { purpose: 'General', interval: '30 days', calendar: false }, cutoff: '2025-04-01T00:00:00.000Z',
+      zone: ST_JOHNS,
+      purpose: { purpose: 'General', interval: '30 days', calendar: false },
+      cutoff: '2025-04-01T00:00:00.000Z',
       expired: '2025-03-01 23:59:00+00', // expires 2025-03-31 23:59 UTC
       notYet: '2025-03-02 00:30:00+00', // expires 2025-04-01 00:30 UTC; in St. John's arithmetic 30 minutes before the cutoff
     },
     {
-      zone: KOLKATA, purpose: { purpose: 'General', interval: '1 month', calendar: true }, cutoff: '2025-02-28T12:00:00.000Z',
+      zone: KOLKATA,
+      purpose: { purpose: 'General', interval: '1 month', calendar: true },
+      cutoff: '2025-02-28T12:00:00.000Z',
       expired: '2025-01-28 11:00:00+00', // expires 2025-02-28 11:00 UTC
       notYet: '2025-01-30 20:00:00+00', // expires 2025-02-28 20:00 UTC; in IST arithmetic on Feb 27
     },
   ])('$zone: a calendar retention on timestamptz selects only the truly expired row at $cutoff', async ({ zone, purpose, cutoff, expired, notYet }) => {
     await db.pool.query('TRUNCATE jobs_fixed');
-    await insertJobs(db.pool, [
-      { id: 'expired', fileKey: 'expired.pdf', purpose: purpose.purpose, createdAtSql: `'${expired}'::timestamptz` },
-      { id: 'not-yet', fileKey: 'not-yet.pdf', purpose: purpose.purpose, createdAtSql: `'${notYet}'::timestamptz` },
-    ], 'jobs_fixed');
+    await insertJobs(
+      db.pool,
+      [
+        { id: 'expired', fileKey: 'expired.pdf', purpose: purpose.purpose, createdAtSql: `'${expired}'::timestamptz` },
+        { id: 'not-yet', fileKey: 'not-yet.pdf', purpose: purpose.purpose, createdAtSql: `'${notYet}'::timestamptz` },
+      ],
+      'jobs_fixed',
+    );
     const pool = createPool(withOptions(db.url, zone), 2);
     try {
       const table = await inspectJobsTable(pool, { table: 'jobs_fixed', id: 'id', fileKey: 'file_key', purpose: 'purpose_code', createdAt: 'created_at' });
@@ -103,7 +113,9 @@ describe('the session time zone is UTC whatever DATABASE_URL says', () => {
     const url = withOptions(db.url, `-c TimeZone=${springForwardZone(Date.now() - 10 * 86_400_000)}`);
     const probe = new pg.Pool({ connectionString: url, max: 1 });
     try {
-      const early = await probe.query<{ early: boolean }>(`SELECT ((now() AT TIME ZONE 'UTC' - interval '30 days' + interval '30 minutes') AT TIME ZONE 'UTC') + interval '30 days' < now() AS early`);
+      const early = await probe.query<{ early: boolean }>(
+        `SELECT ((now() AT TIME ZONE 'UTC' - interval '30 days' + interval '30 minutes') AT TIME ZONE 'UTC') + interval '30 days' < now() AS early`,
+      );
       // The bug it guards against: in this zone's arithmetic the not-yet row below counts as expired.
       expect(early.rows[0]!.early).toBe(true);
     } finally {

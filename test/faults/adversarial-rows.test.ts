@@ -164,7 +164,11 @@ beforeAll(async () => {
     await writeFile(path, c.id);
   }
   for (const c of all) {
-    await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, $3, ${c.created ?? 'NULL'})`, [c.id, resolveKey(c.key), c.purpose]);
+    await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, $3, ${c.created ?? 'NULL'})`, [
+      c.id,
+      resolveKey(c.key),
+      c.purpose,
+    ]);
   }
   engine = createEngine({ databaseUrl: db.url, storage: `file://${root}`, threads: 1, batchSize: 7 });
   await engine.migrate();
@@ -178,7 +182,9 @@ afterAll(async () => {
 
 describe('adversarial rows (fault proof 4)', () => {
   it('PostgreSQL text cannot hold a NUL byte, and the adapter refuses one anyway', async () => {
-    await expect(db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('nul', $1, 'General', ${OLD})`, ['a\u0000b.pdf'])).rejects.toMatchObject({ code: '22021' });
+    await expect(
+      db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('nul', $1, 'General', ${OLD})`, ['a\u0000b.pdf']),
+    ).rejects.toMatchObject({ code: '22021' });
     const direct = new FileStorage({ root });
     expect(await direct.deleteMany(['a\u0000b.pdf', '\u0000'])).toMatchObject([
       { outcome: 'refused', code: ErrorCodes.KEY_INVALID },
@@ -193,27 +199,54 @@ describe('adversarial rows (fault proof 4)', () => {
     expect(s.status, JSON.stringify(s.error)).toBe('completed');
 
     const byId = new Map(all.map((c) => [c.id, c]));
-    const idsOf = (kind: Expect['kind']): string[] => all.filter((c) => c.expect.kind === kind).map((c) => c.id).sort();
+    const idsOf = (kind: Expect['kind']): string[] =>
+      all
+        .filter((c) => c.expect.kind === kind)
+        .map((c) => c.id)
+        .sort();
     const codeOf = (c: Case): string => (c.expect.kind === 'refuse' || c.expect.kind === 'fail' ? c.expect.code : '');
     // Refusals and failures: reported with their codes, in the summary and in the ledger.
     expect(s.refused.map((r) => [r.job_id, r.code]).sort()).toEqual(idsOf('refuse').map((id) => [id, codeOf(byId.get(id)!)]));
     expect(s.errors.map((r) => [r.job_id, r.code]).sort()).toEqual(idsOf('fail').map((id) => [id, codeOf(byId.get(id)!)]));
-    const ledger = await db.pool.query<{ job_id: string; outcome: string; error_code: string | null }>(`SELECT job_id, outcome, error_code FROM lethe_ledger WHERE run_id = $1 ORDER BY job_id`, [s.run_id]);
+    const ledger = await db.pool.query<{ job_id: string; outcome: string; error_code: string | null }>(
+      `SELECT job_id, outcome, error_code FROM lethe_ledger WHERE run_id = $1 ORDER BY job_id`,
+      [s.run_id],
+    );
     const expectedLedger = all
       .filter((c) => c.expect.kind !== 'keep')
-      .map((c) => ({ job_id: c.id, outcome: c.expect.kind === 'erase' ? 'erased' : c.expect.kind === 'refuse' ? 'refused' : 'failed', error_code: codeOf(c) || null }))
+      .map((c) => ({
+        job_id: c.id,
+        outcome: c.expect.kind === 'erase' ? 'erased' : c.expect.kind === 'refuse' ? 'refused' : 'failed',
+        error_code: codeOf(c) || null,
+      }))
       .sort((a, b) => (a.job_id < b.job_id ? -1 : 1));
     // Two expired rows share dup/both-expired.pdf: whichever batch comes first erases it, the other finds it absent.
-    const dupOutcomes = ledger.rows.filter((r) => r.job_id.startsWith('dup-')).map((r) => r.outcome).sort();
+    const dupOutcomes = ledger.rows
+      .filter((r) => r.job_id.startsWith('dup-'))
+      .map((r) => r.outcome)
+      .sort();
     expect(dupOutcomes).toEqual(['absent', 'erased']);
     expect(ledger.rows.map((r) => (r.job_id.startsWith('dup-') ? { ...r, outcome: 'erased' } : r))).toEqual(expectedLedger);
-    expect(s).toMatchObject({ erased_count: idsOf('erase').length - 1, absent_count: 1, refused_count: idsOf('refuse').length, failed_count: idsOf('fail').length, shared_count: 5 });
+    expect(s).toMatchObject({
+      erased_count: idsOf('erase').length - 1,
+      absent_count: 1,
+      refused_count: idsOf('refuse').length,
+      failed_count: idsOf('fail').length,
+      shared_count: 5,
+    });
 
     // Rows: only the erased ones are gone.
     const rows = await db.pool.query<{ id: string }>(`SELECT id FROM jobs ORDER BY id`);
-    expect(rows.rows.map((r) => r.id)).toEqual(all.filter((c) => c.expect.kind !== 'erase').map((c) => c.id).sort());
+    expect(rows.rows.map((r) => r.id)).toEqual(
+      all
+        .filter((c) => c.expect.kind !== 'erase')
+        .map((c) => c.id)
+        .sort(),
+    );
     // Files: exactly the erased ones are gone from the root (the inside symlink's target included).
-    const erasedFiles = new Set(all.filter((c) => c.expect.kind === 'erase' && c.key !== null).map((c) => (c.key!.startsWith('alias/') ? c.key!.replace('alias/', 'real/') : c.key!)));
+    const erasedFiles = new Set(
+      all.filter((c) => c.expect.kind === 'erase' && c.key !== null).map((c) => (c.key!.startsWith('alias/') ? c.key!.replace('alias/', 'real/') : c.key!)),
+    );
     expect(await filesPresent(root)).toEqual(new Set([...before].filter((k) => !erasedFiles.has(k))));
     expect(await readFile(join(root, NFD), 'utf8'), 'the NFD spelling is another file').toBe('nfd-live');
     // Outside the root: byte for byte as before.
@@ -223,14 +256,25 @@ describe('adversarial rows (fault proof 4)', () => {
     // Unjudgeable rows are reported by purpose and reason.
     const unreadable = s.unreadable.map((u) => [u.purpose, u.reason, u.count]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     expect(unreadable).toEqual(
-      [['General', 'null_created_at', 2], ['General ', 'unknown_purpose', 1], ['general', 'unknown_purpose', 1], ['Marketing', 'unknown_purpose', 2], [null, 'unknown_purpose', 2]].sort((a, b) =>
-        String(a[0]).localeCompare(String(b[0])),
-      ),
+      [
+        ['General', 'null_created_at', 2],
+        ['General ', 'unknown_purpose', 1],
+        ['general', 'unknown_purpose', 1],
+        ['Marketing', 'unknown_purpose', 2],
+        [null, 'unknown_purpose', 2],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     );
 
     // A rerun changes nothing and reports the same refusals and failures: stable, never a crash.
     const again: RunSummary = await engine.run();
-    expect(again).toMatchObject({ status: 'completed', erased_count: 0, absent_count: 0, refused_count: s.refused_count, failed_count: s.failed_count, shared_count: 5 });
+    expect(again).toMatchObject({
+      status: 'completed',
+      erased_count: 0,
+      absent_count: 0,
+      refused_count: s.refused_count,
+      failed_count: s.failed_count,
+      shared_count: 5,
+    });
     expect(await filesPresent(root)).toEqual(new Set([...before].filter((k) => !erasedFiles.has(k))));
   });
 });

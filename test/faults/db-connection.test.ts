@@ -182,7 +182,10 @@ describe('database connections killed mid-run (fault proof 3)', () => {
       await pollUntil(async () => (await recording()) !== null, 30_000, 'the run recording its end');
       await db.pool.query('SELECT pg_terminate_backend($1)', [await recording()]);
       let settled = false;
-      void run.then(() => (settled = true), () => (settled = true));
+      void run.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
       // Either the run retries (a new recording statement waits on the lock) or it has given up.
       await pollUntil(async () => settled || (await recording()) !== null, 30_000, 'a retry or the end of the run');
       await blocker.query('COMMIT');

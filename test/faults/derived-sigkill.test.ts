@@ -39,7 +39,12 @@ beforeAll(async () => {
   const ids = (await db.pool.query<{ id: string; file_key: string }>(`SELECT id, file_key FROM jobs`)).rows;
   for (const r of ids) for (const k of [r.file_key, ocr(r.file_key), thumb(r.id)]) await files.put(k);
   config = join(files.root, '..', `lethe-derived-kill-${process.pid}.json`);
-  await writeFile(config, JSON.stringify({ derived: { tables: [{ table: 'ocr_pages', column: 'job_id' }], objects: [{ template: '{file_key}.ocr.json' }, { template: 'thumbs/{id}.png' }] } }));
+  await writeFile(
+    config,
+    JSON.stringify({
+      derived: { tables: [{ table: 'ocr_pages', column: 'job_id' }], objects: [{ template: '{file_key}.ocr.json' }, { template: 'thumbs/{id}.png' }] },
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -55,7 +60,11 @@ describe('derived data under SIGKILL', () => {
     for (const threshold of [60, 400, 800]) {
       const child = spawnCli(['run', '--json', '-c', config], env);
       const exit = waitForExit(child);
-      await waitFor(async () => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger`)).rows[0]!.n >= threshold, 30_000, `${threshold} ledger rows`);
+      await waitFor(
+        async () => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM lethe_ledger`)).rows[0]!.n >= threshold,
+        30_000,
+        `${threshold} ledger rows`,
+      );
       child.kill('SIGKILL');
       expect((await exit).signal).toBe('SIGKILL');
     }
@@ -72,10 +81,14 @@ describe('derived data under SIGKILL', () => {
       expect(await files.exists(ocr(k)), ocr(k)).toBe(true);
       expect(await files.exists(thumb(`l${i + 1}`))).toBe(true);
     }
-    const pages = await db.pool.query<{ n: number; live: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE job_id LIKE 'l%')::int AS live FROM ocr_pages`);
+    const pages = await db.pool.query<{ n: number; live: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE job_id LIKE 'l%')::int AS live FROM ocr_pages`,
+    );
     expect(pages.rows[0]).toEqual({ n: 2 * LIVE, live: 2 * LIVE });
     // Every expired job's two derived objects have evidence (erased, or absent after a kill), none missing.
-    const evidence = await db.pool.query<{ n: number }>(`SELECT count(DISTINCT (job_id, object_key))::int AS n FROM lethe_ledger_derived WHERE kind = 'object' AND outcome IN ('erased', 'absent')`);
+    const evidence = await db.pool.query<{ n: number }>(
+      `SELECT count(DISTINCT (job_id, object_key))::int AS n FROM lethe_ledger_derived WHERE kind = 'object' AND outcome IN ('erased', 'absent')`,
+    );
     expect(evidence.rows[0]!.n).toBe(2 * EXPIRED);
     const erasedTwice = await db.pool.query(`SELECT object_key FROM lethe_ledger_derived WHERE outcome = 'erased' GROUP BY object_key HAVING count(*) > 1`);
     expect(erasedTwice.rows).toEqual([]);

@@ -53,7 +53,12 @@ export async function filesPresent(root: string): Promise<Set<string>> {
   for (const e of entries) {
     if (!e.isFile()) continue;
     const full = join(e.parentPath, e.name);
-    out.add(full.slice(root.length + 1).split(sep).join('/'));
+    out.add(
+      full
+        .slice(root.length + 1)
+        .split(sep)
+        .join('/'),
+    );
   }
   return out;
 }
@@ -81,7 +86,13 @@ export interface Consistency {
  * ledger-recorded removal whose file is still there; no file erased twice. Returns how many rows
  * are in the storage-then-database gap, which the next run must record as absent.
  */
-export async function expectConsistent(pool: pg.Pool, files: TempRoot, expired: { readonly ids: readonly string[]; readonly keys: readonly string[] }, liveKeys: readonly string[], context: string): Promise<Consistency> {
+export async function expectConsistent(
+  pool: pg.Pool,
+  files: TempRoot,
+  expired: { readonly ids: readonly string[]; readonly keys: readonly string[] },
+  liveKeys: readonly string[],
+  context: string,
+): Promise<Consistency> {
   const present = await filesPresent(files.root);
   const lostLive = liveKeys.filter((k) => !present.has(k));
   expect(lostLive, `${context}: live files must all exist`).toEqual([]);
@@ -102,7 +113,10 @@ export async function expectConsistent(pool: pg.Pool, files: TempRoot, expired: 
   expect(twice.rows, `${context}: at most one removal ledger row per job row`).toEqual([]);
   const erasedTwice = await pool.query(`SELECT file_key FROM lethe_ledger WHERE outcome = 'erased' GROUP BY file_key HAVING count(*) > 1`);
   expect(erasedTwice.rows, `${context}: no file erased twice`).toEqual([]);
-  const ledgered = await pool.query<{ file_key: string }>(`SELECT DISTINCT file_key FROM lethe_ledger WHERE outcome IN ('erased', 'absent') AND file_key = ANY($1)`, [expired.keys]);
+  const ledgered = await pool.query<{ file_key: string }>(
+    `SELECT DISTINCT file_key FROM lethe_ledger WHERE outcome IN ('erased', 'absent') AND file_key = ANY($1)`,
+    [expired.keys],
+  );
   const stillThere = ledgered.rows.map((r) => r.file_key).filter((k) => present.has(k));
   expect(stillThere, `${context}: a file recorded as erased or absent is gone`).toEqual([]);
   const kept = await pool.query<{ id: string; file_key: string }>('SELECT id, file_key FROM jobs WHERE id = ANY($1)', [expired.ids]);

@@ -29,7 +29,11 @@ function s3Root(bucket: string, prefix: string): TempRoot {
   return {
     root: `s3://${bucket}/${prefix}`,
     put: async (key, content = 'x') => void (await server.client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + key, Body: content }))),
-    exists: (key) => server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + key })).then(() => true, () => false),
+    exists: (key) =>
+      server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + key })).then(
+        () => true,
+        () => false,
+      ),
     remove: async () => {},
   };
 }
@@ -60,7 +64,11 @@ async function fixture(label: string, versioned: boolean, expired: number, live:
   const liveKeys = Array.from({ length: live }, (_, i) => `${label}-live/${i}.pdf`);
   const expiredIds = await insertRows(db.pool, `${label}-e`, expiredKeys, 'General', '40 days', staggerMs);
   await insertRows(db.pool, `${label}-l`, liveKeys, 'General', '2 days');
-  await putObjects(server, bucket, [...expiredKeys, ...liveKeys].map((k) => prefix + k));
+  await putObjects(
+    server,
+    bucket,
+    [...expiredKeys, ...liveKeys].map((k) => prefix + k),
+  );
   return { bucket, prefix, expiredKeys, expiredIds, liveKeys };
 }
 
@@ -101,7 +109,8 @@ describeS3('storage faults on S3 (fault proof 2)', () => {
       // What the run must report: every key of every request the proxy failed, with that fault's code.
       const codeOf = (fault: WireFault): string => (fault.kind === 'status' ? fault.code : 'ECONNRESET');
       const expected = new Map<string, { code: string; after: boolean }>();
-      for (const r of proxy.faulted) for (const k of r.keys) expected.set(k.slice(f.prefix.length), { code: codeOf(r.fault), after: r.fault.kind === 'reset-after' });
+      for (const r of proxy.faulted)
+        for (const k of r.keys) expected.set(k.slice(f.prefix.length), { code: codeOf(r.fault), after: r.fault.kind === 'reset-after' });
       const batchOf = (i: number): string[] => f.expiredKeys.slice(i - (i % 5), i - (i % 5) + 5);
       expect(new Set(expected.keys()), 'the faulted requests were exactly the four batches').toEqual(new Set(wire.flatMap(([i]) => batchOf(i))));
       expect(new Set([...expected.values()].map((e) => e.code))).toEqual(new Set(['SlowDown', 'InternalError', 'ECONNRESET']));
@@ -110,7 +119,10 @@ describeS3('storage faults on S3 (fault proof 2)', () => {
       expect(s.failed_count).toBe(expected.size);
       expect(new Map(s.errors.map((e) => [e.file_key, e.code]))).toEqual(new Map([...expected].map(([k, e]) => [k, e.code])));
       for (const e of s.errors) expect(e.message, 'the message names bucket and endpoint').toContain(`s3://${f.bucket}/${f.prefix}`);
-      const ledger = await db.pool.query<{ file_key: string; error_code: string }>(`SELECT file_key, error_code FROM lethe_ledger WHERE run_id = $1 AND outcome = 'failed'`, [s.run_id]);
+      const ledger = await db.pool.query<{ file_key: string; error_code: string }>(
+        `SELECT file_key, error_code FROM lethe_ledger WHERE run_id = $1 AND outcome = 'failed'`,
+        [s.run_id],
+      );
       expect(new Map(ledger.rows.map((r) => [r.file_key, r.error_code]))).toEqual(new Map([...expected].map(([k, e]) => [k, e.code])));
       const kept = await db.pool.query<{ file_key: string }>(`SELECT file_key FROM jobs WHERE id = ANY($1)`, [f.expiredIds]);
       expect(new Set(kept.rows.map((r) => r.file_key)), 'exactly the failed keys keep their rows').toEqual(new Set(expected.keys()));
@@ -153,7 +165,10 @@ describeS3('storage faults on S3 (fault proof 2)', () => {
       expect(s.status, `seed ${seed}: ${JSON.stringify(s.error)}`).toBe('completed');
       expect(s.failed_count, `seed ${seed}`).toBe(injected.size);
       expect(new Map(s.errors.map((e) => [e.file_key, e.code]))).toEqual(new Map([...injected.keys()].map((key) => [key, codeOf(key)])));
-      const ledger = await db.pool.query<{ file_key: string; error_code: string }>(`SELECT file_key, error_code FROM lethe_ledger WHERE run_id = $1 AND outcome = 'failed'`, [s.run_id]);
+      const ledger = await db.pool.query<{ file_key: string; error_code: string }>(
+        `SELECT file_key, error_code FROM lethe_ledger WHERE run_id = $1 AND outcome = 'failed'`,
+        [s.run_id],
+      );
       expect(new Map(ledger.rows.map((r) => [r.file_key, r.error_code]))).toEqual(new Map([...injected.keys()].map((key) => [key, codeOf(key)])));
       const kept = await db.pool.query<{ file_key: string }>(`SELECT file_key FROM jobs WHERE id = ANY($1)`, [f.expiredIds]);
       expect(new Set(kept.rows.map((r) => r.file_key))).toEqual(new Set(injected.keys()));
@@ -187,13 +202,19 @@ describeS3('storage faults on S3 (fault proof 2)', () => {
       ['ok', 'ok.pdf', null],
       ['nfc', 'caf\u00e9.pdf', null],
     ];
-    for (const [id, key] of rows) await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, 'General', now() - interval '40 days')`, [id, key]);
+    for (const [id, key] of rows)
+      await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, 'General', now() - interval '40 days')`, [id, key]);
     const storage = await createStorage(s3Config(server, bucket, 'adv/'));
     const engine = createEngine({ databaseUrl: db.url, storage, batchSize: 4 });
     try {
       await engine.migrate();
       const s = await engine.run();
-      expect(s.refused.map((r) => [r.job_id, r.code]).sort()).toEqual(rows.filter(([, , code]) => code !== null).map(([id, , code]) => [id, code]).sort());
+      expect(s.refused.map((r) => [r.job_id, r.code]).sort()).toEqual(
+        rows
+          .filter(([, , code]) => code !== null)
+          .map(([id, , code]) => [id, code])
+          .sort(),
+      );
       expect(s).toMatchObject({ status: 'completed', erased_count: 2, failed_count: 0 });
       // Only adv/ok.pdf and the NFC spelling went; the NFD spelling is another object.
       expect(await listAll(bucket)).toEqual([...outsideObjects, 'adv/cafe\u0301.pdf'].sort());

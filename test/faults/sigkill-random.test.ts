@@ -62,8 +62,13 @@ afterAll(async () => {
 describe('SIGKILL at seeded random points (fault proof 1)', () => {
   it(`converges after ${KILLS} kills, with every interim state consistent (seed ${seed})`, async () => {
     const env = {
-      DATABASE_URL: db.url, LETHE_STORAGE: `file://${files.root}`, LETHE_BATCH_SIZE: '20', LETHE_DELETES_PER_SECOND: '500',
-      LETHE_THREADS: '1', LETHE_MAX_BATCHES_IN_FLIGHT: '2', LETHE_LOG_LEVEL: 'silent',
+      DATABASE_URL: db.url,
+      LETHE_STORAGE: `file://${files.root}`,
+      LETHE_BATCH_SIZE: '20',
+      LETHE_DELETES_PER_SECOND: '500',
+      LETHE_THREADS: '1',
+      LETHE_MAX_BATCHES_IN_FLIGHT: '2',
+      LETHE_LOG_LEVEL: 'silent',
     };
     const migrated = await runCli(['migrate'], env);
     expect(migrated.code, migrated.stderr).toBe(0);
@@ -91,11 +96,18 @@ describe('SIGKILL at seeded random points (fault proof 1)', () => {
       for (const [i, point] of plan.entries()) {
         const context = `seed ${seed}, kill ${i + 1}/${KILLS} (${point.kind === 'ledger' ? `ledger >= ${point.rows}` : 'run started'})`;
         let run: { id: string; pid: number } | undefined;
-        await pollUntil(async () => {
-          const { rows } = await db.pool.query<{ id: string; pid: number }>(`SELECT id::text, pid FROM lethe_runs WHERE status = 'running' AND NOT (id::text = ANY($1))`, [killed]);
-          run = rows[0];
-          return run !== undefined;
-        }, 30_000, `${context}: a run holds the lock`);
+        await pollUntil(
+          async () => {
+            const { rows } = await db.pool.query<{ id: string; pid: number }>(
+              `SELECT id::text, pid FROM lethe_runs WHERE status = 'running' AND NOT (id::text = ANY($1))`,
+              [killed],
+            );
+            run = rows[0];
+            return run !== undefined;
+          },
+          30_000,
+          `${context}: a run holds the lock`,
+        );
         const current = children.get(run!.pid);
         expect(current, `${context}: the run belongs to a process this test started`).toBeDefined();
         while (alive() < WAITERS + 1) startWaiter();
@@ -103,7 +115,11 @@ describe('SIGKILL at seeded random points (fault proof 1)', () => {
         void current!.exit.then(() => (exited = true));
         // A threshold already passed (the previous kill overshot) means: kill after this run's first batch.
         const target = point.kind === 'ledger' ? Math.max(point.rows, ledgerBefore + 1) : 0;
-        await pollUntil(async () => exited || point.kind === 'started' || (await count('SELECT count(*)::int AS n FROM lethe_ledger')) >= target, 30_000, context);
+        await pollUntil(
+          async () => exited || point.kind === 'started' || (await count('SELECT count(*)::int AS n FROM lethe_ledger')) >= target,
+          30_000,
+          context,
+        );
         // Queue for the lock first: when the killed session's lock goes, a waiter already queued gets it at once.
         let locked = false;
         const lock = lockClient.query('SELECT pg_advisory_lock($1)', [RUN_LOCK_KEY]).then(() => (locked = true));
@@ -112,12 +128,17 @@ describe('SIGKILL at seeded random points (fault proof 1)', () => {
         await pollUntil(async () => locked || (await queued()), 30_000, `${context}: the test queued for the run lock`);
         current!.child.kill('SIGKILL');
         const result = await current!.exit;
-        expect(result.signal, `${context}: the run must still be going when killed (stdout ${result.stdout.slice(0, 3000)}, stderr ${result.stderr.slice(0, 1000)})`).toBe('SIGKILL');
+        expect(
+          result.signal,
+          `${context}: the run must still be going when killed (stdout ${result.stdout.slice(0, 3000)}, stderr ${result.stderr.slice(0, 1000)})`,
+        ).toBe('SIGKILL');
         killed.push(run!.id);
         await lock;
         const state = await expectConsistent(db.pool, files, { ids: expiredIds, keys: expiredKeys }, liveKeys, context);
         for (const id of state.gap) gaps.add(id);
-        log.push(`${i + 1}:${point.kind === 'ledger' ? point.rows : 'start'}->${state.removed}${state.gap.length ? `(gap ${state.gap.length})` : ''}@${Date.now() - t0}ms`);
+        log.push(
+          `${i + 1}:${point.kind === 'ledger' ? point.rows : 'start'}->${state.removed}${state.gap.length ? `(gap ${state.gap.length})` : ''}@${Date.now() - t0}ms`,
+        );
         ledgerBefore = await count('SELECT count(*)::int AS n FROM lethe_ledger');
         // The waiters must not run once the kills are done: the final run below is the only one.
         if (i === KILLS - 1) {
@@ -138,9 +159,15 @@ describe('SIGKILL at seeded random points (fault proof 1)', () => {
     await expectConverged(db.pool, files, expiredKeys, liveKeys);
     // Files a killed run deleted but never recorded were found absent by a later run: exactly those.
     const absent = await db.pool.query<{ job_id: string }>(`SELECT job_id FROM lethe_ledger WHERE outcome = 'absent' ORDER BY job_id`);
-    expect(absent.rows.map((r) => r.job_id), `seed ${seed}: absent rows = rows caught in the gap by some kill`).toEqual([...gaps].sort());
+    expect(
+      absent.rows.map((r) => r.job_id),
+      `seed ${seed}: absent rows = rows caught in the gap by some kill`,
+    ).toEqual([...gaps].sort());
     const runs = await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM lethe_runs GROUP BY status ORDER BY status`);
-    expect(runs.rows, `seed ${seed}`).toEqual([{ status: 'completed', n: 1 }, { status: 'interrupted', n: KILLS }]);
+    expect(runs.rows, `seed ${seed}`).toEqual([
+      { status: 'completed', n: 1 },
+      { status: 'interrupted', n: KILLS },
+    ]);
     const sum = await count(`SELECT SUM((details->>'deleted_count')::int)::int AS n FROM audit_logs WHERE action = 'cleanup_expired_jobs'`);
     expect(sum, `seed ${seed}: audit rows count every file once`).toBe(EXPIRED);
   }, 150_000);

@@ -28,7 +28,11 @@ afterAll(async () => {
 });
 
 /** Fresh rows and files under a prefix of their own, so tests in this file do not meet. */
-async function fixture(prefix: string, expired: number, live: number): Promise<{ files: TempRoot; expiredKeys: string[]; expiredIds: string[]; liveKeys: string[] }> {
+async function fixture(
+  prefix: string,
+  expired: number,
+  live: number,
+): Promise<{ files: TempRoot; expiredKeys: string[]; expiredIds: string[]; liveKeys: string[] }> {
   const files = await createTempRoot(`fault-${prefix}`);
   const expiredKeys = Array.from({ length: expired }, (_, i) => `${prefix}/exp/${i % 10}/${i}.pdf`);
   const liveKeys = Array.from({ length: live }, (_, i) => `${prefix}/live/${i}.pdf`);
@@ -73,7 +77,10 @@ describe('storage faults at the adapter boundary (FileStorage, fault proof 2)', 
       const crashMessage = s.errors.find((e) => injected.get(e.file_key)!.crash)!.message;
       expect(crashMessage).toMatch(/injected crash: the storage worker died/);
 
-      const ledger = await db.pool.query<{ file_key: string; error_code: string }>(`SELECT file_key, error_code FROM lethe_ledger WHERE outcome = 'failed' AND run_id = $1`, [s.run_id]);
+      const ledger = await db.pool.query<{ file_key: string; error_code: string }>(
+        `SELECT file_key, error_code FROM lethe_ledger WHERE outcome = 'failed' AND run_id = $1`,
+        [s.run_id],
+      );
       expect(new Map(ledger.rows.map((r) => [r.file_key, r.error_code]))).toEqual(new Map([...injected.keys()].map((key) => [key, expectedCode(key)])));
       expect(ledger.rows.length, 'one failed ledger row per failed key').toBe(injected.size);
       const kept = await db.pool.query<{ file_key: string }>(`SELECT file_key FROM jobs WHERE id = ANY($1)`, [f.expiredIds]);
@@ -86,7 +93,13 @@ describe('storage faults at the adapter boundary (FileStorage, fault proof 2)', 
       storage.enabled = false;
       const again = await engine.run();
       const afterKeys = [...injected.values()].filter((x) => x.when === 'after').length;
-      expect(again, `seed ${seed}`).toMatchObject({ status: 'completed', failed_count: 0, deleted_count: injected.size, absent_count: afterKeys, erased_count: injected.size - afterKeys });
+      expect(again, `seed ${seed}`).toMatchObject({
+        status: 'completed',
+        failed_count: 0,
+        deleted_count: injected.size,
+        absent_count: afterKeys,
+        erased_count: injected.size - afterKeys,
+      });
       await expectConverged(db.pool, f.files, f.expiredKeys, f.liveKeys);
     } finally {
       await engine.close();
@@ -108,7 +121,10 @@ describe('storage faults at the adapter boundary (FileStorage, fault proof 2)', 
     for (const size of [1, 7, 1000]) {
       const s = memory();
       for (let i = 0; i < keys.length; i += size) await s.deleteMany(keys.slice(i, i + size));
-      expect(s.injected.map((x) => x.key), `batches of ${size}`).toEqual(a);
+      expect(
+        s.injected.map((x) => x.key),
+        `batches of ${size}`,
+      ).toEqual(a);
     }
     const other = picked(new FaultInjectingStorage(new MemoryStorage(), { share: { ...plan.share!, seed: seed + 7 } }));
     expect(other).not.toEqual(a);
@@ -117,7 +133,11 @@ describe('storage faults at the adapter boundary (FileStorage, fault proof 2)', 
   it('a timed-out delete is a failed outcome once the (fake) timer fires, never a hang or a lost outcome', async () => {
     const files = await createTempRoot('fault-timeout');
     const clock = new FakeClock();
-    const storage = new FaultInjectingStorage(new FileStorage({ root: files.root }), { keys: { 'slow.pdf': { code: 'ETIMEDOUT', delayMs: 30_000 } } }, { clock });
+    const storage = new FaultInjectingStorage(
+      new FileStorage({ root: files.root }),
+      { keys: { 'slow.pdf': { code: 'ETIMEDOUT', delayMs: 30_000 } } },
+      { clock },
+    );
     try {
       await putFiles(files.root, ['fast.pdf', 'slow.pdf', 'stopped.pdf']);
       let settled: KeyOutcome[] | null = null;
@@ -138,10 +158,16 @@ describe('storage faults at the adapter boundary (FileStorage, fault proof 2)', 
 
       // A run that stops while the delete hangs still gets its outcome at once.
       const stop = new AbortController();
-      const stopped = new FaultInjectingStorage(new FileStorage({ root: files.root }), { keys: { 'stopped.pdf': { code: 'ETIMEDOUT', delayMs: 60_000 } } }, { clock: new FakeClock() });
+      const stopped = new FaultInjectingStorage(
+        new FileStorage({ root: files.root }),
+        { keys: { 'stopped.pdf': { code: 'ETIMEDOUT', delayMs: 60_000 } } },
+        { clock: new FakeClock() },
+      );
       const waiting = stopped.deleteMany(['stopped.pdf'], stop.signal);
       stop.abort();
-      expect(await waiting).toMatchObject([{ key: 'stopped.pdf', outcome: 'failed', code: 'ETIMEDOUT', message: expect.stringMatching(/stopped while it waited/) }]);
+      expect(await waiting).toMatchObject([
+        { key: 'stopped.pdf', outcome: 'failed', code: 'ETIMEDOUT', message: expect.stringMatching(/stopped while it waited/) },
+      ]);
       expect(await files.exists('stopped.pdf')).toBe(true);
       await stopped.close();
     } finally {

@@ -50,7 +50,11 @@ afterAll(async () => {
 });
 
 const body = (reference: string, values: string[], extra: Record<string, unknown> = {}) => ({
-  reference, target: { kind: 'job', values }, requested_by: 'Asha R. (data principal)', reason: 'consent-withdrawn', ...extra,
+  reference,
+  target: { kind: 'job', values },
+  requested_by: 'Asha R. (data principal)',
+  reason: 'consent-withdrawn',
+  ...extra,
 });
 const jobExists = async (id: string) => (await db.pool.query('SELECT 1 FROM jobs WHERE id = $1', [id])).rowCount === 1;
 
@@ -59,7 +63,16 @@ describe('POST /api/admin/cleanup/erasures', () => {
     const a = await inject(http.service, ERASURES, { token: TOKEN, actor: 'dpo:asha', body: body('DPO-2026-0142', ['e-1'], { note: 'ticket via email' }) });
     expect(a.status).toBe(201);
     expect(a.json).toMatchObject({ created: true, run: 'started', location: `${ERASURES}/DPO-2026-0142` });
-    expect(a.json.request).toMatchObject({ reference: 'DPO-2026-0142', target_kind: 'job', target_values: ['e-1'], submitted_by: 'http:dpo:asha', reason: 'consent-withdrawn', note: 'ticket via email', state: 'open', overdue: false });
+    expect(a.json.request).toMatchObject({
+      reference: 'DPO-2026-0142',
+      target_kind: 'job',
+      target_values: ['e-1'],
+      submitted_by: 'http:dpo:asha',
+      reason: 'consent-withdrawn',
+      note: 'ticket via email',
+      state: 'open',
+      overdue: false,
+    });
     expect(a.headers.location).toBe(`${ERASURES}/DPO-2026-0142`);
     await http.service.idle();
     const shown = await inject(http.service, a.json.location, { token: TOKEN });
@@ -80,7 +93,11 @@ describe('POST /api/admin/cleanup/erasures', () => {
   it('is idempotent by reference (200, the stored request, no second run) and refuses the reference for another target (409)', async () => {
     const again = await inject(http.service, ERASURES, { token: TOKEN, body: body('DPO-2026-0142', ['e-1']) });
     expect(again.status).toBe(200);
-    expect(again.json).toMatchObject({ created: false, run: 'none', request: { reference: 'DPO-2026-0142', state: 'completed', submitted_by: 'http:dpo:asha' } });
+    expect(again.json).toMatchObject({
+      created: false,
+      run: 'none',
+      request: { reference: 'DPO-2026-0142', state: 'completed', submitted_by: 'http:dpo:asha' },
+    });
     const other = await inject(http.service, ERASURES, { token: TOKEN, body: body('DPO-2026-0142', ['e-2']) });
     expect(other.status).toBe(409);
     expect(other.json.error).toMatchObject({ code: 'LETHE_E_REQUEST_CONFLICT', message: expect.stringMatching(/^body\.reference: .*another target/) });
@@ -163,7 +180,8 @@ describe('GET /api/admin/cleanup/erasures and /{ref}', () => {
     expect(shown.json.request.reference).toBe('DPO/2026#7');
     expect(shown.json.record).toMatchObject({ state: 'open', overdue: true, rows_erased: 0, runs: [] });
 
-    const list = async (q: string) => ((await inject(http.service, `${ERASURES}${q}`, { token: TOKEN })).json.requests as { reference: string }[]).map((r) => r.reference);
+    const list = async (q: string) =>
+      ((await inject(http.service, `${ERASURES}${q}`, { token: TOKEN })).json.requests as { reference: string }[]).map((r) => r.reference);
     expect(await list('')).toEqual(['DPO/2026#7']);
     expect(await list('?state=open')).toEqual(['DPO/2026#7']);
     expect(await list('?state=overdue')).toEqual(['DPO/2026#7']);
@@ -198,7 +216,10 @@ describe('GET /api/admin/cleanup/erasures and /{ref}', () => {
     const badRef = await inject(http.service, `${ERASURES}/${encodeURIComponent('-x y')}`, { token: TOKEN });
     expect([badRef.status, badRef.json.error.message]).toEqual([400, expect.stringMatching(/^ref: expected a request reference/)]);
     const badState = await inject(http.service, `${ERASURES}?state=late`, { token: TOKEN });
-    expect([badState.status, badState.json.error.message]).toEqual([400, expect.stringMatching(/^query\.state: expected one of open, completed, overdue, all/)]);
+    expect([badState.status, badState.json.error.message]).toEqual([
+      400,
+      expect.stringMatching(/^query\.state: expected one of open, completed, overdue, all/),
+    ]);
     const typo = await inject(http.service, `${ERASURES}?sate=open`, { token: TOKEN });
     expect([typo.status, typo.json.error.message]).toEqual([400, expect.stringMatching(/^query\.sate: unknown parameter/)]);
   });

@@ -31,7 +31,10 @@ beforeEach(async () => {
 });
 
 const seed = async (id: string, key: string): Promise<void> => {
-  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days')`, [id, key]);
+  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days')`, [
+    id,
+    key,
+  ]);
   await files.put(key);
 };
 
@@ -44,7 +47,12 @@ it('places a hold (201, with warnings), and refuses bad input with a JSON 4xx na
   expect(byJob).toMatchObject({ status: 201, json: { fileKey: 'h/a.pdf', jobId: 'a' } });
   const unknown = await inject(http.service, HOLDS, { token: TOKEN, body: { file_key: 'H/A.pdf', reason: 'x' } });
   expect(unknown.json.warnings[0]).toMatch(/differs only in case/);
-  for (const [body, field] of [[{ file_key: '../x', reason: 'x' }, /file_key/], [{ reason: 'x' }, /file_key or job_id/], [{ file_key: 'k' }, /reason/], [{ file_key: 'k', reason: 'x', extra: 1 }, /extra/]] as const) {
+  for (const [body, field] of [
+    [{ file_key: '../x', reason: 'x' }, /file_key/],
+    [{ reason: 'x' }, /file_key or job_id/],
+    [{ file_key: 'k' }, /reason/],
+    [{ file_key: 'k', reason: 'x', extra: 1 }, /extra/],
+  ] as const) {
     const r = await inject(http.service, HOLDS, { token: TOKEN, body });
     expect(r.status, JSON.stringify(body)).toBe(400);
     expect(r.json.error.message).toMatch(field);

@@ -45,7 +45,16 @@ describe('without a configured token the admin API does not exist', () => {
   it('answers 404 on every admin route, with or without a token, and the rest still works', async () => {
     const s = await startService({ pool: db.pool, logger: silentLogger, version: 'test', engine, triggerRun: runs.triggerRun });
     try {
-      for (const [method, path] of [['GET', `${ADMIN}/runs`], ['GET', `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`], ['GET', `${ADMIN}/ledger?file_key=a`], ['POST', `${ADMIN}/pause`], ['POST', `${ADMIN}/runs`], ['GET', `${ADMIN}/report?month=2025-11`], ['GET', `${ADMIN}/nope`], ['DELETE', `${ADMIN}/runs`]] as const) {
+      for (const [method, path] of [
+        ['GET', `${ADMIN}/runs`],
+        ['GET', `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`],
+        ['GET', `${ADMIN}/ledger?file_key=a`],
+        ['POST', `${ADMIN}/pause`],
+        ['POST', `${ADMIN}/runs`],
+        ['GET', `${ADMIN}/report?month=2025-11`],
+        ['GET', `${ADMIN}/nope`],
+        ['DELETE', `${ADMIN}/runs`],
+      ] as const) {
         const a = await inject(s.service, path, { method, token: TOKEN, ...(method === 'POST' ? { body: { reason: 'x' } } : {}) });
         expect(a.status, `${method} ${path}`).toBe(404);
         expect(a.json.error.code).toBe('LETHE_E_HTTP_NOT_FOUND');
@@ -66,7 +75,14 @@ describe('without a configured token the admin API does not exist', () => {
 
 describe('bearer token', () => {
   it('mutating routes refuse a missing, malformed or wrong token with 401', async () => {
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }, { authorization: `Bearer ${TOKEN}x` }, { authorization: 'Bearer short' }, { authorization: `Bearer ${TOKEN} extra` }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { authorization: 'Bearer' },
+      { authorization: `Bearer ${TOKEN}x` },
+      { authorization: 'Bearer short' },
+      { authorization: `Bearer ${TOKEN} extra` },
+    ]) {
       const a = await inject(http.service, `${ADMIN}/pause`, { body: { reason: 'should not pause' }, headers });
       expect(a.status, JSON.stringify(headers)).toBe(401);
       expect(a.json.error.code).toBe('LETHE_E_HTTP_UNAUTHORIZED');
@@ -78,7 +94,13 @@ describe('bearer token', () => {
   });
 
   it('by default every route that returns per-file or per-run records needs the token: 401 JSON without it or with a wrong one', async () => {
-    const reads = [`${ADMIN}/runs`, `${ADMIN}/runs?limit=5&include_dry_runs=true`, `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`, `${ADMIN}/ledger?file_key=docs/exp-1.pdf`, `${ADMIN}/report?month=2025-11`];
+    const reads = [
+      `${ADMIN}/runs`,
+      `${ADMIN}/runs?limit=5&include_dry_runs=true`,
+      `${ADMIN}/runs/00000000-0000-4000-8000-000000000000`,
+      `${ADMIN}/ledger?file_key=docs/exp-1.pdf`,
+      `${ADMIN}/report?month=2025-11`,
+    ];
     for (const path of reads) {
       for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: 'Basic dXNlcjpwYXNz' }]) {
         const a = await inject(http.service, path, { headers, actor: 'curious' });

@@ -24,7 +24,11 @@ beforeAll(async () => {
   engine = createEngine({ pool: db.pool });
   await engine.migrate();
   http = await startService({
-    pool: db.pool, logger, version: 'test', engine, adminToken: TOKEN,
+    pool: db.pool,
+    logger,
+    version: 'test',
+    engine,
+    adminToken: TOKEN,
     triggerRun: async () => {
       throw new Error('boom: a driver message with secrets that must not reach the caller');
     },
@@ -85,16 +89,30 @@ describe('bodies', () => {
   });
 
   it('a non-JSON content type is 415, except on pause and resume, which read any body as JSON (EMERGENCY-001 with curl -d)', async () => {
-    expectClientError(await inject(http.service, `${ADMIN}/runs`, { token: TOKEN, body: '{"dryRun":true}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'LETHE_E_HTTP_UNSUPPORTED_MEDIA_TYPE');
+    expectClientError(
+      await inject(http.service, `${ADMIN}/runs`, { token: TOKEN, body: '{"dryRun":true}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'LETHE_E_HTTP_UNSUPPORTED_MEDIA_TYPE',
+    );
     expectClientError(await pause('reason=x', { 'content-type': 'application/x-www-form-urlencoded' }), 400, 'LETHE_E_HTTP_BAD_JSON');
   });
 
   it('a body over the limit is 413, declared or streamed', async () => {
     expectClientError(await pause({ reason: 'x'.repeat(20_000) }), 413, 'LETHE_E_HTTP_BODY_TOO_LARGE');
     // Chunked, so no content-length: the limit is enforced while reading.
-    const status = await rawRequest(http.base, [
-      `POST ${ADMIN}/pause HTTP/1.1`, 'Host: x', `Authorization: Bearer ${TOKEN}`, 'Content-Type: application/json', 'Transfer-Encoding: chunked', '', '',
-    ].join('\r\n'), `${(20_000).toString(16)}\r\n${'x'.repeat(20_000)}\r\n0\r\n\r\n`);
+    const status = await rawRequest(
+      http.base,
+      [
+        `POST ${ADMIN}/pause HTTP/1.1`,
+        'Host: x',
+        `Authorization: Bearer ${TOKEN}`,
+        'Content-Type: application/json',
+        'Transfer-Encoding: chunked',
+        '',
+        '',
+      ].join('\r\n'),
+      `${(20_000).toString(16)}\r\n${'x'.repeat(20_000)}\r\n0\r\n\r\n`,
+    );
     expect(status).toMatch(/^HTTP\/1\.1 413/);
   });
 
@@ -148,7 +166,9 @@ describe('queries and paths', () => {
   it('headers over the limit are a JSON 431 (node refuses them before any route)', async () => {
     const answer = await rawAnswer(http.base, ['GET /livez HTTP/1.1', 'Host: x', `X-Padding: ${'p'.repeat(20_000)}`, '', ''].join('\r\n'));
     expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 431/);
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'LETHE_E_HTTP_HEADERS_TOO_LARGE', message: expect.stringMatching(/^headers: larger than the limit/) } });
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'LETHE_E_HTTP_HEADERS_TOO_LARGE', message: expect.stringMatching(/^headers: larger than the limit/) },
+    });
   });
 
   it('HEAD is answered by GET routes without a body', async () => {

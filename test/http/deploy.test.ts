@@ -13,7 +13,12 @@ const ALERTS = join(DEPLOY, 'prometheus/lethe-alerts.yml');
 const ALERT_TESTS = join(DEPLOY, 'prometheus/lethe-alerts.test.yml');
 const DASHBOARD = join(DEPLOY, 'grafana/lethe-dashboard.json');
 
-interface Panel { title: string; type: string; targets: { expr: string }[]; fieldConfig: { defaults: Record<string, any> } }
+interface Panel {
+  title: string;
+  type: string;
+  targets: { expr: string }[];
+  fieldConfig: { defaults: Record<string, any> };
+}
 let dashboard: { uid: string; panels: Panel[] };
 let alertExprs: string[];
 let db: TestDatabase;
@@ -30,7 +35,11 @@ beforeAll(async () => {
   try {
     const text = (await call(s.base, '/metrics')).text;
     // From the TYPE lines, so label-less families with no sample yet count too.
-    exposed = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? ['_bucket', '_count', '_sum'].map((x) => `${name}${x}`) : [name!])));
+    exposed = new Set(
+      [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
+        type === 'histogram' ? ['_bucket', '_count', '_sum'].map((x) => `${name}${x}`) : [name!],
+      ),
+    );
   } finally {
     await s.close();
     await engine.close();
@@ -77,26 +86,29 @@ describe('deploy/grafana/lethe-dashboard.json', () => {
     const dir = await mkdtemp(join(tmpdir(), 'lethe-dash-cpu-'));
     try {
       const series = `{job="lethe",instance="a:8080"}`;
-      await writeFile(join(dir, 'test.yml'), [
-        'evaluation_interval: 1m',
-        'tests:',
-        '  - interval: 1m',
-        '    input_series:',
-        `      - series: 'process_resident_memory_bytes${series}'`,
-        `        values: '100x20'`,
-        `      - series: 'lethe_run_in_progress${series}'`,
-        `        values: '0x9 1x10'`,
-        '    promql_expr_test:',
-        `      - expr: ${JSON.stringify(memory)}`,
-        '        eval_time: 5m',
-        '        exp_samples: []',
-        `      - expr: ${JSON.stringify(memory)}`,
-        '        eval_time: 15m',
-        '        exp_samples:',
-        `          - labels: 'process_resident_memory_bytes${series}'`,
-        '            value: 100',
-        '',
-      ].join('\n'));
+      await writeFile(
+        join(dir, 'test.yml'),
+        [
+          'evaluation_interval: 1m',
+          'tests:',
+          '  - interval: 1m',
+          '    input_series:',
+          `      - series: 'process_resident_memory_bytes${series}'`,
+          `        values: '100x20'`,
+          `      - series: 'lethe_run_in_progress${series}'`,
+          `        values: '0x9 1x10'`,
+          '    promql_expr_test:',
+          `      - expr: ${JSON.stringify(memory)}`,
+          '        eval_time: 5m',
+          '        exp_samples: []',
+          `      - expr: ${JSON.stringify(memory)}`,
+          '        eval_time: 15m',
+          '        exp_samples:',
+          `          - labels: 'process_resident_memory_bytes${series}'`,
+          '            value: 100',
+          '',
+        ].join('\n'),
+      );
       const r = runPromtool(['test', 'rules', join(dir, 'test.yml')]);
       expect(r.output).toMatch(/SUCCESS/);
       expect(r.status).toBe(0);
@@ -112,10 +124,24 @@ describe('deploy/grafana/lethe-dashboard.json', () => {
       // Two daemon replicas and a `lethe serve`: the same cumulative totals (lethe_runs), 10 + 2 erased and 3 absent in a day.
       const lines = ['evaluation_interval: 1m', 'tests:', '  - interval: 1h', '    input_series:'];
       for (const instance of ['a:8080', 'b:8080', 'serve:8080']) {
-        lines.push(`      - series: 'lethe_files_deleted_total{job="lethe",instance="${instance}",purpose="General",outcome="erased"}'`, `        values: '100+0x12 112+0x12'`);
-        lines.push(`      - series: 'lethe_files_deleted_total{job="lethe",instance="${instance}",purpose="General",outcome="absent"}'`, `        values: '7+0x12 10+0x12'`);
+        lines.push(
+          `      - series: 'lethe_files_deleted_total{job="lethe",instance="${instance}",purpose="General",outcome="erased"}'`,
+          `        values: '100+0x12 112+0x12'`,
+        );
+        lines.push(
+          `      - series: 'lethe_files_deleted_total{job="lethe",instance="${instance}",purpose="General",outcome="absent"}'`,
+          `        values: '7+0x12 10+0x12'`,
+        );
       }
-      lines.push('    promql_expr_test:', `      - expr: ${JSON.stringify(expr)}`, '        eval_time: 24h', '        exp_samples:', `          - labels: '{purpose="General"}'`, '            value: 15', '');
+      lines.push(
+        '    promql_expr_test:',
+        `      - expr: ${JSON.stringify(expr)}`,
+        '        eval_time: 24h',
+        '        exp_samples:',
+        `          - labels: '{purpose="General"}'`,
+        '            value: 15',
+        '',
+      );
       await writeFile(join(dir, 'test.yml'), lines.join('\n'));
       const r = runPromtool(['test', 'rules', join(dir, 'test.yml')]);
       expect(r.output).toMatch(/SUCCESS/);
@@ -128,7 +154,9 @@ describe('deploy/grafana/lethe-dashboard.json', () => {
   it.skipIf(!promtool)('every query is valid PromQL (promtool)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lethe-dash-'));
     try {
-      const rules = dashboard.panels.flatMap((p, i) => p.targets.map((t, j) => `      - record: lethe:dashboard_${i}_${j}\n        expr: ${JSON.stringify(t.expr.replaceAll('$__range', '1d'))}\n`));
+      const rules = dashboard.panels.flatMap((p, i) =>
+        p.targets.map((t, j) => `      - record: lethe:dashboard_${i}_${j}\n        expr: ${JSON.stringify(t.expr.replaceAll('$__range', '1d'))}\n`),
+      );
       await writeFile(join(dir, 'rules.yml'), `groups:\n  - name: dashboard\n    rules:\n${rules.join('')}`);
       const r = runPromtool(['check', 'rules', join(dir, 'rules.yml')]);
       expect(r.output).toMatch(/SUCCESS/);
@@ -142,7 +170,14 @@ describe('deploy/grafana/lethe-dashboard.json', () => {
 describe('deploy/prometheus/lethe-alerts.yml', () => {
   it('has the runbook alerts, on metrics the service exposes', async () => {
     const text = await readFile(ALERTS, 'utf8');
-    for (const name of ['Cleanup_Not_Running', 'Cleanup_High_Failure_Rate', 'Cleanup_Next_Run_In_Past', 'Cleanup_Failed_Last_24h', 'Cleanup_Unhealthy', 'Cleanup_High_CPU']) {
+    for (const name of [
+      'Cleanup_Not_Running',
+      'Cleanup_High_Failure_Rate',
+      'Cleanup_Next_Run_In_Past',
+      'Cleanup_Failed_Last_24h',
+      'Cleanup_Unhealthy',
+      'Cleanup_High_CPU',
+    ]) {
       expect(text).toMatch(new RegExp(`- alert: ${name}\\n`));
     }
     expect(alertExprs.length).toBeGreaterThanOrEqual(6);

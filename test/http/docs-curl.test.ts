@@ -35,7 +35,11 @@ function curlCommands(file: string): string[] {
   return out;
 }
 
-const DOCS = { 'docs/runbook.md': curlCommands('docs/runbook.md'), 'docs/http.md': curlCommands('docs/http.md'), 'docs/rights.md': curlCommands('docs/rights.md') };
+const DOCS = {
+  'docs/runbook.md': curlCommands('docs/runbook.md'),
+  'docs/http.md': curlCommands('docs/http.md'),
+  'docs/rights.md': curlCommands('docs/rights.md'),
+};
 
 let db: TestDatabase;
 let files: TempRoot;
@@ -90,10 +94,15 @@ async function settle(): Promise<void> {
 
 function sh(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', ['-o', 'pipefail', '-c', command], {
-      env: { ...process.env, PATH: `${shim}${delimiter}${process.env.PATH ?? ''}`, LETHE_ADMIN_TOKEN: TOKEN, RUN_ID: runId },
-      timeout: 30_000,
-    }, (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+    execFile(
+      'bash',
+      ['-o', 'pipefail', '-c', command],
+      {
+        env: { ...process.env, PATH: `${shim}${delimiter}${process.env.PATH ?? ''}`, LETHE_ADMIN_TOKEN: TOKEN, RUN_ID: runId },
+        timeout: 30_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
   });
 }
 

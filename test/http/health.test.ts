@@ -21,7 +21,10 @@ beforeAll(async () => {
   engine = createEngine({ pool: db.pool, storage: `file://${files.root}`, threads: 1 });
   await engine.migrate();
   http = await startService({
-    pool: db.pool, logger: silentLogger, version: 'test', engine,
+    pool: db.pool,
+    logger: silentLogger,
+    version: 'test',
+    engine,
     health: { failureThreshold: 1 },
     now: () => Date.now() + clockOffsetMs,
   });

@@ -44,7 +44,16 @@ beforeAll(async () => {
   for (const k of ['m/g-1.pdf', 'm/st-1.pdf', 'm/fin.pdf']) await files.put(k);
   let observe: Running['service']['observeRun'] = () => {};
   runs = createBackgroundRuns(engine, { logger: silentLogger, onFinished: (s) => observe(s) });
-  live = await startService({ pool: db.pool, logger: silentLogger, version: '1.2.3-test', engine, adminToken: TOKEN, triggerRun: runs.triggerRun, metricsCacheMs: 0, backlogCacheMs: 0 });
+  live = await startService({
+    pool: db.pool,
+    logger: silentLogger,
+    version: '1.2.3-test',
+    engine,
+    adminToken: TOKEN,
+    triggerRun: runs.triggerRun,
+    metricsCacheMs: 0,
+    backlogCacheMs: 0,
+  });
   observe = (s) => live.service.observeRun(s);
   cached = await startService({ pool: db.pool, logger: silentLogger, version: 'test', metricsCacheMs: 60_000, backlogCacheMs: 60_000 });
 });
@@ -61,7 +70,8 @@ afterAll(async () => {
 describe('GET /metrics', () => {
   it('exposes process metrics, build info and the database gauges before any run', async () => {
     const text = await scrape(live);
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) expect(text).toMatch(new RegExp(`^${name} `, 'm'));
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds'])
+      expect(text).toMatch(new RegExp(`^${name} `, 'm'));
     expect(sample(text, 'lethe_build_info{version="1.2.3-test"}')).toBe(1);
     expect(sample(text, 'lethe_database_up')).toBe(1);
     expect(sample(text, 'lethe_paused')).toBe(0);
@@ -137,7 +147,9 @@ describe('GET /metrics', () => {
       expect(sample(await scrape(standalone), 'lethe_files_deleted_total{purpose="General",outcome="erased"}')).toBe(generalBefore + 2);
       expect(sample(await scrape(standalone), 'lethe_run_duration_seconds_count')).toBe(2);
       // A run whose process died has no summary: its ledger rows count.
-      await db.pool.query(`INSERT INTO lethe_runs (id, trigger, status, started_at, ended_at) VALUES ('00000000-0000-4000-8000-00000000dead', 'manual', 'interrupted', now() - interval '1 minute', now())`);
+      await db.pool.query(
+        `INSERT INTO lethe_runs (id, trigger, status, started_at, ended_at) VALUES ('00000000-0000-4000-8000-00000000dead', 'manual', 'interrupted', now() - interval '1 minute', now())`,
+      );
       await db.pool.query(`INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, outcome) VALUES
         ('00000000-0000-4000-8000-00000000dead', 'd-1', 'm/d-1.pdf', 'Financial', 'erased'), ('00000000-0000-4000-8000-00000000dead', 'd-2', 'm/d-2.pdf', 'Financial', 'failed')`);
       const text = await scrape(standalone);

@@ -100,16 +100,35 @@ describe('the OpenAPI document', () => {
   it('is OpenAPI 3.1, every component compiles and every $ref resolves', async () => {
     expect(doc.openapi).toBe('3.1.0');
     const names = Object.keys(doc.components.schemas);
-    expect(names).toEqual(expect.arrayContaining(['Error', 'Health', 'Run', 'RunList', 'RunDetail', 'LedgerLookup', 'Report', 'Hold', 'ErasureRequest', 'ErasureSubmitted', 'ErasureRequestList', 'ErasureRequestDetail']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'Error',
+        'Health',
+        'Run',
+        'RunList',
+        'RunDetail',
+        'LedgerLookup',
+        'Report',
+        'Hold',
+        'ErasureRequest',
+        'ErasureSubmitted',
+        'ErasureRequestList',
+        'ErasureRequestDetail',
+      ]),
+    );
     for (const op of ['submitErasureRequest', 'listErasureRequests', 'getErasureRequest']) {
-      expect(Object.values(doc.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((item) => Object.values(item).map((o) => o.operationId)), op).toContain(op);
+      expect(
+        Object.values(doc.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((item) => Object.values(item).map((o) => o.operationId)),
+        op,
+      ).toContain(op);
     }
     expect(doc.components.schemas.Health.required).toContain('overdue_requests');
     // Compiling resolves every $ref inside (ajv throws on a missing one).
     for (const name of names) expect(() => validatorOf({ $ref: `#/components/schemas/${name}` }), name).not.toThrow();
     await conform('/api/openapi.json');
     // Nothing internal leaks into the document: no 405-only routes, no HEAD twins.
-    for (const item of Object.values(doc.paths as Record<string, Record<string, unknown>>)) expect(Object.keys(item).every((m) => m === 'get' || m === 'post')).toBe(true);
+    for (const item of Object.values(doc.paths as Record<string, Record<string, unknown>>))
+      expect(Object.keys(item).every((m) => m === 'get' || m === 'post')).toBe(true);
   });
 
   it('says every body and query refuses unknown fields, and the service does refuse them', async () => {
@@ -126,7 +145,10 @@ describe('the OpenAPI document', () => {
           const required = (op.parameters as { in: string; name: string; required?: boolean }[]).filter((p) => p.in === 'query' && p.required);
           const query = new URLSearchParams([...required.map((p): [string, string] => [p.name, VALID[p.name] ?? 'x']), ['typo_param', '1']]);
           const a = await inject(http, `${path}?${query}`, { token: TOKEN });
-          expect([a.status, a.json.error.message], `${method} ${path}`).toEqual([400, expect.stringMatching(/^query\.typo_param: unknown parameter; expected /)]);
+          expect([a.status, a.json.error.message], `${method} ${path}`).toEqual([
+            400,
+            expect.stringMatching(/^query\.typo_param: unknown parameter; expected /),
+          ]);
         }
       }
     }
@@ -230,7 +252,11 @@ describe('the OpenAPI document', () => {
     // Every operation of the document was exercised, and answered with a 2xx at least once.
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`));
     expect([...seen.keys()].sort()).toEqual(operations.sort());
-    for (const [key, statuses] of seen) expect([...statuses].some((s) => s.startsWith('2')), key).toBe(true);
+    for (const [key, statuses] of seen)
+      expect(
+        [...statuses].some((s) => s.startsWith('2')),
+        key,
+      ).toBe(true);
   });
 });
 

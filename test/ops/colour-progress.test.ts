@@ -13,9 +13,19 @@ const GREEN = '\u001b[32m';
 const RED = '\u001b[31m';
 const TOTAL = 300;
 
-interface Progress { msg: string; processed: number; total: number | null; percent: number | null; etaSeconds: number | null }
+interface Progress {
+  msg: string;
+  processed: number;
+  total: number | null;
+  percent: number | null;
+  etaSeconds: number | null;
+}
 const progressLines = (text: string): Progress[] =>
-  text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Progress).filter((p) => p.msg === 'progress');
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Progress)
+    .filter((p) => p.msg === 'progress');
 
 async function seed(prefix: string, n: number): Promise<void> {
   await f.db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at)

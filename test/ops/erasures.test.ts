@@ -14,8 +14,11 @@ const ODD = 'e/a,"b".pdf';
 beforeAll(async () => {
   f = await createCliFixture('ops_erasures');
   const first: [string, string, string, string][] = [
-    ['st-1', 'e/st-1.pdf', 'System Testing', ago('2 days')], ['st-2', 'e/st-2.pdf', 'System Testing', ago('3 days')], ['st-3', 'e/st-3.pdf', 'System Testing', ago('4 days')],
-    ['gen-1', 'e/gen-1.pdf', 'General', ago('40 days')], ['gen-2', 'e/gen-2.pdf', 'General', ago('41 days')],
+    ['st-1', 'e/st-1.pdf', 'System Testing', ago('2 days')],
+    ['st-2', 'e/st-2.pdf', 'System Testing', ago('3 days')],
+    ['st-3', 'e/st-3.pdf', 'System Testing', ago('4 days')],
+    ['gen-1', 'e/gen-1.pdf', 'General', ago('40 days')],
+    ['gen-2', 'e/gen-2.pdf', 'General', ago('41 days')],
   ];
   await f.insert(first);
   for (const r of first) await f.touch(r[1]);
@@ -27,7 +30,11 @@ beforeAll(async () => {
   expect(r1.json()).toMatchObject({ version });
   expect((await f.db.pool.query(`SELECT details->>'version' AS v FROM audit_logs WHERE action = 'cleanup_expired_jobs'`)).rows).toEqual([{ v: version }]);
   expect((await f.run(['policies', 'set', 'General', '10d', '--confirm', '--reason', 'legal review'])).code).toBe(0);
-  await f.insert([['g20-1', 'e/g20-1.pdf', 'General', ago('20 days')], ['g20-2', ODD, 'General', ago('21 days')], ['g20-3', 'e/gone.pdf', 'General', ago('22 days')]]);
+  await f.insert([
+    ['g20-1', 'e/g20-1.pdf', 'General', ago('20 days')],
+    ['g20-2', ODD, 'General', ago('21 days')],
+    ['g20-3', 'e/gone.pdf', 'General', ago('22 days')],
+  ]);
   await f.touch('e/g20-1.pdf');
   await f.touch(ODD);
   const r2 = await f.run(['run', '--json'], { LETHE_BATCH_SIZE: '2' });
@@ -38,7 +45,11 @@ afterAll(async () => {
   await f.close();
 });
 
-const jsonl = (stdout: string): Record<string, any>[] => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+const jsonl = (stdout: string): Record<string, any>[] =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 describe('lethe erasures', () => {
   it('lists a run as JSON lines (oldest first), with the fields a notification job needs', async () => {
@@ -47,15 +58,26 @@ describe('lethe erasures', () => {
     const lines = jsonl(byRun.stdout);
     expect(lines.map((l) => l.job_id).sort()).toEqual(['gen-1', 'gen-2', 'st-1', 'st-2', 'st-3']);
     expect(lines[0]).toEqual({
-      file_key: expect.any(String), job_id: expect.any(String), purpose: expect.any(String), outcome: 'erased', erased_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
-      run_id: run1, policy_version: 1, created_at: expect.stringMatching(/Z$/), expires_at: expect.stringMatching(/Z$/),
+      file_key: expect.any(String),
+      job_id: expect.any(String),
+      purpose: expect.any(String),
+      outcome: 'erased',
+      erased_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
+      run_id: run1,
+      policy_version: 1,
+      created_at: expect.stringMatching(/Z$/),
+      expires_at: expect.stringMatching(/Z$/),
     });
     expect(byRun.stderr).toBe('lethe: 5 erasures listed\n');
     // Streamed in batches of 2, in ledger order, the removed rows included on request.
     const every = jsonl(all.stdout);
     expect(every).toHaveLength(8);
     expect(every.map((l) => l.run_id)).toEqual([...Array(5).fill(run1), ...Array(3).fill(run2)]);
-    expect(every.find((l) => l.job_id === 'g20-3')).toMatchObject({ outcome: 'absent', file_key: 'e/gone.pdf', job_row: { id: 'g20-3', purpose_code: 'General' } });
+    expect(every.find((l) => l.job_id === 'g20-3')).toMatchObject({
+      outcome: 'absent',
+      file_key: 'e/gone.pdf',
+      job_row: { id: 'g20-3', purpose_code: 'General' },
+    });
   });
 
   it('filters by policy version as CSV (quoted as RFC 4180 says), and by date', async () => {

@@ -26,7 +26,7 @@ async function health(port: number): Promise<Record<string, any>> {
   return (await res.body.json()) as Record<string, any>;
 }
 
-describe('a daemon\'s own health', () => {
+describe("a daemon's own health", () => {
   it('sees a SIGKILLed replica go stale after LETHE_STALE_AFTER_MS and itself alive, beating three times per timeout', async () => {
     const f = (fixture = await createDaemonFixture('ops_live_daemon'));
     const env = { ...f.env, LETHE_STALE_AFTER_MS: '3000' };
@@ -42,10 +42,14 @@ describe('a daemon\'s own health', () => {
 
     a.child.kill('SIGKILL');
     await a.exited;
-    const after = await eventually('B to see A stale', async () => {
-      const h = await health(port);
-      return h.schedulers === 1 ? h : undefined;
-    }, 20_000);
+    const after = await eventually(
+      'B to see A stale',
+      async () => {
+        const h = await health(port);
+        return h.schedulers === 1 ? h : undefined;
+      },
+      20_000,
+    );
     expect(after).toMatchObject({ scheduler_running: true, version: VERSION });
     const { rows } = await f.db.pool.query<{ instance_id: string; state: string; version: string; age_ms: number }>(
       `SELECT instance_id, state, version, extract(epoch FROM now() - last_beat) * 1000 AS age_ms FROM lethe_schedulers ORDER BY instance_id`,
@@ -55,10 +59,14 @@ describe('a daemon\'s own health', () => {
     expect(Number(byId.get(String(startedA.instanceId))!.age_ms)).toBeGreaterThan(3000);
     expect(byId.get(String(startedB.instanceId))).toMatchObject({ state: 'running', version: VERSION });
     const beats = new Set<string>();
-    await eventually('B to beat three more times', async () => {
-      const r = await f.db.pool.query<{ b: Date }>(`SELECT last_beat AS b FROM lethe_schedulers WHERE instance_id = $1`, [String(startedB.instanceId)]);
-      beats.add(r.rows[0]!.b.toISOString());
-      return beats.size >= 3;
-    }, 15_000);
+    await eventually(
+      'B to beat three more times',
+      async () => {
+        const r = await f.db.pool.query<{ b: Date }>(`SELECT last_beat AS b FROM lethe_schedulers WHERE instance_id = $1`, [String(startedB.instanceId)]);
+        beats.add(r.rows[0]!.b.toISOString());
+        return beats.size >= 3;
+      },
+      15_000,
+    );
   });
 });

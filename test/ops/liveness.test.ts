@@ -27,7 +27,16 @@ interface Status {
   version: string;
   stale_after_ms: number;
   health: { status: string; scheduler_running: boolean; reasons: string[] };
-  schedulers: { instance_id: string; host: string; version: string; started_at: string; last_beat: string; next_run: string | null; alive: boolean; state: string }[];
+  schedulers: {
+    instance_id: string;
+    host: string;
+    version: string;
+    started_at: string;
+    last_beat: string;
+    next_run: string | null;
+    alive: boolean;
+    state: string;
+  }[];
 }
 
 async function getJson(url: string): Promise<{ status: number; body: any; text: string }> {
@@ -62,11 +71,15 @@ describe('scheduler liveness', () => {
     a.child.kill('SIGKILL');
     await a.exited;
 
-    const stale = await eventually('lethe status to call daemon A stale', async () => {
-      const r = await lethe(['status', '--json'], { ...f.env, LETHE_STALE_AFTER_MS: '1500' });
-      const s = r.json<Status>();
-      return s.schedulers[0]?.alive === false ? s : undefined;
-    }, 30_000);
+    const stale = await eventually(
+      'lethe status to call daemon A stale',
+      async () => {
+        const r = await lethe(['status', '--json'], { ...f.env, LETHE_STALE_AFTER_MS: '1500' });
+        const s = r.json<Status>();
+        return s.schedulers[0]?.alive === false ? s : undefined;
+      },
+      30_000,
+    );
     expect(stale).toMatchObject({ stale_after_ms: 1500, health: { status: 'unhealthy', scheduler_running: false } });
     expect(stale.schedulers[0]).toMatchObject({ instance_id: instanceA, state: 'running', alive: false });
     expect(stale.health.reasons).toContain('no scheduler is running (the last heartbeat is stale)');
@@ -86,6 +99,7 @@ describe('scheduler liveness', () => {
     const metrics = await getJson(`${serveBase}/metrics`);
     expect(metrics.text).toContain(`lethe_build_info{version="${VERSION}"} 1`);
     // FM-004: prom-client's defaults (CPU, memory, event-loop lag) beside Lethe's own.
-    for (const m of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) expect(metrics.text).toMatch(new RegExp(`\\n${m} \\d`));
+    for (const m of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds'])
+      expect(metrics.text).toMatch(new RegExp(`\\n${m} \\d`));
   });
 });

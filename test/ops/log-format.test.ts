@@ -24,7 +24,10 @@ afterAll(async () => {
 });
 
 const jsonLines = (text: string): Record<string, unknown>[] =>
-  text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('log format', () => {
   it('off a terminal: JSON lines with an ISO time on stderr, and only the summary JSON on stdout', async () => {
@@ -49,8 +52,10 @@ describe('log format', () => {
     expect(plain.output).toMatch(/^\[.*Z\] INFO: run started/m);
     expect(plain.output).not.toContain(ESC);
 
-    for (const asked of [await letheOnTty(['--log-format', 'json', 'run'], { ...f.env, LETHE_LOG_LEVEL: 'info' }),
-      await letheOnTty(['run'], { ...f.env, LETHE_LOG_LEVEL: 'info', LETHE_LOG_FORMAT: 'json' })]) {
+    for (const asked of [
+      await letheOnTty(['--log-format', 'json', 'run'], { ...f.env, LETHE_LOG_LEVEL: 'info' }),
+      await letheOnTty(['run'], { ...f.env, LETHE_LOG_LEVEL: 'info', LETHE_LOG_FORMAT: 'json' }),
+    ]) {
       const logs = jsonLines(asked.output).filter((l) => 'level' in l);
       expect(logs.map((l) => l.msg)).toContain('run started');
       for (const l of logs) expect(l.time).toMatch(ISO);

@@ -31,7 +31,12 @@ describe('lethe pause / resume with a webhook', () => {
     const p = ok.delivered()[0]!;
     expect(p.headers.authorization).toBe('Bearer hook-secret');
     expect(p.headers['user-agent']).toBe(`lethe/${VERSION}`);
-    expect(p.body).toMatchObject({ event: 'paused', host: hostname(), version: VERSION, text: 'Lethe PAUSED by oncall: INC-4711: suspected wrong retention. Deletions are stopped on every replica until `lethe resume`.' });
+    expect(p.body).toMatchObject({
+      event: 'paused',
+      host: hostname(),
+      version: VERSION,
+      text: 'Lethe PAUSED by oncall: INC-4711: suspected wrong retention. Deletions are stopped on every replica until `lethe resume`.',
+    });
     const resumed = await f.run(['resume', '--reason', 'policy v3 verified', '--by', 'oncall'], env);
     expect(resumed.code).toBe(0);
     expect(ok.delivered().map((d) => d.body.event)).toEqual(['paused', 'resumed']);

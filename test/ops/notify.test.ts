@@ -1,5 +1,15 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, createWebhookNotifier, ErrorCodes, FileStorage, pause, readControl, resume, type Notifier, type WebhookNotifierOptions } from '@lethe/engine';
+import {
+  createEngine,
+  createWebhookNotifier,
+  ErrorCodes,
+  FileStorage,
+  pause,
+  readControl,
+  resume,
+  type Notifier,
+  type WebhookNotifierOptions,
+} from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 import { FaultyDeletes } from '../support/faulty-deletes.js';
@@ -37,7 +47,10 @@ afterEach(async () => {
 
 async function seed(n: number, prefix: string): Promise<string[]> {
   const keys = Array.from({ length: n }, (_, i) => `${prefix}/${i}.pdf`);
-  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' FROM unnest($1::text[]) k`, [keys]);
+  await db.pool.query(
+    `INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' FROM unnest($1::text[]) k`,
+    [keys],
+  );
   for (const k of keys) await files.put(k);
   return keys;
 }
@@ -62,12 +75,20 @@ describe('notifications through the webhook', () => {
     expect(paused.headers['content-type']).toBe('application/json');
     expect(paused.headers.authorization).toBe('Bearer s3cret');
     expect(paused.body).toMatchObject({
-      event: 'paused', severity: 'warning', source: 'lethe', host: 'pod-a', version: '9.9.9',
+      event: 'paused',
+      severity: 'warning',
+      source: 'lethe',
+      host: 'pod-a',
+      version: '9.9.9',
       details: { cause: 'manual', by: 'alice', reason: 'INC-4711: wrong policy' },
     });
     expect(paused.body.text).toMatch(/^Lethe PAUSED by alice: INC-4711: wrong policy\. Deletions are stopped/);
     expect(Date.parse(paused.body.at)).not.toBeNaN();
-    expect(byEvent['resumed:bob']!.body).toMatchObject({ event: 'resumed', severity: 'info', details: { by: 'bob', reason: 'policy v3 verified', was_paused_by: 'alice' } });
+    expect(byEvent['resumed:bob']!.body).toMatchObject({
+      event: 'resumed',
+      severity: 'info',
+      details: { by: 'bob', reason: 'policy v3 verified', was_paused_by: 'alice' },
+    });
     expect(receiver.received).toHaveLength(3);
   });
 
@@ -76,23 +97,47 @@ describe('notifications through the webhook', () => {
     const notifier = webhook(receiver);
     const root = new FileStorage({ root: files.root });
     const keys = await seed(10, 'd');
-    const degraded = createEngine({ databaseUrl: db.url, storage: new FaultyDeletes(root, (k) => (k === keys[0] || k === keys[1] ? 'EIO' : null)), notifier, threads: 1 });
+    const degraded = createEngine({
+      databaseUrl: db.url,
+      storage: new FaultyDeletes(root, (k) => (k === keys[0] || k === keys[1] ? 'EIO' : null)),
+      notifier,
+      threads: 1,
+    });
     const s1 = await degraded.run();
     await degraded.close();
     expect(s1).toMatchObject({ status: 'completed', degraded: true, failed_count: 2 });
     const [d] = await receiver.waitForDelivered(1);
-    expect(d!.body).toMatchObject({ event: 'run_degraded', severity: 'warning', details: { run_id: s1.run_id, status: 'completed', failed_count: 2, deleted_count: 8, failure_codes: ['EIO'] } });
+    expect(d!.body).toMatchObject({
+      event: 'run_degraded',
+      severity: 'warning',
+      details: { run_id: s1.run_id, status: 'completed', failed_count: 2, deleted_count: 8, failure_codes: ['EIO'] },
+    });
     expect(d!.body.text).toContain(`Lethe run ${s1.run_id} completed DEGRADED`);
     expect(JSON.stringify(d!.body)).not.toContain(keys[0]!); // no file keys in a chat channel
 
     await seed(30, 'b');
-    const breaker = createEngine({ databaseUrl: db.url, storage: new FaultyDeletes(root, () => 'EACCES'), notifier, breakerWindow: 10, batchSize: 10, threads: 1 });
+    const breaker = createEngine({
+      databaseUrl: db.url,
+      storage: new FaultyDeletes(root, () => 'EACCES'),
+      notifier,
+      breakerWindow: 10,
+      batchSize: 10,
+      threads: 1,
+    });
     const s2 = await breaker.run();
     await breaker.close();
     expect(s2.status).toBe('paused');
     const after = await receiver.waitForDelivered(3);
-    expect(after.slice(1).map((g) => g.body.event).sort()).toEqual(['paused', 'run_paused']);
-    expect(after.find((g) => g.body.event === 'paused')!.body).toMatchObject({ severity: 'critical', details: { cause: 'failure_breaker', by: 'lethe:failure-breaker' } });
+    expect(
+      after
+        .slice(1)
+        .map((g) => g.body.event)
+        .sort(),
+    ).toEqual(['paused', 'run_paused']);
+    expect(after.find((g) => g.body.event === 'paused')!.body).toMatchObject({
+      severity: 'critical',
+      details: { cause: 'failure_breaker', by: 'lethe:failure-breaker' },
+    });
     expect(after.find((g) => g.body.event === 'run_paused')!.body.details).toMatchObject({ run_id: s2.run_id, status: 'paused' });
 
     await resume(db.pool, { by: 'test' });
@@ -114,7 +159,9 @@ describe('notifications through the webhook', () => {
       aborted.abort();
       const s = await engine.run({ signal: aborted.signal });
       expect(s.status).toBe('interrupted');
-      await db.pool.query(`INSERT INTO lethe_runs (id, trigger, status, host, started_at, heartbeat_at) VALUES ('6f1c2b9e-0000-4000-8000-000000000001', 'schedule', 'running', 'dead-pod', now() - interval '1 hour', now() - interval '1 hour')`);
+      await db.pool.query(
+        `INSERT INTO lethe_runs (id, trigger, status, host, started_at, heartbeat_at) VALUES ('6f1c2b9e-0000-4000-8000-000000000001', 'schedule', 'running', 'dead-pod', now() - interval '1 hour', now() - interval '1 hour')`,
+      );
       const next = await engine.run();
       expect(next.status).toBe('completed');
       const got = await receiver.waitForDelivered(2);
@@ -127,9 +174,16 @@ describe('notifications through the webhook', () => {
     }
     const missing = createEngine({ databaseUrl: db.url, storage: `file://${files.root}/does-not-exist`, notifier, threads: 1 });
     try {
-      await expect(missing.run()).rejects.toMatchObject({ code: ErrorCodes.STORAGE, message: expect.stringMatching(/storage root .*does-not-exist is not reachable/) });
+      await expect(missing.run()).rejects.toMatchObject({
+        code: ErrorCodes.STORAGE,
+        message: expect.stringMatching(/storage root .*does-not-exist is not reachable/),
+      });
       const failed = (await receiver.waitForDelivered(3)).find((g) => g.body.event === 'run_failed');
-      expect(failed!.body).toMatchObject({ event: 'run_failed', severity: 'critical', details: { status: 'not_started', error: { code: ErrorCodes.STORAGE } } });
+      expect(failed!.body).toMatchObject({
+        event: 'run_failed',
+        severity: 'critical',
+        details: { status: 'not_started', error: { code: ErrorCodes.STORAGE } },
+      });
       // Nothing was recorded for a run that never started.
       expect((await db.pool.query(`SELECT count(*)::int AS n FROM lethe_runs WHERE status = 'running'`)).rows[0].n).toBe(0);
     } finally {
@@ -160,7 +214,13 @@ describe('delivery', () => {
     receiver = await startReceiver({ hang: true });
     const notifier = webhook(receiver, { attemptTimeoutMs: 60_000, deadlineMs: 120_000 });
     const keys = await seed(10, 'h');
-    const engine = createEngine({ databaseUrl: db.url, storage: new FaultyDeletes(new FileStorage({ root: files.root }), (k) => (k === keys[0] || k === keys[1] ? 'EIO' : null)), notifier, notifyFlushMs: 300, threads: 1 });
+    const engine = createEngine({
+      databaseUrl: db.url,
+      storage: new FaultyDeletes(new FileStorage({ root: files.root }), (k) => (k === keys[0] || k === keys[1] ? 'EIO' : null)),
+      notifier,
+      notifyFlushMs: 300,
+      threads: 1,
+    });
     const s = await engine.run();
     // The run returned while its notification is still unanswered: it never waited for it.
     expect(s).toMatchObject({ status: 'completed', degraded: true, deleted_count: 8 });
@@ -170,7 +230,12 @@ describe('delivery', () => {
     await engine.close();
     expect(Date.now() - started).toBeLessThan(5000);
     // A notifier that throws cannot fail a pause either.
-    const broken: Notifier = { notify: () => { throw new Error('boom'); }, flush: async () => {} };
+    const broken: Notifier = {
+      notify: () => {
+        throw new Error('boom');
+      },
+      flush: async () => {},
+    };
     await expect(pause(db.pool, { by: 'alice', reason: 'x' }, broken)).resolves.toMatchObject({ paused: true });
   });
 });

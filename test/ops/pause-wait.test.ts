@@ -17,7 +17,15 @@ afterAll(async () => {
   await f.close();
 });
 
-interface InFlight { id: string; host: string; pid: number; fresh: boolean; dry_run: boolean; heartbeat_age_seconds: number; progress: { processed: number } | null }
+interface InFlight {
+  id: string;
+  host: string;
+  pid: number;
+  fresh: boolean;
+  dry_run: boolean;
+  heartbeat_age_seconds: number;
+  progress: { processed: number } | null;
+}
 
 describe('lethe pause --wait', () => {
   it('pauses, waits for the run in flight to stop at its batch boundary, and says so; status showed the run first', async () => {
@@ -27,14 +35,24 @@ describe('lethe pause --wait', () => {
     // 10 deletes/s: the run lasts about 40 s, far longer than the steps before the pause, even on a loaded machine.
     const run = spawnLethe(['run'], { ...f.env, LETHE_DELETES_PER_SECOND: '10', LETHE_BATCH_SIZE: '20', LETHE_PROGRESS_INTERVAL_MS: '100' });
     try {
-      const runId = await eventually('the run to report progress', async () => {
-        const { rows } = await f.db.pool.query<{ id: string }>(`SELECT id::text FROM lethe_runs WHERE status = 'running' AND (progress->>'processed')::int > 0`);
-        return rows[0]?.id;
-      }, 30_000);
+      const runId = await eventually(
+        'the run to report progress',
+        async () => {
+          const { rows } = await f.db.pool.query<{ id: string }>(
+            `SELECT id::text FROM lethe_runs WHERE status = 'running' AND (progress->>'processed')::int > 0`,
+          );
+          return rows[0]?.id;
+        },
+        30_000,
+      );
       const [status, human] = await Promise.all([f.run(['status', '--json']), f.run(['status'])]);
       const live = status.json<{ runs_in_flight: InFlight[] }>().runs_in_flight;
       expect(live).toMatchObject([{ id: runId, host: hostname(), fresh: true, dry_run: false, progress: { processed: expect.any(Number) } }]);
-      expect(human.stdout).toMatch(new RegExp(`In progress: +run ${runId} \\(manual\\) on ${hostname()} pid \\d+ v\\S+, since \\S+ \\S+, \\d+/400 \\(\\d+(\\.\\d)?%\\) processed \\(\\d+ deleted, 0 failed\\); last heartbeat \\S+ ago`));
+      expect(human.stdout).toMatch(
+        new RegExp(
+          `In progress: +run ${runId} \\(manual\\) on ${hostname()} pid \\d+ v\\S+, since \\S+ \\S+, \\d+/400 \\(\\d+(\\.\\d)?%\\) processed \\(\\d+ deleted, 0 failed\\); last heartbeat \\S+ ago`,
+        ),
+      );
 
       const paused = await f.run(['pause', '--reason', 'EMERGENCY-001 drill', '--wait', '--timeout', '60s', '--json']);
       expect(paused.code).toBe(0);
@@ -60,7 +78,11 @@ describe('lethe pause --wait', () => {
     expect(timedOut.stderr).toContain(`lethe: --timeout: run ${id} on api-7d9f is still in flight after 1s; Lethe stays paused`);
     expect(timedOut.json()).toMatchObject({ paused: true, wait: { idle: false, still_running: [{ id, host: 'api-7d9f', fresh: true }] } });
     const human = await f.run(['status']);
-    expect(human.stdout).toMatch(new RegExp(`In progress: +run ${id} \\(schedule\\) on api-7d9f pid 4242 v0\\.0\\.9, since \\S+ \\S+, 1,200/50,000 \\(2\\.4%\\) processed \\(1,190 deleted, 0 failed\\); last heartbeat`));
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `In progress: +run ${id} \\(schedule\\) on api-7d9f pid 4242 v0\\.0\\.9, since \\S+ \\S+, 1,200/50,000 \\(2\\.4%\\) processed \\(1,190 deleted, 0 failed\\); last heartbeat`,
+      ),
+    );
 
     await f.db.pool.query(`UPDATE lethe_runs SET heartbeat_at = now() - interval '10 minutes' WHERE id = $1`, [id]);
     const idle = await f.run(['pause', '--reason', 'INC-9', '--wait', '--timeout', '30s']);

@@ -17,7 +17,18 @@ afterAll(async () => {
   await f.close();
 });
 
-interface Revert { applied: boolean; needs_confirm: boolean; unchanged: boolean; shortening: boolean; revert_to: number; version: number; previous_version: number; newly_expired_rows: number; newly_expired_files: number; changes: { purpose: string; from: string; to: string; shortening: boolean }[] }
+interface Revert {
+  applied: boolean;
+  needs_confirm: boolean;
+  unchanged: boolean;
+  shortening: boolean;
+  revert_to: number;
+  version: number;
+  previous_version: number;
+  newly_expired_rows: number;
+  newly_expired_files: number;
+  changes: { purpose: string; from: string; to: string; shortening: boolean }[];
+}
 
 const versions = async (): Promise<number> => (await f.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM lethe_policy_versions')).rows[0]!.n;
 
@@ -27,7 +38,13 @@ describe('lethe policies history / revert', () => {
     const refused = await f.run(['policies', 'revert', '1', '--json']);
     expect(refused.code).toBe(2);
     expect(refused.json<Revert>()).toMatchObject({
-      applied: false, needs_confirm: true, shortening: true, revert_to: 1, version: 2, newly_expired_rows: 3, newly_expired_files: 2,
+      applied: false,
+      needs_confirm: true,
+      shortening: true,
+      revert_to: 1,
+      version: 2,
+      newly_expired_rows: 3,
+      newly_expired_files: 2,
       changes: [{ purpose: 'General', from: '60 days', to: '30 days', shortening: true }],
     });
     expect(refused.stderr).toContain('lethe: --confirm: reverting to version 1 shortens a retention and makes 3 rows expired at once; nothing was saved');
@@ -41,13 +58,28 @@ describe('lethe policies history / revert', () => {
       'Recorded in audit_logs (action cleanup_policy_changed, revert_to).',
     ]);
     const audit = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_policy_changed' ORDER BY id DESC LIMIT 1`);
-    expect(audit.rows[0].details).toMatchObject({ by: 'carol', reason: 'INC-4711 rollback', revert_to: 1, version: 3, previous_version: 2, confirmed: true, newly_expired_rows: 3, source: 'lethe' });
+    expect(audit.rows[0].details).toMatchObject({
+      by: 'carol',
+      reason: 'INC-4711 rollback',
+      revert_to: 1,
+      version: 3,
+      previous_version: 2,
+      confirmed: true,
+      newly_expired_rows: 3,
+      source: 'lethe',
+    });
   });
 
   it('a lengthening revert needs no confirmation; reverting to what is in force changes nothing; history lists every version', async () => {
     const longer = await f.run(['policies', 'revert', '2', '--json']);
     expect(longer.code).toBe(0);
-    expect(longer.json<Revert>()).toMatchObject({ applied: true, shortening: false, version: 4, revert_to: 2, changes: [{ purpose: 'General', from: '30 days', to: '60 days' }] });
+    expect(longer.json<Revert>()).toMatchObject({
+      applied: true,
+      shortening: false,
+      version: 4,
+      revert_to: 2,
+      changes: [{ purpose: 'General', from: '30 days', to: '60 days' }],
+    });
     const same = await f.run(['policies', 'revert', '4']);
     expect(same.code).toBe(0);
     expect(same.lines).toEqual(['The policies in force (version 4) are already those of version 4; nothing changed.']);
@@ -57,7 +89,10 @@ describe('lethe policies history / revert', () => {
     const h = history.json<{ current_version: number; versions: { version: number; created_by: string; reason: string | null; changes: unknown[] }[] }>();
     expect(h.current_version).toBe(4);
     expect(h.versions.map((v) => [v.version, v.created_by, v.reason])).toEqual([
-      [4, expect.any(String), 'revert to policy version 2'], [3, 'carol', 'INC-4711 rollback'], [2, 'alice', 'legal hold on everything'], [1, 'lethe migrate', 'initial policies'],
+      [4, expect.any(String), 'revert to policy version 2'],
+      [3, 'carol', 'INC-4711 rollback'],
+      [2, 'alice', 'legal hold on everything'],
+      [1, 'lethe migrate', 'initial policies'],
     ]);
     expect(human.lines[0]).toBe('Versions (newest first):');
     expect(human.lines).toHaveLength(3);

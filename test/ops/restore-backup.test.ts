@@ -38,7 +38,18 @@ afterAll(async () => {
   await rm(backup, { recursive: true, force: true });
 });
 
-interface Restored { restore_id: string; file_key: string; from: string; bytes: number; erased_by_run: string; restored_job_ids: string[]; rebuilt_from_columns_job_ids: string[]; still_expired_job_ids: string[]; hold_id: string; resumed: boolean }
+interface Restored {
+  restore_id: string;
+  file_key: string;
+  from: string;
+  bytes: number;
+  erased_by_run: string;
+  restored_job_ids: string[];
+  rebuilt_from_columns_job_ids: string[];
+  still_expired_job_ids: string[];
+  hold_id: string;
+  resumed: boolean;
+}
 
 describe('lethe restore --from <backup>', () => {
   it('copies the file back, recreates the row from the ledger, holds the key; the next run keeps it', async () => {
@@ -46,15 +57,30 @@ describe('lethe restore --from <backup>', () => {
     const r = await f.run(['restore', 'docs/inv-1.pdf', '--from', backup, '--by', 'oncall', '--json']);
     expect(r.code).toBe(0);
     const out = r.json<Restored>();
-    expect(out).toMatchObject({ file_key: 'docs/inv-1.pdf', from: backup, bytes: 'invoice rb-1 bytes'.length, restored_job_ids: ['rb-1'], rebuilt_from_columns_job_ids: [], still_expired_job_ids: ['rb-1'], resumed: false });
+    expect(out).toMatchObject({
+      file_key: 'docs/inv-1.pdf',
+      from: backup,
+      bytes: 'invoice rb-1 bytes'.length,
+      restored_job_ids: ['rb-1'],
+      rebuilt_from_columns_job_ids: [],
+      still_expired_job_ids: ['rb-1'],
+      resumed: false,
+    });
     expect(await readFile(join(f.root, 'docs/inv-1.pdf'), 'utf8')).toBe('invoice rb-1 bytes');
     const row = await f.db.pool.query(`SELECT to_jsonb(j) AS r FROM jobs j WHERE id = 'rb-1'`);
     expect(row.rows[0].r).toEqual(before.rows[0].job_row);
-    expect(await listHolds(f.db.pool, { fileKey: 'docs/inv-1.pdf' })).toMatchObject([{ id: out.hold_id, createdBy: 'oncall', reason: expect.stringContaining(`restored from backup ${backup}`) }]);
+    expect(await listHolds(f.db.pool, { fileKey: 'docs/inv-1.pdf' })).toMatchObject([
+      { id: out.hold_id, createdBy: 'oncall', reason: expect.stringContaining(`restored from backup ${backup}`) },
+    ]);
     const audit = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_restored_from_backup'`);
-    expect(audit.rows).toMatchObject([{ details: { restore_id: out.restore_id, file_key: 'docs/inv-1.pdf', by: 'oncall', from: backup, restored_job_ids: ['rb-1'], source: 'lethe' } }]);
+    expect(audit.rows).toMatchObject([
+      { details: { restore_id: out.restore_id, file_key: 'docs/inv-1.pdf', by: 'oncall', from: backup, restored_job_ids: ['rb-1'], source: 'lethe' } },
+    ]);
     const ledger = await f.db.pool.query(`SELECT outcome, run_id::text FROM lethe_ledger WHERE file_key = 'docs/inv-1.pdf' ORDER BY id`);
-    expect(ledger.rows).toEqual([{ outcome: 'erased', run_id: out.erased_by_run }, { outcome: 'restored', run_id: out.restore_id }]);
+    expect(ledger.rows).toEqual([
+      { outcome: 'erased', run_id: out.erased_by_run },
+      { outcome: 'restored', run_id: out.restore_id },
+    ]);
 
     const next = await f.run(['run', '--json']);
     expect(next.json()).toMatchObject({ status: 'completed', held_count: 1, held_files: ['docs/inv-1.pdf'], deleted_count: 0 });
@@ -78,7 +104,9 @@ describe('lethe restore --from <backup>', () => {
     expect(rebuilt.stdout).toMatch(/^RESTORED docs\/inv-4\.pdf from the backup /);
     expect(rebuilt.stdout).toContain("rows rb-4 were rebuilt from the ledger's columns only");
     expect(rebuilt.stdout).toMatch(/legal hold \d+ placed on the key/);
-    const row = await f.db.pool.query(`SELECT file_key, purpose_code, created_at < (now() AT TIME ZONE 'UTC') - interval '42 days' AS old FROM jobs WHERE id = 'rb-4'`);
+    const row = await f.db.pool.query(
+      `SELECT file_key, purpose_code, created_at < (now() AT TIME ZONE 'UTC') - interval '42 days' AS old FROM jobs WHERE id = 'rb-4'`,
+    );
     expect(row.rows).toEqual([{ file_key: 'docs/inv-4.pdf', purpose_code: 'General', old: true }]);
     expect(await listHolds(f.db.pool, { fileKey: 'docs/inv-4.pdf' })).toMatchObject([{ reason: 'INC-4711 review' }]);
   });

@@ -51,7 +51,11 @@ function bashBlocks(markdown: string): Block[] {
 
 /** Commands of a block: continuations joined, comment-only and blank lines dropped. */
 function commands(block: string): string[] {
-  return block.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 type Classification = { readonly run: true } | { readonly skip: string };
@@ -69,19 +73,27 @@ const BLOCKS: Readonly<Record<string, Classification>> = {
   // fixture's jobs table and daemon do not have; test/cli/erase.test.ts runs the same commands
   // (erase --principal, --dry-run, requests, show --reply, --overdue) on a table that has them.
   'REQ-001: Take an erasure request (new) #1': { skip: 'needs a principal column (user_id): test/cli/erase.test.ts runs these commands' },
-  'REQ-002: Follow up a request, reply to the data principal (new) #1': { skip: 'needs a stored request and a configured processor: test/cli/erase.test.ts and test/engine/erasure-processors.test.ts' },
-  'REQ-003: An erasure request is overdue (new) #1': { skip: 'needs an overdue request: test/cli/erase.test.ts (requests --overdue) and test/ops/erasure-alerts.test.ts' },
+  'REQ-002: Follow up a request, reply to the data principal (new) #1': {
+    skip: 'needs a stored request and a configured processor: test/cli/erase.test.ts and test/engine/erasure-processors.test.ts',
+  },
+  'REQ-003: An erasure request is overdue (new) #1': {
+    skip: 'needs an overdue request: test/cli/erase.test.ts (requests --overdue) and test/ops/erasure-alerts.test.ts',
+  },
   'FM-001: Cleanup job not running #1': { run: true },
   'FM-002: High failure rate #1': { run: true },
   'FM-003: Accidental deletion (wrong retention policy) #1': { run: true },
   'FM-004: Cleanup consuming too much CPU / memory #1': { run: true },
   'FM-005: Storage–DB inconsistency #1': { run: true },
   'EMERGENCY-001: Stop all deletions immediately #1': { run: true },
-  'EMERGENCY-001: Stop all deletions immediately #2': { skip: 'curl only: test/http/docs-curl.test.ts runs every curl line of the runbook against a live service' },
+  'EMERGENCY-001: Stop all deletions immediately #2': {
+    skip: 'curl only: test/http/docs-curl.test.ts runs every curl line of the runbook against a live service',
+  },
   'EMERGENCY-002: Recover accidentally deleted files #1': { run: true },
   'EMERGENCY-003: Roll back a deployment #1': { run: true },
   'Monthly report (for the DPDP compliance officer) #1': { run: true },
-  'Monthly report (for the DPDP compliance officer) #2': { skip: 'curl only: test/http/docs-curl.test.ts runs every curl line of the runbook against a live service' },
+  'Monthly report (for the DPDP compliance officer) #2': {
+    skip: 'curl only: test/http/docs-curl.test.ts runs every curl line of the runbook against a live service',
+  },
 };
 
 /** Commands inside runnable blocks that cannot run here, matched by their start, with the reason. */
@@ -89,13 +101,24 @@ const SKIPPED_COMMANDS: readonly { readonly prefix: string; readonly reason: str
   { prefix: 'kubectl ', reason: 'no Kubernetes cluster here: test/ops/runbook-k8s.test.ts checks every kubectl command against deploy/kubernetes' },
   { prefix: 'curl ', reason: 'test/http/docs-curl.test.ts runs every curl line of the runbook against a live service' },
   { prefix: 'echo "Lethe PAUSED by $(whoami): INC-4711" | mail ', reason: 'sends mail to the team: no mail transport here, and not Lethe' },
-  { prefix: 'lethe restore <file_key> --from s3://backup-bucket/', reason: 'needs the backup bucket; restoring from an S3 backup is tested in test/ops/restore-backup-s3-settings.test.ts' },
-  { prefix: 'lethe restore <file_key> --from /mnt/backups/', reason: 'the file was restored from the undo trash by the step before; restoring from a directory backup is tested in test/ops/restore-backup.test.ts' },
+  {
+    prefix: 'lethe restore <file_key> --from s3://backup-bucket/',
+    reason: 'needs the backup bucket; restoring from an S3 backup is tested in test/ops/restore-backup-s3-settings.test.ts',
+  },
+  {
+    prefix: 'lethe restore <file_key> --from /mnt/backups/',
+    reason: 'the file was restored from the undo trash by the step before; restoring from a directory backup is tested in test/ops/restore-backup.test.ts',
+  },
 ];
 
 /** Commands documented to exit non-zero in the state their block leaves, keyed by block id and command start. */
 const EXIT_CODES: readonly { readonly block: string; readonly prefix: string; readonly code: number; readonly reason: string }[] = [
-  { block: 'OP-006: Change a retention policy (new) #1', prefix: 'lethe policies set General 14d --reason "DPO-12"   #', code: 2, reason: 'a shortening without --confirm saves nothing and exits 2 (OP-006 "Expected output")' },
+  {
+    block: 'OP-006: Change a retention policy (new) #1',
+    prefix: 'lethe policies set General 14d --reason "DPO-12"   #',
+    code: 2,
+    reason: 'a shortening without --confirm saves nothing and exits 2 (OP-006 "Expected output")',
+  },
   { block: 'EMERGENCY-001: Stop all deletions immediately #1', prefix: 'lethe status', code: 1, reason: 'paused is degraded: OP-002 exits 1 unless healthy' },
   { block: 'EMERGENCY-003: Roll back a deployment #1', prefix: 'lethe status', code: 1, reason: 'paused is degraded: OP-002 exits 1 unless healthy' },
 ];
@@ -120,7 +143,10 @@ beforeAll(async () => {
   await f.touch(LOOKUP_KEY);
   cwd = await mkdtemp(join(tmpdir(), 'lethe-runbook-blocks-'));
   env = {
-    ...f.env, LETHE_UNDO_WINDOW: '7d', LETHE_LOG_LEVEL: 'warn', HOME: cwd,
+    ...f.env,
+    LETHE_UNDO_WINDOW: '7d',
+    LETHE_LOG_LEVEL: 'warn',
+    HOME: cwd,
     PATH: `${join(ROOT, 'node_modules/.bin')}${delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
   };
   daemon = spawnLethe(['daemon'], { ...env, LETHE_SCHEDULE: '0 2 * * *', LETHE_HTTP_PORT: '0', LETHE_LOG_LEVEL: 'info' });
@@ -136,7 +162,8 @@ afterAll(async () => {
 function sh(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile('bash', ['-o', 'pipefail', '-c', command], { env, cwd, timeout: 60_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -170,9 +197,15 @@ describe('docs/runbook.md bash blocks', () => {
     expect(found.length).toBeGreaterThanOrEqual(15);
     const unclassified = found.filter((id) => !(id in BLOCKS));
     expect(unclassified, 'new ```bash blocks in docs/runbook.md: add each to BLOCKS (run, or skip with a reason)').toEqual([]);
-    expect(Object.keys(BLOCKS).filter((id) => !found.includes(id)), 'blocks in BLOCKS that the runbook no longer has').toEqual([]);
+    expect(
+      Object.keys(BLOCKS).filter((id) => !found.includes(id)),
+      'blocks in BLOCKS that the runbook no longer has',
+    ).toEqual([]);
     for (const s of SKIPPED_COMMANDS) {
-      expect(BLOCKS_FOUND.some((b) => commands(b.text).some((c) => c.startsWith(s.prefix))), `skipped command still in the runbook: ${s.prefix}`).toBe(true);
+      expect(
+        BLOCKS_FOUND.some((b) => commands(b.text).some((c) => c.startsWith(s.prefix))),
+        `skipped command still in the runbook: ${s.prefix}`,
+      ).toBe(true);
     }
   });
 

@@ -104,11 +104,21 @@ async function loadManifests(): Promise<K8sObject[]> {
 }
 
 const KINDS: Record<string, string> = {
-  deploy: 'Deployment', deployment: 'Deployment', deployments: 'Deployment', 'deployment.apps': 'Deployment',
-  cronjob: 'CronJob', cronjobs: 'CronJob', cj: 'CronJob', 'cronjob.batch': 'CronJob',
-  svc: 'Service', service: 'Service', services: 'Service',
-  secret: 'Secret', secrets: 'Secret',
-  job: 'Job', jobs: 'Job',
+  deploy: 'Deployment',
+  deployment: 'Deployment',
+  deployments: 'Deployment',
+  'deployment.apps': 'Deployment',
+  cronjob: 'CronJob',
+  cronjobs: 'CronJob',
+  cj: 'CronJob',
+  'cronjob.batch': 'CronJob',
+  svc: 'Service',
+  service: 'Service',
+  services: 'Service',
+  secret: 'Secret',
+  secrets: 'Secret',
+  job: 'Job',
+  jobs: 'Job',
 };
 /** Kinds a command may list or select by label without naming one object. */
 const LISTABLE = new Set(['pods', 'pod', 'po', 'jobs', 'job', 'deployments', 'deploy', 'cronjobs', 'cj', 'all', 'events']);
@@ -126,12 +136,21 @@ function problems(command: string, objects: readonly K8sObject[]): string[] {
   const find = (kind: string, name: string): void => {
     if (kind === 'Job') {
       // Jobs are made by a CronJob (`<cronjob>-<n>`) or by `kubectl create job --from=cronjob/...`.
-      if (!objects.some((o) => o.kind === 'CronJob' && name.startsWith(`${o.name}-`)) && !tokens.some((t) => t.startsWith('--from='))) errors.push(`job/${name}: no CronJob makes a Job of that name`);
+      if (!objects.some((o) => o.kind === 'CronJob' && name.startsWith(`${o.name}-`)) && !tokens.some((t) => t.startsWith('--from=')))
+        errors.push(`job/${name}: no CronJob makes a Job of that name`);
       return;
     }
     const o = objects.find((x) => x.kind === kind && x.name === name);
     if (o) named.push(o);
-    else errors.push(`${kind} "${name}" is not in deploy/kubernetes (there: ${objects.filter((x) => x.kind === kind).map((x) => x.name).join(', ') || 'none'})`);
+    else
+      errors.push(
+        `${kind} "${name}" is not in deploy/kubernetes (there: ${
+          objects
+            .filter((x) => x.kind === kind)
+            .map((x) => x.name)
+            .join(', ') || 'none'
+        })`,
+      );
   };
   let selector: string | undefined;
   let container: string | undefined;
@@ -149,7 +168,13 @@ function problems(command: string, objects: readonly K8sObject[]): string[] {
   }
   // `kubectl get deployment lethe-daemon` form.
   const verb = tokens[1];
-  if (verb && ['get', 'describe', 'delete', 'edit', 'scale', 'label', 'annotate'].includes(verb) && tokens[2] && !tokens[2].includes('/') && !tokens[2].startsWith('-')) {
+  if (
+    verb &&
+    ['get', 'describe', 'delete', 'edit', 'scale', 'label', 'annotate'].includes(verb) &&
+    tokens[2] &&
+    !tokens[2].includes('/') &&
+    !tokens[2].startsWith('-')
+  ) {
     const kind = KINDS[tokens[2]];
     const name = tokens[3];
     if (kind && name && !name.startsWith('-')) find(kind, name);
@@ -166,7 +191,8 @@ function problems(command: string, objects: readonly K8sObject[]): string[] {
   }
   if (container !== undefined) {
     const workloads = named.length > 0 ? named : objects;
-    if (!workloads.some((o) => o.containers.includes(container!))) errors.push(`-c ${container}: no such container in ${named.map((o) => `${o.kind} ${o.name}`).join(', ') || 'deploy/kubernetes'}`);
+    if (!workloads.some((o) => o.containers.includes(container!)))
+      errors.push(`-c ${container}: no such container in ${named.map((o) => `${o.kind} ${o.name}`).join(', ') || 'deploy/kubernetes'}`);
   }
   return errors;
 }
@@ -203,7 +229,14 @@ describe('kubectl commands in docs/runbook.md', () => {
   });
 
   it('the check rejects the names the runbook used to have', () => {
-    for (const c of ['kubectl exec -it deploy/lethe -- lethe status', 'kubectl get pods -l app=lethe', 'kubectl logs deploy/lethe', 'kubectl rollout undo deployment/lethe', 'kubectl logs deploy/lethe-daemon -c daemon', 'kubectl get cronjob lethe']) {
+    for (const c of [
+      'kubectl exec -it deploy/lethe -- lethe status',
+      'kubectl get pods -l app=lethe',
+      'kubectl logs deploy/lethe',
+      'kubectl rollout undo deployment/lethe',
+      'kubectl logs deploy/lethe-daemon -c daemon',
+      'kubectl get cronjob lethe',
+    ]) {
       expect(problems(c, objects), c).not.toEqual([]);
     }
     expect(problems('kubectl logs deploy/lethe-daemon -c lethe', objects)).toEqual([]);

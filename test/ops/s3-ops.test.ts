@@ -59,17 +59,28 @@ describeS3('on-call operations on S3', () => {
 
   it('doctor: probe written, read and deleted by version (nothing left), versioning Enabled; a missing bucket fails', async () => {
     const report = await runDoctor(engineOn(s3Config(server, store, 'docs/')));
-    expect(report.checks.filter((c) => c.name.startsWith('storage.')).map((c) => [c.name, c.status])).toEqual([['storage.reachable', 'ok'], ['storage.probe', 'ok'], ['storage.versioning', 'ok']]);
+    expect(report.checks.filter((c) => c.name.startsWith('storage.')).map((c) => [c.name, c.status])).toEqual([
+      ['storage.reachable', 'ok'],
+      ['storage.probe', 'ok'],
+      ['storage.versioning', 'ok'],
+    ]);
     expect(report.checks.find((c) => c.name === 'storage.versioning')!.message).toMatch(/^versioning Enabled: deletes are every version by VersionId/);
     const left = await server.client.send(new ListObjectVersionsCommand({ Bucket: store, Prefix: 'docs/.lethe/doctor/' }));
     expect([...(left.Versions ?? []), ...(left.DeleteMarkers ?? [])]).toEqual([]);
     const missing = await runDoctor(engineOn(s3Config(server, uniqueBucket('nope'), '')));
     expect(missing.ok).toBe(false);
-    expect(missing.checks.find((c) => c.name === 'storage.reachable')).toMatchObject({ status: 'fail', message: expect.stringMatching(/the bucket does not exist at this endpoint/) });
+    expect(missing.checks.find((c) => c.name === 'storage.reachable')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/the bucket does not exist at this endpoint/),
+    });
   });
 
   it('restores from an s3:// backup into files, and from a directory backup into an S3 store', async () => {
-    const insert = (id: string, key: string) => db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days')`, [id, key]);
+    const insert = (id: string, key: string) =>
+      db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ($1, $2, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days')`, [
+        id,
+        key,
+      ]);
     await insert('f-1', 'u/f-1.pdf');
     await mkdir(join(local, 'root', 'u'), { recursive: true });
     await writeFile(join(local, 'root', 'u/f-1.pdf'), 'file one');
@@ -82,7 +93,8 @@ describeS3('on-call operations on S3', () => {
     expect(await s3.run()).toMatchObject({ status: 'completed', deleted_count: 1 });
     await server.client.send(new PutObjectCommand({ Bucket: backups, Key: '2025-11-30/u/f-1.pdf', Body: 'file one' }));
     const fromS3 = await restoreFromBackup(files, {
-      fileKey: 'u/f-1.pdf', by: 'oncall',
+      fileKey: 'u/f-1.pdf',
+      by: 'oncall',
       from: `s3://${backups}/2025-11-30/?endpoint=${encodeURIComponent(server.endpoint)}&forcePathStyle=true&region=${server.region}`,
     });
     expect(fromS3).toMatchObject({ restored_job_ids: ['f-1'], bytes: 8 });

@@ -21,11 +21,14 @@ const ci = process.env.CI === 'true';
 /** True when the browser tests cannot run here and may be skipped (never under CI=true). */
 export const skipBrowserTests = (chromium === null || pdftotext === null) && !ci;
 if (skipBrowserTests) {
-  console.warn(`${chromium === null ? 'chromium' : 'pdftotext'} is not installed (apt-get install chromium poppler-utils): the browser checks of the HTML report and status page are skipped; under CI=true they fail`);
+  console.warn(
+    `${chromium === null ? 'chromium' : 'pdftotext'} is not installed (apt-get install chromium poppler-utils): the browser checks of the HTML report and status page are skipped; under CI=true they fail`,
+  );
 }
 
 export function needTools(): { chromium: string; pdftotext: string } {
-  if (chromium === null) throw new Error('chromium is not installed (apt-get install chromium; .ci/run installs it): the HTML pages cannot be checked in a browser');
+  if (chromium === null)
+    throw new Error('chromium is not installed (apt-get install chromium; .ci/run installs it): the HTML pages cannot be checked in a browser');
   if (pdftotext === null) throw new Error('pdftotext is not installed (apt-get install poppler-utils; .ci/run installs it): the PDF report cannot be checked');
   return { chromium, pdftotext };
 }

@@ -16,7 +16,13 @@ beforeAll(async () => {
   f = await createDaemonFixture('report_daemon_pages');
   await seedExpired(f, 3);
   const engine = createEngine({ databaseUrl: f.db.url, storage: `file://${f.root}`, threads: 1 });
-  daemon = createDaemon({ engine, schedule: '0 2 * * *', timezone: 'UTC', instanceId: 'pages-a', http: { port: 0, host: '127.0.0.1', adminToken: TOKEN, createService: createHttpService } });
+  daemon = createDaemon({
+    engine,
+    schedule: '0 2 * * *',
+    timezone: 'UTC',
+    instanceId: 'pages-a',
+    http: { port: 0, host: '127.0.0.1', adminToken: TOKEN, createService: createHttpService },
+  });
   const started = await daemon.start();
   base = `http://127.0.0.1:${started.httpPort}`;
 });
@@ -26,7 +32,7 @@ afterAll(async () => {
   await f?.cleanup();
 });
 
-describe('the daemon\'s pages', () => {
+describe("the daemon's pages", () => {
   it('answers / and /report with HTML only with the read token', async () => {
     expect((await call(base, '/')).status).toBe(401);
     expect((await call(base, '/report')).status).toBe(401);

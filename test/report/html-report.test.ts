@@ -52,7 +52,10 @@ beforeAll(async () => {
     [RUN, start],
   );
   // The legacy service's audit rows count in the totals (not in the ledger's per-day series).
-  await f.db.pool.query(`INSERT INTO audit_logs ("timestamp", action, details) VALUES ($1::timestamptz + interval '6 days', 'cleanup_expired_jobs', '{"deleted_count": 10, "failed_count": 1}')`, [start]);
+  await f.db.pool.query(
+    `INSERT INTO audit_logs ("timestamp", action, details) VALUES ($1::timestamptz + interval '6 days', 'cleanup_expired_jobs', '{"deleted_count": 10, "failed_count": 1}')`,
+    [start],
+  );
   // One hold active at the month's end; one released during the month.
   await f.db.pool.query(
     `INSERT INTO lethe_holds (file_key, reason, created_by, created_at, released_at, released_by) VALUES
@@ -86,7 +89,11 @@ describe('the report data behind the HTML page', () => {
     expect(json.held).toEqual({ files: 1, holds: 1 });
     const days = Number(month.slice(5)) === 2 ? [28, 29] : [30, 31];
     expect(days).toContain(json.daily.length);
-    expect(json.daily.filter((d) => d.erased + d.failed > 0).map((d) => [d.date.slice(8), d.erased, d.failed])).toEqual([['03', 3, 0], ['05', 0, 1], ['10', 2, 0]]);
+    expect(json.daily.filter((d) => d.erased + d.failed > 0).map((d) => [d.date.slice(8), d.erased, d.failed])).toEqual([
+      ['03', 3, 0],
+      ['05', 0, 1],
+      ['10', 2, 0],
+    ]);
     const text = await f.run(['report', '--month', month]);
     expect(text.lines).toContain('Total Files Deleted: 16');
     expect(text.lines).toContainEqual(expect.stringMatching(/^Held Files: 1 \(1 active legal holds as of /));
@@ -102,7 +109,10 @@ describe('the report data behind the HTML page', () => {
   });
 
   it('pdf without a browser fails before connecting, naming what to install', async () => {
-    const missing = await f.run(['report', '--month', month, '--format', 'pdf', '--output', join(f.root, 'x.pdf')], { PATH: '/nonexistent-bin', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    const missing = await f.run(['report', '--month', month, '--format', 'pdf', '--output', join(f.root, 'x.pdf')], {
+      PATH: '/nonexistent-bin',
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^lethe: LETHE_E_CONFIG: --format pdf: needs a headless Chromium .*apt-get install chromium.*LETHE_CHROMIUM/);
     const wrong = await f.run(['report', '--month', month, '--format', 'pdf'], { LETHE_CHROMIUM: '/nonexistent/chromium' });
@@ -116,8 +126,25 @@ describe.skipIf(skipBrowserTests)('the HTML report in headless Chromium', () => 
     const json = await reportJson();
     const dom = await renderPage(await htmlReport('report.html'), 'report-html.png');
     const shown = fieldsShown(dom);
-    for (const path of ['status', 'totals.deleted', 'totals.failed', 'totals.refused', 'totals.late_erasures', 'runs.total', 'runs.completed', 'still_present.present',
-      'still_present.late', 'held.files', 'held.holds', 'erasure_requests.received', 'erasure_requests.overdue', 'reconciliation.runbook_deleted', 'by_purpose.0.deleted', 'by_purpose.1.failed', 'by_purpose.2.deleted']) {
+    for (const path of [
+      'status',
+      'totals.deleted',
+      'totals.failed',
+      'totals.refused',
+      'totals.late_erasures',
+      'runs.total',
+      'runs.completed',
+      'still_present.present',
+      'still_present.late',
+      'held.files',
+      'held.holds',
+      'erasure_requests.received',
+      'erasure_requests.overdue',
+      'reconciliation.runbook_deleted',
+      'by_purpose.0.deleted',
+      'by_purpose.1.failed',
+      'by_purpose.2.deleted',
+    ]) {
       expect(shown.has(path), `${path} is on the page`).toBe(true);
     }
     for (const [path, text] of shown) expect(text, path).toBe(shownAs(at(json, path)));

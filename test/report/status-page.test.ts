@@ -103,11 +103,12 @@ describe.skipIf(skipBrowserTests)('the pages in headless Chromium', () => {
     expect(externalReferences(dom)).toEqual([]);
   });
 
-  it('/report is the last closed month\'s report, the same numbers as the JSON route', async () => {
+  it("/report is the last closed month's report, the same numbers as the JSON route", async () => {
     const page = await call(service.base, '/report', { token: TOKEN, actor: 'dpo:meera' });
     expect(page.status).toBe(200);
     const month = /Lethe compliance report (\d{4}-\d{2})/.exec(page.text)?.[1];
-    const lastMonth = (await db.pool.query<{ m: string }>(`SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month', 'YYYY-MM') AS m`)).rows[0]!.m;
+    const lastMonth = (await db.pool.query<{ m: string }>(`SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month', 'YYYY-MM') AS m`))
+      .rows[0]!.m;
     expect(month).toBe(lastMonth);
     const json = (await call(service.base, `/api/admin/cleanup/report?month=${lastMonth}`, { token: TOKEN })).json;
     const shown = fieldsShown(await renderPage(page.text, 'report-page.png'));

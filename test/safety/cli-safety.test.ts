@@ -61,7 +61,9 @@ describe('lethe restore and purge', () => {
     expect(json(purge)).toMatchObject({ purged: 1, files_deleted: 1, failed: 0 });
     const gone = await lethe(['restore', 'inv/1.pdf']);
     expect(gone.code).toBe(1);
-    expect(oneLine(gone.stderr)).toEqual([expect.stringMatching(/^lethe: LETHE_E_GONE: file_key "inv\/1\.pdf": gone: its undo window ended and the trash copy was purged at /)]);
+    expect(oneLine(gone.stderr)).toEqual([
+      expect.stringMatching(/^lethe: LETHE_E_GONE: file_key "inv\/1\.pdf": gone: its undo window ended and the trash copy was purged at /),
+    ]);
   });
 
   it('bad input exits 2 naming the field', async () => {
@@ -76,7 +78,11 @@ describe('lethe restore and purge', () => {
 
 describe('lethe hold, unhold, holds', () => {
   it('holds by key and by job id, lists, releases; a held file survives a run', async () => {
-    await f.seed([{ id: 'h1', key: 'held/1.pdf' }, { id: 'h2', key: 'held/2.pdf' }, { id: 'h3', key: 'free.pdf' }]);
+    await f.seed([
+      { id: 'h1', key: 'held/1.pdf' },
+      { id: 'h2', key: 'held/2.pdf' },
+      { id: 'h3', key: 'free.pdf' },
+    ]);
     expect((await lethe(['hold', 'held/1.pdf', '--reason', 'litigation 42', '--until', '2099-01-31', '--by', 'legal'])).code).toBe(0);
     const byJob = await lethe(['hold', '--job', 'h2', '--reason', 'regulator', '--json']);
     expect(byJob.code).toBe(0);
@@ -111,7 +117,10 @@ describe('lethe hold, unhold, holds', () => {
 
 describe('lethe verify-ledger', () => {
   it('exits 1 on a file recorded erased that is back, 0 after --repair', async () => {
-    await f.seed([{ id: 'v1', key: 'v/1.pdf' }, { id: 'v2', key: 'v/2.pdf' }]);
+    await f.seed([
+      { id: 'v1', key: 'v/1.pdf' },
+      { id: 'v2', key: 'v/2.pdf' },
+    ]);
     expect((await lethe(['run'])).code).toBe(0);
     expect((await lethe(['verify-ledger'])).code).toBe(0);
     await restoreFromBackup('v/2.pdf', 'from a backup');
@@ -139,11 +148,19 @@ describe('lethe verify-ledger', () => {
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/^1 file recorded as erased still in storage \(1 newer than the erasure: never repaired\):$/m);
     expect(human.stdout).toMatch(/^  u\/1\.pdf NEWER OBJECT: .* -> skipped_newer$/m);
-    expect(human.stdout).toMatch(/^NEWER OBJECT: 1 file at a key Lethe erased was modified after the erasure began: not the erased file, so --repair never deletes it\. .*give it its jobs row/m);
+    expect(human.stdout).toMatch(
+      /^NEWER OBJECT: 1 file at a key Lethe erased was modified after the erasure began: not the erased file, so --repair never deletes it\. .*give it its jobs row/m,
+    );
     expect(human.stdout).not.toMatch(/run with --repair/);
     const r = await lethe(['verify-ledger', '--all', '--repair', '--json']);
     expect(r.code).toBe(1);
-    expect(json(r)).toMatchObject({ present: 1, newer_objects: 1, repaired: 0, unresolved: 1, findings: [{ file_key: 'u/1.pdf', kind: 'newer_object', repair: 'skipped_newer' }] });
+    expect(json(r)).toMatchObject({
+      present: 1,
+      newer_objects: 1,
+      repaired: 0,
+      unresolved: 1,
+      findings: [{ file_key: 'u/1.pdf', kind: 'newer_object', repair: 'skipped_newer' }],
+    });
     expect(await readFile(join(f.files.root, 'u/1.pdf'), 'utf8')).toBe('a brand-new upload, its row not in yet');
   });
 
@@ -163,7 +180,9 @@ describe('lethe prune', () => {
     for (const d of ['6 months', '360d', '11mo']) {
       const r = await lethe(['prune', '--older-than', d]);
       expect(r.code).toBe(2);
-      expect(oneLine(r.stderr)).toEqual([`lethe: LETHE_E_EVIDENCE_TOO_YOUNG: --older-than: evidence younger than one year is never pruned (DPDP Rules 2025, rules 6(1)(e) and 8(3)); got ${JSON.stringify(d)}, use at least "1y"`]);
+      expect(oneLine(r.stderr)).toEqual([
+        `lethe: LETHE_E_EVIDENCE_TOO_YOUNG: --older-than: evidence younger than one year is never pruned (DPDP Rules 2025, rules 6(1)(e) and 8(3)); got ${JSON.stringify(d)}, use at least "1y"`,
+      ]);
     }
     await f.db.pool.query(`INSERT INTO audit_logs ("timestamp", action, details) VALUES
       (now() - interval '3 years', 'user_login', '{"user": "ravi"}'),

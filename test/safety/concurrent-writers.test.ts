@@ -3,8 +3,16 @@ import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  createEngine, DEFAULT_JOBS_TABLE, DEFAULT_POLICIES, ErrorCodes, inspectJobsTable, isLetheError, placeHold, retentionToInterval,
-  type JobsTable, type RunSummary,
+  createEngine,
+  DEFAULT_JOBS_TABLE,
+  DEFAULT_POLICIES,
+  ErrorCodes,
+  inspectJobsTable,
+  isLetheError,
+  placeHold,
+  retentionToInterval,
+  type JobsTable,
+  type RunSummary,
 } from '@lethe/engine';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
@@ -55,20 +63,30 @@ interface SeedRow {
 /** Ages far from every retention boundary, so "expired" cannot change while a test runs. */
 function expiredAge(rng: Rng): { purpose: string; age: string } {
   switch (int(rng, 0, 4)) {
-    case 0: return { purpose: 'System Testing', age: `${int(rng, 2, 30)} days` };
-    case 1: return { purpose: 'Financial', age: `${int(rng, 400, 900)} days` };
-    case 2: return { purpose: 'Legal', age: `${int(rng, 8, 20)} years` };
-    case 3: return { purpose: 'Medical', age: `${int(rng, 11, 30)} years` };
-    default: return { purpose: 'General', age: `${int(rng, 40, 400)} days` };
+    case 0:
+      return { purpose: 'System Testing', age: `${int(rng, 2, 30)} days` };
+    case 1:
+      return { purpose: 'Financial', age: `${int(rng, 400, 900)} days` };
+    case 2:
+      return { purpose: 'Legal', age: `${int(rng, 8, 20)} years` };
+    case 3:
+      return { purpose: 'Medical', age: `${int(rng, 11, 30)} years` };
+    default:
+      return { purpose: 'General', age: `${int(rng, 40, 400)} days` };
   }
 }
 function liveAge(rng: Rng): { purpose: string; age: string } {
   switch (int(rng, 0, 4)) {
-    case 0: return { purpose: 'System Testing', age: `${int(rng, 1, 6)} hours` };
-    case 1: return { purpose: 'Financial', age: `${int(rng, 10, 300)} days` };
-    case 2: return { purpose: 'Legal', age: `${int(rng, 1, 5)} years` };
-    case 3: return { purpose: 'Medical', age: `${int(rng, 1, 8)} years` };
-    default: return { purpose: 'General', age: `${int(rng, 1, 20)} days` };
+    case 0:
+      return { purpose: 'System Testing', age: `${int(rng, 1, 6)} hours` };
+    case 1:
+      return { purpose: 'Financial', age: `${int(rng, 10, 300)} days` };
+    case 2:
+      return { purpose: 'Legal', age: `${int(rng, 1, 5)} years` };
+    case 3:
+      return { purpose: 'Medical', age: `${int(rng, 1, 8)} years` };
+    default:
+      return { purpose: 'General', age: `${int(rng, 1, 20)} days` };
   }
 }
 
@@ -113,11 +131,13 @@ interface WriterLog {
   readonly holds: { key: string; warnings: readonly string[]; at: number }[];
   readonly holdsGone: { target: string; at: number }[];
   readonly unexpected: string[];
-  readonly stats: Record<'ops' | 'opsWhileRunning' | 'insertRolledBack' | 'insert40001' | 'insertGaveUp' | 'reclassifyMissed' | 'deleteMissed' | 'holdNotFound', number>;
+  readonly stats: Record<
+    'ops' | 'opsWhileRunning' | 'insertRolledBack' | 'insert40001' | 'insertGaveUp' | 'reclassifyMissed' | 'deleteMissed' | 'holdNotFound',
+    number
+  >;
 }
 
-const sqlState = (e: unknown): string | undefined =>
-  typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+const sqlState = (e: unknown): string | undefined => (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined);
 
 interface WriterContext {
   readonly rng: Rng;
@@ -194,7 +214,8 @@ async function hold(w: WriterContext): Promise<void> {
     w.log.holds.push({ key: h.fileKey, warnings: h.warnings, at: performance.now() });
   } catch (error) {
     await w.client.query('ROLLBACK');
-    if (isLetheError(error) && error.code === ErrorCodes.GONE) w.log.holdsGone.push({ target: 'jobId' in target ? target.jobId : target.fileKey, at: performance.now() });
+    if (isLetheError(error) && error.code === ErrorCodes.GONE)
+      w.log.holdsGone.push({ target: 'jobId' in target ? target.jobId : target.fileKey, at: performance.now() });
     // A job id that no longer exists (erased or deleted before the call): nothing was placed.
     else if (isLetheError(error) && error.code === ErrorCodes.NOT_FOUND && byJob) w.log.stats.holdNotFound++;
     else throw error;
@@ -220,7 +241,9 @@ async function writer(w: WriterContext): Promise<void> {
 let f: SafetyFixture;
 let table: JobsTable;
 /** Naive-UTC retention per purpose, as SQL: `expired` is created_at + retention < now. */
-const POLICY_VALUES = Object.entries(DEFAULT_POLICIES).map(([p, r]) => `('${p.replace(/'/g, "''")}', interval '${retentionToInterval(r)}')`).join(', ');
+const POLICY_VALUES = Object.entries(DEFAULT_POLICIES)
+  .map(([p, r]) => `('${p.replace(/'/g, "''")}', interval '${retentionToInterval(r)}')`)
+  .join(', ');
 
 beforeAll(async () => {
   f = await createSafetyFixture('writers');
@@ -265,11 +288,21 @@ async function runWithWriters(seed: number): Promise<void> {
   );
   await putAll(keys);
   const seededCreated = new Map<string, number>();
-  for (const r of (await f.db.pool.query<{ id: string; ms: number }>(`SELECT id, (extract(epoch FROM created_at) * 1000)::float8 AS ms FROM jobs`)).rows) seededCreated.set(r.id, r.ms);
+  for (const r of (await f.db.pool.query<{ id: string; ms: number }>(`SELECT id, (extract(epoch FROM created_at) * 1000)::float8 AS ms FROM jobs`)).rows)
+    seededCreated.set(r.id, r.ms);
 
-  const exists = (key: string): Promise<boolean> => stat(join(f.files.root, key)).then(() => true, () => false);
+  const exists = (key: string): Promise<boolean> =>
+    stat(join(f.files.root, key)).then(
+      () => true,
+      () => false,
+    );
   const log: WriterLog = {
-    inserted: new Map(), reclassified: new Map(), platformDeleted: new Map(), holds: [], holdsGone: [], unexpected: [],
+    inserted: new Map(),
+    reclassified: new Map(),
+    platformDeleted: new Map(),
+    holds: [],
+    holdsGone: [],
+    unexpected: [],
     stats: { ops: 0, opsWhileRunning: 0, insertRolledBack: 0, insert40001: 0, insertGaveUp: 0, reclassifyMissed: 0, deleteMissed: 0, holdNotFound: 0 },
   };
   const ids = seeded.map((r) => r.id);
@@ -292,7 +325,8 @@ async function runWithWriters(seed: number): Promise<void> {
       runMs = performance.now() - started;
     });
     const writers = clients.map((client, i) =>
-      writer({ rng: prng(seed * 31 + i + 1), client, table, name: `w${i}`, keys, ids, exists, log, running: () => running }));
+      writer({ rng: prng(seed * 31 + i + 1), client, table, name: `w${i}`, keys, ids, exists, log, running: () => running }),
+    );
     const [r] = await Promise.allSettled([run, Promise.all(writers)]);
     if (r.status === 'rejected') throw r.reason;
     first = r.value;
@@ -302,7 +336,22 @@ async function runWithWriters(seed: number): Promise<void> {
     await engine.close();
     await Promise.all(clients.map((c) => c.end()));
   }
-  if (VERBOSE) console.log(JSON.stringify({ seed, runMs: Math.round(runMs), first: pickCounts(first), second: pickCounts(second), inserted: log.inserted.size, reclassified: log.reclassified.size, platformDeleted: log.platformDeleted.size, holds: log.holds.length, holdsGone: log.holdsGone.length, orphaned: [...log.platformDeleted.values()].filter((d) => d.fileExisted).length, ...log.stats }));
+  if (VERBOSE)
+    console.log(
+      JSON.stringify({
+        seed,
+        runMs: Math.round(runMs),
+        first: pickCounts(first),
+        second: pickCounts(second),
+        inserted: log.inserted.size,
+        reclassified: log.reclassified.size,
+        platformDeleted: log.platformDeleted.size,
+        holds: log.holds.length,
+        holdsGone: log.holdsGone.length,
+        orphaned: [...log.platformDeleted.values()].filter((d) => d.fileExisted).length,
+        ...log.stats,
+      }),
+    );
 
   // The writers really wrote while the run ran, and nothing they did failed unexpectedly.
   expect(log.unexpected).toEqual([]);
@@ -311,12 +360,14 @@ async function runWithWriters(seed: number): Promise<void> {
   expect(second.status).toBe('completed');
 
   const gone = await missing(keys, exists);
-  const jobs = (await f.db.pool.query<{ id: string; file_key: string; purpose_code: string; expired: boolean; held: boolean; shared_live: boolean }>(
-    `WITH p(purpose, retention) AS (VALUES ${POLICY_VALUES}),
+  const jobs = (
+    await f.db.pool.query<{ id: string; file_key: string; purpose_code: string; expired: boolean; held: boolean; shared_live: boolean }>(
+      `WITH p(purpose, retention) AS (VALUES ${POLICY_VALUES}),
           j AS (SELECT j.id, j.file_key, j.purpose_code, j.created_at + p.retention < (now() AT TIME ZONE 'UTC') AS expired FROM jobs j JOIN p ON p.purpose = j.purpose_code)
      SELECT j.*, EXISTS (SELECT 1 FROM lethe_holds h WHERE h.file_key = j.file_key AND h.released_at IS NULL) AS held,
             EXISTS (SELECT 1 FROM j l WHERE l.file_key = j.file_key AND NOT l.expired) AS shared_live FROM j`,
-  )).rows;
+    )
+  ).rows;
   const total = (await f.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs`)).rows[0]!.n;
   expect(jobs.length, 'every row has a known purpose').toBe(total);
 
@@ -324,27 +375,45 @@ async function runWithWriters(seed: number): Promise<void> {
   //    every key a live row refers to, and the key guard makes an insert at a key being erased wait
   //    and fail (the careful writer then finds the file gone and rolls back).
   const liveWithoutFile = jobs.filter((j) => !j.expired && gone.has(j.file_key));
-  expect(liveWithoutFile.map((j) => `${j.id} ${j.purpose_code} ${j.file_key} ${describeKey(j.file_key, log)}`), 'live rows whose file is gone').toEqual([]);
+  expect(
+    liveWithoutFile.map((j) => `${j.id} ${j.purpose_code} ${j.file_key} ${describeKey(j.file_key, log)}`),
+    'live rows whose file is gone',
+  ).toEqual([]);
   // ...nor does an acknowledged hold: placeHold either locked a row of the key before the batch
   // (the batch then keeps the key) or waited for it and threw LETHE_E_GONE. The one exception is a
   // hold on a key no row referred to any more, which placeHold acknowledges with a warning naming
   // the erasure.
   const heldButGone = log.holds.filter((h) => gone.has(h.key) && !h.warnings.some((w) => /was erased by run/.test(w)));
-  expect(heldButGone.map((h) => `${h.key} ${JSON.stringify(h.warnings)}`), 'acknowledged holds whose file is gone').toEqual([]);
+  expect(
+    heldButGone.map((h) => `${h.key} ${JSON.stringify(h.warnings)}`),
+    'acknowledged holds whose file is gone',
+  ).toEqual([]);
   // Its warning does not lie either: no writer brings a file back.
-  for (const h of log.holds) if (h.warnings.some((w) => /was erased by run/.test(w))) expect(gone.has(h.key), `hold warned ${h.key} was erased, but its file is there`).toBe(true);
+  for (const h of log.holds)
+    if (h.warnings.some((w) => /was erased by run/.test(w))) expect(gone.has(h.key), `hold warned ${h.key} was erased, but its file is there`).toBe(true);
   // A hold refused as LETHE_E_GONE was refused because its key was erased just then.
   for (const g of log.holdsGone) {
     const key = byId.get(g.target)?.key ?? log.inserted.get(g.target)?.key ?? g.target;
     expect(gone.has(key), `hold refused as gone on ${g.target} (${key}), but the file is there`).toBe(true);
   }
 
-  const ledger = (await f.db.pool.query<{ run_id: string; job_id: string; file_key: string; outcome: string; purpose_code: string; created_ms: number; row_purpose: string | null; recent_legal: boolean }>(
-    `SELECT run_id::text, job_id, file_key, outcome, purpose_code, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
+  const ledger = (
+    await f.db.pool.query<{
+      run_id: string;
+      job_id: string;
+      file_key: string;
+      outcome: string;
+      purpose_code: string;
+      created_ms: number;
+      row_purpose: string | null;
+      recent_legal: boolean;
+    }>(
+      `SELECT run_id::text, job_id, file_key, outcome, purpose_code, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
             job_row->>'purpose_code' AS row_purpose,
             purpose_code = 'Legal' AND created_at > now() - interval '1 day' AS recent_legal
        FROM lethe_ledger ORDER BY id`,
-  )).rows;
+    )
+  ).rows;
   // No storage fault here: every outcome is an erasure (or "absent" for a second row of an erased key).
   expect(ledger.filter((l) => l.outcome !== 'erased' && l.outcome !== 'absent').map((l) => `${l.job_id} ${l.outcome}`)).toEqual([]);
 
@@ -399,7 +468,16 @@ async function runWithWriters(seed: number): Promise<void> {
 }
 
 function pickCounts(s: RunSummary): Record<string, number | string> {
-  return { status: s.status, selected: s.selected_count, deleted: s.deleted_count, erased: s.erased_count, shared: s.shared_count, held: s.held_count, changed: s.changed_count, vanished: s.vanished_count };
+  return {
+    status: s.status,
+    selected: s.selected_count,
+    deleted: s.deleted_count,
+    erased: s.erased_count,
+    shared: s.shared_count,
+    held: s.held_count,
+    changed: s.changed_count,
+    vanished: s.vanished_count,
+  };
 }
 
 /** What the writers did at a key, for failure messages. */
@@ -417,7 +495,9 @@ describe('a run while the platform writes jobs (randomized)', () => {
       try {
         await runWithWriters(seed);
       } catch (error) {
-        console.error(`concurrent-writers: failed with seed ${seed} (seed ${i + 1} of LETHE_STRESS_SEED=${BASE_SEED}: rerun with it to replay the data and the writers' choices)`);
+        console.error(
+          `concurrent-writers: failed with seed ${seed} (seed ${i + 1} of LETHE_STRESS_SEED=${BASE_SEED}: rerun with it to replay the data and the writers' choices)`,
+        );
         throw error;
       }
     }, 60_000);

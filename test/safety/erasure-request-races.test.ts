@@ -34,7 +34,10 @@ async function seed(): Promise<{ user: string; keep: string; go: string }> {
   const user = `p${++n}`;
   const keep = `${user}/keep.pdf`;
   const go = `${user}/go.pdf`;
-  await db.pool.query(`INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ($1, $3, 'General', $4, now()), ($2, $3, 'General', $5, now())`, [`${user}-keep`, `${user}-go`, user, keep, go]);
+  await db.pool.query(
+    `INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ($1, $3, 'General', $4, now()), ($2, $3, 'General', $5, now())`,
+    [`${user}-keep`, `${user}-go`, user, keep, go],
+  );
   await files.put(keep);
   await files.put(go);
   return { user, keep, go };
@@ -44,10 +47,15 @@ async function request(user: string, during: (rows: readonly ExpiredRow[]) => Pr
   const reference = `RACE-${user}`;
   await submitErasureRequest(engine, { reference, target: { kind: 'principal', values: [user] }, requestedBy: user, reason: 'request', submittedBy: 'test' });
   let calls = 0;
-  return runErasureRequest(engine, reference, { beforeRecheck: async (rows) => { if (calls++ === 0) await during(rows); } });
+  return runErasureRequest(engine, reference, {
+    beforeRecheck: async (rows) => {
+      if (calls++ === 0) await during(rows);
+    },
+  });
 }
 
-const outcomeOf = async (jobId: string) => (await db.pool.query<{ outcome: string; error: string | null }>(`SELECT outcome, error FROM lethe_ledger WHERE job_id = $1`, [jobId])).rows;
+const outcomeOf = async (jobId: string) =>
+  (await db.pool.query<{ outcome: string; error: string | null }>(`SELECT outcome, error FROM lethe_ledger WHERE job_id = $1`, [jobId])).rows;
 
 describe('erasure request re-check under lock', () => {
   it('a row re-pointed to another principal while the batch waits is kept with its file', async () => {
@@ -88,14 +96,19 @@ describe('erasure request re-check under lock', () => {
     expect(r.request.state).toBe('completed');
   });
 
-  it('a row another principal\'s new row comes to share while the batch waits: the named row goes, the file stays', async () => {
+  it("a row another principal's new row comes to share while the batch waits: the named row goes, the file stays", async () => {
     const { user, keep, go } = await seed();
     const r = await request(user, async () => {
-      await db.pool.query(`INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ($1, 'other', 'General', $2, now())`, [`${user}-other`, keep]);
+      await db.pool.query(`INSERT INTO jobs (id, user_id, purpose_code, file_key, created_at) VALUES ($1, 'other', 'General', $2, now())`, [
+        `${user}-other`,
+        keep,
+      ]);
     });
     expect(await files.exists(keep)).toBe(true);
     expect(await files.exists(go)).toBe(false);
-    expect(await outcomeOf(`${user}-keep`)).toEqual([{ outcome: 'unlinked', error: 'the row was erased; its file stays: other rows share it (docs/safety.md#shared-keys)' }]);
+    expect(await outcomeOf(`${user}-keep`)).toEqual([
+      { outcome: 'unlinked', error: 'the row was erased; its file stays: other rows share it (docs/safety.md#shared-keys)' },
+    ]);
     const left = await db.pool.query(`SELECT id FROM jobs WHERE file_key = $1`, [keep]);
     expect(left.rows).toEqual([{ id: `${user}-other` }]);
     expect(r.request.state).toBe('completed');

@@ -87,7 +87,8 @@ describe('a parent directory swapped for a symlink mid-batch', () => {
     for (let i = 0; i < 6; i++) await put(join(root, 'd', `${i}.pdf`), `inside ${i}`);
     const moved = join(outside, 'd');
     const storage = new FileStorage({
-      root, concurrency: 1,
+      root,
+      concurrency: 1,
       beforeKey: async (key) => {
         if (key !== 'd/2.pdf') return;
         await rename(join(root, 'd'), moved);
@@ -116,7 +117,8 @@ describe('a parent directory swapped for a symlink mid-batch', () => {
     await mkdir(join(outside, 't'));
     const trashRun = join(root, TRASH_DIR, RUN_ID);
     const storage = new FileStorage({
-      root, concurrency: 1,
+      root,
+      concurrency: 1,
       beforeKey: async (key) => {
         if (key !== 't/1.pdf') return;
         await rename(trashRun, join(base, 'trash-moved'));
@@ -124,7 +126,11 @@ describe('a parent directory swapped for a symlink mid-batch', () => {
       },
     });
     const out = await storage.trashMany!(keys.map((key) => ({ key, trashKey: `${TRASH_DIR}/${RUN_ID}/${key}` })));
-    expect(out.map((o) => [o.outcome, o.code])).toEqual([['erased', undefined], ['refused', ErrorCodes.KEY_OUTSIDE_ROOT], ['refused', ErrorCodes.KEY_OUTSIDE_ROOT]]);
+    expect(out.map((o) => [o.outcome, o.code])).toEqual([
+      ['erased', undefined],
+      ['refused', ErrorCodes.KEY_OUTSIDE_ROOT],
+      ['refused', ErrorCodes.KEY_OUTSIDE_ROOT],
+    ]);
     expect(await readdir(outside)).toEqual(['t']);
     expect(await readdir(join(outside, 't'))).toEqual([]);
     expect(await readFile(join(root, 't/1.pdf'), 'utf8')).toBe('t/1.pdf');
@@ -162,7 +168,10 @@ describe('a parent directory swapped for a symlink between batches (docs/safety.
     await put(join(outside, 'b.pdf'), 'precious b');
     await symlink(outside, join(root, 'out'));
     const out = await new FileStorage({ root }).deleteMany(['alias/a.pdf', 'out/b.pdf']);
-    expect(out.map((o) => [o.key, o.outcome, o.code ?? null])).toEqual([['alias/a.pdf', 'erased', null], ['out/b.pdf', 'refused', ErrorCodes.KEY_OUTSIDE_ROOT]]);
+    expect(out.map((o) => [o.key, o.outcome, o.code ?? null])).toEqual([
+      ['alias/a.pdf', 'erased', null],
+      ['out/b.pdf', 'refused', ErrorCodes.KEY_OUTSIDE_ROOT],
+    ]);
     expect(await readdir(join(root, 'real'))).toEqual([]);
     expect(await outsideFiles()).toEqual({ 'b.pdf': 'precious b' });
   });
@@ -227,7 +236,11 @@ describe('names whose unlink would not erase the data', () => {
     try {
       const s = await engine.run();
       expect(s).toMatchObject({ status: 'completed', erased_count: 1, refused_count: 3, failed_count: 0 });
-      expect(s.refused.map((r) => [r.job_id, r.code]).sort()).toEqual([['hard', ErrorCodes.KEY_HARDLINKED], ['hard-out', ErrorCodes.KEY_HARDLINKED], ['sym', ErrorCodes.KEY_SYMLINK]]);
+      expect(s.refused.map((r) => [r.job_id, r.code]).sort()).toEqual([
+        ['hard', ErrorCodes.KEY_HARDLINKED],
+        ['hard-out', ErrorCodes.KEY_HARDLINKED],
+        ['sym', ErrorCodes.KEY_SYMLINK],
+      ]);
       expect(s.refused.find((r) => r.job_id === 'hard')!.message).toMatch(/the file has 2 links/);
       const rows = await db.pool.query<{ id: string }>('SELECT id FROM jobs ORDER BY id');
       expect(rows.rows.map((r) => r.id)).toEqual(['hard', 'hard-out', 'sym']);
@@ -249,7 +262,10 @@ describe('lethe doctor on a root with symlinked directories', () => {
     const engine = createEngine({ databaseUrl: db.url, storage: `file://${root}`, threads: 1 });
     try {
       const plain = await runDoctor(engine);
-      expect(plain.checks.find((c) => c.name === 'storage.symlinks')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^no symlinked directories under the root/) });
+      expect(plain.checks.find((c) => c.name === 'storage.symlinks')).toMatchObject({
+        status: 'ok',
+        message: expect.stringMatching(/^no symlinked directories under the root/),
+      });
 
       await symlink(join(root, 'real'), join(root, 'alias'));
       await mkdir(join(root, 'deep', 'er'), { recursive: true });

@@ -86,6 +86,8 @@ describe('HMAC ledger keys (proof without personal data)', () => {
 
   it('refuses a short secret, naming the setting', () => {
     expect(() => createEngine({ databaseUrl: f.db.url, ledgerKeyHmacSecret: 'short' })).toThrow(ConfigError);
-    expect(() => createEngine({ databaseUrl: f.db.url, ledgerKeyHmacSecret: 'short' })).toThrow(/^ledgerKeyHmacSecret \(LETHE_LEDGER_KEY_SECRET\): expected a secret of at least 16 bytes/);
+    expect(() => createEngine({ databaseUrl: f.db.url, ledgerKeyHmacSecret: 'short' })).toThrow(
+      /^ledgerKeyHmacSecret \(LETHE_LEDGER_KEY_SECRET\): expected a secret of at least 16 bytes/,
+    );
   });
 });

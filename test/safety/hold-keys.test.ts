@@ -15,7 +15,11 @@ afterAll(async () => {
 const hold = (key: string) => runCli(['hold', key, '--reason', 'litigation'], { DATABASE_URL: f.db.url });
 
 it('refuses keys that can protect nothing (exit 2, one line naming file_key); places none of them', async () => {
-  for (const [key, why] of [['../x', /"\.\." segments are not allowed/], ['/abs/x.pdf', /must be relative/], ['a//b', /empty path segments/]] as const) {
+  for (const [key, why] of [
+    ['../x', /"\.\." segments are not allowed/],
+    ['/abs/x.pdf', /must be relative/],
+    ['a//b', /empty path segments/],
+  ] as const) {
     const r = await hold(key);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(why);

@@ -38,7 +38,7 @@ describe('ledger verification (verify --ledger)', () => {
     expect(await engine.run()).toMatchObject({ deleted_count: 30 });
     expect(await verifyLedger(engine, { sample: 1000 })).toMatchObject({ mode: 'sample', rows_checked: 30, keys_checked: 30, present: 0, unresolved: 0 });
 
-    await restoreFromBackup('docs/7.pdf', 'restored from last week\'s backup');
+    await restoreFromBackup('docs/7.pdf', "restored from last week's backup");
     const found = await verifyLedger(engine, { all: true });
     expect(found).toMatchObject({ mode: 'all', rows_checked: 30, present: 1, repaired: 0, unresolved: 1 });
     expect(found.findings).toMatchObject([{ file_key: 'docs/7.pdf', job_id: 'r7', outcome: 'erased', held: false, kind: 'present' }]);
@@ -55,7 +55,11 @@ describe('ledger verification (verify --ledger)', () => {
   });
 
   it('does not flag a key that is rightly back (a new row refers to it, or it was restored), and never repairs a held key', async () => {
-    await f.seed([{ id: 'a', key: 'a.pdf' }, { id: 'b', key: 'b.pdf' }, { id: 'c', key: 'c.pdf' }]);
+    await f.seed([
+      { id: 'a', key: 'a.pdf' },
+      { id: 'b', key: 'b.pdf' },
+      { id: 'c', key: 'c.pdf' },
+    ]);
     const engine = f.engine();
     await engine.run();
     // a.pdf re-uploaded by the platform with a new row; b.pdf back from a backup but under a hold; c.pdf back, unexplained.
@@ -82,7 +86,10 @@ describe('ledger verification (verify --ledger)', () => {
 
 describe('ledger repair never deletes a newer file at an erased key', () => {
   it('a brand-new upload at a key erased earlier (no jobs row yet) is a newer_object finding: reported, exit-worthy, never deleted', async () => {
-    await f.seed([{ id: 'n1', key: 'up/1.pdf' }, { id: 'n2', key: 'up/2.pdf' }]);
+    await f.seed([
+      { id: 'n1', key: 'up/1.pdf' },
+      { id: 'n2', key: 'up/2.pdf' },
+    ]);
     const engine = f.engine();
     expect(await engine.run()).toMatchObject({ deleted_count: 2 });
     // The platform uploads a new file at the same key; its row is not in yet.
@@ -102,7 +109,8 @@ describe('ledger repair never deletes a newer file at an erased key', () => {
     const engine = f.engine();
     await engine.run();
     const { rows } = await f.db.pool.query<{ started: Date; erased: Date }>(
-      `SELECT r.started_at AS started, l.erased_at AS erased FROM lethe_ledger l JOIN lethe_runs r ON r.id = l.run_id WHERE l.job_id = 'g'`);
+      `SELECT r.started_at AS started, l.erased_at AS erased FROM lethe_ledger l JOIN lethe_runs r ON r.id = l.run_id WHERE l.job_id = 'g'`,
+    );
     const { started, erased } = rows[0]!;
     expect(erased.getTime()).toBeGreaterThan(started.getTime());
     await f.files.put('gap.pdf', 'uploaded while the run was writing its ledger');
@@ -113,20 +121,30 @@ describe('ledger repair never deletes a newer file at an erased key', () => {
   });
 
   it('with HMAC keys (storage scan) a newer upload is never deleted either, and a restored one is', async () => {
-    await f.seed([{ id: 'h1', key: 'hm/1.pdf' }, { id: 'h2', key: 'hm/2.pdf' }]);
+    await f.seed([
+      { id: 'h1', key: 'hm/1.pdf' },
+      { id: 'h2', key: 'hm/2.pdf' },
+    ]);
     const engine = f.engine({ ledgerKeyHmacSecret: 'a-test-secret-of-32-bytes-length' });
     await engine.run();
     await f.files.put('hm/1.pdf', 'new');
     await restoreFromBackup('hm/2.pdf', 'old');
     const r = await verifyLedger(engine, { repair: true });
     expect(r).toMatchObject({ mode: 'storage_scan', present: 2, newer_objects: 1, repaired: 1, unresolved: 1 });
-    expect(Object.fromEntries(r.findings.map((x) => [x.file_key, [x.kind, x.repair]]))).toEqual({ 'hm/1.pdf': ['newer_object', 'skipped_newer'], 'hm/2.pdf': ['present', 'erased'] });
+    expect(Object.fromEntries(r.findings.map((x) => [x.file_key, [x.kind, x.repair]]))).toEqual({
+      'hm/1.pdf': ['newer_object', 'skipped_newer'],
+      'hm/2.pdf': ['present', 'erased'],
+    });
     expect(await f.files.exists('hm/1.pdf')).toBe(true);
     expect(await f.files.exists('hm/2.pdf')).toBe(false);
   });
 
   it('repair checks again at the moment of deleting: a file replaced since the check, or a key held since, is left alone', async () => {
-    await f.seed([{ id: 'x', key: 'x.pdf' }, { id: 'y', key: 'y.pdf' }, { id: 'z', key: 'z.pdf' }]);
+    await f.seed([
+      { id: 'x', key: 'x.pdf' },
+      { id: 'y', key: 'y.pdf' },
+      { id: 'z', key: 'z.pdf' },
+    ]);
     const engine = f.engine();
     await engine.run();
     for (const k of ['x.pdf', 'y.pdf', 'z.pdf']) await restoreFromBackup(k, `old ${k}`);

@@ -84,7 +84,10 @@ const count = async (sql: string, params: unknown[] = []): Promise<number> => (a
 
 describe('the platform writes while a batch waits (before its re-check)', () => {
   it('a row re-classified (Legal, created now) keeps its file and row; the ledger has nothing for it', async () => {
-    await f.seed([{ id: 'a', key: 'r/a.pdf' }, { id: 'b', key: 'r/b.pdf' }]);
+    await f.seed([
+      { id: 'a', key: 'r/a.pdf' },
+      { id: 'b', key: 'r/b.pdf' },
+    ]);
     const s = await f.engine().run({
       beforeRecheck: async () => {
         await f.db.pool.query(`UPDATE jobs SET purpose_code = 'Legal', created_at = now() AT TIME ZONE 'UTC' WHERE id = 'a'`);
@@ -136,7 +139,10 @@ describe('the platform writes while a batch waits (before its re-check)', () => 
   });
 
   it('a row the platform deletes is not erased by Lethe: the file stays (for reconcile), no ledger row, counted vanished', async () => {
-    await f.seed([{ id: 'a', key: 'v/a.pdf' }, { id: 'b', key: 'v/b.pdf' }]);
+    await f.seed([
+      { id: 'a', key: 'v/a.pdf' },
+      { id: 'b', key: 'v/b.pdf' },
+    ]);
     const s = await f.engine().run({
       beforeRecheck: async () => {
         await f.db.pool.query(`DELETE FROM jobs WHERE id = 'a'`);
@@ -172,7 +178,10 @@ describe('the platform writes while a batch waits (before its re-check)', () => 
   });
 
   it('in a worker group too: an INSERT at a claimed key waits for the batch (its rows are locked from the claim) and then fails with 40001', async () => {
-    await f.seed([{ id: 'a', key: 'g/a.pdf' }, { id: 'b', key: 'g/b.pdf' }]);
+    await f.seed([
+      { id: 'a', key: 'g/a.pdf' },
+      { id: 'b', key: 'g/b.pdf' },
+    ]);
     let insert: Awaited<ReturnType<typeof platform>> | undefined;
     try {
       const s = await f.engine().run({
@@ -215,7 +224,10 @@ describe('the platform writes while the batch is at storage (after its re-check)
   });
 
   it('a re-classification and a delete of the batch rows wait for its commit and then find no row', async () => {
-    await f.seed([{ id: 'a', key: 'u/a.pdf' }, { id: 'b', key: 'u/b.pdf' }]);
+    await f.seed([
+      { id: 'a', key: 'u/a.pdf' },
+      { id: 'b', key: 'u/b.pdf' },
+    ]);
     const storage = new GatedStorage(f.files.root);
     const run = f.engine({ storage }).run();
     await reachedOrFailed(storage, run);
@@ -233,7 +245,10 @@ describe('the platform writes while the batch is at storage (after its re-check)
       await del.client.end();
     }
     // Each erased file has exactly one ledger row.
-    expect((await f.ledger()).map((r) => [r.job_id, r.outcome])).toEqual([['a', 'erased'], ['b', 'erased']]);
+    expect((await f.ledger()).map((r) => [r.job_id, r.outcome])).toEqual([
+      ['a', 'erased'],
+      ['b', 'erased'],
+    ]);
   });
 
   it('`lethe hold` on a key being erased waits, then says it was already erased (by which run) instead of HELD', async () => {
@@ -293,7 +308,10 @@ describe('keys shared across batches', () => {
       [rows.map((r) => r.id), rows.map((r) => r.key), rows.map((r) => r.n)],
     );
     for (const key of new Set(rows.map((r) => r.key))) await f.files.put(key);
-    if (live) await f.db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT 'live-' || k, k, 'Legal', now() AT TIME ZONE 'UTC' FROM (SELECT DISTINCT file_key AS k FROM jobs) d`);
+    if (live)
+      await f.db.pool.query(
+        `INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT 'live-' || k, k, 'Legal', now() AT TIME ZONE 'UTC' FROM (SELECT DISTINCT file_key AS k FROM jobs) d`,
+      );
   }
 
   it('every row is counted once, in the right column, when batches in flight share keys', async () => {
@@ -343,7 +361,10 @@ async function reachedOrFailed(storage: GatedStorage, run: Promise<unknown>): Pr
 async function waitForBackend(pattern: string): Promise<number> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const { rows } = await f.db.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid() AND state = 'active'`, [pattern]);
+    const { rows } = await f.db.pool.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid() AND state = 'active'`,
+      [pattern],
+    );
     if (rows[0]) return rows[0].pid;
     if (Date.now() > deadline) throw new Error(`no backend runs a query like ${pattern}`);
     await new Promise((r) => setImmediate(r));

@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_JOBS_TABLE, ErrorCodes, inspectJobsTable, placeHold, type ObjectInfo } from '@lethe/engine';
 import { reconcile } from '@lethe/engine/operations';
-import { heldKeysNow, withHoldsLocked, eraseOrphanFiles, removeOrphanRows, type ActContext, orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from '@lethe/engine/testing';
+import {
+  heldKeysNow,
+  withHoldsLocked,
+  eraseOrphanFiles,
+  removeOrphanRows,
+  type ActContext,
+  orphanFileBatches,
+  orphanRowBatches,
+  type OrphanRow,
+  type ScanContext,
+} from '@lethe/engine/testing';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
 
 /**
@@ -39,8 +49,14 @@ async function scanContext(): Promise<ScanContext> {
   const engine = f.engine();
   const { rows } = await f.db.pool.query<{ now: Date }>('SELECT now() AS now');
   return {
-    pool: f.db.pool, table: await inspectJobsTable(f.db.pool, DEFAULT_JOBS_TABLE), storage: engine.storage(), now: rows[0]!.now.toISOString(),
-    minAgeMs: DAY_MS, batchSize: 100, concurrency: 4, ledgerKey: (k) => k,
+    pool: f.db.pool,
+    table: await inspectJobsTable(f.db.pool, DEFAULT_JOBS_TABLE),
+    storage: engine.storage(),
+    now: rows[0]!.now.toISOString(),
+    minAgeMs: DAY_MS,
+    batchSize: 100,
+    concurrency: 4,
+    ledgerKey: (k) => k,
   };
 }
 
@@ -81,7 +97,9 @@ describe('reconcile --apply and a hold placed after the scan', () => {
   });
 
   it('a hold being placed on an orphan row (its row locked, as placeHold does first) is waited for and wins, without a deadlock', async () => {
-    await f.db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('racing', 'o/racing.pdf', 'General', (now() AT TIME ZONE 'UTC') - interval '5 days')`);
+    await f.db.pool.query(
+      `INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('racing', 'o/racing.pdf', 'General', (now() AT TIME ZONE 'UTC') - interval '5 days')`,
+    );
     const scan = await scanContext();
     const orphans: OrphanRow[] = [];
     for await (const b of orphanRowBatches(scan)) orphans.push(...b.orphans);
@@ -136,7 +154,9 @@ describe('reconcile prefix', () => {
 /** Until a statement is waiting for a lock on lethe_holds (bounded: the test's timeout). */
 async function waitForBlockedHoldInsert(): Promise<void> {
   for (;;) {
-    const { rows } = await f.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'lethe_holds'::regclass AND NOT granted`);
+    const { rows } = await f.db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'lethe_holds'::regclass AND NOT granted`,
+    );
     if (rows[0]!.n > 0) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -145,7 +165,9 @@ async function waitForBlockedHoldInsert(): Promise<void> {
 /** Until some statement in this database waits for a lock (bounded: the test's timeout). */
 async function waitForLockWait(): Promise<void> {
   for (;;) {
-    const { rows } = await f.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+    const { rows } = await f.db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
     if (rows[0]!.n > 0) return;
     await new Promise((resolve) => setImmediate(resolve));
   }

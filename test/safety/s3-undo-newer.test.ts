@@ -29,7 +29,10 @@ const setVersioning = (bucket: string, status: 'Enabled' | 'Suspended'): Promise
   server.client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: status } }));
 
 async function addRows(keys: readonly string[]): Promise<void> {
-  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' FROM unnest($1::text[]) k`, [keys]);
+  await db.pool.query(
+    `INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' FROM unnest($1::text[]) k`,
+    [keys],
+  );
 }
 
 async function etag(bucket: string, key: string): Promise<string | null> {
@@ -46,8 +49,12 @@ const ledger = async (where: string): Promise<Record<string, unknown>[]> => (awa
 
 /** The trash record (and its run) as if made an hour ago, and due now. */
 const backdateRecords = async (): Promise<void> => {
-  await db.pool.query(`UPDATE lethe_ledger SET erased_at = erased_at - interval '1 hour', purge_after = now() - interval '1 second' WHERE outcome = 'trashed' AND settled_at IS NULL`);
-  await db.pool.query(`UPDATE lethe_runs SET started_at = started_at - interval '1 hour', ended_at = ended_at - interval '1 hour', heartbeat_at = heartbeat_at - interval '1 hour'`);
+  await db.pool.query(
+    `UPDATE lethe_ledger SET erased_at = erased_at - interval '1 hour', purge_after = now() - interval '1 second' WHERE outcome = 'trashed' AND settled_at IS NULL`,
+  );
+  await db.pool.query(
+    `UPDATE lethe_runs SET started_at = started_at - interval '1 hour', ended_at = ended_at - interval '1 hour', heartbeat_at = heartbeat_at - interval '1 hour'`,
+  );
 };
 
 describeS3('undo window on S3: restorable or refused, and purge never deletes a newer object', () => {
@@ -133,10 +140,19 @@ describeS3('undo window on S3: restorable or refused, and purge never deletes a 
     const engine = engineFor(s3Config(server, bucket, PREFIX, { versions: 'erase-all' }));
     const report = await purgeTrash(engine, { by: 'test' });
     expect(report).toMatchObject({ due: 2, purged: 1, files_deleted: 0, files_already_gone: 1, failed: 0, newer: 1 });
-    expect(report.failures).toEqual([{ trash_location: `.lethe/trash/${runId}/u/1.pdf?versionId=null`, code: ErrorCodes.TRASH_NEWER, message: expect.stringMatching(/version null\) was written at .* after its trash record .* left in place/) }]);
+    expect(report.failures).toEqual([
+      {
+        trash_location: `.lethe/trash/${runId}/u/1.pdf?versionId=null`,
+        code: ErrorCodes.TRASH_NEWER,
+        message: expect.stringMatching(/version null\) was written at .* after its trash record .* left in place/),
+      },
+    ]);
     expect(await etag(bucket, `${PREFIX}u/1.pdf`)).toBe(newer);
     expect((await ledger(`job_id = 'u/1.pdf'`)).map((r) => [r.outcome, r.settled_at])).toEqual([['trashed', null]]);
-    expect((await ledger(`job_id = 'u/2.pdf'`)).map((r) => [r.outcome, r.error_code])).toEqual([['trashed', null], ['purged', 'LETHE_TRASH_ALREADY_GONE']]);
+    expect((await ledger(`job_id = 'u/2.pdf'`)).map((r) => [r.outcome, r.error_code])).toEqual([
+      ['trashed', null],
+      ['purged', 'LETHE_TRASH_ALREADY_GONE'],
+    ]);
   });
 
   it.each([

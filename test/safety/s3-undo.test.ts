@@ -20,8 +20,15 @@ function engineFor(config: S3StorageConfig, extra: { ledgerKeyHmacSecret?: strin
 }
 
 async function seed(bucket: string, keys: readonly string[]): Promise<void> {
-  await putObjects(server, bucket, keys.map((k) => PREFIX + k));
-  await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' FROM unnest($1::text[]) k`, [keys]);
+  await putObjects(
+    server,
+    bucket,
+    keys.map((k) => PREFIX + k),
+  );
+  await db.pool.query(
+    `INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT k, k, 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' FROM unnest($1::text[]) k`,
+    [keys],
+  );
 }
 
 async function etag(bucket: string, key: string, versionId?: string): Promise<string | null> {
@@ -38,7 +45,8 @@ async function listed(bucket: string, prefix: string): Promise<string[]> {
 }
 
 const ledger = async (where: string): Promise<Record<string, unknown>[]> => (await db.pool.query(`SELECT * FROM lethe_ledger WHERE ${where} ORDER BY id`)).rows;
-const backdate = (): Promise<unknown> => db.pool.query(`UPDATE lethe_ledger SET purge_after = now() - interval '1 second' WHERE outcome = 'trashed' AND settled_at IS NULL`);
+const backdate = (): Promise<unknown> =>
+  db.pool.query(`UPDATE lethe_ledger SET purge_after = now() - interval '1 second' WHERE outcome = 'trashed' AND settled_at IS NULL`);
 
 describeS3('undo window on S3', () => {
   beforeAll(async () => {
@@ -66,7 +74,10 @@ describeS3('undo window on S3', () => {
     const s = await engine.run();
     expect(s).toMatchObject({ status: 'completed', deleted_count: 2, failed_count: 0 });
     expect(await listed(bucket, PREFIX)).toEqual([`${PREFIX}.lethe/trash/${s.run_id}/docs/a.pdf`, `${PREFIX}.lethe/trash/${s.run_id}/docs/b.pdf`]);
-    expect((await ledger(`outcome = 'trashed'`)).map((r) => r.trash_location)).toEqual([`.lethe/trash/${s.run_id}/docs/a.pdf`, `.lethe/trash/${s.run_id}/docs/b.pdf`]);
+    expect((await ledger(`outcome = 'trashed'`)).map((r) => r.trash_location)).toEqual([
+      `.lethe/trash/${s.run_id}/docs/a.pdf`,
+      `.lethe/trash/${s.run_id}/docs/b.pdf`,
+    ]);
 
     const r = await restoreFile(engine, { fileKey: 'docs/a.pdf', by: 'test' });
     expect(r.restored_job_ids).toEqual(['docs/a.pdf']);

@@ -23,7 +23,12 @@ afterAll(async () => {
 });
 
 const env = (): Record<string, string> => ({
-  DATABASE_URL: f.db.url, LETHE_STORAGE: `file://${f.files.root}`, LETHE_UNDO_WINDOW: '7d', LETHE_BATCH_SIZE: '40', LETHE_LOG_LEVEL: 'silent', LETHE_THREADS: '2',
+  DATABASE_URL: f.db.url,
+  LETHE_STORAGE: `file://${f.files.root}`,
+  LETHE_UNDO_WINDOW: '7d',
+  LETHE_BATCH_SIZE: '40',
+  LETHE_LOG_LEVEL: 'silent',
+  LETHE_THREADS: '2',
 });
 
 async function trashedCount(): Promise<number> {
@@ -32,7 +37,10 @@ async function trashedCount(): Promise<number> {
 
 async function expectInvariants(expiredIds: readonly string[], liveKeys: readonly string[], context: string): Promise<void> {
   const present = await filesPresent(f.files.root);
-  expect(liveKeys.filter((k) => !present.has(k)), `${context}: live files kept`).toEqual([]);
+  expect(
+    liveKeys.filter((k) => !present.has(k)),
+    `${context}: live files kept`,
+  ).toEqual([]);
   const unrecorded = await f.db.pool.query(
     `SELECT id FROM unnest($1::text[]) AS t(id) WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.id)
         AND (SELECT count(*) FROM lethe_ledger l WHERE l.job_id = t.id AND l.outcome = 'trashed') <> 1`,
@@ -69,9 +77,14 @@ it('SIGKILL at seeded points during trash moves, rerun each time: nothing lost, 
   const left = await f.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1)`, [expiredIds]);
   expect(left.rows[0]!.n).toBe(0);
   const present = await filesPresent(f.files.root);
-  expect(keys.filter((k) => present.has(k)), 'no expired file at its key').toEqual([]);
+  expect(
+    keys.filter((k) => present.has(k)),
+    'no expired file at its key',
+  ).toEqual([]);
   const trash = [...present].filter((p) => p.startsWith('.lethe/trash/')).sort();
-  const recorded = (await f.db.pool.query<{ trash_location: string }>(`SELECT DISTINCT trash_location FROM lethe_ledger WHERE outcome = 'trashed'`)).rows.map((r) => r.trash_location).sort();
+  const recorded = (await f.db.pool.query<{ trash_location: string }>(`SELECT DISTINCT trash_location FROM lethe_ledger WHERE outcome = 'trashed'`)).rows
+    .map((r) => r.trash_location)
+    .sort();
   expect(trash, 'the trash holds exactly what the ledger records').toEqual(recorded);
   expect(trash).toHaveLength(N);
   const sample = trash.filter((_, i) => i % 97 === 0);

@@ -110,7 +110,11 @@ describeS3('S3: a mistyped prefix on an unversioned bucket', () => {
 
   it('HEADs a sample before the first delete: nothing is deleted, rows kept, paused; the right prefix then works', async () => {
     const bucket = await createBucket(server, uniqueBucket('lies'));
-    await putObjects(server, bucket, Array.from({ length: 100 }, (_, i) => `tenant-7/docs/${i}.pdf`));
+    await putObjects(
+      server,
+      bucket,
+      Array.from({ length: 100 }, (_, i) => `tenant-7/docs/${i}.pdf`),
+    );
     await putObjects(server, bucket, ['tenant-8/docs/0.pdf']);
     await f.db.pool.query(
       `INSERT INTO jobs (id, file_key, purpose_code, created_at) SELECT 'd' || i, 'docs/' || i || '.pdf', 'General', (now() AT TIME ZONE 'UTC') - interval '40 days' FROM generate_series(0, 99) i`,

@@ -61,16 +61,24 @@ describe('undo window: trash and restore', () => {
     expect(audit.rows).toHaveLength(1);
     expect(audit.rows[0].details).toMatchObject({ source: 'lethe', file_key: 'uploads/a.pdf', restored_job_ids: ['a'], by: 'oncall@test' });
     // A second restore finds nothing in the trash and says so.
-    await expect(restoreFile(engine, { fileKey: 'uploads/a.pdf', by: 'x' })).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND, message: expect.stringMatching(/already restored/) });
+    await expect(restoreFile(engine, { fileKey: 'uploads/a.pdf', by: 'x' })).rejects.toMatchObject({
+      code: ErrorCodes.NOT_FOUND,
+      message: expect.stringMatching(/already restored/),
+    });
   });
 
   it('restores rows of any id and timestamp type (bigint identity, uuid, timestamptz) with the same values', async () => {
-    for (const [table, idType] of [['jobs_big', 'bigint'], ['jobs_uuid', 'uuid']] as const) {
+    for (const [table, idType] of [
+      ['jobs_big', 'bigint'],
+      ['jobs_uuid', 'uuid'],
+    ] as const) {
       await createJobsTable(f.db.pool, { table, idType, createdAt: 'timestamptz' });
-      const id = (await f.db.pool.query<{ id: string }>(
-        `INSERT INTO ${table} (${idType === 'uuid' ? 'id, ' : ''}file_key, purpose_code, created_at) VALUES (${idType === 'uuid' ? 'gen_random_uuid(), ' : ''}$1, 'General', now() - interval '40 days 3 hours 0.123456 seconds') RETURNING id::text`,
-        [`${table}/a.pdf`],
-      )).rows[0]!.id;
+      const id = (
+        await f.db.pool.query<{ id: string }>(
+          `INSERT INTO ${table} (${idType === 'uuid' ? 'id, ' : ''}file_key, purpose_code, created_at) VALUES (${idType === 'uuid' ? 'gen_random_uuid(), ' : ''}$1, 'General', now() - interval '40 days 3 hours 0.123456 seconds') RETURNING id::text`,
+          [`${table}/a.pdf`],
+        )
+      ).rows[0]!.id;
       await f.files.put(`${table}/a.pdf`);
       const before = (await f.db.pool.query(`SELECT to_jsonb(j) AS j FROM ${table} j`)).rows[0].j;
       const engine = f.engine({ undoWindow: '7d', jobs: { table } });
@@ -101,27 +109,44 @@ describe('undo window: trash and restore', () => {
   });
 
   it('a trashed file is an erasure in run records: not a failure in `runs show`, counted when a killed run is closed', async () => {
-    await f.seed([{ id: 'q1', key: 'q/1.pdf' }, { id: 'q2', key: 'q/2.pdf' }]);
+    await f.seed([
+      { id: 'q1', key: 'q/1.pdf' },
+      { id: 'q2', key: 'q/2.pdf' },
+    ]);
     const engine = f.engine({ undoWindow: '7d' });
     const s = await engine.run();
     expect((await getRun(f.db.pool, s.run_id))!.failuresByCode).toEqual([]);
     // A run whose process died: its record is closed by the next run from its ledger rows.
     await f.db.pool.query(`UPDATE lethe_runs SET status = 'running', summary = NULL WHERE id = $1`, [s.run_id]);
     await engine.run();
-    const closed = await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'run_id' = $1 AND details->>'status' = 'interrupted'`, [s.run_id]);
+    const closed = await f.db.pool.query(
+      `SELECT details FROM audit_logs WHERE action = 'cleanup_expired_jobs' AND details->>'run_id' = $1 AND details->>'status' = 'interrupted'`,
+      [s.run_id],
+    );
     expect(closed.rows[0].details).toMatchObject({ deleted_count: 2, erased_count: 2 });
   });
 
   it('per-purpose windows override the global one', async () => {
-    await f.seed([{ id: 't', key: 't.log', purpose: 'System Testing', age: '2 days' }, { id: 'g', key: 'g.pdf' }]);
+    await f.seed([
+      { id: 't', key: 't.log', purpose: 'System Testing', age: '2 days' },
+      { id: 'g', key: 'g.pdf' },
+    ]);
     const s = await f.engine({ undoWindow: '7d', undoWindows: { 'System Testing': 'off' } }).run();
     expect(s.deleted_count).toBe(2);
-    expect((await f.ledger()).map((r) => [r.job_id, r.outcome])).toEqual(expect.arrayContaining([['t', 'erased'], ['g', 'trashed']]));
+    expect((await f.ledger()).map((r) => [r.job_id, r.outcome])).toEqual(
+      expect.arrayContaining([
+        ['t', 'erased'],
+        ['g', 'trashed'],
+      ]),
+    );
   });
 
   it('refuses a run with an undo window on a store that has no trash', async () => {
     const engine = f.engine({ undoWindow: '7d', storage: new MemoryStorage() });
-    await expect(engine.run()).rejects.toMatchObject({ code: ErrorCodes.CONFIG, message: expect.stringMatching(/^undoWindow: memory:\/\/ has no undo window/) });
+    await expect(engine.run()).rejects.toMatchObject({
+      code: ErrorCodes.CONFIG,
+      message: expect.stringMatching(/^undoWindow: memory:\/\/ has no undo window/),
+    });
   });
 });
 
@@ -142,8 +167,14 @@ describe('purge', () => {
       { outcome: 'trashed', settled_at: expect.any(Date), job_row: null },
       { outcome: 'purged', trash_location: trashed!.trash_location, job_row: null },
     ]);
-    expect((await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_trash_purged'`)).rows[0].details).toMatchObject({ purged: 1, by: 'test' });
-    await expect(restoreFile(engine, { fileKey: 'p/1.pdf', by: 'x' })).rejects.toMatchObject({ code: ErrorCodes.GONE, message: expect.stringMatching(/^file_key "p\/1.pdf": gone: its undo window ended and the trash copy was purged at /) });
+    expect((await f.db.pool.query(`SELECT details FROM audit_logs WHERE action = 'cleanup_trash_purged'`)).rows[0].details).toMatchObject({
+      purged: 1,
+      by: 'test',
+    });
+    await expect(restoreFile(engine, { fileKey: 'p/1.pdf', by: 'x' })).rejects.toMatchObject({
+      code: ErrorCodes.GONE,
+      message: expect.stringMatching(/^file_key "p\/1.pdf": gone: its undo window ended and the trash copy was purged at /),
+    });
     // Purged again: nothing due, nothing recorded twice.
     expect(await purgeTrash(engine, { by: 'test' })).toMatchObject({ due: 0 });
   });
@@ -158,7 +189,10 @@ describe('purge', () => {
   });
 
   it('never purges a held file; released, the next run purges it first', async () => {
-    await f.seed([{ id: 'h1', key: 'held.pdf' }, { id: 'n1', key: 'free.pdf' }]);
+    await f.seed([
+      { id: 'h1', key: 'held.pdf' },
+      { id: 'n1', key: 'free.pdf' },
+    ]);
     const engine = f.engine({ undoWindow: '7d' });
     await engine.run();
     const table = await inspectJobsTable(f.db.pool, DEFAULT_JOBS_TABLE);
@@ -179,7 +213,10 @@ describe('purge', () => {
     const engine = f.engine();
     const s = await engine.run();
     const erasedAt = ((await f.ledger())[0]!.erased_at as Date).toISOString();
-    await expect(restoreFile(engine, { fileKey: 'x.pdf', by: 'x' })).rejects.toMatchObject({ code: ErrorCodes.GONE, message: `file_key "x.pdf": gone: erased at ${erasedAt} by run ${s.run_id} with no undo window (nothing kept to restore)` });
+    await expect(restoreFile(engine, { fileKey: 'x.pdf', by: 'x' })).rejects.toMatchObject({
+      code: ErrorCodes.GONE,
+      message: `file_key "x.pdf": gone: erased at ${erasedAt} by run ${s.run_id} with no undo window (nothing kept to restore)`,
+    });
     await expect(restoreFile(engine, { fileKey: 'never.pdf', by: 'x' })).rejects.toMatchObject({ code: ErrorCodes.NOT_FOUND });
   });
 });
@@ -194,7 +231,10 @@ class LostTrashAnswers extends FileStorage {
 
 describe('crash between the trash move and the ledger write', () => {
   it('keeps the rows, and the rerun finds the earlier trash copy, records it, and it restores', async () => {
-    await f.seed([{ id: 'k1', key: 'crash/1.pdf' }, { id: 'k2', key: 'crash/2.pdf' }]);
+    await f.seed([
+      { id: 'k1', key: 'crash/1.pdf' },
+      { id: 'k2', key: 'crash/2.pdf' },
+    ]);
     const crashed = await f.engine({ undoWindow: '7d', storage: new LostTrashAnswers({ root: f.files.root }) }).run();
     expect(crashed).toMatchObject({ deleted_count: 0, failed_count: 2 });
     expect(await f.jobRow('k1')).not.toBeNull();

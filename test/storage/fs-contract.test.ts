@@ -22,7 +22,11 @@ storageContract({
       storage,
       put: (key, body) => write(join(root, key), body),
       putOutside: (name, body) => write(join(base, 'outside', name), body),
-      existsOutside: (name) => stat(join(base, 'outside', name)).then(() => true, () => false),
+      existsOutside: (name) =>
+        stat(join(base, 'outside', name)).then(
+          () => true,
+          () => false,
+        ),
       async dispose() {
         await storage.close();
         await rm(base, { recursive: true, force: true });

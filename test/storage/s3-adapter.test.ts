@@ -21,7 +21,11 @@ async function viaProxy(prefix: string, extra: Partial<S3StorageConfig> = {}): P
   return s;
 }
 
-const exists = (key: string) => server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(() => true, () => false);
+const exists = (key: string) =>
+  server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+    () => true,
+    () => false,
+  );
 async function collect(list: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
   const out: ObjectInfo[] = [];
   for await (const o of list) out.push(o);
@@ -34,7 +38,11 @@ describeS3('S3 adapter on a real S3 server', () => {
     server = await startS3Server();
     proxy = await startS3Proxy(server.endpoint);
     await createBucket(server, bucket);
-    await putObjects(server, bucket, present.map((k) => `big/${k}`));
+    await putObjects(
+      server,
+      bucket,
+      present.map((k) => `big/${k}`),
+    );
   });
   afterAll(async () => {
     for (const s of open) await s.close();
@@ -109,7 +117,10 @@ describeS3('S3 adapter on a real S3 server', () => {
     open.push(s);
     const mark = proxy.requests.length;
     const out = await s.deleteMany(['a', 'b']);
-    expect(out.map((o) => [o.outcome, o.code, o.retryable])).toEqual([['failed', 'NoSuchBucket', false], ['failed', 'NoSuchBucket', false]]);
+    expect(out.map((o) => [o.outcome, o.code, o.retryable])).toEqual([
+      ['failed', 'NoSuchBucket', false],
+      ['failed', 'NoSuchBucket', false],
+    ]);
     expect(out[0]?.message).toContain('s3://no-such-bucket-here/p/');
     expect(out[0]?.message).toContain(`endpoint ${proxy.endpoint}`);
     expect(out[0]?.message).toContain('does not exist');
@@ -127,7 +138,11 @@ describeS3('S3 adapter on a real S3 server', () => {
 
   it('deletes keys that XML cannot carry one request each, without failing their batch', async () => {
     const odd = ['odd\u0001.pdf', 'carriage\rreturn.pdf'];
-    await putObjects(server, bucket, [...odd, 'plain.pdf'].map((k) => `ctl/${k}`));
+    await putObjects(
+      server,
+      bucket,
+      [...odd, 'plain.pdf'].map((k) => `ctl/${k}`),
+    );
     const mark = proxy.requests.length;
     const out = await (await viaProxy('ctl/')).deleteMany([...odd, 'plain.pdf']);
     expect(out.map((o) => o.outcome)).toEqual(['erased', 'erased', 'erased']);

@@ -17,7 +17,11 @@ function subject(bucket: string, extra: { versions?: 'erase-all' | 'keep' } = {}
       storage,
       put: (key, body) => put(`${base}root/${key}`, body),
       putOutside: (name, body) => put(`${base}outside/${name}`, body),
-      existsOutside: (name) => server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}outside/${name}` })).then(() => true, () => false),
+      existsOutside: (name) =>
+        server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}outside/${name}` })).then(
+          () => true,
+          () => false,
+        ),
       dispose: () => storage.close(),
     };
   };

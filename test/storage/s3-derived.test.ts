@@ -48,14 +48,20 @@ describeS3('derived data on a versioned S3 bucket (moto or $LETHE_TEST_S3_ENDPOI
   it('leaves no version, delete marker or incomplete upload of the source and its derived objects, and verify proves it', async () => {
     const expired = `(now() AT TIME ZONE 'UTC') - interval '2 days'`;
     const live = `(now() AT TIME ZONE 'UTC') - interval '1 hour'`;
-    await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('a', 'docs/a.pdf', 'System Testing', ${expired}), ('l', 'docs/l.pdf', 'System Testing', ${live})`);
+    await db.pool.query(
+      `INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('a', 'docs/a.pdf', 'System Testing', ${expired}), ('l', 'docs/l.pdf', 'System Testing', ${live})`,
+    );
     const gone = ['docs/a.pdf', 'docs/a.pdf.ocr.json', 'pages/a/1.png', 'pages/a/2.png'];
     const kept = ['docs/l.pdf', 'docs/l.pdf.ocr.json', 'pages/l/1.png'];
     for (const k of [...gone, ...kept]) for (const body of ['v1', 'v2']) await put(k, body);
     // Multipart uploads still open at erased keys and under an erased prefix, and at live ones.
-    for (const k of ['docs/a.pdf', 'docs/a.pdf.ocr.json', 'pages/a/3.png', 'docs/l.pdf', 'pages/l/9.png']) await server.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${PREFIX}${k}` }));
+    for (const k of ['docs/a.pdf', 'docs/a.pdf.ocr.json', 'pages/a/3.png', 'docs/l.pdf', 'pages/l/9.png'])
+      await server.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${PREFIX}${k}` }));
     const options: EngineOptions = {
-      pool: db.pool, storage: s3Config(server, bucket, PREFIX), threads: 1, deletesPerSecond: 0,
+      pool: db.pool,
+      storage: s3Config(server, bucket, PREFIX),
+      threads: 1,
+      deletesPerSecond: 0,
       derived: { objects: [{ template: '{file_key}.ocr.json' }, { template: 'pages/{id}/' }] },
     };
     const engine = createEngine(options);
@@ -72,7 +78,9 @@ describeS3('derived data on a versioned S3 bucket (moto or $LETHE_TEST_S3_ENDPOI
       expect(await uploadsOf('pages/a/3.png')).toBe(0);
       expect(await uploadsOf('pages/l/9.png')).toBe(1);
       expect(await uploadsOf('docs/l.pdf')).toBe(1);
-      const evidence = await db.pool.query<{ object_key: string; outcome: string }>(`SELECT object_key, outcome FROM lethe_ledger_derived WHERE job_id = 'a' ORDER BY object_key`);
+      const evidence = await db.pool.query<{ object_key: string; outcome: string }>(
+        `SELECT object_key, outcome FROM lethe_ledger_derived WHERE job_id = 'a' ORDER BY object_key`,
+      );
       expect(evidence.rows).toEqual([
         { object_key: 'docs/a.pdf.ocr.json', outcome: 'erased' },
         { object_key: 'pages/a/1.png', outcome: 'erased' },

@@ -36,7 +36,9 @@ describeS3('erasure request on S3', () => {
     await putObjects(server, bucket, keys);
     await putObjects(server, bucket, keys, 'second version');
     engine = createEngine({
-      databaseUrl: db.url, storage: s3Config(server, bucket, 'docs/'), threads: 1,
+      databaseUrl: db.url,
+      storage: s3Config(server, bucket, 'docs/'),
+      threads: 1,
       policies: { General: '30d', Medical: '10y', Financial: { retention: '1y', retainedUnder: FINANCIAL_RETAINED_UNDER } },
       erasure: { principalColumn: 'user_id' },
     });
@@ -48,12 +50,23 @@ describeS3('erasure request on S3', () => {
     await db?.drop();
   });
 
-  it('erases every version of the principal\'s objects, refuses Financial, keeps a shared object', async () => {
-    await submitErasureRequest(engine, { reference: 'S3-REQ-1', target: { kind: 'principal', values: ['u1'] }, requestedBy: 'u1', reason: 'request', submittedBy: 'dpo' });
+  it("erases every version of the principal's objects, refuses Financial, keeps a shared object", async () => {
+    await submitErasureRequest(engine, {
+      reference: 'S3-REQ-1',
+      target: { kind: 'principal', values: ['u1'] },
+      requestedBy: 'u1',
+      reason: 'request',
+      submittedBy: 'dpo',
+    });
     const { run, request, record } = await runErasureRequest(engine, 'S3-REQ-1');
     expect(run).toMatchObject({ status: 'completed', erased_count: 2, failed_count: 0 });
     expect(request.state).toBe('completed');
-    expect(record).toMatchObject({ rows_erased: 2, files_erased: 2, rows_unlinked: 1, retained: [{ purpose: 'Financial', statute: FINANCIAL_RETAINED_UNDER, rows: 1 }] });
+    expect(record).toMatchObject({
+      rows_erased: 2,
+      files_erased: 2,
+      rows_unlinked: 1,
+      retained: [{ purpose: 'Financial', statute: FINANCIAL_RETAINED_UNDER, rows: 1 }],
+    });
     expect(await versionsOf('u1/a.pdf')).toBe(0);
     expect(await versionsOf('u1/b.pdf')).toBe(0);
     expect(await versionsOf('u1/inv.pdf')).toBe(2);

@@ -58,8 +58,13 @@ export async function startS3Proxy(target: string): Promise<S3Proxy> {
       const path = req.url ?? '/';
       const fault = faults.find((f) => f.times > 0 && f.match(method, path));
       requests.push({
-        method, path, headers: req.headers, bodyMd5: createHash('md5').update(body).digest('base64'), bodyBytes: body.length,
-        socketId: sockets.get(req.socket) ?? -1, injected: fault !== undefined,
+        method,
+        path,
+        headers: req.headers,
+        bodyMd5: createHash('md5').update(body).digest('base64'),
+        bodyBytes: body.length,
+        socketId: sockets.get(req.socket) ?? -1,
+        injected: fault !== undefined,
         objects: isDeleteObjects(method, path) ? body.toString('utf8').split('<Object>').length - 1 : 0,
       });
       if (fault) {

@@ -54,7 +54,11 @@ describeS3('a Lethe run on real Postgres and a real S3 server (through the worke
     const bucket = await createBucket(server, uniqueBucket('run'));
     const expired = Array.from({ length: 200 }, (_, i) => `docs/${Math.floor(i / 100)}/e${i}.pdf`);
     const fresh = Array.from({ length: 20 }, (_, i) => `docs/new/n${i}.pdf`);
-    await putObjects(server, bucket, [...expired, ...fresh, 'evil.pdf'].map((k) => `tenant/${k}`));
+    await putObjects(
+      server,
+      bucket,
+      [...expired, ...fresh, 'evil.pdf'].map((k) => `tenant/${k}`),
+    );
     await putObjects(server, bucket, ['docs/0/e0.pdf']); // same key outside the prefix: never touched
     const rows: JobSeed[] = [
       ...expired.map((k, i) => ({ id: `e${i}`, fileKey: k, purpose: 'System Testing', createdAtSql: `${utc} - interval '2 days'` })),
@@ -69,7 +73,10 @@ describeS3('a Lethe run on real Postgres and a real S3 server (through the worke
     expect(await keysLeft(bucket, 'tenant/')).toEqual(['evil.pdf', ...fresh].sort());
     expect(await keysLeft(bucket, 'docs/')).toEqual(['0/e0.pdf']);
     const ledger = await db.pool.query<{ outcome: string; n: string }>('SELECT outcome, count(*) AS n FROM lethe_ledger GROUP BY outcome ORDER BY outcome');
-    expect(ledger.rows).toEqual([{ outcome: 'erased', n: '200' }, { outcome: 'refused', n: '1' }]);
+    expect(ledger.rows).toEqual([
+      { outcome: 'erased', n: '200' },
+      { outcome: 'refused', n: '1' },
+    ]);
     const left = await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM jobs WHERE id LIKE 'e%'`);
     expect(left.rows[0]?.n).toBe('0');
     expect(await engine.storage().describeState?.()).toMatchObject({ versioning: 'Unversioned', deletes: 'plain delete' });

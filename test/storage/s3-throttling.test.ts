@@ -15,7 +15,11 @@ async function adapter(prefix: string, maxAttempts = 5): Promise<S3Storage> {
   open.push(s);
   return s;
 }
-const exists = (key: string) => server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(() => true, () => false);
+const exists = (key: string) =>
+  server.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+    () => true,
+    () => false,
+  );
 const deletesSince = (mark: number) => proxy.requests.slice(mark).filter((r) => isDeleteObjects(r.method, r.path));
 
 describeS3('S3 throttling and transient errors (faults injected by a loopback proxy)', () => {
@@ -32,7 +36,11 @@ describeS3('S3 throttling and transient errors (faults injected by a loopback pr
 
   it('retries 503 SlowDown with backoff, slows its send rate, and then deletes everything', async () => {
     const keys = Array.from({ length: 5 }, (_, i) => `k${i}`);
-    await putObjects(server, bucket, keys.map((k) => `slow/${k}`));
+    await putObjects(
+      server,
+      bucket,
+      keys.map((k) => `slow/${k}`),
+    );
     const s = await adapter('slow/');
     await s.describeState(); // versioning read before the faults, so only deletes meet them
     proxy.inject({ match: isDeleteObjects, status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', times: 3 });
@@ -69,14 +77,22 @@ describeS3('S3 throttling and transient errors (faults injected by a loopback pr
     await s.describeState();
     // A DeleteResult naming every key with InternalError: nothing was deleted on this attempt.
     proxy.inject({
-      match: isDeleteObjects, status: 200, code: '', message: '', times: 1,
-      body: (req) => `<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
-        [...req.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => `<Error><Key>${m[1]}</Key><Code>InternalError</Code><Message>try again</Message></Error>`).join('')
-      }</DeleteResult>`,
+      match: isDeleteObjects,
+      status: 200,
+      code: '',
+      message: '',
+      times: 1,
+      body: (req) =>
+        `<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${[...req.matchAll(/<Key>([^<]*)<\/Key>/g)]
+          .map((m) => `<Error><Key>${m[1]}</Key><Code>InternalError</Code><Message>try again</Message></Error>`)
+          .join('')}</DeleteResult>`,
     });
     const mark = proxy.requests.length;
     expect((await s.deleteMany(['a', 'b', 'c'])).map((o) => o.outcome)).toEqual(['erased', 'erased', 'erased']);
-    expect(deletesSince(mark).map((r) => [r.injected, r.objects])).toEqual([[true, 3], [false, 3]]);
+    expect(deletesSince(mark).map((r) => [r.injected, r.objects])).toEqual([
+      [true, 3],
+      [false, 3],
+    ]);
     for (const k of ['a', 'b', 'c']) expect(await exists(`pk/${k}`)).toBe(false);
   });
 

@@ -25,10 +25,7 @@ async function put(bucket: string, key: string, body = key): Promise<string> {
 /** Every version and delete marker of exactly `key`, as `v` / `marker`. */
 async function versionsOf(bucket: string, key: string): Promise<string[]> {
   const out = await server.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
-  return [
-    ...(out.Versions ?? []).filter((v) => v.Key === key).map(() => 'v'),
-    ...(out.DeleteMarkers ?? []).filter((m) => m.Key === key).map(() => 'marker'),
-  ];
+  return [...(out.Versions ?? []).filter((v) => v.Key === key).map(() => 'v'), ...(out.DeleteMarkers ?? []).filter((m) => m.Key === key).map(() => 'marker')];
 }
 
 describeS3('S3 versioned buckets and Object Lock (moto or $LETHE_TEST_S3_ENDPOINT)', () => {
@@ -60,7 +57,12 @@ describeS3('S3 versioned buckets and Object Lock (moto or $LETHE_TEST_S3_ENDPOIN
     expect(await versionsOf(versioned, 'ea/marked.pdf')).toEqual([]);
     expect(await versionsOf(versioned, 'ea/doc.pdf2')).toEqual(['v']);
     expect(await versionsOf(versioned, 'ea/doc.pdf/child')).toEqual(['v']);
-    expect(await s.describeState()).toMatchObject({ versioning: 'Enabled', versions_mode: 'erase-all', deletes: 'every version by VersionId', absent_observable: true });
+    expect(await s.describeState()).toMatchObject({
+      versioning: 'Enabled',
+      versions_mode: 'erase-all',
+      deletes: 'every version by VersionId',
+      absent_observable: true,
+    });
   });
 
   it('keep mode only adds a delete marker: the data stays for the undo window', async () => {
@@ -99,7 +101,10 @@ describeS3('S3 versioned buckets and Object Lock (moto or $LETHE_TEST_S3_ENDPOIN
     proxy.inject({ match: isGetVersioning, status: 403, code: 'AccessDenied', message: 'Access Denied', times: 1 });
     const mark = proxy.requests.length;
     const out = await s.deleteMany(['a.pdf', 'b.pdf']);
-    expect(out.map((o) => [o.outcome, o.code])).toEqual([['failed', 'AccessDenied'], ['failed', 'AccessDenied']]);
+    expect(out.map((o) => [o.outcome, o.code])).toEqual([
+      ['failed', 'AccessDenied'],
+      ['failed', 'AccessDenied'],
+    ]);
     expect(out[0]?.message).toContain(`s3://${versioned}/fc/ (endpoint ${proxy.endpoint}): GetBucketVersioning failed`);
     expect(out[0]?.message).toContain('nothing was deleted');
     expect(proxy.requests.slice(mark).filter((r) => isDeleteObjects(r.method, r.path) || r.method === 'DELETE')).toEqual([]);

@@ -56,7 +56,10 @@ const names = (await readdir(PACKAGES, { withFileTypes: true })).filter((e) => e
 
 describe('package dependencies', () => {
   it.each(names)('packages/%s declares exactly what its src and bin import', async (name) => {
-    const manifest = JSON.parse(await readFile(join(PACKAGES, name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+    const manifest = JSON.parse(await readFile(join(PACKAGES, name, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+    };
     const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
     const imported = await importsOf(join(PACKAGES, name, 'src'));
     for (const bin of await readdir(join(PACKAGES, name)).then((e) => (e.includes('bin') ? ['bin'] : []))) {

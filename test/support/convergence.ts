@@ -18,7 +18,10 @@ export async function expectConverged(pool: pg.Pool, files: TempRoot, expiredKey
     `SELECT job_id, count(*)::int AS n FROM lethe_ledger WHERE outcome IN ('erased', 'absent') GROUP BY job_id HAVING count(*) <> 1`,
   );
   expect(perRow.rows, 'exactly one ledger row per removed job row').toEqual([]);
-  const ledgered = await pool.query<{ n: number }>(`SELECT count(DISTINCT file_key)::int AS n FROM lethe_ledger WHERE outcome IN ('erased', 'absent') AND file_key = ANY($1)`, [expiredKeys]);
+  const ledgered = await pool.query<{ n: number }>(
+    `SELECT count(DISTINCT file_key)::int AS n FROM lethe_ledger WHERE outcome IN ('erased', 'absent') AND file_key = ANY($1)`,
+    [expiredKeys],
+  );
   expect(ledgered.rows[0]!.n, 'every expired file has its ledger row').toBe(expiredKeys.length);
   const twice = await pool.query(`SELECT file_key FROM lethe_ledger WHERE outcome = 'erased' GROUP BY file_key HAVING count(*) > 1`);
   expect(twice.rows, 'no file erased twice').toEqual([]);

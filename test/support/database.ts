@@ -21,7 +21,10 @@ function withDatabase(url: string, name: string): string {
 /** Creates a fresh database for one test file (`lethe_t_<label>_<random>`). */
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const admin = inject('adminDatabaseUrl');
-  const name = `lethe_t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  const name = `lethe_t_${label
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()
+    .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
   try {

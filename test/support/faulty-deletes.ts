@@ -3,7 +3,10 @@ import type { KeyOutcome, ObjectInfo, StoragePort } from '@lethe/engine';
 /** Wraps a real storage; keys for which `failWith` returns a code fail with it instead of being deleted. */
 export class FaultyDeletes implements StoragePort {
   readonly describe: string;
-  constructor(private readonly inner: StoragePort, private readonly failWith: (key: string) => string | null) {
+  constructor(
+    private readonly inner: StoragePort,
+    private readonly failWith: (key: string) => string | null,
+  ) {
     this.describe = `faulty(${inner.describe})`;
   }
 

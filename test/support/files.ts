@@ -19,7 +19,11 @@ export async function createTempRoot(label: string): Promise<TempRoot> {
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, content);
     },
-    exists: (key) => stat(join(root, key)).then(() => true, () => false),
+    exists: (key) =>
+      stat(join(root, key)).then(
+        () => true,
+        () => false,
+      ),
     remove: () => rm(root, { recursive: true, force: true }),
   };
 }

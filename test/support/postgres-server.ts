@@ -42,7 +42,15 @@ export async function resolveAdminUrl(): Promise<string> {
   // As root, initdb runs as an unprivileged user who must be able to reach the data directory.
   await chmod(dir, 0o755);
   const port = await freePort();
-  const server = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), port, user: 'postgres', password: 'postgres', persistent: false, createPostgresUser: process.getuid?.() === 0, onLog: () => {} });
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+  });
   await server.initialise();
   await server.start();
   embedded = { dir, stop: () => server.stop() };

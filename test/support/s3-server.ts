@@ -3,9 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { S3StorageConfig } from '@lethe/engine';
-import {
-  CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client,
-} from '@lethe/engine/testing';
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@lethe/engine/testing';
 import { freePort } from './postgres-server.js';
 
 /**
@@ -116,7 +114,10 @@ export async function startS3Server(): Promise<S3TestServer> {
 
 /** A bucket name unique to this test run (servers given by env may be shared). */
 export function uniqueBucket(label: string): string {
-  return `lethe-${label.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-${randomBytes(4).toString('hex')}`;
+  return `lethe-${label
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 30)}-${randomBytes(4).toString('hex')}`;
 }
 
 export async function createBucket(server: S3TestServer, bucket: string, options: { versioned?: boolean; objectLock?: boolean } = {}): Promise<string> {

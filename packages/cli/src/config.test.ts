@@ -7,7 +7,11 @@ const INTS = Object.entries(FIELDS).filter(([, f]) => f.kind === 'int');
 
 describe('the CLI config reader is derived from the engine settings table', () => {
   it('reads every setting the CLI may configure, and no other', () => {
-    expect(Object.keys(FIELDS).sort()).toEqual(Object.keys(SPECS).filter((k) => SPECS[k]!.config !== false).sort());
+    expect(Object.keys(FIELDS).sort()).toEqual(
+      Object.keys(SPECS)
+        .filter((k) => SPECS[k]!.config !== false)
+        .sort(),
+    );
   });
 
   it.each(INTS)('%s: the same bounds and env var as the engine table; refuses one past them from env', (name, field) => {
@@ -16,7 +20,9 @@ describe('the CLI config reader is derived from the engine settings table', () =
     expect(resolveConfig({ flags: {}, env: { [field.env!]: String(field.max) } })).toEqual({ [name]: field.max });
     for (const bad of [field.min! - 1, field.max! + 1]) {
       expect(() => resolveConfig({ flags: {}, env: { [field.env!]: String(bad) } })).toThrow(ConfigError);
-      expect(() => resolveConfig({ flags: {}, env: { [field.env!]: String(bad) } })).toThrow(`${name} (env ${field.env}): expected an integer from ${field.min} to ${field.max}, got "${bad}"`);
+      expect(() => resolveConfig({ flags: {}, env: { [field.env!]: String(bad) } })).toThrow(
+        `${name} (env ${field.env}): expected an integer from ${field.min} to ${field.max}, got "${bad}"`,
+      );
     }
   });
 

@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { CONFIG_FILE_SETTING, ConfigError, createWebhookNotifier, SETTINGS, type ConfigSettingName, type DerivedOptions, type EngineOptions, type Logger, type SettingSpec } from '@lethe/engine';
+import {
+  CONFIG_FILE_SETTING,
+  ConfigError,
+  createWebhookNotifier,
+  SETTINGS,
+  type ConfigSettingName,
+  type DerivedOptions,
+  type EngineOptions,
+  type Logger,
+  type SettingSpec,
+} from '@lethe/engine';
 import { VERSION } from './version.js';
 
 /**
@@ -99,12 +109,16 @@ function fieldOf(name: string, spec: SettingSpec): Field {
  */
 export const FIELDS: Readonly<Record<keyof LetheConfig, Field>> = Object.freeze(
   Object.fromEntries(
-    Object.entries(SETTINGS as Readonly<Record<string, SettingSpec>>).filter(([, spec]) => spec.config !== false).map(([name, spec]) => [name, fieldOf(name, spec)]),
+    Object.entries(SETTINGS as Readonly<Record<string, SettingSpec>>)
+      .filter(([, spec]) => spec.config !== false)
+      .map(([name, spec]) => [name, fieldOf(name, spec)]),
   ) as Record<keyof LetheConfig, Field>,
 );
 
 /** The settings the engine resolves (passed on to createEngine as they are). */
-const ENGINE_SETTINGS = (Object.keys(FIELDS) as (keyof LetheConfig)[]).filter((k) => (SETTINGS as Readonly<Record<string, SettingSpec>>)[k]!.owner === 'engine');
+const ENGINE_SETTINGS = (Object.keys(FIELDS) as (keyof LetheConfig)[]).filter(
+  (k) => (SETTINGS as Readonly<Record<string, SettingSpec>>)[k]!.owner === 'engine',
+);
 
 function coerce(name: string, field: Field, value: unknown, source: string): unknown {
   const where = `${name} (${source})`;
@@ -120,21 +134,26 @@ function coerce(name: string, field: Field, value: unknown, source: string): unk
       return n;
     }
     case 'enum':
-      if (typeof value !== 'string' || !field.values!.includes(value)) throw new ConfigError(`${where}: expected one of ${field.values!.join(', ')}, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || !field.values!.includes(value))
+        throw new ConfigError(`${where}: expected one of ${field.values!.join(', ')}, got ${JSON.stringify(value)}`);
       return value;
     case 'json':
       // Nested declarations: validated field by field by the engine's resolveOptions, which names each one.
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
       return value;
     case 'object':
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw new ConfigError(`${where}: expected an object, got ${JSON.stringify(value)}`);
       // A policy may be an object with its statute (docs/rights.md#retained-under): the engine validates it.
       for (const [k, v] of Object.entries(value)) {
-        if (typeof v !== 'string' && !(name === 'policies' && v !== null && typeof v === 'object')) throw new ConfigError(`${name}.${k} (${source}): expected a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string' && !(name === 'policies' && v !== null && typeof v === 'object'))
+          throw new ConfigError(`${name}.${k} (${source}): expected a string, got ${JSON.stringify(v)}`);
       }
       if (name === 'jobs') {
         const allowed = ['table', 'id', 'fileKey', 'purpose', 'createdAt'];
-        for (const k of Object.keys(value)) if (!allowed.includes(k)) throw new ConfigError(`jobs.${k} (${source}): unknown field; expected one of ${allowed.join(', ')}`);
+        for (const k of Object.keys(value))
+          if (!allowed.includes(k)) throw new ConfigError(`jobs.${k} (${source}): unknown field; expected one of ${allowed.join(', ')}`);
       }
       return value;
   }
@@ -213,7 +232,10 @@ function webhookOptions(config: LetheConfig, logger: Logger | undefined): Partia
   const notifier = createWebhookNotifier({
     url: config.webhookUrl,
     headers: { ...config.webhookHeaders, ...(config.webhookToken === undefined ? {} : { authorization: `Bearer ${config.webhookToken}` }) },
-    host: hostname(), version: VERSION, deadlineMs, attemptTimeoutMs: Math.min(5_000, deadlineMs),
+    host: hostname(),
+    version: VERSION,
+    deadlineMs,
+    attemptTimeoutMs: Math.min(5_000, deadlineMs),
     ...(logger ? { logger } : {}),
   });
   return { notifier, notifyFlushMs: Math.min(deadlineMs, 5_000) };

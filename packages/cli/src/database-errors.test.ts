@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { explainDatabaseError } from './database-errors.js';
 
-const socketError = (code: string, port: number): Error => Object.assign(new Error(`connect ${code} 127.0.0.1:${port}`), { code, address: '127.0.0.1', port, syscall: 'connect' });
+const socketError = (code: string, port: number): Error =>
+  Object.assign(new Error(`connect ${code} 127.0.0.1:${port}`), { code, address: '127.0.0.1', port, syscall: 'connect' });
 
 describe('explainDatabaseError', () => {
   it('explains a refused database connection, naming host:port from the URL (never the password)', () => {
@@ -17,7 +18,9 @@ describe('explainDatabaseError', () => {
 
   it('finds the cause inside an AggregateError (localhost resolving to ::1 and 127.0.0.1)', () => {
     const raw = Object.assign(new AggregateError([socketError('ECONNREFUSED', 5432), socketError('ECONNREFUSED', 5432)], ''), { code: 'ECONNREFUSED' });
-    expect((explainDatabaseError(raw, 'postgres://u@localhost/x') as Error).message).toMatch(/^cannot connect to the database at localhost:5432 \(connection refused\)/);
+    expect((explainDatabaseError(raw, 'postgres://u@localhost/x') as Error).message).toMatch(
+      /^cannot connect to the database at localhost:5432 \(connection refused\)/,
+    );
   });
 
   it('a missing lethe_ relation is LETHE_E_NOT_MIGRATED; another missing relation is left alone', () => {

@@ -84,11 +84,19 @@ export function explainDatabaseError(error: unknown, databaseUrl: string | undef
     const code = codeOf(e);
     const reason = code === undefined ? undefined : CONNECT_FAILURES[code];
     if (reason !== undefined && fromDatabase(e, databaseUrl)) {
-      return new LetheError(ErrorCodes.DATABASE, `cannot connect to the database at ${databaseAddress(databaseUrl, error)} (${reason}): is PostgreSQL running and DATABASE_URL right?`, { cause: error });
+      return new LetheError(
+        ErrorCodes.DATABASE,
+        `cannot connect to the database at ${databaseAddress(databaseUrl, error)} (${reason}): is PostgreSQL running and DATABASE_URL right?`,
+        { cause: error },
+      );
     }
     const relation = code === '42P01' && e instanceof Error ? LETHE_RELATION.exec(e.message)?.[1] : undefined;
     if (relation !== undefined) {
-      return new LetheError(ErrorCodes.NOT_MIGRATED, `Lethe's tables are missing in this database (relation "${relation}" does not exist): run \`lethe migrate\` first`, { cause: error });
+      return new LetheError(
+        ErrorCodes.NOT_MIGRATED,
+        `Lethe's tables are missing in this database (relation "${relation}" does not exist): run \`lethe migrate\` first`,
+        { cause: error },
+      );
     }
   }
   return error;

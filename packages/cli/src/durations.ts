@@ -40,6 +40,7 @@ export function waitDurationMs(flag: string, value: string): number {
   const unit = (m?.[2] ?? 's').toLowerCase();
   const factor = unit === 'ms' ? 1 : unit.startsWith('s') ? 1000 : unit.startsWith('m') ? 60_000 : 3_600_000;
   const ms = m ? Number(m[1]) * factor : NaN;
-  if (!Number.isSafeInteger(ms) || ms > 86_400_000) throw new UsageError(`${flag}: expected a duration like "90s", "5m" or "1h" (at most 24h), got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(ms) || ms > 86_400_000)
+    throw new UsageError(`${flag}: expected a duration like "90s", "5m" or "1h" (at most 24h), got ${JSON.stringify(value)}`);
   return ms;
 }

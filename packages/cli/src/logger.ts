@@ -31,7 +31,8 @@ export interface LoggerOptions {
 export function resolveLogFormat(flag: string | undefined, env: string | undefined, stderrIsTTY: boolean): 'pretty' | 'json' {
   const source = flag !== undefined ? '--log-format' : 'LETHE_LOG_FORMAT';
   const value = (flag ?? (env || 'auto')).trim().toLowerCase();
-  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new UsageError(`${source}: expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(flag ?? env)}`);
+  if (!(LOG_FORMATS as readonly string[]).includes(value))
+    throw new UsageError(`${source}: expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(flag ?? env)}`);
   if (value === 'auto') return stderrIsTTY ? 'pretty' : 'json';
   return value as 'pretty' | 'json';
 }
@@ -47,26 +48,34 @@ export function createLogger(level: string, options: LoggerOptions, name = 'leth
     if (root) return root;
     const { pino } = require('pino') as typeof import('pino');
     const base = { name, level, base: { pid: process.pid, version: VERSION }, timestamp: pino.stdTimeFunctions.isoTime };
-    root = options.format === 'json'
-      ? pino(base, pino.destination({ fd: 2, sync: true }))
-      : pino(base, prettyStream({
-        destination: 2, sync: true, colorize: options.colour,
-        // The same instant as the JSON's `time`, shortened: `2026-12-02 04:13:26.123Z`.
-        translateTime: "UTC:yyyy-mm-dd HH:MM:ss.l'Z'",
-        ignore: 'pid,hostname,version,name',
-        singleLine: true,
-      }));
+    root =
+      options.format === 'json'
+        ? pino(base, pino.destination({ fd: 2, sync: true }))
+        : pino(
+            base,
+            prettyStream({
+              destination: 2,
+              sync: true,
+              colorize: options.colour,
+              // The same instant as the JSON's `time`, shortened: `2026-12-02 04:13:26.123Z`.
+              translateTime: "UTC:yyyy-mm-dd HH:MM:ss.l'Z'",
+              ignore: 'pid,hostname,version,name',
+              singleLine: true,
+            }),
+          );
     return root;
   };
   /** A logger whose bindings are applied (by pino's own child()) when it first logs. */
   const lazy = (bindings: readonly Record<string, unknown>[]): Logger => {
     let real: PinoLogger | undefined;
     const get = (): PinoLogger => (real ??= bindings.reduce<PinoLogger>((l, b) => l.child(b), load()));
-    const at = (lvl: 'debug' | 'info' | 'warn' | 'error') => (obj: object, msg?: string): void => {
-      if (LEVELS[lvl]! < threshold) return;
-      if (msg === undefined) get()[lvl](obj);
-      else get()[lvl](obj, msg);
-    };
+    const at =
+      (lvl: 'debug' | 'info' | 'warn' | 'error') =>
+      (obj: object, msg?: string): void => {
+        if (LEVELS[lvl]! < threshold) return;
+        if (msg === undefined) get()[lvl](obj);
+        else get()[lvl](obj, msg);
+      };
     return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b) => lazy([...bindings, b]) };
   };
   return lazy([]);

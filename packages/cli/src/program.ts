@@ -58,10 +58,23 @@ const COMMAND_MODULES: Readonly<Record<string, () => Promise<Register>>> = {
 /** Every command, in the order `lethe --help` lists them. */
 async function allCommands(): Promise<Register[]> {
   const [migrate, run, serve, operations, safety, incident, daemon] = await Promise.all([
-    import('./commands/migrate.js'), import('./commands/run.js'), import('./commands/serve.js'), import('./commands/operations.js'),
-    import('./commands/safety.js'), import('./commands/incident.js'), import('./commands/daemon.js'),
+    import('./commands/migrate.js'),
+    import('./commands/run.js'),
+    import('./commands/serve.js'),
+    import('./commands/operations.js'),
+    import('./commands/safety.js'),
+    import('./commands/incident.js'),
+    import('./commands/daemon.js'),
   ]);
-  return [migrate.registerMigrate, run.registerRun, serve.registerServe, operations.registerOperations, safety.registerSafety, incident.registerIncident, daemon.registerDaemon];
+  return [
+    migrate.registerMigrate,
+    run.registerRun,
+    serve.registerServe,
+    operations.registerOperations,
+    safety.registerSafety,
+    incident.registerIncident,
+    daemon.registerDaemon,
+  ];
 }
 
 /** The command a command line names (the first word that is not an option or `-c`'s value), or null. */
@@ -82,7 +95,11 @@ export async function buildProgram(ctx: CommandContext, argv: readonly string[] 
     .description('Lethe: retention deletion for documents (DPDP Act 2023), fast, safe and provable')
     .version(VERSION, '-V, --version')
     .option('-c, --config <file>', 'JSON config file (env LETHE_CONFIG)')
-    .addOption(new Option('--log-format <format>', 'logs on stderr: auto = human lines on a terminal, JSON lines (ISO time) otherwise (env LETHE_LOG_FORMAT)').choices(LOG_FORMATS))
+    .addOption(
+      new Option('--log-format <format>', 'logs on stderr: auto = human lines on a terminal, JSON lines (ISO time) otherwise (env LETHE_LOG_FORMAT)').choices(
+        LOG_FORMATS,
+      ),
+    )
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
@@ -118,10 +135,11 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       return config;
     },
     paint: createPalette(colourEnabled(io.stdout, io.env)),
-    logger: (config, fallbackLevel = 'warn') => createLogger(config.logLevel ?? fallbackLevel, {
-      format: resolveLogFormat(logFormatFlag, io.env.LETHE_LOG_FORMAT, io.stderr.isTTY === true),
-      colour: colourEnabled(io.stderr, io.env),
-    }),
+    logger: (config, fallbackLevel = 'warn') =>
+      createLogger(config.logLevel ?? fallbackLevel, {
+        format: resolveLogFormat(logFormatFlag, io.env.LETHE_LOG_FORMAT, io.stderr.isTTY === true),
+        colour: colourEnabled(io.stderr, io.env),
+      }),
     setExit: (code) => {
       exit = code;
     },
@@ -154,6 +172,8 @@ function registerDemoPointer(program: Command): void {
     .allowUnknownOption()
     .allowExcessArguments()
     .action(() => {
-      throw new UsageError('the demo ships in its own package (@lethe/demo, so the runtime CLI carries no database): run `pnpm demo` in the repository, or `lethe-demo`');
+      throw new UsageError(
+        'the demo ships in its own package (@lethe/demo, so the runtime CLI carries no database): run `pnpm demo` in the repository, or `lethe-demo`',
+      );
     });
 }

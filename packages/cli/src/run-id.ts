@@ -18,7 +18,9 @@ export function parseRunId(typed: string): string {
   if (UUID.test(id)) return id;
   const hex = id.replace(/-/g, '');
   if (!PREFIX.test(hex) || (id !== hex && id !== dashed(hex))) {
-    throw new UsageError(`run-id: expected a run id or a unique prefix of one (at least ${MIN_PREFIX_DIGITS} hex digits, e.g. 3f2b9c1e; see \`lethe history\`), got ${JSON.stringify(typed)}`);
+    throw new UsageError(
+      `run-id: expected a run id or a unique prefix of one (at least ${MIN_PREFIX_DIGITS} hex digits, e.g. 3f2b9c1e; see \`lethe history\`), got ${JSON.stringify(typed)}`,
+    );
   }
   return id;
 }

@@ -46,7 +46,13 @@ export function addConnectionOptions(command: Command, options: ConnectionOption
 
 /** The configuration a command's connection flags ask for (absent flags leave env and file in charge). */
 export function connectionConfig(ctx: CommandContext, flags: ConnectionFlags): ReturnType<CommandContext['config']> {
-  return ctx.config({ databaseUrl: flags.databaseUrl, storage: flags.storage, batchSize: flags.batchSize, threads: flags.threads, deletesPerSecond: flags.deletesPerSecond });
+  return ctx.config({
+    databaseUrl: flags.databaseUrl,
+    storage: flags.storage,
+    batchSize: flags.batchSize,
+    threads: flags.threads,
+    deletesPerSecond: flags.deletesPerSecond,
+  });
 }
 
 /**

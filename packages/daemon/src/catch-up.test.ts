@@ -8,7 +8,9 @@ const daily = CronSchedule.parse('0 2 * * *', 'UTC');
 
 describe('decideCatchUp', () => {
   it('does nothing on a fresh install (no run ever recorded)', () => {
-    expect(decideCatchUp(daily, { nowMs: at('2025-11-30T12:00:00Z'), graceMs: H, lastSuccessStartedMs: null, anyRun: false })).toMatchObject({ catchUp: false });
+    expect(decideCatchUp(daily, { nowMs: at('2025-11-30T12:00:00Z'), graceMs: H, lastSuccessStartedMs: null, anyRun: false })).toMatchObject({
+      catchUp: false,
+    });
   });
 
   it('does nothing when the last success ran at the latest fire', () => {
@@ -40,7 +42,9 @@ describe('decideCatchUp', () => {
   it('does not catch up over a weekend for a weekday schedule', () => {
     const weekdays = CronSchedule.parse('0 2 * * 1-5', 'UTC');
     // Sunday noon; the last success was Friday 02:00 and no weekday fire has passed since.
-    expect(decideCatchUp(weekdays, { nowMs: at('2025-11-30T12:00:00Z'), graceMs: H, lastSuccessStartedMs: at('2025-11-28T02:00:00Z'), anyRun: true }).catchUp).toBe(false);
+    expect(
+      decideCatchUp(weekdays, { nowMs: at('2025-11-30T12:00:00Z'), graceMs: H, lastSuccessStartedMs: at('2025-11-28T02:00:00Z'), anyRun: true }).catchUp,
+    ).toBe(false);
   });
 
   it('catches up when runs were recorded but none ever completed', () => {
@@ -52,6 +56,9 @@ describe('decideCatchUp', () => {
     const fast = CronSchedule.parse('*/2 * * * * *', 'UTC');
     const now = at('2025-11-30T00:01:00Z');
     expect(decideCatchUp(fast, { nowMs: now, graceMs: 5_000, lastSuccessStartedMs: now - 6_000, anyRun: true }).catchUp).toBe(false);
-    expect(decideCatchUp(fast, { nowMs: now, graceMs: 5_000, lastSuccessStartedMs: now - 8_000, anyRun: true })).toMatchObject({ catchUp: true, slotMs: now - 6_000 });
+    expect(decideCatchUp(fast, { nowMs: now, graceMs: 5_000, lastSuccessStartedMs: now - 8_000, anyRun: true })).toMatchObject({
+      catchUp: true,
+      slotMs: now - 6_000,
+    });
   });
 });

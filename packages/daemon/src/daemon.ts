@@ -85,12 +85,29 @@ class LetheDaemon implements Daemon {
       const httpPort = o.http ? await this.#serveHttp(o.http) : null;
       this.#tasks.push(
         this.#heartbeat.loop(this.#stopSchedule.signal),
-        watchPauseState({ clock: o.clock, logger: this.#log, intervalMs: o.heartbeatIntervalMs, readControl: () => readControl(o.engine.pool), signal: this.#stopSchedule.signal }),
+        watchPauseState({
+          clock: o.clock,
+          logger: this.#log,
+          intervalMs: o.heartbeatIntervalMs,
+          readControl: () => readControl(o.engine.pool),
+          signal: this.#stopSchedule.signal,
+        }),
         this.#scheduleTask(),
       );
       this.#ready = true;
       this.#log.info(
-        { schedule: o.schedule.expression, timezone: o.schedule.timezone, periodMs: o.schedule.periodAt(o.clock.now()), nextRun: this.nextRun(), overlap: o.overlap, lockWaitMs: o.lockWaitMs, graceMs: o.graceMs, httpPort, host: o.host, version: o.version },
+        {
+          schedule: o.schedule.expression,
+          timezone: o.schedule.timezone,
+          periodMs: o.schedule.periodAt(o.clock.now()),
+          nextRun: this.nextRun(),
+          overlap: o.overlap,
+          lockWaitMs: o.lockWaitMs,
+          graceMs: o.graceMs,
+          httpPort,
+          host: o.host,
+          version: o.version,
+        },
         'daemon started',
       );
       if (o.signal?.aborted) void this.stop('signal');
@@ -104,8 +121,12 @@ class LetheDaemon implements Daemon {
 
   stop(reason = 'stop requested'): Promise<ShutdownReport> {
     this.#stopping ??= shutDown({
-      clock: this.options.clock, logger: this.#log, reason, timeoutMs: this.options.shutdownTimeoutMs,
-      steps: this.#shutdownSteps(), runsInFlight: () => this.#gate.running,
+      clock: this.options.clock,
+      logger: this.#log,
+      reason,
+      timeoutMs: this.options.shutdownTimeoutMs,
+      steps: this.#shutdownSteps(),
+      runsInFlight: () => this.#gate.running,
     }).then((report) => {
       this.#resolveStopped(report);
       return report;
@@ -142,9 +163,15 @@ class LetheDaemon implements Daemon {
   #beat(): SchedulerBeat {
     const o = this.options;
     return {
-      instanceId: o.instanceId, host: o.host, pid: o.pid, version: o.version,
-      schedule: o.schedule.expression, timezone: o.schedule.timezone, periodMs: o.schedule.periodAt(o.clock.now()),
-      nextRun: this.nextRun(), state: this.#state,
+      instanceId: o.instanceId,
+      host: o.host,
+      pid: o.pid,
+      version: o.version,
+      schedule: o.schedule.expression,
+      timezone: o.schedule.timezone,
+      periodMs: o.schedule.periodAt(o.clock.now()),
+      nextRun: this.nextRun(),
+      state: this.#state,
     };
   }
 
@@ -163,7 +190,10 @@ class LetheDaemon implements Daemon {
   async #serveHttp(h: DaemonHttpOptions): Promise<number> {
     const o = this.options;
     this.#http = h.createService({
-      pool: o.engine.pool, logger: this.#log.child({ component: 'http' }), version: o.version, engine: o.engine,
+      pool: o.engine.pool,
+      logger: this.#log.child({ component: 'http' }),
+      version: o.version,
+      engine: o.engine,
       staleAfterMs: o.staleAfterMs,
       health: { graceMs: o.graceMs, ...h.health },
       ...(h.adminToken === undefined ? {} : { adminToken: h.adminToken }),
@@ -181,7 +211,11 @@ class LetheDaemon implements Daemon {
     const o = this.options;
     const pool = o.engine.pool;
     return {
-      clock: o.clock, logger: this.#log, schedule: o.schedule, graceMs: o.graceMs, lockWaitMs: o.lockWaitMs,
+      clock: o.clock,
+      logger: this.#log,
+      schedule: o.schedule,
+      graceMs: o.graceMs,
+      lockWaitMs: o.lockWaitMs,
       readControl: () => readControl(pool),
       claimSlot: (slot) => claimScheduleSlot(pool, slot, o.instanceId),
       claimCatchUpSlot: (slot) => claimCatchUpSlot(pool, slot, o.instanceId),
@@ -199,7 +233,10 @@ class LetheDaemon implements Daemon {
       this.#log.error({ err: error }, 'the catch-up check failed; the schedule goes on');
     }
     await runSchedulerLoop({
-      clock: this.options.clock, schedule: this.options.schedule, logger: this.#log, signal: this.#stopSchedule.signal,
+      clock: this.options.clock,
+      schedule: this.options.schedule,
+      logger: this.#log,
+      signal: this.#stopSchedule.signal,
       onNextRun: (slot) => {
         if (slot === this.#nextRunMs) return;
         this.#nextRunMs = slot;

@@ -12,7 +12,25 @@ const running: ControlState = { paused: false, pausedBy: null, pausedAt: null, r
 const paused: ControlState = { paused: true, pausedBy: 'oncall', pausedAt: '2025-11-30T01:00:00.000Z', reason: 'EMERGENCY-001' };
 
 function run(id: string, startedAt: string, status: RunRecord['status'] = 'completed'): RunRecord {
-  return { id, trigger: 'schedule', status, dryRun: false, startedAt, endedAt: startedAt, cutoff: startedAt, policyVersion: 1, host: 'h', version: '0', deleted: 0, failed: 0, wouldDelete: null, durationSeconds: 1, error: null, progress: null, degraded: false };
+  return {
+    id,
+    trigger: 'schedule',
+    status,
+    dryRun: false,
+    startedAt,
+    endedAt: startedAt,
+    cutoff: startedAt,
+    policyVersion: 1,
+    host: 'h',
+    version: '0',
+    deleted: 0,
+    failed: 0,
+    wouldDelete: null,
+    durationSeconds: 1,
+    error: null,
+    progress: null,
+    degraded: false,
+  };
 }
 
 /** Replicas share one claims table, as they share Postgres. */
@@ -70,7 +88,10 @@ describe('catchUpIfMissed', () => {
   });
 
   it('does not run when nothing was missed', async () => {
-    const r = replica(new Set(), { nowIso: '2025-11-30T09:00:00Z', lastRuns: async () => ({ last: run('a', '2025-11-30T02:00:00.000Z'), lastSuccess: run('a', '2025-11-30T02:00:00.000Z') }) });
+    const r = replica(new Set(), {
+      nowIso: '2025-11-30T09:00:00Z',
+      lastRuns: async () => ({ last: run('a', '2025-11-30T02:00:00.000Z'), lastSuccess: run('a', '2025-11-30T02:00:00.000Z') }),
+    });
     expect(await catchUpIfMissed(r.deps)).toMatchObject({ kind: 'nothing-missed' });
     expect(r.runs).toEqual([]);
   });
@@ -78,7 +99,8 @@ describe('catchUpIfMissed', () => {
   it('does not catch up while paused', async () => {
     const claims = new Set<string>();
     const r = replica(claims, {
-      nowIso: '2025-11-30T09:00:00Z', readControl: async () => paused,
+      nowIso: '2025-11-30T09:00:00Z',
+      readControl: async () => paused,
       lastRuns: async () => ({ last: run('a', '2025-11-20T02:00:00.000Z'), lastSuccess: run('a', '2025-11-20T02:00:00.000Z') }),
     });
     expect(await catchUpIfMissed(r.deps)).toEqual({ kind: 'paused' });

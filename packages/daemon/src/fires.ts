@@ -68,6 +68,9 @@ export async function catchUpIfMissed(deps: FireDeps): Promise<FireOutcome> {
 async function skipWhenPaused(deps: FireDeps, slot: string, what: string): Promise<boolean> {
   const control = await deps.readControl();
   if (!control.paused) return false;
-  deps.logger.warn({ slot, pausedBy: control.pausedBy, pausedAt: control.pausedAt, reason: control.reason }, `paused: skipping the ${what} (lethe resume to go on)`);
+  deps.logger.warn(
+    { slot, pausedBy: control.pausedBy, pausedAt: control.pausedAt, reason: control.reason },
+    `paused: skipping the ${what} (lethe resume to go on)`,
+  );
   return true;
 }

@@ -29,7 +29,17 @@ describe('resolveDaemonOptions', () => {
     [{ overlap: 'queue' as never }, /^overlap: expected "wait" or "refuse", got "queue"/],
     [{ graceMs: -1 }, /^graceMs: expected an integer number of milliseconds/],
     [{ shutdownTimeoutMs: 1.5 }, /^shutdownTimeoutMs: expected an integer/],
-    [{ http: { port: 70_000, createService: () => { throw new Error('not started'); } } }, /^httpPort: expected a TCP port from 0 to 65535, got 70000/],
+    [
+      {
+        http: {
+          port: 70_000,
+          createService: () => {
+            throw new Error('not started');
+          },
+        },
+      },
+      /^httpPort: expected a TCP port from 0 to 65535, got 70000/,
+    ],
     [{ heartbeatIntervalMs: 200_000, staleAfterMs: 100_000 }, /^staleAfterMs: must be longer than heartbeatIntervalMs/],
   ])('refuses %j with a message naming the field', (bad, message) => {
     expect(() => resolveDaemonOptions({ engine, ...bad })).toThrow(message);

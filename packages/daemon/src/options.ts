@@ -91,7 +91,8 @@ function resolveHttp(http: DaemonHttpOptions | undefined): DaemonHttpOptions | n
   if (http.host !== undefined && (typeof http.host !== 'string' || http.host.trim() === '')) {
     throw new ConfigError(`httpHost: expected a host name or address, got ${JSON.stringify(http.host)}`);
   }
-  if (typeof http.createService !== 'function') throw new ConfigError('http.createService: expected the HTTP service factory (createHttpService from @lethe/http)');
+  if (typeof http.createService !== 'function')
+    throw new ConfigError('http.createService: expected the HTTP service factory (createHttpService from @lethe/http)');
   return Object.freeze({ ...http });
 }
 
@@ -110,7 +111,9 @@ export function resolveDaemonOptions(o: DaemonOptions): ResolvedDaemonOptions {
   const heartbeatIntervalMs = ms('heartbeatIntervalMs', o.heartbeatIntervalMs);
   const staleAfterMs = ms('staleAfterMs', o.staleAfterMs);
   if (staleAfterMs <= heartbeatIntervalMs) {
-    throw new ConfigError(`staleAfterMs: must be longer than heartbeatIntervalMs (${heartbeatIntervalMs}), got ${staleAfterMs}; every live daemon would look dead`);
+    throw new ConfigError(
+      `staleAfterMs: must be longer than heartbeatIntervalMs (${heartbeatIntervalMs}), got ${staleAfterMs}; every live daemon would look dead`,
+    );
   }
   const host = o.host ?? hostname();
   const pid = o.pid ?? process.pid;

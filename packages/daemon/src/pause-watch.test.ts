@@ -14,7 +14,13 @@ describe('watchPauseState', () => {
     const logger = recordingLogger();
     const states = [running, running, paused, paused, running, running];
     let reads = 0;
-    const done = watchPauseState({ clock, logger, intervalMs: 1000, signal: stop.signal, readControl: async () => states[Math.min(reads++, states.length - 1)]! });
+    const done = watchPauseState({
+      clock,
+      logger,
+      intervalMs: 1000,
+      signal: stop.signal,
+      readControl: async () => states[Math.min(reads++, states.length - 1)]!,
+    });
     for (let i = 1; i < states.length; i++) {
       await vi.waitFor(() => expect(reads).toBe(i), { interval: 1 });
       await vi.waitFor(() => expect(clock.pendingSleeps).toBe(1), { interval: 1 });
@@ -34,7 +40,10 @@ describe('watchPauseState', () => {
     const logger = recordingLogger();
     let reads = 0;
     const done = watchPauseState({
-      clock, logger, intervalMs: 1000, signal: stop.signal,
+      clock,
+      logger,
+      intervalMs: 1000,
+      signal: stop.signal,
       readControl: async () => {
         reads++;
         if (reads === 2) throw new Error('connection reset');

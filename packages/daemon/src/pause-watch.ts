@@ -21,7 +21,10 @@ export async function watchPauseState(d: PauseWatchDeps): Promise<void> {
     try {
       const control = await d.readControl();
       if (control.paused && paused !== true) {
-        d.logger.warn({ pausedBy: control.pausedBy, pausedAt: control.pausedAt, reason: control.reason }, 'Lethe is paused: scheduled runs are skipped until `lethe resume`');
+        d.logger.warn(
+          { pausedBy: control.pausedBy, pausedAt: control.pausedAt, reason: control.reason },
+          'Lethe is paused: scheduled runs are skipped until `lethe resume`',
+        );
       } else if (!control.paused && paused === true) {
         d.logger.info({}, 'Lethe was resumed: scheduled runs go on at the next fire');
       }

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { RunGate } from './run-gate.js';
 import { recordingLogger } from './testing/recording-logger.js';
 
-const summary = (status: RunSummary['status']): RunSummary => ({ run_id: 'r1', status, deleted_count: 3, failed_count: 0, refused_count: 0, duration_seconds: 1, dry_run: false, error: null }) as unknown as RunSummary;
+const summary = (status: RunSummary['status']): RunSummary =>
+  ({ run_id: 'r1', status, deleted_count: 3, failed_count: 0, refused_count: 0, duration_seconds: 1, dry_run: false, error: null }) as unknown as RunSummary;
 
 /** An engine whose run() is scripted; runs honour the abort signal as the real one does. */
 function fakeEngine(script: (o: RunOptions) => Promise<RunSummary>): Engine {
@@ -19,7 +20,8 @@ describe('RunGate', () => {
         o.onStart?.('r1');
         return summary('completed');
       }),
-      logger, onSummary: (s) => seen.push(s),
+      logger,
+      onSummary: (s) => seen.push(s),
     });
     const result = await gate.run({ trigger: 'schedule', lockWaitMs: 0 });
     expect(result.kind).toBe('finished');
@@ -32,9 +34,21 @@ describe('RunGate', () => {
 
   it('turns a held lock and a pause into skips with clear log lines', async () => {
     const logger = recordingLogger();
-    const busy = new RunGate({ engine: fakeEngine(async () => { throw new RunInProgressError(); }), logger, onSummary: () => {} });
+    const busy = new RunGate({
+      engine: fakeEngine(async () => {
+        throw new RunInProgressError();
+      }),
+      logger,
+      onSummary: () => {},
+    });
     expect(await busy.run({ trigger: 'schedule', lockWaitMs: 0 })).toMatchObject({ kind: 'skipped', reason: 'busy' });
-    const paused = new RunGate({ engine: fakeEngine(async () => { throw new LetheError(ErrorCodes.PAUSED, 'Lethe is paused'); }), logger, onSummary: () => {} });
+    const paused = new RunGate({
+      engine: fakeEngine(async () => {
+        throw new LetheError(ErrorCodes.PAUSED, 'Lethe is paused');
+      }),
+      logger,
+      onSummary: () => {},
+    });
     expect(await paused.run({ trigger: 'schedule', lockWaitMs: 0 })).toMatchObject({ kind: 'skipped', reason: 'paused' });
     expect(logger.lines.map((l) => l.msg)).toEqual([
       'another run holds the run lock: this run is refused (overlap policy "refuse")',
@@ -51,7 +65,8 @@ describe('RunGate', () => {
         finished = true;
         return summary('interrupted');
       }),
-      logger: recordingLogger(), onSummary: () => {},
+      logger: recordingLogger(),
+      onSummary: () => {},
     });
     expect(await gate.start({ trigger: 'api', by: 'admin', lockWaitMs: 0 })).toBe('r2');
     expect(gate.running).toBe(1);
@@ -63,7 +78,13 @@ describe('RunGate', () => {
   });
 
   it('start() rejects with the engine error when the run cannot start', async () => {
-    const gate = new RunGate({ engine: fakeEngine(async () => { throw new RunInProgressError(); }), logger: recordingLogger(), onSummary: () => {} });
+    const gate = new RunGate({
+      engine: fakeEngine(async () => {
+        throw new RunInProgressError();
+      }),
+      logger: recordingLogger(),
+      onSummary: () => {},
+    });
     await expect(gate.start({ trigger: 'api', lockWaitMs: 0 })).rejects.toMatchObject({ code: ErrorCodes.RUN_IN_PROGRESS });
   });
 });

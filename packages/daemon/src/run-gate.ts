@@ -143,7 +143,12 @@ export class RunGate {
       return { kind: 'skipped', reason: 'paused', message };
     }
     if (isLetheError(error) && error.code === ErrorCodes.RUN_IN_PROGRESS) {
-      log.warn({ ...context, lockWaitMs: request.lockWaitMs, reason: message }, request.lockWaitMs > 0 ? 'another run still held the run lock after waiting: this run is skipped' : 'another run holds the run lock: this run is refused (overlap policy "refuse")');
+      log.warn(
+        { ...context, lockWaitMs: request.lockWaitMs, reason: message },
+        request.lockWaitMs > 0
+          ? 'another run still held the run lock after waiting: this run is skipped'
+          : 'another run holds the run lock: this run is refused (overlap policy "refuse")',
+      );
       return { kind: 'skipped', reason: 'busy', message };
     }
     log.error({ ...context, error: message, code: isLetheError(error) ? error.code : (error as { code?: unknown })?.code }, 'run failed to start or crashed');

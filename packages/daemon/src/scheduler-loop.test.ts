@@ -17,7 +17,11 @@ function harness(expression: string, startIso: string, fire: (slot: number) => P
   const nextRuns: (string | null)[] = [];
   const logger = recordingLogger();
   const done = runSchedulerLoop({
-    clock, schedule: CronSchedule.parse(expression, 'UTC'), logger, signal: stop.signal, maxSleepMs: 2 ** 31 - 1,
+    clock,
+    schedule: CronSchedule.parse(expression, 'UTC'),
+    logger,
+    signal: stop.signal,
+    maxSleepMs: 2 ** 31 - 1,
     onNextRun: (slot) => nextRuns.push(iso(slot)),
     fire: async (slot) => {
       fired.push(iso(slot)!);
@@ -36,7 +40,10 @@ afterEach(async () => {
 describe('runSchedulerLoop', () => {
   it('fires at each slot, no earlier, and publishes the next run each time', async () => {
     const h = harness('0 2 * * *', '2025-11-30T01:00:00Z');
-    cleanup = async () => { h.stop.abort(); await h.done; };
+    cleanup = async () => {
+      h.stop.abort();
+      await h.done;
+    };
     await parked(h.clock);
     expect(h.nextRuns).toEqual(['2025-11-30T02:00:00.000Z']);
     h.clock.advance(3_600_000 - 1);
@@ -54,7 +61,11 @@ describe('runSchedulerLoop', () => {
     const h = harness('*/10 * * * * *', '2025-11-30T00:00:05Z', (slot) =>
       slot === at('2025-11-30T00:00:10Z') ? new Promise<void>((r) => (release = r)) : Promise.resolve(),
     );
-    cleanup = async () => { h.stop.abort(); release(); await h.done; };
+    cleanup = async () => {
+      h.stop.abort();
+      release();
+      await h.done;
+    };
     await parked(h.clock);
     h.clock.advance(5_000);
     await vi.waitFor(() => expect(h.fired).toEqual(['2025-11-30T00:00:10.000Z']), { interval: 1 });
@@ -74,7 +85,10 @@ describe('runSchedulerLoop', () => {
       stepped = true;
       h.clock.advance(-120_000); // NTP steps the clock back to 00:59 just after the 01:00 fire
     });
-    cleanup = async () => { h.stop.abort(); await h.done; };
+    cleanup = async () => {
+      h.stop.abort();
+      await h.done;
+    };
     await parked(h.clock);
     h.clock.advance(60_000);
     await vi.waitFor(() => expect(h.fired).toHaveLength(1), { interval: 1 });
@@ -88,7 +102,10 @@ describe('runSchedulerLoop', () => {
     const h = harness('0 * * * *', '2025-11-30T00:59:00Z', async () => {
       throw new Error('boom');
     });
-    cleanup = async () => { h.stop.abort(); await h.done; };
+    cleanup = async () => {
+      h.stop.abort();
+      await h.done;
+    };
     await parked(h.clock);
     h.clock.advance(60_000);
     await vi.waitFor(() => expect(h.logger.lines.some((l) => l.level === 'error' && l.msg === 'a scheduled fire failed')).toBe(true), { interval: 1 });
@@ -111,7 +128,11 @@ describe('runSchedulerLoop', () => {
     const stop = new AbortController();
     const fired: number[] = [];
     const done = runSchedulerLoop({
-      clock, schedule: CronSchedule.parse('0 2 * * *', 'UTC'), logger: recordingLogger(), signal: stop.signal, maxSleepMs: 60_000,
+      clock,
+      schedule: CronSchedule.parse('0 2 * * *', 'UTC'),
+      logger: recordingLogger(),
+      signal: stop.signal,
+      maxSleepMs: 60_000,
       onNextRun: () => {},
       fire: async (slot) => void fired.push(slot),
     });

@@ -7,7 +7,14 @@ describe('shutDown', () => {
   it('runs the steps in order and reports a clean stop', async () => {
     const order: string[] = [];
     const step = (name: string) => ({ name, begin: async () => void order.push(name) });
-    const report = await shutDown({ clock: new FakeClock(), logger: recordingLogger(), reason: 'test', timeoutMs: 1000, steps: [step('a'), step('b'), step('c')], runsInFlight: () => 0 });
+    const report = await shutDown({
+      clock: new FakeClock(),
+      logger: recordingLogger(),
+      reason: 'test',
+      timeoutMs: 1000,
+      steps: [step('a'), step('b'), step('c')],
+      runsInFlight: () => 0,
+    });
     expect(order).toEqual(['a', 'b', 'c']);
     expect(report).toMatchObject({ clean: true, unfinished: [] });
   });
@@ -17,7 +24,11 @@ describe('shutDown', () => {
     const logger = recordingLogger();
     const started: string[] = [];
     const done = shutDown({
-      clock, logger, reason: 'SIGTERM', timeoutMs: 30_000, runsInFlight: () => 1,
+      clock,
+      logger,
+      reason: 'SIGTERM',
+      timeoutMs: 30_000,
+      runsInFlight: () => 1,
       steps: [
         { name: 'runs in flight', begin: () => (started.push('runs'), new Promise(() => {})) }, // a storage call that hangs
         { name: 'http', begin: async () => void started.push('http') },
@@ -35,8 +46,20 @@ describe('shutDown', () => {
   it('a failing step is logged and does not stop the others', async () => {
     const logger = recordingLogger();
     const report = await shutDown({
-      clock: new FakeClock(), logger, reason: 'test', timeoutMs: 1000, runsInFlight: () => 0,
-      steps: [{ name: 'http', begin: async () => { throw new Error('EADDRINUSE'); } }, { name: 'engine', begin: async () => {} }],
+      clock: new FakeClock(),
+      logger,
+      reason: 'test',
+      timeoutMs: 1000,
+      runsInFlight: () => 0,
+      steps: [
+        {
+          name: 'http',
+          begin: async () => {
+            throw new Error('EADDRINUSE');
+          },
+        },
+        { name: 'engine', begin: async () => {} },
+      ],
     });
     expect(report.clean).toBe(true);
     expect(logger.lines.some((l) => l.level === 'error' && l.fields.step === 'http')).toBe(true);

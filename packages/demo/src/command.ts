@@ -13,7 +13,10 @@ export function registerDemo(program: Command, ctx: CommandContext): void {
     .option('--dir <path>', 'where the demo keeps its database and files', '.lethe/demo')
     .option('--scale <n>', 'multiply the seeded rows (progress shows on larger runs)', '1')
     .option('--json', 'print only the JSON summary on stdout')
-    .option('--storage <s3-url>', 'S3 mode: seed and clean a bucket on a local S3 server, e.g. s3://demo/docs?endpoint=http://127.0.0.1:5000&forcePathStyle=true&region=us-east-1 (env LETHE_DEMO_STORAGE)')
+    .option(
+      '--storage <s3-url>',
+      'S3 mode: seed and clean a bucket on a local S3 server, e.g. s3://demo/docs?endpoint=http://127.0.0.1:5000&forcePathStyle=true&region=us-east-1 (env LETHE_DEMO_STORAGE)',
+    )
     .action(async (flags: { dir: string; scale: string; json?: boolean; storage?: string }) => {
       const scale = positiveInt('--scale', flags.scale);
       const dir = resolve(flags.dir);

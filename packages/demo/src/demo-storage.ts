@@ -37,7 +37,8 @@ export async function fileDemoStorage(filesDir: string): Promise<DemoStorage> {
 export async function s3DemoStorage(url: string): Promise<DemoStorage> {
   const config = parseStorageUrl(url, '--storage');
   if (config.kind !== 's3') throw new ConfigError(`--storage: the demo takes an s3:// URL (files are the default), got ${JSON.stringify(url)}`);
-  if (!config.endpoint) throw new ConfigError('--storage: the demo needs ?endpoint=http://host:port in the s3:// URL (a local S3 server such as moto or MinIO)');
+  if (!config.endpoint)
+    throw new ConfigError('--storage: the demo needs ?endpoint=http://host:port in the s3:// URL (a local S3 server such as moto or MinIO)');
   const storage = await createStorage(config);
   await ensureBucket(config, storage);
   return {
@@ -69,6 +70,8 @@ async function ensureBucket(config: S3StorageConfig, storage: StoragePort): Prom
   });
   await res.body.dump();
   if (res.statusCode >= 300 && res.statusCode !== 409) {
-    throw new ConfigError(`--storage: bucket ${config.bucket} does not exist at ${config.endpoint} and could not be created (HTTP ${res.statusCode}); create it first`);
+    throw new ConfigError(
+      `--storage: bucket ${config.bucket} does not exist at ${config.endpoint} and could not be created (HTTP ${res.statusCode}); create it first`,
+    );
   }
 }

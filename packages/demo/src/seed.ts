@@ -62,7 +62,9 @@ export async function seedDemo(url: string, sink: DemoSink, scale: number): Prom
       if (group.expired) expired += count;
     }
     // A key that tries to leave the storage root: refused and reported, never touched.
-    await client.query(`INSERT INTO jobs VALUES ('job-escape', '../outside.pdf', 'COMPLETED', 'General', true, (now() AT TIME ZONE 'UTC') - interval '90 days')`);
+    await client.query(
+      `INSERT INTO jobs VALUES ('job-escape', '../outside.pdf', 'COMPLETED', 'General', true, (now() AT TIME ZONE 'UTC') - interval '90 days')`,
+    );
     return { rows: rows + 1, files, expired };
   } finally {
     await client.end();

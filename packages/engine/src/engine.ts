@@ -52,7 +52,8 @@ export function createEngine(input: EngineOptions): Engine {
     storage: getStorage,
     migrate: (m = {}) =>
       migrate(pool, {
-        jobs: options.jobs, policies: options.policies,
+        jobs: options.jobs,
+        policies: options.policies,
         ...(m.createJobsIndexes === undefined ? {} : { createJobsIndexes: m.createJobsIndexes }),
         ...(m.installKeyGuard === undefined ? {} : { installKeyGuard: m.installKeyGuard }),
       }),
@@ -76,7 +77,8 @@ export function createEngine(input: EngineOptions): Engine {
       // Erasure requests (docs/rights.md#how-a-request-runs): after a completed solo retention run,
       // each open request runs in a run of its own (mode next-run, or one an earlier run left open).
       // A partial run (--purpose, --limit) leaves them to the next full one.
-      const full = runOptions?.request === undefined && runOptions?.group === undefined && runOptions?.purposes === undefined && runOptions?.limit === undefined;
+      const full =
+        runOptions?.request === undefined && runOptions?.group === undefined && runOptions?.purposes === undefined && runOptions?.limit === undefined;
       if (full && !summary.dry_run && summary.status === 'completed') {
         await runOpenErasureRequests(engine, runOptions?.signal ? { signal: runOptions.signal } : {});
       }

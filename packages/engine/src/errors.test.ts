@@ -1,13 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import * as engine from './index.js';
 import {
-  ConfigError, ERROR_ANSWERS, ErrorCodes, LetheError, RETRYABLE_SQLSTATES, RunInProgressError, SchemaError, errorAnswer, errorBody, exitCodeOf, httpStatusOf, isRetryableSqlState,
+  ConfigError,
+  ERROR_ANSWERS,
+  ErrorCodes,
+  LetheError,
+  RETRYABLE_SQLSTATES,
+  RunInProgressError,
+  SchemaError,
+  errorAnswer,
+  errorBody,
+  exitCodeOf,
+  httpStatusOf,
+  isRetryableSqlState,
   type ErrorCode,
 } from './errors.js';
 
 /** Table-driven, after undici's test/errors.js: every code, every exported error class. */
 const CODES = Object.values(ErrorCodes);
-const USAGE_CODES: readonly ErrorCode[] = [ErrorCodes.CONFIG, ErrorCodes.POLICY_INVALID, ErrorCodes.POLICY_UNKNOWN, ErrorCodes.STORAGE_URL, ErrorCodes.EVIDENCE_TOO_YOUNG];
+const USAGE_CODES: readonly ErrorCode[] = [
+  ErrorCodes.CONFIG,
+  ErrorCodes.POLICY_INVALID,
+  ErrorCodes.POLICY_UNKNOWN,
+  ErrorCodes.STORAGE_URL,
+  ErrorCodes.EVIDENCE_TOO_YOUNG,
+];
 
 describe('the error table', () => {
   it('has unique codes, each LETHE_E_ and upper snake case', () => {
@@ -49,7 +66,10 @@ describe('the error table', () => {
       expect(errorAnswer(e).httpStatus).toBe(500);
     }
     expect(httpStatusOf('LETHE_E_NO_SUCH_CODE')).toBe(500);
-    expect(errorBody(new Error('secret detail'))).toEqual({ status: 500, body: { error: { code: 'LETHE_E_INTERNAL', message: 'internal error; see the server log' } } });
+    expect(errorBody(new Error('secret detail'))).toEqual({
+      status: 500,
+      body: { error: { code: 'LETHE_E_INTERNAL', message: 'internal error; see the server log' } },
+    });
   });
 
   it('maps by code: a usage code that crossed a thread boundary as data still exits 2', () => {

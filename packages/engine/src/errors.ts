@@ -151,7 +151,8 @@ export function exitCodeOf(error: unknown): 1 | 2 {
  * Lethe error gets a generic message (the real one belongs in the log, never to the caller).
  */
 export function errorBody(error: unknown): { readonly status: number; readonly body: { readonly error: { readonly code: string; readonly message: string } } } {
-  if (!(error instanceof LetheError)) return { status: UNKNOWN.httpStatus, body: { error: { code: 'LETHE_E_INTERNAL', message: 'internal error; see the server log' } } };
+  if (!(error instanceof LetheError))
+    return { status: UNKNOWN.httpStatus, body: { error: { code: 'LETHE_E_INTERNAL', message: 'internal error; see the server log' } } };
   return { status: errorAnswer(error).httpStatus, body: { error: { code: error.code, message: error.message } } };
 }
 
@@ -225,7 +226,8 @@ const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'E
 export function isConnectionLoss(error: unknown): boolean {
   if (!(error instanceof Error) || error instanceof LetheError) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || CONNECTION_LOST_CODES.has(code))) return true;
+  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || CONNECTION_LOST_CODES.has(code)))
+    return true;
   return /Connection terminated|not queryable/i.test(error.message);
 }
 
@@ -235,7 +237,9 @@ export function isConnectionLoss(error: unknown): boolean {
  */
 export function isUnsentOnLostConnection(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return isConnectionLoss(error) && (code === '57P01' || code === '57P02' || code === '57P03' || code === 'EPIPE' || /not queryable/i.test((error as Error).message));
+  return (
+    isConnectionLoss(error) && (code === '57P01' || code === '57P02' || code === '57P03' || code === 'EPIPE' || /not queryable/i.test((error as Error).message))
+  );
 }
 
 /** Turns anything thrown into a one-line message fit for a log or a terminal. */

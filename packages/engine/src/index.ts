@@ -13,18 +13,56 @@ export type { ConfigSettingName, SettingKind, SettingName, SettingOwner, Setting
 // Errors: one base class with stable codes (scripts and the HTTP API match on them).
 // Each code carries its HTTP status and CLI exit code (ERROR_ANSWERS); one mapping per runtime.
 export {
-  ConfigError, ERROR_ANSWERS, ErrorCodes, LetheError, RETRYABLE_SQLSTATES, RunInProgressError, SchemaError, describeError, errorAnswer, errorBody, errorCodeOf, exitCodeOf, httpStatusOf,
-  isErrorCode, isLetheError, isRetryableSqlState,
+  ConfigError,
+  ERROR_ANSWERS,
+  ErrorCodes,
+  LetheError,
+  RETRYABLE_SQLSTATES,
+  RunInProgressError,
+  SchemaError,
+  describeError,
+  errorAnswer,
+  errorBody,
+  errorCodeOf,
+  exitCodeOf,
+  httpStatusOf,
+  isErrorCode,
+  isLetheError,
+  isRetryableSqlState,
 } from './errors.js';
 export type { ErrorAnswer, ErrorCode } from './errors.js';
 
 // Ports: the small interfaces the engine consumes, and the system clock.
-export type { Clock, ExpiredRow, KeyOutcome, Logger, ObjectBody, ObjectInfo, OutcomeKind, ProbeResult, ProbeStep, RestoreOutcome, RunProgress, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from './ports.js';
+export type {
+  Clock,
+  ExpiredRow,
+  KeyOutcome,
+  Logger,
+  ObjectBody,
+  ObjectInfo,
+  OutcomeKind,
+  ProbeResult,
+  ProbeStep,
+  RestoreOutcome,
+  RunProgress,
+  StoragePort,
+  TrashRecordTimes,
+  TrashRequest,
+  WriteOutcome,
+} from './ports.js';
 export { systemClock } from './clock.js';
 
 // Policy (no I/O): retentions, undo windows, ledger keys.
 export {
-  DEFAULT_POLICIES, formatRetention, isCalendarRetention, parsePolicies, parseRetention, policiesFromJson, policiesToJson, retentionApproxMs, retentionToInterval,
+  DEFAULT_POLICIES,
+  formatRetention,
+  isCalendarRetention,
+  parsePolicies,
+  parseRetention,
+  policiesFromJson,
+  policiesToJson,
+  retentionApproxMs,
+  retentionToInterval,
 } from './policy/retention.js';
 export type { PolicySet, Retention, RetentionUnit } from './policy/retention.js';
 export { DEFAULT_UNDO_WINDOW, anyUndoWindow, parseUndoWindow, undoWindowFor } from './policy/undo-window.js';
@@ -84,9 +122,14 @@ export type { PauseCause } from './notify/events.js';
 export { createWebhookNotifier, isRetryableStatus, resolveWebhookOptions } from './notify/webhook.js';
 export type { WebhookNotifierOptions, WebhookPayload } from './notify/webhook.js';
 
-
 // Erasure on request (docs/rights.md): the CLI's `lethe erase` / `lethe requests` and the admin route use these.
-export { submitErasureRequest, listErasureRequests, getRequest as getErasureRequest, requireRequest as requireErasureRequest, countOverdueRequests } from './requests/request-store.js';
+export {
+  submitErasureRequest,
+  listErasureRequests,
+  getRequest as getErasureRequest,
+  requireRequest as requireErasureRequest,
+  countOverdueRequests,
+} from './requests/request-store.js';
 export type { ErasureRequest, ListRequestsFilter, SubmittedRequest } from './requests/request-store.js';
 export { runErasureRequest, runOpenErasureRequests } from './requests/request-run.js';
 export type { RequestRunOptions, RequestRunResult } from './requests/request-run.js';
@@ -97,5 +140,14 @@ export type { CompletionRecord } from './requests/completion-record.js';
 export { acknowledgeNotice, listUnacknowledgedNotices } from './requests/processors.js';
 export type { ProcessorNotice } from './requests/processors.js';
 export { DEFAULT_ERASURE_OPTIONS, parseDue, resolveErasureOptions, validateRequestInput } from './requests/request.js';
-export type { ErasureRequestInput, ErasureRequestOptions, ErasureTarget, ProcessorConfig, RequestMode, RequestReason, RequestState, TargetKind } from './requests/request.js';
+export type {
+  ErasureRequestInput,
+  ErasureRequestOptions,
+  ErasureTarget,
+  ProcessorConfig,
+  RequestMode,
+  RequestReason,
+  RequestState,
+  TargetKind,
+} from './requests/request.js';
 export { FINANCIAL_RETAINED_UNDER, MEDICAL_RETAINED_UNDER, policiesToStoredJson, retainedUnderOf } from './policy/retention.js';

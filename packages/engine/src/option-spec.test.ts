@@ -67,7 +67,12 @@ function tableRows(file: string, header: RegExp): string[][] {
   const rows: string[][] = [];
   for (const line of text.slice(start + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.split('|').slice(1, -1).map((c) => c.trim()));
+    rows.push(
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   }
   expect(rows.length).toBeGreaterThan(3);
   return rows;
@@ -101,10 +106,16 @@ describe('README and the docs settings tables are in the table', () => {
     ['docs/http.md', /^\| setting \| flag \| env \| default \|/],
   ] as const)('%s: every env var and flag it names', (file, header) => {
     for (const [what, flagCell, envCell] of tableRows(file, header)) {
-      for (const env of codeSpans(envCell!).map((e) => e.replace(/=.*/, '')).filter((e) => /^[A-Z_]+$/.test(e))) {
+      for (const env of codeSpans(envCell!)
+        .map((e) => e.replace(/=.*/, ''))
+        .filter((e) => /^[A-Z_]+$/.test(e))) {
         expect(byEnv(env), `${file} ${what}: ${env}`).toBeDefined();
       }
-      for (const flag of codeSpans(flagCell!)) expect(ALL.some(([, s]) => s.flag === flag), `${file} ${what}: ${flag}`).toBe(true);
+      for (const flag of codeSpans(flagCell!))
+        expect(
+          ALL.some(([, s]) => s.flag === flag),
+          `${file} ${what}: ${flag}`,
+        ).toBe(true);
     }
   });
 });

@@ -73,7 +73,12 @@ export interface EngineOptions {
   /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
   readonly ledgerKeyHmacSecret?: string;
   /** Erasure requests (docs/rights.md): the data-principal column, the deadline, immediate or next run, processors. */
-  readonly erasure?: { readonly principalColumn?: string; readonly deadlineDays?: number; readonly mode?: string; readonly processors?: readonly ProcessorConfig[] };
+  readonly erasure?: {
+    readonly principalColumn?: string;
+    readonly deadlineDays?: number;
+    readonly mode?: string;
+    readonly processors?: readonly ProcessorConfig[];
+  };
   /** Derived data deleted with each job: child tables, derived objects, kept areas (docs/rights.md#derived-data). */
   readonly derived?: DerivedOptions;
   readonly logger?: Logger;
@@ -149,7 +154,8 @@ function int(name: SettingName, value: number | undefined, storage: 'file' | 's3
 
 function share(name: SettingName, value: number | undefined): number {
   if (value === undefined) return defaultOf(name);
-  if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${name}: must be a share above 0 and at most 1, like 0.5, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !(value > 0 && value <= 1))
+    throw new ConfigError(`${name}: must be a share above 0 and at most 1, like 0.5, got ${JSON.stringify(value)}`);
   return value;
 }
 

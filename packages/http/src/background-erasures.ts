@@ -29,7 +29,14 @@ export function createBackgroundErasures(engine: Engine, logger: Logger, onFinis
       logger.info({ reference, by }, 'erasure request: run started');
       const run = runErasureRequest(engine, reference, { signal: stop.signal })
         .then((r) => {
-          const fields = { reference, state: r.request.state, runId: r.run?.run_id ?? null, status: r.run?.status ?? null, rowsErased: r.record.rows_erased, error: r.run?.error ?? null };
+          const fields = {
+            reference,
+            state: r.request.state,
+            runId: r.run?.run_id ?? null,
+            status: r.run?.status ?? null,
+            rowsErased: r.record.rows_erased,
+            error: r.run?.error ?? null,
+          };
           // A run that did not complete leaves the request open: the next full run takes it (runbook REQ-002).
           if (r.run && r.run.status !== 'completed') logger.warn(fields, 'erasure request: its run did not complete; the request stays open for the next run');
           else logger.info(fields, 'erasure request: run ended');

@@ -40,7 +40,16 @@ export function createBackgroundRuns(engine: Engine, o: BackgroundRunsOptions): 
           })
           .then((summary) => {
             if (!started) resolve(summary.run_id);
-            o.logger.info({ runId: summary.run_id, status: summary.status, deleted: summary.deleted_count, failed: summary.failed_count, durationSeconds: summary.duration_seconds }, 'run ended');
+            o.logger.info(
+              {
+                runId: summary.run_id,
+                status: summary.status,
+                deleted: summary.deleted_count,
+                failed: summary.failed_count,
+                durationSeconds: summary.duration_seconds,
+              },
+              'run ended',
+            );
             o.onFinished?.(summary);
           })
           .catch((error: unknown) => {

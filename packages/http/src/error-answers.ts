@@ -35,7 +35,10 @@ export function frameworkErrorHandler(o: ResolvedHttpOptions) {
 
 export function send(reply: FastifyReply, e: HttpError): void {
   // The headers app.ts's onSend hook adds too: a framework error may be answered without hooks.
-  void reply.code(e.status).headers({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...e.headers }).send({ error: { code: e.code, message: e.message } });
+  void reply
+    .code(e.status)
+    .headers({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...e.headers })
+    .send({ error: { code: e.code, message: e.message } });
 }
 
 function asHttpError(error: unknown, limitBytes: number): HttpError | null {
@@ -73,7 +76,9 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
         : [400, 'Bad Request', HttpErrorCodes.BAD_REQUEST, 'request: malformed HTTP'];
   const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
   socket.destroy(error);
 }

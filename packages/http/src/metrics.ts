@@ -1,7 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type JobsTable, type RunSummary } from '@lethe/engine';
-import { currentRun, evaluateHealth, finishedRunsSince, gatherHealthFacts, type FinishedRunCounts, type HealthFacts, type RunRecord } from '@lethe/engine/operations';
+import {
+  currentRun,
+  evaluateHealth,
+  finishedRunsSince,
+  gatherHealthFacts,
+  type FinishedRunCounts,
+  type HealthFacts,
+  type RunRecord,
+} from '@lethe/engine/operations';
 import { countBacklog, type BacklogCount } from './backlog.js';
 import type { ResolvedHttpOptions } from './options.js';
 
@@ -52,7 +60,10 @@ export class ServiceMetrics {
     this.#g = createGauges(this.registry);
     this.#c = createRunMetrics(this.registry);
     for (const status of RUN_END_STATES) for (const dryRun of ['false', 'true']) this.#c.runs.inc({ status, dry_run: dryRun }, 0);
-    new Gauge({ name: 'lethe_build_info', help: 'Lethe build information (always 1).', labelNames: ['version'], registers: [this.registry] }).set({ version: o.version }, 1);
+    new Gauge({ name: 'lethe_build_info', help: 'Lethe build information (always 1).', labelNames: ['version'], registers: [this.registry] }).set(
+      { version: o.version },
+      1,
+    );
   }
 
   get contentType(): string {
@@ -109,7 +120,11 @@ export class ServiceMetrics {
     let running: RunRecord | null;
     try {
       const jobs = await this.#jobsTable().catch(() => null);
-      [facts, running] = await Promise.all([gatherHealthFacts(this.#o.pool, this.#o.now(), this.#o.staleAfterMs, jobs), currentRun(this.#o.pool), this.#countNewRuns()]);
+      [facts, running] = await Promise.all([
+        gatherHealthFacts(this.#o.pool, this.#o.now(), this.#o.staleAfterMs, jobs),
+        currentRun(this.#o.pool),
+        this.#countNewRuns(),
+      ]);
     } catch (error) {
       g.databaseUp.set(0);
       this.#o.logger.warn({ err: error }, 'metrics: could not read state from the database; its gauges keep their last values');
@@ -197,14 +212,24 @@ function seconds(iso: string | null): number {
 function createRunMetrics(registry: Registry) {
   const registers = [registry];
   return {
-    runs: new Counter({ name: 'lethe_runs_total', help: 'Runs finished on this database (lethe_runs, any process), by how they ended.', labelNames: ['status', 'dry_run'], registers }),
+    runs: new Counter({
+      name: 'lethe_runs_total',
+      help: 'Runs finished on this database (lethe_runs, any process), by how they ended.',
+      labelNames: ['status', 'dry_run'],
+      registers,
+    }),
     deleted: new Counter({
       name: 'lethe_files_deleted_total',
       help: 'Files deleted by every run on this database (lethe_runs summaries, any process), by purpose and outcome (erased, or already absent).',
       labelNames: ['purpose', 'outcome'],
       registers,
     }),
-    failed: new Counter({ name: 'lethe_files_failed_total', help: 'Deletes that failed (the row was kept for the next run), by purpose.', labelNames: ['purpose'], registers }),
+    failed: new Counter({
+      name: 'lethe_files_failed_total',
+      help: 'Deletes that failed (the row was kept for the next run), by purpose.',
+      labelNames: ['purpose'],
+      registers,
+    }),
     skipped: new Counter({
       name: 'lethe_files_skipped_total',
       help: 'Expired rows not deleted on purpose: refused (unsafe key) or shared (a live row needs the file).',
@@ -233,13 +258,19 @@ function createGauges(registry: Registry) {
     runInProgress: gauge('lethe_run_in_progress', 'Whether a run is in progress on this database.'),
     schedulers: gauge('lethe_schedulers_alive', 'Schedulers with a fresh heartbeat.'),
     deleted24h: gauge('lethe_deleted_last_24h', 'Files deleted by real runs in the last 24 hours (audit_logs).'),
-    failed24h: gauge('lethe_failed_last_24h', 'Files whose latest delete in the last 24 hours failed and whose row is still there (ledger; as the health JSON).'),
+    failed24h: gauge(
+      'lethe_failed_last_24h',
+      'Files whose latest delete in the last 24 hours failed and whose row is still there (ledger; as the health JSON).',
+    ),
     failureRatio24h: gauge('lethe_failure_ratio_last_24h', 'failed / (deleted + failed) over the last 24 hours (0 when nothing was attempted).'),
     lastDuration: gauge('lethe_last_run_duration_seconds', 'Duration of the last finished real run.'),
     lastDeleted: gauge('lethe_last_run_deleted_files', 'Files deleted by the last finished real run.'),
     lastFailed: gauge('lethe_last_run_failed_files', 'Failed deletions in the last finished real run.'),
     lastRate: gauge('lethe_last_run_deletes_per_second', 'Files deleted per second by the last finished real run.'),
-    erasuresOverdue: gauge('lethe_erasure_requests_overdue', 'Erasure requests open past their deadline (runbook REQ-003; as overdue_requests in the health JSON).'),
+    erasuresOverdue: gauge(
+      'lethe_erasure_requests_overdue',
+      'Erasure requests open past their deadline (runbook REQ-003; as overdue_requests in the health JSON).',
+    ),
     backlog: gauge('lethe_backlog_expired_rows', `Expired rows still in the jobs table, by purpose (counted up to ${BACKLOG_CAP}, cached).`, ['purpose']),
   };
 }

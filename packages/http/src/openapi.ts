@@ -42,7 +42,9 @@ export function registerResponseSchemas(app: FastifyInstance): void {
   for (const [name, schema] of Object.entries(schemas)) app.addSchema({ $id: name, ...schema });
 }
 
-type Doc = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { required?: unknown[] } }> } }>> };
+type Doc = {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { required?: unknown[] } }> } }>>;
+};
 
 export const swaggerOptions: FastifyDynamicSwaggerOptions = {
   openapi: {
@@ -50,7 +52,8 @@ export const swaggerOptions: FastifyDynamicSwaggerOptions = {
     info: {
       title: 'Lethe HTTP API',
       version: '1',
-      description: 'Health, metrics and the guarded admin API of Lethe, the retention-deletion engine (runbook: Monitoring, OP-001..OP-004, EMERGENCY-001, Compliance Reporting).',
+      description:
+        'Health, metrics and the guarded admin API of Lethe, the retention-deletion engine (runbook: Monitoring, OP-001..OP-004, EMERGENCY-001, Compliance Reporting).',
     },
     components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'LETHE_ADMIN_TOKEN' } } },
   },

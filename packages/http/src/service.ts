@@ -35,7 +35,10 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     ...statusPageRoutes(o, () => jobsTable().catch(() => null)),
   ]);
   if (o.adminToken !== null && !o.protectReads) {
-    o.logger.warn({ protectReads: false }, 'http: admin read routes (runs, ledger lookup, report, the status page and /report) are open without the token: they disclose file keys and runs');
+    o.logger.warn(
+      { protectReads: false },
+      'http: admin read routes (runs, ledger lookup, report, the status page and /report) are open without the token: they disclose file keys and runs',
+    );
   }
   return {
     listen: async (port, host) => {

@@ -52,14 +52,20 @@ function backlogHtml(backlog: readonly BacklogCount[] | null, cap: number): stri
   if (backlog === null) return '<p class="muted">unknown: the jobs table could not be read (see the service log)</p>';
   if (backlog.length === 0) return '<p class="muted">No purposes with a policy.</p>';
   const total = backlog.reduce((a, b) => a + b.count, 0);
-  const rows = backlog.map((b) => `<tr><td>${escapeHtml(b.purpose)}</td><td class="n" data-backlog="${escapeHtml(b.purpose)}">${countText(b.count)}${b.count >= cap ? '+' : ''}</td></tr>`);
+  const rows = backlog.map(
+    (b) =>
+      `<tr><td>${escapeHtml(b.purpose)}</td><td class="n" data-backlog="${escapeHtml(b.purpose)}">${countText(b.count)}${b.count >= cap ? '+' : ''}</td></tr>`,
+  );
   return `<table><thead><tr><th>Purpose</th><th>Expired rows</th></tr></thead><tbody>${rows.join('')}
 <tr><th>Total</th><td class="n" data-backlog-total="">${countText(total)}</td></tr></tbody></table>`;
 }
 
 function runsHtml(runs: readonly RunRecord[]): string {
   if (runs.length === 0) return '<p class="muted">No runs yet.</p>';
-  const rows = runs.map((r) => `<tr data-run="${escapeHtml(r.id)}"><td class="mono">${escapeHtml(r.id)}</td><td>${escapeHtml(r.trigger)}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(runStatusLabel(r))}</td>`
-    + `<td class="n">${r.deleted === null ? '-' : countText(r.deleted)}</td><td class="n">${r.failed === null ? '-' : countText(r.failed)}</td><td class="n">${escapeHtml(durationText(r.durationSeconds))}</td></tr>`);
+  const rows = runs.map(
+    (r) =>
+      `<tr data-run="${escapeHtml(r.id)}"><td class="mono">${escapeHtml(r.id)}</td><td>${escapeHtml(r.trigger)}</td><td>${escapeHtml(r.startedAt)}</td><td>${escapeHtml(runStatusLabel(r))}</td>` +
+      `<td class="n">${r.deleted === null ? '-' : countText(r.deleted)}</td><td class="n">${r.failed === null ? '-' : countText(r.failed)}</td><td class="n">${escapeHtml(durationText(r.durationSeconds))}</td></tr>`,
+  );
   return `<table><thead><tr><th>Run</th><th>Trigger</th><th>Started</th><th>Status</th><th>Deleted</th><th>Failed</th><th>Duration</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
 }

@@ -25,7 +25,7 @@ describe('formatValidationErrors', () => {
     expect(value).toEqual({ reason: 'x' });
   });
 
-  it('names a nested object\'s own fields (required, unknown) by their full path', () => {
+  it("names a nested object's own fields (required, unknown) by their full path", () => {
     const nested = ajv.compile(fields({ target: fields({ kind: text(10), values: { type: 'array', items: text(10) } }, ['kind']) }, ['target']));
     expect(message(nested, { target: { kind: 'job', typo: 1 } })).toBe('body.target.typo: unknown field; expected kind, values');
     expect(message(nested, { target: {} })).toBe('body.target.kind: required');

@@ -17,7 +17,11 @@ export function formatValidationErrors(errors: FastifySchemaValidationError[], d
   const prefix = PREFIX[dataVar] ?? `${dataVar}.`;
   if (!e) return badRequest(`${prefix || dataVar}: invalid`);
   const schema = e.parentSchema ?? {};
-  const field = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
+  const field = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
   // A nested object's own field (`body.target.kind`), not the top level's.
   const within = field === '' ? prefix : `${prefix}${field}.`;
   if (e.keyword === 'required') return badRequest(`${within}${String(e.params.missingProperty)}: required`);

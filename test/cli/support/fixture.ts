@@ -49,11 +49,18 @@ export async function createCliFixture(label: string): Promise<CliFixture> {
         await utimes(path, when, when);
       }
     },
-    exists: (key) => stat(join(root, key)).then(() => true, () => false),
+    exists: (key) =>
+      stat(join(root, key)).then(
+        () => true,
+        () => false,
+      ),
     async insert(rows) {
       if (rows.length === 0) return;
       const values = rows.map((r, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}, ${r[3] ?? 'NULL'})`).join(', ');
-      await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ${values}`, rows.flatMap((r) => [r[0], r[1], r[2]]));
+      await db.pool.query(
+        `INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ${values}`,
+        rows.flatMap((r) => [r[0], r[1], r[2]]),
+      );
     },
     async close() {
       await db.drop();

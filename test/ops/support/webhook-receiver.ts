@@ -53,7 +53,8 @@ export async function startReceiver(o: { statuses?: readonly number[]; hang?: bo
     async waitForDelivered(n, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (delivered().length < n) {
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${n} deliveries; got ${JSON.stringify(received.map((r) => [r.status, r.body.event]))}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out after ${timeoutMs} ms waiting for ${n} deliveries; got ${JSON.stringify(received.map((r) => [r.status, r.body.event]))}`);
         await new Promise((r) => setTimeout(r, 20));
       }
       return delivered();

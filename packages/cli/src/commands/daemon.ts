@@ -31,7 +31,10 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
     .option('--timezone <tz>', 'IANA time zone the schedule is read in (env LETHE_TIMEZONE, default UTC), e.g. Asia/Kolkata')
     .option('--port <n>', `HTTP port for health, /livez, /readyz and the admin API (env LETHE_HTTP_PORT, default ${DEFAULT_HTTP_PORT}; 0 = any free port)`)
     .option('--host <addr>', 'HTTP listen address (env LETHE_HTTP_HOST, default all interfaces)')
-    .option('--overlap <policy>', 'when another run holds the lock at a fire: wait (bounded by LETHE_LOCK_WAIT_MS, default 15 min) or refuse (env LETHE_OVERLAP)')
+    .option(
+      '--overlap <policy>',
+      'when another run holds the lock at a fire: wait (bounded by LETHE_LOCK_WAIT_MS, default 15 min) or refuse (env LETHE_OVERLAP)',
+    )
     .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
     .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
@@ -40,9 +43,16 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
     .action(async (flags: DaemonFlags) => {
       // Everything is validated before anything starts: a bad field exits 2 with its name.
       const config = ctx.config({
-        schedule: flags.schedule, timezone: flags.timezone, httpPort: flags.port, httpHost: flags.host,
-        overlap: flags.overlap, storage: flags.storage, databaseUrl: flags.databaseUrl,
-        batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads,
+        schedule: flags.schedule,
+        timezone: flags.timezone,
+        httpPort: flags.port,
+        httpHost: flags.host,
+        overlap: flags.overlap,
+        storage: flags.storage,
+        databaseUrl: flags.databaseUrl,
+        batchSize: flags.batchSize,
+        deletesPerSecond: flags.deletesPerSecond,
+        threads: flags.threads,
       });
       const logger = ctx.logger(config, 'info');
       const engine = createEngine(engineOptions(config, { logger: logger.child({ component: 'engine' }) }));
@@ -68,7 +78,13 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
     });
 }
 
-function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, signal: AbortSignal | undefined, createHttpService: HttpServiceFactory): DaemonOptions {
+function daemonOptions(
+  config: LetheConfig,
+  engine: Engine,
+  logger: Logger,
+  signal: AbortSignal | undefined,
+  createHttpService: HttpServiceFactory,
+): DaemonOptions {
   return {
     engine,
     logger,
@@ -80,7 +96,9 @@ function daemonOptions(config: LetheConfig, engine: Engine, logger: Logger, sign
     ...(config.graceMs === undefined ? {} : { graceMs: config.graceMs }),
     ...(config.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
     // A live daemon must never look stale: it beats at least three times per stale timeout.
-    ...(config.staleAfterMs === undefined ? {} : { staleAfterMs: config.staleAfterMs, heartbeatIntervalMs: Math.min(5_000, Math.floor(config.staleAfterMs / 3)) }),
+    ...(config.staleAfterMs === undefined
+      ? {}
+      : { staleAfterMs: config.staleAfterMs, heartbeatIntervalMs: Math.min(5_000, Math.floor(config.staleAfterMs / 3)) }),
     http: {
       createService: createHttpService,
       port: config.httpPort ?? DEFAULT_HTTP_PORT,

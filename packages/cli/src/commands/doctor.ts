@@ -21,8 +21,13 @@ export function registerDoctor(program: Command, ctx: CommandContext): void {
   const command = program
     .command('doctor')
     .summary('preflight: database, migrations, indexes, storage write/read/delete, clock (FM-002)')
-    .description('check what a run needs: the database answers and is migrated, the jobs table and its (purpose_code, created_at) and (file_key) indexes are valid, the storage root is reachable and a probe object under .lethe/doctor/ can be written, read and deleted, the bucket\'s versioning (S3), this host\'s clock against the database\'s, and the last 24 h of failed deletions by error code (on file storage, the directories they failed in: exists, writable, immutable). Exit 1 when any check fails')
-    .option('--max-clock-skew <duration>', `largest tolerated clock difference with the database, e.g. 2s, 500ms (default ${DEFAULT_MAX_CLOCK_SKEW_MS / 1000}s)`)
+    .description(
+      "check what a run needs: the database answers and is migrated, the jobs table and its (purpose_code, created_at) and (file_key) indexes are valid, the storage root is reachable and a probe object under .lethe/doctor/ can be written, read and deleted, the bucket's versioning (S3), this host's clock against the database's, and the last 24 h of failed deletions by error code (on file storage, the directories they failed in: exists, writable, immutable). Exit 1 when any check fails",
+    )
+    .option(
+      '--max-clock-skew <duration>',
+      `largest tolerated clock difference with the database, e.g. 2s, 500ms (default ${DEFAULT_MAX_CLOCK_SKEW_MS / 1000}s)`,
+    )
     .option('--json', 'print every check as JSON');
   addConnectionOptions(command, { storage: true }).action(async (flags: DoctorFlags) => {
     const maxClockSkewMs = flags.maxClockSkew === undefined ? DEFAULT_MAX_CLOCK_SKEW_MS : waitDurationMs('--max-clock-skew', flags.maxClockSkew);
@@ -44,7 +49,9 @@ export function doctorLines(r: DoctorReport, paint: Palette = createPalette(fals
     `lethe doctor ${r.version} on ${r.host}; storage ${r.storage ?? '(none configured)'}`,
     ...r.checks.map((c) => `  ${markFor(c.status, paint)}  ${c.name.padEnd(width)}  ${c.message}`),
     r.ok
-      ? r.warnings ? `No check failed, but ${r.warnings} warning${r.warnings === 1 ? '' : 's'} above need${r.warnings === 1 ? 's' : ''} attention.` : 'All checks passed.'
+      ? r.warnings
+        ? `No check failed, but ${r.warnings} warning${r.warnings === 1 ? '' : 's'} above need${r.warnings === 1 ? 's' : ''} attention.`
+        : 'All checks passed.'
       : paint.bad(`${r.failed} check${r.failed === 1 ? '' : 's'} FAILED: a run would fail or misbehave until fixed.`),
   ];
 }

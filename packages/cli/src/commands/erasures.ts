@@ -22,7 +22,9 @@ export function registerErasures(program: Command, ctx: CommandContext): void {
   const command = program
     .command('erasures')
     .summary('stream what was erased (file_key, job, purpose, when, run, policy version) as JSON lines or CSV (FM-003)')
-    .description('list erasures from the ledger, one line per jobs row a run removed (erased, already absent, or moved to the undo trash), oldest first, streamed: for notifying affected users (runbook FM-003, EMERGENCY-002). A count goes to stderr')
+    .description(
+      'list erasures from the ledger, one line per jobs row a run removed (erased, already absent, or moved to the undo trash), oldest first, streamed: for notifying affected users (runbook FM-003, EMERGENCY-002). A count goes to stderr',
+    )
     .option('--run <id>', 'only this run (its id, as in `lethe history`)')
     .option('--policy-version <n>', 'only erasures made under this policy version (e.g. the wrong one)')
     .option('--since <date>', 'only erasures at or after this date (2025-11-30) or instant (2025-11-30T02:00:00Z)')
@@ -49,7 +51,8 @@ export function registerErasures(program: Command, ctx: CommandContext): void {
 function erasuresFilter(flags: ErasuresFlags, signal: AbortSignal | undefined): ErasuresFilter {
   let policyVersion: number | undefined;
   if (flags.policyVersion !== undefined) {
-    if (!/^\d{1,9}$/.test(flags.policyVersion.trim()) || Number(flags.policyVersion) < 1) throw new UsageError(`--policy-version: expected a positive integer like 2, got ${JSON.stringify(flags.policyVersion)}`);
+    if (!/^\d{1,9}$/.test(flags.policyVersion.trim()) || Number(flags.policyVersion) < 1)
+      throw new UsageError(`--policy-version: expected a positive integer like 2, got ${JSON.stringify(flags.policyVersion)}`);
     policyVersion = Number(flags.policyVersion);
   }
   const filter: ErasuresFilter = {

@@ -28,14 +28,21 @@ export function registerHistory(program: Command, ctx: CommandContext): void {
     if (flags.json) printJson(ctx.io, { runs: runs.map(runJson) });
     else if (runs.length === 0) printLines(ctx.io, ['No runs yet. Start one with `lethe run` (or `lethe run --dry-run` to see what it would delete).']);
     else {
-      printLines(ctx.io, table(
-        ['time', 'trigger', 'deleted', 'failed', 'duration', 'status', 'run id'],
-        runs.map((r) => [
-          time(r.startedAt), r.dryRun ? `${r.trigger} (dry run)` : r.trigger,
-          deletedCell(r), r.failed === null ? '-' : count(r.failed),
-          duration(r.durationSeconds), runStatusLabel(r), r.id,
-        ]),
-      ));
+      printLines(
+        ctx.io,
+        table(
+          ['time', 'trigger', 'deleted', 'failed', 'duration', 'status', 'run id'],
+          runs.map((r) => [
+            time(r.startedAt),
+            r.dryRun ? `${r.trigger} (dry run)` : r.trigger,
+            deletedCell(r),
+            r.failed === null ? '-' : count(r.failed),
+            duration(r.durationSeconds),
+            runStatusLabel(r),
+            r.id,
+          ]),
+        ),
+      );
     }
     ctx.setExit(ExitCode.OK);
   });

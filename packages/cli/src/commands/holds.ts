@@ -19,7 +19,9 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
   const hold = program
     .command('hold')
     .summary('place a legal hold on a file (never erased or purged while held)')
-    .description('place a legal hold on a file key, or on the file of a job row (--job): runs keep it and its rows, purges keep its trash copy, until `lethe unhold` or --until')
+    .description(
+      'place a legal hold on a file key, or on the file of a job row (--job): runs keep it and its rows, purges keep its trash copy, until `lethe unhold` or --until',
+    )
     .argument('[file_key]', 'the file key to hold (or use --job)')
     .option('--job <id>', 'hold the file of this jobs row instead of naming the key')
     .requiredOption('--reason <text>', 'why (required; recorded with the hold and in audit_logs)')
@@ -35,13 +37,19 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
     const placed = await withEngine(ctx, flags, async (engine) => {
       const t = await inspectJobsTable(engine.pool, engine.options.jobs);
       return placeHold(engine.pool, t, {
-        target: flags.job !== undefined ? { jobId: flags.job } : { fileKey: fileKey! }, reason: flags.reason, by, ...(until ? { until } : {}),
+        target: flags.job !== undefined ? { jobId: flags.job } : { fileKey: fileKey! },
+        reason: flags.reason,
+        by,
+        ...(until ? { until } : {}),
         ledgerKey: (k) => ledgerKeyFor(engine.options, k),
       });
     });
     for (const w of placed.warnings) ctx.io.stderr.write(`lethe: warning: ${w}\n`);
     if (flags.json) printJson(ctx.io, placed);
-    else printLines(ctx.io, [`HELD ${placed.fileKey}${placed.jobId ? ` (job ${placed.jobId})` : ''}: ${placed.reason}; ${placed.until ? `until ${time(placed.until)}` : 'until released'} (hold ${placed.id}, by ${placed.createdBy})`]);
+    else
+      printLines(ctx.io, [
+        `HELD ${placed.fileKey}${placed.jobId ? ` (job ${placed.jobId})` : ''}: ${placed.reason}; ${placed.until ? `until ${time(placed.until)}` : 'until released'} (hold ${placed.id}, by ${placed.createdBy})`,
+      ]);
     ctx.setExit(ExitCode.OK);
   });
 
@@ -63,7 +71,13 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
     });
     const warning = expired && releasedWarning(fileKey, expired);
     if (warning) ctx.io.stderr.write(`lethe: warning: ${warning}\n`);
-    if (flags.json) printJson(ctx.io, { file_key: fileKey, released, ...(flags.reason === undefined ? {} : { reason: flags.reason.trim() }), ...(expired ? { expired_rows: expired.expired, live_rows: expired.live } : {}) });
+    if (flags.json)
+      printJson(ctx.io, {
+        file_key: fileKey,
+        released,
+        ...(flags.reason === undefined ? {} : { reason: flags.reason.trim() }),
+        ...(expired ? { expired_rows: expired.expired, live_rows: expired.live } : {}),
+      });
     else printLines(ctx.io, [released > 0 ? `RELEASED ${released} hold${released === 1 ? '' : 's'} on ${fileKey}` : `${fileKey}: no active hold`]);
     ctx.setExit(released > 0 ? ExitCode.OK : ExitCode.FAILURES);
   });
@@ -76,7 +90,9 @@ export function registerHolds(program: Command, ctx: CommandContext): void {
     .option('--key <file_key>', 'only the holds on this key')
     .option('--json', 'print the holds as JSON');
   addConnectionOptions(holds, { storage: false }).action(async (flags: ConnectionFlags & { all?: boolean; key?: string }) => {
-    const list = await withEngine(ctx, flags, (engine) => listHolds(engine.pool, { activeOnly: flags.all !== true, ...(flags.key ? { fileKey: flags.key } : {}) }));
+    const list = await withEngine(ctx, flags, (engine) =>
+      listHolds(engine.pool, { activeOnly: flags.all !== true, ...(flags.key ? { fileKey: flags.key } : {}) }),
+    );
     if (flags.json) printJson(ctx.io, list);
     else printLines(ctx.io, holdLines(list, flags.all === true));
     ctx.setExit(ExitCode.OK);
@@ -122,6 +138,15 @@ function holdLines(list: readonly Hold[], all: boolean): string[] {
   if (list.length === 0) return [all ? 'No legal holds.' : 'No active legal holds.'];
   return table(
     ['HOLD', 'FILE_KEY', 'JOB', 'UNTIL', 'BY', 'SINCE', ...(all ? ['RELEASED'] : []), 'REASON'],
-    list.map((h) => [h.id, h.fileKey, h.jobId ?? '-', h.until ? time(h.until) : '-', h.createdBy, time(h.createdAt), ...(all ? [h.releasedAt ? time(h.releasedAt) : '-'] : []), h.reason]),
+    list.map((h) => [
+      h.id,
+      h.fileKey,
+      h.jobId ?? '-',
+      h.until ? time(h.until) : '-',
+      h.createdBy,
+      time(h.createdAt),
+      ...(all ? [h.releasedAt ? time(h.releasedAt) : '-'] : []),
+      h.reason,
+    ]),
   );
 }

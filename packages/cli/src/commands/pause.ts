@@ -28,7 +28,9 @@ export function registerPause(program: Command, ctx: CommandContext): void {
   const command = program
     .command('pause')
     .summary('pause deletions everywhere (OP-003, EMERGENCY-001)')
-    .description('pause deletions for every replica (runbook OP-003, EMERGENCY-001): a run in progress stops at its next batch, scheduled runs are skipped until `lethe resume`. With --wait, returns only when no run is in flight (exit 1 if one still is after --timeout)')
+    .description(
+      'pause deletions for every replica (runbook OP-003, EMERGENCY-001): a run in progress stops at its next batch, scheduled runs are skipped until `lethe resume`. With --wait, returns only when no run is in flight (exit 1 if one still is after --timeout)',
+    )
     .requiredOption('--reason <text>', 'why (required; shown by `lethe status` and recorded in audit_logs)')
     .option('--wait', 'after pausing, wait until no run is in flight (a run row `running` with a fresh heartbeat)')
     .option('--timeout <duration>', `with --wait: give up after this long, e.g. 90s, 5m (default ${DEFAULT_WAIT}); exit 1 if a run is still in flight`)
@@ -47,15 +49,23 @@ export function registerPause(program: Command, ctx: CommandContext): void {
     });
     if (flags.json) {
       printJson(ctx.io, {
-        paused: state.paused, paused_by: state.pausedBy, paused_at: state.pausedAt, reason: state.reason,
+        paused: state.paused,
+        paused_by: state.pausedBy,
+        paused_at: state.pausedAt,
+        reason: state.reason,
         current_run: waited ? (waited.still_running[0] ?? null) : running && runJson(running),
         ...(waited ? { wait: waited } : {}),
       });
     } else {
-      printLines(ctx.io, [`Lethe PAUSED by ${state.pausedBy ?? by} at ${time(state.pausedAt)}: ${state.reason ?? flags.reason}`, ...afterPause(running, waited)]);
+      printLines(ctx.io, [
+        `Lethe PAUSED by ${state.pausedBy ?? by} at ${time(state.pausedAt)}: ${state.reason ?? flags.reason}`,
+        ...afterPause(running, waited),
+      ]);
     }
     if (waited && !waited.idle) {
-      ctx.io.stderr.write(`lethe: --timeout: ${plainRuns(waited.still_running)} still in flight after ${duration(timeoutMs / 1000)}; Lethe stays paused (check \`lethe status\`, then wait again)\n`);
+      ctx.io.stderr.write(
+        `lethe: --timeout: ${plainRuns(waited.still_running)} still in flight after ${duration(timeoutMs / 1000)}; Lethe stays paused (check \`lethe status\`, then wait again)\n`,
+      );
       ctx.setExit(ExitCode.FAILURES);
     } else ctx.setExit(ExitCode.OK);
   });

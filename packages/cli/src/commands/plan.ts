@@ -38,16 +38,22 @@ export function registerPlan(program: Command, ctx: CommandContext): void {
 
 export function planLines(p: ExpiryPlan): string[] {
   const lines = [`Expiry plan at ${time(p.checked_at)} (policy version ${p.policy_version}); windows count rows not yet expired`];
-  lines.push(...table(
-    ['purpose', 'retention', 'expired now', ...PLAN_WINDOWS.map((w) => `next ${w.label}`), 'next expiry'],
-    p.purposes.map((x) => [x.purpose, x.retention, count(x.expired), ...PLAN_WINDOWS.map((w) => count(x.expiring[w.label])), time(x.next_expiry_at)]),
-  ));
+  lines.push(
+    ...table(
+      ['purpose', 'retention', 'expired now', ...PLAN_WINDOWS.map((w) => `next ${w.label}`), 'next expiry'],
+      p.purposes.map((x) => [x.purpose, x.retention, count(x.expired), ...PLAN_WINDOWS.map((w) => count(x.expiring[w.label])), time(x.next_expiry_at)]),
+    ),
+  );
   const backlog = p.purposes.filter((x) => x.expired > 0);
   if (backlog.length > 0) {
-    lines.push(`Expired now (the next run deletes them): ${backlog.map((x) => `${x.purpose} ${count(x.expired)}, oldest expired ${time(x.oldest_expired_at)}`).join('; ')}`);
+    lines.push(
+      `Expired now (the next run deletes them): ${backlog.map((x) => `${x.purpose} ${count(x.expired)}, oldest expired ${time(x.oldest_expired_at)}`).join('; ')}`,
+    );
   }
   for (const u of p.unreadable) {
-    lines.push(`Never judged: ${atLeast(u.count, u.capped, 'row')} ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`}`);
+    lines.push(
+      `Never judged: ${atLeast(u.count, u.capped, 'row')} ${u.reason === 'unknown_purpose' ? `with no policy for purpose ${JSON.stringify(u.purpose)}` : `of purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`}`,
+    );
   }
   lines.push('Files expiring soon, for notices: `lethe plan --within 48h` (JSON lines).');
   return lines;

@@ -17,7 +17,9 @@ export function registerPrune(program: Command, ctx: CommandContext): void {
   const command = program
     .command('prune')
     .summary("delete Lethe's own evidence older than a duration (at least 1 year)")
-    .description("delete Lethe's own audit_logs rows (never the platform's) and ledger rows older than --older-than; anything younger than one year is refused (DPDP Rules 2025, rules 6(1)(e) and 8(3)). Without --confirm it only counts")
+    .description(
+      "delete Lethe's own audit_logs rows (never the platform's) and ledger rows older than --older-than; anything younger than one year is refused (DPDP Rules 2025, rules 6(1)(e) and 8(3)). Without --confirm it only counts",
+    )
     .requiredOption('--older-than <duration>', 'e.g. 1y, 2y, 18 months (at least one year)')
     .option('--confirm', 'delete (without it: count only)')
     .option('--json', 'print the report as JSON');
@@ -33,7 +35,5 @@ export function registerPrune(program: Command, ctx: CommandContext): void {
 
 export function pruneLines(r: PruneReport): string[] {
   const what = `${count(r.audit_rows)} of Lethe's audit_logs rows and ${count(r.ledger_rows)} ledger rows older than ${r.older_than} (before ${time(r.cutoff)})`;
-  return r.dry_run
-    ? [`DRY RUN: would delete ${what}. Nothing deleted; add --confirm to delete.`]
-    : [`Deleted ${what}; recorded as audit row ${r.audit_id}.`];
+  return r.dry_run ? [`DRY RUN: would delete ${what}. Nothing deleted; add --confirm to delete.`] : [`Deleted ${what}; recorded as audit row ${r.audit_id}.`];
 }

@@ -18,7 +18,9 @@ export function registerPurge(program: Command, ctx: CommandContext): void {
   const command = program
     .command('purge')
     .summary('delete trash past its undo window for good')
-    .description('delete trashed files whose undo window has ended (held files never), recording each purge in the ledger; every run does this first. Exits 1 when some could not be deleted')
+    .description(
+      'delete trashed files whose undo window has ended (held files never), recording each purge in the ledger; every run does this first. Exits 1 when some could not be deleted',
+    )
     .option('--dry-run', 'count what is due; delete nothing')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
     .option('--json', 'print the report as JSON');
@@ -27,7 +29,13 @@ export function registerPurge(program: Command, ctx: CommandContext): void {
     const wait = flags.wait === undefined ? undefined : seconds('--wait', flags.wait);
     const by = flags.by ?? defaultActor(ctx.io.env);
     const report = await withEngine(ctx, flags, (engine) =>
-      purgeTrash(engine, { by, dryRun: flags.dryRun === true, ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
+      purgeTrash(engine, {
+        by,
+        dryRun: flags.dryRun === true,
+        ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      }),
+    );
     if (flags.json) printJson(ctx.io, report);
     else printLines(ctx.io, purgeLines(report));
     ctx.setExit(report.failed > 0 || report.newer > 0 ? ExitCode.FAILURES : ExitCode.OK);
@@ -35,14 +43,19 @@ export function registerPurge(program: Command, ctx: CommandContext): void {
 }
 
 export function purgeLines(r: PurgeReport): string[] {
-  if (r.dry_run) return [`DRY RUN: ${plural(r.due, 'trashed file record')} past the undo window would be purged; ${plural(r.held, 'record')} held (kept while held).`];
-  const lines = [`Purged ${plural(r.purged, 'trashed file record')} (${r.files_deleted} files deleted, ${r.files_already_gone} already gone); ${r.held} held, kept.`];
+  if (r.dry_run)
+    return [`DRY RUN: ${plural(r.due, 'trashed file record')} past the undo window would be purged; ${plural(r.held, 'record')} held (kept while held).`];
+  const lines = [
+    `Purged ${plural(r.purged, 'trashed file record')} (${r.files_deleted} files deleted, ${r.files_already_gone} already gone); ${r.held} held, kept.`,
+  ];
   if (r.failed > 0) {
     lines.push(`FAIL: ${plural(r.failed, 'record')} could not be purged (kept in the trash, tried again next time):`);
     for (const f of r.failures.filter((x) => x.code !== 'LETHE_E_TRASH_NEWER').slice(0, 10)) lines.push(`  ${f.trash_location}: ${f.code} ${f.message}`);
   }
   if (r.newer > 0) {
-    lines.push(`LEFT IN PLACE: ${plural(r.newer, 'record')} whose trash location now holds a newer object (not the trashed file; never deleted, the record stays):`);
+    lines.push(
+      `LEFT IN PLACE: ${plural(r.newer, 'record')} whose trash location now holds a newer object (not the trashed file; never deleted, the record stays):`,
+    );
     for (const f of r.failures.filter((x) => x.code === 'LETHE_E_TRASH_NEWER').slice(0, 10)) lines.push(`  ${f.trash_location}: ${f.message}`);
   }
   return lines;

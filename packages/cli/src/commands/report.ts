@@ -23,13 +23,21 @@ export function registerReport(program: Command, ctx: CommandContext): void {
   const command = program
     .command('report')
     .summary('monthly compliance report (text, json, csv, html, pdf)')
-    .description("the runbook's monthly compliance report: totals by purpose, failures and rate, worst lateness, files still present past expiry; COMPLIANT only when none is late. Exits 1 when NON-COMPLIANT")
+    .description(
+      "the runbook's monthly compliance report: totals by purpose, failures and rate, worst lateness, files still present past expiry; COMPLIANT only when none is late. Exits 1 when NON-COMPLIANT",
+    )
     .option('--month <YYYY-MM>', 'the month, e.g. 2025-11 (UTC); default: the last full month')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'csv', 'html', 'pdf']))
-    .option('--output <file>', 'write the report to this file instead of stdout (html: one self-contained page; pdf: printed by headless Chromium, LETHE_CHROMIUM or chromium on PATH; docs/runbook.md#compliance-reporting)')
+    .option(
+      '--output <file>',
+      'write the report to this file instead of stdout (html: one self-contained page; pdf: printed by headless Chromium, LETHE_CHROMIUM or chromium on PATH; docs/runbook.md#compliance-reporting)',
+    )
     .option('--grace <duration>', 'late = still present more than one schedule period + this after expiry', '24h')
     .option('--json', 'same as --format json')
-    .option('--regenerate', 'a closed month: generate the report again from the database and storage now and compare it with the stored snapshot (exit 1 on a mismatch); the snapshot is kept');
+    .option(
+      '--regenerate',
+      'a closed month: generate the report again from the database and storage now and compare it with the stored snapshot (exit 1 on a mismatch); the snapshot is kept',
+    );
   addConnectionOptions(command, { storage: true }).action(async (flags: ReportFlags) => {
     if (flags.month !== undefined) parseMonthFlag(flags.month);
     if (flags.json && flags.format && flags.format !== 'json') throw new UsageError(`--format: --json asks for json, got --format ${flags.format}`);
@@ -39,18 +47,29 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     // Found before connecting: a missing browser fails at once, naming what to install.
     const browser = format === 'pdf' ? findChromium(ctx.io.env) : null;
     const { report, snapshot } = await withEngine(ctx, flags, (engine) =>
-      monthlyReportSnapshot(engine, flags.month, { graceMs, ...(flags.regenerate ? { regenerate: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
+      monthlyReportSnapshot(engine, flags.month, { graceMs, ...(flags.regenerate ? { regenerate: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) }),
+    );
     // Where the report came from goes with it in json and text, beside it (stderr) for csv; an html or
     // pdf page is the stored report itself (a closed month's page is the same each time).
     if (format === 'csv') for (const line of snapshotLines(report.month, snapshot)) ctx.io.stderr.write(`lethe: ${line}\n`);
     await emit(ctx, flags.output, await render(ctx, report, snapshot, format, browser, flags.output === undefined));
-    if (snapshot.intact === false) ctx.io.stderr.write(`lethe: warning: the stored snapshot of ${report.month} no longer hashes to its sha256 ${snapshot.sha256}: it was altered in lethe_monthly_reports\n`);
+    if (snapshot.intact === false)
+      ctx.io.stderr.write(
+        `lethe: warning: the stored snapshot of ${report.month} no longer hashes to its sha256 ${snapshot.sha256}: it was altered in lethe_monthly_reports\n`,
+      );
     const trusted = snapshot.intact !== false && snapshot.matches !== false;
     ctx.setExit(report.status === 'COMPLIANT' && trusted ? ExitCode.OK : ExitCode.FAILURES);
   });
 }
 
-async function render(ctx: CommandContext, report: ComplianceReport, snapshot: ReportSnapshotInfo, format: Format, browser: string | null, toTerminal: boolean): Promise<string | Buffer> {
+async function render(
+  ctx: CommandContext,
+  report: ComplianceReport,
+  snapshot: ReportSnapshotInfo,
+  format: Format,
+  browser: string | null,
+  toTerminal: boolean,
+): Promise<string | Buffer> {
   if (format === 'json') return `${JSON.stringify({ ...report, snapshot }, null, 2)}\n`;
   if (format === 'html') return reportHtml(report);
   if (format === 'pdf') return printPdf(browser!, reportHtml(report));
@@ -73,11 +92,15 @@ export function snapshotLines(month: string, s: ReportSnapshotInfo): string[] {
     case 'created':
       return [`Snapshot: stored now (${hash}); later reports for ${month} print this snapshot (--regenerate compares it with the database)`];
     case 'stored':
-      return [`Snapshot: this is the stored report for ${month}, generated at ${s.generated_at ?? '-'} (${hash}); --regenerate compares it with the database now`];
+      return [
+        `Snapshot: this is the stored report for ${month}, generated at ${s.generated_at ?? '-'} (${hash}); --regenerate compares it with the database now`,
+      ];
     case 'regenerated':
       return s.matches
         ? [`Regenerated: same as the snapshot generated at ${s.generated_at ?? '-'} (${hash})`]
-        : [`Regenerated: MISMATCH with the snapshot generated at ${s.generated_at ?? '-'} (${hash}); fields that differ: ${s.differences.join(', ')}. The snapshot is the record; this report shows the database and storage now`];
+        : [
+            `Regenerated: MISMATCH with the snapshot generated at ${s.generated_at ?? '-'} (${hash}); fields that differ: ${s.differences.join(', ')}. The snapshot is the record; this report shows the database and storage now`,
+          ];
   }
 }
 

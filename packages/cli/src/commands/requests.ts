@@ -1,7 +1,18 @@
 import type { Command } from 'commander';
 import {
-  acknowledgeNotice, completionRecord, listErasureRequests, listUnacknowledgedNotices, previewErasureRequest, requireErasureRequest, runErasureRequest,
-  submitErasureRequest, type CompletionRecord, type ErasureRequest, type ErasureTarget, type RequestPreview, type RequestReason,
+  acknowledgeNotice,
+  completionRecord,
+  listErasureRequests,
+  listUnacknowledgedNotices,
+  previewErasureRequest,
+  requireErasureRequest,
+  runErasureRequest,
+  submitErasureRequest,
+  type CompletionRecord,
+  type ErasureRequest,
+  type ErasureTarget,
+  type RequestPreview,
+  type RequestReason,
 } from '@lethe/engine';
 import { addActorOption, defaultActor } from '../actor.js';
 import { ExitCode, printJson, printLines, UsageError } from '../output.js';
@@ -30,8 +41,10 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 export function registerRequests(program: Command, ctx: CommandContext): void {
   const erase = program
     .command('erase')
-    .summary('erase a data principal\'s data on request (DPDP s.12(3), consent withdrawn)')
-    .description('store an erasure request (idempotent by --ref) and run it through the engine at once, or leave it to the next run (--next-run, or erasureMode next-run). Named rows go whatever their age, except rows whose purpose declares a retention duty (refused, with the statute) and files under a legal hold. See docs/rights.md and runbook REQ-001')
+    .summary("erase a data principal's data on request (DPDP s.12(3), consent withdrawn)")
+    .description(
+      'store an erasure request (idempotent by --ref) and run it through the engine at once, or leave it to the next run (--next-run, or erasureMode next-run). Named rows go whatever their age, except rows whose purpose declares a retention duty (refused, with the statute) and files under a legal hold. See docs/rights.md and runbook REQ-001',
+    )
     .option('--job <id>', 'a jobs row id (repeatable)', collect)
     .option('--key <file_key>', 'a file key (repeatable)', collect)
     .option('--principal <id>', 'a data-principal identifier, matched against erasurePrincipalColumn (repeatable)', collect)
@@ -54,13 +67,20 @@ export function registerRequests(program: Command, ctx: CommandContext): void {
       ctx.setExit(ExitCode.OK);
       return;
     }
-    if (flags.requestedBy === undefined || flags.requestedBy.trim() === '') throw new UsageError('--requested-by: who asked is required (the data principal or their nominee, as the ticket names them)');
-    if (flags.why !== 'request' && flags.why !== 'consent-withdrawn') throw new UsageError(`--why: expected "request" or "consent-withdrawn", got ${JSON.stringify(flags.why ?? null)}`);
+    if (flags.requestedBy === undefined || flags.requestedBy.trim() === '')
+      throw new UsageError('--requested-by: who asked is required (the data principal or their nominee, as the ticket names them)');
+    if (flags.why !== 'request' && flags.why !== 'consent-withdrawn')
+      throw new UsageError(`--why: expected "request" or "consent-withdrawn", got ${JSON.stringify(flags.why ?? null)}`);
     if (flags.nextRun && flags.now) throw new UsageError('--next-run, --now: give one or neither');
     const result = await withEngine(ctx, flags, async (engine) => {
       const submitted = await submitErasureRequest(engine, {
-        reference: flags.ref, target, requestedBy: flags.requestedBy!, reason: flags.why as RequestReason, submittedBy: flags.by ?? defaultActor(ctx.io.env),
-        ...(flags.due === undefined ? {} : { dueAt: flags.due }), ...(flags.note === undefined ? {} : { note: flags.note }),
+        reference: flags.ref,
+        target,
+        requestedBy: flags.requestedBy!,
+        reason: flags.why as RequestReason,
+        submittedBy: flags.by ?? defaultActor(ctx.io.env),
+        ...(flags.due === undefined ? {} : { dueAt: flags.due }),
+        ...(flags.note === undefined ? {} : { note: flags.note }),
       });
       const runNow = flags.now === true || (flags.nextRun !== true && engine.options.erasure.mode === 'immediate');
       if (!runNow) return { submitted, run: null, record: await completionRecord(engine, submitted), request: submitted };
@@ -69,7 +89,8 @@ export function registerRequests(program: Command, ctx: CommandContext): void {
     if (flags.json) printJson(ctx.io, { created: result.submitted.created, request: result.request, run: result.run, record: result.record });
     else {
       const lines = [`${result.submitted.created ? 'STORED' : 'ALREADY STORED'} request ${flags.ref} (due ${time(result.request.due_at)})`];
-      if (result.run) lines.push(`run ${result.run.run_id}: ${result.run.status}, ${count(result.run.erased_count)} files erased, ${count(result.run.failed_count)} failed`);
+      if (result.run)
+        lines.push(`run ${result.run.run_id}: ${result.run.status}, ${count(result.run.erased_count)} files erased, ${count(result.run.failed_count)} failed`);
       lines.push(...recordLines(result.record));
       printLines(ctx.io, lines);
     }
@@ -107,7 +128,16 @@ export function registerRequests(program: Command, ctx: CommandContext): void {
       return { request: r, record: await completionRecord(engine, r) };
     });
     if (flags.json) printJson(ctx.io, { request, record });
-    else printLines(ctx.io, flags.reply ? replyLines(record) : [`${request.reference}: ${request.state}${request.overdue ? ' (OVERDUE)' : ''}, ${request.target_kind} ${request.target_values.join(', ')}`, ...recordLines(record)]);
+    else
+      printLines(
+        ctx.io,
+        flags.reply
+          ? replyLines(record)
+          : [
+              `${request.reference}: ${request.state}${request.overdue ? ' (OVERDUE)' : ''}, ${request.target_kind} ${request.target_values.join(', ')}`,
+              ...recordLines(record),
+            ],
+      );
     ctx.setExit(ExitCode.OK);
   });
   const run = requests
@@ -123,7 +153,7 @@ export function registerRequests(program: Command, ctx: CommandContext): void {
   });
   const ack = requests
     .command('ack')
-    .description('record a processor\'s acknowledgement of a request\'s notice')
+    .description("record a processor's acknowledgement of a request's notice")
     .argument('<ref>', 'the request reference')
     .argument('<processor>', 'the processor name, as configured in erasureProcessors')
     .option('--json', 'print the notice as JSON');
@@ -141,7 +171,16 @@ export function registerRequests(program: Command, ctx: CommandContext): void {
   addConnectionOptions(unacked, { storage: false }).action(async (flags: ConnectionFlags) => {
     const rows = await withEngine(ctx, flags, (engine) => listUnacknowledgedNotices(engine));
     if (flags.json) printJson(ctx.io, rows);
-    else printLines(ctx.io, rows.length === 0 ? ['every processor notice is acknowledged'] : table(['REFERENCE', 'PROCESSOR', 'STATUS', 'SENT'], rows.map((n) => [n.reference, n.processor, n.status + (n.error ? ` (${n.error})` : ''), time(n.sent_at)])));
+    else
+      printLines(
+        ctx.io,
+        rows.length === 0
+          ? ['every processor notice is acknowledged']
+          : table(
+              ['REFERENCE', 'PROCESSOR', 'STATUS', 'SENT'],
+              rows.map((n) => [n.reference, n.processor, n.status + (n.error ? ` (${n.error})` : ''), time(n.sent_at)]),
+            ),
+      );
     ctx.setExit(rows.length > 0 ? ExitCode.FAILURES : ExitCode.OK);
   });
 }
@@ -154,10 +193,18 @@ function eraseTarget(flags: EraseFlags): ErasureTarget {
 }
 
 function requestTable(rows: readonly ErasureRequest[]): string[] {
-  return table(['REFERENCE', 'STATE', 'WHY', 'TARGET', 'RECEIVED', 'DUE', 'LEFT'], rows.map((r) => [
-    r.reference, r.overdue ? 'OVERDUE' : r.state, r.reason, `${r.target_kind} x${r.target_values.length}`, time(r.received_at), time(r.due_at),
-    r.seconds_left === null ? '-' : r.seconds_left < 0 ? `-${duration(-r.seconds_left)}` : duration(r.seconds_left),
-  ]));
+  return table(
+    ['REFERENCE', 'STATE', 'WHY', 'TARGET', 'RECEIVED', 'DUE', 'LEFT'],
+    rows.map((r) => [
+      r.reference,
+      r.overdue ? 'OVERDUE' : r.state,
+      r.reason,
+      `${r.target_kind} x${r.target_values.length}`,
+      time(r.received_at),
+      time(r.due_at),
+      r.seconds_left === null ? '-' : r.seconds_left < 0 ? `-${duration(-r.seconds_left)}` : duration(r.seconds_left),
+    ]),
+  );
 }
 
 function recordLines(r: CompletionRecord): string[] {
@@ -167,7 +214,8 @@ function recordLines(r: CompletionRecord): string[] {
   ];
   for (const x of r.retained) lines.push(`  refused: ${count(x.rows)} ${x.purpose} rows, retained under ${x.statute}`);
   if (r.held_rows > 0) lines.push(`  kept: ${count(r.held_rows)} rows under a legal hold`);
-  for (const p of r.processors) lines.push(`  processor ${p.processor}: ${p.status}${p.acknowledged_at ? `, acknowledged ${time(p.acknowledged_at)}` : ', not acknowledged'}`);
+  for (const p of r.processors)
+    lines.push(`  processor ${p.processor}: ${p.status}${p.acknowledged_at ? `, acknowledged ${time(p.acknowledged_at)}` : ', not acknowledged'}`);
   return lines;
 }
 
@@ -179,10 +227,19 @@ export function replyLines(r: CompletionRecord): string[] {
     lines.push(`It is being processed; we will complete it by ${time(r.due_at)}.`);
     return lines;
   }
-  lines.push(`We completed it on ${time(r.completed_at)}: ${count(r.rows_erased + r.rows_unlinked)} records${r.files_erased > 0 ? ` and ${count(r.files_erased)} documents` : ''} were erased${r.last_erased_at ? ` (by ${time(r.last_erased_at)})` : ''}.`);
-  for (const x of r.retained) lines.push(`${count(x.rows)} ${x.purpose} records are kept because the law requires us to keep them (${x.statute}); they will be erased when that period ends.`);
-  if (r.held_rows > 0) lines.push(`${count(r.held_rows)} records are kept under a legal hold; they will be erased when it is released, if no other duty applies.`);
-  if (r.processors.length > 0) lines.push(`We have told the ${r.processors.length === 1 ? 'processor' : `${r.processors.length} processors`} who handle this data on our behalf to erase it too.`);
+  lines.push(
+    `We completed it on ${time(r.completed_at)}: ${count(r.rows_erased + r.rows_unlinked)} records${r.files_erased > 0 ? ` and ${count(r.files_erased)} documents` : ''} were erased${r.last_erased_at ? ` (by ${time(r.last_erased_at)})` : ''}.`,
+  );
+  for (const x of r.retained)
+    lines.push(
+      `${count(x.rows)} ${x.purpose} records are kept because the law requires us to keep them (${x.statute}); they will be erased when that period ends.`,
+    );
+  if (r.held_rows > 0)
+    lines.push(`${count(r.held_rows)} records are kept under a legal hold; they will be erased when it is released, if no other duty applies.`);
+  if (r.processors.length > 0)
+    lines.push(
+      `We have told the ${r.processors.length === 1 ? 'processor' : `${r.processors.length} processors`} who handle this data on our behalf to erase it too.`,
+    );
   return lines;
 }
 

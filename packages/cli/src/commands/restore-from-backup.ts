@@ -16,14 +16,22 @@ export interface RestoreFromBackupFlags extends ConnectionFlags {
  * window): copy the file back from a backup directory or s3:// URL, recreate its rows from the
  * ledger, and hold the key until someone reviews it. The undo-window restore is restore.ts's own.
  */
-export async function restoreFromBackupCommand(ctx: CommandContext, fileKey: string, flags: RestoreFromBackupFlags, lockWaitMs: number | undefined): Promise<void> {
+export async function restoreFromBackupCommand(
+  ctx: CommandContext,
+  fileKey: string,
+  flags: RestoreFromBackupFlags,
+  lockWaitMs: number | undefined,
+): Promise<void> {
   const by = flags.by ?? defaultActor(ctx.io.env);
   const result = await withEngine(ctx, flags, (engine) =>
     restoreFromBackup(engine, {
-      fileKey, from: flags.from, by,
+      fileKey,
+      from: flags.from,
+      by,
       ...(flags.hold === undefined ? {} : { holdReason: flags.hold }),
       ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
-    }));
+    }),
+  );
   if (flags.json) printJson(ctx.io, result);
   else printLines(ctx.io, restoreFromBackupLines(result));
   ctx.setExit(ExitCode.OK);
@@ -38,9 +46,14 @@ export function restoreFromBackupLines(r: RestoreFromBackupResult): string[] {
     lines.push(`  the backup's ${r.backup_settings_from_storage.join(', ')} taken from the storage's settings (LETHE_STORAGE): the --from URL gave none`);
   }
   if (r.rebuilt_from_columns_job_ids.length > 0) {
-    lines.push(`  rows ${r.rebuilt_from_columns_job_ids.join(', ')} were rebuilt from the ledger's columns only (id, purpose, created_at): their full copy was dropped when the undo window ended; fill in the rest by hand`);
+    lines.push(
+      `  rows ${r.rebuilt_from_columns_job_ids.join(', ')} were rebuilt from the ledger's columns only (id, purpose, created_at): their full copy was dropped when the undo window ended; fill in the rest by hand`,
+    );
   }
   lines.push(`  legal hold ${r.hold_id} placed on the key: runs keep it until someone reviews it and runs \`lethe unhold ${r.file_key}\``);
-  if (r.still_expired_job_ids.length > 0) lines.push(`  rows ${r.still_expired_job_ids.join(', ')} are still expired under the current policy: only the hold keeps them; fix the policy (\`lethe policies set\` / \`revert\`) before releasing it`);
+  if (r.still_expired_job_ids.length > 0)
+    lines.push(
+      `  rows ${r.still_expired_job_ids.join(', ')} are still expired under the current policy: only the hold keeps them; fix the policy (\`lethe policies set\` / \`revert\`) before releasing it`,
+    );
   return lines;
 }

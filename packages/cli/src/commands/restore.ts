@@ -19,11 +19,16 @@ export function registerRestore(program: Command, ctx: CommandContext): void {
   const command = program
     .command('restore')
     .summary('bring an erased file and its rows back from the trash (undo window)')
-    .description('within the undo window, move the file back from the trash to its key and recreate its jobs rows from the ledger (audited as cleanup_restored). Past the window it says the file is gone and exits 1')
+    .description(
+      'within the undo window, move the file back from the trash to its key and recreate its jobs rows from the ledger (audited as cleanup_restored). Past the window it says the file is gone and exits 1',
+    )
     .argument('<file_key>', 'the file key as it was in jobs.file_key')
     .option('--hold <reason>', 'also place a legal hold on the key, so the next run does not erase the restored rows again')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
-    .option('--from <backup>', 'past the undo window (runbook EMERGENCY-002): copy the file back from this backup (a directory or s3://bucket/prefix with the same key layout), recreate its rows from the ledger, and hold the key (--hold sets the reason). An s3:// backup without ?endpoint=/&region= takes the endpoint, region, path style and credentials of the storage (LETHE_STORAGE); one naming another endpoint takes nothing from it')
+    .option(
+      '--from <backup>',
+      'past the undo window (runbook EMERGENCY-002): copy the file back from this backup (a directory or s3://bucket/prefix with the same key layout), recreate its rows from the ledger, and hold the key (--hold sets the reason). An s3:// backup without ?endpoint=/&region= takes the endpoint, region, path style and credentials of the storage (LETHE_STORAGE); one naming another endpoint takes nothing from it',
+    )
     .option('--json', 'print the result as JSON');
   addActorOption(command);
   addConnectionOptions(command, { storage: true }).action(async (fileKey: string, flags: RestoreFlags) => {
@@ -32,7 +37,13 @@ export function registerRestore(program: Command, ctx: CommandContext): void {
     if (flags.from !== undefined) return restoreFromBackupCommand(ctx, fileKey, { ...flags, from: flags.from }, wait === undefined ? undefined : wait * 1000);
     const by = flags.by ?? defaultActor(ctx.io.env);
     const result = await withEngine(ctx, flags, (engine) =>
-      restoreFile(engine, { fileKey, by, ...(flags.hold === undefined ? {} : { holdReason: flags.hold }), ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }) }));
+      restoreFile(engine, {
+        fileKey,
+        by,
+        ...(flags.hold === undefined ? {} : { holdReason: flags.hold }),
+        ...(wait === undefined ? {} : { lockWaitMs: wait * 1000 }),
+      }),
+    );
     if (flags.json) printJson(ctx.io, result);
     else printLines(ctx.io, restoreLines(result));
     ctx.setExit(ExitCode.OK);
@@ -52,7 +63,9 @@ export function restoreLines(r: RestoreResult): string[] {
   if (r.resumed) lines.push('  (an earlier restore had moved the file back; this one recorded it)');
   if (r.hold_id) lines.push(`  legal hold ${r.hold_id} placed on the key: runs keep it until \`lethe unhold ${r.file_key}\``);
   else if (r.still_expired_job_ids.length > 0) {
-    lines.push(`  WARNING: rows ${r.still_expired_job_ids.join(', ')} are still expired under the current policy: the next run erases them again. Fix the policy (\`lethe policies set\`) or hold the key (\`lethe hold ${r.file_key} --reason ...\`).`);
+    lines.push(
+      `  WARNING: rows ${r.still_expired_job_ids.join(', ')} are still expired under the current policy: the next run erases them again. Fix the policy (\`lethe policies set\`) or hold the key (\`lethe hold ${r.file_key} --reason ...\`).`,
+    );
   }
   return lines;
 }

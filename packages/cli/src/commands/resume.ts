@@ -28,8 +28,12 @@ export function registerResume(program: Command, ctx: CommandContext): void {
     });
     if (flags.json) {
       printJson(ctx.io, {
-        paused: after.paused, resumed_by: by, was_paused: before.paused,
-        was_paused_by: before.paused ? before.pausedBy : null, was_paused_at: before.paused ? before.pausedAt : null, pause_reason: before.paused ? before.reason : null,
+        paused: after.paused,
+        resumed_by: by,
+        was_paused: before.paused,
+        was_paused_by: before.paused ? before.pausedBy : null,
+        was_paused_at: before.paused ? before.pausedAt : null,
+        pause_reason: before.paused ? before.reason : null,
       });
     } else {
       printLines(ctx.io, [

@@ -32,7 +32,10 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--dry-run', 'delete nothing; report what would go, by purpose')
     .option('--json', 'print only the JSON summary on stdout')
     .option('--limit <n>', 'stop after this many expired rows')
-    .option('--backlog', 'a large catch-up: no limit, the expired rows counted first so progress shows done/total and an ETA; resumable (every batch is committed: if stopped, run it again)')
+    .option(
+      '--backlog',
+      'a large catch-up: no limit, the expired rows counted first so progress shows done/total and an ETA; resumable (every batch is committed: if stopped, run it again)',
+    )
     .option('--purpose <name...>', 'only these purposes (repeatable)')
     .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
     .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
@@ -40,25 +43,39 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
     .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
-    .option('--allow-large', 'proceed past the blast-radius guard (after checking `lethe plan`); a --backlog run the guard would refuse exits 2 without it, and without pausing the schedule')
+    .option(
+      '--allow-large',
+      'proceed past the blast-radius guard (after checking `lethe plan`); a --backlog run the guard would refuse exits 2 without it, and without pausing the schedule',
+    )
     .option('--allow-missing', 'record files that storage does not hold as already absent instead of stopping the run (after checking the mount or prefix)')
-    .option('--group <id>', 'scale-out: be one worker of the logical run <id> (same id on every worker, e.g. the Job name; env LETHE_RUN_GROUP); workers share the backlog through row locks')
+    .option(
+      '--group <id>',
+      'scale-out: be one worker of the logical run <id> (same id on every worker, e.g. the Job name; env LETHE_RUN_GROUP); workers share the backlog through row locks',
+    )
     .option('--shard <i/N>', 'with --group: only this hash shard of the rows (e.g. a Kubernetes Indexed Job: $JOB_COMPLETION_INDEX/N)')
     .action(async (flags: RunFlags) => {
       const limit = flags.limit === undefined ? undefined : positiveInt('--limit', flags.limit);
-      if (flags.backlog && limit !== undefined) throw new UsageError('--backlog: a backlog run has no limit; drop --limit (or drop --backlog for a limited run)');
+      if (flags.backlog && limit !== undefined)
+        throw new UsageError('--backlog: a backlog run has no limit; drop --limit (or drop --backlog for a limited run)');
       const wait = flags.wait === undefined ? undefined : positiveInt('--wait', flags.wait, 0);
       const group = flags.group ?? (ctx.io.env.LETHE_RUN_GROUP || undefined);
       const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-      const config = ctx.config({ storage: flags.storage, databaseUrl: flags.databaseUrl, batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads });
+      const config = ctx.config({
+        storage: flags.storage,
+        databaseUrl: flags.databaseUrl,
+        batchSize: flags.batchSize,
+        deletesPerSecond: flags.deletesPerSecond,
+        threads: flags.threads,
+      });
       const logger = ctx.logger(config);
       const engine = createEngine(engineOptions(config, { logger }));
       const progress = progressPrinter(ctx.io, flags.json === true, ctx.paint);
       try {
         const dryRun = flags.dryRun === true;
-        const preview = dryRun || (flags.backlog && group === undefined)
-          ? await previewRun(engine, { ...(flags.purpose ? { purposes: flags.purpose } : {}), ...(limit === undefined ? {} : { limit }) })
-          : null;
+        const preview =
+          dryRun || (flags.backlog && group === undefined)
+            ? await previewRun(engine, { ...(flags.purpose ? { purposes: flags.purpose } : {}), ...(limit === undefined ? {} : { limit }) })
+            : null;
         if (preview && !dryRun) {
           announceBacklog(ctx.io, engine, preview);
           if (preview.wouldBeRefused && !flags.allowLarge) {
@@ -68,7 +85,9 @@ export function registerRun(program: Command, ctx: CommandContext): void {
           }
         }
         if (preview && dryRun && preview.wouldBeRefused) {
-          ctx.io.stderr.write(`lethe: warning: a real run now would be refused by the blast-radius guard (${preview.blastRadius?.reason ?? 'over the threshold'}) and would pause Lethe; after checking \`lethe plan\`, use \`lethe run --allow-large\` (or \`lethe run --backlog --allow-large\`)\n`);
+          ctx.io.stderr.write(
+            `lethe: warning: a real run now would be refused by the blast-radius guard (${preview.blastRadius?.reason ?? 'over the threshold'}) and would pause Lethe; after checking \`lethe plan\`, use \`lethe run --allow-large\` (or \`lethe run --backlog --allow-large\`)\n`,
+          );
         }
         const summary = await engine.run({
           dryRun,
@@ -89,7 +108,13 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         });
         progress.done();
         if (flags.json) printJson(ctx.io, dryRun ? { ...summary, blast_radius_warning: preview?.wouldBeRefused ? preview.blastRadius : null } : summary);
-        else printLines(ctx.io, [...humanSummary(summary, ctx.paint), ...(flags.backlog && summary.status !== 'completed' ? ['Backlog not finished: every batch so far is committed; run `lethe run --backlog` again to continue.'] : [])]);
+        else
+          printLines(ctx.io, [
+            ...humanSummary(summary, ctx.paint),
+            ...(flags.backlog && summary.status !== 'completed'
+              ? ['Backlog not finished: every batch so far is committed; run `lethe run --backlog` again to continue.']
+              : []),
+          ]);
         ctx.setExit(summary.status === 'completed' && summary.failed_count === 0 ? ExitCode.OK : ExitCode.FAILURES);
       } finally {
         progress.done();
@@ -102,9 +127,12 @@ export function registerRun(program: Command, ctx: CommandContext): void {
 function announceBacklog(io: Io, engine: Engine, p: RunPreview): void {
   const rate = engine.options.deletesPerSecond;
   const perPrefix = engine.options.deletesPerSecondPerPrefix;
-  const eta = rate > 0
-    ? `; at most ${rate}/s, so at least ${Math.ceil(p.expired / rate)}s`
-    : perPrefix > 0 ? `; at most ${perPrefix}/s per key prefix, the ETA follows in the progress lines` : '; no rate ceiling, the ETA follows in the progress lines';
+  const eta =
+    rate > 0
+      ? `; at most ${rate}/s, so at least ${Math.ceil(p.expired / rate)}s`
+      : perPrefix > 0
+        ? `; at most ${perPrefix}/s per key prefix, the ETA follows in the progress lines`
+        : '; no rate ceiling, the ETA follows in the progress lines';
   io.stderr.write(`Backlog: ${plural(p.expired, 'expired row')} to erase (cutoff ${p.cutoff})${eta}\n`);
 }
 
@@ -148,10 +176,14 @@ function progressPrinter(io: Io, json: boolean, paint: Palette): ((p: RunProgres
     if (io.stderr.isTTY && !json) {
       const done = p.total !== null ? `${count(p.processed)}/${count(p.total)} (${percent}%)` : count(p.processed);
       const failed = p.failed > 0 ? paint.bad(`${count(p.failed)} failed`) : '0 failed';
-      io.stderr.write(`\r${done} processed, ${count(p.deleted)} deleted, ${failed}, ${count(Math.round(rate))}/s${eta === null ? '' : `, eta ${duration(eta)}`}   `);
+      io.stderr.write(
+        `\r${done} processed, ${count(p.deleted)} deleted, ${failed}, ${count(Math.round(rate))}/s${eta === null ? '' : `, eta ${duration(eta)}`}   `,
+      );
       shown = true;
     } else {
-      io.stderr.write(`${JSON.stringify({ msg: 'progress', runId: p.runId, processed: p.processed, deleted: p.deleted, failed: p.failed, total: p.total, percent, ratePerSecond: Math.round(rate), etaSeconds: eta, elapsedSeconds: seconds })}\n`);
+      io.stderr.write(
+        `${JSON.stringify({ msg: 'progress', runId: p.runId, processed: p.processed, deleted: p.deleted, failed: p.failed, total: p.total, percent, ratePerSecond: Math.round(rate), etaSeconds: eta, elapsedSeconds: seconds })}\n`,
+      );
     }
   };
   return Object.assign(fn, {
@@ -186,7 +218,9 @@ function keptLines(label: string, rows: number, keys: readonly string[], why: st
 export function humanSummary(s: RunSummary, paint: Palette = createPalette(false)): string[] {
   const lines = [
     `Run ${s.run_id} ${s.degraded ? paint.warn(s.status) : paint.state(s.status)}${s.dry_run ? ' (dry run: nothing deleted)' : ''} in ${s.duration_seconds}s; cutoff ${s.cutoff}, policy version ${s.policy_version}`,
-    s.dry_run ? `Would delete: ${count(s.would_delete_count)}` : `Deleted: ${count(s.deleted_count)}, ${s.failed_count > 0 ? paint.bad(`Failed: ${count(s.failed_count)}`) : `Failed: ${count(s.failed_count)}`}`,
+    s.dry_run
+      ? `Would delete: ${count(s.would_delete_count)}`
+      : `Deleted: ${count(s.deleted_count)}, ${s.failed_count > 0 ? paint.bad(`Failed: ${count(s.failed_count)}`) : `Failed: ${count(s.failed_count)}`}`,
   ];
   for (const [purpose, c] of inPurposeOrder(s.by_purpose)) {
     const parts = s.dry_run
@@ -201,7 +235,9 @@ export function humanSummary(s: RunSummary, paint: Palette = createPalette(false
   for (const e of s.errors.slice(0, 5)) lines.push(`  ${paint.bad('failed')}: ${e.file_key}: ${codeMessage(e.code, e.message)}`);
   for (const e of s.refused.slice(0, 5)) lines.push(`  refused: ${JSON.stringify(e.file_key)} (job ${e.job_id}): ${codeMessage(e.code, e.message)}`);
   for (const u of s.unreadable) {
-    lines.push(`  not judged: ${atLeast(u.count, u.capped, 'row')} with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`);
+    lines.push(
+      `  not judged: ${atLeast(u.count, u.capped, 'row')} with ${u.reason === 'unknown_purpose' ? `unknown purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} and ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`} (e.g. ids ${u.sample_ids.join(', ')})`,
+    );
   }
   if (s.error) lines.push(`${paint.bad('error')}: ${s.error.message.startsWith(`${s.error.code}:`) ? s.error.message : `${s.error.code}: ${s.error.message}`}`);
   return lines;

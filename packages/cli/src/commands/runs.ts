@@ -13,7 +13,10 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
   const show = runs
     .command('show')
     .description('one run: counts by purpose, and failures grouped by error code with sample keys (runbook FM-002)')
-    .argument('<run-id>', `the run id as \`lethe history\` shows it, or a unique prefix of it (at least ${MIN_PREFIX_DIGITS} hex digits, e.g. 3f2b9c1e); an ambiguous prefix exits 2 naming the runs`)
+    .argument(
+      '<run-id>',
+      `the run id as \`lethe history\` shows it, or a unique prefix of it (at least ${MIN_PREFIX_DIGITS} hex digits, e.g. 3f2b9c1e); an ambiguous prefix exits 2 naming the runs`,
+    )
     .option('--json', 'print the run as JSON');
   addConnectionOptions(show, { storage: false }).action(async (typed: string, flags: ConnectionFlags) => {
     const parsed = parseRunId(typed);
@@ -25,7 +28,8 @@ export function registerRuns(program: Command, ctx: CommandContext): void {
     });
     if (flags.json) {
       printJson(ctx.io, {
-        run: runJson(detail.run), summary: detail.summary,
+        run: runJson(detail.run),
+        summary: detail.summary,
         failures_by_code: detail.failuresByCode.map((g) => ({ outcome: g.outcome, code: g.code, count: g.count, sample_keys: g.sampleKeys })),
       });
     } else printLines(ctx.io, runDetailLines(detail));
@@ -40,7 +44,9 @@ export function runDetailLines({ run, summary, failuresByCode }: RunDetail): str
     `${run.dryRun ? `Would delete: ${run.wouldDelete === null ? '-' : count(run.wouldDelete)}` : `Deleted: ${run.deleted === null ? '-' : count(run.deleted)}`}, Failed: ${run.failed === null ? '-' : count(run.failed)}${summary ? `, Refused: ${count(summary.refused_count)}, Kept (shared): ${count(summary.shared_count)}` : ''}`,
   ];
   for (const [purpose, c] of inPurposeOrder(summary?.by_purpose ?? {})) {
-    lines.push(`  ${purpose}: ${count(c.erased)} erased, ${count(c.absent)} already absent, ${count(c.failed)} failed, ${count(c.refused)} refused, ${count(c.shared)} shared`);
+    lines.push(
+      `  ${purpose}: ${count(c.erased)} erased, ${count(c.absent)} already absent, ${count(c.failed)} failed, ${count(c.refused)} refused, ${count(c.shared)} shared`,
+    );
   }
   if (run.error) lines.push(`Error: ${run.error}`);
   if (failuresByCode.length === 0) lines.push('No failures or refusals recorded in the ledger for this run.');

@@ -38,8 +38,13 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
     .action(async (flags: ServeFlags) => {
       const config = ctx.config({
-        httpPort: flags.port, httpHost: flags.host, storage: flags.storage, databaseUrl: flags.databaseUrl,
-        batchSize: flags.batchSize, deletesPerSecond: flags.deletesPerSecond, threads: flags.threads,
+        httpPort: flags.port,
+        httpHost: flags.host,
+        storage: flags.storage,
+        databaseUrl: flags.databaseUrl,
+        batchSize: flags.batchSize,
+        deletesPerSecond: flags.deletesPerSecond,
+        threads: flags.threads,
         ...(flags.protectReads ? { protectReads: 'true' } : {}),
       });
       const logger = ctx.logger(config, 'info');

@@ -1,7 +1,17 @@
 import type { Command } from 'commander';
 import { inspectJobsTable, loadCurrentPolicies, type Engine, type SchedulerRow } from '@lethe/engine';
 import {
-  countExpiredBacklog, currentRun, databaseNow, evaluateHealth, runStatusLabel, gatherHealthFacts, policySelections, runsInFlight, type HealthReport, type RunInFlight, type RunRecord,
+  countExpiredBacklog,
+  currentRun,
+  databaseNow,
+  evaluateHealth,
+  runStatusLabel,
+  gatherHealthFacts,
+  policySelections,
+  runsInFlight,
+  type HealthReport,
+  type RunInFlight,
+  type RunRecord,
 } from '@lethe/engine/operations';
 import { DEFAULT_STOPPED_RETENTION_MS, SETTINGS } from '@lethe/engine';
 import { durationMs } from '../durations.js';
@@ -41,7 +51,11 @@ export interface StatusReport {
 }
 
 /** Runbook OP-002 (next run), OP-003 (scheduler state, pause), FM-001 (is it running?). */
-export async function gatherStatus(engine: Engine, staleAfterMs = DEFAULT_STALE_AFTER_MS, stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS): Promise<StatusReport> {
+export async function gatherStatus(
+  engine: Engine,
+  staleAfterMs = DEFAULT_STALE_AFTER_MS,
+  stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS,
+): Promise<StatusReport> {
   const db = engine.pool;
   const now = await databaseNow(db);
   const jobs = await inspectJobsTable(db, engine.options.jobs);
@@ -75,7 +89,9 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
   const command = program
     .command('status')
     .summary('schedule, next run, pause, last run, backlog (OP-002)')
-    .description('schedule, next run, schedulers (instance, host, version, started, last beat, next run, alive or stale after LETHE_STALE_AFTER_MS), paused (by, when, why), last run, runs in progress (host, progress, heartbeat), backlog by purpose, versions (runbook OP-002, OP-003, FM-001, EMERGENCY-001/003). Exit 0 when healthy, 1 when degraded or unhealthy (the Health line says why), 2 on bad usage or configuration')
+    .description(
+      'schedule, next run, schedulers (instance, host, version, started, last beat, next run, alive or stale after LETHE_STALE_AFTER_MS), paused (by, when, why), last run, runs in progress (host, progress, heartbeat), backlog by purpose, versions (runbook OP-002, OP-003, FM-001, EMERGENCY-001/003). Exit 0 when healthy, 1 when degraded or unhealthy (the Health line says why), 2 on bad usage or configuration',
+    )
     .option('--json', 'print the status as JSON')
     .option('--stopped-retention <duration>', 'list daemons that stopped cleanly until this long after their last beat (runbook OP-003)', '7d');
   addConnectionOptions(command, { storage: false }).action(async (flags: ConnectionFlags & { stoppedRetention: string }) => {
@@ -113,9 +129,13 @@ export function statusLines(s: StatusReport, paint: Palette = createPalette(fals
     `Version:      lethe ${s.version} (this command)${versions.length ? `; schedulers running ${versions.join(', ')}` : ''}`,
     `Schedule:     ${first ? `${first.schedule} (${first.timezone})` : 'unknown: no daemon has reported'}`,
     `Next run:     ${s.health.next_run ? time(s.health.next_run) : '-'}`,
-    `Scheduler:    ${alive.length > 0
-      ? `running (${alive.map((d) => `${d.host} pid ${d.pid} v${d.version}, last beat ${time(d.lastBeat)}`).join('; ')})`
-      : s.schedulers.length > 0 ? `${paint.bad('NOT RUNNING')} (last heartbeat ${time(s.schedulers[0]!.lastBeat)} from ${s.schedulers[0]!.host})` : `${paint.bad('NOT RUNNING')} (no daemon has ever reported)`}`,
+    `Scheduler:    ${
+      alive.length > 0
+        ? `running (${alive.map((d) => `${d.host} pid ${d.pid} v${d.version}, last beat ${time(d.lastBeat)}`).join('; ')})`
+        : s.schedulers.length > 0
+          ? `${paint.bad('NOT RUNNING')} (last heartbeat ${time(s.schedulers[0]!.lastBeat)} from ${s.schedulers[0]!.host})`
+          : `${paint.bad('NOT RUNNING')} (no daemon has ever reported)`
+    }`,
     ...schedulerLines(s, paint),
     `Paused:       ${s.paused ? `${paint.warn('YES')}, by ${s.paused_by ?? 'unknown'} at ${time(s.paused_at)}: ${s.pause_reason ?? 'no reason given'}` : 'no'}`,
     `Last run:     ${s.last_run ? runLine(s.last_run) : 'none yet'}`,
@@ -132,10 +152,21 @@ export function statusLines(s: StatusReport, paint: Palette = createPalette(fals
 /** One line per scheduler: a stale one is a daemon that died (FM-001), a stopped one shut down cleanly. */
 function schedulerLines(s: StatusReport, paint: Palette): string[] {
   if (s.schedulers.length === 0) return [];
-  const rows = s.schedulers.slice(0, SCHEDULERS_SHOWN).map((d) => [
-    d.instanceId, d.host, `v${d.version}`, time(d.startedAt), time(d.lastBeat), time(d.nextRun),
-    d.alive ? 'alive' : d.state === 'stopped' ? 'stopped' : `STALE (silent for ${duration(Math.max(0, Date.parse(s.checked_at) - Date.parse(d.lastBeat)) / 1000)}, over ${duration(s.stale_after_ms / 1000)})`,
-  ]);
+  const rows = s.schedulers
+    .slice(0, SCHEDULERS_SHOWN)
+    .map((d) => [
+      d.instanceId,
+      d.host,
+      `v${d.version}`,
+      time(d.startedAt),
+      time(d.lastBeat),
+      time(d.nextRun),
+      d.alive
+        ? 'alive'
+        : d.state === 'stopped'
+          ? 'stopped'
+          : `STALE (silent for ${duration(Math.max(0, Date.parse(s.checked_at) - Date.parse(d.lastBeat)) / 1000)}, over ${duration(s.stale_after_ms / 1000)})`,
+    ]);
   const more = s.schedulers.length > SCHEDULERS_SHOWN ? [`  ... and ${s.schedulers.length - SCHEDULERS_SHOWN} more (lethe status --json)`] : [];
   // The state is the last column: coloured after the layout, so escape codes never skew the widths.
   const lines = table(['instance', 'host', 'version', 'started', 'last beat', 'next run', 'state'], rows).map((l, i) => {
@@ -148,7 +179,12 @@ function schedulerLines(s: StatusReport, paint: Palette): string[] {
 function inFlightLine(r: RunInFlight): string {
   const p = r.progress as { processed?: number; total?: number | null; deleted?: number; failed?: number } | null;
   const percent = p?.processed !== undefined && p.total ? ` (${Math.min(100, Math.floor((p.processed / p.total) * 1000) / 10)}%)` : '';
-  const progress = p?.processed !== undefined ? `, ${count(p.processed)}${p.total ? `/${count(p.total)}${percent}` : ''} processed (${count(p.deleted ?? 0)} deleted, ${count(p.failed ?? 0)} failed)` : ', no progress reported yet';
-  const beat = r.fresh ? `last heartbeat ${duration(r.heartbeat_age_seconds)} ago` : `NO HEARTBEAT for ${duration(r.heartbeat_age_seconds)}: its process is probably gone (the next run records it interrupted)`;
+  const progress =
+    p?.processed !== undefined
+      ? `, ${count(p.processed)}${p.total ? `/${count(p.total)}${percent}` : ''} processed (${count(p.deleted ?? 0)} deleted, ${count(p.failed ?? 0)} failed)`
+      : ', no progress reported yet';
+  const beat = r.fresh
+    ? `last heartbeat ${duration(r.heartbeat_age_seconds)} ago`
+    : `NO HEARTBEAT for ${duration(r.heartbeat_age_seconds)}: its process is probably gone (the next run records it interrupted)`;
   return `run ${r.id} (${r.trigger}${r.dry_run ? ', dry run' : ''}) on ${r.host ?? '?'} pid ${r.pid ?? '?'} v${r.version ?? '?'}, since ${time(r.started_at)}${progress}; ${beat}`;
 }

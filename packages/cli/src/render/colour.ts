@@ -31,7 +31,10 @@ const BAD = new Set(['unhealthy', 'non-compliant', 'failed', 'stale', 'fail', 'n
 
 export function createPalette(enabled: boolean): Palette {
   // validateStream: false: whether to colour is decided above, not by styleText's own stdout check.
-  const paint = (style: Style) => (text: string): string => (enabled ? styleText(style, text, { validateStream: false }) : text);
+  const paint =
+    (style: Style) =>
+    (text: string): string =>
+      enabled ? styleText(style, text, { validateStream: false }) : text;
   const good = paint('green');
   const warn = paint('yellow');
   const bad = paint(['red', 'bold']);

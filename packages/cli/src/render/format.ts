@@ -28,14 +28,20 @@ export function relative(seconds: number): string {
 export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${count(n)} ${n === 1 ? noun : nouns}`;
 
 /** `1 row`, `2 rows`, `1,000+ rows` (a capped count is a lower bound, so always plural). */
-export const atLeast = (n: number, capped: boolean, noun: string, nouns = `${noun}s`): string => `${count(n)}${capped ? '+' : ''} ${n === 1 && !capped ? noun : nouns}`;
+export const atLeast = (n: number, capped: boolean, noun: string, nouns = `${noun}s`): string =>
+  `${count(n)}${capped ? '+' : ''} ${n === 1 && !capped ? noun : nouns}`;
 
 /** Left-aligned columns separated by two spaces; numbers are right-aligned. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[\d,.%-]+$/.test(r[i] ?? '')));
-  return all.map((r) => r.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return all.map((r) =>
+    r
+      .map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /**

@@ -18,13 +18,16 @@ const PRINT_TIMEOUT_MS = 90_000;
 export function findChromium(env: NodeJS.ProcessEnv): string {
   const configured = env.LETHE_CHROMIUM;
   if (configured !== undefined && configured !== '') {
-    if (!executable(configured)) throw new UsageError(`LETHE_CHROMIUM: expected the path of a Chromium or Chrome executable, got ${JSON.stringify(configured)} (not an executable file)`);
+    if (!executable(configured))
+      throw new UsageError(`LETHE_CHROMIUM: expected the path of a Chromium or Chrome executable, got ${JSON.stringify(configured)} (not an executable file)`);
     return configured;
   }
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
     for (const name of BROWSER_NAMES) if (executable(join(dir, name))) return join(dir, name);
   }
-  throw new UsageError('--format pdf: needs a headless Chromium to print the report, and none was found (LETHE_CHROMIUM is not set; no chromium, chromium-browser or google-chrome on PATH): install one (Debian: apt-get install chromium) or set LETHE_CHROMIUM, or use --format html and print that');
+  throw new UsageError(
+    '--format pdf: needs a headless Chromium to print the report, and none was found (LETHE_CHROMIUM is not set; no chromium, chromium-browser or google-chrome on PATH): install one (Debian: apt-get install chromium) or set LETHE_CHROMIUM, or use --format html and print that',
+  );
 }
 
 function executable(path: string): boolean {
@@ -43,10 +46,25 @@ export async function printPdf(browser: string, html: string): Promise<Buffer> {
     const page = join(dir, 'report.html');
     const pdf = join(dir, 'report.pdf');
     await writeFile(page, html);
-    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--no-pdf-header-footer', `--user-data-dir=${join(dir, 'profile')}`, `--print-to-pdf=${pdf}`, pathToFileURL(page).href];
+    const args = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--no-pdf-header-footer',
+      `--user-data-dir=${join(dir, 'profile')}`,
+      `--print-to-pdf=${pdf}`,
+      pathToFileURL(page).href,
+    ];
     await new Promise<void>((resolve, reject) => {
       execFile(browser, args, { timeout: PRINT_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
-        if (error) reject(new LetheError(ErrorCodes.CONFIG, `--format pdf: ${browser} could not print the report (${error.message.split('\n')[0]}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+        if (error)
+          reject(
+            new LetheError(
+              ErrorCodes.CONFIG,
+              `--format pdf: ${browser} could not print the report (${error.message.split('\n')[0]}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+            ),
+          );
         else resolve();
       });
     });

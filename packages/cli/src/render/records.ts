@@ -30,15 +30,40 @@ export interface RunJson {
 
 export function runJson(r: RunRecord): RunJson {
   return {
-    id: r.id, trigger: r.trigger, status: r.status, status_label: runStatusLabel(r), degraded: r.degraded, dry_run: r.dryRun, started_at: r.startedAt, ended_at: r.endedAt, cutoff: r.cutoff,
-    policy_version: r.policyVersion, host: r.host, version: r.version, deleted: r.deleted, failed: r.failed,
-    would_delete: r.wouldDelete, duration_seconds: r.durationSeconds, error: r.error, progress: r.progress,
+    id: r.id,
+    trigger: r.trigger,
+    status: r.status,
+    status_label: runStatusLabel(r),
+    degraded: r.degraded,
+    dry_run: r.dryRun,
+    started_at: r.startedAt,
+    ended_at: r.endedAt,
+    cutoff: r.cutoff,
+    policy_version: r.policyVersion,
+    host: r.host,
+    version: r.version,
+    deleted: r.deleted,
+    failed: r.failed,
+    would_delete: r.wouldDelete,
+    duration_seconds: r.durationSeconds,
+    error: r.error,
+    progress: r.progress,
   };
 }
 
 export function schedulerJson(s: SchedulerRow): Record<string, unknown> {
   return {
-    instance_id: s.instanceId, host: s.host, pid: s.pid, version: s.version, schedule: s.schedule, timezone: s.timezone,
-    period_ms: s.periodMs, next_run: s.nextRun, state: s.state, started_at: s.startedAt, last_beat: s.lastBeat, alive: s.alive,
+    instance_id: s.instanceId,
+    host: s.host,
+    pid: s.pid,
+    version: s.version,
+    schedule: s.schedule,
+    timezone: s.timezone,
+    period_ms: s.periodMs,
+    next_run: s.nextRun,
+    state: s.state,
+    started_at: s.startedAt,
+    last_beat: s.lastBeat,
+    alive: s.alive,
   };
 }

@@ -41,7 +41,9 @@ const NAME_RE = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 export function validateJobsTableNames(names: JobsTableNames): JobsTableNames {
   for (const [field, value] of Object.entries(names)) {
     if (typeof value !== 'string' || !NAME_RE.test(value) || (field !== 'table' && value.includes('.'))) {
-      throw new ConfigError(`jobs.${field}: expected a SQL identifier like "file_key"${field === 'table' ? ' or "schema.jobs"' : ''}, got ${JSON.stringify(value)}`);
+      throw new ConfigError(
+        `jobs.${field}: expected a SQL identifier like "file_key"${field === 'table' ? ' or "schema.jobs"' : ''}, got ${JSON.stringify(value)}`,
+      );
     }
   }
   return Object.freeze({ ...names });

@@ -79,7 +79,10 @@ async function migrateLocked(client: pg.PoolClient, options: MigrateOptions): Pr
   const exists = (await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [quoteIdent(jobs.table)])).rows[0]?.ok === true;
   let keyGuard: MigrateReport['keyGuard'] = 'skipped';
   if (options.installKeyGuard !== false && exists) keyGuard = await ensureKeyGuard(client, jobs);
-  else if (options.installKeyGuard === false) warnings.push('key guard not installed (--no-key-guard): a row the platform writes at a key while a batch erases it is not protected (docs/safety.md#shared-keys)');
+  else if (options.installKeyGuard === false)
+    warnings.push(
+      'key guard not installed (--no-key-guard): a row the platform writes at a key while a batch erases it is not protected (docs/safety.md#shared-keys)',
+    );
   if (options.createJobsIndexes !== false) {
     if (!exists) {
       warnings.push(`jobs table ${jobs.table} not found: its indexes were not created (run migrate again once it exists)`);
@@ -105,7 +108,9 @@ async function ensureKeyGuard(client: pg.PoolClient, jobs: JobsTableNames): Prom
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
-    throw new SchemaError(`key guard trigger on ${jobs.table} could not be created: ${(error as Error).message} (migrate with --no-key-guard to skip it; docs/safety.md#shared-keys)`);
+    throw new SchemaError(
+      `key guard trigger on ${jobs.table} could not be created: ${(error as Error).message} (migrate with --no-key-guard to skip it; docs/safety.md#shared-keys)`,
+    );
   }
   return 'installed';
 }
@@ -145,7 +150,9 @@ async function checkAuditLogs(client: pg.PoolClient): Promise<void> {
   for (const [name, ok] of Object.entries(need)) {
     const col = cols.get(name);
     if (!col || !ok(col.type)) {
-      throw new SchemaError(`audit_logs exists but column ${JSON.stringify(name)} is ${col ? `of type ${col.type}` : 'missing'}; the runbook's queries need timestamp, action and details (jsonb)`);
+      throw new SchemaError(
+        `audit_logs exists but column ${JSON.stringify(name)} is ${col ? `of type ${col.type}` : 'missing'}; the runbook's queries need timestamp, action and details (jsonb)`,
+      );
     }
   }
   const blocking = rows.filter((r) => r.notnull && !r.hasdefault && !(r.name in need));

@@ -9,7 +9,10 @@ describe('utcConnectionConfig', () => {
 
   it("moves the URL's own options before ours, so its TimeZone cannot win (the last -c does)", () => {
     const r = utcConnectionConfig('postgres://app:p%40ss@db:5432/prod?options=-c%20TimeZone%3DAsia%2FKolkata%20-c%20statement_timeout%3D5s&sslmode=require');
-    expect(r).toEqual({ connectionString: 'postgres://app:p%40ss@db:5432/prod?sslmode=require', options: '-c TimeZone=Asia/Kolkata -c statement_timeout=5s -c TimeZone=UTC' });
+    expect(r).toEqual({
+      connectionString: 'postgres://app:p%40ss@db:5432/prod?sslmode=require',
+      options: '-c TimeZone=Asia/Kolkata -c statement_timeout=5s -c TimeZone=UTC',
+    });
   });
 
   it('merges every options parameter (pg would take the last one alone)', () => {

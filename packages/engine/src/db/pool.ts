@@ -61,11 +61,14 @@ export async function ensureUtcSession(client: Pick<pg.ClientBase, 'query'>): Pr
     throw new LetheError(ErrorCodes.SESSION_TIME_ZONE, `${SESSION_ZONE_WHY}; the server refused to set it: ${(error as Error).message}`, { cause: error });
   }
   if (zone !== 'UTC') {
-    throw new LetheError(ErrorCodes.SESSION_TIME_ZONE, `${SESSION_ZONE_WHY}; after setting it the session reports TimeZone ${JSON.stringify(zone)}. Check DATABASE_URL's options and any connection pooler that rewrites session settings`);
+    throw new LetheError(
+      ErrorCodes.SESSION_TIME_ZONE,
+      `${SESSION_ZONE_WHY}; after setting it the session reports TimeZone ${JSON.stringify(zone)}. Check DATABASE_URL's options and any connection pooler that rewrites session settings`,
+    );
   }
 }
 
-const SESSION_ZONE_WHY = "Lethe adds retentions to created_at in UTC and will not run in a database session in another time zone";
+const SESSION_ZONE_WHY = 'Lethe adds retentions to created_at in UTC and will not run in a database session in another time zone';
 
 /** Runs `fn` in a transaction on a pooled client; the client is always released. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -87,11 +87,22 @@ export function runEndNotification(s: RunSummary): Notification | null {
     text,
     at: s.ended_at,
     details: {
-      run_id: s.run_id, status: s.status, trigger: s.trigger, run_host: s.host, run_version: s.version,
-      started_at: s.started_at, ended_at: s.ended_at, duration_seconds: s.duration_seconds, policy_version: s.policy_version,
-      deleted_count: s.deleted_count, failed_count: s.failed_count, degraded: s.degraded, degraded_reason: s.degraded_reason,
+      run_id: s.run_id,
+      status: s.status,
+      trigger: s.trigger,
+      run_host: s.host,
+      run_version: s.version,
+      started_at: s.started_at,
+      ended_at: s.ended_at,
+      duration_seconds: s.duration_seconds,
+      policy_version: s.policy_version,
+      deleted_count: s.deleted_count,
+      failed_count: s.failed_count,
+      degraded: s.degraded,
+      degraded_reason: s.degraded_reason,
       // Codes only: file keys can carry personal data and a chat channel is not the place for them.
-      error: s.error, failure_codes: [...new Set(s.errors.map((e) => e.code))],
+      error: s.error,
+      failure_codes: [...new Set(s.errors.map((e) => e.code))],
       group_id: s.group_id,
     },
   };
@@ -109,7 +120,10 @@ export function deadRunNotification(r: InterruptedRun, foundOn: string): Notific
 }
 
 /** A real run that could not start: its preflight failed (database, schema, storage root). */
-export function runNotStartedNotification(error: { readonly code: string; readonly message: string }, o: { readonly host: string; readonly version: string }): Notification {
+export function runNotStartedNotification(
+  error: { readonly code: string; readonly message: string },
+  o: { readonly host: string; readonly version: string },
+): Notification {
   return {
     kind: 'run_failed',
     severity: 'critical',

@@ -9,7 +9,9 @@ describe('webhook options', () => {
     expect(() => resolveWebhookOptions({ url: 'hooks.example' })).toThrow(/^webhookUrl \(LETHE_WEBHOOK_URL\): expected an http\(s\) URL/);
     expect(() => resolveWebhookOptions({ url: 'ftp://hooks.example' })).toThrow(/scheme "ftp:"/);
     expect(() => resolveWebhookOptions({ url: 'http://h', headers: { 'X-A': 'one\r\nX-B: two' } })).toThrow(/^webhookHeaders\.X-A: expected a one-line string/);
-    expect(() => resolveWebhookOptions({ url: 'http://h', headers: { 'bad header': 'x' } })).toThrow(/^webhookHeaders: "bad header" is not a valid header name/);
+    expect(() => resolveWebhookOptions({ url: 'http://h', headers: { 'bad header': 'x' } })).toThrow(
+      /^webhookHeaders: "bad header" is not a valid header name/,
+    );
     expect(() => resolveWebhookOptions({ url: 'http://h', maxAttempts: 0 })).toThrow(/maxAttempts: expected an integer from 1/);
   });
 

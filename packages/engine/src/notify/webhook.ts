@@ -60,7 +60,8 @@ interface Resolved {
 
 function positive(name: string, value: number | undefined, fallback: number, max: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new ConfigError(`${name}: expected an integer from 1 to ${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new ConfigError(`${name}: expected an integer from 1 to ${max}, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -81,7 +82,8 @@ export function resolveWebhookOptions(o: WebhookNotifierOptions): Resolved {
     headers[name.toLowerCase()] = value;
   }
   return {
-    url, headers,
+    url,
+    headers,
     maxAttempts: positive('webhook maxAttempts', o.maxAttempts, 5, 20),
     baseDelayMs: positive('webhook baseDelayMs', o.baseDelayMs, 500, 60_000),
     maxDelayMs: positive('webhook maxDelayMs', o.maxDelayMs, 10_000, 600_000),
@@ -130,7 +132,16 @@ class WebhookNotifier implements Notifier {
   }
 
   notify(n: Notification): void {
-    const payload: WebhookPayload = { text: n.text, event: n.kind, severity: n.severity, at: n.at, source: 'lethe', host: this.#host, version: this.#version, details: n.details };
+    const payload: WebhookPayload = {
+      text: n.text,
+      event: n.kind,
+      severity: n.severity,
+      at: n.at,
+      source: 'lethe',
+      host: this.#host,
+      version: this.#version,
+      details: n.details,
+    };
     const abort = new AbortController();
     const task = this.#deliver(JSON.stringify(payload), n.kind, abort.signal).catch((error: unknown) => {
       this.#log.warn({ event: n.kind, error: describeError(error) }, 'notification not delivered');
@@ -175,22 +186,34 @@ class WebhookNotifier implements Notifier {
       this.#log.debug({ event, attempt: attempt + 1, error: last, retryInMs: wait }, 'notification failed; retrying');
       await sleep(wait, undefined, { signal }).catch(() => {});
     }
-    throw new Error(`${o.url.origin}: gave up (${signal.aborted ? 'abandoned at exit' : `bounded by ${o.maxAttempts} attempts and ${o.deadlineMs} ms`}); last error: ${last}`);
+    throw new Error(
+      `${o.url.origin}: gave up (${signal.aborted ? 'abandoned at exit' : `bounded by ${o.maxAttempts} attempts and ${o.deadlineMs} ms`}); last error: ${last}`,
+    );
   }
 
-  async #attempt(body: string, timeoutMs: number, signal: AbortSignal): Promise<{ ok: true } | { ok: false; retryable: boolean; error: string; retryAfterMs?: number }> {
+  async #attempt(
+    body: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ ok: true } | { ok: false; retryable: boolean; error: string; retryAfterMs?: number }> {
     try {
       const { agent, request } = await this.#http();
       const res = await request(this.#o.url, {
-        method: 'POST', headers: this.#o.headers, body, dispatcher: agent,
+        method: 'POST',
+        headers: this.#o.headers,
+        body,
+        dispatcher: agent,
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-        headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       await res.body.dump().catch(() => {});
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
       const retryAfter = Number(res.headers['retry-after']);
       return {
-        ok: false, retryable: isRetryableStatus(res.statusCode), error: `HTTP ${res.statusCode}`,
+        ok: false,
+        retryable: isRetryableStatus(res.statusCode),
+        error: `HTTP ${res.statusCode}`,
         ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
       };
     } catch (error) {

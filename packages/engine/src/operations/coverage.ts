@@ -66,7 +66,10 @@ export async function tableCoverage(db: Queryable, names: JobsTableNames, d: Der
       ORDER BY c.oid, a.attname, (fk.conrelid IS NULL)`,
     [quoteIdent(names.table), idNames, names.fileKey],
   );
-  const declared = await oidsOf(db, d.tables.map((t) => t.table));
+  const declared = await oidsOf(
+    db,
+    d.tables.map((t) => t.table),
+  );
   const kept = await oidsOf(db, [...d.keepTables.keys()]);
   return rows.map((r): TableFinding => {
     const base = { table: r.tbl, column: r.col, found: r.found };
@@ -80,7 +83,10 @@ export async function tableCoverage(db: Queryable, names: JobsTableNames, d: Der
 /** Declared names -> the oid they resolve to (unknown names resolve to nothing). */
 async function oidsOf(db: Queryable, tables: readonly string[]): Promise<Map<number, string>> {
   if (tables.length === 0) return new Map();
-  const { rows } = await db.query<{ oid: number | null; name: string }>(`SELECT to_regclass(t)::oid::int AS oid, n AS name FROM unnest($1::text[], $2::text[]) AS u(t, n)`, [tables.map(quoteIdent), tables]);
+  const { rows } = await db.query<{ oid: number | null; name: string }>(
+    `SELECT to_regclass(t)::oid::int AS oid, n AS name FROM unnest($1::text[], $2::text[]) AS u(t, n)`,
+    [tables.map(quoteIdent), tables],
+  );
   return new Map(rows.filter((r) => r.oid !== null).map((r) => [r.oid!, r.name]));
 }
 
@@ -93,7 +99,14 @@ export function templatePattern(t: DerivedTemplate): RegExp {
 const prefixOf = (key: string): string => (key.includes('/') ? `${key.slice(0, key.indexOf('/'))}/` : '(top level)');
 
 /** Lists up to `maxObjects` objects and groups those nothing explains by their first path segment. */
-export async function storageCoverage(db: Queryable, names: JobsTableNames, storage: StoragePort, d: DerivedDeclarations, maxObjects = DEFAULT_COVERAGE_OBJECTS, keyFor: LedgerKeyFn = (k) => k): Promise<{ prefixes: PrefixFinding[]; objectsScanned: number; truncated: boolean }> {
+export async function storageCoverage(
+  db: Queryable,
+  names: JobsTableNames,
+  storage: StoragePort,
+  d: DerivedDeclarations,
+  maxObjects = DEFAULT_COVERAGE_OBJECTS,
+  keyFor: LedgerKeyFn = (k) => k,
+): Promise<{ prefixes: PrefixFinding[]; objectsScanned: number; truncated: boolean }> {
   const patterns = d.objects.filter((o) => o.storage === null).map(templatePattern);
   const keepPrefixes = [...d.keepPrefixes];
   const unexplained = new Map<string, string[]>();
@@ -102,13 +115,18 @@ export async function storageCoverage(db: Queryable, names: JobsTableNames, stor
   let truncated = false;
   let chunk: string[] = [];
   const flush = async (): Promise<void> => {
-    const { rows } = await db.query<{ k: string }>(`SELECT DISTINCT ${quoteIdent(names.fileKey)}::text AS k FROM ${quoteIdent(names.table)} WHERE ${quoteIdent(names.fileKey)} = ANY($1::text[])`, [textArray(chunk)]);
+    const { rows } = await db.query<{ k: string }>(
+      `SELECT DISTINCT ${quoteIdent(names.fileKey)}::text AS k FROM ${quoteIdent(names.table)} WHERE ${quoteIdent(names.fileKey)} = ANY($1::text[])`,
+      [textArray(chunk)],
+    );
     const sources = new Set(rows.map((r) => r.k));
     // A file the ledger knows (erased and back, failed, or whose row the platform removed) was a
     // source file: an orphan for `lethe reconcile`, not derived data (exact keys: the ledger's index).
     const rest = chunk.filter((k) => !sources.has(k) && !patterns.some((p) => p.test(k)));
     if (rest.length > 0) {
-      const known = await db.query<{ k: string }>(`SELECT DISTINCT file_key AS k FROM lethe_ledger WHERE file_key = ANY($1::text[])`, [textArray(rest.map(keyFor))]);
+      const known = await db.query<{ k: string }>(`SELECT DISTINCT file_key AS k FROM lethe_ledger WHERE file_key = ANY($1::text[])`, [
+        textArray(rest.map(keyFor)),
+      ]);
       const knownKeys = new Set(known.rows.map((r) => r.k));
       for (const k of rest) if (knownKeys.has(keyFor(k))) sources.add(k);
     }
@@ -144,13 +162,21 @@ export async function storageCoverage(db: Queryable, names: JobsTableNames, stor
   if (chunk.length > 0) await flush();
   const prefixes = [...unexplained].map(([prefix, keys]): PrefixFinding => {
     const sample = keys.slice(0, 5);
-    if (prefix.startsWith('keep:')) return { prefix: prefix.slice(5), objects: keys.length, sample, status: 'kept', reason: d.keepPrefixes.get(prefix.slice(5))! };
+    if (prefix.startsWith('keep:'))
+      return { prefix: prefix.slice(5), objects: keys.length, sample, status: 'kept', reason: d.keepPrefixes.get(prefix.slice(5))! };
     return { prefix, objects: keys.length, sample, status: sourcePrefixes.has(prefix) ? 'orphans' : 'uncovered' };
   });
   return { prefixes, objectsScanned: scanned, truncated };
 }
 
-export async function checkCoverage(db: Queryable, names: JobsTableNames, storage: StoragePort | null, d: DerivedDeclarations, maxObjects = DEFAULT_COVERAGE_OBJECTS, keyFor: LedgerKeyFn = (k) => k): Promise<CoverageReport> {
+export async function checkCoverage(
+  db: Queryable,
+  names: JobsTableNames,
+  storage: StoragePort | null,
+  d: DerivedDeclarations,
+  maxObjects = DEFAULT_COVERAGE_OBJECTS,
+  keyFor: LedgerKeyFn = (k) => k,
+): Promise<CoverageReport> {
   const tables = await tableCoverage(db, names, d);
   const s = storage ? await storageCoverage(db, names, storage, d, maxObjects, keyFor) : { prefixes: [], objectsScanned: 0, truncated: false };
   const uncovered = tables.filter((t) => t.status === 'uncovered').length + s.prefixes.filter((p) => p.status === 'uncovered').length;

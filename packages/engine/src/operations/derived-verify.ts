@@ -35,9 +35,20 @@ export interface DerivedVerifyReport {
   readonly unresolved: number;
 }
 
-type EvidenceRow = { id: string; job_id: string; kind: 'object' | 'rows'; declaration: string; storage: string | null; object_key: string | null; recorded_at: Date };
+type EvidenceRow = {
+  id: string;
+  job_id: string;
+  kind: 'object' | 'rows';
+  declaration: string;
+  storage: string | null;
+  object_key: string | null;
+  recorded_at: Date;
+};
 
-export async function verifyDerived(engine: Engine, o: { readonly sample?: number; readonly all?: boolean; readonly concurrency?: number; readonly maxFindings?: number } = {}): Promise<DerivedVerifyReport> {
+export async function verifyDerived(
+  engine: Engine,
+  o: { readonly sample?: number; readonly all?: boolean; readonly concurrency?: number; readonly maxFindings?: number } = {},
+): Promise<DerivedVerifyReport> {
   const db = engine.pool;
   const rows = await evidenceRows(db, o.all === true ? null : (o.sample ?? 1000));
   const hashed = engine.options.ledgerKeyHmacSecret !== null;
@@ -68,7 +79,14 @@ export async function verifyDerived(engine: Engine, o: { readonly sample?: numbe
           const isNewer = s.info.modifiedMs >= r.recorded_at.getTime();
           if (isNewer) newer++;
           else present++;
-          findings.push({ job_id: r.job_id, kind: 'object', declaration: r.declaration, storage: name, key: r.object_key, finding: isNewer ? 'newer_object' : 'present' });
+          findings.push({
+            job_id: r.job_id,
+            kind: 'object',
+            declaration: r.declaration,
+            storage: name,
+            key: r.object_key,
+            finding: isNewer ? 'newer_object' : 'present',
+          });
         }
       }
     }
@@ -80,15 +98,22 @@ export async function verifyDerived(engine: Engine, o: { readonly sample?: numbe
         unverifiable++;
         continue;
       }
-      const { rows: c } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(t.table)} WHERE ${quoteIdent(t.column)}::text = $1`, [r.job_id]);
+      const { rows: c } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(t.table)} WHERE ${quoteIdent(t.column)}::text = $1`, [
+        r.job_id,
+      ]);
       if (c[0]!.n > 0) {
         present++;
         findings.push({ job_id: r.job_id, kind: 'rows', declaration: r.declaration, storage: null, key: null, finding: 'present', rows: c[0]!.n });
       }
     }
     return {
-      objects_checked: objects.length, row_sets_checked: sets.length, present, newer_objects: newer, unverifiable,
-      findings: findings.slice(0, o.maxFindings ?? 1000), unresolved: present,
+      objects_checked: objects.length,
+      row_sets_checked: sets.length,
+      present,
+      newer_objects: newer,
+      unverifiable,
+      findings: findings.slice(0, o.maxFindings ?? 1000),
+      unresolved: present,
     };
   } finally {
     await Promise.all(owned.map((s) => s.close()));
@@ -98,9 +123,10 @@ export async function verifyDerived(engine: Engine, o: { readonly sample?: numbe
 async function evidenceRows(db: Queryable, sample: number | null): Promise<EvidenceRow[]> {
   const cols = `id::text, job_id, kind, declaration, storage, object_key, recorded_at`;
   const where = `outcome IN ('erased', 'absent', 'deleted')`;
-  const { rows } = sample === null
-    ? await db.query<EvidenceRow>(`SELECT ${cols} FROM lethe_ledger_derived WHERE ${where} ORDER BY id`)
-    : await db.query<EvidenceRow>(`SELECT ${cols} FROM lethe_ledger_derived WHERE ${where} ORDER BY random() LIMIT $1`, [sample]);
+  const { rows } =
+    sample === null
+      ? await db.query<EvidenceRow>(`SELECT ${cols} FROM lethe_ledger_derived WHERE ${where} ORDER BY id`)
+      : await db.query<EvidenceRow>(`SELECT ${cols} FROM lethe_ledger_derived WHERE ${where} ORDER BY random() LIMIT $1`, [sample]);
   return rows;
 }
 

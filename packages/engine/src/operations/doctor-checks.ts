@@ -46,7 +46,11 @@ export const skipped = (name: string, why: string): DoctorCheck => ({ name, stat
 export async function databaseReachable(db: Queryable): Promise<Outcome> {
   const { rows } = await db.query<{ v: string; tz: string }>(`SELECT current_setting('server_version') AS v, current_setting('TimeZone') AS tz`);
   const r = rows[0]!;
-  return { status: r.tz === 'UTC' ? 'ok' : 'warn', message: `PostgreSQL ${r.v} answers; session time zone ${r.tz}${r.tz === 'UTC' ? '' : ' (Lethe expects UTC: DESIGN "Time")'}`, details: { server_version: r.v, time_zone: r.tz } };
+  return {
+    status: r.tz === 'UTC' ? 'ok' : 'warn',
+    message: `PostgreSQL ${r.v} answers; session time zone ${r.tz}${r.tz === 'UTC' ? '' : ' (Lethe expects UTC: DESIGN "Time")'}`,
+    details: { server_version: r.v, time_zone: r.tz },
+  };
 }
 
 export async function migrationsCurrent(db: Queryable): Promise<Outcome> {
@@ -54,14 +58,21 @@ export async function migrationsCurrent(db: Queryable): Promise<Outcome> {
   const details = { schema_version: version, latest_migration: LATEST_MIGRATION };
   if (version < LATEST_MIGRATION) return { status: 'fail', message: notMigratedMessage(version), details };
   if (version > LATEST_MIGRATION) {
-    return { status: 'warn', message: `schema version ${version} is newer than this Lethe knows (${LATEST_MIGRATION}): a newer Lethe migrated this database (a rollback? EMERGENCY-003)`, details };
+    return {
+      status: 'warn',
+      message: `schema version ${version} is newer than this Lethe knows (${LATEST_MIGRATION}): a newer Lethe migrated this database (a rollback? EMERGENCY-003)`,
+      details,
+    };
   }
   return { status: 'ok', message: `schema at version ${version} (this Lethe's latest)`, details };
 }
 
 export async function jobsTableUsable(db: Queryable, names: JobsTableNames): Promise<Outcome> {
   const t = await inspectJobsTable(db, names);
-  return { status: 'ok', message: `${names.table}: columns ${names.id} (${t.idType}), ${names.fileKey}, ${names.purpose}, ${names.createdAt} (${t.naiveTimestamps ? 'timestamp, naive UTC' : 'timestamptz'})` };
+  return {
+    status: 'ok',
+    message: `${names.table}: columns ${names.id} (${t.idType}), ${names.fileKey}, ${names.purpose}, ${names.createdAt} (${t.naiveTimestamps ? 'timestamp, naive UTC' : 'timestamptz'})`,
+  };
 }
 
 /** The index a column list needs: present, valid (a failed CONCURRENTLY build leaves an INVALID one), not partial. */
@@ -81,7 +92,8 @@ export async function jobsIndex(db: Queryable, names: JobsTableNames, columns: r
 
 /** The key guard trigger (docs/safety.md#shared-keys): without it a row inserted at a key being erased is not protected. */
 export async function keyGuardInstalled(db: Queryable, names: JobsTableNames): Promise<Outcome> {
-  if (await hasKeyGuard(db, names)) return { status: 'ok', message: `trigger ${KEY_GUARD_TRIGGER} on ${names.table}: a row written at a key a batch is erasing waits, then fails with 40001` };
+  if (await hasKeyGuard(db, names))
+    return { status: 'ok', message: `trigger ${KEY_GUARD_TRIGGER} on ${names.table}: a row written at a key a batch is erasing waits, then fails with 40001` };
   return {
     status: 'warn',
     message: `no enabled ${KEY_GUARD_TRIGGER} trigger on ${names.table}: a row the platform inserts at a key while a batch erases it is not protected; run \`lethe migrate\` (docs/safety.md#shared-keys)`,
@@ -90,7 +102,11 @@ export async function keyGuardInstalled(db: Queryable, names: JobsTableNames): P
 
 export async function policiesPresent(db: Queryable): Promise<Outcome> {
   const current = await loadCurrentPolicies(db);
-  return { status: 'ok', message: `policy version ${current.version} in force (${Object.keys(current.policies).length} purposes)`, details: { policy_version: current.version } };
+  return {
+    status: 'ok',
+    message: `policy version ${current.version} in force (${Object.keys(current.policies).length} purposes)`,
+    details: { policy_version: current.version },
+  };
 }
 
 /**
@@ -104,7 +120,12 @@ export async function clockSkew(db: Queryable, maxSkewMs: number): Promise<Outco
   const skewMs = Math.round((before + after) / 2 - Number(rows[0]!.ms));
   const details = { skew_ms: skewMs, round_trip_ms: after - before, max_skew_ms: maxSkewMs };
   const text = `this host's clock is ${Math.abs(skewMs)} ms ${skewMs >= 0 ? 'ahead of' : 'behind'} the database's`;
-  if (Math.abs(skewMs) > maxSkewMs) return { status: 'fail', message: `${text} (more than ${maxSkewMs} ms): fix NTP on this host or the database server; schedules and health judge time by this clock`, details };
+  if (Math.abs(skewMs) > maxSkewMs)
+    return {
+      status: 'fail',
+      message: `${text} (more than ${maxSkewMs} ms): fix NTP on this host or the database server; schedules and health judge time by this clock`,
+      details,
+    };
   return { status: 'ok', message: `${text} (within ${maxSkewMs} ms)`, details };
 }
 
@@ -123,7 +144,11 @@ export async function storageProbe(storage: StoragePort): Promise<Outcome> {
   const details = { key: result.key, steps: result.steps };
   if (failed) {
     const left = failed.step === 'delete' ? `; the probe object ${result.key} may be left behind` : '';
-    return { status: 'fail', message: `${failed.step} of ${result.key} failed: ${failed.code}: ${failed.message}${left} (check the storage permissions: runbook FM-002)`, details };
+    return {
+      status: 'fail',
+      message: `${failed.step} of ${result.key} failed: ${failed.code}: ${failed.message}${left} (check the storage permissions: runbook FM-002)`,
+      details,
+    };
   }
   return { status: 'ok', message: `${steps} under .lethe/doctor/`, details };
 }
@@ -135,10 +160,18 @@ export async function storageVersioning(storage: StoragePort): Promise<Outcome> 
   if (versioning === undefined) return { status: 'skip', message: `${storage.describe}: no versioning to check (not S3)` };
   const details = { versioning, versions_mode: state.versions_mode, deletes: state.deletes };
   if (versioning === 'unreadable') {
-    return { status: 'fail', message: `the bucket's versioning state cannot be read (GetBucketVersioning denied?): Lethe fails closed and deletes nothing; grant s3:GetBucketVersioning`, details };
+    return {
+      status: 'fail',
+      message: `the bucket's versioning state cannot be read (GetBucketVersioning denied?): Lethe fails closed and deletes nothing; grant s3:GetBucketVersioning`,
+      details,
+    };
   }
   if (versioning !== 'Unversioned' && state.versions_mode === 'keep') {
-    return { status: 'warn', message: `versioning ${String(versioning)}, versions=keep: deletes add a delete marker and noncurrent versions stay until a lifecycle rule expires them`, details };
+    return {
+      status: 'warn',
+      message: `versioning ${String(versioning)}, versions=keep: deletes add a delete marker and noncurrent versions stay until a lifecycle rule expires them`,
+      details,
+    };
   }
   return { status: 'ok', message: `versioning ${String(versioning)}: deletes are ${String(state.deletes)}`, details };
 }
@@ -154,7 +187,13 @@ export const DEFAULT_STORAGE_WALK_ENTRIES = 100_000;
 export async function storageSymlinks(walk: (maxEntries: number) => Promise<SymlinkedDirectories>, maxEntries: number): Promise<Outcome> {
   const found = await walk(maxEntries);
   const stopped = found.bounded ? ` (walk stopped after ${found.entriesWalked} entries)` : '';
-  const details = { symlinked_directories: found.examples, count: found.count, entries_walked: found.entriesWalked, bounded: found.bounded, max_entries: maxEntries };
+  const details = {
+    symlinked_directories: found.examples,
+    count: found.count,
+    entries_walked: found.entriesWalked,
+    bounded: found.bounded,
+    max_entries: maxEntries,
+  };
   if (found.count === 0) {
     return { status: 'ok', message: `no symlinked directories under the root (${found.entriesWalked} entries walked)${stopped}`, details };
   }

@@ -47,16 +47,31 @@ export async function recentFailures(engine: Engine): Promise<Outcome> {
       WHERE l.outcome = 'failed' AND l.erased_at > now() - interval '${RECENT_FAILURES_WINDOW}'
       GROUP BY l.error_code ORDER BY count(*) DESC, l.error_code`,
   );
-  if (rows.length === 0) return { status: 'ok', message: `no failed deletion in the last ${RECENT_FAILURES_WINDOW} still waiting`, details: { window: RECENT_FAILURES_WINDOW, failures: [] } };
+  if (rows.length === 0)
+    return {
+      status: 'ok',
+      message: `no failed deletion in the last ${RECENT_FAILURES_WINDOW} still waiting`,
+      details: { window: RECENT_FAILURES_WINDOW, failures: [] },
+    };
   const root = fileRoot(engine);
   const groups: FailureGroup[] = [];
   for (const r of rows) {
     const directory = root === null ? undefined : await probeDirectory(join(root, dirname(r.sample)));
-    groups.push({ code: r.code, count: r.n, files: r.files, sample_key: r.sample, sample_message: r.message, fix: fixForCode(r.code), ...(directory ? { directory } : {}) });
+    groups.push({
+      code: r.code,
+      count: r.n,
+      files: r.files,
+      sample_key: r.sample,
+      sample_message: r.message,
+      fix: fixForCode(r.code),
+      ...(directory ? { directory } : {}),
+    });
   }
   const blocked = groups.some((g) => g.directory && (!g.directory.exists || g.directory.writable === false || g.directory.immutable === true));
   const total = rows.reduce((a, r) => a + r.n, 0);
-  const parts = groups.map((g) => `${g.code ?? 'no code'} x${g.count} (e.g. ${JSON.stringify(g.sample_key)}${g.directory ? `; ${describeProbe(g.directory)}` : ''}) -> fix: ${g.fix}`);
+  const parts = groups.map(
+    (g) => `${g.code ?? 'no code'} x${g.count} (e.g. ${JSON.stringify(g.sample_key)}${g.directory ? `; ${describeProbe(g.directory)}` : ''}) -> fix: ${g.fix}`,
+  );
   return {
     status: blocked ? 'fail' : 'warn',
     message: `${total} failed deletion${total === 1 ? '' : 's'} in the last ${RECENT_FAILURES_WINDOW} whose rows are still there: ${parts.join('; ')}`,
@@ -66,7 +81,10 @@ export async function recentFailures(engine: Engine): Promise<Outcome> {
 
 function describeProbe(d: DirectoryProbe): string {
   if (!d.exists) return `directory ${d.path} does not exist`;
-  const flags = [d.writable === false ? 'NOT writable by this process' : d.writable ? 'writable by this process' : null, d.immutable ? 'IMMUTABLE (chattr +i or +a)' : null].filter((x) => x !== null);
+  const flags = [
+    d.writable === false ? 'NOT writable by this process' : d.writable ? 'writable by this process' : null,
+    d.immutable ? 'IMMUTABLE (chattr +i or +a)' : null,
+  ].filter((x) => x !== null);
   return `directory ${d.path}: ${flags.join(', ')}`;
 }
 
@@ -78,7 +96,10 @@ function fileRoot(engine: Engine): string | null {
 async function probeDirectory(path: string): Promise<DirectoryProbe> {
   const info = await stat(path).catch(() => null);
   if (!info) return { path, exists: false, writable: null, immutable: null };
-  const writable = await access(path, constants.W_OK | constants.X_OK).then(() => true, () => false);
+  const writable = await access(path, constants.W_OK | constants.X_OK).then(
+    () => true,
+    () => false,
+  );
   return { path, exists: true, writable, immutable: await immutableFlag(path) };
 }
 

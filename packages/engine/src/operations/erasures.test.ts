@@ -2,8 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { erasureCsvLine, validateErasuresFilter, type Erasure } from './erasures.js';
 
 const e = (over: Partial<Erasure>): Erasure => ({
-  file_key: 'a.pdf', job_id: '1', purpose: 'General', outcome: 'erased', erased_at: '2025-11-30T02:00:15.000000Z', run_id: 'r',
-  policy_version: 1, created_at: null, expires_at: null, ...over,
+  file_key: 'a.pdf',
+  job_id: '1',
+  purpose: 'General',
+  outcome: 'erased',
+  erased_at: '2025-11-30T02:00:15.000000Z',
+  run_id: 'r',
+  policy_version: 1,
+  created_at: null,
+  expires_at: null,
+  ...over,
 });
 
 describe('erasures', () => {

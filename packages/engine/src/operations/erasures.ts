@@ -44,7 +44,8 @@ export const ERASED_OUTCOMES = ['erased', 'absent', 'trashed'] as const;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function validateErasuresFilter(f: ErasuresFilter): { runId: string | null; policyVersion: number | null; since: string | null } {
-  if (f.runId !== undefined && !UUID_RE.test(f.runId)) throw new ConfigError(`run: expected a run id like 308966f6-77cc-4bff-ac73-4220b6c9401d, got ${JSON.stringify(f.runId)}`);
+  if (f.runId !== undefined && !UUID_RE.test(f.runId))
+    throw new ConfigError(`run: expected a run id like 308966f6-77cc-4bff-ac73-4220b6c9401d, got ${JSON.stringify(f.runId)}`);
   if (f.policyVersion !== undefined && (!Number.isInteger(f.policyVersion) || f.policyVersion < 1)) {
     throw new ConfigError(`policy version: expected a positive integer, got ${JSON.stringify(f.policyVersion)}`);
   }
@@ -52,7 +53,8 @@ export function validateErasuresFilter(f: ErasuresFilter): { runId: string | nul
   if (f.since !== undefined) {
     const text = f.since.trim();
     const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
-    if (Number.isNaN(ms)) throw new ConfigError(`since: expected a date like 2025-11-30 or an instant like 2025-11-30T02:00:00Z, got ${JSON.stringify(f.since)}`);
+    if (Number.isNaN(ms))
+      throw new ConfigError(`since: expected a date like 2025-11-30 or an instant like 2025-11-30T02:00:00Z, got ${JSON.stringify(f.since)}`);
     since = new Date(ms).toISOString();
   }
   return { runId: f.runId ?? null, policyVersion: f.policyVersion ?? null, since };
@@ -77,10 +79,21 @@ export async function* streamErasures(engine: Engine, f: ErasuresFilter = {}): A
    AND ($4::timestamptz IS NULL OR l.erased_at >= $4::timestamptz)
  ORDER BY l.id`;
   const values = [[...ERASED_OUTCOMES], v.runId, v.policyVersion, v.since];
-  for await (const raw of streamCursor<Raw>(engine.pool, sql, values, { batchSize: f.batchSize ?? engine.options.batchSize, ...(f.signal ? { signal: f.signal } : {}) })) {
+  for await (const raw of streamCursor<Raw>(engine.pool, sql, values, {
+    batchSize: f.batchSize ?? engine.options.batchSize,
+    ...(f.signal ? { signal: f.signal } : {}),
+  })) {
     yield raw.map((r) => ({
-      file_key: r[0], job_id: r[1], purpose: r[2], outcome: r[3], erased_at: iso(r[4])!, run_id: r[5], policy_version: r[6],
-      created_at: iso(r[7]), expires_at: iso(r[8]), ...(f.includeRow ? { job_row: r[9] } : {}),
+      file_key: r[0],
+      job_id: r[1],
+      purpose: r[2],
+      outcome: r[3],
+      erased_at: iso(r[4])!,
+      run_id: r[5],
+      policy_version: r[6],
+      created_at: iso(r[7]),
+      expires_at: iso(r[8]),
+      ...(f.includeRow ? { job_row: r[9] } : {}),
     }));
   }
 }

@@ -62,13 +62,24 @@ export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH
   const degraded: string[] = [];
   const alive = f.schedulers.filter((s) => s.alive);
   const periodMs = alive[0]?.periodMs || o.defaultPeriodMs;
-  const nextRun = alive.map((s) => s.nextRun).filter((n): n is string => n !== null).sort()[0] ?? null;
-  if (alive.length === 0) unhealthy.push(f.schedulers.length > 0 ? 'no scheduler is running (the last heartbeat is stale)' : 'no scheduler has ever reported (is the daemon deployed?)');
+  const nextRun =
+    alive
+      .map((s) => s.nextRun)
+      .filter((n): n is string => n !== null)
+      .sort()[0] ?? null;
+  if (alive.length === 0)
+    unhealthy.push(
+      f.schedulers.length > 0 ? 'no scheduler is running (the last heartbeat is stale)' : 'no scheduler has ever reported (is the daemon deployed?)',
+    );
   if (f.control.paused) degraded.push(`paused by ${f.control.pausedBy ?? 'unknown'}: ${f.control.reason ?? 'no reason given'}`);
   if (nextRun !== null && Date.parse(nextRun) < f.nowMs - 60_000) degraded.push(`next_run ${nextRun} is in the past`);
-  if (f.failedLast24h > o.failureThreshold) degraded.push(`${f.failedLast24h} files failed to delete in the last 24 h and are still failing (threshold ${o.failureThreshold})`);
+  if (f.failedLast24h > o.failureThreshold)
+    degraded.push(`${f.failedLast24h} files failed to delete in the last 24 h and are still failing (threshold ${o.failureThreshold})`);
   const overdue = f.overdueRequests ?? 0;
-  if (overdue > 0) degraded.push(`${overdue} erasure request${overdue === 1 ? ' is' : 's are'} past ${overdue === 1 ? 'its' : 'their'} deadline (lethe requests --overdue; runbook REQ-003)`);
+  if (overdue > 0)
+    degraded.push(
+      `${overdue} erasure request${overdue === 1 ? ' is' : 's are'} past ${overdue === 1 ? 'its' : 'their'} deadline (lethe requests --overdue; runbook REQ-003)`,
+    );
   if (f.lastRun && f.lastRun.status !== 'completed') degraded.push(`the last run ${f.lastRun.id} ended ${f.lastRun.status}`);
   else if (f.lastRun?.degraded) degraded.push(`the last run ${f.lastRun.id} finished degraded: more than 10% of its deletes failed`);
   const since = f.lastSuccess?.endedAt ?? f.lastSuccess?.startedAt ?? earliestStart(alive);
@@ -107,7 +118,13 @@ function earliestStart(alive: readonly SchedulerRow[]): string | null {
  * `jobs` null (the table cannot be read): the existence check is left out.
  * Schedulers that stopped cleanly more than `stoppedRetentionMs` ago are left out (default 7 days).
  */
-export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfterMs: number, jobs: JobsTable | null = null, stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS): Promise<HealthFacts> {
+export async function gatherHealthFacts(
+  db: Queryable,
+  nowMs: number,
+  staleAfterMs: number,
+  jobs: JobsTable | null = null,
+  stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS,
+): Promise<HealthFacts> {
   const [control, schedulers, runs, totals, failing, overdueRequests] = await Promise.all([
     readControl(db),
     readSchedulers(db, staleAfterMs, stoppedRetentionMs),
@@ -119,7 +136,16 @@ export async function gatherHealthFacts(db: Queryable, nowMs: number, staleAfter
     db.query<{ n: number }>(failingFilesSql(jobs)),
     countOverdueRequests(db),
   ]);
-  return { nowMs, control, schedulers, lastRun: runs.last, lastSuccess: runs.lastSuccess, deletedLast24h: totals.rows[0]?.deleted ?? 0, failedLast24h: failing.rows[0]?.n ?? 0, overdueRequests };
+  return {
+    nowMs,
+    control,
+    schedulers,
+    lastRun: runs.last,
+    lastSuccess: runs.lastSuccess,
+    deletedLast24h: totals.rows[0]?.deleted ?? 0,
+    failedLast24h: failing.rows[0]?.n ?? 0,
+    overdueRequests,
+  };
 }
 
 /** The window's ledger rows come from the erased_at BRIN range; MATERIALIZED keeps the id cast to failed rows. */

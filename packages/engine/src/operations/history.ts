@@ -26,23 +26,44 @@ export interface RunRecord {
 }
 
 type Row = {
-  id: string; trigger: string; status: RunStatus; dry_run: boolean; started_at: Date; ended_at: Date | null; cutoff: Date | null;
-  policy_version: number | null; host: string | null; version: string | null; summary: RunSummary | null; error: string | null;
-  progress: Record<string, unknown> | null; ledger_deleted: number | null; ledger_failed: number | null;
+  id: string;
+  trigger: string;
+  status: RunStatus;
+  dry_run: boolean;
+  started_at: Date;
+  ended_at: Date | null;
+  cutoff: Date | null;
+  policy_version: number | null;
+  host: string | null;
+  version: string | null;
+  summary: RunSummary | null;
+  error: string | null;
+  progress: Record<string, unknown> | null;
+  ledger_deleted: number | null;
+  ledger_failed: number | null;
 };
 
 const SELECT = `SELECT r.*, NULL::int AS ledger_deleted, NULL::int AS ledger_failed FROM lethe_runs r`;
 
 function toRecord(r: Row): RunRecord {
   return {
-    id: r.id, trigger: r.trigger, status: r.status, dryRun: r.dry_run,
-    startedAt: r.started_at.toISOString(), endedAt: r.ended_at?.toISOString() ?? null, cutoff: r.cutoff?.toISOString() ?? null,
-    policyVersion: r.policy_version, host: r.host, version: r.version,
+    id: r.id,
+    trigger: r.trigger,
+    status: r.status,
+    dryRun: r.dry_run,
+    startedAt: r.started_at.toISOString(),
+    endedAt: r.ended_at?.toISOString() ?? null,
+    cutoff: r.cutoff?.toISOString() ?? null,
+    policyVersion: r.policy_version,
+    host: r.host,
+    version: r.version,
     deleted: r.summary ? r.summary.deleted_count : r.ledger_deleted,
     failed: r.summary ? r.summary.failed_count : r.ledger_failed,
     wouldDelete: r.dry_run ? (r.summary?.would_delete_count ?? null) : null,
     durationSeconds: r.summary?.duration_seconds ?? (r.ended_at ? (r.ended_at.getTime() - r.started_at.getTime()) / 1000 : null),
-    error: r.error, degraded: r.summary?.degraded === true, progress: r.progress,
+    error: r.error,
+    degraded: r.summary?.degraded === true,
+    progress: r.progress,
   };
 }
 

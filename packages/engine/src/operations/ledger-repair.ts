@@ -28,7 +28,12 @@ export interface RepairCounts {
 
 const CHUNK = 1000;
 
-export async function repairFindings(engine: Engine, verifyId: string, findings: readonly LedgerFinding[], by: string): Promise<{ findings: LedgerFinding[]; counts: RepairCounts }> {
+export async function repairFindings(
+  engine: Engine,
+  verifyId: string,
+  findings: readonly LedgerFinding[],
+  by: string,
+): Promise<{ findings: LedgerFinding[]; counts: RepairCounts }> {
   const storage = engine.storage();
   const toRepair = findings.filter((f) => !f.held && f.kind === 'present');
   const results = new Map<string, KeyResult>();
@@ -58,7 +63,11 @@ export async function repairFindings(engine: Engine, verifyId: string, findings:
   }
   if (done.length > 0 || failed.length > 0) {
     await writeAudit(engine.pool, LEDGER_REERASED, {
-      verify_id: verifyId, by, storage: storage.describe, repaired: done.length, repair_failed: failed.length,
+      verify_id: verifyId,
+      by,
+      storage: storage.describe,
+      repaired: done.length,
+      repair_failed: failed.length,
       ledger_keys: done.slice(0, 100).map((f) => f.ledger_key),
       failures: failed.slice(0, 20).map((f) => ({ ledger_key: f.ledger_key, error: f.repair_error })),
     });
@@ -78,15 +87,30 @@ async function repairChunk(engine: Engine, storage: StoragePort, chunk: readonly
   const keys = [...new Set(chunk.map((f) => f.file_key))];
   await withHoldsLocked(engine.pool, async (db) => {
     const held = await heldKeysNow(db, keys);
-    const stats = await statAll(storage, keys.filter((k) => !held.has(k)), 32);
+    const stats = await statAll(
+      storage,
+      keys.filter((k) => !held.has(k)),
+      32,
+    );
     const deletable: string[] = [];
     for (const key of keys) {
       const s = stats.get(key);
       if (held.has(key)) results.set(key, { skipped: 'skipped_held' });
-      else if (s === undefined || 'error' in s) results.set(key, { outcome: { key, outcome: 'failed', code: s?.error.code ?? 'UNKNOWN', message: `could not stat it again before the delete: ${s?.error.message ?? 'no answer'}` } });
+      else if (s === undefined || 'error' in s)
+        results.set(key, {
+          outcome: {
+            key,
+            outcome: 'failed',
+            code: s?.error.code ?? 'UNKNOWN',
+            message: `could not stat it again before the delete: ${s?.error.message ?? 'no answer'}`,
+          },
+        });
       else if (s.info === null) results.set(key, { outcome: { key, outcome: 'absent' } });
       else if (chunk.some((f) => f.file_key === key && !sameObject(f, s.info!))) {
-        results.set(key, { skipped: 'skipped_changed', why: `changed since it was checked (now modified ${new Date(s.info.modifiedMs).toISOString()}, ${s.info.size} bytes): a newer file, not the one erased` });
+        results.set(key, {
+          skipped: 'skipped_changed',
+          why: `changed since it was checked (now modified ${new Date(s.info.modifiedMs).toISOString()}, ${s.info.size} bytes): a newer file, not the one erased`,
+        });
       } else deletable.push(key);
     }
     if (deletable.length > 0) for (const o of await storage.deleteMany(deletable)) results.set(o.key, { outcome: o });

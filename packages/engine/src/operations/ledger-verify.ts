@@ -110,7 +110,8 @@ interface Candidate {
 }
 
 export async function verifyLedger(engine: Engine, o: LedgerVerifyOptions = {}): Promise<LedgerVerifyReport> {
-  if (o.sample !== undefined && (!Number.isInteger(o.sample) || o.sample < 1)) throw new ConfigError(`sample: expected a positive integer, got ${JSON.stringify(o.sample)}`);
+  if (o.sample !== undefined && (!Number.isInteger(o.sample) || o.sample < 1))
+    throw new ConfigError(`sample: expected a positive integer, got ${JSON.stringify(o.sample)}`);
   const run = (): Promise<LedgerVerifyReport> => verifyUnlocked(engine, o);
   // Repairs delete files: they take the run lock, so no run or restore moves keys underneath.
   return o.repair ? withRunLock(engine.pool, engine.options, run, o.lockWaitMs) : run();
@@ -133,10 +134,18 @@ async function verifyUnlocked(engine: Engine, o: LedgerVerifyOptions): Promise<L
     counts.keys_checked += batch.candidates.length;
     const present = batch.candidates.filter((c) => c.size >= 0);
     counts.unverifiable += batch.unverifiable;
-    const back = await rightlyBack(db, table, present.map((c) => c.key), present.map((c) => c.row.file_key));
+    const back = await rightlyBack(
+      db,
+      table,
+      present.map((c) => c.key),
+      present.map((c) => c.row.file_key),
+    );
     const left = present.filter((c) => !back.has(c.row.file_key));
     counts.rightly_present += present.length - left.length;
-    const runStarts = await runStartsMs(db, left.map((c) => c.row.run_id));
+    const runStarts = await runStartsMs(
+      db,
+      left.map((c) => c.row.run_id),
+    );
     for (const c of left) {
       counts.present++;
       const startedMs = erasureStartedMs(c.row, runStarts);
@@ -150,19 +159,40 @@ async function verifyUnlocked(engine: Engine, o: LedgerVerifyOptions): Promise<L
   let findings: LedgerFinding[] = found.map(({ c, startedMs }) => toFinding(c, held.has(c.row.file_key), startedMs));
   let repaired: RepairCounts = { repaired: 0, repair_failed: 0 };
   if (o.repair && findings.length > 0) ({ findings, counts: repaired } = await repairFindings(engine, verifyId, findings, o.by ?? 'lethe'));
-  const derived = await verifyDerived(engine, { all: o.all === true, ...(o.sample === undefined ? {} : { sample: o.sample }), ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }) });
+  const derived = await verifyDerived(engine, {
+    all: o.all === true,
+    ...(o.sample === undefined ? {} : { sample: o.sample }),
+    ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+  });
   const unresolved = counts.present - repaired.repaired + derived.unresolved;
   return {
-    verify_id: verifyId, checked_at: await databaseNow(db), mode, storage: storage.describe,
-    ...counts, ...repaired, findings, findings_truncated: truncated, unresolved, derived,
+    verify_id: verifyId,
+    checked_at: await databaseNow(db),
+    mode,
+    storage: storage.describe,
+    ...counts,
+    ...repaired,
+    findings,
+    findings_truncated: truncated,
+    unresolved,
+    derived,
   };
 }
 
 function toFinding(c: Candidate, held: boolean, startedMs: number): LedgerFinding {
   return {
-    ledger_id: c.row.id, job_id: c.row.job_id, ledger_key: c.row.file_key, file_key: c.key, outcome: c.row.outcome,
-    erased_at: c.row.erased_at.toISOString(), run_id: c.row.run_id, size: c.size, modified_at: new Date(c.modifiedMs).toISOString(), held,
-    kind: c.modifiedMs >= startedMs ? 'newer_object' : 'present', erasure_started_at: new Date(startedMs).toISOString(),
+    ledger_id: c.row.id,
+    job_id: c.row.job_id,
+    ledger_key: c.row.file_key,
+    file_key: c.key,
+    outcome: c.row.outcome,
+    erased_at: c.row.erased_at.toISOString(),
+    run_id: c.row.run_id,
+    size: c.size,
+    modified_at: new Date(c.modifiedMs).toISOString(),
+    held,
+    kind: c.modifiedMs >= startedMs ? 'newer_object' : 'present',
+    erasure_started_at: new Date(startedMs).toISOString(),
   };
 }
 
@@ -180,7 +210,9 @@ function erasureStartedMs(row: LedgerRow, runStarts: ReadonlyMap<string, number>
 /** Start of each run among these ids that has a `lethe_runs` row (reconcile and repair ids have none). */
 async function runStartsMs(db: Queryable, runIds: readonly string[]): Promise<Map<string, number>> {
   if (runIds.length === 0) return new Map();
-  const { rows } = await db.query<{ id: string; started_at: Date }>(`SELECT id::text, started_at FROM lethe_runs WHERE id = ANY($1::uuid[])`, [[...new Set(runIds)]]);
+  const { rows } = await db.query<{ id: string; started_at: Date }>(`SELECT id::text, started_at FROM lethe_runs WHERE id = ANY($1::uuid[])`, [
+    [...new Set(runIds)],
+  ]);
   return new Map(rows.map((r) => [r.id, r.started_at.getTime()]));
 }
 
@@ -204,7 +236,10 @@ async function* ledgerRows(db: Queryable, storage: StoragePort, all: boolean, o:
   let lastId = '0';
   for (;;) {
     if (o.signal?.aborted) return;
-    const { rows } = await db.query<LedgerRow>(`SELECT ${ROW_COLUMNS} FROM lethe_ledger WHERE ${GONE_SQL} AND id > $1::bigint ORDER BY lethe_ledger.id LIMIT $2`, [lastId, o.batchSize ?? 1000]);
+    const { rows } = await db.query<LedgerRow>(
+      `SELECT ${ROW_COLUMNS} FROM lethe_ledger WHERE ${GONE_SQL} AND id > $1::bigint ORDER BY lethe_ledger.id LIMIT $2`,
+      [lastId, o.batchSize ?? 1000],
+    );
     if (rows.length === 0) return;
     lastId = rows[rows.length - 1]!.id;
     yield await statRows(storage, rows, concurrency);

@@ -104,8 +104,19 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
   const selections = policySelections(policy.policies);
   const [ledger, rows, storage, holds] = await Promise.all([
     db.query<{
-      run_id: string; trigger: string | null; job_id: string; purpose_code: string | null; outcome: string; error_code: string | null; error: string | null;
-      created_ms: number | null; expires_ms: number | null; erased_at: Date; policy_version: number | null; retention: string | null; after_s: number | null;
+      run_id: string;
+      trigger: string | null;
+      job_id: string;
+      purpose_code: string | null;
+      outcome: string;
+      error_code: string | null;
+      error: string | null;
+      created_ms: number | null;
+      expires_ms: number | null;
+      erased_at: Date;
+      policy_version: number | null;
+      retention: string | null;
+      after_s: number | null;
     }>(
       `SELECT l.run_id::text, r.trigger, l.job_id, l.purpose_code, l.outcome, l.error_code, l.error,
               (extract(epoch FROM l.created_at) * 1000)::float8 AS created_ms, (extract(epoch FROM l.expires_at) * 1000)::float8 AS expires_ms,
@@ -120,7 +131,15 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
       // HMAC mode (docs/safety.md#proof-without-personal-data-hmac-keys): the ledger holds the key's keyed hash; look it up the same way.
       [ledgerKeyFor(engine.options, fileKey)],
     ),
-    db.query<{ id: string; purpose: string | null; created_ms: number | null; expires_ms: number | null; expired: boolean | null; known: boolean; infinite: boolean }>(
+    db.query<{
+      id: string;
+      purpose: string | null;
+      created_ms: number | null;
+      expires_ms: number | null;
+      expired: boolean | null;
+      known: boolean;
+      infinite: boolean;
+    }>(
       // Infinite created_at is not judged (run/source.ts finiteCreatedAtSql): no times, not expired.
       `SELECT j.${table.id}::text AS id, j.${table.purpose}::text AS purpose,
               CASE WHEN isfinite(j.${table.createdAt}) THEN (extract(epoch FROM j.${table.createdAt}) * 1000)::float8 END AS created_ms,
@@ -139,24 +158,42 @@ export async function lookupFileKey(engine: Engine, fileKey: string): Promise<Lo
   ]);
   const nowMs = Date.parse(now);
   const ledgerEntries = ledger.rows.slice(0, MAX_ENTRIES).map((l): LedgerEntry => ({
-    run_id: l.run_id, run_trigger: l.trigger, job_id: l.job_id, purpose: l.purpose_code, outcome: l.outcome, error_code: l.error_code, error: l.error,
-    created_at: iso(l.created_ms), expires_at: iso(l.expires_ms), erased_at: l.erased_at.toISOString(),
-    policy_version: l.policy_version, retention: l.retention, after_expiry_seconds: l.after_s === null ? null : Math.round(l.after_s),
+    run_id: l.run_id,
+    run_trigger: l.trigger,
+    job_id: l.job_id,
+    purpose: l.purpose_code,
+    outcome: l.outcome,
+    error_code: l.error_code,
+    error: l.error,
+    created_at: iso(l.created_ms),
+    expires_at: iso(l.expires_ms),
+    erased_at: l.erased_at.toISOString(),
+    policy_version: l.policy_version,
+    retention: l.retention,
+    after_expiry_seconds: l.after_s === null ? null : Math.round(l.after_s),
   }));
   const rowStates = rows.rows.slice(0, MAX_ENTRIES).map((r): JobRowState => {
     const retention = r.known && r.purpose !== null ? retentionToInterval(policy.policies[r.purpose]!) : null;
     return {
-      job_id: r.id, purpose: r.purpose, created_at: iso(r.created_ms), retention,
-      expires_at: iso(r.expires_ms), expired: r.expired === true,
+      job_id: r.id,
+      purpose: r.purpose,
+      created_at: iso(r.created_ms),
+      retention,
+      expires_at: iso(r.expires_ms),
+      expired: r.expired === true,
       expires_in_seconds: r.expires_ms === null ? null : Math.round((r.expires_ms - nowMs) / 1000),
       unjudged_reason: !r.known ? 'unknown_purpose' : r.infinite ? 'infinite_created_at' : r.created_ms === null ? 'null_created_at' : null,
     };
   });
   return {
-    file_key: fileKey, checked_at: now, policy_version: policy.version,
+    file_key: fileKey,
+    checked_at: now,
+    policy_version: policy.version,
     state: holds.length > 0 ? 'held' : lookupState(ledgerEntries, rowStates, storage),
-    ledger: ledgerEntries, ledger_truncated: ledger.rows.length > MAX_ENTRIES,
-    rows: rowStates, rows_truncated: rows.rows.length > MAX_ENTRIES,
+    ledger: ledgerEntries,
+    ledger_truncated: ledger.rows.length > MAX_ENTRIES,
+    rows: rowStates,
+    rows_truncated: rows.rows.length > MAX_ENTRIES,
     storage,
     holds: holds.map((h) => ({ id: h.id, reason: h.reason, created_by: h.createdBy, created_at: h.createdAt, until: h.until })),
   };
@@ -174,7 +211,12 @@ export function lookupState(ledger: readonly LedgerEntry[], rows: readonly JobRo
 }
 
 async function storageState(engine: Engine, key: string): Promise<StorageState> {
-  if (engine.options.storage === null) return { checked: false, exists: null, error: { code: 'LETHE_E_CONFIG', message: 'no storage configured (LETHE_STORAGE); the file itself was not checked' } };
+  if (engine.options.storage === null)
+    return {
+      checked: false,
+      exists: null,
+      error: { code: 'LETHE_E_CONFIG', message: 'no storage configured (LETHE_STORAGE); the file itself was not checked' },
+    };
   try {
     const info = await engine.storage().stat(key);
     return info ? { checked: true, exists: true, size: info.size, modified_at: new Date(info.modifiedMs).toISOString() } : { checked: true, exists: false };

@@ -44,7 +44,12 @@ function purposeArrays(selections: readonly PurposeSelection[]): [string[], stri
  * total estimate and `lethe status`'s backlog; the run's guards count up to a cap instead:
  * countExpiredCapped in run/plan/counts.ts). One round trip; the cost follows the number of expired rows.
  */
-export async function countExpiredBacklog(db: Queryable, t: JobsTable, selections: readonly PurposeSelection[], cutoff: string): Promise<Record<string, number>> {
+export async function countExpiredBacklog(
+  db: Queryable,
+  t: JobsTable,
+  selections: readonly PurposeSelection[],
+  cutoff: string,
+): Promise<Record<string, number>> {
   if (selections.length === 0) return {};
   const { rows } = await db.query<{ purpose: string; n: string }>(
     `SELECT p.purpose,
@@ -174,10 +179,17 @@ export async function* expiringWithin(engine: Engine, o: ExpiringWithinOptions):
  ORDER BY ${expiry}, j.${t.id}`;
   // One read-only transaction, so now() is one instant for the whole stream.
   const values = [...purposeArrays(selections), o.within];
-  for await (const raw of streamCursor<RawExpiring>(engine.pool, sql, values, { batchSize: o.batchSize ?? engine.options.batchSize, readOnlyTransaction: true, ...(o.signal ? { signal: o.signal } : {}) })) {
+  for await (const raw of streamCursor<RawExpiring>(engine.pool, sql, values, {
+    batchSize: o.batchSize ?? engine.options.batchSize,
+    readOnlyTransaction: true,
+    ...(o.signal ? { signal: o.signal } : {}),
+  })) {
     yield raw.map((r) => ({
-      job_id: r[0], file_key: r[1], purpose: r[2],
-      created_at: new Date(r[3]).toISOString(), expires_at: new Date(r[4]).toISOString(),
+      job_id: r[0],
+      file_key: r[1],
+      purpose: r[2],
+      created_at: new Date(r[3]).toISOString(),
+      expires_at: new Date(r[4]).toISOString(),
       expires_in_seconds: Math.round((r[4] - r[5]) / 1000),
     }));
   }

@@ -3,7 +3,16 @@ import { withTransaction, type Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError, ErrorCodes } from '../errors.js';
 import { inspectJobsTable, type JobsTable } from '../db/jobs-table.js';
-import { isCalendarRetention, parsePolicies, parseRetention, policiesToJson, retainedUnderOf, retentionApproxMs, retentionToInterval, type Retention } from '../policy/retention.js';
+import {
+  isCalendarRetention,
+  parsePolicies,
+  parseRetention,
+  policiesToJson,
+  retainedUnderOf,
+  retentionApproxMs,
+  retentionToInterval,
+  type Retention,
+} from '../policy/retention.js';
 import { listPolicyVersions, loadCurrentPolicies, savePolicyVersion, type PolicyVersion } from '../db/tables/policy-versions.js';
 import { databaseNow } from './plan.js';
 
@@ -60,7 +69,15 @@ function versionView(v: PolicyVersion, previous: PolicyVersion | null): PolicyVe
       if (before[purpose] !== now[purpose]) changes.push({ purpose, from: before[purpose] ?? null, to: now[purpose] ?? null });
     }
   }
-  return { version: v.version, created_at: v.createdAt, created_by: v.createdBy, reason: v.reason, policies: sortedPolicies(v), retained_under: Object.fromEntries(retainedUnderOf(v.policies)), changes };
+  return {
+    version: v.version,
+    created_at: v.createdAt,
+    created_by: v.createdBy,
+    reason: v.reason,
+    policies: sortedPolicies(v),
+    retained_under: Object.fromEntries(retainedUnderOf(v.policies)),
+    changes,
+  };
 }
 
 /** Shortest retention first, as the runbook's table lists them. */
@@ -111,7 +128,9 @@ export async function setPolicy(engine: Engine, req: PolicyChangeRequest, o: { r
     const current = await loadCurrentPolicies(client);
     const before = current.policies[req.purpose];
     if (before === undefined) {
-      const known = Object.keys(current.policies).map((k) => JSON.stringify(k)).join(', ');
+      const known = Object.keys(current.policies)
+        .map((k) => JSON.stringify(k))
+        .join(', ');
       throw new ConfigError(`purpose: unknown purpose ${JSON.stringify(req.purpose)}; expected one of ${known}`, ErrorCodes.POLICY_UNKNOWN);
     }
     const from = retentionToInterval(before);
@@ -120,8 +139,15 @@ export async function setPolicy(engine: Engine, req: PolicyChangeRequest, o: { r
     const shortening = retentionApproxMs(next) < retentionApproxMs(before);
     const newly = shortening ? await countNewlyExpired(client, table, req.purpose, before, next, now) : { rows: 0, files: 0 };
     const base = {
-      purpose: req.purpose, from, to, unchanged: from === to, shortening,
-      newly_expired_rows: newly.rows, newly_expired_files: newly.files, previous_version: current.version, checked_at: now,
+      purpose: req.purpose,
+      from,
+      to,
+      unchanged: from === to,
+      shortening,
+      newly_expired_rows: newly.rows,
+      newly_expired_files: newly.files,
+      previous_version: current.version,
+      checked_at: now,
     };
     if (from === to || o.dryRun === true || (shortening && req.confirm !== true)) {
       return { ...base, needs_confirm: from !== to && shortening && req.confirm !== true, applied: false, version: current.version };
@@ -131,8 +157,17 @@ export async function setPolicy(engine: Engine, req: PolicyChangeRequest, o: { r
     const kept = before.retainedUnder ? { ...next, retainedUnder: before.retainedUnder } : next;
     const version = await savePolicyVersion(client, { ...current.policies, [req.purpose]: kept }, req.by, reason);
     await writeAudit(client, AuditActions.POLICY_CHANGED, {
-      by: req.by, reason, purpose: req.purpose, from, to, version, previous_version: current.version,
-      shortening, newly_expired_rows: newly.rows, newly_expired_files: newly.files, confirmed: req.confirm === true,
+      by: req.by,
+      reason,
+      purpose: req.purpose,
+      from,
+      to,
+      version,
+      previous_version: current.version,
+      shortening,
+      newly_expired_rows: newly.rows,
+      newly_expired_files: newly.files,
+      confirmed: req.confirm === true,
     });
     return { ...base, needs_confirm: false, applied: true, version };
   });
@@ -142,7 +177,14 @@ export async function setPolicy(engine: Engine, req: PolicyChangeRequest, o: { r
  * Rows expired under `next` but not under `before`, at `now`: served by the (purpose_code,
  * created_at) index over the range the shorter retention adds.
  */
-export async function countNewlyExpired(db: Queryable, t: JobsTable, purpose: string, before: Retention, next: Retention, now: string): Promise<{ rows: number; files: number }> {
+export async function countNewlyExpired(
+  db: Queryable,
+  t: JobsTable,
+  purpose: string,
+  before: Retention,
+  next: Retention,
+  now: string,
+): Promise<{ rows: number; files: number }> {
   const slack = isCalendarRetention(next) || isCalendarRetention(before) ? '3 days' : '0';
   const { rows } = await db.query<{ rows: string; files: string }>(
     `SELECT count(*) AS rows, count(DISTINCT j.${t.fileKey}) AS files
@@ -185,18 +227,29 @@ export async function setRetainedUnder(engine: Engine, req: RetainedUnderChange)
     const current = await loadCurrentPolicies(client);
     const before = current.policies[req.purpose];
     if (before === undefined) {
-      const known = Object.keys(current.policies).map((k) => JSON.stringify(k)).join(', ');
+      const known = Object.keys(current.policies)
+        .map((k) => JSON.stringify(k))
+        .join(', ');
       throw new ConfigError(`purpose: unknown purpose ${JSON.stringify(req.purpose)}; expected one of ${known}`, ErrorCodes.POLICY_UNKNOWN);
     }
     const { retainedUnder: _old, ...plain } = before;
     // Validated as a config entry would be (same message, same bounds).
-    const next: Retention = req.statute === null ? plain : parsePolicies({ [req.purpose]: { retention: retentionToInterval(before), retainedUnder: req.statute } })[req.purpose]!;
+    const next: Retention =
+      req.statute === null ? plain : parsePolicies({ [req.purpose]: { retention: retentionToInterval(before), retainedUnder: req.statute } })[req.purpose]!;
     const from = before.retainedUnder ?? null;
     const to = next.retainedUnder ?? null;
     if (from === to) return { purpose: req.purpose, from, to, applied: false, version: current.version };
     const reason = req.reason ?? null;
     const version = await savePolicyVersion(client, { ...current.policies, [req.purpose]: next }, req.by, reason);
-    await writeAudit(client, AuditActions.POLICY_CHANGED, { by: req.by, reason, purpose: req.purpose, retained_under_from: from, retained_under_to: to, version, previous_version: current.version });
+    await writeAudit(client, AuditActions.POLICY_CHANGED, {
+      by: req.by,
+      reason,
+      purpose: req.purpose,
+      retained_under_from: from,
+      retained_under_to: to,
+      version,
+      previous_version: current.version,
+    });
     return { purpose: req.purpose, from, to, applied: true, version };
   });
 }

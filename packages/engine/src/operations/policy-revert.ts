@@ -50,7 +50,8 @@ export interface PolicyRevertResult {
 const FOREVER: Retention = { amount: 100, unit: 'year' };
 
 export async function revertPolicy(engine: Engine, req: PolicyRevertRequest): Promise<PolicyRevertResult> {
-  if (!Number.isInteger(req.version) || req.version < 1) throw new ConfigError(`version: expected a policy version number like 2, got ${JSON.stringify(req.version)}`);
+  if (!Number.isInteger(req.version) || req.version < 1)
+    throw new ConfigError(`version: expected a policy version number like 2, got ${JSON.stringify(req.version)}`);
   if (typeof req.by !== 'string' || req.by.trim() === '') throw new ConfigError('by: a policy change needs the identity of who made it');
   const table = await inspectJobsTable(engine.pool, engine.options.jobs);
   return withTransaction(engine.pool, async (client) => {
@@ -76,8 +77,14 @@ export async function revertPolicy(engine: Engine, req: PolicyRevertRequest): Pr
     }
     const shortening = changes.some((c) => c.shortening);
     const base = {
-      revert_to: target.version, previous_version: current.version, changes, unchanged: changes.length === 0, shortening,
-      newly_expired_rows: changes.reduce((n, c) => n + c.newly_expired_rows, 0), newly_expired_files: changes.reduce((n, c) => n + c.newly_expired_files, 0), checked_at: now,
+      revert_to: target.version,
+      previous_version: current.version,
+      changes,
+      unchanged: changes.length === 0,
+      shortening,
+      newly_expired_rows: changes.reduce((n, c) => n + c.newly_expired_rows, 0),
+      newly_expired_files: changes.reduce((n, c) => n + c.newly_expired_files, 0),
+      checked_at: now,
     };
     if (changes.length === 0 || (shortening && req.confirm !== true)) {
       return { ...base, needs_confirm: changes.length > 0, applied: false, version: current.version };
@@ -85,8 +92,16 @@ export async function revertPolicy(engine: Engine, req: PolicyRevertRequest): Pr
     const reason = req.reason ?? `revert to policy version ${target.version}`;
     const version = await savePolicyVersion(client, target.policies, req.by, reason);
     await writeAudit(client, AuditActions.POLICY_CHANGED, {
-      by: req.by, reason, revert_to: target.version, version, previous_version: current.version, changes,
-      shortening, newly_expired_rows: base.newly_expired_rows, newly_expired_files: base.newly_expired_files, confirmed: req.confirm === true,
+      by: req.by,
+      reason,
+      revert_to: target.version,
+      version,
+      previous_version: current.version,
+      changes,
+      shortening,
+      newly_expired_rows: base.newly_expired_rows,
+      newly_expired_files: base.newly_expired_files,
+      confirmed: req.confirm === true,
     });
     return { ...base, needs_confirm: false, applied: true, version };
   });

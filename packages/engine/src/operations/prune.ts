@@ -62,8 +62,18 @@ export async function pruneEvidence(engine: Engine, o: PruneOptions): Promise<Pr
   }
   const batch = o.batchSize ?? 10_000;
   // audit_logs may be the platform's table with no id column: rows are addressed by ctid.
-  const auditRows = await deleteInBatches(db, `DELETE FROM audit_logs WHERE ctid = ANY(ARRAY(SELECT ctid FROM audit_logs WHERE ${AUDIT_FILTER} LIMIT $2))`, [cutoff], batch);
-  const ledgerRows = await deleteInBatches(db, `DELETE FROM lethe_ledger WHERE id = ANY(ARRAY(SELECT id FROM lethe_ledger WHERE ${LEDGER_FILTER} LIMIT $3))`, [cutoff, held], batch);
+  const auditRows = await deleteInBatches(
+    db,
+    `DELETE FROM audit_logs WHERE ctid = ANY(ARRAY(SELECT ctid FROM audit_logs WHERE ${AUDIT_FILTER} LIMIT $2))`,
+    [cutoff],
+    batch,
+  );
+  const ledgerRows = await deleteInBatches(
+    db,
+    `DELETE FROM lethe_ledger WHERE id = ANY(ARRAY(SELECT id FROM lethe_ledger WHERE ${LEDGER_FILTER} LIMIT $3))`,
+    [cutoff, held],
+    batch,
+  );
   const audit = await writeAudit(db, EVIDENCE_PRUNED, { by: o.by, older_than: interval, cutoff: base.cutoff, audit_rows: auditRows, ledger_rows: ledgerRows });
   return { ...base, audit_rows: auditRows, ledger_rows: ledgerRows, audit_id: audit.id };
 }

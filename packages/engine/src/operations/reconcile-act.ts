@@ -41,7 +41,15 @@ export interface ActContext {
 export async function actOnOrphans(engine: Engine, scan: ScanContext, reconcileId: string): Promise<ReconcileActions> {
   const policy = await loadCurrentPolicies(engine.pool);
   const ctx: ActContext = { scan, reconcileId, policyVersion: policy.version };
-  const a = { files_erased: 0, files_absent: 0, files_failed: 0, files_held: 0, rows_removed: 0, rows_held: 0, failures: [] as { file_key: string; code: string; message: string }[] };
+  const a = {
+    files_erased: 0,
+    files_absent: 0,
+    files_failed: 0,
+    files_held: 0,
+    rows_removed: 0,
+    rows_held: 0,
+    failures: [] as { file_key: string; code: string; message: string }[],
+  };
   for await (const b of orphanFileBatches(scan)) {
     a.files_held += b.held.length;
     if (b.orphans.length === 0) continue;
@@ -73,10 +81,16 @@ export async function actOnOrphans(engine: Engine, scan: ScanContext, reconcileI
  * the hold check and the deletes happen under the holds lock (no hold placed in between). The
  * ledger rows are written after the lock is released: by then the files are gone.
  */
-export async function eraseOrphanFiles(ctx: ActContext, files: readonly ObjectInfo[]): Promise<{ outcomes: readonly KeyOutcome[]; held: readonly ObjectInfo[] }> {
+export async function eraseOrphanFiles(
+  ctx: ActContext,
+  files: readonly ObjectInfo[],
+): Promise<{ outcomes: readonly KeyOutcome[]; held: readonly ObjectInfo[] }> {
   const { scan } = ctx;
   const { unheld, held, outcomes } = await withHoldsLocked(scan.pool, async (db) => {
-    const heldNow = await heldKeysNow(db, files.map((f) => f.key));
+    const heldNow = await heldKeysNow(
+      db,
+      files.map((f) => f.key),
+    );
     const unheld = files.filter((f) => !heldNow.has(f.key));
     const outcomes = unheld.length === 0 ? [] : await scan.storage.deleteMany(unheld.map((f) => f.key));
     return { unheld, held: files.filter((f) => heldNow.has(f.key)), outcomes };
@@ -87,18 +101,27 @@ export async function eraseOrphanFiles(ctx: ActContext, files: readonly ObjectIn
 
 async function recordFileActions(db: Queryable, ctx: ActContext, files: readonly ObjectInfo[], outcomes: readonly KeyOutcome[]): Promise<void> {
   const byKey = new Map(outcomes.map((o) => [o.key, o]));
-  const outcomeOf = (f: ObjectInfo): KeyOutcome => byKey.get(f.key) ?? { key: f.key, outcome: 'failed', code: 'UNKNOWN', message: 'no outcome from storage', retryable: false };
+  const outcomeOf = (f: ObjectInfo): KeyOutcome =>
+    byKey.get(f.key) ?? { key: f.key, outcome: 'failed', code: 'UNKNOWN', message: 'no outcome from storage', retryable: false };
   await db.query(
     `INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row)
      SELECT $1::uuid, '', x.k, NULL, to_timestamp(x.m / 1000), NULL, x.o, '${ReconcileLedgerCodes.ORPHAN_FILE}', x.e, $2::integer,
             jsonb_build_object('reconcile', 'orphan_file', 'size', x.s)
        FROM unnest($3::text[], $4::float8[], $5::text[], $6::text[], $7::bigint[]) AS x(k, m, o, e, s)`,
-    [ctx.reconcileId, ctx.policyVersion, files.map((f) => ctx.scan.ledgerKey(f.key)), files.map((f) => f.modifiedMs), files.map((f) => outcomeOf(f).outcome),
+    [
+      ctx.reconcileId,
+      ctx.policyVersion,
+      files.map((f) => ctx.scan.ledgerKey(f.key)),
+      files.map((f) => f.modifiedMs),
+      files.map((f) => outcomeOf(f).outcome),
       files.map((f) => {
         const o = outcomeOf(f);
-        return o.outcome === 'erased' || o.outcome === 'absent' ? 'reconcile: orphan file (no jobs row, no ledger entry)' : `reconcile: ${o.code ?? 'UNKNOWN'}: ${o.message ?? ''}`.slice(0, 500);
+        return o.outcome === 'erased' || o.outcome === 'absent'
+          ? 'reconcile: orphan file (no jobs row, no ledger entry)'
+          : `reconcile: ${o.code ?? 'UNKNOWN'}: ${o.message ?? ''}`.slice(0, 500);
       }),
-      files.map((f) => f.size)],
+      files.map((f) => f.size),
+    ],
   );
 }
 
@@ -108,12 +131,20 @@ async function recordFileActions(db: Queryable, ctx: ActContext, files: readonly
  * outcome writer does). The rows are locked before the holds (see `lockHolds`): a `placeHold`
  * that locked one of them first is waited for, and its hold is then seen.
  */
-export async function removeOrphanRows(ctx: ActContext, rows: readonly OrphanRow[], selections: readonly { purpose: string; interval: string }[], hashed: boolean): Promise<{ removed: number; held: readonly OrphanRow[] }> {
+export async function removeOrphanRows(
+  ctx: ActContext,
+  rows: readonly OrphanRow[],
+  selections: readonly { purpose: string; interval: string }[],
+  hashed: boolean,
+): Promise<{ removed: number; held: readonly OrphanRow[] }> {
   const t: JobsTable = ctx.scan.table;
   return withTransaction(ctx.scan.pool, async (db) => {
     await db.query(`SELECT 1 FROM ${t.table} j WHERE j.${t.id} = ANY($1::${t.idType}[]) ORDER BY j.${t.id} FOR UPDATE OF j`, [rows.map((r) => r.id)]);
     await lockHolds(db);
-    const heldNow = await heldKeysNow(db, rows.map((r) => r.fileKey));
+    const heldNow = await heldKeysNow(
+      db,
+      rows.map((r) => r.fileKey),
+    );
     const unheld = rows.filter((r) => !heldNow.has(r.fileKey));
     const held = rows.filter((r) => heldNow.has(r.fileKey));
     if (unheld.length === 0) return { removed: 0, held };
@@ -131,8 +162,17 @@ export async function removeOrphanRows(ctx: ActContext, rows: readonly OrphanRow
               'absent', '${ReconcileLedgerCodes.ORPHAN_ROW}', 'reconcile: orphan row (its file was not in storage)', $2::integer, d.job_row
          FROM d LEFT JOIN unnest($6::text[], $7::interval[]) AS p(purpose, iv) ON p.purpose = d.purpose
                 LEFT JOIN unnest($8::text[], $9::text[]) AS k(key, lk) ON k.key = d.file_key`,
-      [ctx.reconcileId, ctx.policyVersion, unheld.map((r) => r.id), ctx.scan.now, Math.round(ctx.scan.minAgeMs), selections.map((s) => s.purpose), selections.map((s) => s.interval),
-        ...distinctLedgerKeys(ctx.scan, unheld), [...heldNow]],
+      [
+        ctx.reconcileId,
+        ctx.policyVersion,
+        unheld.map((r) => r.id),
+        ctx.scan.now,
+        Math.round(ctx.scan.minAgeMs),
+        selections.map((s) => s.purpose),
+        selections.map((s) => s.interval),
+        ...distinctLedgerKeys(ctx.scan, unheld),
+        [...heldNow],
+      ],
     );
     return { removed: rowCount ?? 0, held };
   });

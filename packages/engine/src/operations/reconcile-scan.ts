@@ -66,9 +66,15 @@ export async function* orphanFileBatches(ctx: ScanContext): AsyncGenerator<FileS
     pending = [];
     const y = young;
     young = 0;
-    const known = await knownKeys(ctx, batch.map((o) => o.key));
+    const known = await knownKeys(
+      ctx,
+      batch.map((o) => o.key),
+    );
     const unknown = batch.filter((o) => !known.has(o.key));
-    const held = await heldKeysNow(ctx.pool, unknown.map((o) => o.key));
+    const held = await heldKeysNow(
+      ctx.pool,
+      unknown.map((o) => o.key),
+    );
     return { old: batch.length, young: y, orphans: unknown.filter((o) => !held.has(o.key)), held: unknown.filter((o) => held.has(o.key)) };
   };
   for await (const object of ctx.storage.list(ctx.prefix)) {
@@ -119,7 +125,10 @@ export async function* orphanRowBatches(ctx: ScanContext): AsyncGenerator<RowSca
   const sql = `SELECT j.${t.id}::text, j.${t.fileKey}::text, j.${t.purpose}::text, (extract(epoch FROM j.${t.createdAt}) * 1000)::float8
   FROM ${t.table} j
  WHERE j.${t.createdAt} < ${t.toColumnTime(`$1::timestamptz - $2::bigint * interval '1 millisecond'`)}`;
-  for await (const raw of streamCursor<RawRow>(ctx.pool, sql, [ctx.now, Math.round(ctx.minAgeMs)], { batchSize: ctx.batchSize, ...(ctx.signal ? { signal: ctx.signal } : {}) })) {
+  for await (const raw of streamCursor<RawRow>(ctx.pool, sql, [ctx.now, Math.round(ctx.minAgeMs)], {
+    batchSize: ctx.batchSize,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  })) {
     yield await judgeRows(ctx, raw);
   }
 }
@@ -144,6 +153,9 @@ async function judgeRows(ctx: ScanContext, raw: readonly RawRow[]): Promise<RowS
     if ('error' in s) unverifiable++;
     else if (s.info === null) missing.push({ id: r[0], fileKey: r[1]!, purpose: r[2], createdAtMs: r[3] });
   }
-  const held = await heldKeysNow(ctx.pool, missing.map((r) => r.fileKey));
+  const held = await heldKeysNow(
+    ctx.pool,
+    missing.map((r) => r.fileKey),
+  );
   return { checked: raw.length, unverifiable, orphans: missing.filter((r) => !held.has(r.fileKey)), held: missing.filter((r) => held.has(r.fileKey)) };
 }

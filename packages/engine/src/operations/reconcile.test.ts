@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { reconcileRefusal } from './reconcile.js';
 
-const side = (checked: number, orphans: number) => ({ checked, skipped: 0, looked_at: checked, orphans, share: checked === 0 ? 0 : orphans / checked, samples: [], held: 0, held_samples: [] });
+const side = (checked: number, orphans: number) => ({
+  checked,
+  skipped: 0,
+  looked_at: checked,
+  orphans,
+  share: checked === 0 ? 0 : orphans / checked,
+  samples: [],
+  held: 0,
+  held_samples: [],
+});
 
 describe('reconcileRefusal (DESIGN "Reconcile is guarded")', () => {
   it('lets a small share through, up to and including the limit', () => {

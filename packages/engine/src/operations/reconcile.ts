@@ -75,8 +75,17 @@ export interface ReconcileSide<S> {
   readonly held_samples: readonly S[];
 }
 
-export interface OrphanFileSample { readonly file_key: string; readonly size: number; readonly modified_at: string }
-export interface OrphanRowSample { readonly job_id: string; readonly file_key: string; readonly purpose: string | null; readonly created_at: string }
+export interface OrphanFileSample {
+  readonly file_key: string;
+  readonly size: number;
+  readonly modified_at: string;
+}
+export interface OrphanRowSample {
+  readonly job_id: string;
+  readonly file_key: string;
+  readonly purpose: string | null;
+  readonly created_at: string;
+}
 
 export type ReconcileStatus = 'clean' | 'dry_run' | 'applied' | 'refused';
 
@@ -116,16 +125,25 @@ export async function reconcile(engine: Engine, o: ReconcileOptions): Promise<Re
   try {
     const control = await readControl(engine.pool);
     if (control.paused) {
-      throw new LetheError(ErrorCodes.PAUSED, `Lethe is paused (by ${control.pausedBy ?? 'unknown'}: ${control.reason ?? 'no reason given'}); reconcile --apply deletes, so it waits for \`lethe resume\``);
+      throw new LetheError(
+        ErrorCodes.PAUSED,
+        `Lethe is paused (by ${control.pausedBy ?? 'unknown'}: ${control.reason ?? 'no reason given'}); reconcile --apply deletes, so it waits for \`lethe resume\``,
+      );
     }
     const plan = await survey(engine, storage, o, minAgeMs);
     const refusal = reconcileRefusal(plan, maxShare);
     const actions = refusal === null ? await actOnOrphans(engine, plan.ctx, id) : null;
     const report = finish(id, true, plan, maxShare, actions);
     await writeAudit(engine.pool, refusal === null ? 'cleanup_reconcile' : 'cleanup_reconcile_refused', {
-      reconcile_id: id, by: o.by, status: report.status, refused_reason: report.refused_reason,
-      min_age_seconds: report.min_age_seconds, max_orphan_share: maxShare, storage: storage.describe,
-      files: { checked: plan.files.checked, orphans: plan.files.orphans, held: plan.files.held }, rows: { checked: plan.rows.checked, orphans: plan.rows.orphans, held: plan.rows.held },
+      reconcile_id: id,
+      by: o.by,
+      status: report.status,
+      refused_reason: report.refused_reason,
+      min_age_seconds: report.min_age_seconds,
+      max_orphan_share: maxShare,
+      storage: storage.describe,
+      files: { checked: plan.files.checked, orphans: plan.files.orphans, held: plan.files.held },
+      rows: { checked: plan.rows.checked, orphans: plan.rows.orphans, held: plan.rows.held },
       ...(actions ? { actions } : {}),
     });
     return report;
@@ -145,9 +163,16 @@ function checkPrefix(prefix: string | undefined): void {
 async function survey(engine: Engine, storage: StoragePort, o: ReconcileOptions, minAgeMs: number): Promise<Plan> {
   const table = await inspectJobsTable(engine.pool, engine.options.jobs);
   const ctx: ScanContext = {
-    pool: engine.pool, table, storage, now: await databaseNow(engine.pool), minAgeMs,
-    batchSize: engine.options.batchSize, concurrency: o.concurrency ?? 32, ledgerKey: ledgerKeyFunction(engine.options.ledgerKeyHmacSecret),
-    ...(o.prefix ? { prefix: o.prefix } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    pool: engine.pool,
+    table,
+    storage,
+    now: await databaseNow(engine.pool),
+    minAgeMs,
+    batchSize: engine.options.batchSize,
+    concurrency: o.concurrency ?? 32,
+    ledgerKey: ledgerKeyFunction(engine.options.ledgerKeyHmacSecret),
+    ...(o.prefix ? { prefix: o.prefix } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   };
   const maxSamples = o.maxSamples ?? 20;
   const files = { checked: 0, skipped: 0, orphans: 0, samples: [] as OrphanFileSample[], held: 0, held_samples: [] as OrphanFileSample[] };
@@ -170,7 +195,11 @@ async function survey(engine: Engine, storage: StoragePort, o: ReconcileOptions,
   }
   const filesSeen = files.checked + files.skipped;
   const rowsSeen = rows.checked + rows.skipped + (await countYoungRows(ctx));
-  return { ctx, files: { ...files, looked_at: filesSeen, share: share(files.orphans, filesSeen) }, rows: { ...rows, looked_at: rowsSeen, share: share(rows.orphans, rowsSeen) } };
+  return {
+    ctx,
+    files: { ...files, looked_at: filesSeen, share: share(files.orphans, filesSeen) },
+    rows: { ...rows, looked_at: rowsSeen, share: share(rows.orphans, rowsSeen) },
+  };
 }
 
 const share = (orphans: number, lookedAt: number): number => (lookedAt === 0 ? 0 : orphans / lookedAt);
@@ -181,7 +210,9 @@ export function reconcileRefusal(plan: Pick<Plan, 'files' | 'rows'>, maxShare: n
   const reasons: string[] = [];
   const { files, rows } = plan;
   if (files.share > maxShare) {
-    reasons.push(`${files.orphans} of ${files.looked_at} files (${percent(files.share)}) have no row and no ledger entry: is the storage URL or prefix the platform's, and the jobs table the right one?`);
+    reasons.push(
+      `${files.orphans} of ${files.looked_at} files (${percent(files.share)}) have no row and no ledger entry: is the storage URL or prefix the platform's, and the jobs table the right one?`,
+    );
   }
   if (rows.share > maxShare) {
     reasons.push(`${rows.orphans} of ${rows.looked_at} rows (${percent(rows.share)}) have no file: is the storage mounted and the URL right?`);
@@ -194,12 +225,17 @@ function finish(id: string, apply: boolean, plan: Plan, maxShare: number, action
   const refusal = reconcileRefusal(plan, maxShare);
   const clean = plan.files.orphans === 0 && plan.rows.orphans === 0;
   return {
-    reconcile_id: id, apply,
+    reconcile_id: id,
+    apply,
     status: refusal !== null ? 'refused' : clean ? 'clean' : apply ? 'applied' : 'dry_run',
     refused_reason: refusal,
-    checked_at: plan.ctx.now, storage: plan.ctx.storage.describe,
-    min_age_seconds: Math.round(plan.ctx.minAgeMs / 1000), max_orphan_share: maxShare,
-    files: plan.files, rows: plan.rows, actions,
+    checked_at: plan.ctx.now,
+    storage: plan.ctx.storage.describe,
+    min_age_seconds: Math.round(plan.ctx.minAgeMs / 1000),
+    max_orphan_share: maxShare,
+    files: plan.files,
+    rows: plan.rows,
+    actions,
   };
 }
 

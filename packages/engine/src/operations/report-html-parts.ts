@@ -76,11 +76,17 @@ export function dailyChartSvg(days: readonly DailyOutcomes[]): string {
   const y = (n: number): number => PAD.top + plotH - (n / max) * plotH;
   const bars = days.map((d, i) => {
     const x = PAD.left + i * slot + slot * 0.1;
-    const label = i % 5 === 0 || i === days.length - 1 ? `<text x="${(x + barW).toFixed(1)}" y="${CHART_H - 10}" text-anchor="middle">${escapeHtml(d.date.slice(5))}</text>` : '';
-    return `<rect x="${x.toFixed(1)}" y="${y(d.erased).toFixed(1)}" width="${barW.toFixed(1)}" height="${(PAD.top + plotH - y(d.erased)).toFixed(1)}" fill="#2f7d4a"><title>${escapeHtml(d.date)}: ${countText(d.erased)} erased</title></rect>`
-      + `<rect x="${(x + barW).toFixed(1)}" y="${y(d.failed).toFixed(1)}" width="${barW.toFixed(1)}" height="${(PAD.top + plotH - y(d.failed)).toFixed(1)}" fill="#c0392b"><title>${escapeHtml(d.date)}: ${countText(d.failed)} failed</title></rect>${label}`;
+    const label =
+      i % 5 === 0 || i === days.length - 1
+        ? `<text x="${(x + barW).toFixed(1)}" y="${CHART_H - 10}" text-anchor="middle">${escapeHtml(d.date.slice(5))}</text>`
+        : '';
+    return (
+      `<rect x="${x.toFixed(1)}" y="${y(d.erased).toFixed(1)}" width="${barW.toFixed(1)}" height="${(PAD.top + plotH - y(d.erased)).toFixed(1)}" fill="#2f7d4a"><title>${escapeHtml(d.date)}: ${countText(d.erased)} erased</title></rect>` +
+      `<rect x="${(x + barW).toFixed(1)}" y="${y(d.failed).toFixed(1)}" width="${barW.toFixed(1)}" height="${(PAD.top + plotH - y(d.failed)).toFixed(1)}" fill="#c0392b"><title>${escapeHtml(d.date)}: ${countText(d.failed)} failed</title></rect>${label}`
+    );
   });
-  const axis = `<line x1="${PAD.left}" y1="${PAD.top + plotH}" x2="${CHART_W - PAD.right}" y2="${PAD.top + plotH}" stroke="#8a93a3"/>`
-    + `<text x="${PAD.left - 4}" y="${PAD.top + 8}" text-anchor="end">${countText(max)}</text><text x="${PAD.left - 4}" y="${PAD.top + plotH}" text-anchor="end">0</text>`;
+  const axis =
+    `<line x1="${PAD.left}" y1="${PAD.top + plotH}" x2="${CHART_W - PAD.right}" y2="${PAD.top + plotH}" stroke="#8a93a3"/>` +
+    `<text x="${PAD.left - 4}" y="${PAD.top + 8}" text-anchor="end">${countText(max)}</text><text x="${PAD.left - 4}" y="${PAD.top + plotH}" text-anchor="end">0</text>`;
   return `<svg viewBox="0 0 ${CHART_W} ${CHART_H}" width="100%" role="img" aria-label="Files erased and failed per day">${axis}${bars.join('')}</svg>`;
 }

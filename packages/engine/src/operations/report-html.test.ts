@@ -4,11 +4,49 @@ import { reportHtml } from './report-html.js';
 import { dailyChartSvg, escapeHtml } from './report-html-parts.js';
 
 const report = (over: Partial<ComplianceReport> = {}): ComplianceReport => ({
-  month: '2025-11', period_start: '2025-11-01T00:00:00.000Z', period_end: '2025-12-01T00:00:00.000Z', generated_at: '2025-12-02T10:00:00.000Z',
-  month_complete: true, schedule_period_seconds: 86_400, grace_seconds: 86_400, allowed_lateness_seconds: 172_800,
-  totals: { deleted: 1234, erased: 1200, trashed: 0, absent: 34, failed: 3, failed_files: 2, refused: 1, worst_lateness_seconds: 3600, late_erasures: 0, failure_rate: 3 / 1237 },
-  by_purpose: [{ purpose: 'Legal <"old">', retentions: ['7 years'], deleted: 1234, erased: 1200, trashed: 0, absent: 34, failed: 3, failed_files: 2, refused: 1, worst_lateness_seconds: 3600, late_erasures: 0 }],
-  worst_lateness: { seconds: 3600, file_key: 'a/<script>.pdf', purpose: 'Legal <"old">', run_id: 'r', expires_at: '2025-11-02T01:00:00Z', erased_at: '2025-11-02T02:00:00Z' },
+  month: '2025-11',
+  period_start: '2025-11-01T00:00:00.000Z',
+  period_end: '2025-12-01T00:00:00.000Z',
+  generated_at: '2025-12-02T10:00:00.000Z',
+  month_complete: true,
+  schedule_period_seconds: 86_400,
+  grace_seconds: 86_400,
+  allowed_lateness_seconds: 172_800,
+  totals: {
+    deleted: 1234,
+    erased: 1200,
+    trashed: 0,
+    absent: 34,
+    failed: 3,
+    failed_files: 2,
+    refused: 1,
+    worst_lateness_seconds: 3600,
+    late_erasures: 0,
+    failure_rate: 3 / 1237,
+  },
+  by_purpose: [
+    {
+      purpose: 'Legal <"old">',
+      retentions: ['7 years'],
+      deleted: 1234,
+      erased: 1200,
+      trashed: 0,
+      absent: 34,
+      failed: 3,
+      failed_files: 2,
+      refused: 1,
+      worst_lateness_seconds: 3600,
+      late_erasures: 0,
+    },
+  ],
+  worst_lateness: {
+    seconds: 3600,
+    file_key: 'a/<script>.pdf',
+    purpose: 'Legal <"old">',
+    run_id: 'r',
+    expires_at: '2025-11-02T01:00:00Z',
+    erased_at: '2025-11-02T02:00:00Z',
+  },
   legacy: { rows: 0, deleted: 0, failed: 0 },
   reconciliation: { runbook_deleted: 1234, runbook_failed: 3, deleted_difference: 0, failed_difference: 0, trashed_not_purged: 0, purged: 0, unexplained: 0 },
   judged_as_of: '2025-12-01T00:00:00.000Z',
@@ -16,9 +54,27 @@ const report = (over: Partial<ComplianceReport> = {}): ComplianceReport => ({
   reconciled: { orphan_files: 0, orphan_rows: 0 },
   after_erasure: { purged: 0, restored: 0, reerased: 0 },
   still_present: { checked: 0, present: 0, late: 0, late_erased_after_month_end: 0, unverifiable: 0, worst_overdue_seconds: null, by_purpose: {}, samples: [] },
-  unreadable: [], daily: [{ date: '2025-11-01', erased: 1200, failed: 3 }, { date: '2025-11-02', erased: 0, failed: 0 }], held: { files: 2, holds: 3 },
-  erasure_requests: { received: 0, completed: 0, completed_late: 0, rows_erased: 0, rows_unlinked: 0, refused: [], held_rows: 0, overdue: 0, overdue_references: [], as_of: '2025-12-01T00:00:00.000Z' }, 
-  status: 'COMPLIANT', reasons: [], notes: [],
+  unreadable: [],
+  daily: [
+    { date: '2025-11-01', erased: 1200, failed: 3 },
+    { date: '2025-11-02', erased: 0, failed: 0 },
+  ],
+  held: { files: 2, holds: 3 },
+  erasure_requests: {
+    received: 0,
+    completed: 0,
+    completed_late: 0,
+    rows_erased: 0,
+    rows_unlinked: 0,
+    refused: [],
+    held_rows: 0,
+    overdue: 0,
+    overdue_references: [],
+    as_of: '2025-12-01T00:00:00.000Z',
+  },
+  status: 'COMPLIANT',
+  reasons: [],
+  notes: [],
   ...over,
 });
 
@@ -40,7 +96,18 @@ describe('reportHtml', () => {
   it('says "not recorded" for requests and the chain unless the report carries them, and never invents a figure', () => {
     const { erasure_requests: _q, ...noRequests } = report();
     expect(reportHtml(noRequests).match(/not recorded/g)).toHaveLength(3);
-    const requests = { received: 7, completed: 5, completed_late: 1, rows_erased: 40, rows_unlinked: 1, refused: [{ purpose: 'Financial', statute: 'Income-tax Act s.44AA', rows: 2 }], held_rows: 0, overdue: 1, overdue_references: ['DPO-9'], as_of: '2025-12-01T00:00:00.000Z' };
+    const requests = {
+      received: 7,
+      completed: 5,
+      completed_late: 1,
+      rows_erased: 40,
+      rows_unlinked: 1,
+      refused: [{ purpose: 'Financial', statute: 'Income-tax Act s.44AA', rows: 2 }],
+      held_rows: 0,
+      overdue: 1,
+      overdue_references: ['DPO-9'],
+      as_of: '2025-12-01T00:00:00.000Z',
+    };
     const html = reportHtml({ ...report(), erasure_requests: requests, chain: { head: 'ab12', signature: 'sig==' } });
     expect(html).not.toContain('not recorded');
     expect(html).toContain('<span data-field="erasure_requests.overdue">1</span>');
@@ -56,7 +123,10 @@ describe('reportHtml', () => {
 
 describe('dailyChartSvg', () => {
   it('draws two bars a day, scaled to the largest, with a tooltip each', () => {
-    const svg = dailyChartSvg([{ date: '2025-11-01', erased: 10, failed: 5 }, { date: '2025-11-02', erased: 0, failed: 0 }]);
+    const svg = dailyChartSvg([
+      { date: '2025-11-01', erased: 10, failed: 5 },
+      { date: '2025-11-02', erased: 0, failed: 0 },
+    ]);
     expect(svg.match(/<rect /g)).toHaveLength(4);
     expect(svg).toContain('<title>2025-11-01: 10 erased</title>');
     expect(svg).toContain('<title>2025-11-01: 5 failed</title>');

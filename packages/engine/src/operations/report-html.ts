@@ -17,13 +17,25 @@ export interface ReportEvidence {
 }
 
 /** A report as JSON holds it; `daily`, `held` and `erasure_requests` may be missing from reports stored before they existed. */
-export type HtmlReportInput = Omit<ComplianceReport, 'daily' | 'held' | 'erasure_requests'> & Partial<Pick<ComplianceReport, 'daily' | 'held' | 'erasure_requests'>> & ReportEvidence;
+export type HtmlReportInput = Omit<ComplianceReport, 'daily' | 'held' | 'erasure_requests'> &
+  Partial<Pick<ComplianceReport, 'daily' | 'held' | 'erasure_requests'>> &
+  ReportEvidence;
 
 const NOT_RECORDED = '<span class="muted" data-missing="true">not recorded</span>';
 
 export function reportHtml(r: HtmlReportInput): string {
-  const body = [header(r), templateSection(r), purposeSection(r.by_purpose), chartSection(r), latenessSection(r),
-    requestsSection(r), heldSection(r), chainSection(r), notesSection(r), footer(r)].join('\n');
+  const body = [
+    header(r),
+    templateSection(r),
+    purposeSection(r.by_purpose),
+    chartSection(r),
+    latenessSection(r),
+    requestsSection(r),
+    heldSection(r),
+    chainSection(r),
+    notesSection(r),
+    footer(r),
+  ].join('\n');
   return htmlDocument(`Lethe compliance report ${r.month}`, body);
 }
 
@@ -73,7 +85,8 @@ function chartSection(r: HtmlReportInput): string {
   if (!r.daily) return `<h2>Per day</h2><p>${NOT_RECORDED}</p>`;
   const erased = r.daily.reduce((a, d) => a + d.erased, 0);
   const failed = r.daily.reduce((a, d) => a + d.failed, 0);
-  const rows = r.daily.filter((d) => d.erased + d.failed > 0)
+  const rows = r.daily
+    .filter((d) => d.erased + d.failed > 0)
     .map((d) => `<tr><td>${escapeHtml(d.date)}</td><td class="n">${countText(d.erased)}</td><td class="n">${countText(d.failed)}</td></tr>`);
   return `<h2>Per day (UTC, from the ledger)</h2>
 <p class="small"><span style="color:#2f7d4a">■</span> erased: <span data-sum="daily.erased">${countText(erased)}</span> &nbsp; <span style="color:#c0392b">■</span> failed: <span data-sum="daily.failed">${countText(failed)}</span> <span class="muted">(the legacy service's audit rows are not in the ledger)</span></p>
@@ -94,9 +107,10 @@ function latenessSection(r: HtmlReportInput): string {
 function requestsSection(r: HtmlReportInput): string {
   const q = r.erasure_requests;
   if (!q) return `<h2>Erasure requests</h2><p>Requests received, completed, refused, overdue: ${NOT_RECORDED}</p>`;
-  const refused = q.refused.length === 0
-    ? '<p>Refused on request: none</p>'
-    : `<ul>${q.refused.map((x, i) => `<li>Refused: ${field(`erasure_requests.refused.${i}.rows`, x.rows)} ${escapeHtml(x.purpose)} rows, retained under ${escapeHtml(x.statute)}</li>`).join('')}</ul>`;
+  const refused =
+    q.refused.length === 0
+      ? '<p>Refused on request: none</p>'
+      : `<ul>${q.refused.map((x, i) => `<li>Refused: ${field(`erasure_requests.refused.${i}.rows`, x.rows)} ${escapeHtml(x.purpose)} rows, retained under ${escapeHtml(x.statute)}</li>`).join('')}</ul>`;
   return `<h2>Erasure requests</h2>
 <p>Received: ${field('erasure_requests.received', q.received)} &nbsp; Completed: ${field('erasure_requests.completed', q.completed)} (late: ${field('erasure_requests.completed_late', q.completed_late)}) &nbsp; Overdue: ${field('erasure_requests.overdue', q.overdue)} &nbsp; Rows erased on request: ${field('erasure_requests.rows_erased', q.rows_erased)} &nbsp; Held rows: ${field('erasure_requests.held_rows', q.held_rows)}</p>
 ${refused}`;

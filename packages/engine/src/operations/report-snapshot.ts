@@ -48,7 +48,12 @@ function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => [k, sortKeys(o[k])]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .filter((k) => o[k] !== undefined)
+        .map((k) => [k, sortKeys(o[k])]),
+    );
   }
   return value;
 }
@@ -62,7 +67,10 @@ interface StoredRow {
 }
 
 async function readSnapshot(db: Queryable, month: string, graceSeconds: number): Promise<StoredRow | null> {
-  const { rows } = await db.query<StoredRow>('SELECT generated_at, sha256, report FROM lethe_monthly_reports WHERE month = $1 AND grace_seconds = $2', [month, graceSeconds]);
+  const { rows } = await db.query<StoredRow>('SELECT generated_at, sha256, report FROM lethe_monthly_reports WHERE month = $1 AND grace_seconds = $2', [
+    month,
+    graceSeconds,
+  ]);
   return rows[0] ?? null;
 }
 

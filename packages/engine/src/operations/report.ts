@@ -3,7 +3,15 @@ import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
 import type { UnreadableRows } from '../run/summary.js';
 import { databaseNow } from './plan.js';
-import { auditMonthTotals, dailyOutcomes, heldFilesAt, lastFullMonth, lateAtMonthEndErasedSince, type DailyOutcomes, type LegacyCleanupRows } from './report-sources.js';
+import {
+  auditMonthTotals,
+  dailyOutcomes,
+  heldFilesAt,
+  lastFullMonth,
+  lateAtMonthEndErasedSince,
+  type DailyOutcomes,
+  type LegacyCleanupRows,
+} from './report-sources.js';
 import { requestMonthTotals, type RequestMonthTotals } from '../requests/request-report.js';
 import { readSchedulers } from '../db/tables/schedulers.js';
 import { verifyExpired, type VerifyFinding } from './verify.js';
@@ -174,64 +182,144 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
   const purposes = audit.legacy.rows > 0 ? [...lethePurposes, legacyTotals(audit.legacy)] : lethePurposes;
   // A closed month: only files already late at its end (so still late now) are checked.
   const verify = await verifyExpired(engine, {
-    graceMs: allowedMs, expiredBefore: closed ? new Date(Date.parse(period.end) - allowedMs).toISOString() : period.end, maxFindings: 20,
-    ...(o.concurrency ? { concurrency: o.concurrency } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    graceMs: allowedMs,
+    expiredBefore: closed ? new Date(Date.parse(period.end) - allowedMs).toISOString() : period.end,
+    maxFindings: 20,
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
   const totals = sumTotals(purposes);
   const stillPresent = {
-    checked: verify.checked, present: verify.present, late: verify.past_grace + erasedAfterEnd, late_erased_after_month_end: erasedAfterEnd, unverifiable: verify.unverifiable,
+    checked: verify.checked,
+    present: verify.present,
+    late: verify.past_grace + erasedAfterEnd,
+    late_erased_after_month_end: erasedAfterEnd,
+    unverifiable: verify.unverifiable,
     worst_overdue_seconds: verify.worst_overdue_seconds,
-    by_purpose: Object.fromEntries(Object.entries(verify.by_purpose).filter(([, c]) => c.present > 0).map(([p, c]) => [p, { present: c.present, late: c.past_grace }])),
+    by_purpose: Object.fromEntries(
+      Object.entries(verify.by_purpose)
+        .filter(([, c]) => c.present > 0)
+        .map(([p, c]) => [p, { present: c.present, late: c.past_grace }]),
+    ),
     samples: verify.findings,
   };
   const judged = judgeCompliance({ lateErasures: totals.late_erasures, latePresent: stillPresent.late, allowedMs, atMonthEnd: closed });
   const notes: string[] = [];
   // A missed erasure deadline is a breach of DPDP s.12(3) whatever the retention runs did.
-  const reasons = requests.overdue > 0
-    ? [...judged.reasons, `${requests.overdue} erasure request${requests.overdue === 1 ? ' was' : 's were'} open past ${requests.overdue === 1 ? 'its' : 'their'} deadline ${closed ? "at the month's end" : 'now'} (${requests.overdue_references.slice(0, 5).join(', ')}${requests.overdue > 5 ? ', ...' : ''})`]
-    : judged.reasons;
-  if (requests.refused.length > 0) notes.push(`erasure requests: ${requests.refused.map((x) => `${x.rows} ${x.purpose} rows refused under ${x.statute}`).join('; ')}`);
+  const reasons =
+    requests.overdue > 0
+      ? [
+          ...judged.reasons,
+          `${requests.overdue} erasure request${requests.overdue === 1 ? ' was' : 's were'} open past ${requests.overdue === 1 ? 'its' : 'their'} deadline ${closed ? "at the month's end" : 'now'} (${requests.overdue_references.slice(0, 5).join(', ')}${requests.overdue > 5 ? ', ...' : ''})`,
+        ]
+      : judged.reasons;
+  if (requests.refused.length > 0)
+    notes.push(`erasure requests: ${requests.refused.map((x) => `${x.rows} ${x.purpose} rows refused under ${x.statute}`).join('; ')}`);
   if (!closed) notes.push(`${period.month} is not over yet: figures are up to ${now}`);
   if (erasedAfterEnd > 0) notes.push(`${erasedAfterEnd} files were still present, and late, at the month's end; runs erased them after it`);
-  if (audit.legacy.rows > 0) notes.push(`${audit.legacy.rows} cleanup_expired_jobs rows of the legacy service (not written by Lethe) add ${audit.legacy.deleted} deleted and ${audit.legacy.failed} failed to the totals, as the runbook's SQL does; their files have no ledger rows, so their lateness is not judged`);
-  if (!closed && stillPresent.present > stillPresent.late) notes.push(`${stillPresent.present - stillPresent.late} expired files are still present but within the allowed ${formatSeconds(allowedMs / 1000)}`);
+  if (audit.legacy.rows > 0)
+    notes.push(
+      `${audit.legacy.rows} cleanup_expired_jobs rows of the legacy service (not written by Lethe) add ${audit.legacy.deleted} deleted and ${audit.legacy.failed} failed to the totals, as the runbook's SQL does; their files have no ledger rows, so their lateness is not judged`,
+    );
+  if (!closed && stillPresent.present > stillPresent.late)
+    notes.push(`${stillPresent.present - stillPresent.late} expired files are still present but within the allowed ${formatSeconds(allowedMs / 1000)}`);
   if (verify.unverifiable > 0) notes.push(`${verify.unverifiable} expired rows have keys storage cannot check (see \`lethe verify\`)`);
   if (totals.failed > 0) notes.push(`${totals.failed} failed delete attempts on ${totals.failed_files} files (their rows are kept and retried)`);
-  if (totals.trashed > 0 || afterErasure.purged > 0) notes.push(`${totals.trashed} files went to the undo-window trash this month (erased only once purged); ${afterErasure.purged} trash copies were purged this month and count as erased (lateness less the undo window)`);
+  if (totals.trashed > 0 || afterErasure.purged > 0)
+    notes.push(
+      `${totals.trashed} files went to the undo-window trash this month (erased only once purged); ${afterErasure.purged} trash copies were purged this month and count as erased (lateness less the undo window)`,
+    );
   if (afterErasure.restored > 0) notes.push(`${afterErasure.restored} files were restored from the trash (see audit_logs cleanup_restored)`);
-  if (afterErasure.reerased > 0) notes.push(`${afterErasure.reerased} files recorded as erased were found back in storage and erased again (lethe verify-ledger --repair)`);
-  for (const u of verify.unreadable) notes.push(`${u.count}${u.capped ? '+' : ''} rows are never judged: ${u.reason === 'unknown_purpose' ? `no policy for purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`}`);
+  if (afterErasure.reerased > 0)
+    notes.push(`${afterErasure.reerased} files recorded as erased were found back in storage and erased again (lethe verify-ledger --repair)`);
+  for (const u of verify.unreadable)
+    notes.push(
+      `${u.count}${u.capped ? '+' : ''} rows are never judged: ${u.reason === 'unknown_purpose' ? `no policy for purpose ${JSON.stringify(u.purpose)}` : `purpose ${JSON.stringify(u.purpose)} with ${u.reason === 'infinite_created_at' ? 'an infinite' : 'no'} created_at`}`,
+    );
   return {
-    month: period.month, period_start: period.start, period_end: period.end, generated_at: now, month_complete: Date.parse(period.end) <= Date.parse(now),
-    schedule_period_seconds: Math.round(periodMs / 1000), grace_seconds: Math.round(graceMs / 1000), allowed_lateness_seconds: Math.round(allowedMs / 1000),
-    totals, by_purpose: purposes, worst_lateness: worst, legacy: audit.legacy,
-    reconciliation: reconcile(audit.runbook, totals, afterErasure.purged), judged_as_of: asOf,
-    runs, reconciled, after_erasure: afterErasure,
-    still_present: stillPresent, unreadable: verify.unreadable, erasure_requests: requests, daily, held,
-    status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons, notes,
+    month: period.month,
+    period_start: period.start,
+    period_end: period.end,
+    generated_at: now,
+    month_complete: Date.parse(period.end) <= Date.parse(now),
+    schedule_period_seconds: Math.round(periodMs / 1000),
+    grace_seconds: Math.round(graceMs / 1000),
+    allowed_lateness_seconds: Math.round(allowedMs / 1000),
+    totals,
+    by_purpose: purposes,
+    worst_lateness: worst,
+    legacy: audit.legacy,
+    reconciliation: reconcile(audit.runbook, totals, afterErasure.purged),
+    judged_as_of: asOf,
+    runs,
+    reconciled,
+    after_erasure: afterErasure,
+    still_present: stillPresent,
+    unreadable: verify.unreadable,
+    erasure_requests: requests,
+    daily,
+    held,
+    status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT',
+    reasons,
+    notes,
   };
 }
 
 function legacyTotals(l: LegacyCleanupRows): PurposeTotals {
-  return { purpose: LEGACY_PURPOSE, retentions: [], deleted: l.deleted, erased: l.deleted, trashed: 0, absent: 0, failed: l.failed, failed_files: 0, refused: 0, worst_lateness_seconds: null, late_erasures: 0 };
+  return {
+    purpose: LEGACY_PURPOSE,
+    retentions: [],
+    deleted: l.deleted,
+    erased: l.deleted,
+    trashed: 0,
+    absent: 0,
+    failed: l.failed,
+    failed_files: 0,
+    refused: 0,
+    worst_lateness_seconds: null,
+    late_erasures: 0,
+  };
 }
 
 function reconcile(runbook: { deleted: number; failed: number }, t: ComplianceReport['totals'], purged: number): Reconciliation {
   const difference = runbook.deleted - t.deleted;
   return {
-    runbook_deleted: runbook.deleted, runbook_failed: runbook.failed, deleted_difference: difference, failed_difference: runbook.failed - t.failed,
-    trashed_not_purged: t.trashed, purged, unexplained: difference - (t.trashed - purged),
+    runbook_deleted: runbook.deleted,
+    runbook_failed: runbook.failed,
+    deleted_difference: difference,
+    failed_difference: runbook.failed - t.failed,
+    trashed_not_purged: t.trashed,
+    purged,
+    unexplained: difference - (t.trashed - purged),
   };
 }
 
 /** The DESIGN rule, alone so it can be tested alone: compliant iff nothing is late. */
-export function judgeCompliance(f: { lateErasures: number; latePresent: number; allowedMs: number; atMonthEnd?: boolean }): { status: ComplianceStatus; reasons: string[] } {
+export function judgeCompliance(f: { lateErasures: number; latePresent: number; allowedMs: number; atMonthEnd?: boolean }): {
+  status: ComplianceStatus;
+  reasons: string[];
+} {
   const allowed = formatSeconds(f.allowedMs / 1000);
   const reasons: string[] = [];
   const one = (n: number, singular: string, several: string): string => (n === 1 ? singular : several.replace('#', String(n)));
-  if (f.lateErasures > 0) reasons.push(one(f.lateErasures, `1 file was erased more than ${allowed} after it expired`, `# files were erased more than ${allowed} after they expired`));
-  if (f.latePresent > 0 && f.atMonthEnd) reasons.push(one(f.latePresent, `1 expired file was still present at the month's end more than ${allowed} after it expired`, `# expired files were still present at the month's end more than ${allowed} after they expired`));
-  else if (f.latePresent > 0) reasons.push(one(f.latePresent, `1 expired file is still present more than ${allowed} after it expired`, `# expired files are still present more than ${allowed} after they expired`));
+  if (f.lateErasures > 0)
+    reasons.push(one(f.lateErasures, `1 file was erased more than ${allowed} after it expired`, `# files were erased more than ${allowed} after they expired`));
+  if (f.latePresent > 0 && f.atMonthEnd)
+    reasons.push(
+      one(
+        f.latePresent,
+        `1 expired file was still present at the month's end more than ${allowed} after it expired`,
+        `# expired files were still present at the month's end more than ${allowed} after they expired`,
+      ),
+    );
+  else if (f.latePresent > 0)
+    reasons.push(
+      one(
+        f.latePresent,
+        `1 expired file is still present more than ${allowed} after it expired`,
+        `# expired files are still present more than ${allowed} after they expired`,
+      ),
+    );
   return { status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons };
 }
 
@@ -267,7 +355,16 @@ const notReconcile = `(l.error_code IS NULL OR l.error_code NOT LIKE '${RECONCIL
 
 async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: number): Promise<PurposeTotals[]> {
   const { rows } = await db.query<{
-    purpose: string | null; retentions: (string | null)[]; erased: number; trashed: number; absent: number; failed: number; failed_files: number; refused: number; worst_s: number | null; late: number;
+    purpose: string | null;
+    retentions: (string | null)[];
+    erased: number;
+    trashed: number;
+    absent: number;
+    failed: number;
+    failed_files: number;
+    refused: number;
+    worst_s: number | null;
+    late: number;
   }>(
     `SELECT l.purpose_code AS purpose, array_agg(DISTINCT coalesce(v.policies -> l.purpose_code ->> 'retention', v.policies ->> l.purpose_code)) AS retentions,
             count(*) FILTER (WHERE l.outcome IN ('erased', 'purged'))::int AS erased,
@@ -284,17 +381,43 @@ async function purposeTotals(db: Queryable, period: ReportPeriod, allowedMs: num
     [period.start, period.end, Math.round(allowedMs)],
   );
   return rows.map((r) => ({
-    purpose: r.purpose ?? '(none)', retentions: r.retentions.filter((x): x is string => x !== null).sort(),
-    deleted: r.erased + r.absent, erased: r.erased, trashed: r.trashed, absent: r.absent, failed: r.failed, failed_files: r.failed_files, refused: r.refused,
-    worst_lateness_seconds: r.worst_s === null ? null : Math.round(r.worst_s), late_erasures: r.late,
+    purpose: r.purpose ?? '(none)',
+    retentions: r.retentions.filter((x): x is string => x !== null).sort(),
+    deleted: r.erased + r.absent,
+    erased: r.erased,
+    trashed: r.trashed,
+    absent: r.absent,
+    failed: r.failed,
+    failed_files: r.failed_files,
+    refused: r.refused,
+    worst_lateness_seconds: r.worst_s === null ? null : Math.round(r.worst_s),
+    late_erasures: r.late,
   }));
 }
 
 function sumTotals(purposes: readonly PurposeTotals[]): ComplianceReport['totals'] {
-  const t = { deleted: 0, erased: 0, trashed: 0, absent: 0, failed: 0, failed_files: 0, refused: 0, late_erasures: 0, worst_lateness_seconds: null as number | null };
+  const t = {
+    deleted: 0,
+    erased: 0,
+    trashed: 0,
+    absent: 0,
+    failed: 0,
+    failed_files: 0,
+    refused: 0,
+    late_erasures: 0,
+    worst_lateness_seconds: null as number | null,
+  };
   for (const p of purposes) {
-    t.deleted += p.deleted; t.erased += p.erased; t.trashed += p.trashed; t.absent += p.absent; t.failed += p.failed; t.failed_files += p.failed_files; t.refused += p.refused; t.late_erasures += p.late_erasures;
-    if (p.worst_lateness_seconds !== null && (t.worst_lateness_seconds === null || p.worst_lateness_seconds > t.worst_lateness_seconds)) t.worst_lateness_seconds = p.worst_lateness_seconds;
+    t.deleted += p.deleted;
+    t.erased += p.erased;
+    t.trashed += p.trashed;
+    t.absent += p.absent;
+    t.failed += p.failed;
+    t.failed_files += p.failed_files;
+    t.refused += p.refused;
+    t.late_erasures += p.late_erasures;
+    if (p.worst_lateness_seconds !== null && (t.worst_lateness_seconds === null || p.worst_lateness_seconds > t.worst_lateness_seconds))
+      t.worst_lateness_seconds = p.worst_lateness_seconds;
   }
   const attempts = t.deleted + t.failed;
   return { ...t, failure_rate: attempts === 0 ? 0 : t.failed / attempts };
@@ -309,7 +432,16 @@ async function worstLateness(db: Queryable, period: ReportPeriod): Promise<Laten
     [period.start, period.end],
   );
   const r = rows[0];
-  return r ? { seconds: Math.round(r.s), file_key: r.file_key, purpose: r.purpose_code, run_id: r.run_id, expires_at: r.expires_at.toISOString(), erased_at: r.erased_at.toISOString() } : null;
+  return r
+    ? {
+        seconds: Math.round(r.s),
+        file_key: r.file_key,
+        purpose: r.purpose_code,
+        run_id: r.run_id,
+        expires_at: r.expires_at.toISOString(),
+        erased_at: r.erased_at.toISOString(),
+      }
+    : null;
 }
 
 async function runCounts(db: Queryable, period: ReportPeriod): Promise<ComplianceReport['runs']> {

@@ -66,7 +66,10 @@ export interface RestoreFromBackupResult {
 type Removal = { id: string; run_id: string; job_id: string; erased_at: Date; trashed_open: boolean };
 
 export async function restoreFromBackup(engine: Engine, req: RestoreFromBackupRequest): Promise<RestoreFromBackupResult> {
-  const problem = typeof req.fileKey === 'string' ? (checkKey(req.fileKey) ?? (isReservedKey(req.fileKey) ? reservedKeyProblem() : null)) : { message: 'file_key: expected a non-empty key' };
+  const problem =
+    typeof req.fileKey === 'string'
+      ? (checkKey(req.fileKey) ?? (isReservedKey(req.fileKey) ? reservedKeyProblem() : null))
+      : { message: 'file_key: expected a non-empty key' };
   if (problem) throw new ConfigError(problem.message);
   if (req.holdReason !== undefined && req.holdReason.trim() === '') throw new ConfigError('hold reason: expected a non-empty reason');
   const location = backupLocation(req.from, engine.options.storage);
@@ -76,12 +79,17 @@ export async function restoreFromBackup(engine: Engine, req: RestoreFromBackupRe
   const ledgerKey = ledgerKeyFor(engine.options, req.fileKey);
   const backup = await createStorage(backupConfig);
   try {
-    return await withRunLock(engine.pool, engine.options, async () => {
-      const table = await inspectJobsTable(engine.pool, engine.options.jobs);
-      const removals = await lastRemoval(engine.pool, ledgerKey, req.fileKey);
-      const copied = await copyBack(backup, target, req.fileKey, describeStorage(backupConfig), () => keyHasRows(engine.pool, table, req.fileKey));
-      return await record(engine, table, req, ledgerKey, removals, { ...copied, inherited: location.inherited });
-    }, req.lockWaitMs);
+    return await withRunLock(
+      engine.pool,
+      engine.options,
+      async () => {
+        const table = await inspectJobsTable(engine.pool, engine.options.jobs);
+        const removals = await lastRemoval(engine.pool, ledgerKey, req.fileKey);
+        const copied = await copyBack(backup, target, req.fileKey, describeStorage(backupConfig), () => keyHasRows(engine.pool, table, req.fileKey));
+        return await record(engine, table, req, ledgerKey, removals, { ...copied, inherited: location.inherited });
+      },
+      req.lockWaitMs,
+    );
   } finally {
     await backup.close();
   }
@@ -112,25 +120,43 @@ async function keyHasRows(db: Queryable, t: JobsTable, key: string): Promise<boo
 }
 
 /** Copies the backup's object to the key; never over another file (an earlier, interrupted restore of the same size is taken as done). */
-async function copyBack(backup: StoragePort, target: StoragePort, key: string, from: string, hasRows: () => Promise<boolean>): Promise<{ bytes: number; resumed: boolean }> {
+async function copyBack(
+  backup: StoragePort,
+  target: StoragePort,
+  key: string,
+  from: string,
+  hasRows: () => Promise<boolean>,
+): Promise<{ bytes: number; resumed: boolean }> {
   const k = JSON.stringify(key);
   if (!backup.readObject) throw new ConfigError(`from: ${from} cannot be read as a backup`);
   const source: ObjectBody | null = await backup.readObject(key);
-  if (!source) throw new LetheError(ErrorCodes.NOT_FOUND, `file_key ${k}: the backup ${from} has no such file (expected it at the same key under the backup location)`);
+  if (!source)
+    throw new LetheError(ErrorCodes.NOT_FOUND, `file_key ${k}: the backup ${from} has no such file (expected it at the same key under the backup location)`);
   try {
     const written = await target.writeObject!(key, source);
     if (written.outcome === 'written') return { bytes: written.size, resumed: false };
-    if (written.outcome === 'failed') throw new LetheError(ErrorCodes.STORAGE, `file_key ${k}: could not write it to ${target.describe}: ${written.code}: ${written.message}`);
+    if (written.outcome === 'failed')
+      throw new LetheError(ErrorCodes.STORAGE, `file_key ${k}: could not write it to ${target.describe}: ${written.code}: ${written.message}`);
     const there = await target.stat(key);
     if (there && there.size === source.size && !(await hasRows())) return { bytes: there.size, resumed: true };
-    throw new LetheError(ErrorCodes.CONFLICT, `file_key ${k}: a file is already at this key in ${target.describe}${(await hasRows()) ? ' and rows refer to it (restored already?)' : ''}; nothing was overwritten`);
+    throw new LetheError(
+      ErrorCodes.CONFLICT,
+      `file_key ${k}: a file is already at this key in ${target.describe}${(await hasRows()) ? ' and rows refer to it (restored already?)' : ''}; nothing was overwritten`,
+    );
   } finally {
     source.body.destroy();
   }
 }
 
 /** One transaction: the rows back (ON CONFLICT DO NOTHING), `restored` ledger rows, the hold, the audit row. */
-async function record(engine: Engine, t: JobsTable, r: RestoreFromBackupRequest, ledgerKey: string, removals: readonly Removal[], copied: { bytes: number; resumed: boolean; inherited: readonly InheritedSetting[] }): Promise<RestoreFromBackupResult> {
+async function record(
+  engine: Engine,
+  t: JobsTable,
+  r: RestoreFromBackupRequest,
+  ledgerKey: string,
+  removals: readonly Removal[],
+  copied: { bytes: number; resumed: boolean; inherited: readonly InheritedSetting[] },
+): Promise<RestoreFromBackupResult> {
   const restoreId = randomUUID();
   const selections = policySelections((await loadCurrentPolicies(engine.pool)).policies);
   const by = r.by;
@@ -152,18 +178,39 @@ async function record(engine: Engine, t: JobsTable, r: RestoreFromBackupRequest,
          RETURNING job_id
        )
        SELECT s.job_id, s.from_columns, j.job_id IS NOT NULL AS inserted, j.expired FROM src s LEFT JOIN j ON j.job_id = s.job_id`,
-      [removals.map((x) => x.id), r.fileKey, t.names.id, t.names.purpose, t.names.createdAt, t.names.fileKey, restoreId,
-        `restored from backup ${r.from} by ${by}`, selections.map((s) => s.purpose), selections.map((s) => s.interval)],
+      [
+        removals.map((x) => x.id),
+        r.fileKey,
+        t.names.id,
+        t.names.purpose,
+        t.names.createdAt,
+        t.names.fileKey,
+        restoreId,
+        `restored from backup ${r.from} by ${by}`,
+        selections.map((s) => s.purpose),
+        selections.map((s) => s.interval),
+      ],
     );
     const restored = rows.filter((x) => x.inserted).map((x) => x.job_id);
-    const hold = await placeHold(client, t, { target: { fileKey: r.fileKey }, by, reason: r.holdReason ?? `restored from backup ${r.from} by ${by}: review, then \`lethe unhold\`` });
+    const hold = await placeHold(client, t, {
+      target: { fileKey: r.fileKey },
+      by,
+      reason: r.holdReason ?? `restored from backup ${r.from} by ${by}: review, then \`lethe unhold\``,
+    });
     const result: RestoreFromBackupResult = {
-      restore_id: restoreId, file_key: r.fileKey, from: r.from, backup_settings_from_storage: copied.inherited, bytes: copied.bytes,
-      erased_by_run: removals[0]!.run_id, erased_at: removals[0]!.erased_at.toISOString(),
-      restored_job_ids: restored, already_present_job_ids: rows.filter((x) => !x.inserted).map((x) => x.job_id),
+      restore_id: restoreId,
+      file_key: r.fileKey,
+      from: r.from,
+      backup_settings_from_storage: copied.inherited,
+      bytes: copied.bytes,
+      erased_by_run: removals[0]!.run_id,
+      erased_at: removals[0]!.erased_at.toISOString(),
+      restored_job_ids: restored,
+      already_present_job_ids: rows.filter((x) => !x.inserted).map((x) => x.job_id),
       rebuilt_from_columns_job_ids: rows.filter((x) => x.inserted && x.from_columns).map((x) => x.job_id),
       still_expired_job_ids: rows.filter((x) => x.inserted && x.expired === true).map((x) => x.job_id),
-      hold_id: hold.id, resumed: copied.resumed,
+      hold_id: hold.id,
+      resumed: copied.resumed,
     };
     await writeAudit(client, RESTORED_FROM_BACKUP, { ...result, file_key: ledgerKey, by });
     return result;

@@ -59,20 +59,34 @@ export async function restoreFile(engine: Engine, req: RestoreRequest): Promise<
   if (!storage.restoreFromTrash) throw new ConfigError(`storage: ${storage.describe} has no undo window (trash) to restore from`);
   const key = req.fileKey;
   const ledgerKey = ledgerKeyFor(engine.options, key);
-  return withRunLock(engine.pool, engine.options, async () => {
-    const table = await inspectJobsTable(engine.pool, engine.options.jobs);
-    const trashed = await latestTrash(engine.pool, ledgerKey);
-    if (!trashed) throw await whyNotInTrash(engine.pool, key, ledgerKey);
-    let resumed = false;
-    const moved = await storage.restoreFromTrash!(trashed.trash_location, key);
-    if (moved.outcome === 'occupied') throw new LetheError(ErrorCodes.CONFLICT, `file_key ${JSON.stringify(key)}: a different file is at this key now; move it away, then restore again`);
-    if (moved.outcome === 'failed') throw new LetheError(ErrorCodes.STORAGE, `file_key ${JSON.stringify(key)}: could not restore from ${trashed.trash_location}: ${moved.code}: ${moved.message}`);
-    if (moved.outcome === 'missing') {
-      resumed = (await storage.stat(key)) !== null && !(await keyHasRows(engine.pool, table, key));
-      if (!resumed) throw new LetheError(ErrorCodes.GONE, `file_key ${JSON.stringify(key)}: gone: its trash copy (${trashed.trash_location}) is missing, removed outside Lethe`);
-    }
-    return recordRestore(engine, table, req, ledgerKey, trashed, resumed);
-  }, req.lockWaitMs);
+  return withRunLock(
+    engine.pool,
+    engine.options,
+    async () => {
+      const table = await inspectJobsTable(engine.pool, engine.options.jobs);
+      const trashed = await latestTrash(engine.pool, ledgerKey);
+      if (!trashed) throw await whyNotInTrash(engine.pool, key, ledgerKey);
+      let resumed = false;
+      const moved = await storage.restoreFromTrash!(trashed.trash_location, key);
+      if (moved.outcome === 'occupied')
+        throw new LetheError(ErrorCodes.CONFLICT, `file_key ${JSON.stringify(key)}: a different file is at this key now; move it away, then restore again`);
+      if (moved.outcome === 'failed')
+        throw new LetheError(
+          ErrorCodes.STORAGE,
+          `file_key ${JSON.stringify(key)}: could not restore from ${trashed.trash_location}: ${moved.code}: ${moved.message}`,
+        );
+      if (moved.outcome === 'missing') {
+        resumed = (await storage.stat(key)) !== null && !(await keyHasRows(engine.pool, table, key));
+        if (!resumed)
+          throw new LetheError(
+            ErrorCodes.GONE,
+            `file_key ${JSON.stringify(key)}: gone: its trash copy (${trashed.trash_location}) is missing, removed outside Lethe`,
+          );
+      }
+      return recordRestore(engine, table, req, ledgerKey, trashed, resumed);
+    },
+    req.lockWaitMs,
+  );
 }
 
 async function latestTrash(db: Queryable, ledgerKey: string): Promise<Trashed | null> {
@@ -139,13 +153,29 @@ async function recordRestore(engine: Engine, t: JobsTable, req: RestoreRequest, 
     const stillExpired = rows.filter((r) => r.inserted && r.expired === true).map((r) => r.job_id);
     const hold = req.holdReason ? await placeHold(client, t, { target: { fileKey: req.fileKey }, reason: req.holdReason, by: req.by }) : null;
     await writeAudit(client, RESTORED, {
-      restore_id: restoreId, file_key: ledgerKey, by: req.by, trash_location: trashed.trash_location, trashed_by_run: trashed.run_id,
-      restored_job_ids: restored, already_present_job_ids: present, still_expired_job_ids: stillExpired, hold_id: hold?.id ?? null, resumed,
+      restore_id: restoreId,
+      file_key: ledgerKey,
+      by: req.by,
+      trash_location: trashed.trash_location,
+      trashed_by_run: trashed.run_id,
+      restored_job_ids: restored,
+      already_present_job_ids: present,
+      still_expired_job_ids: stillExpired,
+      hold_id: hold?.id ?? null,
+      resumed,
     });
     return {
-      restore_id: restoreId, file_key: req.fileKey, trash_location: trashed.trash_location, trashed_by_run: trashed.run_id,
-      trashed_at: trashed.trashed_at.toISOString(), purge_after: trashed.purge_after?.toISOString() ?? null,
-      restored_job_ids: restored, already_present_job_ids: present, still_expired_job_ids: stillExpired, hold_id: hold?.id ?? null, resumed,
+      restore_id: restoreId,
+      file_key: req.fileKey,
+      trash_location: trashed.trash_location,
+      trashed_by_run: trashed.run_id,
+      trashed_at: trashed.trashed_at.toISOString(),
+      purge_after: trashed.purge_after?.toISOString() ?? null,
+      restored_job_ids: restored,
+      already_present_job_ids: present,
+      still_expired_job_ids: stillExpired,
+      hold_id: hold?.id ?? null,
+      resumed,
     };
   });
 }

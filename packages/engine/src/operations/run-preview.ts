@@ -26,7 +26,11 @@ export async function previewRun(engine: Engine, o: { readonly purposes?: readon
   const current = await loadCurrentPolicies(pool);
   const known = Object.keys(current.policies);
   for (const p of o.purposes ?? []) {
-    if (!known.includes(p)) throw new ConfigError(`purpose: unknown purpose ${JSON.stringify(p)}; expected one of ${known.map((k) => JSON.stringify(k)).join(', ')}`, ErrorCodes.POLICY_UNKNOWN);
+    if (!known.includes(p))
+      throw new ConfigError(
+        `purpose: unknown purpose ${JSON.stringify(p)}; expected one of ${known.map((k) => JSON.stringify(k)).join(', ')}`,
+        ErrorCodes.POLICY_UNKNOWN,
+      );
   }
   const selected = policySelections(current.policies).filter((s) => !o.purposes || o.purposes.includes(s.purpose));
   const table = await inspectJobsTable(pool, options.jobs);

@@ -21,7 +21,15 @@ export interface FinishedPurposeCounts {
   readonly shared: number;
 }
 
-type Row = { id: string; status: FinishedRunCounts['status']; dry_run: boolean; ended_at: Date; duration_s: number; by_purpose: Record<string, Partial<FinishedPurposeCounts>> | null; has_summary: boolean };
+type Row = {
+  id: string;
+  status: FinishedRunCounts['status'];
+  dry_run: boolean;
+  ended_at: Date;
+  duration_s: number;
+  by_purpose: Record<string, Partial<FinishedPurposeCounts>> | null;
+  has_summary: boolean;
+};
 type LedgerRow = { run_id: string; purpose: string | null; erased: number; absent: number; failed: number; refused: number };
 
 /**
@@ -43,22 +51,36 @@ export async function finishedRunsSince(db: Queryable, since: Date | null): Prom
     [since],
   );
   const fromLedger = rows.filter((r) => !r.dry_run && !r.has_summary).map((r) => r.id);
-  const ledger = fromLedger.length === 0 ? [] : (await db.query<LedgerRow>(
-    `SELECT run_id::text AS run_id, purpose_code AS purpose,
+  const ledger =
+    fromLedger.length === 0
+      ? []
+      : (
+          await db.query<LedgerRow>(
+            `SELECT run_id::text AS run_id, purpose_code AS purpose,
             count(*) FILTER (WHERE outcome IN ('erased', 'trashed'))::int AS erased, count(*) FILTER (WHERE outcome = 'absent')::int AS absent,
             count(*) FILTER (WHERE outcome = 'failed')::int AS failed, count(*) FILTER (WHERE outcome = 'refused')::int AS refused
        FROM lethe_ledger WHERE run_id = ANY($1::uuid[]) GROUP BY 1, 2`,
-    [fromLedger],
-  )).rows;
+            [fromLedger],
+          )
+        ).rows;
   return rows.map((r) => ({
-    id: r.id, status: r.status, dryRun: r.dry_run, endedAt: r.ended_at.toISOString(), durationSeconds: r.duration_s,
+    id: r.id,
+    status: r.status,
+    dryRun: r.dry_run,
+    endedAt: r.ended_at.toISOString(),
+    durationSeconds: r.duration_s,
     byPurpose: r.dry_run ? {} : r.has_summary ? fromSummary(r.by_purpose ?? {}) : fromLedgerRows(ledger.filter((l) => l.run_id === r.id)),
   }));
 }
 
 function fromSummary(byPurpose: Record<string, Partial<FinishedPurposeCounts>>): Record<string, FinishedPurposeCounts> {
   const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return Object.fromEntries(Object.entries(byPurpose).map(([p, c]) => [p, { erased: n(c.erased), absent: n(c.absent), failed: n(c.failed), refused: n(c.refused), shared: n(c.shared) }]));
+  return Object.fromEntries(
+    Object.entries(byPurpose).map(([p, c]) => [
+      p,
+      { erased: n(c.erased), absent: n(c.absent), failed: n(c.failed), refused: n(c.refused), shared: n(c.shared) },
+    ]),
+  );
 }
 
 function fromLedgerRows(rows: readonly LedgerRow[]): Record<string, FinishedPurposeCounts> {

@@ -25,8 +25,18 @@ export interface RunInFlight {
 }
 
 type Row = {
-  id: string; trigger: string; dry_run: boolean; host: string | null; pid: number | null; version: string | null; started_at: Date;
-  heartbeat_at: Date; age_s: number; fresh: boolean; progress: Record<string, unknown> | null; group_id: string | null;
+  id: string;
+  trigger: string;
+  dry_run: boolean;
+  host: string | null;
+  pid: number | null;
+  version: string | null;
+  started_at: Date;
+  heartbeat_at: Date;
+  age_s: number;
+  fresh: boolean;
+  progress: Record<string, unknown> | null;
+  group_id: string | null;
 };
 
 /** Every row marked `running` (newest first), each with whether its heartbeat is fresh. */
@@ -39,9 +49,18 @@ export async function runsInFlight(db: Queryable, staleAfterMs: number): Promise
     [staleAfterMs],
   );
   return rows.map((r) => ({
-    id: r.id, trigger: r.trigger, dry_run: r.dry_run, host: r.host, pid: r.pid, version: r.version,
-    started_at: r.started_at.toISOString(), heartbeat_at: r.heartbeat_at.toISOString(), heartbeat_age_seconds: Math.max(0, Math.round(r.age_s * 10) / 10),
-    fresh: r.fresh, progress: r.progress, group_id: r.group_id,
+    id: r.id,
+    trigger: r.trigger,
+    dry_run: r.dry_run,
+    host: r.host,
+    pid: r.pid,
+    version: r.version,
+    started_at: r.started_at.toISOString(),
+    heartbeat_at: r.heartbeat_at.toISOString(),
+    heartbeat_age_seconds: Math.max(0, Math.round(r.age_s * 10) / 10),
+    fresh: r.fresh,
+    progress: r.progress,
+    group_id: r.group_id,
   }));
 }
 

@@ -119,7 +119,16 @@ export async function statAll(storage: StoragePort, keys: readonly string[], con
   return out;
 }
 
-const emptyCounts = (): VerifyCounts => ({ checked: 0, present: 0, absent: 0, shared: 0, held: 0, unverifiable: 0, past_grace: 0, worst_overdue_seconds: null });
+const emptyCounts = (): VerifyCounts => ({
+  checked: 0,
+  present: 0,
+  absent: 0,
+  shared: 0,
+  held: 0,
+  unverifiable: 0,
+  past_grace: 0,
+  worst_overdue_seconds: null,
+});
 
 /** Keeps the `cap` most overdue findings; sorts and trims only when twice over, so adding is O(1) amortised. */
 class MostOverdue {
@@ -165,19 +174,30 @@ export async function verifyExpired(engine: Engine, o: VerifyOptions = {}): Prom
   const byPurpose: Record<string, VerifyCounts> = {};
   const findings = new MostOverdue(o.maxFindings ?? 1000);
   const unverifiable: UnverifiableKey[] = [];
-  const source = readExpiredRows(db, { table, purposes: selections, cutoff: before, batchSize: engine.options.batchSize, ...(o.signal ? { signal: o.signal } : {}) });
+  const source = readExpiredRows(db, {
+    table,
+    purposes: selections,
+    cutoff: before,
+    batchSize: engine.options.batchSize,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   for await (const batch of source) {
     const keys = [...new Set(batch.map((r) => r.fileKey))];
     // Liveness is judged now: a key a row still needs today is rightly present.
-    const [kept, stats] = await Promise.all([
-      keysToKeep(db, table, keys, selections, now),
-      statAll(storage, keys, o.concurrency ?? 32),
-    ]);
+    const [kept, stats] = await Promise.all([keysToKeep(db, table, keys, selections, now), statAll(storage, keys, o.concurrency ?? 32)]);
     for (const row of batch) {
       const overdueSeconds = Math.round((nowMs - row.expiresAtMs) / 1000);
       const pastGrace = nowMs - row.expiresAtMs > graceMs;
       const stat = stats.get(row.fileKey)!;
-      const outcome = kept.held.has(row.fileKey) ? 'held' : kept.shared.has(row.fileKey) ? 'shared' : 'error' in stat ? 'unverifiable' : stat.info ? 'present' : 'absent';
+      const outcome = kept.held.has(row.fileKey)
+        ? 'held'
+        : kept.shared.has(row.fileKey)
+          ? 'shared'
+          : 'error' in stat
+            ? 'unverifiable'
+            : stat.info
+              ? 'present'
+              : 'absent';
       tally(total, outcome, overdueSeconds, pastGrace);
       tally((byPurpose[row.purpose] ??= emptyCounts()), outcome, overdueSeconds, pastGrace);
       if (outcome === 'present') findings.add(finding(row, overdueSeconds, pastGrace));
@@ -187,9 +207,15 @@ export async function verifyExpired(engine: Engine, o: VerifyOptions = {}): Prom
     }
   }
   return {
-    checked_at: now, expired_before: before, grace_seconds: Math.round(graceMs / 1000), storage: storage.describe, policy_version: policy.version,
-    ...total, by_purpose: byPurpose,
-    findings: await withRepeatedFailures(db, engine, findings.list()), findings_truncated: findings.truncated,
+    checked_at: now,
+    expired_before: before,
+    grace_seconds: Math.round(graceMs / 1000),
+    storage: storage.describe,
+    policy_version: policy.version,
+    ...total,
+    by_purpose: byPurpose,
+    findings: await withRepeatedFailures(db, engine, findings.list()),
+    findings_truncated: findings.truncated,
     unverifiable_samples: unverifiable,
     unreadable: await findUnreadableRows(db, table, Object.keys(policy.policies), engine.options.unreadableCountCap),
   };
@@ -209,14 +235,20 @@ async function withRepeatedFailures(db: Queryable, engine: Engine, list: VerifyF
   const failing = new Map(rows.map((r) => [byLedgerKey.get(r.k)!, r]));
   return list.map((f) => {
     const r = failing.get(f.file_key);
-    return r ? { ...f, repeated_failure: { runs: r.runs, last_error_code: r.code, last_error: r.error, last_failed_at: r.at.toISOString(), fix: fixForCode(r.code) } } : f;
+    return r
+      ? { ...f, repeated_failure: { runs: r.runs, last_error_code: r.code, last_error: r.error, last_failed_at: r.at.toISOString(), fix: fixForCode(r.code) } }
+      : f;
   });
 }
 
 function finding(row: ExpiredRow, overdueSeconds: number, pastGrace: boolean): VerifyFinding {
   return {
-    job_id: row.id, file_key: row.fileKey, purpose: row.purpose,
-    created_at: new Date(row.createdAtMs).toISOString(), expires_at: new Date(row.expiresAtMs).toISOString(),
-    overdue_seconds: overdueSeconds, past_grace: pastGrace,
+    job_id: row.id,
+    file_key: row.fileKey,
+    purpose: row.purpose,
+    created_at: new Date(row.createdAtMs).toISOString(),
+    expires_at: new Date(row.expiresAtMs).toISOString(),
+    overdue_seconds: overdueSeconds,
+    past_grace: pastGrace,
   };
 }

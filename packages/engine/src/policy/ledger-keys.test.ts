@@ -14,6 +14,8 @@ describe('ledger keys', () => {
 
   it('refuses a short secret, naming the setting and its variable', () => {
     expect(validateLedgerKeySecret(undefined)).toBeNull();
-    expect(() => validateLedgerKeySecret('short')).toThrow(/^ledgerKeyHmacSecret \(LETHE_LEDGER_KEY_SECRET\): expected a secret of at least 16 bytes, got 5 bytes$/);
+    expect(() => validateLedgerKeySecret('short')).toThrow(
+      /^ledgerKeyHmacSecret \(LETHE_LEDGER_KEY_SECRET\): expected a secret of at least 16 bytes, got 5 bytes$/,
+    );
   });
 });

@@ -15,7 +15,9 @@ const MIN_SECRET_BYTES = 16;
 export function validateLedgerKeySecret(secret: unknown): string | null {
   if (secret === undefined || secret === null) return null;
   if (typeof secret !== 'string' || Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES) {
-    throw new ConfigError(`ledgerKeyHmacSecret (LETHE_LEDGER_KEY_SECRET): expected a secret of at least ${MIN_SECRET_BYTES} bytes, got ${typeof secret === 'string' ? `${Buffer.byteLength(secret, 'utf8')} bytes` : JSON.stringify(secret)}`);
+    throw new ConfigError(
+      `ledgerKeyHmacSecret (LETHE_LEDGER_KEY_SECRET): expected a secret of at least ${MIN_SECRET_BYTES} bytes, got ${typeof secret === 'string' ? `${Buffer.byteLength(secret, 'utf8')} bytes` : JSON.stringify(secret)}`,
+    );
   }
   return secret;
 }

@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
-import { DEFAULT_POLICIES, parsePolicies, parseRetention, policiesFromJson, policiesToJson, policiesToStoredJson, retainedUnderOf, retentionToInterval } from './retention.js';
+import {
+  DEFAULT_POLICIES,
+  parsePolicies,
+  parseRetention,
+  policiesFromJson,
+  policiesToJson,
+  policiesToStoredJson,
+  retainedUnderOf,
+  retentionToInterval,
+} from './retention.js';
 
 describe('parseRetention', () => {
   it('reads the runbook forms', () => {
@@ -32,7 +41,11 @@ describe('parsePolicies', () => {
   it('accepts the defaults and round-trips them through JSON', () => {
     expect(policiesFromJson(policiesToStoredJson(DEFAULT_POLICIES))).toEqual(DEFAULT_POLICIES);
     expect(policiesToJson(DEFAULT_POLICIES)).toEqual({
-      'System Testing': '24 hours', General: '30 days', Financial: '1 year', Legal: '7 years', Medical: '10 years',
+      'System Testing': '24 hours',
+      General: '30 days',
+      Financial: '1 year',
+      Legal: '7 years',
+      Medical: '10 years',
     });
   });
 
@@ -60,7 +73,9 @@ describe('parsePolicies', () => {
   });
 
   it('names the purpose whose retention is bad', () => {
-    expect(() => parsePolicies({ Financial: '-1d' })).toThrow('policy "Financial": retention: must be a positive duration like "365d", "24h", "1y" or "6 months", got "-1d"');
+    expect(() => parsePolicies({ Financial: '-1d' })).toThrow(
+      'policy "Financial": retention: must be a positive duration like "365d", "24h", "1y" or "6 months", got "-1d"',
+    );
   });
 
   it('refuses an empty map and non-objects', () => {

@@ -34,11 +34,25 @@ export const DEFAULT_POLICIES: PolicySet = Object.freeze({
 });
 
 const UNIT_ALIASES: Readonly<Record<string, RetentionUnit>> = {
-  h: 'hour', hr: 'hour', hrs: 'hour', hour: 'hour', hours: 'hour',
-  d: 'day', day: 'day', days: 'day',
-  w: 'week', week: 'week', weeks: 'week',
-  mo: 'month', month: 'month', months: 'month',
-  y: 'year', yr: 'year', yrs: 'year', year: 'year', years: 'year',
+  h: 'hour',
+  hr: 'hour',
+  hrs: 'hour',
+  hour: 'hour',
+  hours: 'hour',
+  d: 'day',
+  day: 'day',
+  days: 'day',
+  w: 'week',
+  week: 'week',
+  weeks: 'week',
+  mo: 'month',
+  month: 'month',
+  months: 'month',
+  y: 'year',
+  yr: 'year',
+  yrs: 'year',
+  year: 'year',
+  years: 'year',
 };
 
 const APPROX_MS: Readonly<Record<RetentionUnit, number>> = {
@@ -123,12 +137,18 @@ function parsePolicyEntry(purpose: string, value: unknown): Retention {
   const { retention, retainedUnder, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
-    throw new ConfigError(`${field}: unknown field ${JSON.stringify(unknown[0])}; expected "retention" and optionally "retainedUnder"`, ErrorCodes.POLICY_INVALID);
+    throw new ConfigError(
+      `${field}: unknown field ${JSON.stringify(unknown[0])}; expected "retention" and optionally "retainedUnder"`,
+      ErrorCodes.POLICY_INVALID,
+    );
   }
   const r = parseRetention(retention, `${field}: retention`);
   if (retainedUnder === undefined || retainedUnder === null) return r;
   if (typeof retainedUnder !== 'string' || retainedUnder.trim() === '' || retainedUnder.length > 200) {
-    throw new ConfigError(`${field}: retainedUnder must name the statute in 1 to 200 characters, like "Income-tax Act 1961 s.44AA", got ${JSON.stringify(retainedUnder)}`, ErrorCodes.POLICY_INVALID);
+    throw new ConfigError(
+      `${field}: retainedUnder must name the statute in 1 to 200 characters, like "Income-tax Act 1961 s.44AA", got ${JSON.stringify(retainedUnder)}`,
+      ErrorCodes.POLICY_INVALID,
+    );
   }
   return { ...r, retainedUnder: retainedUnder.trim() };
 }
@@ -143,7 +163,9 @@ export function policiesToJson(p: PolicySet): Record<string, string> {
  * statute for purposes with a retention duty (older versions hold plain text only).
  */
 export function policiesToStoredJson(p: PolicySet): Record<string, string | { retention: string; retainedUnder: string }> {
-  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.retainedUnder ? { retention: retentionToInterval(v), retainedUnder: v.retainedUnder } : retentionToInterval(v)]));
+  return Object.fromEntries(
+    Object.entries(p).map(([k, v]) => [k, v.retainedUnder ? { retention: retentionToInterval(v), retainedUnder: v.retainedUnder } : retentionToInterval(v)]),
+  );
 }
 
 /** Purpose -> statute, for the purposes that declare a retention duty. */

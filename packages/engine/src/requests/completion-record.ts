@@ -28,7 +28,12 @@ export interface CompletionRecord {
   readonly first_erased_at: string | null;
   readonly last_erased_at: string | null;
   readonly runs: readonly string[];
-  readonly processors: readonly { readonly processor: string; readonly status: string; readonly sent_at: string | null; readonly acknowledged_at: string | null }[];
+  readonly processors: readonly {
+    readonly processor: string;
+    readonly status: string;
+    readonly sent_at: string | null;
+    readonly acknowledged_at: string | null;
+  }[];
 }
 
 const TS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
@@ -60,8 +65,22 @@ export async function completionRecord(engine: Pick<Engine, 'pool'>, r: ErasureR
   ]);
   const c = counts.rows[0]!;
   return {
-    reference: r.reference, reason: r.reason, requested_by: r.requested_by, received_at: r.received_at, due_at: r.due_at, state: r.state,
-    completed_at: r.completed_at, overdue: r.overdue, rows_erased: c.erased, files_erased: c.files, rows_unlinked: c.unlinked,
-    retained: retained.rows, held_rows: c.held, first_erased_at: c.first, last_erased_at: c.last, runs: c.runs.filter((x) => x !== null), processors: notices.rows,
+    reference: r.reference,
+    reason: r.reason,
+    requested_by: r.requested_by,
+    received_at: r.received_at,
+    due_at: r.due_at,
+    state: r.state,
+    completed_at: r.completed_at,
+    overdue: r.overdue,
+    rows_erased: c.erased,
+    files_erased: c.files,
+    rows_unlinked: c.unlinked,
+    retained: retained.rows,
+    held_rows: c.held,
+    first_erased_at: c.first,
+    last_erased_at: c.last,
+    runs: c.runs.filter((x) => x !== null),
+    processors: notices.rows,
   };
 }

@@ -23,8 +23,12 @@ export function namedSql(t: JobsTable, target: Pick<ErasureTarget, 'kind'>, prin
 
 /** Checks the principal column exists (a typo must fail loudly, not match nothing). */
 export async function checkPrincipalColumn(db: Queryable, t: JobsTable, column: string): Promise<void> {
-  const { rows } = await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped`, [t.table, column]);
-  if (rows.length === 0) throw new SchemaError(`jobs table ${t.names.table}: the data-principal column ${JSON.stringify(column)} (erasure.principalColumn) is missing`);
+  const { rows } = await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped`, [
+    t.table,
+    column,
+  ]);
+  if (rows.length === 0)
+    throw new SchemaError(`jobs table ${t.names.table}: the data-principal column ${JSON.stringify(column)} (erasure.principalColumn) is missing`);
 }
 
 /** Row shape of the source: id, key, purpose, created ms, expires ms (NaN without a policy). */
@@ -56,7 +60,10 @@ export function toRow(r: Raw): ExpiredRow {
 /** Streams the named rows in batches (ordered by key: rows sharing a key travel together). */
 export async function* readNamedRows(pool: pg.Pool, o: NamedRowsOptions): AsyncGenerator<ExpiredRow[]> {
   const values = [o.policies.map((p) => p.purpose), o.policies.map((p) => p.interval), [...o.target.values]];
-  for await (const raw of streamCursor<Raw>(pool, namedRowsSql(o.table, o.target, o.principal), values, { batchSize: o.batchSize, ...(o.signal ? { signal: o.signal } : {}) })) {
+  for await (const raw of streamCursor<Raw>(pool, namedRowsSql(o.table, o.target, o.principal), values, {
+    batchSize: o.batchSize,
+    ...(o.signal ? { signal: o.signal } : {}),
+  })) {
     yield raw.map(toRow);
   }
 }

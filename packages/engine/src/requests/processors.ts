@@ -32,25 +32,37 @@ export async function notifyProcessors(engine: Engine, r: ErasureRequest, record
     [r.reference],
   );
   const body = JSON.stringify({
-    source: 'lethe', event: 'erasure_request_completed', reference: r.reference, reason: r.reason, completed_at: record.completed_at,
+    source: 'lethe',
+    event: 'erasure_request_completed',
+    reference: r.reference,
+    reason: r.reason,
+    completed_at: record.completed_at,
     hashed_keys: rows.map((k) => `sha256:${createHash('sha256').update(k.file_key).digest('hex')}`),
   });
-  await Promise.all(processors.map(async (p) => {
-    let status = 'sent';
-    let error: string | null = null;
-    try {
-      const res = await request(p.url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-      await res.body.dump();
-      if (res.statusCode >= 300) [status, error] = ['failed', `HTTP ${res.statusCode}`];
-    } catch (e) {
-      [status, error] = ['failed', describeError(e)];
-    }
-    await engine.pool.query(
-      `INSERT INTO lethe_erasure_notices (request_id, processor, sent_at, status, error) VALUES ($1, $2, now(), $3, $4)
+  await Promise.all(
+    processors.map(async (p) => {
+      let status = 'sent';
+      let error: string | null = null;
+      try {
+        const res = await request(p.url, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+          headersTimeout: TIMEOUT_MS,
+          bodyTimeout: TIMEOUT_MS,
+        });
+        await res.body.dump();
+        if (res.statusCode >= 300) [status, error] = ['failed', `HTTP ${res.statusCode}`];
+      } catch (e) {
+        [status, error] = ['failed', describeError(e)];
+      }
+      await engine.pool.query(
+        `INSERT INTO lethe_erasure_notices (request_id, processor, sent_at, status, error) VALUES ($1, $2, now(), $3, $4)
        ON CONFLICT (request_id, processor) DO UPDATE SET sent_at = now(), status = EXCLUDED.status, error = EXCLUDED.error`,
-      [r.id, p.name, status, error],
-    );
-  }));
+        [r.id, p.name, status, error],
+      );
+    }),
+  );
 }
 
 export async function acknowledgeNotice(engine: Engine, reference: string, processor: string, by: string): Promise<ProcessorNotice> {

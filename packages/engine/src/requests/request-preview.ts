@@ -41,7 +41,11 @@ export interface PreviewList {
   rows: PreviewRow[];
 }
 
-export async function previewErasureRequest(engine: Engine, input: Pick<ErasureRequestInput, 'reference' | 'target'> & Partial<ErasureRequestInput>, cap = 1000): Promise<RequestPreview> {
+export async function previewErasureRequest(
+  engine: Engine,
+  input: Pick<ErasureRequestInput, 'reference' | 'target'> & Partial<ErasureRequestInput>,
+  cap = 1000,
+): Promise<RequestPreview> {
   const r = validateRequestInput({ requestedBy: 'preview', reason: 'request', submittedBy: 'preview', ...input }, engine.options.erasure);
   const target: ErasureTarget = r.target;
   const table = await inspectJobsTable(engine.pool, engine.options.jobs);
@@ -64,7 +68,11 @@ export async function previewErasureRequest(engine: Engine, input: Pick<ErasureR
       add(out.refused, row);
       return false;
     });
-    const checked = await recheckRequestBatch(engine.pool, { table, requestId: '0', target, principal, policies, retainedUnder, lock: false, open: true }, candidates);
+    const checked = await recheckRequestBatch(
+      engine.pool,
+      { table, requestId: '0', target, principal, policies, retainedUnder, lock: false, open: true },
+      candidates,
+    );
     for (const row of [...checked.deletable, ...checked.extra]) {
       if (seen.has(row.id)) continue;
       seen.add(row.id);
@@ -72,10 +80,13 @@ export async function previewErasureRequest(engine: Engine, input: Pick<ErasureR
       files.add(row.fileKey);
     }
     for (const row of checked.detached) add(out.unlink, row);
-    for (const k of checked.requestKept) if (k.reason !== 'changed') add(k.reason === 'retained' ? out.retained : k.reason === 'held' ? out.held : out.refused, k.row);
+    for (const k of checked.requestKept)
+      if (k.reason !== 'changed') add(k.reason === 'retained' ? out.retained : k.reason === 'held' ? out.held : out.refused, k.row);
   }
   return {
-    reference: r.reference, policy_version: current.version, ...out,
+    reference: r.reference,
+    policy_version: current.version,
+    ...out,
     retained: { ...out.retained, statutes: Object.fromEntries(retainedUnder) },
     files_erased: files.size,
   };

@@ -72,7 +72,10 @@ export async function recheckRequestBatch(db: Queryable, ctx: RequestRecheckCont
     rowMode: 'array',
   });
   const state = await db.query<StateRaw>({ text: keyStateSql(ctx.table), values: [keys], rowMode: 'array' });
-  const open = ctx.open === true && !ctx.lock ? { rows: [1] } : await db.query(`SELECT 1 FROM lethe_erasure_requests WHERE id = $1 AND state = 'open'${ctx.lock ? ' FOR SHARE' : ''}`, [ctx.requestId]);
+  const open =
+    ctx.open === true && !ctx.lock
+      ? { rows: [1] }
+      : await db.query(`SELECT 1 FROM lethe_erasure_requests WHERE id = $1 AND state = 'open'${ctx.lock ? ' FOR SHARE' : ''}`, [ctx.requestId]);
   const control: ControlCheck = { paused: false, reason: null, policyVersion: 0 };
   const rowCount = new Map<string, number>();
   const held = new Set<string>();

@@ -51,7 +51,15 @@ export async function requestMonthTotals(db: Queryable, period: { readonly start
   const r = req.rows[0]!;
   const l = ledger.rows[0]!;
   return {
-    received: r.received, completed: r.completed, completed_late: r.late, rows_erased: l.erased, rows_unlinked: l.unlinked, refused: refused.rows, held_rows: l.held,
-    overdue: overdue.rows.length, overdue_references: overdue.rows.map((x) => x.reference), as_of: asOf,
+    received: r.received,
+    completed: r.completed,
+    completed_late: r.late,
+    rows_erased: l.erased,
+    rows_unlinked: l.unlinked,
+    refused: refused.rows,
+    held_rows: l.held,
+    overdue: overdue.rows.length,
+    overdue_references: overdue.rows.map((x) => x.reference),
+    as_of: asOf,
   };
 }

@@ -29,7 +29,11 @@ export function requestRunHooks(engine: Engine, request: ErasureRequest): RunReq
     reference: request.reference,
     rows: (table, policies, signal) => readNamedRows(engine.pool, { table, target, principal, policies, batchSize: engine.options.batchSize, signal }),
     recheck: (table, policies, selections) => (db, rows) =>
-      recheckRequestBatch(db, { table, requestId: request.id, target, principal, policies: selections, retainedUnder: retainedUnderOf(policies), lock: true }, rows),
+      recheckRequestBatch(
+        db,
+        { table, requestId: request.id, target, principal, policies: selections, retainedUnder: retainedUnderOf(policies), lock: true },
+        rows,
+      ),
   };
 }
 
@@ -53,8 +57,10 @@ export async function runErasureRequest(engine: Engine, reference: string, o: Re
   const table = await inspectJobsTable(engine.pool, engine.options.jobs);
   if (request.target_kind === 'principal') await checkPrincipalColumn(engine.pool, table, engine.options.erasure.principalColumn!);
   const run = await engine.run({
-    request: requestRunHooks(engine, request), trigger: o.trigger ?? 'request',
-    ...(o.signal ? { signal: o.signal } : {}), ...(o.beforeRecheck ? { beforeRecheck: o.beforeRecheck } : {}),
+    request: requestRunHooks(engine, request),
+    trigger: o.trigger ?? 'request',
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.beforeRecheck ? { beforeRecheck: o.beforeRecheck } : {}),
   });
   const completedNow = await settleRequest(engine, table, request, run);
   const after = await requireRequest(engine.pool, request.reference);
@@ -108,7 +114,10 @@ export async function runOpenErasureRequests(engine: Engine, o: { readonly signa
     try {
       out.push(await runErasureRequest(engine, r.reference, { trigger: 'request', ...(o.signal ? { signal: o.signal } : {}) }));
     } catch (error) {
-      engine.options.logger.warn({ reference: r.reference, error: (error as Error).message }, 'an erasure request could not run; it stays open for the next run');
+      engine.options.logger.warn(
+        { reference: r.reference, error: (error as Error).message },
+        'an erasure request could not run; it stays open for the next run',
+      );
     }
   }
   return out;

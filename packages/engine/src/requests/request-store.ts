@@ -62,12 +62,23 @@ export async function submitErasureRequest(engine: Engine, input: ErasureRequest
     );
     const row = inserted.rows[0];
     if (row) {
-      await writeAudit(client, AuditActions.ERASURE_REQUESTED, { reference: r.reference, target_kind: r.target.kind, target_count: r.target.values.length, reason: r.reason, requested_by: r.requestedBy, by: r.submittedBy, due_at: row.due_at });
+      await writeAudit(client, AuditActions.ERASURE_REQUESTED, {
+        reference: r.reference,
+        target_kind: r.target.kind,
+        target_count: r.target.values.length,
+        reason: r.reason,
+        requested_by: r.requestedBy,
+        by: r.submittedBy,
+        due_at: row.due_at,
+      });
       return { ...toRequest(row), created: true };
     }
     const existing = (await getRequest(client, r.reference))!;
     if (existing.target_kind !== r.target.kind || existing.target_values.join('\u0000') !== r.target.values.join('\u0000')) {
-      throw new LetheError(ErrorCodes.REQUEST_CONFLICT, `reference: ${JSON.stringify(r.reference)} is already stored for another target (${existing.target_kind} ${existing.target_values.length} value(s), received ${existing.received_at}); a reference names one request: use a new reference`);
+      throw new LetheError(
+        ErrorCodes.REQUEST_CONFLICT,
+        `reference: ${JSON.stringify(r.reference)} is already stored for another target (${existing.target_kind} ${existing.target_values.length} value(s), received ${existing.received_at}); a reference names one request: use a new reference`,
+      );
     }
     return { ...existing, created: false };
   });
@@ -93,12 +104,18 @@ export interface ListRequestsFilter {
 /** Requests with their state and time left, most urgent first (open by due date, then the rest newest first). */
 export async function listErasureRequests(engine: Pick<Engine, 'pool'>, f: ListRequestsFilter = {}): Promise<ErasureRequest[]> {
   const state = f.state ?? 'open';
-  if (!['open', 'overdue', 'completed', 'all'].includes(state)) throw new ConfigError(`state: expected open, overdue, completed or all, got ${JSON.stringify(f.state)}`);
+  if (!['open', 'overdue', 'completed', 'all'].includes(state))
+    throw new ConfigError(`state: expected open, overdue, completed or all, got ${JSON.stringify(f.state)}`);
   const limit = f.limit ?? 500;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ConfigError(`limit: expected an integer from 1 to 10000, got ${JSON.stringify(f.limit)}`);
-  const where = state === 'open' ? `state = 'open'` : state === 'overdue' ? `state = 'open' AND due_at < now()` : state === 'completed' ? `state = 'completed'` : 'true';
-  const { rows } = await engine.pool.query<Row>(`SELECT ${COLUMNS} FROM lethe_erasure_requests WHERE ${where}
-    ORDER BY (state = 'open') DESC, CASE WHEN state = 'open' THEN due_at END, received_at DESC LIMIT $1`, [limit]);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new ConfigError(`limit: expected an integer from 1 to 10000, got ${JSON.stringify(f.limit)}`);
+  const where =
+    state === 'open' ? `state = 'open'` : state === 'overdue' ? `state = 'open' AND due_at < now()` : state === 'completed' ? `state = 'completed'` : 'true';
+  const { rows } = await engine.pool.query<Row>(
+    `SELECT ${COLUMNS} FROM lethe_erasure_requests WHERE ${where}
+    ORDER BY (state = 'open') DESC, CASE WHEN state = 'open' THEN due_at END, received_at DESC LIMIT $1`,
+    [limit],
+  );
   return rows.map(toRequest);
 }
 

@@ -24,13 +24,17 @@ describe('FailureBreaker', () => {
 
   it('its share always equals the failure share of the last `window` outcomes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.constantFrom('erased', 'absent', 'failed', 'refused' as const), { maxLength: 100 }), (window, outcomes) => {
-        const b = new FailureBreaker({ window, tripShare: 0.5 });
-        for (const o of outcomes) b.record(o);
-        const counted = outcomes.filter((o) => o !== 'refused');
-        const last = counted.slice(-window);
-        expect(b.share).toBe(counted.length < window ? null : last.filter((o) => o === 'failed').length / window);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.constantFrom('erased', 'absent', 'failed', 'refused' as const), { maxLength: 100 }),
+        (window, outcomes) => {
+          const b = new FailureBreaker({ window, tripShare: 0.5 });
+          for (const o of outcomes) b.record(o);
+          const counted = outcomes.filter((o) => o !== 'refused');
+          const last = counted.slice(-window);
+          expect(b.share).toBe(counted.length < window ? null : last.filter((o) => o === 'failed').length / window);
+        },
+      ),
     );
   });
 });

@@ -109,7 +109,10 @@ async function claimOne(pool: pg.Pool, sql: string, o: ClaimOptions, p: PurposeS
     client,
     keep: async (kept) => {
       if (kept.length === 0) return;
-      await client.query(`INSERT INTO lethe_group_skips (group_id, job_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [o.groupId, kept.map((r) => r.id)]);
+      await client.query(`INSERT INTO lethe_group_skips (group_id, job_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [
+        o.groupId,
+        kept.map((r) => r.id),
+      ]);
     },
     commit: () => tx.close(),
     abandon: (error) => tx.close(error ?? new Error('abandoned')),

@@ -36,7 +36,12 @@ export interface ErasedBatch {
 const NONE: ReadonlyMap<string, string> = new Map();
 
 /** Deletes the batch's keys, or moves those with an undo window into the trash: one storage call each kind. */
-export async function eraseKeys(storage: StoragePort, plan: ErasurePlan | undefined, rows: readonly ExpiredRow[], keys: readonly string[]): Promise<ErasedBatch> {
+export async function eraseKeys(
+  storage: StoragePort,
+  plan: ErasurePlan | undefined,
+  rows: readonly ExpiredRow[],
+  keys: readonly string[],
+): Promise<ErasedBatch> {
   if (!plan || !anyUndoWindow(plan.windows)) return { results: await storage.deleteMany(keys), windowOf: NONE };
   const windows = new Map<string, UndoWindow>();
   for (const row of rows) {
@@ -49,7 +54,12 @@ export async function eraseKeys(storage: StoragePort, plan: ErasurePlan | undefi
   const trash = keys.filter((k) => windows.has(k)).map((key) => ({ key, trashKey: trashKeyFor(plan.runId, plan.trashName(key)) }));
   const moved = storage.trashMany
     ? storage.trashMany(trash)
-    : Promise.resolve(noTrashOutcomes(storage.describe, trash.map((t) => t.key)));
+    : Promise.resolve(
+        noTrashOutcomes(
+          storage.describe,
+          trash.map((t) => t.key),
+        ),
+      );
   const [deleted, trashed] = await Promise.all([plain.length > 0 ? storage.deleteMany(plain) : Promise.resolve([]), moved]);
   return { results: [...deleted, ...trashed], windowOf: new Map([...windows].map(([k, w]) => [k, w.interval])) };
 }

@@ -36,23 +36,45 @@ export function buildSummary(options: ResolvedOptions, f: RunFacts): RunSummary 
   const attempted = t.erased + t.absent + t.failed;
   const degraded = attempted > 0 && t.failed / attempted > options.degradedShare;
   return {
-    run_id: f.runId, status: f.status, trigger: f.trigger, dry_run: f.dryRun,
-    started_at: new Date(f.startedMs).toISOString(), ended_at: new Date(f.endedMs).toISOString(), cutoff: f.cutoff,
-    policy_version: f.policyVersion, policies: policiesToJson(f.policies),
-    storage: f.storage, version: options.version, host: options.host,
-    deleted_count: t.erased + t.absent, failed_count: t.failed,
-    erased_count: t.erased, absent_count: t.absent, refused_count: t.refused, shared_count: t.shared,
-    held_count: t.held, held_files: f.summary.heldFiles, shared_files: f.summary.sharedFiles, changed_count: t.changed, vanished_count: t.vanished,
-    selected_count: t.selected, would_delete_count: f.wouldDelete,
+    run_id: f.runId,
+    status: f.status,
+    trigger: f.trigger,
+    dry_run: f.dryRun,
+    started_at: new Date(f.startedMs).toISOString(),
+    ended_at: new Date(f.endedMs).toISOString(),
+    cutoff: f.cutoff,
+    policy_version: f.policyVersion,
+    policies: policiesToJson(f.policies),
+    storage: f.storage,
+    version: options.version,
+    host: options.host,
+    deleted_count: t.erased + t.absent,
+    failed_count: t.failed,
+    erased_count: t.erased,
+    absent_count: t.absent,
+    refused_count: t.refused,
+    shared_count: t.shared,
+    held_count: t.held,
+    held_files: f.summary.heldFiles,
+    shared_files: f.summary.sharedFiles,
+    changed_count: t.changed,
+    vanished_count: t.vanished,
+    selected_count: t.selected,
+    would_delete_count: f.wouldDelete,
     by_purpose: f.summary.byPurpose,
-    failed_files: f.summary.failedFiles, errors: f.summary.errors, refused: f.summary.refused,
-    erased_keys: f.summary.erasedKeys, erased_keys_truncated: f.summary.erasedKeysTruncated,
+    failed_files: f.summary.failedFiles,
+    errors: f.summary.errors,
+    refused: f.summary.refused,
+    erased_keys: f.summary.erasedKeys,
+    erased_keys_truncated: f.summary.erasedKeysTruncated,
     unreadable: f.summary.unreadable,
     duration_seconds: Math.round(f.endedMs - f.startedMs) / 1000,
     error: f.error ? { code: errorCode(f.error), message: runErrorMessage(f.error) } : null,
     limit: f.limit ?? null,
     degraded,
-    degraded_reason: degraded ? `${t.failed} of ${attempted} deletes failed (${Math.round((100 * t.failed) / attempted)}%, above ${Math.round(100 * options.degradedShare)}%)` : null,
+    degraded_reason: degraded
+      ? `${t.failed} of ${attempted} deletes failed (${Math.round((100 * t.failed) / attempted)}%, above ${Math.round(100 * options.degradedShare)}%)`
+      : null,
     blast_radius: f.check.blastRadius ? { ...f.check.blastRadius } : null,
     expired_estimate: f.check.estimate,
     phase_ms: Object.fromEntries(Object.entries(f.summary.phaseMs).map(([k, v]) => [k, Math.round(v)])),
@@ -65,7 +87,9 @@ export function buildSummary(options: ResolvedOptions, f: RunFacts): RunSummary 
 /** A run-level error is a database error (storage failures are outcomes): say so when the connection went. */
 function runErrorMessage(error: unknown): string {
   const described = describeError(error);
-  return isConnectionLoss(error) ? `the database connection was lost during the run (${described}); batches already written are recorded: run again to continue` : described;
+  return isConnectionLoss(error)
+    ? `the database connection was lost during the run (${described}); batches already written are recorded: run again to continue`
+    : described;
 }
 
 export function errorCode(error: unknown): string {
@@ -87,13 +111,29 @@ export async function tripBreaker(db: Queryable, options: ResolvedOptions, runId
 }
 
 /** Progress for the caller (a terminal) and the runs row (`lethe status`), at most every interval. */
-export function progressReporter(db: Queryable, options: ResolvedOptions, runId: string, summary: SummaryBuilder, startedMs: number, onProgress: ((p: RunProgress) => void) | undefined, total: number | null) {
+export function progressReporter(
+  db: Queryable,
+  options: ResolvedOptions,
+  runId: string,
+  summary: SummaryBuilder,
+  startedMs: number,
+  onProgress: ((p: RunProgress) => void) | undefined,
+  total: number | null,
+) {
   const { clock, progressIntervalMs } = options;
   let last = startedMs;
   let writing = false;
   const snapshot = (): RunProgress => {
     const t = summary.totals();
-    return { runId, selected: t.selected, processed: t.erased + t.absent + t.failed + t.refused + t.shared + t.held + t.changed + t.vanished, deleted: t.erased + t.absent, failed: t.failed, total, elapsedMs: clock.now() - startedMs };
+    return {
+      runId,
+      selected: t.selected,
+      processed: t.erased + t.absent + t.failed + t.refused + t.shared + t.held + t.changed + t.vanished,
+      deleted: t.erased + t.absent,
+      failed: t.failed,
+      total,
+      elapsedMs: clock.now() - startedMs,
+    };
   };
   return {
     tick: () => {
@@ -104,7 +144,9 @@ export function progressReporter(db: Queryable, options: ResolvedOptions, runId:
       onProgress?.(p);
       if (!writing) {
         writing = true;
-        void recordProgress(db, runId, p).catch(() => {}).finally(() => (writing = false));
+        void recordProgress(db, runId, p)
+          .catch(() => {})
+          .finally(() => (writing = false));
       }
     },
     stop: () => {

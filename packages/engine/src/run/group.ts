@@ -53,7 +53,8 @@ const VERDICT_SQL = `blast_radius`;
 const SET_VERDICT_SQL = `blast_radius = $2::jsonb`;
 
 export function validateGroupId(id: string): string {
-  if (!GROUP_RE.test(id)) throw new ConfigError(`group: expected 1-128 letters, digits, '.', '_', ':' or '-' (e.g. the Kubernetes Job name), got ${JSON.stringify(id)}`);
+  if (!GROUP_RE.test(id))
+    throw new ConfigError(`group: expected 1-128 letters, digits, '.', '_', ':' or '-' (e.g. the Kubernetes Job name), got ${JSON.stringify(id)}`);
   return id;
 }
 
@@ -64,17 +65,28 @@ export function validateGroupId(id: string): string {
 export async function joinGroup(db: pg.Pool, req: JoinRequest): Promise<GroupInfo> {
   const { groupId, shardCount } = req;
   const created = await createGroup(db, req);
-  const { rows } = await db.query<{ cutoff: string; policy_version: number; shard_count: number | null; finalized_at: Date | null; blast_radius: GroupBlastRadius | null }>(
+  const { rows } = await db.query<{
+    cutoff: string;
+    policy_version: number;
+    shard_count: number | null;
+    finalized_at: Date | null;
+    blast_radius: GroupBlastRadius | null;
+  }>(
     `SELECT to_char(cutoff AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cutoff, policy_version, shard_count, finalized_at, ${VERDICT_SQL} AS blast_radius
        FROM lethe_run_groups WHERE group_id = $1`,
     [groupId],
   );
   const g = rows[0]!;
   if (g.finalized_at) {
-    throw new LetheError(ErrorCodes.GROUP_FINISHED, `group ${JSON.stringify(groupId)} already finished at ${g.finalized_at.toISOString()}; start a new run with a new group id`);
+    throw new LetheError(
+      ErrorCodes.GROUP_FINISHED,
+      `group ${JSON.stringify(groupId)} already finished at ${g.finalized_at.toISOString()}; start a new run with a new group id`,
+    );
   }
   if ((g.shard_count ?? null) !== shardCount) {
-    throw new ConfigError(`shard: group ${JSON.stringify(groupId)} runs with ${g.shard_count === null ? 'no shards' : `${g.shard_count} shards`}; every worker of a group must use the same --shard i/N (got ${shardCount === null ? 'none' : `N=${shardCount}`})`);
+    throw new ConfigError(
+      `shard: group ${JSON.stringify(groupId)} runs with ${g.shard_count === null ? 'no shards' : `${g.shard_count} shards`}; every worker of a group must use the same --shard i/N (got ${shardCount === null ? 'none' : `N=${shardCount}`})`,
+    );
   }
   if (g.policy_version !== req.policyVersion) {
     throw new LetheError(
@@ -141,7 +153,10 @@ export async function finalizeGroupIfDone(db: pg.Pool, groupId: string, staleMs:
     [groupId],
   );
   if (rows.some((r) => r.status === 'running')) return null;
-  const group = await db.query<{ shard_count: number | null; blast_radius: GroupBlastRadius | null }>(`SELECT shard_count, ${VERDICT_SQL} AS blast_radius FROM lethe_run_groups WHERE group_id = $1`, [groupId]);
+  const group = await db.query<{ shard_count: number | null; blast_radius: GroupBlastRadius | null }>(
+    `SELECT shard_count, ${VERDICT_SQL} AS blast_radius FROM lethe_run_groups WHERE group_id = $1`,
+    [groupId],
+  );
   const shardCount = group.rows[0]?.shard_count ?? null;
   if (shardCount !== null) {
     const done = new Set(rows.filter((r) => r.status === 'completed').map((r) => r.shard));
@@ -150,7 +165,10 @@ export async function finalizeGroupIfDone(db: pg.Pool, groupId: string, staleMs:
     return null;
   }
   const details = { ...aggregate(groupId, rows), blast_radius: group.rows[0]?.blast_radius ?? null };
-  const claimed = await db.query(`UPDATE lethe_run_groups SET finalized_at = now(), summary = $2::jsonb WHERE group_id = $1 AND finalized_at IS NULL`, [groupId, JSON.stringify(details)]);
+  const claimed = await db.query(`UPDATE lethe_run_groups SET finalized_at = now(), summary = $2::jsonb WHERE group_id = $1 AND finalized_at IS NULL`, [
+    groupId,
+    JSON.stringify(details),
+  ]);
   if (claimed.rowCount !== 1) return null;
   await writeAudit(db, AuditActions.RUN, details);
   return details;
@@ -168,8 +186,14 @@ function aggregate(groupId: string, workers: readonly WorkerRow[]): Record<strin
   }
   const first = workers.map(s).find((x) => x !== null) ?? null;
   const capped = <T>(f: (x: RunSummary) => readonly T[], cap: number): T[] => workers.flatMap((w) => (w.summary ? [...f(w.summary)] : [])).slice(0, cap);
-  const starts = workers.map((w) => w.summary?.started_at).filter((x): x is string => !!x).sort();
-  const ends = workers.map((w) => w.summary?.ended_at).filter((x): x is string => !!x).sort();
+  const starts = workers
+    .map((w) => w.summary?.started_at)
+    .filter((x): x is string => !!x)
+    .sort();
+  const ends = workers
+    .map((w) => w.summary?.ended_at)
+    .filter((x): x is string => !!x)
+    .sort();
   return {
     run_id: groupId,
     group_id: groupId,

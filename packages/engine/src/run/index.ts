@@ -120,14 +120,17 @@ export async function executeRun(deps: RunDeps, runOptions: RunOptions = {}): Pr
 }
 
 function validateRunOptions(o: RunOptions): void {
-  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new ConfigError(`limit: must be a positive integer, got ${JSON.stringify(o.limit)}`);
+  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1))
+    throw new ConfigError(`limit: must be a positive integer, got ${JSON.stringify(o.limit)}`);
   if (o.group !== undefined) {
     validateGroupId(o.group);
     if (o.dryRun) throw new ConfigError('group: a dry run cannot be part of a worker group; drop --dry-run or --group');
     if (o.limit !== undefined) throw new ConfigError('group: workers of a group run to the end of the backlog; drop --limit');
   }
   if (o.request !== undefined && (o.group !== undefined || o.dryRun || o.limit !== undefined || o.purposes !== undefined)) {
-    throw new ConfigError('request: an erasure request runs alone, on every purpose, to its end: drop --group, --dry-run (use `lethe erase --dry-run`), --limit and --purpose');
+    throw new ConfigError(
+      'request: an erasure request runs alone, on every purpose, to its end: drop --group, --dry-run (use `lethe erase --dry-run`), --limit and --purpose',
+    );
   }
   if (o.shard !== undefined) {
     if (o.group === undefined) throw new ConfigError('shard: --shard i/N needs --group (the same group id for every shard, e.g. the Job name)');
@@ -149,13 +152,22 @@ async function planRun(deps: RunDeps, runOptions: RunOptions, table: JobsTable):
     const allowLarge = runOptions.allowLarge === true;
     const groupId = runOptions.group;
     const g = await joinGroup(pool, {
-      groupId, policyVersion: current.version, shardCount: runOptions.shard?.count ?? null,
+      groupId,
+      policyVersion: current.version,
+      shardCount: runOptions.shard?.count ?? null,
       judge: (cutoff) => judgeGroupBlastRadius(pool, options, table, { groupId, cutoff, selected, allowLarge }),
     });
     const blastRadius = await admitToGroup(pool, options, g, { selected, allowLarge });
     await closeDeadWorkers(pool, g.groupId, options.groupStaleMs);
     const shard = runOptions.shard ? `${runOptions.shard.index}/${runOptions.shard.count}` : null;
-    return { cutoff: g.cutoff, policyVersion: current.version, policies: current.policies, selected, check: { blastRadius, estimate: null }, group: { id: g.groupId, shard } };
+    return {
+      cutoff: g.cutoff,
+      policyVersion: current.version,
+      policies: current.policies,
+      selected,
+      check: { blastRadius, estimate: null },
+      group: { id: g.groupId, shard },
+    };
   }
   const interrupted = await closeInterruptedRuns(pool);
   for (const r of interrupted) {
@@ -168,9 +180,13 @@ async function planRun(deps: RunDeps, runOptions: RunOptions, table: JobsTable):
   const cutoff = rows[0]!.cutoff;
   // A request names its rows (a DPO checked them: `lethe erase --dry-run`); the blast-radius
   // guard judges the expired backlog, which a request does not touch.
-  if (runOptions.request) return { cutoff, policyVersion: policy.version, policies: policy.policies, selected, check: { blastRadius: null, estimate: null }, group: null };
+  if (runOptions.request)
+    return { cutoff, policyVersion: policy.version, policies: policy.policies, selected, check: { blastRadius: null, estimate: null }, group: null };
   const check = await preRunCheck(pool, options, table, selected, cutoff, {
-    dryRun, allowLarge: runOptions.allowLarge === true, estimateTotal: runOptions.estimateTotal === true, limit: runOptions.limit,
+    dryRun,
+    allowLarge: runOptions.allowLarge === true,
+    estimateTotal: runOptions.estimateTotal === true,
+    limit: runOptions.limit,
     pauseOnRefusal: runOptions.pauseOnRefusal !== false,
   });
   return { cutoff, policyVersion: policy.version, policies: policy.policies, selected, check, group: null };
@@ -181,19 +197,37 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   const dryRun = runOptions.dryRun === true;
   const control = await readControl(pool);
   if (control.paused && !dryRun) {
-    throw new LetheError(ErrorCodes.PAUSED, `Lethe is paused (by ${control.pausedBy ?? 'unknown'} at ${control.pausedAt ?? '?'}: ${control.reason ?? 'no reason given'}); run \`lethe resume\` first`);
+    throw new LetheError(
+      ErrorCodes.PAUSED,
+      `Lethe is paused (by ${control.pausedBy ?? 'unknown'} at ${control.pausedAt ?? '?'}: ${control.reason ?? 'no reason given'}); run \`lethe resume\` first`,
+    );
   }
   const table = await inspectJobsTable(pool, options.jobs);
   const plan = await planRun(deps, runOptions, table);
   const runId = randomUUID();
   const trigger = runOptions.trigger ?? (plan.group ? 'worker' : runOptions.request ? 'request' : 'manual');
   const startedMs = options.clock.now();
-  await insertRun(pool, { id: runId, trigger, dryRun, cutoff: plan.cutoff, policyVersion: plan.policyVersion, host: options.host, pid: process.pid, version: options.version, groupId: plan.group?.id ?? null, shard: plan.group?.shard ?? null });
+  await insertRun(pool, {
+    id: runId,
+    trigger,
+    dryRun,
+    cutoff: plan.cutoff,
+    policyVersion: plan.policyVersion,
+    host: options.host,
+    pid: process.pid,
+    version: options.version,
+    groupId: plan.group?.id ?? null,
+    shard: plan.group?.shard ?? null,
+  });
   runOptions.onStart?.(runId);
   const log = options.logger.child({ runId, ...(plan.group ? { group: plan.group.id, shard: plan.group.shard } : {}) });
   log.info({ trigger, dryRun, cutoff: plan.cutoff, policyVersion: plan.policyVersion, storage: storage.describe }, 'run started');
 
-  const summary = new SummaryBuilder({ erasedKeys: options.summaryErasedKeys, failures: options.summaryFailures, keyFor: ledgerKeyFunction(options.ledgerKeyHmacSecret) });
+  const summary = new SummaryBuilder({
+    erasedKeys: options.summaryErasedKeys,
+    failures: options.summaryFailures,
+    keyFor: ledgerKeyFunction(options.ledgerKeyHmacSecret),
+  });
   const abort = AbortSignal.any([lockLost, ...(runOptions.signal ? [runOptions.signal] : [])]);
   const breaker = new FailureBreaker({ window: options.breakerWindow, tripShare: options.breakerTripShare });
   const progress = progressReporter(pool, options, runId, summary, startedMs, runOptions.onProgress, plan.check.estimate);
@@ -204,29 +238,69 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   let derived: DerivedStep | null = null;
   try {
     // Derived data (docs/rights.md#derived-data): declared tables and columns are checked here, before the first delete.
-    if (!dryRun) derived = await DerivedStep.create({ pool, table, storage, declarations: options.derived, runId, ledgerKey: ledgerKeyFunction(options.ledgerKeyHmacSecret), breaker });
+    if (!dryRun)
+      derived = await DerivedStep.create({
+        pool,
+        table,
+        storage,
+        declarations: options.derived,
+        runId,
+        ledgerKey: ledgerKeyFunction(options.ledgerKeyHmacSecret),
+        breaker,
+      });
     if (!runOptions.request) summary.unreadable = await findUnreadableRows(pool, table, Object.keys(plan.policies), options.unreadableCountCap);
     let lastPoll = 0;
     const allPolicies = Object.entries(plan.policies).map(([purpose, r]) => ({ purpose, interval: retentionToInterval(r), calendar: isCalendarRetention(r) }));
     const source = runOptions.request
       ? soloBatches(pool, runOptions.request.rows(table, allPolicies, abort))
       : plan.group
-      ? claimExpiredRows(pool, {
-          table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, groupId: plan.group.id, signal: abort,
-          shard: runOptions.shard ?? null, waitMs: Math.min(1000, options.heartbeatMs), sleep: options.clock.sleep,
-          othersRunning: () => peersStillWorking(pool, plan.group!.id, runId, options.groupStaleMs),
-          busy: async () => void (await pool.query(`UPDATE lethe_runs SET idle_since = NULL WHERE id = $1`, [runId])),
-        })
-      : soloBatches(pool, readExpiredRows(pool, { table, purposes: plan.selected, cutoff: plan.cutoff, batchSize: options.batchSize, signal: abort, ...(runOptions.limit ? { limit: runOptions.limit } : {}) }));
+        ? claimExpiredRows(pool, {
+            table,
+            purposes: plan.selected,
+            cutoff: plan.cutoff,
+            batchSize: options.batchSize,
+            groupId: plan.group.id,
+            signal: abort,
+            shard: runOptions.shard ?? null,
+            waitMs: Math.min(1000, options.heartbeatMs),
+            sleep: options.clock.sleep,
+            othersRunning: () => peersStillWorking(pool, plan.group!.id, runId, options.groupStaleMs),
+            busy: async () => void (await pool.query(`UPDATE lethe_runs SET idle_since = NULL WHERE id = $1`, [runId])),
+          })
+        : soloBatches(
+            pool,
+            readExpiredRows(pool, {
+              table,
+              purposes: plan.selected,
+              cutoff: plan.cutoff,
+              batchSize: options.batchSize,
+              signal: abort,
+              ...(runOptions.limit ? { limit: runOptions.limit } : {}),
+            }),
+          );
     const result = await runPipeline(source, {
-      pool, table, storage, cutoff: plan.cutoff, summary, dryRun, runId, breaker,
+      pool,
+      table,
+      storage,
+      cutoff: plan.cutoff,
+      summary,
+      dryRun,
+      runId,
+      breaker,
       recheck: { table, policies: allPolicies, selectedPurposes: new Set(plan.selected.map((p) => p.purpose)), cutoff: plan.cutoff },
       recheckSql: recheckSql(table),
       derived,
       presence: new PresenceGuard(storage, (ids) => crashedIntents(pool, runId, ids), { ...DEFAULT_PRESENCE, allowMissing: runOptions.allowMissing === true }),
       ...(runOptions.beforeRecheck ? { beforeRecheck: runOptions.beforeRecheck } : {}),
-      ...(runOptions.request ? { request: { reference: runOptions.request.reference, recheck: runOptions.request.recheck(table, plan.policies, allPolicies) } } : {}),
-      limiter: new RunDeleteLimiter({ perSecond: options.deletesPerSecond, perPrefixPerSecond: options.deletesPerSecondPerPrefix, burst: options.batchSize, clock: options.clock }),
+      ...(runOptions.request
+        ? { request: { reference: runOptions.request.reference, recheck: runOptions.request.recheck(table, plan.policies, allPolicies) } }
+        : {}),
+      limiter: new RunDeleteLimiter({
+        perSecond: options.deletesPerSecond,
+        perPrefixPerSecond: options.deletesPerSecondPerPrefix,
+        burst: options.batchSize,
+        clock: options.clock,
+      }),
       outcomeSql: writeOutcomesSql(table, { stripFileKey: options.ledgerKeyHmacSecret !== null }),
       erasure: erasurePlan(options, runId),
       policyVersion: plan.policyVersion,
@@ -245,7 +319,16 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
     wouldDelete = result.wouldDelete;
     verdict = decideRunStatus({ ...result, lockLost: lockLost.aborted, lockLostReason: lockLost.reason });
   } catch (e) {
-    verdict = decideRunStatus({ batchStop: null, batchStopError: null, loopStop: null, fatal: e, breakerTripped: false, aborted: false, lockLost: false, lockLostReason: null });
+    verdict = decideRunStatus({
+      batchStop: null,
+      batchStopError: null,
+      loopStop: null,
+      fatal: e,
+      breakerTripped: false,
+      aborted: false,
+      lockLost: false,
+      lockLostReason: null,
+    });
   } finally {
     clearInterval(heartbeat);
     progress.stop();
@@ -257,12 +340,36 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
   if (stoppedBy === 'storage') await pauseForStorage(pool, options, runId, error);
   if (status === 'completed' && !dryRun) await forgetSettledIntents(pool, table).catch(() => {});
   const result = buildSummary(options, {
-    runId, trigger, dryRun, startedMs, endedMs: options.clock.now(), cutoff: plan.cutoff, policyVersion: plan.policyVersion, policies: plan.policies,
-    storage: storage.describe, summary, wouldDelete, status, error, check: plan.check, limit: runOptions.limit, purposes: runOptions.purposes, group: plan.group,
+    runId,
+    trigger,
+    dryRun,
+    startedMs,
+    endedMs: options.clock.now(),
+    cutoff: plan.cutoff,
+    policyVersion: plan.policyVersion,
+    policies: plan.policies,
+    storage: storage.describe,
+    summary,
+    wouldDelete,
+    status,
+    error,
+    check: plan.check,
+    limit: runOptions.limit,
+    purposes: runOptions.purposes,
+    group: plan.group,
   });
   await recordSummary(deps, result);
   log[result.status === 'completed' ? 'info' : 'warn'](
-    { status: result.status, deleted: result.deleted_count, failed: result.failed_count, refused: result.refused_count, shared: result.shared_count, held: result.held_count, durationSeconds: result.duration_seconds, ...(result.error ? { error: result.error } : {}) },
+    {
+      status: result.status,
+      deleted: result.deleted_count,
+      failed: result.failed_count,
+      refused: result.refused_count,
+      shared: result.shared_count,
+      held: result.held_count,
+      durationSeconds: result.duration_seconds,
+      ...(result.error ? { error: result.error } : {}),
+    },
     'run finished',
   );
   safeNotify(options.notifier, runEndNotification(result));
@@ -285,7 +392,10 @@ async function recordSummary(deps: RunDeps, summary: RunSummary): Promise<void> 
       if (group) deps.options.logger.info({ group: groupId, deleted: group.deleted_count }, 'group finished; its audit row is written');
     }
   } catch (error) {
-    deps.options.logger.error({ runId: summary.run_id, error: describeError(error) }, 'could not record the run summary; the next run will record this run as interrupted');
+    deps.options.logger.error(
+      { runId: summary.run_id, error: describeError(error) },
+      'could not record the run summary; the next run will record this run as interrupted',
+    );
     if (!summary.error) throw error;
   }
 }
@@ -298,7 +408,10 @@ async function recordSummary(deps: RunDeps, summary: RunSummary): Promise<void> 
 async function peersStillWorking(pool: pg.Pool, groupId: string, runId: string, staleMs: number): Promise<boolean> {
   await pool.query(`UPDATE lethe_runs SET idle_since = coalesce(idle_since, now()), heartbeat_at = now() WHERE id = $1`, [runId]);
   await closeDeadWorkers(pool, groupId, staleMs);
-  const r = await pool.query(`SELECT 1 FROM lethe_runs WHERE group_id = $1 AND status = 'running' AND id <> $2 AND idle_since IS NULL LIMIT 1`, [groupId, runId]);
+  const r = await pool.query(`SELECT 1 FROM lethe_runs WHERE group_id = $1 AND status = 'running' AND id <> $2 AND idle_since IS NULL LIMIT 1`, [
+    groupId,
+    runId,
+  ]);
   return (r.rowCount ?? 0) > 0;
 }
 
@@ -333,7 +446,11 @@ async function pauseForStorage(pool: pg.Pool, options: ResolvedOptions, runId: s
 function selectPurposes(policies: PolicySet, wanted: readonly string[] | undefined): PurposeSelection[] {
   const known = Object.keys(policies);
   for (const p of wanted ?? []) {
-    if (!known.includes(p)) throw new ConfigError(`purpose: unknown purpose ${JSON.stringify(p)}; expected one of ${known.map((k) => JSON.stringify(k)).join(', ')}`, ErrorCodes.POLICY_UNKNOWN);
+    if (!known.includes(p))
+      throw new ConfigError(
+        `purpose: unknown purpose ${JSON.stringify(p)}; expected one of ${known.map((k) => JSON.stringify(k)).join(', ')}`,
+        ErrorCodes.POLICY_UNKNOWN,
+      );
   }
   return known
     .filter((p) => !wanted || wanted.includes(p))

@@ -9,7 +9,12 @@ export const OPERATION_LOCK_WAIT_MS = 5000;
  * Runs `fn` holding the run lock, so operations that move or delete files (purge, restore,
  * ledger repair) never overlap a run or each other (DESIGN "One run at a time").
  */
-export async function withRunLock<T>(pool: pg.Pool, options: ResolvedOptions, fn: () => Promise<T>, waitMs = Math.max(options.lockWaitMs, OPERATION_LOCK_WAIT_MS)): Promise<T> {
+export async function withRunLock<T>(
+  pool: pg.Pool,
+  options: ResolvedOptions,
+  fn: () => Promise<T>,
+  waitMs = Math.max(options.lockWaitMs, OPERATION_LOCK_WAIT_MS),
+): Promise<T> {
   const lock = await acquireRunLock(pool, { waitMs, clock: options.clock });
   try {
     return await fn();

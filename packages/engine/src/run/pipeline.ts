@@ -126,18 +126,20 @@ export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: Pipe
           // A wait ended by a stop (SIGTERM, pause, an error) must not let the batch through.
           if (fatal || stop.reason || ctx.signal.aborted) break;
           for (const k of keys) keysInFlight.set(k, (keysInFlight.get(k) ?? 0) + 1);
-          const task = deleteBatch(ctx, batch, claim, stop, removedAhead).then(
-            () => ctx.onBatchDone(),
-            (error: unknown) => {
-              fatal ??= error;
-            },
-          ).finally(() => {
-            for (const k of keys) {
-              const n = keysInFlight.get(k)! - 1;
-              if (n === 0) keysInFlight.delete(k);
-              else keysInFlight.set(k, n);
-            }
-          });
+          const task = deleteBatch(ctx, batch, claim, stop, removedAhead)
+            .then(
+              () => ctx.onBatchDone(),
+              (error: unknown) => {
+                fatal ??= error;
+              },
+            )
+            .finally(() => {
+              for (const k of keys) {
+                const n = keysInFlight.get(k)! - 1;
+                if (n === 0) keysInFlight.delete(k);
+                else keysInFlight.set(k, n);
+              }
+            });
           claim = undefined; // the batch owns its claim now
           const tracked = task.finally(() => inFlight.delete(tracked));
           inFlight.add(tracked);
@@ -160,8 +162,13 @@ export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: Pipe
   lap('drain');
   // Most deletes of the last batches may have failed (within one batch too): `breakerTripped` says so.
   return {
-    batchStop: stop.reason, batchStopError: stop.error, loopStop: stoppedBy, fatal,
-    breakerTripped: ctx.breaker.tripped, aborted: ctx.signal.aborted, wouldDelete,
+    batchStop: stop.reason,
+    batchStopError: stop.error,
+    loopStop: stoppedBy,
+    fatal,
+    breakerTripped: ctx.breaker.tripped,
+    aborted: ctx.signal.aborted,
+    wouldDelete,
   };
 }
 
@@ -218,7 +225,13 @@ const requestStop = (stop: BatchStop, reason: StopReason, error: unknown = null)
 };
 
 /** Returns false when the batch must be rolled back untouched (a stop before storage). */
-async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[], tx: BatchTransaction, stop: BatchStop, removedAhead: Set<string>): Promise<boolean> {
+async function deleteAndRecord(
+  ctx: PipelineContext,
+  batch: readonly ExpiredRow[],
+  tx: BatchTransaction,
+  stop: BatchStop,
+  removedAhead: Set<string>,
+): Promise<boolean> {
   const refused: RowOutcome[] = [];
   const candidates: ExpiredRow[] = [];
   for (const row of batch) {
@@ -236,7 +249,14 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
     return false;
   }
   if (checked.control.policyVersion !== ctx.policyVersion) {
-    requestStop(stop, 'policy', new LetheError(ErrorCodes.POLICY_CHANGED, `the retention policy changed during the run (it started under version ${ctx.policyVersion}; version ${checked.control.policyVersion} is current): the run stopped before its next delete; run again to apply the current policy`));
+    requestStop(
+      stop,
+      'policy',
+      new LetheError(
+        ErrorCodes.POLICY_CHANGED,
+        `the retention policy changed during the run (it started under version ${ctx.policyVersion}; version ${checked.control.policyVersion} is current): the run stopped before its next delete; run again to apply the current policy`,
+      ),
+    );
     return false;
   }
   if (ctx.signal.aborted || stop.reason) return false;
@@ -275,7 +295,10 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
     outcomes = erased.outcomes;
     // Files may be gone although their delete failed: the intent stays, so the rerun expects them absent.
     if (erased.unknown) intentId = null;
-    const after = await ctx.presence.afterStorage(rows, outcomes.map((o) => ({ key: o.row.fileKey, outcome: o.outcome as KeyOutcome['outcome'], ...(o.trash ? { trash: o.trash } : {}) })));
+    const after = await ctx.presence.afterStorage(
+      rows,
+      outcomes.map((o) => ({ key: o.row.fileKey, outcome: o.outcome as KeyOutcome['outcome'], ...(o.trash ? { trash: o.trash } : {}) })),
+    );
     if (after) {
       // Most of the batch was "already absent": keep those rows, record what was really erased.
       requestStop(stop, 'storage', after.error);
@@ -288,7 +311,14 @@ async function deleteAndRecord(ctx: PipelineContext, batch: readonly ExpiredRow[
   const writeStarted = performance.now();
   // Child rows go before the job rows they refer to, in this transaction (derived/child-rows.ts).
   await ctx.derived?.recordBefore(tx.client, all, derivedEvidence);
-  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, { runId: ctx.runId, policyVersion: ctx.policyVersion, outcomes: all, ledgerKey: ctx.erasure?.ledgerKey, intentId, requestRef: ctx.request?.reference ?? null });
+  const { notRemoved } = await writeOutcomes(tx.client, ctx.outcomeSql, {
+    runId: ctx.runId,
+    policyVersion: ctx.policyVersion,
+    outcomes: all,
+    ledgerKey: ctx.erasure?.ledgerKey,
+    intentId,
+    requestRef: ctx.request?.reference ?? null,
+  });
   await tx.keep(all.filter((o) => o.outcome === 'failed' || o.outcome === 'refused').map((o) => o.row));
   ctx.summary.phaseMs.write += performance.now() - writeStarted;
   ctx.summary.outcomes(all, notRemoved);
@@ -304,12 +334,22 @@ function requestOutcomes(ctx: PipelineContext, checked: RequestRecheckedBatch): 
   const out: RowOutcome[] = [];
   for (const row of checked.detached) {
     ctx.summary.shared(row);
-    out.push({ row, outcome: 'unlinked', code: ErrorCodes.SHARED_KEY, message: 'the row was erased; its file stays: other rows share it (docs/safety.md#shared-keys)' });
+    out.push({
+      row,
+      outcome: 'unlinked',
+      code: ErrorCodes.SHARED_KEY,
+      message: 'the row was erased; its file stays: other rows share it (docs/safety.md#shared-keys)',
+    });
   }
   for (const k of checked.requestKept) {
     if (k.reason === 'changed') ctx.summary.changed(k.row);
     else if (k.reason === 'unjudged') {
-      out.push({ row: k.row, outcome: 'refused', code: ErrorCodes.POLICY_UNKNOWN, message: `not erased on request: purpose ${JSON.stringify(k.row.purpose)} has no retention policy (or created_at is not a time), so no retention duty can be ruled out` });
+      out.push({
+        row: k.row,
+        outcome: 'refused',
+        code: ErrorCodes.POLICY_UNKNOWN,
+        message: `not erased on request: purpose ${JSON.stringify(k.row.purpose)} has no retention policy (or created_at is not a time), so no retention duty can be ruled out`,
+      });
     } else if (k.reason === 'held') {
       ctx.summary.held(k.row);
       out.push({ row: k.row, outcome: 'held', code: ErrorCodes.HELD, message: 'kept: the file is under a legal hold' });
@@ -326,7 +366,10 @@ function requestOutcomes(ctx: PipelineContext, checked: RequestRecheckedBatch): 
 async function recordIntent(pool: pg.Pool, runId: string, rows: readonly ExpiredRow[]): Promise<string> {
   const ids = new Array<string | null>(rows.length);
   for (let i = 0; i < rows.length; i++) ids[i] = rows[i]!.id;
-  const { rows: r } = await pool.query<{ id: string }>(`INSERT INTO lethe_inflight (run_id, job_ids) VALUES ($1, $2::text[]) RETURNING id::text`, [runId, textArray(ids)]);
+  const { rows: r } = await pool.query<{ id: string }>(`INSERT INTO lethe_inflight (run_id, job_ids) VALUES ($1, $2::text[]) RETURNING id::text`, [
+    runId,
+    textArray(ids),
+  ]);
   return r[0]!.id;
 }
 
@@ -361,8 +404,14 @@ async function erase(ctx: PipelineContext, rows: readonly ExpiredRow[], keys: re
  */
 function matchOutcomes(rows: readonly ExpiredRow[], results: readonly KeyOutcome[], windowOf: ReadonlyMap<string, string>): RowOutcome[] {
   const outcomes = new Array<RowOutcome>(rows.length);
-  const toRow = (row: ExpiredRow, r: KeyOutcome, outcome: KeyOutcome['outcome']): RowOutcome =>
-    ({ row, outcome, code: r.code, message: r.message, trash: r.trash, undoWindow: windowOf.size === 0 ? undefined : windowOf.get(row.fileKey) });
+  const toRow = (row: ExpiredRow, r: KeyOutcome, outcome: KeyOutcome['outcome']): RowOutcome => ({
+    row,
+    outcome,
+    code: r.code,
+    message: r.message,
+    trash: r.trash,
+    undoWindow: windowOf.size === 0 ? undefined : windowOf.get(row.fileKey),
+  });
   let inOrder = results.length === rows.length;
   for (let i = 0; inOrder && i < rows.length; i++) inOrder = results[i]!.key === rows[i]!.fileKey;
   if (inOrder) {

@@ -18,7 +18,10 @@ export const PREFLIGHT_COVERAGE_OBJECTS = 1000;
  * can be reached. A run that cannot work fails here in one clear line, before it records anything,
  * rather than half way through its first batch.
  */
-export async function preflightRun(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }, o: { readonly dryRun: boolean }): Promise<void> {
+export async function preflightRun(
+  deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions },
+  o: { readonly dryRun: boolean },
+): Promise<void> {
   try {
     await checkSchemaCurrent(deps.pool);
     if (!o.dryRun && deps.storage.ping) await pingStorage(deps.storage);
@@ -36,10 +39,20 @@ export async function preflightRun(deps: { readonly pool: pg.Pool; readonly stor
  */
 export async function warnUncovered(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }): Promise<void> {
   try {
-    const r = await checkCoverage(deps.pool, deps.options.jobs, deps.storage, deps.options.derived, PREFLIGHT_COVERAGE_OBJECTS, ledgerKeyFunction(deps.options.ledgerKeyHmacSecret));
+    const r = await checkCoverage(
+      deps.pool,
+      deps.options.jobs,
+      deps.storage,
+      deps.options.derived,
+      PREFLIGHT_COVERAGE_OBJECTS,
+      ledgerKeyFunction(deps.options.ledgerKeyHmacSecret),
+    );
     if (r.uncovered > 0) deps.options.logger.warn({ code: ErrorCodes.COVERAGE, uncovered: r.uncovered }, `derived data not covered: ${describeUncovered(r)}`);
   } catch (error) {
-    deps.options.logger.warn({ code: ErrorCodes.COVERAGE, error: describeError(error) }, 'the derived data coverage check could not run; `lethe doctor` checks it');
+    deps.options.logger.warn(
+      { code: ErrorCodes.COVERAGE, error: describeError(error) },
+      'the derived data coverage check could not run; `lethe doctor` checks it',
+    );
   }
 }
 
@@ -59,7 +72,11 @@ export async function checkSchemaCurrent(db: Pick<pg.Pool, 'query'>): Promise<nu
     version = await schemaVersion(db);
   } catch (error) {
     if (!isConnectionLoss(error) && !isUnreachable(error)) throw error;
-    throw new LetheError(ErrorCodes.DATABASE, `database not reachable: ${describeError(error)}; check DATABASE_URL and that PostgreSQL is up (\`lethe doctor\` checks it all)`, { cause: error });
+    throw new LetheError(
+      ErrorCodes.DATABASE,
+      `database not reachable: ${describeError(error)}; check DATABASE_URL and that PostgreSQL is up (\`lethe doctor\` checks it all)`,
+      { cause: error },
+    );
   }
   if (version < LATEST_MIGRATION) throw new SchemaError(notMigratedMessage(version), ErrorCodes.NOT_MIGRATED);
   return version;
@@ -74,6 +91,10 @@ export function notMigratedMessage(version: number): string {
 /** pg's errors for a server it cannot reach (DNS, refused, timeout), beside lost connections. */
 export function isUnreachable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '28P01', '28000', '3D000'].includes(code)) return true;
+  if (
+    typeof code === 'string' &&
+    ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '28P01', '28000', '3D000'].includes(code)
+  )
+    return true;
   return error instanceof Error && /timeout expired|connection timeout|Connection terminated/i.test(error.message);
 }

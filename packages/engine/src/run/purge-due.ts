@@ -68,11 +68,20 @@ interface PurgeDeps {
 /** `lethe purge`: under the run lock; refused while Lethe is paused (a pause stops every deletion). */
 export async function purgeTrash(engine: Engine, o: PurgeOptions = {}): Promise<PurgeReport> {
   const deps = { pool: engine.pool, options: engine.options, storage: engine.storage() };
-  return withRunLock(engine.pool, engine.options, async () => {
-    const control = await readControl(engine.pool);
-    if (control.paused && !o.dryRun) throw new LetheError(ErrorCodes.PAUSED, `Lethe is paused (${control.reason ?? 'no reason given'}); purging deletes files, so it waits for \`lethe resume\``);
-    return purgeDueTrash(deps, o);
-  }, o.lockWaitMs);
+  return withRunLock(
+    engine.pool,
+    engine.options,
+    async () => {
+      const control = await readControl(engine.pool);
+      if (control.paused && !o.dryRun)
+        throw new LetheError(
+          ErrorCodes.PAUSED,
+          `Lethe is paused (${control.reason ?? 'no reason given'}); purging deletes files, so it waits for \`lethe resume\``,
+        );
+      return purgeDueTrash(deps, o);
+    },
+    o.lockWaitMs,
+  );
 }
 
 type DueRow = { id: string; trash_location: string; batch_started_ms: number; recorded_by_ms: number };
@@ -112,12 +121,25 @@ export async function purgeDueTrash(deps: PurgeDeps, o: PurgeOptions = {}): Prom
   }
   const report: PurgeReport = { purge_id: purgeId, dry_run: o.dryRun === true, ...counts, held: held.rows[0]!.n, failures };
   if (!o.dryRun && (counts.due > 0 || report.held > 0)) {
-    await writeAudit(pool, TRASH_PURGED, { purge_id: purgeId, by: o.by ?? 'lethe', ...counts, held: report.held, failures: failures.slice(0, 20), storage: storage.describe });
+    await writeAudit(pool, TRASH_PURGED, {
+      purge_id: purgeId,
+      by: o.by ?? 'lethe',
+      ...counts,
+      held: report.held,
+      failures: failures.slice(0, 20),
+      storage: storage.describe,
+    });
   }
   return report;
 }
 
-async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRow[], counts: { purged: number; files_deleted: number; files_already_gone: number; failed: number; newer: number }, failures: PurgeFailure[]): Promise<void> {
+async function purgeBatch(
+  deps: PurgeDeps,
+  purgeId: string,
+  rows: readonly DueRow[],
+  counts: { purged: number; files_deleted: number; files_already_gone: number; failed: number; newer: number },
+  failures: PurgeFailure[],
+): Promise<void> {
   // Rows sharing a location: the earliest times, so nothing written after any of them is deleted.
   const times = new Map<string, TrashRecordTimes>();
   for (const r of rows) {
@@ -129,7 +151,10 @@ async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRo
   }
   const locations = [...times.keys()];
   const outcomes = deps.storage.purgeTrash
-    ? await deps.storage.purgeTrash(locations, locations.map((l) => times.get(l)!))
+    ? await deps.storage.purgeTrash(
+        locations,
+        locations.map((l) => times.get(l)!),
+      )
     : noTrashOutcomes(deps.storage.describe, locations, 'purge');
   const byLocation = new Map(outcomes.map((x) => [x.key, x]));
   const done: string[] = [];
@@ -168,7 +193,9 @@ async function purgeBatch(deps: PurgeDeps, purgeId: string, rows: readonly DueRo
 
 /** Keys under an active hold, as the ledger writes them (hashed in HMAC mode). Holds are few. */
 export async function activeHeldLedgerKeys(pool: pg.Pool, options: ResolvedOptions): Promise<string[]> {
-  const { rows } = await pool.query<{ k: string }>(`SELECT DISTINCT file_key AS k FROM lethe_holds WHERE released_at IS NULL AND (until IS NULL OR until > now())`);
+  const { rows } = await pool.query<{ k: string }>(
+    `SELECT DISTINCT file_key AS k FROM lethe_holds WHERE released_at IS NULL AND (until IS NULL OR until > now())`,
+  );
   const keyFor = ledgerKeyFunction(options.ledgerKeyHmacSecret);
   return rows.map((r) => keyFor(r.k));
 }
@@ -201,7 +228,8 @@ export async function purgeBeforeRun(deps: PurgeDeps, run: { readonly dryRun?: b
   try {
     return await withRunLock(deps.pool, options, async () => ((await readControl(deps.pool)).paused ? null : purgeDueTrash(deps, { by: 'lethe:run' })), 0);
   } catch (error) {
-    if (!(error instanceof RunInProgressError)) options.logger.warn({ error: describeError(error) }, 'purging due trash before the run failed; the next run tries again');
+    if (!(error instanceof RunInProgressError))
+      options.logger.warn({ error: describeError(error) }, 'purging due trash before the run failed; the next run tries again');
     return null;
   }
 }

@@ -10,18 +10,22 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { 
 describe('array literals for the outcome statement', () => {
   it('writes text arrays exactly as node-postgres does, quotes, backslashes and nulls included', () => {
     const element = fc.oneof(fc.constant(null), fc.string(), fc.string({ unit: fc.constantFrom('"', '\\', ',', '{', '}', ' ', 'a', 'é', 'NULL') }));
-    fc.assert(fc.property(fc.array(element, { maxLength: 30 }), (values) => {
-      expect(textArray(values)).toBe(prepareValue(values));
-    }));
+    fc.assert(
+      fc.property(fc.array(element, { maxLength: 30 }), (values) => {
+        expect(textArray(values)).toBe(prepareValue(values));
+      }),
+    );
     expect(textArray(['a"b', 'c\\d', null, ''])).toBe('{"a\\"b","c\\\\d",NULL,""}');
   });
 
   it('writes float8 arrays that parse to the same numbers as node-postgres sends', () => {
-    fc.assert(fc.property(fc.array(fc.oneof(fc.double(), fc.integer(), fc.constant(null)), { maxLength: 30 }), (values) => {
-      const ours = textOf(numberArray(values));
-      const theirs = textOf(prepareValue(values) as string);
-      expect(ours).toEqual(theirs);
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.double(), fc.integer(), fc.constant(null)), { maxLength: 30 }), (values) => {
+        const ours = textOf(numberArray(values));
+        const theirs = textOf(prepareValue(values) as string);
+        expect(ours).toEqual(theirs);
+      }),
+    );
   });
 });
 
@@ -37,7 +41,13 @@ describe('the outcome statement is built from one named parameter list', () => {
   it('casts each named parameter to its column type', () => {
     const sql = writeOutcomesSql(table);
     const at = (name: (typeof OUTCOME_PARAMS)[number]): string => `$${OUTCOME_PARAMS.indexOf(name) + 1}::`;
-    for (const [name, cast] of [['runId', 'uuid'], ['policyVersion', 'integer'], ['intentId', 'bigint'], ['createdMs', 'float8[]'], ['removable', 'text[]::text[]']] as const) {
+    for (const [name, cast] of [
+      ['runId', 'uuid'],
+      ['policyVersion', 'integer'],
+      ['intentId', 'bigint'],
+      ['createdMs', 'float8[]'],
+      ['removable', 'text[]::text[]'],
+    ] as const) {
       expect(sql).toContain(`${at(name)}${cast}`);
     }
   });

@@ -73,7 +73,21 @@ SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
  * and its values are both built from this one list, so a parameter cannot be used out of order.
  */
 export const OUTCOME_PARAMS = [
-  'jobIds', 'fileKeys', 'purposes', 'createdMs', 'expiresMs', 'outcomes', 'errorCodes', 'errors', 'runId', 'policyVersion', 'removable', 'trash', 'undo', 'intentId', 'requestRef',
+  'jobIds',
+  'fileKeys',
+  'purposes',
+  'createdMs',
+  'expiresMs',
+  'outcomes',
+  'errorCodes',
+  'errors',
+  'runId',
+  'policyVersion',
+  'removable',
+  'trash',
+  'undo',
+  'intentId',
+  'requestRef',
 ] as const;
 
 export type OutcomeParam = (typeof OUTCOME_PARAMS)[number];
@@ -131,11 +145,26 @@ export async function writeOutcomes(db: Queryable, sql: string, w: OutcomeWrite)
     codes[i] = o.code ?? null;
     messages[i] = o.message === undefined ? null : o.message.slice(0, 500);
   }
-  const { rows } = await db.query<{ job_id: string }>(sql, outcomeValues({
-    jobIds: textArray(ids), fileKeys: textArray(keys), purposes: textArray(purposes), createdMs: numberArray(created), expiresMs: numberArray(expires),
-    outcomes: textArray(kinds), errorCodes: textArray(codes), errors: textArray(messages), runId: w.runId, policyVersion: w.policyVersion,
-    removable: textArray(removable), trash: textArray(trash), undo: textArray(undo), intentId: w.intentId ?? null, requestRef: w.requestRef ?? null,
-  }));
+  const { rows } = await db.query<{ job_id: string }>(
+    sql,
+    outcomeValues({
+      jobIds: textArray(ids),
+      fileKeys: textArray(keys),
+      purposes: textArray(purposes),
+      createdMs: numberArray(created),
+      expiresMs: numberArray(expires),
+      outcomes: textArray(kinds),
+      errorCodes: textArray(codes),
+      errors: textArray(messages),
+      runId: w.runId,
+      policyVersion: w.policyVersion,
+      removable: textArray(removable),
+      trash: textArray(trash),
+      undo: textArray(undo),
+      intentId: w.intentId ?? null,
+      requestRef: w.requestRef ?? null,
+    }),
+  );
   return { notRemoved: new Set(rows.map((r) => r.job_id)) };
 }
 

@@ -73,7 +73,10 @@ export async function* readExpiredRows(pool: pg.Pool, options: ReadExpiredOption
   for (const p of options.purposes) {
     if (remaining <= 0 || options.signal?.aborted) break;
     const values = [p.purpose, p.interval, options.cutoff, p.calendar ? '3 days' : '0'];
-    for await (const raw of streamCursor<RawRow>(pool, sql, values, { batchSize: Math.min(options.batchSize, remaining), ...(options.signal ? { signal: options.signal } : {}) })) {
+    for await (const raw of streamCursor<RawRow>(pool, sql, values, {
+      batchSize: Math.min(options.batchSize, remaining),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) {
       const take = Math.min(raw.length, remaining);
       remaining -= take;
       const batch = new Array<ExpiredRow>(take);

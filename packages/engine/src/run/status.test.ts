@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { decideRunStatus, type RunStopFacts, type RunVerdict, type StopReason } from './status.js';
 
-const NONE: RunStopFacts = { batchStop: null, batchStopError: null, loopStop: null, fatal: null, breakerTripped: false, aborted: false, lockLost: false, lockLostReason: null };
+const NONE: RunStopFacts = {
+  batchStop: null,
+  batchStopError: null,
+  loopStop: null,
+  fatal: null,
+  breakerTripped: false,
+  aborted: false,
+  lockLost: false,
+  lockLostReason: null,
+};
 const boom = new Error('boom');
 const policyChanged = new Error('policy changed');
 const lies = new Error('storage lies');
@@ -25,18 +34,42 @@ const TABLE: readonly Row[] = [
   ['a batch saw the breaker tripped', { batchStop: 'breaker', breakerTripped: true }, 'breaker', 'paused', null],
   ['the breaker between batches', { loopStop: 'breaker', breakerTripped: true }, 'breaker', 'paused', null],
   ['the breaker tripped by the last batches', { breakerTripped: true }, 'breaker', 'paused', null],
-  ['the breaker, with an error carried (FAILURE_BREAKER): still paused', { batchStop: 'breaker', batchStopError: breakerError }, 'breaker', 'paused', breakerError],
+  [
+    'the breaker, with an error carried (FAILURE_BREAKER): still paused',
+    { batchStop: 'breaker', batchStopError: breakerError },
+    'breaker',
+    'paused',
+    breakerError,
+  ],
   ['a batch threw', { fatal: boom }, 'failed', 'failed', boom],
   ['a batch threw after the breaker tripped: the error wins', { fatal: boom, breakerTripped: true }, 'failed', 'failed', boom],
   ['a batch threw after the signal', { fatal: boom, aborted: true, loopStop: 'interrupted' }, 'failed', 'failed', boom],
   ['SIGTERM seen between batches', { loopStop: 'interrupted', aborted: true }, 'interrupted', 'interrupted', null],
   ['SIGTERM while waiting for a slot (no loop stop)', { aborted: true }, 'interrupted', 'interrupted', null],
   ['the breaker before the signal: the breaker', { breakerTripped: true, aborted: true }, 'breaker', 'paused', null],
-  ['the run lock lost, seen between batches', { loopStop: 'interrupted', aborted: true, lockLost: true, lockLostReason: lockGone }, 'failed', 'failed', lockGone],
+  [
+    'the run lock lost, seen between batches',
+    { loopStop: 'interrupted', aborted: true, lockLost: true, lockLostReason: lockGone },
+    'failed',
+    'failed',
+    lockGone,
+  ],
   ['the run lock lost while waiting', { aborted: true, lockLost: true, lockLostReason: lockGone }, 'failed', 'failed', lockGone],
-  ['the lock lost after a pause was seen: failed with the lock error', { loopStop: 'paused', aborted: true, lockLost: true, lockLostReason: lockGone }, 'paused', 'failed', lockGone],
+  [
+    'the lock lost after a pause was seen: failed with the lock error',
+    { loopStop: 'paused', aborted: true, lockLost: true, lockLostReason: lockGone },
+    'paused',
+    'failed',
+    lockGone,
+  ],
   ['the lock lost after a batch threw: the batch error', { fatal: boom, aborted: true, lockLost: true, lockLostReason: lockGone }, 'failed', 'failed', boom],
-  ['the lock lost and the breaker: paused', { loopStop: 'breaker', breakerTripped: true, aborted: true, lockLost: true, lockLostReason: lockGone }, 'breaker', 'paused', lockGone],
+  [
+    'the lock lost and the breaker: paused',
+    { loopStop: 'breaker', breakerTripped: true, aborted: true, lockLost: true, lockLostReason: lockGone },
+    'breaker',
+    'paused',
+    lockGone,
+  ],
   ['storage or policy stop without its error still did not complete', { batchStop: 'policy' }, 'policy', 'failed', null],
 ];
 

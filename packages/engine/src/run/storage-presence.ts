@@ -52,7 +52,14 @@ export class PresenceGuard {
     const candidates = keys.filter((k) => !expected.has(k));
     if (candidates.length === 0) return null;
     const sample = spread(candidates, this.#options.sampleSize);
-    const found = await Promise.all(sample.map((k) => this.#storage.stat(k).then((s) => s !== null, () => null)));
+    const found = await Promise.all(
+      sample.map((k) =>
+        this.#storage.stat(k).then(
+          (s) => s !== null,
+          () => null,
+        ),
+      ),
+    );
     const judged = found.filter((f) => f !== null);
     const present = judged.filter((f) => f === true).length;
     if (judged.length === 0) return null;
@@ -71,7 +78,10 @@ export class PresenceGuard {
    * After the storage call, on stores that report absence: the keys whose rows must be kept
    * (absent when most of the batch was absent), with the error that stops the run; or null.
    */
-  async afterStorage(rows: readonly ExpiredRow[], results: readonly KeyOutcome[]): Promise<{ readonly keep: ReadonlySet<string>; readonly error: LetheError } | null> {
+  async afterStorage(
+    rows: readonly ExpiredRow[],
+    results: readonly KeyOutcome[],
+  ): Promise<{ readonly keep: ReadonlySet<string>; readonly error: LetheError } | null> {
     if (this.#options.allowMissing) return null;
     const judge = (expected: ReadonlySet<string>): { judged: number; absent: Set<string> } => {
       let judged = 0;

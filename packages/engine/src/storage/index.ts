@@ -50,13 +50,17 @@ export type StorageConfig = FileStorageConfig | S3StorageConfig;
  */
 export function parseStorageUrl(input: string, field = 'LETHE_STORAGE'): StorageConfig {
   const text = input.trim();
-  if (text === '') throw new ConfigError(`${field}: expected a storage URL like file:///var/lib/docs or s3://bucket/prefix, got an empty value`, ErrorCodes.STORAGE_URL);
+  if (text === '')
+    throw new ConfigError(`${field}: expected a storage URL like file:///var/lib/docs or s3://bucket/prefix, got an empty value`, ErrorCodes.STORAGE_URL);
   if (isAbsolute(text)) return { kind: 'file', root: fileRootAsWritten(text, text, field) };
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError(`${field}: expected a storage URL like file:///var/lib/docs or s3://bucket/prefix, got ${JSON.stringify(text)}`, ErrorCodes.STORAGE_URL);
+    throw new ConfigError(
+      `${field}: expected a storage URL like file:///var/lib/docs or s3://bucket/prefix, got ${JSON.stringify(text)}`,
+      ErrorCodes.STORAGE_URL,
+    );
   }
   if (url.protocol === 'file:') {
     if (url.host !== '' && url.host !== 'localhost') {
@@ -68,7 +72,11 @@ export function parseStorageUrl(input: string, field = 'LETHE_STORAGE'): Storage
     } catch (cause) {
       throw new ConfigError(`${field}: not a usable file URL (${(cause as Error).message}), got ${JSON.stringify(text)}`, ErrorCodes.STORAGE_URL, { cause });
     }
-    if (/[?#]/.test(text)) throw new ConfigError(`${field}: file URLs take no query or fragment (write "?" as %3F, "#" as %23), got ${JSON.stringify(text)}`, ErrorCodes.STORAGE_URL);
+    if (/[?#]/.test(text))
+      throw new ConfigError(
+        `${field}: file URLs take no query or fragment (write "?" as %3F, "#" as %23), got ${JSON.stringify(text)}`,
+        ErrorCodes.STORAGE_URL,
+      );
     const written = decodePart(text.replace(/^file:(?:\/\/[^/]*)?/i, ''), field, 'file URL');
     return { kind: 'file', root: fileRootAsWritten(path, written, field) };
   }
@@ -84,7 +92,10 @@ export function parseStorageUrl(input: string, field = 'LETHE_STORAGE'): Storage
 function fileRootAsWritten(path: string, written: string, field: string): string {
   const root = resolve(path);
   if (written !== root && written !== `${root}/`) {
-    throw new ConfigError(`${field}: the storage root must be a normalised absolute path (no "//", "." or ".." segments), got ${JSON.stringify(written)}; did you mean ${JSON.stringify(root)}?`, ErrorCodes.STORAGE_URL);
+    throw new ConfigError(
+      `${field}: the storage root must be a normalised absolute path (no "//", "." or ".." segments), got ${JSON.stringify(written)}; did you mean ${JSON.stringify(root)}?`,
+      ErrorCodes.STORAGE_URL,
+    );
   }
   return root;
 }
@@ -95,7 +106,10 @@ function parseS3Url(url: URL, text: string, field: string): S3StorageConfig {
   const written = splitS3Url(text, field);
   const bucket = written.authority;
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || url.host !== bucket) {
-    throw new ConfigError(`${field}: S3 bucket must be 3-63 lowercase letters, digits, dots or hyphens (no port or user), got ${JSON.stringify(bucket)}`, ErrorCodes.STORAGE_URL);
+    throw new ConfigError(
+      `${field}: S3 bucket must be 3-63 lowercase letters, digits, dots or hyphens (no port or user), got ${JSON.stringify(bucket)}`,
+      ErrorCodes.STORAGE_URL,
+    );
   }
   const prefix = s3PrefixFromPath(written.path, field);
   // Belt and braces: the WHATWG parser must have read the same prefix. It drops tabs and newlines
@@ -115,7 +129,8 @@ function parseS3Url(url: URL, text: string, field: string): S3StorageConfig {
   const config: { -readonly [K in keyof S3StorageConfig]: S3StorageConfig[K] } = { kind: 's3', bucket, prefix };
   const endpoint = p.get('endpoint');
   if (endpoint !== null) {
-    if (!/^https?:\/\//.test(endpoint)) throw new ConfigError(`${field}: endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`, ErrorCodes.STORAGE_URL);
+    if (!/^https?:\/\//.test(endpoint))
+      throw new ConfigError(`${field}: endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`, ErrorCodes.STORAGE_URL);
     config.endpoint = endpoint;
   }
   const region = p.get('region');
@@ -131,7 +146,8 @@ function parseS3Url(url: URL, text: string, field: string): S3StorageConfig {
     const v = p.get(name);
     if (v === null) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`${field}: ${name} must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`, ErrorCodes.STORAGE_URL);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new ConfigError(`${field}: ${name} must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`, ErrorCodes.STORAGE_URL);
     return n;
   };
   const fps = bool('forcePathStyle');
@@ -140,7 +156,8 @@ function parseS3Url(url: URL, text: string, field: string): S3StorageConfig {
   if (md5 !== undefined) config.contentMd5 = md5;
   const versions = p.get('versions');
   if (versions !== null) {
-    if (versions !== 'erase-all' && versions !== 'keep') throw new ConfigError(`${field}: versions must be "erase-all" or "keep", got ${JSON.stringify(versions)}`, ErrorCodes.STORAGE_URL);
+    if (versions !== 'erase-all' && versions !== 'keep')
+      throw new ConfigError(`${field}: versions must be "erase-all" or "keep", got ${JSON.stringify(versions)}`, ErrorCodes.STORAGE_URL);
     config.versions = versions;
   }
   const concurrency = int('concurrency', 64);

@@ -46,10 +46,17 @@ export function checkKey(key: unknown): KeyProblem | null {
  */
 export function fileLinkProblem(isSymbolicLink: boolean, nlink: number): KeyProblem | null {
   if (isSymbolicLink) {
-    return { code: ErrorCodes.KEY_SYMLINK, message: 'file_key: is a symbolic link; unlinking it would not erase the file it points to: point the row at the file itself (or remove the link), then rerun' };
+    return {
+      code: ErrorCodes.KEY_SYMLINK,
+      message:
+        'file_key: is a symbolic link; unlinking it would not erase the file it points to: point the row at the file itself (or remove the link), then rerun',
+    };
   }
   if (nlink > 1) {
-    return { code: ErrorCodes.KEY_HARDLINKED, message: `file_key: the file has ${nlink} links; erasing one name would not erase its data: remove the other links, then rerun` };
+    return {
+      code: ErrorCodes.KEY_HARDLINKED,
+      message: `file_key: the file has ${nlink} links; erasing one name would not erase its data: remove the other links, then rerun`,
+    };
   }
   return null;
 }

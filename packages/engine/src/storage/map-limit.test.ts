@@ -15,13 +15,17 @@ describe('mapLimit', () => {
     let active = 0;
     let most = 0;
     const gates: Array<() => void> = [];
-    const done = mapLimit(Array.from({ length: 10 }, (_, i) => i), 3, async (x) => {
-      active++;
-      most = Math.max(most, active);
-      await new Promise<void>((resolve) => gates.push(resolve));
-      active--;
-      return x * 2;
-    });
+    const done = mapLimit(
+      Array.from({ length: 10 }, (_, i) => i),
+      3,
+      async (x) => {
+        active++;
+        most = Math.max(most, active);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        active--;
+        return x * 2;
+      },
+    );
     // Release the gates one by one as calls arrive; each release lets one more call start.
     for (let released = 0; released < 10; released++) {
       while (gates.length === 0) await Promise.resolve();
@@ -38,9 +42,11 @@ describe('mapLimit', () => {
   });
 
   it('rejects when a call rejects', async () => {
-    await expect(mapLimit([1, 2, 3], 2, async (x) => {
-      if (x === 2) throw new Error('boom');
-      return x;
-    })).rejects.toThrow('boom');
+    await expect(
+      mapLimit([1, 2, 3], 2, async (x) => {
+        if (x === 2) throw new Error('boom');
+        return x;
+      }),
+    ).rejects.toThrow('boom');
   });
 });

@@ -11,7 +11,12 @@ describe('a store without a trash', () => {
   });
 
   it('fails purges by trash location and restores with the same code', () => {
-    expect(noTrashOutcomes('memory://', ['.lethe/trash/r/x'], 'purge')[0]).toMatchObject({ key: '.lethe/trash/r/x', outcome: 'failed', code: ErrorCodes.CONFIG, message: expect.stringMatching(/has no trash to purge/) });
+    expect(noTrashOutcomes('memory://', ['.lethe/trash/r/x'], 'purge')[0]).toMatchObject({
+      key: '.lethe/trash/r/x',
+      outcome: 'failed',
+      code: ErrorCodes.CONFIG,
+      message: expect.stringMatching(/has no trash to purge/),
+    });
     expect(noTrashRestore('memory://')).toEqual({ outcome: 'failed', code: ErrorCodes.CONFIG, message: 'memory:// has no undo window (trash)' });
   });
 });

@@ -5,10 +5,21 @@ import { describeStorage, parseStorageUrl } from './index.js';
 
 describe('parseStorageUrl for s3://', () => {
   it('reads bucket, prefix and every option', () => {
-    const url = 's3://docs-bucket/tenant/7?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true&versions=keep&contentMd5=false&concurrency=8&maxAttempts=3&maxSockets=32&retryBaseMs=50';
+    const url =
+      's3://docs-bucket/tenant/7?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true&versions=keep&contentMd5=false&concurrency=8&maxAttempts=3&maxSockets=32&retryBaseMs=50';
     expect(parseStorageUrl(url)).toEqual({
-      kind: 's3', bucket: 'docs-bucket', prefix: 'tenant/7/', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1',
-      forcePathStyle: true, versions: 'keep', contentMd5: false, concurrency: 8, maxAttempts: 3, maxSockets: 32, retryBaseMs: 50,
+      kind: 's3',
+      bucket: 'docs-bucket',
+      prefix: 'tenant/7/',
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      versions: 'keep',
+      contentMd5: false,
+      concurrency: 8,
+      maxAttempts: 3,
+      maxSockets: 32,
+      retryBaseMs: 50,
     });
   });
 
@@ -92,7 +103,12 @@ describe('parseStorageUrl for s3://', () => {
         // gives back a URL that reads the same prefix.
         const expected = decodeURIComponent(url.slice('s3://docs-bucket/'.length).replace(/\/$/, ''));
         expect(prefix).toBe(expected === '' ? '' : `${expected}/`);
-        expect(prefix.split('/').slice(0, -1).every((s) => s !== '' && s !== '.' && s !== '..')).toBe(true);
+        expect(
+          prefix
+            .split('/')
+            .slice(0, -1)
+            .every((s) => s !== '' && s !== '.' && s !== '..'),
+        ).toBe(true);
       }),
       { numRuns: 3000 },
     );
@@ -105,14 +121,26 @@ describe('parseStorageUrl for s3://', () => {
 });
 
 describe('parseStorageUrl for file roots', () => {
-  it.each(['/srv/docs', '/srv/docs/', 'file:///srv/docs', 'file:///srv/docs/', 'file://localhost/srv/docs', 'file:///srv/a%20b'])('reads %j as written', (url) => {
-    expect(parseStorageUrl(url)).toEqual({ kind: 'file', root: url.includes('a%20b') ? '/srv/a b' : '/srv/docs' });
-  });
-
-  it.each(['/srv//docs', '/srv/docs/../other', '/srv/./docs', 'file:///srv//tenant-7', 'file:///srv/tenant-7/../tenant-8', 'file:///srv/%2e%2e/etc', 'file:///srv/a%2Fb', 'file:///srv/docs?x=1', 'file:///srv/docs#x', 'file:///srv/do\tcs', 'file:srv/docs'])(
-    'refuses %j with code LETHE_E_STORAGE_URL',
+  it.each(['/srv/docs', '/srv/docs/', 'file:///srv/docs', 'file:///srv/docs/', 'file://localhost/srv/docs', 'file:///srv/a%20b'])(
+    'reads %j as written',
     (url) => {
-      expect(() => parseStorageUrl(url)).toThrow(expect.objectContaining({ code: ErrorCodes.STORAGE_URL }));
+      expect(parseStorageUrl(url)).toEqual({ kind: 'file', root: url.includes('a%20b') ? '/srv/a b' : '/srv/docs' });
     },
   );
+
+  it.each([
+    '/srv//docs',
+    '/srv/docs/../other',
+    '/srv/./docs',
+    'file:///srv//tenant-7',
+    'file:///srv/tenant-7/../tenant-8',
+    'file:///srv/%2e%2e/etc',
+    'file:///srv/a%2Fb',
+    'file:///srv/docs?x=1',
+    'file:///srv/docs#x',
+    'file:///srv/do\tcs',
+    'file:srv/docs',
+  ])('refuses %j with code LETHE_E_STORAGE_URL', (url) => {
+    expect(() => parseStorageUrl(url)).toThrow(expect.objectContaining({ code: ErrorCodes.STORAGE_URL }));
+  });
 });

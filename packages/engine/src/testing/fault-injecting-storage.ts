@@ -144,7 +144,9 @@ export class FaultInjectingStorage implements StoragePort {
       const d = DEFAULTS[fault.code];
       const aborted = fault.code === 'ETIMEDOUT' && signal?.aborted ? ' (the run stopped while it waited)' : '';
       return {
-        key, outcome: 'failed', code: fault.code,
+        key,
+        outcome: 'failed',
+        code: fault.code,
         message: `${fault.message ?? d?.message ?? `${fault.code}: injected fault`}${aborted}${when === 'after' ? ' (after the store acted)' : ''}`,
         retryable: fault.retryable ?? d?.retryable ?? true,
       };

@@ -3,7 +3,15 @@
 // Fakes: in-memory storage, a clock moved by hand, storage that fails on purpose.
 export { MemoryStorage } from './memory-storage.js';
 export { FakeClock } from './fake-clock.js';
-export { FaultInjectingStorage, seededRandom, type CrashFault, type FaultCode, type FaultPlan, type InjectedFault, type KeyFault } from './fault-injecting-storage.js';
+export {
+  FaultInjectingStorage,
+  seededRandom,
+  type CrashFault,
+  type FaultCode,
+  type FaultPlan,
+  type InjectedFault,
+  type KeyFault,
+} from './fault-injecting-storage.js';
 
 // The storage contract every StoragePort adapter passes (test/storage/<adapter>-contract.test.ts).
 export { storageContract, UNSAFE_KEYS, type ContractOptions, type ContractSubject } from './storage-contract.js';

@@ -31,7 +31,18 @@ export interface ContractOptions {
 }
 
 /** Keys every adapter must refuse without I/O, each able to name the object outside the root. */
-export const UNSAFE_KEYS: readonly string[] = ['../outside/victim', 'a/../../outside/victim', '/outside/victim', './a', 'a//b', 'a/', '', 'a\u0000b', '..\\outside\\victim', 'C:/outside/victim'];
+export const UNSAFE_KEYS: readonly string[] = [
+  '../outside/victim',
+  'a/../../outside/victim',
+  '/outside/victim',
+  './a',
+  'a//b',
+  'a/',
+  '',
+  'a\u0000b',
+  '..\\outside\\victim',
+  'C:/outside/victim',
+];
 
 async function collect(list: AsyncIterable<ObjectInfo>): Promise<ObjectInfo[]> {
   const out: ObjectInfo[] = [];
@@ -98,7 +109,13 @@ export function storageContract(options: ContractOptions): void {
     });
 
     it('lists what stat sees, relative to the root, without the reserved .lethe prefix', async () => {
-      const files: Record<string, string> = { 'x.pdf': '1', 'd/one.pdf': '22', 'd/two.pdf': '333', 'dd/three.pdf': '4444', 'dir with space/ümlaut 文件.pdf': '55555' };
+      const files: Record<string, string> = {
+        'x.pdf': '1',
+        'd/one.pdf': '22',
+        'd/two.pdf': '333',
+        'dd/three.pdf': '4444',
+        'dir with space/ümlaut 文件.pdf': '55555',
+      };
       for (const [k, body] of Object.entries(files)) await s.put(k, body);
       await s.put('.lethe/state.json', '{}');
       const all = await collect(s.storage.list());

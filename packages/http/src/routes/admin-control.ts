@@ -94,7 +94,11 @@ export function controlRoutes(o: ResolvedHttpOptions): RouteSpec[] {
         const control = await readControl(o.pool);
         if (control.paused && !dryRun) {
           await writeAudit(o.pool, AdminAuditActions.RUN_REFUSED, { by: caller.label, remote: caller.remote, dry_run: dryRun, code: ErrorCodes.PAUSED });
-          throw new HttpError(409, ErrorCodes.PAUSED, `Lethe is paused (by ${control.pausedBy ?? 'unknown'}: ${control.reason ?? 'no reason given'}); resume first`);
+          throw new HttpError(
+            409,
+            ErrorCodes.PAUSED,
+            `Lethe is paused (by ${control.pausedBy ?? 'unknown'}: ${control.reason ?? 'no reason given'}); resume first`,
+          );
         }
         let runId: string;
         try {
@@ -107,7 +111,13 @@ export function controlRoutes(o: ResolvedHttpOptions): RouteSpec[] {
           }
           throw error;
         }
-        await writeAudit(o.pool, AdminAuditActions.RUN_TRIGGERED, { by: caller.label, remote: caller.remote, dry_run: dryRun, allow_large: allowLarge, run_id: runId });
+        await writeAudit(o.pool, AdminAuditActions.RUN_TRIGGERED, {
+          by: caller.label,
+          remote: caller.remote,
+          dry_run: dryRun,
+          allow_large: allowLarge,
+          run_id: runId,
+        });
         o.logger.info({ by: caller.label, runId, dryRun }, 'admin: run triggered');
         const location = `${ADMIN_PREFIX}/runs/${runId}`;
         return reply.code(202).header('location', location).send({ run_id: runId, dry_run: dryRun, status: 'running', location });

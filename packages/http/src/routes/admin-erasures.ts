@@ -11,13 +11,21 @@ import { ADMIN_PREFIX } from './admin-control.js';
 const ERASURES = `${ADMIN_PREFIX}/erasures`;
 /** The engine's reference rule (requests/request.ts): the ticket id, letters, digits and . _ : / # -, up to 128. */
 const REFERENCE = '^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$';
-const reference = (what: string) => text(128, { pattern: REFERENCE, description: `${what} (letters, digits and . _ : / # -, up to 128), like "DPO-2026-0142"` });
+const reference = (what: string) =>
+  text(128, { pattern: REFERENCE, description: `${what} (letters, digits and . _ : / # -, up to 128), like "DPO-2026-0142"` });
 const oneOf = (values: readonly string[]) => ({ type: 'string', enum: [...values], description: `one of ${values.join(', ')}` });
 
 /** The engine names fields as `lethe erase` does; over HTTP the message names the body's field. */
 const BODY_FIELD: Readonly<Record<string, string>> = {
-  reference: 'body.reference', target: 'body.target.kind', job: 'body.target.values', key: 'body.target.values', principal: 'body.target',
-  'requested-by': 'body.requested_by', why: 'body.reason', due: 'body.due_at', by: 'x-lethe-actor',
+  reference: 'body.reference',
+  target: 'body.target.kind',
+  job: 'body.target.values',
+  key: 'body.target.values',
+  principal: 'body.target',
+  'requested-by': 'body.requested_by',
+  why: 'body.reason',
+  due: 'body.due_at',
+  by: 'x-lethe-actor',
 };
 
 interface SubmitBody {
@@ -50,26 +58,42 @@ export function erasureRoutes(o: ResolvedHttpOptions, background: BackgroundEras
       access: 'admin-write',
       schema: {
         operationId: 'submitErasureRequest',
-        summary: 'Store an erasure request (docs/rights.md#submitting), idempotent by reference; in mode immediate its run starts in the background (runbook REQ-001).',
+        summary:
+          'Store an erasure request (docs/rights.md#submitting), idempotent by reference; in mode immediate its run starts in the background (runbook REQ-001).',
         security: writeSecurity,
         headers: actorHeader,
-        body: fields({
-          reference: reference('the ticket id'),
-          target: {
-            ...fields({
-              kind: oneOf(['job', 'key', 'principal']),
-              values: { type: 'array', minItems: 1, maxItems: 10_000, items: text(1024, { nonEmpty: true }), description: '1 to 10000 job ids, file keys or principal identifiers' },
-            }, ['kind', 'values']),
-            description: 'an object {kind: job|key|principal, values: [...]}',
+        body: fields(
+          {
+            reference: reference('the ticket id'),
+            target: {
+              ...fields(
+                {
+                  kind: oneOf(['job', 'key', 'principal']),
+                  values: {
+                    type: 'array',
+                    minItems: 1,
+                    maxItems: 10_000,
+                    items: text(1024, { nonEmpty: true }),
+                    description: '1 to 10000 job ids, file keys or principal identifiers',
+                  },
+                },
+                ['kind', 'values'],
+              ),
+              description: 'an object {kind: job|key|principal, values: [...]}',
+            },
+            requested_by: text(500, { nonEmpty: true, description: 'who asked (the data principal or their nominee, as the ticket names them)' }),
+            reason: oneOf(['request', 'consent-withdrawn']),
+            due_at: text(40, { nonEmpty: true, description: 'a date like 2027-01-31 or an ISO instant' }),
+            note: text(2000),
           },
-          requested_by: text(500, { nonEmpty: true, description: 'who asked (the data principal or their nominee, as the ticket names them)' }),
-          reason: oneOf(['request', 'consent-withdrawn']),
-          due_at: text(40, { nonEmpty: true, description: 'a date like 2027-01-31 or an ISO instant' }),
-          note: text(2000),
-        }, ['reference', 'target', 'requested_by', 'reason']),
+          ['reference', 'target', 'requested_by', 'reason'],
+        ),
         response: {
           201: json('ErasureSubmitted', 'Stored; `run` says whether its run started.'),
-          200: json('ErasureSubmitted', 'The reference was already stored with the same target: that request, unchanged (a run is started again if it is open and mode is immediate).'),
+          200: json(
+            'ErasureSubmitted',
+            'The reference was already stored with the same target: that request, unchanged (a run is started again if it is open and mode is immediate).',
+          ),
           409: errorResponse('LETHE_E_REQUEST_CONFLICT: the reference is stored for another target (a reference names one request: use a new one).'),
           503: errorResponse('This service cannot take erasure requests (no engine configured), or the database is not migrated.'),
           ...bodyErrors,
@@ -97,9 +121,15 @@ export function erasureRoutes(o: ResolvedHttpOptions, background: BackgroundEras
         const { created, ...stored } = submitted;
         const run = stored.state === 'completed' ? 'none' : engine.options.erasure.mode === 'immediate' && background ? 'started' : 'next-run';
         if (run === 'started') background!.start(stored.reference, caller.label);
-        o.logger.warn({ by: caller.label, remote: caller.remote, reference: stored.reference, created, run }, created ? 'admin: erasure request stored' : 'admin: erasure request submitted again');
+        o.logger.warn(
+          { by: caller.label, remote: caller.remote, reference: stored.reference, created, run },
+          created ? 'admin: erasure request stored' : 'admin: erasure request submitted again',
+        );
         const location = locationOf(stored);
-        return reply.code(created ? 201 : 200).header('location', location).send({ created, request: stored, run, location });
+        return reply
+          .code(created ? 201 : 200)
+          .header('location', location)
+          .send({ created, request: stored, run, location });
       },
     },
     {

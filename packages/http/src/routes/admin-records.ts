@@ -26,7 +26,11 @@ export function recordRoutes(o: ResolvedHttpOptions): RouteSpec[] {
         security: readSecurity,
         headers: actorHeader,
         querystring: fields({ file_key: text(1024, { nonEmpty: true }) }, ['file_key']),
-        response: { 200: json('LedgerLookup', 'What the ledger and the jobs table say about the key.'), 400: errorResponse('Missing or bad file_key.'), ...adminErrors },
+        response: {
+          200: json('LedgerLookup', 'What the ledger and the jobs table say about the key.'),
+          400: errorResponse('Missing or bad file_key.'),
+          ...adminErrors,
+        },
       },
       handler: async (request, reply) => {
         const caller = callerOf(request, request.authenticated);
@@ -34,7 +38,13 @@ export function recordRoutes(o: ResolvedHttpOptions): RouteSpec[] {
         const engine = needEngine(o);
         const lookup = await lookupFileKey(engine, fileKey);
         // In HMAC mode the audit row names the key as the ledger does: never in plain text.
-        await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, file_key: ledgerKeyFor(engine.options, fileKey), state: lookup.state });
+        await writeAudit(o.pool, AdminAuditActions.LEDGER_LOOKUP, {
+          by: caller.label,
+          remote: caller.remote,
+          authenticated: caller.authenticated,
+          file_key: ledgerKeyFor(engine.options, fileKey),
+          state: lookup.state,
+        });
         return reply.send(lookup);
       },
     },
@@ -64,7 +74,13 @@ export function recordRoutes(o: ResolvedHttpOptions): RouteSpec[] {
           if (error instanceof ConfigError && error.message.startsWith('month:')) throw badRequest(`query.${error.message}`);
           throw error;
         });
-        await writeAudit(o.pool, AdminAuditActions.REPORT, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, month: period.month, status: report.status });
+        await writeAudit(o.pool, AdminAuditActions.REPORT, {
+          by: caller.label,
+          remote: caller.remote,
+          authenticated: caller.authenticated,
+          month: period.month,
+          status: report.status,
+        });
         return reply.send(report);
       },
     },
@@ -72,7 +88,8 @@ export function recordRoutes(o: ResolvedHttpOptions): RouteSpec[] {
 }
 
 function needEngine(o: ResolvedHttpOptions): Engine {
-  if (!o.engine) throw new HttpError(503, HttpErrorCodes.UNAVAILABLE, 'this service has no engine (storage and policies) configured; lookups and reports need one');
+  if (!o.engine)
+    throw new HttpError(503, HttpErrorCodes.UNAVAILABLE, 'this service has no engine (storage and policies) configured; lookups and reports need one');
   return o.engine;
 }
 

@@ -72,8 +72,17 @@ async function databaseAnswers(o: ResolvedHttpOptions): Promise<boolean> {
 
 function databaseDown(): HealthReport {
   return {
-    status: 'unhealthy', last_run: null, last_success: null, last_run_status: null, next_run: null,
-    deleted_last_24h: 0, failed_last_24h: 0, paused: false, scheduler_running: false, schedulers: 0, overdue_requests: 0,
+    status: 'unhealthy',
+    last_run: null,
+    last_success: null,
+    last_run_status: null,
+    next_run: null,
+    deleted_last_24h: 0,
+    failed_last_24h: 0,
+    paused: false,
+    scheduler_running: false,
+    schedulers: 0,
+    overdue_requests: 0,
     reasons: ['the database did not answer: state unknown (see the service log)'],
   };
 }

@@ -16,7 +16,10 @@ export function metaRoutes(metrics: ServiceMetrics, openApiDocument: () => unkno
       },
       handler: async (_request, reply) => {
         const text = await metrics.render();
-        return reply.type(metrics.contentType).serializer((s: unknown) => String(s)).send(text);
+        return reply
+          .type(metrics.contentType)
+          .serializer((s: unknown) => String(s))
+          .send(text);
       },
     },
     {

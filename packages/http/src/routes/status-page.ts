@@ -40,12 +40,21 @@ export function statusPageRoutes(o: ResolvedHttpOptions, jobsTable: () => Promis
         const [facts, runs, backlog] = await Promise.all([
           gatherHealthFacts(o.pool, o.now(), o.staleAfterMs, table),
           listRuns(o.pool, { limit: RUNS_SHOWN }),
-          table === null ? Promise.resolve(null) : countBacklog(o.pool, table, BACKLOG_CAP).catch((error: unknown): BacklogCount[] | null => {
-            o.logger.warn({ err: error }, 'status page: the backlog could not be counted');
-            return null;
-          }),
+          table === null
+            ? Promise.resolve(null)
+            : countBacklog(o.pool, table, BACKLOG_CAP).catch((error: unknown): BacklogCount[] | null => {
+                o.logger.warn({ err: error }, 'status page: the backlog could not be counted');
+                return null;
+              }),
         ]);
-        const page = statusPageHtml({ health: evaluateHealth(facts, o.health), version: o.version, generatedAt: new Date(o.now()).toISOString(), runs, backlog, backlogCap: BACKLOG_CAP });
+        const page = statusPageHtml({
+          health: evaluateHealth(facts, o.health),
+          version: o.version,
+          generatedAt: new Date(o.now()).toISOString(),
+          runs,
+          backlog,
+          backlogCap: BACKLOG_CAP,
+        });
         return sendHtml(reply, page);
       },
     },
@@ -58,7 +67,9 @@ export function statusPageRoutes(o: ResolvedHttpOptions, jobsTable: () => Promis
         summary: 'The monthly compliance report as one self-contained HTML page; default the last closed month (runbook Compliance Reporting).',
         security: readSecurity,
         headers: actorHeader,
-        querystring: fields({ month: text(7, { pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'a month like "2025-11" (YYYY-MM); default: the last full month' }) }),
+        querystring: fields({
+          month: text(7, { pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'a month like "2025-11" (YYYY-MM); default: the last full month' }),
+        }),
         response: { 200: html('The report (also for a NON-COMPLIANT month).'), 400: errorResponse('Malformed or future month.'), ...adminErrors },
       },
       handler: async (request, reply) => {
@@ -70,14 +81,24 @@ export function statusPageRoutes(o: ResolvedHttpOptions, jobsTable: () => Promis
           throw error;
         });
         // The report discloses per-file evidence: every read is recorded, as the JSON route does.
-        await writeAudit(o.pool, AdminAuditActions.REPORT, { by: caller.label, remote: caller.remote, authenticated: caller.authenticated, month: report.month, status: report.status, format: 'html' });
+        await writeAudit(o.pool, AdminAuditActions.REPORT, {
+          by: caller.label,
+          remote: caller.remote,
+          authenticated: caller.authenticated,
+          month: report.month,
+          status: report.status,
+          format: 'html',
+        });
         return sendHtml(reply, reportHtml(report));
       },
     },
   ];
 }
 
-
 function sendHtml(reply: FastifyReply, page: string): FastifyReply {
-  return reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).serializer((s: unknown) => String(s)).send(page);
+  return reply
+    .type('text/html; charset=utf-8')
+    .header('content-security-policy', PAGE_CSP)
+    .serializer((s: unknown) => String(s))
+    .send(page);
 }

@@ -32,9 +32,13 @@ export interface PauseRequest {
  * notifier (docs/runbook.md#notifications-webhook) hears of it once the pause is recorded; it never delays or fails the pause.
  */
 export async function pause(db: Queryable, req: PauseRequest, notifier?: Notifier): Promise<ControlState> {
-  if (typeof req.reason !== 'string' || req.reason.trim() === '') throw new ConfigError('reason: a pause needs a non-empty reason (who reads it at 3 a.m. needs to know why)');
+  if (typeof req.reason !== 'string' || req.reason.trim() === '')
+    throw new ConfigError('reason: a pause needs a non-empty reason (who reads it at 3 a.m. needs to know why)');
   if (typeof req.by !== 'string' || req.by.trim() === '') throw new ConfigError('by: a pause needs the identity of who paused');
-  await db.query(`UPDATE lethe_control SET paused = true, paused_by = $1, paused_at = now(), reason = $2, updated_at = now() WHERE id = 1`, [req.by, req.reason]);
+  await db.query(`UPDATE lethe_control SET paused = true, paused_by = $1, paused_at = now(), reason = $2, updated_at = now() WHERE id = 1`, [
+    req.by,
+    req.reason,
+  ]);
   await writeAudit(db, AuditActions.PAUSED, { by: req.by, reason: req.reason });
   const state = await readControl(db);
   safeNotify(notifier, pausedNotification({ by: req.by, reason: req.reason, at: state.pausedAt }));
@@ -45,7 +49,14 @@ export async function pause(db: Queryable, req: PauseRequest, notifier?: Notifie
 export async function resume(db: Queryable, req: { readonly by: string; readonly reason?: string }, notifier?: Notifier): Promise<ControlState> {
   const before = await readControl(db);
   await db.query(`UPDATE lethe_control SET paused = false, updated_at = now() WHERE id = 1`);
-  await writeAudit(db, AuditActions.RESUMED, { by: req.by, reason: req.reason ?? null, was_paused: before.paused, paused_by: before.pausedBy, pause_reason: before.reason });
-  if (before.paused) safeNotify(notifier, resumedNotification({ by: req.by, reason: req.reason ?? null, pausedBy: before.pausedBy, pauseReason: before.reason }));
+  await writeAudit(db, AuditActions.RESUMED, {
+    by: req.by,
+    reason: req.reason ?? null,
+    was_paused: before.paused,
+    paused_by: before.pausedBy,
+    pause_reason: before.reason,
+  });
+  if (before.paused)
+    safeNotify(notifier, resumedNotification({ by: req.by, reason: req.reason ?? null, pausedBy: before.pausedBy, pauseReason: before.reason }));
   return readControl(db);
 }

@@ -19,11 +19,28 @@ export interface Hold {
   readonly releasedBy: string | null;
 }
 
-type Row = { id: string; file_key: string; job_id: string | null; reason: string; until: Date | null; created_by: string; created_at: Date; released_at: Date | null; released_by: string | null };
+type Row = {
+  id: string;
+  file_key: string;
+  job_id: string | null;
+  reason: string;
+  until: Date | null;
+  created_by: string;
+  created_at: Date;
+  released_at: Date | null;
+  released_by: string | null;
+};
 
 const toHold = (r: Row): Hold => ({
-  id: r.id, fileKey: r.file_key, jobId: r.job_id, reason: r.reason, until: r.until?.toISOString() ?? null,
-  createdBy: r.created_by, createdAt: r.created_at.toISOString(), releasedAt: r.released_at?.toISOString() ?? null, releasedBy: r.released_by,
+  id: r.id,
+  fileKey: r.file_key,
+  jobId: r.job_id,
+  reason: r.reason,
+  until: r.until?.toISOString() ?? null,
+  createdBy: r.created_by,
+  createdAt: r.created_at.toISOString(),
+  releasedAt: r.released_at?.toISOString() ?? null,
+  releasedBy: r.released_by,
 });
 
 export interface HoldRequest {
@@ -56,7 +73,11 @@ export async function placeHold(db: Queryable, table: JobsTable, req: HoldReques
   }
   if ('fileKey' in req.target) {
     const problem = checkKey(req.target.fileKey);
-    if (problem) throw new ConfigError(`${problem.message}; a run never erases such a key, so a hold on it protects nothing (got ${JSON.stringify(req.target.fileKey)})`, problem.code as ErrorCode);
+    if (problem)
+      throw new ConfigError(
+        `${problem.message}; a run never erases such a key, so a hold on it protects nothing (got ${JSON.stringify(req.target.fileKey)})`,
+        problem.code as ErrorCode,
+      );
   }
   // A Pool (duck-typed: the caller's pg may be another copy of the module) gets a transaction of its own.
   if ('totalCount' in db && 'connect' in db) return withTransaction(db as unknown as pg.Pool, (client) => placeHoldLocked(client, table, req));
@@ -71,7 +92,9 @@ async function placeHoldLocked(db: Queryable, table: JobsTable, req: HoldRequest
     jobId = req.target.jobId;
     const seen = await db.query<{ k: string | null }>(`SELECT ${table.fileKey}::text AS k FROM ${table.table} WHERE ${table.id}::text = $1`, [jobId]);
     // The row lock waits for a batch that holds the row; after it, the row may be gone.
-    const { rows } = await db.query<{ k: string | null }>(`SELECT ${table.fileKey}::text AS k FROM ${table.table} WHERE ${table.id}::text = $1 FOR KEY SHARE`, [jobId]);
+    const { rows } = await db.query<{ k: string | null }>(`SELECT ${table.fileKey}::text AS k FROM ${table.table} WHERE ${table.id}::text = $1 FOR KEY SHARE`, [
+      jobId,
+    ]);
     if (!rows[0]) {
       // The row was there and is gone now: a batch erased it while this waited for its lock.
       const was = seen.rows[0]?.k;
@@ -92,7 +115,10 @@ async function placeHoldLocked(db: Queryable, table: JobsTable, req: HoldRequest
     const erased = await refuseIfErased(db, fileKey, req.ledgerKey, (seen.rowCount ?? 0) > 0);
     if (erased) warnings.push(erased);
     else if ((seen.rowCount ?? 0) === 0) {
-      const near = await db.query<{ k: string }>(`SELECT ${table.fileKey}::text AS k FROM ${table.table} WHERE lower(${table.fileKey}::text) = lower($1) LIMIT 1`, [fileKey]);
+      const near = await db.query<{ k: string }>(
+        `SELECT ${table.fileKey}::text AS k FROM ${table.table} WHERE lower(${table.fileKey}::text) = lower($1) LIMIT 1`,
+        [fileKey],
+      );
       warnings.push(
         near.rows[0]
           ? `no row in ${table.names.table} has file_key ${JSON.stringify(fileKey)}, but ${JSON.stringify(near.rows[0].k)} differs only in case: keys are case-sensitive; did you mean it?`
@@ -100,10 +126,13 @@ async function placeHoldLocked(db: Queryable, table: JobsTable, req: HoldRequest
       );
     }
   }
-  const { rows } = await db.query<Row>(
-    `INSERT INTO lethe_holds (file_key, job_id, reason, until, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-    [fileKey, jobId, req.reason, req.until ?? null, req.by],
-  );
+  const { rows } = await db.query<Row>(`INSERT INTO lethe_holds (file_key, job_id, reason, until, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *`, [
+    fileKey,
+    jobId,
+    req.reason,
+    req.until ?? null,
+    req.by,
+  ]);
   const hold = toHold(rows[0]!);
   await writeAudit(db, AuditActions.HOLD_PLACED, { hold_id: hold.id, file_key: fileKey, job_id: jobId, reason: req.reason, until: hold.until, by: req.by });
   return { ...hold, warnings };
@@ -125,8 +154,10 @@ async function refuseIfErased(db: Queryable, fileKey: string, ledgerKey: ((key: 
   if (!last || last.outcome === 'restored') return null;
   const when = `by run ${last.run_id} at ${last.erased_at.toISOString()}`;
   // In the undo trash: the hold keeps the copy from being purged (and `lethe restore` brings it back).
-  if (last.outcome === 'trashed') return `file_key ${JSON.stringify(fileKey)} was moved into the undo trash ${when}: the hold keeps the trash copy from being purged; \`lethe restore\` brings it back`;
-  if (justNow) throw new LetheError(ErrorCodes.GONE, `file_key ${JSON.stringify(fileKey)}: already erased ${when}; the hold was not placed (nothing is left to protect)`);
+  if (last.outcome === 'trashed')
+    return `file_key ${JSON.stringify(fileKey)} was moved into the undo trash ${when}: the hold keeps the trash copy from being purged; \`lethe restore\` brings it back`;
+  if (justNow)
+    throw new LetheError(ErrorCodes.GONE, `file_key ${JSON.stringify(fileKey)}: already erased ${when}; the hold was not placed (nothing is left to protect)`);
   return `file_key ${JSON.stringify(fileKey)} was erased ${when} and no row refers to it: the hold protects the file only if it is back (a restore)`;
 }
 
@@ -136,7 +167,8 @@ async function refuseIfErased(db: Queryable, fileKey: string, ledgerKey: ((key: 
  * serialize two releases of one key: only the first writes an audit row.
  */
 export async function releaseHolds(db: Queryable, target: { fileKey: string } | { holdId: string }, by: string, reason?: string): Promise<number> {
-  if (reason !== undefined && (reason.trim() === '' || reason.length > 500)) throw new ConfigError('reason: expected a non-empty reason of at most 500 characters');
+  if (reason !== undefined && (reason.trim() === '' || reason.length > 500))
+    throw new ConfigError('reason: expected a non-empty reason of at most 500 characters');
   const { rows } = await db.query<{ id: string; file_key: string }>(
     'fileKey' in target
       ? `UPDATE lethe_holds SET released_at = now(), released_by = $2 WHERE file_key = $1 AND released_at IS NULL RETURNING id::text, file_key`
@@ -144,7 +176,12 @@ export async function releaseHolds(db: Queryable, target: { fileKey: string } | 
     ['fileKey' in target ? target.fileKey : target.holdId, by],
   );
   if (rows.length > 0) {
-    await writeAudit(db, AuditActions.HOLD_RELEASED, { hold_ids: rows.map((r) => r.id), file_key: rows[0]!.file_key, by, ...(reason === undefined ? {} : { reason: reason.trim() }) });
+    await writeAudit(db, AuditActions.HOLD_RELEASED, {
+      hold_ids: rows.map((r) => r.id),
+      file_key: rows[0]!.file_key,
+      by,
+      ...(reason === undefined ? {} : { reason: reason.trim() }),
+    });
   }
   return rows.length;
 }

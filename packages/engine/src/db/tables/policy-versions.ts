@@ -31,7 +31,9 @@ export async function loadCurrentPolicies(db: Queryable): Promise<PolicyVersion>
 }
 
 export async function listPolicyVersions(db: Queryable, limit = 50): Promise<PolicyVersion[]> {
-  const { rows } = await db.query<Row>('SELECT version, created_at, created_by, reason, policies FROM lethe_policy_versions ORDER BY version DESC LIMIT $1', [limit]);
+  const { rows } = await db.query<Row>('SELECT version, created_at, created_by, reason, policies FROM lethe_policy_versions ORDER BY version DESC LIMIT $1', [
+    limit,
+  ]);
   return rows.map(toVersion);
 }
 

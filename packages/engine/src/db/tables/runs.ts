@@ -33,10 +33,12 @@ export async function recordProgress(db: Queryable, id: string, progress: object
 }
 
 export async function finishRun(db: Queryable, summary: RunSummary): Promise<void> {
-  await db.query(
-    `UPDATE lethe_runs SET status = $2, ended_at = now(), heartbeat_at = now(), summary = $3::jsonb, error = $4 WHERE id = $1`,
-    [summary.run_id, summary.status, JSON.stringify(summary), summary.error?.message ?? null],
-  );
+  await db.query(`UPDATE lethe_runs SET status = $2, ended_at = now(), heartbeat_at = now(), summary = $3::jsonb, error = $4 WHERE id = $1`, [
+    summary.run_id,
+    summary.status,
+    JSON.stringify(summary),
+    summary.error?.message ?? null,
+  ]);
 }
 
 export interface InterruptedRun {
@@ -54,7 +56,18 @@ export async function closeInterruptedRuns(db: Queryable): Promise<InterruptedRu
   // Group workers that died are accounted for by their group's single audit row (run/group.ts).
   await db.query(`UPDATE lethe_runs SET status = 'interrupted', ended_at = now(), error = 'the worker process stopped before it finished'
                    WHERE status = 'running' AND group_id IS NOT NULL`);
-  const { rows } = await db.query<{ id: string; started_at: Date; dry_run: boolean; cutoff: Date | null; policy_version: number | null; trigger: string; host: string | null; erased: number; absent: number; failed: number }>(
+  const { rows } = await db.query<{
+    id: string;
+    started_at: Date;
+    dry_run: boolean;
+    cutoff: Date | null;
+    policy_version: number | null;
+    trigger: string;
+    host: string | null;
+    erased: number;
+    absent: number;
+    failed: number;
+  }>(
     `WITH r AS (
        UPDATE lethe_runs SET status = 'interrupted', ended_at = now(), error = 'the process running it stopped before it finished'
         WHERE status = 'running' AND group_id IS NULL RETURNING id, started_at, dry_run, cutoff, policy_version, trigger, host)

@@ -41,8 +41,18 @@ export const DEFAULT_STOPPED_RETENTION_MS = 7 * 86_400_000;
 
 export async function readSchedulers(db: Queryable, staleAfterMs: number, stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS): Promise<SchedulerRow[]> {
   const { rows } = await db.query<{
-    instance_id: string; host: string; pid: number; version: string; schedule: string; timezone: string; period_ms: string;
-    next_run: Date | null; state: 'running' | 'stopped'; started_at: Date; last_beat: Date; alive: boolean;
+    instance_id: string;
+    host: string;
+    pid: number;
+    version: string;
+    schedule: string;
+    timezone: string;
+    period_ms: string;
+    next_run: Date | null;
+    state: 'running' | 'stopped';
+    started_at: Date;
+    last_beat: Date;
+    alive: boolean;
   }>(
     `SELECT *, (state = 'running' AND last_beat > now() - ($1::bigint * interval '1 millisecond')) AS alive
        FROM lethe_schedulers
@@ -51,18 +61,27 @@ export async function readSchedulers(db: Queryable, staleAfterMs: number, stoppe
     [staleAfterMs, stoppedRetentionMs],
   );
   return rows.map((r) => ({
-    instanceId: r.instance_id, host: r.host, pid: r.pid, version: r.version, schedule: r.schedule, timezone: r.timezone,
-    periodMs: Number(r.period_ms), nextRun: r.next_run?.toISOString() ?? null, state: r.state,
-    startedAt: r.started_at.toISOString(), lastBeat: r.last_beat.toISOString(), alive: r.alive,
+    instanceId: r.instance_id,
+    host: r.host,
+    pid: r.pid,
+    version: r.version,
+    schedule: r.schedule,
+    timezone: r.timezone,
+    periodMs: Number(r.period_ms),
+    nextRun: r.next_run?.toISOString() ?? null,
+    state: r.state,
+    startedAt: r.started_at.toISOString(),
+    lastBeat: r.last_beat.toISOString(),
+    alive: r.alive,
   }));
 }
 
 /** Claims one scheduled fire time; true for exactly one caller per slot across all replicas. */
 export async function claimScheduleSlot(db: Queryable, slot: string, instanceId: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO lethe_schedule_claims (slot, instance_id) VALUES ($1, $2) ON CONFLICT (slot) DO NOTHING`,
-    [slot, instanceId],
-  );
+  const { rowCount } = await db.query(`INSERT INTO lethe_schedule_claims (slot, instance_id) VALUES ($1, $2) ON CONFLICT (slot) DO NOTHING`, [
+    slot,
+    instanceId,
+  ]);
   return rowCount === 1;
 }
 

@@ -31,7 +31,10 @@ export async function inspectChildTables(db: Queryable, tables: readonly Derived
         WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
       [quoteIdent(t.table), t.column],
     );
-    if (rows.length === 0) throw new SchemaError(`derived.tables: table ${JSON.stringify(t.table)} with column ${JSON.stringify(t.column)} was not found in the database (fix the declaration or create it)`);
+    if (rows.length === 0)
+      throw new SchemaError(
+        `derived.tables: table ${JSON.stringify(t.table)} with column ${JSON.stringify(t.column)} was not found in the database (fix the declaration or create it)`,
+      );
     out.push({ ...t, type: rows[0]!.type });
   }
   return out;

@@ -40,9 +40,13 @@ describe('derived declarations', () => {
   });
 
   it('validates the whole section, naming each bad field', () => {
-    expect(() => resolveDerived({ tables: [{ table: 'p', column: 'job_id', refersTo: 'x' as never }] }, noUrl)).toThrow(/derived\.tables\[0\]\.refersTo: expected "id" or "file_key"/);
+    expect(() => resolveDerived({ tables: [{ table: 'p', column: 'job_id', refersTo: 'x' as never }] }, noUrl)).toThrow(
+      /derived\.tables\[0\]\.refersTo: expected "id" or "file_key"/,
+    );
     expect(() => resolveDerived({ objects: [{ template: '{id}', extra: 1 } as never] }, noUrl)).toThrow(/derived\.objects\[0\]\.extra: unknown field/);
-    expect(() => resolveDerived({ keep: [{ prefix: 'exports', reason: 'x' }] }, noUrl)).toThrow(/derived\.keep\[0\]\.prefix: expected a safe relative prefix ending in "\/"/);
+    expect(() => resolveDerived({ keep: [{ prefix: 'exports', reason: 'x' }] }, noUrl)).toThrow(
+      /derived\.keep\[0\]\.prefix: expected a safe relative prefix ending in "\/"/,
+    );
     expect(() => resolveDerived({ keep: [{ table: 'a', prefix: 'b/', reason: 'x' } as never] }, noUrl)).toThrow(/exactly one of "table" or "prefix"/);
     const d = resolveDerived({ tables: [{ table: 'ocr_pages', column: 'job_id' }], keep: [{ table: 'invoices', reason: 'tax law' }] }, noUrl);
     expect(d.tables).toEqual([{ table: 'ocr_pages', column: 'job_id', refersTo: 'id' }]);

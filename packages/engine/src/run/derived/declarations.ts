@@ -82,7 +82,8 @@ function onlyFields(field: string, o: Record<string, unknown>, allowed: readonly
 }
 
 function text(field: string, v: unknown, re?: RegExp, like?: string): string {
-  if (typeof v !== 'string' || v === '' || (re && !re.test(v))) throw new ConfigError(`${field}: expected ${like ?? 'a non-empty string'}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v === '' || (re && !re.test(v)))
+    throw new ConfigError(`${field}: expected ${like ?? 'a non-empty string'}, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -94,7 +95,10 @@ export function parseTemplate(field: string, template: string, storage: string |
   for (const m of template.matchAll(PLACEHOLDER_RE)) {
     if (m.index > last) parts.push(template.slice(last, m.index));
     const column = m[1]!;
-    if (!COLUMN_RE.test(column)) throw new ConfigError(`${field}: placeholder {${column}} must name a column of the jobs row like {id}, {file_key} or {blob_sha}, in ${JSON.stringify(template)}`);
+    if (!COLUMN_RE.test(column))
+      throw new ConfigError(
+        `${field}: placeholder {${column}} must name a column of the jobs row like {id}, {file_key} or {blob_sha}, in ${JSON.stringify(template)}`,
+      );
     parts.push({ column });
     if (!columns.includes(column)) columns.push(column);
     last = m.index + m[0].length;
@@ -153,14 +157,16 @@ export function resolveDerived(input: DerivedOptions | undefined, parseUrl: (url
   const keepPrefixes = new Map<string, string>();
   list('derived.keep', input.keep).forEach((k, i) => {
     const field = `derived.keep[${i}]`;
-    if (!isObject(k)) throw new ConfigError(`${field}: expected {"table": "...", "reason": "..."} or {"prefix": "...", "reason": "..."}, got ${JSON.stringify(k)}`);
+    if (!isObject(k))
+      throw new ConfigError(`${field}: expected {"table": "...", "reason": "..."} or {"prefix": "...", "reason": "..."}, got ${JSON.stringify(k)}`);
     onlyFields(field, k, ['table', 'prefix', 'reason']);
     const reason = text(`${field}.reason`, k.reason, undefined, 'a reason why this data is kept (it is shown by lethe doctor)');
     if ((k.table === undefined) === (k.prefix === undefined)) throw new ConfigError(`${field}: expected exactly one of "table" or "prefix"`);
     if (k.table !== undefined) keepTables.set(text(`${field}.table`, k.table, TABLE_RE, 'a table name like "invoices"'), reason);
     else {
       const prefix = text(`${field}.prefix`, k.prefix, undefined, 'a storage prefix ending in "/" like "exports/"');
-      if (!prefix.endsWith('/') || checkKey(prefix.slice(0, -1))) throw new ConfigError(`${field}.prefix: expected a safe relative prefix ending in "/" like "exports/", got ${JSON.stringify(prefix)}`);
+      if (!prefix.endsWith('/') || checkKey(prefix.slice(0, -1)))
+        throw new ConfigError(`${field}.prefix: expected a safe relative prefix ending in "/" like "exports/", got ${JSON.stringify(prefix)}`);
       keepPrefixes.set(prefix, reason);
     }
   });

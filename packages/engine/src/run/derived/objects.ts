@@ -48,10 +48,24 @@ export function placeholderColumn(t: JobsTable, column: string): string {
 }
 
 /** Values of the columns the templates read, per row id (`id` and `file_key` come with the row). */
-export async function readTemplateValues(db: Queryable, t: JobsTable, templates: readonly DerivedTemplate[], rows: readonly ExpiredRow[]): Promise<Map<string, Map<string, string | null>>> {
+export async function readTemplateValues(
+  db: Queryable,
+  t: JobsTable,
+  templates: readonly DerivedTemplate[],
+  rows: readonly ExpiredRow[],
+): Promise<Map<string, Map<string, string | null>>> {
   const extra = [...new Set(templates.flatMap((x) => x.columns))].filter((c) => placeholderColumn(t, c) !== t.id && placeholderColumn(t, c) !== t.fileKey);
   const out = new Map<string, Map<string, string | null>>();
-  for (const r of rows) out.set(r.id, new Map<string, string | null>([['id', r.id], ['file_key', r.fileKey], [t.names.id, r.id], [t.names.fileKey, r.fileKey]]));
+  for (const r of rows)
+    out.set(
+      r.id,
+      new Map<string, string | null>([
+        ['id', r.id],
+        ['file_key', r.fileKey],
+        [t.names.id, r.id],
+        [t.names.fileKey, r.fileKey],
+      ]),
+    );
   if (extra.length === 0 || rows.length === 0) return out;
   const cols = extra.map((c) => `j.${quoteIdent(c)}::text`).join(', ');
   const { rows: found } = await db.query<string[]>({
@@ -96,7 +110,15 @@ export function expandFor(template: DerivedTemplate, values: ReadonlyMap<string,
  * jobs row outside `erasing` still expands to. Those stay until the last referring row goes, as
  * for shared source keys (docs/safety.md#shared-keys).
  */
-export async function keysStillReferred(db: Queryable, t: JobsTable, types: ReadonlyMap<string, string>, template: DerivedTemplate, planned: readonly PlannedObject[], values: ReadonlyMap<string, ReadonlyMap<string, string | null>>, erasing: readonly string[]): Promise<Set<string>> {
+export async function keysStillReferred(
+  db: Queryable,
+  t: JobsTable,
+  types: ReadonlyMap<string, string>,
+  template: DerivedTemplate,
+  planned: readonly PlannedObject[],
+  values: ReadonlyMap<string, ReadonlyMap<string, string | null>>,
+  erasing: readonly string[],
+): Promise<Set<string>> {
   const cols = template.columns;
   const tuples = cols.map(() => [] as string[]);
   for (const p of planned) {
@@ -123,7 +145,10 @@ export async function keysStillReferred(db: Queryable, t: JobsTable, types: Read
 }
 
 /** Deletes each store's keys (prefixes listed first); one outcome per planned object, several for a prefix. */
-export async function deleteObjects(planned: readonly PlannedObject[], protect: (store: ObjectStore, keys: readonly string[]) => Promise<ReadonlySet<string>>): Promise<ObjectEvidence[]> {
+export async function deleteObjects(
+  planned: readonly PlannedObject[],
+  protect: (store: ObjectStore, keys: readonly string[]) => Promise<ReadonlySet<string>>,
+): Promise<ObjectEvidence[]> {
   const byStore = new Map<ObjectStore, PlannedObject[]>();
   for (const p of planned) {
     const list = byStore.get(p.store);
@@ -131,53 +156,80 @@ export async function deleteObjects(planned: readonly PlannedObject[], protect: 
     else byStore.set(p.store, [p]);
   }
   const evidence: ObjectEvidence[] = [];
-  await Promise.all([...byStore].map(async ([store, items]) => {
-    const targets: { item: PlannedObject; key: string }[] = [];
-    for (const item of items) {
-      if (!item.template.prefix) targets.push({ item, key: item.key });
-      else {
-        try {
-          for await (const o of store.storage.list(item.key)) if (o.key.startsWith(item.key)) targets.push({ item, key: o.key });
-        } catch (error) {
-          evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key: item.key, outcome: 'failed', code: ErrorCodes.STORAGE, message: `listing the derived prefix failed: ${(error as Error).message}` });
+  await Promise.all(
+    [...byStore].map(async ([store, items]) => {
+      const targets: { item: PlannedObject; key: string }[] = [];
+      for (const item of items) {
+        if (!item.template.prefix) targets.push({ item, key: item.key });
+        else {
+          try {
+            for await (const o of store.storage.list(item.key)) if (o.key.startsWith(item.key)) targets.push({ item, key: o.key });
+          } catch (error) {
+            evidence.push({
+              jobId: item.row.id,
+              template: item.template.template,
+              store: store.name,
+              key: item.key,
+              outcome: 'failed',
+              code: ErrorCodes.STORAGE,
+              message: `listing the derived prefix failed: ${(error as Error).message}`,
+            });
+          }
         }
       }
-    }
-    // A derived key that is another live job's file (or a held key) is never deleted (docs/rights.md#derived-data).
-    const protectedKeys = await protect(store, [...new Set(targets.map((x) => x.key))]);
-    for (let i = targets.length - 1; i >= 0; i--) {
-      const { item, key } = targets[i]!;
-      if (!protectedKeys.has(key)) continue;
-      evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key, outcome: 'kept_shared' });
-      targets.splice(i, 1);
-    }
-    const keys = [...new Set(targets.map((x) => x.key))];
-    let results: KeyOutcome[];
-    try {
-      results = keys.length === 0 ? [] : await store.storage.deleteMany(keys);
-    } catch (error) {
-      results = keys.map((key) => ({ key, outcome: 'failed', code: ErrorCodes.STORAGE, message: (error as Error).message }));
-    }
-    // Incomplete multipart uploads under a derived prefix hold its data too (S3): aborted, or the row is kept.
-    if (store.storage.abortUploadsUnder) {
+      // A derived key that is another live job's file (or a held key) is never deleted (docs/rights.md#derived-data).
+      const protectedKeys = await protect(store, [...new Set(targets.map((x) => x.key))]);
+      for (let i = targets.length - 1; i >= 0; i--) {
+        const { item, key } = targets[i]!;
+        if (!protectedKeys.has(key)) continue;
+        evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key, outcome: 'kept_shared' });
+        targets.splice(i, 1);
+      }
+      const keys = [...new Set(targets.map((x) => x.key))];
+      let results: KeyOutcome[];
+      try {
+        results = keys.length === 0 ? [] : await store.storage.deleteMany(keys);
+      } catch (error) {
+        results = keys.map((key) => ({ key, outcome: 'failed', code: ErrorCodes.STORAGE, message: (error as Error).message }));
+      }
+      // Incomplete multipart uploads under a derived prefix hold its data too (S3): aborted, or the row is kept.
+      if (store.storage.abortUploadsUnder) {
+        for (const item of items) {
+          if (!item.template.prefix) continue;
+          const f = await store.storage.abortUploadsUnder(item.key);
+          if (f)
+            evidence.push({
+              jobId: item.row.id,
+              template: item.template.template,
+              store: store.name,
+              key: item.key,
+              outcome: 'failed',
+              code: f.code,
+              message: f.message,
+            });
+        }
+      }
+      const byKey = new Map(results.map((r) => [r.key, r]));
+      for (const { item, key } of targets) {
+        const r = byKey.get(key);
+        const outcome: ObjectOutcome = r === undefined ? 'failed' : r.outcome;
+        evidence.push({
+          jobId: item.row.id,
+          template: item.template.template,
+          store: store.name,
+          key,
+          outcome,
+          code: r?.code ?? (r ? undefined : ErrorCodes.STORAGE),
+          message: r?.message ?? (r ? undefined : 'storage returned no outcome for this key'),
+        });
+      }
+      // An empty prefix is evidence too: nothing was under it when the job went.
       for (const item of items) {
-        if (!item.template.prefix) continue;
-        const f = await store.storage.abortUploadsUnder(item.key);
-        if (f) evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key: item.key, outcome: 'failed', code: f.code, message: f.message });
+        if (item.template.prefix && !targets.some((x) => x.item === item) && !evidence.some((e) => e.jobId === item.row.id && e.key === item.key)) {
+          evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key: item.key, outcome: 'absent' });
+        }
       }
-    }
-    const byKey = new Map(results.map((r) => [r.key, r]));
-    for (const { item, key } of targets) {
-      const r = byKey.get(key);
-      const outcome: ObjectOutcome = r === undefined ? 'failed' : r.outcome;
-      evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key, outcome, code: r?.code ?? (r ? undefined : ErrorCodes.STORAGE), message: r?.message ?? (r ? undefined : 'storage returned no outcome for this key') });
-    }
-    // An empty prefix is evidence too: nothing was under it when the job went.
-    for (const item of items) {
-      if (item.template.prefix && !targets.some((x) => x.item === item) && !evidence.some((e) => e.jobId === item.row.id && e.key === item.key)) {
-        evidence.push({ jobId: item.row.id, template: item.template.template, store: store.name, key: item.key, outcome: 'absent' });
-      }
-    }
-  }));
+    }),
+  );
   return evidence;
 }

@@ -10,7 +10,16 @@ import { textArray, type RowOutcome } from '../record.js';
 import type { FailureBreaker } from '../breaker.js';
 import { deleteChildRows, inspectChildTables, type ChildTable, type RowsEvidence } from './child-rows.js';
 import { hasDerived, type DerivedDeclarations } from './declarations.js';
-import { deleteObjects, expandFor, keysStillReferred, placeholderColumn, readTemplateValues, type ObjectEvidence, type ObjectStore, type PlannedObject } from './objects.js';
+import {
+  deleteObjects,
+  expandFor,
+  keysStillReferred,
+  placeholderColumn,
+  readTemplateValues,
+  type ObjectEvidence,
+  type ObjectStore,
+  type PlannedObject,
+} from './objects.js';
 
 /** What the source erase returns (pipeline.ts's `erase`). */
 export interface SourceErase {
@@ -54,7 +63,15 @@ export class DerivedStep {
   }
 
   /** Null when nothing is declared. Checks every table and column now, so a typo fails before the first delete. */
-  static async create(o: { readonly pool: pg.Pool; readonly table: JobsTable; readonly storage: StoragePort; readonly declarations: DerivedDeclarations; readonly runId: string; readonly ledgerKey: LedgerKeyFn; readonly breaker?: FailureBreaker }): Promise<DerivedStep | null> {
+  static async create(o: {
+    readonly pool: pg.Pool;
+    readonly table: JobsTable;
+    readonly storage: StoragePort;
+    readonly declarations: DerivedDeclarations;
+    readonly runId: string;
+    readonly ledgerKey: LedgerKeyFn;
+    readonly breaker?: FailureBreaker;
+  }): Promise<DerivedStep | null> {
     const d = o.declarations;
     if (!hasDerived(d)) return null;
     const children = await inspectChildTables(o.pool, d.tables);
@@ -85,7 +102,12 @@ export class DerivedStep {
   }
 
   /** Derived objects first, then `eraseSource` for the rows whose derived objects are all gone. */
-  async eraseBefore(db: Queryable, rows: readonly ExpiredRow[], keys: readonly string[], eraseSource: (rows: readonly ExpiredRow[], keys: readonly string[]) => Promise<SourceErase>): Promise<DerivedErase> {
+  async eraseBefore(
+    db: Queryable,
+    rows: readonly ExpiredRow[],
+    keys: readonly string[],
+    eraseSource: (rows: readonly ExpiredRow[], keys: readonly string[]) => Promise<SourceErase>,
+  ): Promise<DerivedErase> {
     if (this.declarations.objects.length === 0) return { ...(await eraseSource(rows, keys)), evidence: [] };
     const { planned, refused } = await this.#plan(db, rows);
     const evidence: ObjectEvidence[] = [...refused];
@@ -94,27 +116,59 @@ export class DerivedStep {
       const mine = planned.filter((p) => p.template === template);
       if (mine.length === 0) continue;
       // Keys only {file_key} builds need no count: the re-check erases a key with every row of it.
-      const shared = template.shareable && template.columns.some((c) => placeholderColumn(this.table, c) !== this.table.fileKey)
-        ? await keysStillReferred(db, this.table, this.columnTypes, template, mine, await this.#values(db, rows), rows.map((r) => r.id))
-        : new Set<string>();
+      const shared =
+        template.shareable && template.columns.some((c) => placeholderColumn(this.table, c) !== this.table.fileKey)
+          ? await keysStillReferred(
+              db,
+              this.table,
+              this.columnTypes,
+              template,
+              mine,
+              await this.#values(db, rows),
+              rows.map((r) => r.id),
+            )
+          : new Set<string>();
       for (const p of mine) {
         if (shared.has(p.key)) evidence.push({ jobId: p.row.id, template: template.template, store: this.stores[i]!.name, key: p.key, outcome: 'kept_shared' });
         else toDelete.push(p);
       }
     }
-    evidence.push(...(await deleteObjects(toDelete, (store, k) => (store.storage === this.mainStorage ? this.#sourceKeysAmong(db, k, rows) : Promise.resolve(new Set<string>())))));
+    evidence.push(
+      ...(await deleteObjects(toDelete, (store, k) =>
+        store.storage === this.mainStorage ? this.#sourceKeysAmong(db, k, rows) : Promise.resolve(new Set<string>()),
+      )),
+    );
     const blockedKeys = new Map<string, ObjectEvidence>();
     const keyOf = new Map(rows.map((r) => [r.id, r.fileKey]));
-    for (const e of evidence) if ((e.outcome === 'failed' || e.outcome === 'refused') && !blockedKeys.has(keyOf.get(e.jobId)!)) blockedKeys.set(keyOf.get(e.jobId)!, e);
+    for (const e of evidence)
+      if ((e.outcome === 'failed' || e.outcome === 'refused') && !blockedKeys.has(keyOf.get(e.jobId)!)) blockedKeys.set(keyOf.get(e.jobId)!, e);
     if (blockedKeys.size === 0) return { ...(await eraseSource(rows, keys)), evidence };
     const go = rows.filter((r) => !blockedKeys.has(r.fileKey));
-    const source = go.length === 0 ? { outcomes: [], unknown: false } : await eraseSource(go, keys.filter((k) => !blockedKeys.has(k)));
-    const kept: RowOutcome[] = rows.filter((r) => blockedKeys.has(r.fileKey)).map((row) => {
-      const e = blockedKeys.get(row.fileKey)!;
-      return e.outcome === 'refused'
-        ? { row, outcome: 'refused', code: e.code ?? ErrorCodes.KEY_OUTSIDE_ROOT, message: `${e.message ?? 'unsafe derived key'}; the file and its row were kept` }
-        : { row, outcome: 'failed', code: ErrorCodes.DERIVED_FAILED, message: `derived object ${e.key} (${e.template}) could not be deleted (${e.code ?? 'error'}: ${e.message ?? ''}); the file and its row were kept for the next run` };
-    });
+    const source =
+      go.length === 0
+        ? { outcomes: [], unknown: false }
+        : await eraseSource(
+            go,
+            keys.filter((k) => !blockedKeys.has(k)),
+          );
+    const kept: RowOutcome[] = rows
+      .filter((r) => blockedKeys.has(r.fileKey))
+      .map((row) => {
+        const e = blockedKeys.get(row.fileKey)!;
+        return e.outcome === 'refused'
+          ? {
+              row,
+              outcome: 'refused',
+              code: e.code ?? ErrorCodes.KEY_OUTSIDE_ROOT,
+              message: `${e.message ?? 'unsafe derived key'}; the file and its row were kept`,
+            }
+          : {
+              row,
+              outcome: 'failed',
+              code: ErrorCodes.DERIVED_FAILED,
+              message: `derived object ${e.key} (${e.template}) could not be deleted (${e.code ?? 'error'}: ${e.message ?? ''}); the file and its row were kept for the next run`,
+            };
+      });
     // Derived deletes that fail count for the failure breaker as the source's do (a store that refuses them all pauses Lethe).
     for (const k of kept) if (k.outcome === 'failed') this.breaker?.record('failed');
     return { outcomes: [...source.outcomes, ...kept], unknown: source.unknown, evidence };
@@ -124,7 +178,11 @@ export class DerivedStep {
   async recordBefore(db: Queryable, outcomes: readonly RowOutcome[], objects: readonly ObjectEvidence[]): Promise<void> {
     const going = outcomes.filter((o) => o.outcome === 'erased' || o.outcome === 'absent').map((o) => o.row);
     const rows = this.children.length === 0 ? [] : await deleteChildRows(db, this.children, going);
-    await this.#writeEvidence(db, objects.filter((e) => e.outcome !== 'refused' && e.outcome !== 'failed'), rows);
+    await this.#writeEvidence(
+      db,
+      objects.filter((e) => e.outcome !== 'refused' && e.outcome !== 'failed'),
+      rows,
+    );
   }
 
   /**
@@ -163,7 +221,16 @@ export class DerivedStep {
         const e = expandFor(template, v);
         if (e === null) continue;
         const store = this.stores[i]!;
-        if ('problem' in e) refused.push({ jobId: row.id, template: template.template, store: store.name, key: '', outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: e.problem });
+        if ('problem' in e)
+          refused.push({
+            jobId: row.id,
+            template: template.template,
+            store: store.name,
+            key: '',
+            outcome: 'refused',
+            code: ErrorCodes.KEY_OUTSIDE_ROOT,
+            message: e.problem,
+          });
         else planned.push({ row, template, store, key: e.key });
       }
     }

@@ -16,10 +16,12 @@ import { HELD_KEYS_SQL } from '../../db/tables/holds.js';
  */
 export async function heldKeysNow(db: Queryable, keys: readonly string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const { rows } = await db.query<{ k: string }>(
-    `SELECT h.k FROM (${HELD_KEYS_SQL}) h, (SELECT $2::text, $3::text) AS unused_params`,
-    [[...new Set(keys)], null, null, 'now'],
-  );
+  const { rows } = await db.query<{ k: string }>(`SELECT h.k FROM (${HELD_KEYS_SQL}) h, (SELECT $2::text, $3::text) AS unused_params`, [
+    [...new Set(keys)],
+    null,
+    null,
+    'now',
+  ]);
   return new Set(rows.map((r) => r.k));
 }
 

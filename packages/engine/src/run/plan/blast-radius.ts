@@ -39,7 +39,12 @@ export function blastRadiusThreshold(o: BlastRadiusOptions, median: number | nul
   return cap === null ? byMedian : Math.min(cap, byMedian);
 }
 
-export function judgeBlastRadius(o: BlastRadiusOptions, wouldErase: number, countCapped: boolean, recent: { median: number | null; runs: number }): BlastRadiusCheck {
+export function judgeBlastRadius(
+  o: BlastRadiusOptions,
+  wouldErase: number,
+  countCapped: boolean,
+  recent: { median: number | null; runs: number },
+): BlastRadiusCheck {
   const threshold = blastRadiusThreshold(o, recent.median);
   const over = threshold !== null && (wouldErase > threshold || countCapped);
   const reason = !over

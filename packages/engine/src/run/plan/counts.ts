@@ -14,7 +14,13 @@ export interface ExpiredCount {
  * purpose, so the count costs at most `cap` index entries a purpose. Used for the blast-radius guard
  * and for progress totals.
  */
-export async function countExpiredCapped(pool: pg.Pool, t: JobsTable, purposes: readonly PurposeSelection[], cutoff: string, cap: number): Promise<ExpiredCount> {
+export async function countExpiredCapped(
+  pool: pg.Pool,
+  t: JobsTable,
+  purposes: readonly PurposeSelection[],
+  cutoff: string,
+  cap: number,
+): Promise<ExpiredCount> {
   const byPurpose: Record<string, number> = {};
   let total = 0;
   let capped = false;

@@ -49,7 +49,10 @@ export async function preRunCheck(
   if (check && !check.allowed && !run.allowLarge) {
     if (run.pauseOnRefusal === false) {
       await writeAudit(pool, AuditActions.BLAST_RADIUS_REFUSED, { ...check, cutoff, paused: false });
-      throw new LetheError(ErrorCodes.BLAST_RADIUS, `blast-radius guard: ${check.reason}; Lethe was not paused. After checking \`lethe plan\`, rerun with --allow-large`);
+      throw new LetheError(
+        ErrorCodes.BLAST_RADIUS,
+        `blast-radius guard: ${check.reason}; Lethe was not paused. After checking \`lethe plan\`, rerun with --allow-large`,
+      );
     }
     const reason = await refuse(pool, options, check, { cutoff });
     throw new LetheError(ErrorCodes.BLAST_RADIUS, `${reason}. Lethe is now paused: \`lethe resume\` then \`lethe run --allow-large\` to proceed`);
@@ -57,7 +60,14 @@ export async function preRunCheck(
   return measured;
 }
 
-async function measure(pool: pg.Pool, options: ResolvedOptions, table: JobsTable, selected: readonly PurposeSelection[], cutoff: string, run: CheckRequest): Promise<PreRunCheck> {
+async function measure(
+  pool: pg.Pool,
+  options: ResolvedOptions,
+  table: JobsTable,
+  selected: readonly PurposeSelection[],
+  cutoff: string,
+  run: CheckRequest,
+): Promise<PreRunCheck> {
   const guarded = !run.dryRun;
   const limits = { maxDeletesPerRun: options.maxDeletesPerRun, factor: options.blastRadiusFactor, floor: options.blastRadiusFloor };
   const recent = guarded ? await recentMedian(pool) : { median: null, runs: 0 };
@@ -111,7 +121,12 @@ export async function judgeGroupBlastRadius(
   table: JobsTable,
   group: { readonly groupId: string; readonly cutoff: string; readonly selected: readonly PurposeSelection[]; readonly allowLarge: boolean },
 ): Promise<GroupBlastRadius> {
-  const { blastRadius: check } = await measure(pool, options, table, group.selected, group.cutoff, { dryRun: false, allowLarge: group.allowLarge, estimateTotal: false, limit: undefined });
+  const { blastRadius: check } = await measure(pool, options, table, group.selected, group.cutoff, {
+    dryRun: false,
+    allowLarge: group.allowLarge,
+    estimateTotal: false,
+    limit: undefined,
+  });
   const purposes = group.selected.map((p) => p.purpose);
   if (check === null || check.allowed) return { decision: 'allowed', check, purposes };
   if (group.allowLarge) return { decision: 'allowed_large', check, purposes };
@@ -133,19 +148,30 @@ export async function admitToGroup(
   const id = JSON.stringify(group.groupId);
   const verdict = group.blastRadius;
   if (verdict === null) {
-    throw new LetheError(ErrorCodes.BLAST_RADIUS, `group ${id} was started by an earlier Lethe that did not judge its blast radius; start a new group with a new id`);
+    throw new LetheError(
+      ErrorCodes.BLAST_RADIUS,
+      `group ${id} was started by an earlier Lethe that did not judge its blast radius; start a new group with a new id`,
+    );
   }
   const outside = worker.selected.map((p) => p.purpose).filter((p) => !verdict.purposes.includes(p));
   if (outside.length > 0) {
-    throw new ConfigError(`purpose: group ${id} was judged for ${verdict.purposes.map((p) => JSON.stringify(p)).join(', ')}; its workers may not take ${outside.map((p) => JSON.stringify(p)).join(', ')} (give every worker the same --purpose)`);
+    throw new ConfigError(
+      `purpose: group ${id} was judged for ${verdict.purposes.map((p) => JSON.stringify(p)).join(', ')}; its workers may not take ${outside.map((p) => JSON.stringify(p)).join(', ')} (give every worker the same --purpose)`,
+    );
   }
   if (verdict.decision !== 'refused') return verdict.check;
   if (group.created) {
     const reason = `blast-radius guard: ${verdict.check?.reason ?? 'refused'}; rerun with --allow-large after checking the policies`;
-    throw new LetheError(ErrorCodes.BLAST_RADIUS, `${reason}. Lethe is now paused: \`lethe resume\` then \`lethe run --allow-large --group ${group.groupId}\` to proceed`);
+    throw new LetheError(
+      ErrorCodes.BLAST_RADIUS,
+      `${reason}. Lethe is now paused: \`lethe resume\` then \`lethe run --allow-large --group ${group.groupId}\` to proceed`,
+    );
   }
   if (!worker.allowLarge) {
-    throw new LetheError(ErrorCodes.BLAST_RADIUS, `group ${id} was refused by the blast-radius guard when it started (${verdict.check?.reason ?? 'no reason recorded'}); after checking the policies, \`lethe resume\` if paused, then start its workers with --allow-large (or start a new group)`);
+    throw new LetheError(
+      ErrorCodes.BLAST_RADIUS,
+      `group ${id} was refused by the blast-radius guard when it started (${verdict.check?.reason ?? 'no reason recorded'}); after checking the policies, \`lethe resume\` if paused, then start its workers with --allow-large (or start a new group)`,
+    );
   }
   options.logger.warn({ group: group.groupId, blastRadius: verdict.check }, 'group refused by the blast-radius guard; proceeding with --allow-large');
   return (await overrideGroupRefusal(pool, group.groupId, verdict)).check;

@@ -1,4 +1,14 @@
-import { accessSync, close as closeThen, constants as fsConstants, lstat as lstatThen, open as openThen, readlink as readlinkThen, realpath as realpathThen, unlink as unlinkThen, type Stats } from 'node:fs';
+import {
+  accessSync,
+  close as closeThen,
+  constants as fsConstants,
+  lstat as lstatThen,
+  open as openThen,
+  readlink as readlinkThen,
+  realpath as realpathThen,
+  unlink as unlinkThen,
+  type Stats,
+} from 'node:fs';
 import { lstat, opendir, realpath } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ErrorCodes, LetheError } from '../../errors.js';
@@ -249,7 +259,8 @@ function erasePinned(pin: PinnedDirectory, name: string, rootReal: string, rootP
 }
 
 function leafRefusal(key: string, st: Stats): KeyOutcome | null {
-  if (st.isDirectory()) return { key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false };
+  if (st.isDirectory())
+    return { key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false };
   const links = fileLinkProblem(st.isSymbolicLink(), st.nlink);
   return links ? { key, outcome: 'refused', code: links.code, message: links.message, retryable: false } : null;
 }
@@ -259,14 +270,16 @@ function leafRefusal(key: string, st: Stats): KeyOutcome | null {
  * directory's inode and walks nothing above it. Checked once per process; elsewhere, or without
  * /proc, every key resolves its parent (eraseFile).
  */
-const PIN_DIRECTORIES = process.platform === 'linux' && (() => {
-  try {
-    accessSync('/proc/self/fd');
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const PIN_DIRECTORIES =
+  process.platform === 'linux' &&
+  (() => {
+    try {
+      accessSync('/proc/self/fd');
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
 /** Directories pinned at once by one deleteMany call; beyond, keys take the per-key path (no fd exhaustion). */
 const MAX_PINS = 256;
@@ -337,7 +350,13 @@ class DirectoryPins {
   }
 }
 
-const outsideRoot = (key: string): KeyOutcome => ({ key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false });
+const outsideRoot = (key: string): KeyOutcome => ({
+  key,
+  outcome: 'refused',
+  code: ErrorCodes.KEY_OUTSIDE_ROOT,
+  message: 'file_key: its directory resolves outside the storage root (symlink)',
+  retryable: false,
+});
 
 function fsFailure(key: string, error: NodeJS.ErrnoException): KeyOutcome {
   switch (error.code) {

@@ -47,21 +47,27 @@ export async function probeRoot(rootReal: string, name: string): Promise<ProbeRe
   const path = join(rootReal, key);
   const content = `lethe doctor probe ${name} ${new Date().toISOString()}\n`;
   const steps: ProbeStep[] = [];
-  steps.push(await timed('write', async () => {
-    await mkdir(dirname(path), { recursive: true });
-    if (!isInside(rootReal, await realpath(dirname(path)))) throw Object.assign(new Error(`${DOCTOR_DIR} resolves outside the storage root`), { code: ErrorCodes.KEY_OUTSIDE_ROOT });
-    const file = await open(path, 'wx');
-    try {
-      await file.writeFile(content);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-  }));
+  steps.push(
+    await timed('write', async () => {
+      await mkdir(dirname(path), { recursive: true });
+      if (!isInside(rootReal, await realpath(dirname(path))))
+        throw Object.assign(new Error(`${DOCTOR_DIR} resolves outside the storage root`), { code: ErrorCodes.KEY_OUTSIDE_ROOT });
+      const file = await open(path, 'wx');
+      try {
+        await file.writeFile(content);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+    }),
+  );
   if (steps[0]!.ok) {
-    steps.push(await timed('read', async () => {
-      if ((await readFile(path, 'utf8')) !== content) throw Object.assign(new Error('read back different bytes than written'), { code: 'LETHE_E_PROBE_MISMATCH' });
-    }));
+    steps.push(
+      await timed('read', async () => {
+        if ((await readFile(path, 'utf8')) !== content)
+          throw Object.assign(new Error('read back different bytes than written'), { code: 'LETHE_E_PROBE_MISMATCH' });
+      }),
+    );
     steps.push(await timed('delete', () => unlink(path)));
   }
   return { key, steps };
@@ -122,7 +128,13 @@ export async function writeFileObject(rootReal: string, key: string, source: Obj
   try {
     const parent = await makeParents(rootReal, key);
     const path = join(parent, key.slice(key.lastIndexOf('/') + 1));
-    if (await lstat(path).then(() => true, () => false)) return { outcome: 'occupied' };
+    if (
+      await lstat(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return { outcome: 'occupied' };
     await mkdir(join(rootReal, TMP_DIR), { recursive: true });
     tmp = join(rootReal, TMP_DIR, `restore-${randomUUID()}`);
     await pipeline(source.body, createWriteStream(tmp, { flags: 'wx' }));
@@ -179,7 +191,13 @@ export async function findSymlinkedDirectories(rootReal: string, maxEntries: num
       const key = rel === '' ? entry.name : `${rel}/${entry.name}`;
       if (key === '.lethe') continue;
       if (entry.isDirectory()) queue.push(key);
-      else if (entry.isSymbolicLink() && (await stat(join(rootReal, key)).then((st) => st.isDirectory(), () => false))) {
+      else if (
+        entry.isSymbolicLink() &&
+        (await stat(join(rootReal, key)).then(
+          (st) => st.isDirectory(),
+          () => false,
+        ))
+      ) {
         count++;
         if (examples.length < maxExamples) examples.push(`${key} -> ${await readlink(join(rootReal, key)).catch(() => '?')}`);
       }

@@ -24,7 +24,13 @@ function realParent(path: string): Promise<string | null> {
   });
 }
 
-const outside = (key: string): KeyOutcome => ({ key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)', retryable: false });
+const outside = (key: string): KeyOutcome => ({
+  key,
+  outcome: 'refused',
+  code: ErrorCodes.KEY_OUTSIDE_ROOT,
+  message: 'file_key: its directory resolves outside the storage root (symlink)',
+  retryable: false,
+});
 
 function failure(key: string, error: NodeJS.ErrnoException, verb: string): KeyOutcome {
   const code = error.code ?? ErrorCodes.STORAGE;
@@ -69,7 +75,11 @@ async function makeDirsInside(rootReal: string, dirKey: string): Promise<boolean
 }
 
 export async function trashFiles(
-  rootReal: string, items: readonly TrashRequest[], concurrency: number, signal?: AbortSignal, beforeKey?: (key: string) => void | Promise<void>,
+  rootReal: string,
+  items: readonly TrashRequest[],
+  concurrency: number,
+  signal?: AbortSignal,
+  beforeKey?: (key: string) => void | Promise<void>,
 ): Promise<KeyOutcome[]> {
   const made = new Map<string, Promise<boolean>>();
   const earlier = new EarlierCopies(rootReal);
@@ -89,7 +99,11 @@ export async function trashFiles(
 }
 
 async function trashOne(
-  rootReal: string, { key, trashKey }: TrashRequest, made: Map<string, Promise<boolean>>, earlier: EarlierCopies, beforeKey: ((key: string) => void | Promise<void>) | undefined,
+  rootReal: string,
+  { key, trashKey }: TrashRequest,
+  made: Map<string, Promise<boolean>>,
+  earlier: EarlierCopies,
+  beforeKey: ((key: string) => void | Promise<void>) | undefined,
 ): Promise<KeyOutcome> {
   const problem = checkKey(key) ?? (isReservedKey(key) ? reservedKeyProblem() : null);
   if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
@@ -108,20 +122,35 @@ async function trashOne(
     });
     if (st === null) return earlier.absent(key, parsed.name);
     // A directory is never moved (nor removed): the same rule as deletes.
-    if (st.isDirectory()) return { key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false };
+    if (st.isDirectory())
+      return { key, outcome: 'failed', code: 'EISDIR', message: 'EISDIR: not a deletable file (a directory is at this key)', retryable: false };
     // A symlink or one of several hard links in the trash would be "purged" with its data intact.
     const links = fileLinkProblem(st.isSymbolicLink(), st.nlink);
     if (links) return { key, outcome: 'refused', code: links.code, message: links.message, retryable: false };
     // The trash side failing (its directory gone or unmade) is a failure, never "absent": the file is still here.
     const trashReal = await trashDir(rootReal, trashKey, made).catch((error: NodeJS.ErrnoException) => error);
-    if (trashReal === null) return { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)`, retryable: false };
+    if (trashReal === null)
+      return {
+        key,
+        outcome: 'refused',
+        code: ErrorCodes.KEY_OUTSIDE_ROOT,
+        message: `${TRASH_DIR} resolves outside the storage root (symlink)`,
+        retryable: false,
+      };
     if (typeof trashReal !== 'string') return failure(key, trashReal, 'move to trash');
     try {
       // Residual window: rename walks both paths again (Node has no renameat); docs/safety.md.
       await rename(resolved, join(trashReal, trashKey.slice(trashKey.lastIndexOf('/') + 1)));
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
-      if (e.code === 'ENOENT' && (await lstat(resolved).then(() => true, () => false))) return failure(key, e, 'move to trash');
+      if (
+        e.code === 'ENOENT' &&
+        (await lstat(resolved).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return failure(key, e, 'move to trash');
       throw error;
     }
     return { key, outcome: 'erased', trash: trashKey };
@@ -173,10 +202,12 @@ export async function restoreFile(rootReal: string, trash: string, key: string):
   try {
     const fromParent = await realpath(dirname(from)).catch(() => null);
     if (fromParent === null) return { outcome: 'missing' };
-    if (!isInside(join(rootReal, TRASH_DIR), fromParent)) return { outcome: 'failed', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)` };
+    if (!isInside(join(rootReal, TRASH_DIR), fromParent))
+      return { outcome: 'failed', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)` };
     const source = join(fromParent, from.slice(dirname(from).length + 1));
     const target = await safeParent(rootReal, key);
-    if (target === null) return { outcome: 'failed', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)' };
+    if (target === null)
+      return { outcome: 'failed', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: 'file_key: its directory resolves outside the storage root (symlink)' };
     const dest = join(target, to.slice(dirname(to).length + 1));
     try {
       // Residual window: link walks the checked real paths again (no linkat in Node); docs/safety.md.
@@ -224,7 +255,13 @@ export async function purgeFiles(rootReal: string, trash: readonly string[], con
       try {
         const parent = await realpath(dirname(path));
         if (!isInside(join(rootReal, TRASH_DIR), parent)) {
-          out[i] = { key, outcome: 'refused', code: ErrorCodes.KEY_OUTSIDE_ROOT, message: `${TRASH_DIR} resolves outside the storage root (symlink)`, retryable: false };
+          out[i] = {
+            key,
+            outcome: 'refused',
+            code: ErrorCodes.KEY_OUTSIDE_ROOT,
+            message: `${TRASH_DIR} resolves outside the storage root (symlink)`,
+            retryable: false,
+          };
           continue;
         }
         // Checked per key, right before it; residual window: unlink walks the path again (docs/safety.md).

@@ -14,7 +14,11 @@ export async function runBatchTask(storage: () => Promise<StoragePort>, task: Wo
   try {
     const s = await storage();
     if (!('trash' in task)) return await s.deleteMany(task.keys);
-    if (!s.trashMany) return noTrashOutcomes(s.describe, task.trash.map((t) => t.key));
+    if (!s.trashMany)
+      return noTrashOutcomes(
+        s.describe,
+        task.trash.map((t) => t.key),
+      );
     return await s.trashMany(task.trash);
   } catch (error) {
     onError();

@@ -1,6 +1,16 @@
 import { Piscina } from 'piscina';
 import { ErrorCodes, LetheError } from '../../errors.js';
-import type { KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from '../../ports.js';
+import type {
+  KeyOutcome,
+  ObjectBody,
+  ObjectInfo,
+  ProbeResult,
+  RestoreOutcome,
+  StoragePort,
+  TrashRecordTimes,
+  TrashRequest,
+  WriteOutcome,
+} from '../../ports.js';
 import { runBatchTask, type WorkerTask } from './batch-task.js';
 import { createStorage, describeStorage, type StorageConfig } from '../index.js';
 import { noTrashOutcomes, noTrashRestore } from '../no-trash.js';
@@ -58,9 +68,13 @@ export class WorkerPoolStorage implements StoragePort {
   /** A batch in a worker, or with threads 0 on this thread's adapter (the same outcomes either way). */
   async #run(task: WorkerTask): Promise<KeyOutcome[]> {
     if (this.#threads === 0) {
-      return runBatchTask(() => this.#localStorage(), task, () => {
-        this.#local = undefined;
-      });
+      return runBatchTask(
+        () => this.#localStorage(),
+        task,
+        () => {
+          this.#local = undefined;
+        },
+      );
     }
     return (await this.#pool.run(task)) as KeyOutcome[];
   }

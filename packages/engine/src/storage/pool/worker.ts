@@ -14,7 +14,11 @@ let storage: Promise<StoragePort> | undefined;
 export type { WorkerTask } from './batch-task.js';
 
 export default async function deleteBatch(task: WorkerTask): Promise<KeyOutcome[]> {
-  return runBatchTask(() => (storage ??= createStorage(config)), task, () => {
-    storage = undefined;
-  });
+  return runBatchTask(
+    () => (storage ??= createStorage(config)),
+    task,
+    () => {
+      storage = undefined;
+    },
+  );
 }

@@ -52,7 +52,13 @@ export async function deleteTargets(ctx: DeleteContext, targets: readonly Delete
   return out;
 }
 
-async function deleteChunk(ctx: DeleteContext, targets: readonly DeleteTarget[], chunk: readonly number[], out: (TargetFailure | null)[], signal?: AbortSignal): Promise<void> {
+async function deleteChunk(
+  ctx: DeleteContext,
+  targets: readonly DeleteTarget[],
+  chunk: readonly number[],
+  out: (TargetFailure | null)[],
+  signal?: AbortSignal,
+): Promise<void> {
   let pending = chunk;
   for (let attempt = 0; pending.length > 0; attempt += 1) {
     const objects = pending.map((i) => {
@@ -64,7 +70,11 @@ async function deleteChunk(ctx: DeleteContext, targets: readonly DeleteTarget[],
     try {
       const { value: response, admission: sentAs } = await ctx.sender.delete(
         objects.length,
-        () => ctx.client.send(new ctx.sdk.s3.DeleteObjectsCommand({ Bucket: ctx.bucket, Delete: { Objects: objects, Quiet: true } }), signal ? { abortSignal: signal } : {}),
+        () =>
+          ctx.client.send(
+            new ctx.sdk.s3.DeleteObjectsCommand({ Bucket: ctx.bucket, Delete: { Objects: objects, Quiet: true } }),
+            signal ? { abortSignal: signal } : {},
+          ),
         signal,
       );
       admission = sentAs;
@@ -113,7 +123,11 @@ export function requestFailure(ctx: Pick<DeleteContext, 'where'>, operation: str
   if (error instanceof S3RequestError) {
     const { info, attempts } = error;
     const tries = attempts === 1 ? '1 attempt' : `${attempts} attempts`;
-    return { code: info.code, message: `${ctx.where()}: ${operation} failed after ${tries}: ${info.code}: ${info.message}${adviceFor(info.code)}`, retryable: info.retryable };
+    return {
+      code: info.code,
+      message: `${ctx.where()}: ${operation} failed after ${tries}: ${info.code}: ${info.message}${adviceFor(info.code)}`,
+      retryable: info.retryable,
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'LETHE_E_STORAGE', message: `${ctx.where()}: ${operation} failed: ${message}`, retryable: true };

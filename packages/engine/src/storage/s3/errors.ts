@@ -6,13 +6,27 @@
 
 /** S3 and S3-compatible codes that mean "slow down": retried, and the send rate backs off. */
 const THROTTLE_CODES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException',
-  'TooManyRequests', 'TooManyRequestsException', 'BandwidthLimitExceeded', 'ProvisionedThroughputExceededException',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'BandwidthLimitExceeded',
+  'ProvisionedThroughputExceededException',
 ]);
 
 /** Codes for a fault on the server's side that a later attempt may not meet. */
 const TRANSIENT_CODES = new Set([
-  'InternalError', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'OperationAborted', 'ServerError',
+  'InternalError',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'OperationAborted',
+  'ServerError',
 ]);
 
 /** Node's network errors: the request may not have reached the store; it is safe to resend a delete. */

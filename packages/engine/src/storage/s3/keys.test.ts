@@ -51,10 +51,16 @@ describe('fromObjectKey and listPrefix', () => {
 });
 
 describe('fitsDeleteObjectsXml', () => {
-  it.each([['plain/key.pdf', true], ['ümlaut 文件.pdf', true], ['tab\tok', true], ['line\nbreak', false], ['cr\r', false], ['ctl\u0001', false], ['nel\u0085', false], ['lone\uD800', false]])(
-    '%j -> %s',
-    (key, fits) => {
-      expect(fitsDeleteObjectsXml(key)).toBe(fits);
-    },
-  );
+  it.each([
+    ['plain/key.pdf', true],
+    ['ümlaut 文件.pdf', true],
+    ['tab\tok', true],
+    ['line\nbreak', false],
+    ['cr\r', false],
+    ['ctl\u0001', false],
+    ['nel\u0085', false],
+    ['lone\uD800', false],
+  ])('%j -> %s', (key, fits) => {
+    expect(fitsDeleteObjectsXml(key)).toBe(fits);
+  });
 });

@@ -26,7 +26,13 @@ export async function pingBucket(ctx: S3ObjectContext): Promise<void> {
     await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.HeadBucketCommand({ Bucket: ctx.bucket })));
   } catch (error) {
     const missing = error instanceof S3RequestError && (error.info.status === 404 || error.info.code === 'NotFound' || error.info.code === 'NoSuchBucket');
-    throw new LetheError(ErrorCodes.STORAGE, missing ? `${ctx.where()}: the bucket does not exist at this endpoint (HeadBucket answered 404)` : `storage not reachable: ${requestFailure(ctx, 'HeadBucket', error).message}`, { cause: error });
+    throw new LetheError(
+      ErrorCodes.STORAGE,
+      missing
+        ? `${ctx.where()}: the bucket does not exist at this endpoint (HeadBucket answered 404)`
+        : `storage not reachable: ${requestFailure(ctx, 'HeadBucket', error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -57,19 +63,42 @@ export async function probeBucket(ctx: S3ObjectContext, name: string): Promise<P
   const content = `lethe doctor probe ${name} ${new Date().toISOString()}\n`;
   let versionId: string | undefined;
   const steps: ProbeStep[] = [];
-  steps.push(await step('write', async () => {
-    const out = await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.PutObjectCommand({ Bucket: ctx.bucket, Key: objectKey, Body: content })));
-    versionId = out.VersionId;
-  }, ctx, 'PutObject'));
+  steps.push(
+    await step(
+      'write',
+      async () => {
+        const out = await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.PutObjectCommand({ Bucket: ctx.bucket, Key: objectKey, Body: content })));
+        versionId = out.VersionId;
+      },
+      ctx,
+      'PutObject',
+    ),
+  );
   if (steps[0]!.ok) {
-    steps.push(await step('read', async () => {
-      const out = await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.GetObjectCommand({ Bucket: ctx.bucket, Key: objectKey })));
-      const text = out.Body ? await out.Body.transformToString() : '';
-      if (text !== content) throw new Error('read back different bytes than written');
-    }, ctx, 'GetObject'));
-    steps.push(await step('delete', async () => {
-      await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.DeleteObjectCommand({ Bucket: ctx.bucket, Key: objectKey, ...(versionId ? { VersionId: versionId } : {}) })));
-    }, ctx, 'DeleteObject'));
+    steps.push(
+      await step(
+        'read',
+        async () => {
+          const out = await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.GetObjectCommand({ Bucket: ctx.bucket, Key: objectKey })));
+          const text = out.Body ? await out.Body.transformToString() : '';
+          if (text !== content) throw new Error('read back different bytes than written');
+        },
+        ctx,
+        'GetObject',
+      ),
+    );
+    steps.push(
+      await step(
+        'delete',
+        async () => {
+          await ctx.sender.read(() =>
+            ctx.client.send(new ctx.sdk.s3.DeleteObjectCommand({ Bucket: ctx.bucket, Key: objectKey, ...(versionId ? { VersionId: versionId } : {}) })),
+          );
+        },
+        ctx,
+        'DeleteObject',
+      ),
+    );
   }
   return { key, steps };
 }

@@ -1,6 +1,17 @@
 import { systemClock } from '../../clock.js';
 import { ErrorCodes, LetheError, type ErrorCode } from '../../errors.js';
-import type { Clock, KeyOutcome, ObjectBody, ObjectInfo, ProbeResult, RestoreOutcome, StoragePort, TrashRecordTimes, TrashRequest, WriteOutcome } from '../../ports.js';
+import type {
+  Clock,
+  KeyOutcome,
+  ObjectBody,
+  ObjectInfo,
+  ProbeResult,
+  RestoreOutcome,
+  StoragePort,
+  TrashRecordTimes,
+  TrashRequest,
+  WriteOutcome,
+} from '../../ports.js';
 import type { S3StorageConfig } from '../index.js';
 import { buildS3Client, DEFAULT_MAX_SOCKETS, type S3ClientHandle } from './client.js';
 import { deleteTargets, requestFailure, type DeleteContext, type DeleteTarget, type TargetFailure } from './delete.js';
@@ -67,7 +78,8 @@ export class S3Storage implements StoragePort {
   }
 
   #where(): string {
-    const endpoint = this.#config.endpoint ?? this.#handle.endpointSeen() ?? `the SDK's default endpoint${this.#config.region ? ` for ${this.#config.region}` : ''}`;
+    const endpoint =
+      this.#config.endpoint ?? this.#handle.endpointSeen() ?? `the SDK's default endpoint${this.#config.region ? ` for ${this.#config.region}` : ''}`;
     return `s3://${this.#config.bucket}/${this.#config.prefix} (endpoint ${endpoint})`;
   }
 
@@ -121,7 +133,8 @@ export class S3Storage implements StoragePort {
   }
 
   async #deleteItems(items: readonly WorkItem[], signal?: AbortSignal): Promise<ItemResult[]> {
-    if (signal?.aborted) return items.map(() => ({ outcome: 'failed', failure: { code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true } }));
+    if (signal?.aborted)
+      return items.map(() => ({ outcome: 'failed', failure: { code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true } }));
     let state: VersioningState;
     try {
       state = await this.#versioningState();
@@ -132,7 +145,11 @@ export class S3Storage implements StoragePort {
       return items.map(() => ({ outcome: 'failed', failure }));
     }
     if (state !== 'Unversioned' && this.#mode === 'erase-all') return this.#eraseAllVersions(items, signal);
-    const failures = await deleteTargets(this.#ctx, items.map((item) => ({ objectKey: item.objectKey })), signal);
+    const failures = await deleteTargets(
+      this.#ctx,
+      items.map((item) => ({ objectKey: item.objectKey })),
+      signal,
+    );
     return failures.map((failure) => (failure ? { outcome: 'failed', failure } : { outcome: 'erased' }));
   }
 
@@ -204,7 +221,9 @@ export class S3Storage implements StoragePort {
     const mapped = toObjectKey(this.#config.prefix, key);
     if ('problem' in mapped) throw new LetheError(mapped.problem.code as ErrorCode, mapped.problem.message);
     try {
-      const head = await this.#sender.read(() => this.#handle.client.send(new this.#sdk.s3.HeadObjectCommand({ Bucket: this.#config.bucket, Key: mapped.objectKey })));
+      const head = await this.#sender.read(() =>
+        this.#handle.client.send(new this.#sdk.s3.HeadObjectCommand({ Bucket: this.#config.bucket, Key: mapped.objectKey })),
+      );
       this.#bucketSeen = true;
       return { key, size: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
     } catch (error) {
@@ -229,7 +248,11 @@ export class S3Storage implements StoragePort {
     } catch (error) {
       const failure = requestFailure(this.#ctx, 'HeadBucket', error);
       const missing = error instanceof S3RequestError && (error.info.status === 404 || error.info.code === 'NotFound');
-      throw new LetheError(ErrorCodes.STORAGE, missing ? `${this.#where()}: the bucket does not exist at this endpoint (HeadBucket answered 404)` : failure.message, { cause: error });
+      throw new LetheError(
+        ErrorCodes.STORAGE,
+        missing ? `${this.#where()}: the bucket does not exist at this endpoint (HeadBucket answered 404)` : failure.message,
+        { cause: error },
+      );
     }
   }
 
@@ -273,7 +296,14 @@ export class S3Storage implements StoragePort {
       endpoint: this.#config.endpoint ?? this.#handle.endpointSeen(),
       versioning,
       versions_mode: mode,
-      deletes: versioning === 'unreadable' ? 'refused (versioning state unreadable)' : !versioned ? 'plain delete' : mode === 'erase-all' ? 'every version by VersionId' : 'delete marker (noncurrent versions kept)',
+      deletes:
+        versioning === 'unreadable'
+          ? 'refused (versioning state unreadable)'
+          : !versioned
+            ? 'plain delete'
+            : mode === 'erase-all'
+              ? 'every version by VersionId'
+              : 'delete marker (noncurrent versions kept)',
       absent_observable: versioned && mode === 'erase-all',
       content_md5: this.#config.contentMd5 !== false,
       // This adapter's own requests only: each worker thread has its own adapter and counters.

@@ -109,7 +109,12 @@ export class AdaptiveSendRate {
   }
 
   snapshot(): SendRateSnapshot {
-    return { limitPerSecond: this.#limit === null ? null : Math.round(this.#limit), throttles: this.#throttles, cuts: this.#cuts, recoveries: this.#recoveries };
+    return {
+      limitPerSecond: this.#limit === null ? null : Math.round(this.#limit),
+      throttles: this.#throttles,
+      cuts: this.#cuts,
+      recoveries: this.#recoveries,
+    };
   }
 }
 

@@ -57,7 +57,14 @@ export async function purgeObjects(ctx: S3TrashContext, trash: readonly string[]
     const l = locate(ctx, t);
     const when = times?.[i];
     if ('problem' in l) out[i] = { key: t, outcome: 'refused', code: ErrorCodes.KEY_INVALID, message: l.problem, retryable: false };
-    else if (!when) out[i] = { key: t, outcome: 'refused', code: ErrorCodes.CONFIG, message: 'purge: the trash record\'s time is needed to tell the trashed file from a newer object; nothing was deleted', retryable: false };
+    else if (!when)
+      out[i] = {
+        key: t,
+        outcome: 'refused',
+        code: ErrorCodes.CONFIG,
+        message: "purge: the trash record's time is needed to tell the trashed file from a newer object; nothing was deleted",
+        retryable: false,
+      };
     else todo.push({ i, at: l, times: when });
   });
   if (todo.length === 0) return out;
@@ -95,7 +102,10 @@ export async function purgeObjects(ctx: S3TrashContext, trash: readonly string[]
     else if (x.kind === 'newer') {
       const when = Number.isNaN(x.lastModifiedMs) ? 'at an unknown time' : `at ${new Date(x.lastModifiedMs).toISOString()}`;
       out[i] = {
-        key, outcome: 'refused', code: ErrorCodes.TRASH_NEWER, retryable: false,
+        key,
+        outcome: 'refused',
+        code: ErrorCodes.TRASH_NEWER,
+        retryable: false,
         message: `${ctx.where()}: the object at ${at.objectKey}${at.versionId === undefined ? '' : ` (version ${at.versionId})`} was written ${when}, after its trash record (${new Date(x.boundMs).toISOString()}): it is not the trashed file, so it was left in place`,
       };
     } else {

@@ -64,9 +64,15 @@ const isRealVersion = (versionId: string | undefined): versionId is string => ve
 const isMissing = (error: unknown): boolean =>
   error instanceof S3RequestError && (error.info.status === 404 || ['NoSuchKey', 'NotFound', 'NoSuchVersion'].includes(error.info.code));
 
-export async function head(ctx: S3TrashContext, objectKey: string, versionId?: string): Promise<{ versionId: string | undefined; etag: string | undefined; lastModifiedMs: number | null } | null> {
+export async function head(
+  ctx: S3TrashContext,
+  objectKey: string,
+  versionId?: string,
+): Promise<{ versionId: string | undefined; etag: string | undefined; lastModifiedMs: number | null } | null> {
   try {
-    const out = await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.HeadObjectCommand({ Bucket: ctx.bucket, Key: objectKey, ...(versionId ? { VersionId: versionId } : {}) })));
+    const out = await ctx.sender.read(() =>
+      ctx.client.send(new ctx.sdk.s3.HeadObjectCommand({ Bucket: ctx.bucket, Key: objectKey, ...(versionId ? { VersionId: versionId } : {}) })),
+    );
     return { versionId: out.VersionId, etag: out.ETag, lastModifiedMs: out.LastModified?.getTime() ?? null };
   } catch (error) {
     if (isMissing(error)) return null;
@@ -86,7 +92,9 @@ async function eraseObjects(ctx: S3TrashContext, objectKeys: readonly string[], 
   const owner: number[] = [];
   const listFailed = new Map<number, string>();
   if (state !== 'Unversioned' && ctx.mode === 'erase-all') {
-    const lists = await mapLimit(objectKeys, ctx.concurrency, (k) => listKeyVersions(ctx.sdk, ctx.client, ctx.sender, ctx.bucket, k, signal).catch((e: unknown) => requestFailure(ctx, 'ListObjectVersions', e)));
+    const lists = await mapLimit(objectKeys, ctx.concurrency, (k) =>
+      listKeyVersions(ctx.sdk, ctx.client, ctx.sender, ctx.bucket, k, signal).catch((e: unknown) => requestFailure(ctx, 'ListObjectVersions', e)),
+    );
     lists.forEach((versions, i) => {
       if (!Array.isArray(versions)) listFailed.set(i, versions.message);
       else for (const v of versions) (targets.push({ objectKey: objectKeys[i]!, versionId: v.versionId }), owner.push(i));
@@ -147,15 +155,24 @@ export async function trashObjects(ctx: S3TrashContext, items: readonly TrashReq
     }
   });
   // The originals go in one batch of DeleteObjects requests; a failed delete takes its trash copy back out.
-  const failures = moved.length === 0 ? [] : await eraseObjects(ctx, moved.map((m) => m.objectKey), signal);
-  await Promise.all(moved.map(async (m, n) => {
-    const key = items[m.i]!.key;
-    if (failures[n] === null) out[m.i] = { key, outcome: 'erased', trash: m.trash };
-    else {
-      await m.undo?.().catch(() => {});
-      out[m.i] = { key, outcome: 'failed', code: ErrorCodes.STORAGE, message: `delete after copying to the trash: ${failures[n]}`, retryable: true };
-    }
-  }));
+  const failures =
+    moved.length === 0
+      ? []
+      : await eraseObjects(
+          ctx,
+          moved.map((m) => m.objectKey),
+          signal,
+        );
+  await Promise.all(
+    moved.map(async (m, n) => {
+      const key = items[m.i]!.key;
+      if (failures[n] === null) out[m.i] = { key, outcome: 'erased', trash: m.trash };
+      else {
+        await m.undo?.().catch(() => {});
+        out[m.i] = { key, outcome: 'failed', code: ErrorCodes.STORAGE, message: `delete after copying to the trash: ${failures[n]}`, retryable: true };
+      }
+    }),
+  );
   return out;
 }
 
@@ -189,7 +206,10 @@ class EarlierCopies {
       let token: string | undefined;
       do {
         const page = await this.ctx.sender.read(() =>
-          this.ctx.client.send(new this.ctx.sdk.s3.ListObjectsV2Command({ Bucket: this.ctx.bucket, Prefix: base, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) })));
+          this.ctx.client.send(
+            new this.ctx.sdk.s3.ListObjectsV2Command({ Bucket: this.ctx.bucket, Prefix: base, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }),
+          ),
+        );
         for (const p of page.CommonPrefixes ?? []) if (p.Prefix) runs.push(p.Prefix.slice(base.length, -1));
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
@@ -234,7 +254,11 @@ export async function checkUndoWindow(ctx: S3TrashContext): Promise<void> {
     state = await ctx.versioning();
   } catch (error) {
     const f = requestFailure(ctx, 'GetBucketVersioning', error);
-    throw new LetheError(ErrorCodes.STORAGE, `undo window: ${f.message}; the run did not start: the bucket's versioning state decides where trashed files are kept`, { cause: error });
+    throw new LetheError(
+      ErrorCodes.STORAGE,
+      `undo window: ${f.message}; the run did not start: the bucket's versioning state decides where trashed files are kept`,
+      { cause: error },
+    );
   }
   if (state === 'Suspended' && ctx.mode === 'keep') {
     throw new LetheError(

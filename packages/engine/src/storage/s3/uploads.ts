@@ -20,18 +20,32 @@ export async function abortUploadsUnder(ctx: DeleteContext, objectPrefix: string
   return failed.size === 0 ? null : [...failed.values()][0]!;
 }
 
-async function abortMatching(ctx: DeleteContext, prefix: string, match: (objectKey: string) => boolean, objectKeys: readonly string[], signal?: AbortSignal): Promise<Map<string, TargetFailure>> {
+async function abortMatching(
+  ctx: DeleteContext,
+  prefix: string,
+  match: (objectKey: string) => boolean,
+  objectKeys: readonly string[],
+  signal?: AbortSignal,
+): Promise<Map<string, TargetFailure>> {
   const failed = new Map<string, TargetFailure>();
   const found: { key: string; uploadId: string }[] = [];
   let keyMarker: string | undefined;
   let uploadMarker: string | undefined;
   try {
     for (;;) {
-      const page = await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.ListMultipartUploadsCommand({
-        Bucket: ctx.bucket, Prefix: prefix,
-        ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
-        ...(uploadMarker === undefined ? {} : { UploadIdMarker: uploadMarker }),
-      }), signal ? { abortSignal: signal } : {}), signal);
+      const page = await ctx.sender.read(
+        () =>
+          ctx.client.send(
+            new ctx.sdk.s3.ListMultipartUploadsCommand({
+              Bucket: ctx.bucket,
+              Prefix: prefix,
+              ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
+              ...(uploadMarker === undefined ? {} : { UploadIdMarker: uploadMarker }),
+            }),
+            signal ? { abortSignal: signal } : {},
+          ),
+        signal,
+      );
       for (const u of page.Uploads ?? []) if (u.Key !== undefined && u.UploadId !== undefined && match(u.Key)) found.push({ key: u.Key, uploadId: u.UploadId });
       if (!page.IsTruncated) break;
       keyMarker = page.NextKeyMarker;
@@ -44,21 +58,30 @@ async function abortMatching(ctx: DeleteContext, prefix: string, match: (objectK
     for (const k of objectKeys) failed.set(k, { ...f, message: `${f.message}; incomplete uploads under the key could not be listed`, retryable: true });
     return failed;
   }
-  await Promise.all(found.map(async (u) => {
-    try {
-      await ctx.sender.read(() => ctx.client.send(new ctx.sdk.s3.AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: u.key, UploadId: u.uploadId }), signal ? { abortSignal: signal } : {}), signal);
-    } catch (error) {
-      const info = (error as { info?: { code?: string } }).info;
-      if (info?.code === 'NoSuchUpload') return;
-      const f = requestFailure(ctx, 'AbortMultipartUpload', error);
-      failed.set(wantedKey(u.key, objectKeys), { ...f, message: `${f.message}; an incomplete upload under the key is left`, retryable: true });
-    }
-  }));
+  await Promise.all(
+    found.map(async (u) => {
+      try {
+        await ctx.sender.read(
+          () =>
+            ctx.client.send(
+              new ctx.sdk.s3.AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: u.key, UploadId: u.uploadId }),
+              signal ? { abortSignal: signal } : {},
+            ),
+          signal,
+        );
+      } catch (error) {
+        const info = (error as { info?: { code?: string } }).info;
+        if (info?.code === 'NoSuchUpload') return;
+        const f = requestFailure(ctx, 'AbortMultipartUpload', error);
+        failed.set(wantedKey(u.key, objectKeys), { ...f, message: `${f.message}; an incomplete upload under the key is left`, retryable: true });
+      }
+    }),
+  );
   return failed;
 }
 
 /** The key a failure is reported under: the upload's own key, or the prefix it was found under. */
-const wantedKey = (key: string, objectKeys: readonly string[]): string => (objectKeys.includes(key) ? key : objectKeys.find((p) => key.startsWith(p)) ?? key);
+const wantedKey = (key: string, objectKeys: readonly string[]): string => (objectKeys.includes(key) ? key : (objectKeys.find((p) => key.startsWith(p)) ?? key));
 
 function commonPrefix(keys: readonly string[]): string {
   let p = keys[0]!;

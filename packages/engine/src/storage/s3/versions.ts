@@ -43,7 +43,14 @@ export async function readVersioning(sdk: S3Sdk, client: S3Client, sender: S3Sen
  * `a/b` also lists `a/b2` and `a/b/c`; the exact key sorts first, so paging stops at the first
  * other key. One request per key in the usual case (a key with fewer than 1000 versions).
  */
-export async function listKeyVersions(sdk: S3Sdk, client: S3Client, sender: S3Sender, bucket: string, objectKey: string, signal?: AbortSignal): Promise<KeyVersion[]> {
+export async function listKeyVersions(
+  sdk: S3Sdk,
+  client: S3Client,
+  sender: S3Sender,
+  bucket: string,
+  objectKey: string,
+  signal?: AbortSignal,
+): Promise<KeyVersion[]> {
   const found: KeyVersion[] = [];
   let keyMarker: string | undefined;
   let versionMarker: string | undefined;
@@ -63,11 +70,13 @@ export async function listKeyVersions(sdk: S3Sdk, client: S3Client, sender: S3Se
     );
     let otherKey = false;
     for (const v of page.Versions ?? []) {
-      if (v.Key === objectKey && v.VersionId !== undefined) found.push({ versionId: v.VersionId, deleteMarker: false, lastModifiedMs: v.LastModified?.getTime() ?? null });
+      if (v.Key === objectKey && v.VersionId !== undefined)
+        found.push({ versionId: v.VersionId, deleteMarker: false, lastModifiedMs: v.LastModified?.getTime() ?? null });
       else if (v.Key !== objectKey) otherKey = true;
     }
     for (const m of page.DeleteMarkers ?? []) {
-      if (m.Key === objectKey && m.VersionId !== undefined) found.push({ versionId: m.VersionId, deleteMarker: true, lastModifiedMs: m.LastModified?.getTime() ?? null });
+      if (m.Key === objectKey && m.VersionId !== undefined)
+        found.push({ versionId: m.VersionId, deleteMarker: true, lastModifiedMs: m.LastModified?.getTime() ?? null });
       else if (m.Key !== objectKey) otherKey = true;
     }
     if (otherKey || !page.IsTruncated || (page.NextKeyMarker !== undefined && page.NextKeyMarker !== objectKey)) return found;
