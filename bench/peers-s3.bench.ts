@@ -17,7 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '../packages/engine/dist/index.js';
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '../packages/engine/dist/storage/s3-testing.js';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '../packages/engine/dist/testing/s3.js';
 import { startS3Server, type S3TestServer } from '../test/support/s3-server.js';
 import { inParallel } from './support/bench-files.js';
 import { createBenchDatabase, createJobs, type BenchDatabase } from './support/bench-database.js';
