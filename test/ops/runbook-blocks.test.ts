@@ -73,6 +73,10 @@ const BLOCKS: Readonly<Record<string, Classification>> = {
   // fixture's jobs table and daemon do not have; test/cli/erase.test.ts runs the same commands
   // (erase --principal, --dry-run, requests, show --reply, --overdue) on a table that has them.
   'REQ-001: Take an erasure request (new) #1': { skip: 'needs a principal column (user_id): test/cli/erase.test.ts runs these commands' },
+  'REQ-001: Take an erasure request (new) #2': { skip: 'curl only: test/http/docs-curl.test.ts runs every curl line of the runbook against a live service' },
+  'REQ-002: Follow up a request, reply to the data principal (new) #2': {
+    skip: 'curl only: test/http/docs-curl.test.ts runs every curl line of the runbook against a live service',
+  },
   'REQ-002: Follow up a request, reply to the data principal (new) #1': {
     skip: 'needs a stored request and a configured processor: test/cli/erase.test.ts and test/engine/erasure-processors.test.ts',
   },
