@@ -9,9 +9,6 @@ import type { StoragePort } from '../ports.js';
 import { LATEST_MIGRATION } from '../db/migrations.js';
 import { checkCoverage, describeUncovered } from '../operations/coverage.js';
 
-/** Objects the preflight's coverage warning lists at most (`lethe doctor` lists more). */
-export const PREFLIGHT_COVERAGE_OBJECTS = 1000;
-
 /**
  * The cheap part of `lethe doctor` (runbook FM-002), made by every run before it takes the lock: the
  * database answers, its schema is at this Lethe's migration, and (for a real run) the storage root
@@ -34,19 +31,14 @@ export async function preflightRun(
 
 /**
  * Derived data coverage as a warning (docs/rights.md#derived-data): a run does not stop for a
- * table or prefix no declaration covers (`lethe doctor` fails on it), but says so in its log.
- * engine.ts runs it beside the run (not before it), so it costs the run no time; never throws.
+ * table no declaration covers (`lethe doctor` fails on it), but says so in its log. engine.ts runs
+ * it beside the run (not before it); never throws. Tables only: the storage half lists objects and
+ * looks each up, which on S3 took a third of a small run's throughput beside it (bench:ci s3), so
+ * prefixes are checked by `lethe doctor` (derived.coverage), not by every run.
  */
 export async function warnUncovered(deps: { readonly pool: pg.Pool; readonly storage: StoragePort; readonly options: ResolvedOptions }): Promise<void> {
   try {
-    const r = await checkCoverage(
-      deps.pool,
-      deps.options.jobs,
-      deps.storage,
-      deps.options.derived,
-      PREFLIGHT_COVERAGE_OBJECTS,
-      ledgerKeyFunction(deps.options.ledgerKeyHmacSecret),
-    );
+    const r = await checkCoverage(deps.pool, deps.options.jobs, null, deps.options.derived, 0, ledgerKeyFunction(deps.options.ledgerKeyHmacSecret));
     if (r.uncovered > 0) deps.options.logger.warn({ code: ErrorCodes.COVERAGE, uncovered: r.uncovered }, `derived data not covered: ${describeUncovered(r)}`);
   } catch (error) {
     deps.options.logger.warn(
