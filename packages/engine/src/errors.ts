@@ -54,6 +54,10 @@ export const ErrorCodes = {
   DERIVED_FAILED: 'LETHE_E_DERIVED_FAILED',
   /** Coverage (docs/rights.md#derived-data): a table or storage prefix holds job data that no declaration covers. */
   COVERAGE: 'LETHE_E_COVERAGE',
+  /** Ledger verify (docs/safety.md#tamper-evident-ledger): a ledger row or link was changed, deleted or inserted out of band. */
+  LEDGER_CHAIN: 'LETHE_E_LEDGER_CHAIN',
+  /** Ledger verify: a run's signed chain head does not verify with the public key (or a signature was removed). */
+  LEDGER_SIGNATURE: 'LETHE_E_LEDGER_SIGNATURE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -110,6 +114,9 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: ErrorAnswer } = {
   // Derived data (docs/rights.md#derived-data): a failed derived delete is a storage failure; a coverage gap is a state to fix.
   [ErrorCodes.DERIVED_FAILED]: failure(502, true),
   [ErrorCodes.COVERAGE]: failure(409),
+  // The tamper-evident ledger (docs/safety.md#tamper-evident-ledger): evidence that does not check out.
+  [ErrorCodes.LEDGER_CHAIN]: failure(409),
+  [ErrorCodes.LEDGER_SIGNATURE]: failure(409),
 };
 
 /** Anything that is not a Lethe error (a bug, a raw driver error): HTTP 500, exit 1. */

@@ -207,6 +207,12 @@ export const SETTINGS = {
     env: 'LETHE_LEDGER_KEY_SECRET',
     description: 'store file keys in the ledger as HMAC-SHA256 with this secret (>= 16 bytes)',
   },
+  ledgerSigningKey: {
+    kind: 'string',
+    owner: 'engine',
+    env: 'LETHE_LEDGER_SIGNING_KEY',
+    description: "path of an Ed25519 private key (PEM): each run's ledger chain head is signed (docs/safety.md#tamper-evident-ledger)",
+  },
   notifyFlushMs: {
     kind: 'int',
     owner: 'engine',

@@ -11,6 +11,7 @@ import { noopNotifier, type Notifier } from './notify/notifier.js';
 import { resolveErasureOptions, type ErasureRequestOptions, type ProcessorConfig } from './requests/request.js';
 import { boundsOf, defaultOf, type SettingName } from './option-spec.js';
 import { resolveDerived, type DerivedDeclarations, type DerivedOptions } from './run/derived/declarations.js';
+import { loadSigningKey } from './ledger-signing.js';
 
 /** Everything optional; `resolveOptions` validates, fills defaults and freezes. */
 export interface EngineOptions {
@@ -72,6 +73,8 @@ export interface EngineOptions {
   readonly undoWindows?: Readonly<Record<string, string>>;
   /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
   readonly ledgerKeyHmacSecret?: string;
+  /** Path of an Ed25519 private key (PEM): each run's ledger chain head is signed with it (docs/safety.md#tamper-evident-ledger). */
+  readonly ledgerSigningKey?: string;
   /** Erasure requests (docs/rights.md): the data-principal column, the deadline, immediate or next run, processors. */
   readonly erasure?: {
     readonly principalColumn?: string;
@@ -121,6 +124,8 @@ export interface ResolvedOptions {
   readonly groupStaleMs: number;
   readonly undoWindows: UndoWindows;
   readonly ledgerKeyHmacSecret: string | null;
+  /** The signing key's path, checked at resolve time to hold an Ed25519 private key; null: heads are not signed. */
+  readonly ledgerSigningKey: string | null;
   readonly erasure: ErasureRequestOptions;
   readonly derived: DerivedDeclarations;
   readonly logger: Logger;
@@ -201,6 +206,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     groupStaleMs: int('groupStaleMs', o.groupStaleMs),
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
+    ledgerSigningKey: resolveSigningKeyPath(o.ledgerSigningKey),
     erasure: resolveErasureOptions(o.erasure),
     derived: resolveDerived(o.derived, (url, field) => void parseStorageUrl(url, field)),
     logger: o.logger ?? silentLogger,
@@ -210,4 +216,10 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     version: o.version ?? '0.1.0',
     host: o.host ?? 'unknown',
   });
+}
+
+function resolveSigningKeyPath(path: string | undefined): string | null {
+  if (path === undefined || path === '') return null;
+  loadSigningKey(path);
+  return path;
 }

@@ -6,6 +6,8 @@
  * `audit_logs` may already belong to the platform: it is created only when missing, and its
  * columns are checked separately (see migrate.ts).
  */
+import { CHAIN_FUNCTIONS_SQL } from './tables/ledger-chain.js';
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -276,6 +278,49 @@ CREATE TABLE IF NOT EXISTS lethe_ledger_derived (
 CREATE INDEX IF NOT EXISTS lethe_ledger_derived_job_idx ON lethe_ledger_derived (job_id);
 CREATE INDEX IF NOT EXISTS lethe_ledger_derived_run_idx ON lethe_ledger_derived (run_id);
 `,
+  },
+  {
+    version: 10,
+    name: 'tamper-evident ledger: hash chain of ledger batches, its head, run heads and signatures',
+    sql: `
+-- docs/safety.md#tamper-evident-ledger. One link per batch of ledger rows (db/tables/ledger-chain.ts
+-- writes them in the batch's statement): the previous link's hash, the digest of the batch's rows
+-- (ids first_ledger_id..last_ledger_id) and the hash of both.
+CREATE TABLE IF NOT EXISTS lethe_ledger_chain (
+  seq bigint PRIMARY KEY,
+  run_id uuid NOT NULL,
+  prev_hash text NOT NULL CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
+  batch_digest text NOT NULL CHECK (batch_digest ~ '^[0-9a-f]{64}$'),
+  link_hash text NOT NULL CHECK (link_hash ~ '^[0-9a-f]{64}$'),
+  row_count integer NOT NULL CHECK (row_count > 0),
+  first_ledger_id bigint NOT NULL,
+  last_ledger_id bigint NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS lethe_ledger_chain_run_idx ON lethe_ledger_chain (run_id);
+
+-- The one head row, locked by every ledger insert (so the chain cannot fork). The anchor is where
+-- verification starts: the genesis, or the head of the segment \`lethe prune\` removed. Ledger rows
+-- with ids up to start_ledger_id are not in the chain (written before it, or kept by a prune).
+CREATE TABLE IF NOT EXISTS lethe_ledger_chain_head (
+  id integer PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL,
+  link_hash text NOT NULL,
+  anchor_seq bigint NOT NULL,
+  anchor_hash text NOT NULL,
+  start_ledger_id bigint NOT NULL,
+  pruned_at timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO lethe_ledger_chain_head (id, seq, link_hash, anchor_seq, anchor_hash, start_ledger_id)
+SELECT 1, 0, repeat('0', 64), 0, repeat('0', 64), coalesce((SELECT max(id) FROM lethe_ledger), 0)
+ON CONFLICT (id) DO NOTHING;
+
+-- Each run's last link when it ended, and its Ed25519 signature when a signing key is configured.
+ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS chain_seq bigint;
+ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS chain_head text;
+ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS chain_signature text;
+${CHAIN_FUNCTIONS_SQL}`,
   },
 ];
 

@@ -28,6 +28,8 @@ export * from './policy-revert.js';
 // Repairs: reconcile orphans, verify and repair the ledger, prune old evidence.
 export * from './reconcile.js';
 export * from './ledger-verify.js';
+export * from './ledger-chain.js';
+export { loadPublicKey, loadSigningKey, signChainHead, verifyChainHead, chainHeadMessage } from '../ledger-signing.js';
 export * from './ledger-repair.js';
 export * from './prune.js';
 

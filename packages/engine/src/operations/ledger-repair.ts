@@ -4,6 +4,7 @@ import type { KeyOutcome, StoragePort } from '../ports.js';
 import { heldKeysNow, withHoldsLocked } from '../run/keep/hold-guard.js';
 import type { LedgerFinding } from './ledger-verify.js';
 import { statAll } from './verify.js';
+import { ledgerInsertSql } from '../db/tables/ledger-chain.js';
 
 /**
  * `lethe verify --ledger --repair`: files the ledger records as gone but found in storage are
@@ -54,10 +55,12 @@ export async function repairFindings(
   const failed = out.filter((f) => f.repair === 'failed');
   if (done.length > 0) {
     await engine.pool.query(
-      `INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version)
-       SELECT $1::uuid, l.job_id, l.file_key, l.purpose_code, l.created_at, l.expires_at, 'reerased',
-              CASE WHEN d.absent THEN 'LETHE_ALREADY_GONE' END, 'erased again: the ledger recorded it gone, storage still had it', l.policy_version
+      ledgerInsertSql({
+        columns: 'run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version',
+        select: `SELECT $1::uuid, l.job_id, l.file_key, l.purpose_code, l.created_at, l.expires_at, 'reerased',
+              CASE WHEN d.absent THEN 'LETHE_ALREADY_GONE' END, 'erased again: the ledger recorded it gone, storage still had it'::text, l.policy_version
          FROM unnest($2::bigint[], $3::boolean[]) AS d(id, absent) JOIN lethe_ledger l ON l.id = d.id`,
+      }),
       [verifyId, done.map((f) => f.ledger_id), done.map((f) => f.repair === 'absent')],
     );
   }

@@ -7,6 +7,7 @@ import { heldKeysNow, lockHolds, withHoldsLocked } from '../run/keep/hold-guard.
 import { policySelections } from './plan.js';
 import { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from './reconcile-scan.js';
 import { RECONCILE_CODE_PREFIX } from './report.js';
+import { ledgerInsertSql } from '../db/tables/ledger-chain.js';
 
 /**
  * What `lethe reconcile --apply` does once it has decided to act (the second pass): rescan, and act
@@ -104,10 +105,12 @@ async function recordFileActions(db: Queryable, ctx: ActContext, files: readonly
   const outcomeOf = (f: ObjectInfo): KeyOutcome =>
     byKey.get(f.key) ?? { key: f.key, outcome: 'failed', code: 'UNKNOWN', message: 'no outcome from storage', retryable: false };
   await db.query(
-    `INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row)
-     SELECT $1::uuid, '', x.k, NULL, to_timestamp(x.m / 1000), NULL, x.o, '${ReconcileLedgerCodes.ORPHAN_FILE}', x.e, $2::integer,
+    ledgerInsertSql({
+      columns: 'run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row',
+      select: `SELECT $1::uuid, ''::text, x.k, NULL::text, to_timestamp(x.m / 1000), NULL::timestamptz, x.o, '${ReconcileLedgerCodes.ORPHAN_FILE}'::text, x.e, $2::integer,
             jsonb_build_object('reconcile', 'orphan_file', 'size', x.s)
        FROM unnest($3::text[], $4::float8[], $5::text[], $6::text[], $7::bigint[]) AS x(k, m, o, e, s)`,
+    }),
     [
       ctx.reconcileId,
       ctx.policyVersion,
@@ -149,19 +152,21 @@ export async function removeOrphanRows(
     const held = rows.filter((r) => heldNow.has(r.fileKey));
     if (unheld.length === 0) return { removed: 0, held };
     const { rowCount } = await db.query(
-      `WITH d AS (
+      ledgerInsertSql({
+        with: `d AS (
          DELETE FROM ${t.table} j
           WHERE j.${t.id} = ANY($3::${t.idType}[])
             AND j.${t.fileKey}::text <> ALL($10::text[])
             AND j.${t.createdAt} < ${t.toColumnTime(`$4::timestamptz - $5::bigint * interval '1 millisecond'`)}
          RETURNING j.${t.id}::text AS job_id, j.${t.fileKey}::text AS file_key, j.${t.purpose}::text AS purpose,
-                   extract(epoch FROM j.${t.createdAt}) AS created_s, ${hashed ? `to_jsonb(j) - '${t.names.fileKey}'` : 'to_jsonb(j)'} AS job_row)
-       INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row)
-       SELECT $1::uuid, d.job_id, coalesce(k.lk, d.file_key), d.purpose, to_timestamp(d.created_s),
+                   extract(epoch FROM j.${t.createdAt}) AS created_s, ${hashed ? `to_jsonb(j) - '${t.names.fileKey}'` : 'to_jsonb(j)'} AS job_row)`,
+        columns: 'run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row',
+        select: `SELECT $1::uuid, d.job_id, coalesce(k.lk, d.file_key), d.purpose, to_timestamp(d.created_s),
               ((to_timestamp(d.created_s) AT TIME ZONE 'UTC') + p.iv) AT TIME ZONE 'UTC',
-              'absent', '${ReconcileLedgerCodes.ORPHAN_ROW}', 'reconcile: orphan row (its file was not in storage)', $2::integer, d.job_row
+              'absent'::text, '${ReconcileLedgerCodes.ORPHAN_ROW}'::text, 'reconcile: orphan row (its file was not in storage)'::text, $2::integer, d.job_row
          FROM d LEFT JOIN unnest($6::text[], $7::interval[]) AS p(purpose, iv) ON p.purpose = d.purpose
                 LEFT JOIN unnest($8::text[], $9::text[]) AS k(key, lk) ON k.key = d.file_key`,
+      }),
       [
         ctx.reconcileId,
         ctx.policyVersion,

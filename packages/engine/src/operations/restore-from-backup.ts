@@ -14,6 +14,7 @@ import { isReservedKey, reservedKeyProblem } from '../storage/trash-keys.js';
 import { backupLocation, type InheritedSetting } from './backup-location.js';
 import { withRunLock } from '../run/locked.js';
 import { policySelections } from './plan.js';
+import { ledgerInsertSql } from '../db/tables/ledger-chain.js';
 
 /**
  * `lethe restore <file_key> --from <backup>` (runbook EMERGENCY-002 past the undo window):
@@ -162,7 +163,8 @@ async function record(
   const by = r.by;
   return withTransaction(engine.pool, async (client) => {
     const { rows } = await client.query<{ job_id: string; from_columns: boolean; inserted: boolean; expired: boolean | null }>(
-      `WITH src AS (
+      ledgerInsertSql({
+        with: `src AS (
          SELECT l.*, l.job_row IS NULL AS from_columns,
                 coalesce(l.job_row, jsonb_build_object($3::text, l.job_id, $4::text, l.purpose_code, $5::text, to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'))) AS row_json
            FROM lethe_ledger l WHERE l.id = ANY($1::bigint[])
@@ -172,12 +174,11 @@ async function record(
          ON CONFLICT DO NOTHING
          RETURNING ${t.id}::text AS job_id,
                    ${t.createdAt} + (SELECT p.r FROM unnest($9::text[], $10::interval[]) AS p(purpose, r) WHERE p.purpose = ${t.purpose}) < ${t.toColumnTime('now()')} AS expired
-       ), led AS (
-         INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, policy_version, error)
-         SELECT $7::uuid, job_id, file_key, purpose_code, created_at, expires_at, 'restored', policy_version, $8::text FROM src
-         RETURNING job_id
-       )
-       SELECT s.job_id, s.from_columns, j.job_id IS NOT NULL AS inserted, j.expired FROM src s LEFT JOIN j ON j.job_id = s.job_id`,
+       )`,
+        columns: 'run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, policy_version, error',
+        select: `SELECT $7::uuid, job_id, file_key, purpose_code, created_at, expires_at, 'restored', policy_version, $8::text FROM src`,
+        result: `SELECT s.job_id, s.from_columns, j.job_id IS NOT NULL AS inserted, j.expired FROM src s LEFT JOIN j ON j.job_id = s.job_id`,
+      }),
       [
         removals.map((x) => x.id),
         r.fileKey,

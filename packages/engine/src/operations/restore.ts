@@ -10,6 +10,7 @@ import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
 import { checkKey } from '../storage/keys.js';
 import { withRunLock } from '../run/locked.js';
 import { policySelections } from './plan.js';
+import { ledgerInsertSql } from '../db/tables/ledger-chain.js';
 
 /**
  * `lethe restore <file_key>` (docs/safety.md#undo-window-default-off; runbook FM-003 "deleted too early"): within the undo
@@ -132,7 +133,8 @@ async function recordRestore(engine: Engine, t: JobsTable, req: RestoreRequest, 
   const selections = policySelections(policies);
   return withTransaction(engine.pool, async (client) => {
     const { rows } = await client.query<{ job_id: string; inserted: boolean; expired: boolean | null }>(
-      `WITH t AS (
+      ledgerInsertSql({
+        with: `t AS (
          UPDATE lethe_ledger SET settled_at = now() WHERE id = ANY($1::bigint[]) AND settled_at IS NULL RETURNING *
        ), j AS (
          INSERT INTO ${t.table} OVERRIDING SYSTEM VALUE
@@ -140,12 +142,11 @@ async function recordRestore(engine: Engine, t: JobsTable, req: RestoreRequest, 
          ON CONFLICT DO NOTHING
          RETURNING ${t.id}::text AS job_id,
                    ${t.createdAt} + (SELECT p.r FROM unnest($6::text[], $7::interval[]) AS p(purpose, r) WHERE p.purpose = ${t.purpose}) < ${t.toColumnTime('now()')} AS expired
-       ), l AS (
-         INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, policy_version, trash_location, undo_window, purge_after, error)
-         SELECT $4::uuid, job_id, file_key, purpose_code, created_at, expires_at, 'restored', policy_version, trash_location, undo_window, purge_after, $5::text FROM t
-         RETURNING job_id
-       )
-       SELECT l.job_id, j.job_id IS NOT NULL AS inserted, j.expired FROM l LEFT JOIN j ON j.job_id = l.job_id`,
+       )`,
+        columns: 'run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, policy_version, trash_location, undo_window, purge_after, error',
+        select: `SELECT $4::uuid, job_id, file_key, purpose_code, created_at, expires_at, 'restored', policy_version, trash_location, undo_window, purge_after, $5::text FROM t`,
+        result: `SELECT l.job_id, j.job_id IS NOT NULL AS inserted, j.expired FROM lethe_ledger_ins l LEFT JOIN j ON j.job_id = l.job_id`,
+      }),
       [trashed.ids, req.fileKey, t.names.fileKey, restoreId, `restored by ${req.by}`, selections.map((s) => s.purpose), selections.map((s) => s.interval)],
     );
     const restored = rows.filter((r) => r.inserted).map((r) => r.job_id);

@@ -10,6 +10,7 @@ import type { StoragePort, TrashRecordTimes } from '../ports.js';
 import { noTrashOutcomes } from '../storage/no-trash.js';
 import { anyUndoWindow } from '../policy/undo-window.js';
 import { withRunLock } from './locked.js';
+import { ledgerInsertSql } from '../db/tables/ledger-chain.js';
 
 /**
  * The undo window's second half (docs/safety.md#undo-window-default-off): trash past its `purge_after` is deleted for good, and
@@ -176,16 +177,19 @@ async function purgeBatch(
   }
   if (done.length === 0) return;
   const { rowCount } = await deps.pool.query(
-    `WITH s AS (
+    ledgerInsertSql({
+      with: `s AS (
        UPDATE lethe_ledger t SET settled_at = now(), job_row = NULL
          FROM unnest($1::bigint[], $2::boolean[]) AS d(id, gone)
         WHERE t.id = d.id AND t.settled_at IS NULL
-        RETURNING t.*, d.gone)
-     INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, trash_location, undo_window, purge_after)
-     SELECT $3::uuid, job_id, file_key, purpose_code, created_at, expires_at, 'purged',
+        RETURNING t.*, d.gone)`,
+      columns:
+        'run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, trash_location, undo_window, purge_after',
+      select: `SELECT $3::uuid, job_id, file_key, purpose_code, created_at, expires_at, 'purged',
             CASE WHEN gone THEN 'LETHE_TRASH_ALREADY_GONE' END, CASE WHEN gone THEN 'the trash copy was already gone' END,
             policy_version, trash_location, undo_window, purge_after
        FROM s`,
+    }),
     [done, gone, purgeId],
   );
   counts.purged += rowCount ?? 0;

@@ -2,6 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import type { JobsTable } from '../db/jobs-table.js';
 import type { LedgerKeyFn } from '../policy/ledger-keys.js';
 import type { ExpiredRow, OutcomeKind } from '../ports.js';
+import { ledgerInsertSql } from '../db/tables/ledger-chain.js';
 
 /**
  * Ledger outcomes only an erasure request writes (docs/rights.md): `unlinked` (the row was erased,
@@ -49,23 +50,25 @@ export function writeOutcomesSql(t: JobsTable, o: { readonly stripFileKey?: bool
   const $ = param;
   // `id = ANY(removable)` probes the primary key per id; a join on unnest() hash-scans the table
   // instead (measured 4x slower per 1000-row batch).
-  return `WITH o AS (
+  return ledgerInsertSql({
+    with: `o AS (
   SELECT * FROM unnest(${$('jobIds')}::text[], ${$('fileKeys')}::text[], ${$('purposes')}::text[], ${$('createdMs')}::float8[], ${$('expiresMs')}::float8[], ${$('outcomes')}::text[], ${$('errorCodes')}::text[], ${$('errors')}::text[], ${$('trash')}::text[], ${$('undo')}::text[])
     AS o(job_id, file_key, purpose, created_ms, expires_ms, outcome, error_code, error, trash, undo)
 ), d AS (
   DELETE FROM ${t.table} j WHERE j.${t.id} = ANY(${$('removable')}::text[]::${t.idType}[])
   RETURNING j.${t.id}::text AS job_id, ${jobRow} AS job_row
-), w AS (
-  INSERT INTO lethe_ledger (run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after, request_ref)
-  SELECT ${$('runId')}::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
-         o.outcome, o.error_code, o.error, ${$('policyVersion')}::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval, ${$('requestRef')}::text
-    FROM o LEFT JOIN d ON d.job_id = o.job_id
-   WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed', 'unlinked')
 ), i AS (
   DELETE FROM lethe_inflight WHERE id = ${$('intentId')}::bigint
-)
-SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
- WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed', 'unlinked')`;
+)`,
+    columns:
+      'run_id, job_id, file_key, purpose_code, created_at, expires_at, outcome, error_code, error, policy_version, job_row, trash_location, undo_window, purge_after, request_ref',
+    select: `SELECT ${$('runId')}::uuid, o.job_id, o.file_key, o.purpose, to_timestamp(o.created_ms / 1000), to_timestamp(o.expires_ms / 1000),
+         o.outcome, o.error_code, o.error, ${$('policyVersion')}::integer, d.job_row, o.trash, o.undo::interval, now() + o.undo::interval, ${$('requestRef')}::text
+    FROM o LEFT JOIN d ON d.job_id = o.job_id
+   WHERE d.job_id IS NOT NULL OR o.outcome NOT IN ('erased', 'absent', 'trashed', 'unlinked')`,
+    result: `SELECT o.job_id FROM o LEFT JOIN d ON d.job_id = o.job_id
+ WHERE d.job_id IS NULL AND o.outcome IN ('erased', 'absent', 'trashed', 'unlinked')`,
+  });
 }
 
 /**
