@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../support/cli.js';
 import { createSafetyFixture, type SafetyFixture } from './fixture.js';
+import { appendLedgerBatch, resetLedgerChain } from '../support/ledger.js';
 
 /**
  * The safety commands as operators run them: the built CLI (`pnpm build` first), spawned with a
@@ -190,9 +191,10 @@ describe('lethe prune', () => {
       (now() - interval '3 years', 'cleanup_expired_jobs', '{"source": "lethe", "deleted_count": 7}'),
       (now() - interval '2 years', 'cleanup_paused', '{"source": "lethe"}'),
       (now() - interval '6 months', 'cleanup_expired_jobs', '{"source": "lethe", "deleted_count": 1}')`);
-    await f.db.pool.query(`INSERT INTO lethe_ledger (run_id, job_id, file_key, outcome, erased_at) VALUES
-      (gen_random_uuid(), 'old', 'old.pdf', 'erased', now() - interval '3 years'),
-      (gen_random_uuid(), 'young', 'young.pdf', 'erased', now() - interval '2 months')`);
+    // Two ledger batches as Lethe writes them (the hash chain's first two): prune removes whole batches from the chain's start.
+    await resetLedgerChain(f.db.pool);
+    await appendLedgerBatch(f.db.pool, [{ jobId: 'old', fileKey: 'old.pdf', outcome: 'erased', erasedAtSql: `now() - interval '3 years'` }]);
+    await appendLedgerBatch(f.db.pool, [{ jobId: 'young', fileKey: 'young.pdf', outcome: 'erased', erasedAtSql: `now() - interval '2 months'` }]);
     const dry = await lethe(['prune', '--older-than', '1y', '--json']);
     expect(dry.code).toBe(0);
     expect(json(dry)).toMatchObject({ dry_run: true, audit_rows: 2, ledger_rows: 1 });

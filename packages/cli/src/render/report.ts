@@ -24,6 +24,7 @@ export function reportText(r: ComplianceReport, paint: Palette = createPalette(f
     `Files Still Present Past Expiry: ${count(r.still_present.present)} (${count(r.still_present.late)} late; ${count(r.still_present.checked)} expired rows checked in storage now)`,
     `Runs: ${count(r.runs.total)} (${count(r.runs.completed)} completed, ${count(r.runs.failed)} failed, ${count(r.runs.interrupted)} interrupted, ${count(r.runs.paused)} paused)`,
     `Held Files: ${count(r.held.files)} (${count(r.held.holds)} active legal holds as of ${time(r.judged_as_of)})`,
+    `Ledger Chain Head: ${r.chain ? `${r.chain.head} (batch ${count(r.chain.length)}, run ${r.chain.run_id}; ${r.chain.signature ? `signature ${r.chain.signature}` : 'unsigned'})` : 'not recorded'}`,
   ];
   // Absent from snapshots stored before erasure requests existed (lethe_monthly_reports).
   const q = r.erasure_requests as ComplianceReport['erasure_requests'] | undefined;

@@ -17,7 +17,7 @@ export interface ReportEvidence {
 }
 
 /** A report as JSON holds it; `daily`, `held` and `erasure_requests` may be missing from reports stored before they existed. */
-export type HtmlReportInput = Omit<ComplianceReport, 'daily' | 'held' | 'erasure_requests'> &
+export type HtmlReportInput = Omit<ComplianceReport, 'daily' | 'held' | 'erasure_requests' | 'chain'> &
   Partial<Pick<ComplianceReport, 'daily' | 'held' | 'erasure_requests'>> &
   ReportEvidence;
 

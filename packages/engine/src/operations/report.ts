@@ -135,11 +135,36 @@ export interface ComplianceReport {
   readonly daily: readonly DailyOutcomes[];
   /** Files under a legal hold as of `judged_as_of` (docs/safety.md#legal-holds: a held file is never erased). */
   readonly held: { readonly files: number; readonly holds: number };
+  /**
+   * The ledger's hash chain as of `judged_as_of` (docs/safety.md#tamper-evident-ledger): the head
+   * of the last run that ended by then, and its Ed25519 signature when runs are signed (null:
+   * unsigned). Null when no run recorded a head. `lethe ledger verify --public-key` checks it.
+   */
+  readonly chain?: ReportChainHead | null;
   readonly status: ComplianceStatus;
   /** Why NON-COMPLIANT (empty when compliant). */
   readonly reasons: readonly string[];
   /** Things to look at that do not decide the status. */
   readonly notes: readonly string[];
+}
+
+export interface ReportChainHead {
+  readonly run_id: string;
+  /** The link's sequence number: how many batches the chain held. */
+  readonly length: number;
+  readonly head: string;
+  readonly signature: string | null;
+}
+
+/** The head of the last run that ended at or before `asOf` and recorded one. */
+async function chainHeadAt(db: Queryable, asOf: string): Promise<ReportChainHead | null> {
+  const { rows } = await db.query<{ run_id: string; length: string; head: string; signature: string | null }>(
+    `SELECT id::text AS run_id, chain_seq::text AS length, chain_head AS head, chain_signature AS signature
+       FROM lethe_runs WHERE chain_seq IS NOT NULL AND ended_at <= $1::timestamptz ORDER BY chain_seq DESC LIMIT 1`,
+    [asOf],
+  );
+  const r = rows[0];
+  return r ? { run_id: r.run_id, length: Number(r.length), head: r.head, signature: r.signature } : null;
 }
 
 export interface Reconciliation {
@@ -167,7 +192,7 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
   const periodMs = o.periodMs ?? (await schedulePeriodMs(db, o.staleAfterMs ?? 120_000));
   const allowedMs = periodMs + graceMs;
   const asOf = closed ? period.end : now;
-  const [lethePurposes, worst, runs, reconciled, afterErasure, audit, erasedAfterEnd, requests, daily, held] = await Promise.all([
+  const [lethePurposes, worst, runs, reconciled, afterErasure, audit, erasedAfterEnd, requests, daily, held, chain] = await Promise.all([
     purposeTotals(db, period, allowedMs),
     worstLateness(db, period),
     runCounts(db, period),
@@ -178,6 +203,7 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
     requestMonthTotals(db, period, asOf),
     dailyOutcomes(db, period, asOf, notReconcile),
     heldFilesAt(db, asOf),
+    chainHeadAt(db, asOf),
   ]);
   const purposes = audit.legacy.rows > 0 ? [...lethePurposes, legacyTotals(audit.legacy)] : lethePurposes;
   // A closed month: only files already late at its end (so still late now) are checked.
@@ -258,6 +284,7 @@ export async function monthlyReport(engine: Engine, month: string | undefined, o
     unreadable: verify.unreadable,
     erasure_requests: requests,
     daily,
+    chain,
     held,
     status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT',
     reasons,
