@@ -30,7 +30,7 @@ import { closeInterruptedRuns, finishRun, insertRun, touchRun } from '../db/tabl
 import { SummaryBuilder, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable.js';
 import { DerivedStep } from './derived/step.js';
-import { sealRunChainHead } from '../db/tables/ledger-chain.js';
+import { runChainHead } from '../db/tables/ledger-chain.js';
 
 export interface RunOptions {
   readonly dryRun?: boolean;
@@ -384,8 +384,8 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
  */
 async function recordSummary(deps: RunDeps, summary: RunSummary): Promise<void> {
   try {
-    if (!summary.dry_run) await resendIfUnsent(() => sealRunChainHead(deps.pool, summary.run_id, deps.options.ledgerSigningKey));
-    await resendIfUnsent(() => finishRun(deps.pool, summary));
+    const chain = summary.dry_run ? null : await resendIfUnsent(() => runChainHead(deps.pool, summary.run_id, deps.options.ledgerSigningKey));
+    await resendIfUnsent(() => finishRun(deps.pool, summary, chain));
     const action = summary.dry_run ? AuditActions.DRY_RUN : summary.group_id ? AuditActions.WORKER_FINISHED : AuditActions.RUN;
     await resendIfUnsent(() => writeAudit(deps.pool, action, { ...summary }));
     const groupId = summary.group_id;

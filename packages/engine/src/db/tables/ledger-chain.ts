@@ -148,23 +148,25 @@ export function ledgerInsertSql(i: LedgerInsert): string {
 ${i.result ?? 'SELECT id FROM lethe_ledger_ins'}`;
 }
 
+/** A run's chain head as `finishRun` records it: the last link its batches appended, and its signature. */
+export interface RunChainHead {
+  readonly seq: string;
+  readonly head: string;
+  readonly signature: string | null;
+}
+
 /**
- * A run's chain head, recorded when it ends: the last link its batches appended, signed when a
- * key is configured. One query and one update per run, not per batch. Nothing when the run wrote
- * no ledger rows.
+ * A run's chain head, read when it ends and signed when a key is configured: one query per run,
+ * not per batch. Null when the run wrote no ledger rows. `finishRun` writes it with the run's
+ * status, in the same statement.
  */
-export async function sealRunChainHead(db: Queryable, runId: string, signingKeyPath: string | null): Promise<void> {
+export async function runChainHead(db: Queryable, runId: string, signingKeyPath: string | null): Promise<RunChainHead | null> {
   const { rows } = await db.query<{ seq: string; link_hash: string }>(
     `SELECT seq::text, link_hash FROM lethe_ledger_chain WHERE run_id = $1::uuid ORDER BY seq DESC LIMIT 1`,
     [runId],
   );
   const last = rows[0];
-  if (!last) return;
+  if (!last) return null;
   const signature = signingKeyPath === null ? null : signChainHead(loadSigningKey(signingKeyPath), runId, last.seq, last.link_hash);
-  await db.query(`UPDATE lethe_runs SET chain_seq = $2::bigint, chain_head = $3, chain_signature = $4 WHERE id = $1::uuid`, [
-    runId,
-    last.seq,
-    last.link_hash,
-    signature,
-  ]);
+  return { seq: last.seq, head: last.link_hash, signature };
 }

@@ -1,6 +1,7 @@
 import { AuditActions, writeAudit } from './audit.js';
 import type { Queryable } from '../pool.js';
 import type { RunStatus, RunSummary, RunTrigger } from '../../run/summary.js';
+import type { RunChainHead } from './ledger-chain.js';
 
 /** Lethe's runs table: a row from a run's start, so a run whose process died stays visible. */
 export interface RunStart {
@@ -32,13 +33,22 @@ export async function recordProgress(db: Queryable, id: string, progress: object
   await db.query(`UPDATE lethe_runs SET progress = $2::jsonb, heartbeat_at = now() WHERE id = $1`, [id, JSON.stringify(progress)]);
 }
 
-export async function finishRun(db: Queryable, summary: RunSummary): Promise<void> {
-  await db.query(`UPDATE lethe_runs SET status = $2, ended_at = now(), heartbeat_at = now(), summary = $3::jsonb, error = $4 WHERE id = $1`, [
-    summary.run_id,
-    summary.status,
-    JSON.stringify(summary),
-    summary.error?.message ?? null,
-  ]);
+/** The run's end, with its ledger chain head when it wrote ledger rows (docs/safety.md#tamper-evident-ledger). */
+export async function finishRun(db: Queryable, summary: RunSummary, chain: RunChainHead | null = null): Promise<void> {
+  await db.query(
+    `UPDATE lethe_runs SET status = $2, ended_at = now(), heartbeat_at = now(), summary = $3::jsonb, error = $4,
+            chain_seq = coalesce($5::bigint, chain_seq), chain_head = coalesce($6, chain_head), chain_signature = coalesce($7, chain_signature)
+      WHERE id = $1`,
+    [
+      summary.run_id,
+      summary.status,
+      JSON.stringify(summary),
+      summary.error?.message ?? null,
+      chain?.seq ?? null,
+      chain?.head ?? null,
+      chain?.signature ?? null,
+    ],
+  );
 }
 
 export interface InterruptedRun {
