@@ -162,6 +162,7 @@ describe('prune keeps the chain verifiable', () => {
     const after = await verifyLedgerChain(db.pool);
     expect(after).toMatchObject({ ok: true, rows_checked: 4 });
     expect(after.anchor_seq).not.toBe('0');
+    expect(report.chain_anchor?.seq).toBe(after.anchor_seq);
   });
 });
 

@@ -40,6 +40,8 @@ export interface PruneReport {
   readonly audit_rows: number;
   readonly ledger_rows: number;
   readonly audit_id: string | null;
+  /** After a confirmed prune: the ledger chain's anchor (the pruned segment's head, or where it was), where verify starts. */
+  readonly chain_anchor?: { readonly seq: string; readonly hash: string };
 }
 
 const AUDIT_FILTER = `"timestamp" < $1::timestamptz AND details->>'source' = 'lethe'`;
@@ -93,8 +95,17 @@ export async function pruneEvidence(engine: Engine, o: PruneOptions): Promise<Pr
     batch,
   );
   const ledgerRows = legacyRows + (await pruneChainSegment(engine, cutoff, held));
-  const audit = await writeAudit(db, EVIDENCE_PRUNED, { by: o.by, older_than: interval, cutoff: base.cutoff, audit_rows: auditRows, ledger_rows: ledgerRows });
-  return { ...base, audit_rows: auditRows, ledger_rows: ledgerRows, audit_id: audit.id };
+  const anchor = await db.query<{ seq: string; hash: string }>(`SELECT anchor_seq::text AS seq, anchor_hash AS hash FROM lethe_ledger_chain_head WHERE id = 1`);
+  const chainAnchor = anchor.rows[0] ?? { seq: '0', hash: '0'.repeat(64) };
+  const audit = await writeAudit(db, EVIDENCE_PRUNED, {
+    by: o.by,
+    older_than: interval,
+    cutoff: base.cutoff,
+    audit_rows: auditRows,
+    ledger_rows: ledgerRows,
+    chain_anchor: chainAnchor,
+  });
+  return { ...base, audit_rows: auditRows, ledger_rows: ledgerRows, audit_id: audit.id, chain_anchor: chainAnchor };
 }
 
 async function deleteInBatches(db: Queryable, sql: string, params: unknown[], batch: number): Promise<number> {
