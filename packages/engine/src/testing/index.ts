@@ -19,6 +19,9 @@ export { storageContract, UNSAFE_KEYS, type ContractOptions, type ContractSubjec
 // S3 helpers: the SDK commands tests use to arrange a real S3 server, and the adapter opened directly.
 export * from './s3.js';
 
+// The one bounded-concurrency loop (storage/map-limit.ts), for tests and benches that seed or stat many keys.
+export { mapLimit } from '../storage/map-limit.js';
+
 // For tests: internals that integration tests drive directly (not part of the engine's API).
 export { openS3Storage, type S3Storage, type S3StorageOptions } from '../storage/s3/s3-storage.js';
 export { heldKeysNow, withHoldsLocked } from '../run/keep/hold-guard.js';
