@@ -91,6 +91,9 @@ export * from './db/tables/schedulers.js';
 // One run, in its order: preflight, trash purge, lock, plan (guards), source, rate, breaker, summary.
 export type { RunOptions } from './run/index.js';
 export { decideRunStatus } from './run/status.js';
+// The one background starter (http's trigger, the daemon): the run's id as soon as it has one.
+export { startInBackground } from './run/background.js';
+export type { BackgroundStart } from './run/background.js';
 export type { RunStopFacts, RunVerdict, StopReason } from './run/status.js';
 export type { DerivedDeclarations, DerivedKeepInput, DerivedObjectInput, DerivedOptions, DerivedTableInput } from './run/derived/declarations.js';
 export { checkSchemaCurrent, preflightRun } from './run/preflight.js';
