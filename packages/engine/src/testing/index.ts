@@ -28,5 +28,7 @@ export { heldKeysNow, withHoldsLocked } from '../run/keep/hold-guard.js';
 export { eraseOrphanFiles, removeOrphanRows, type ActContext } from '../operations/reconcile-act.js';
 export { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext } from '../operations/reconcile-scan.js';
 
-// For tests: the run's source statement (the selection test EXPLAINs it to prove an index serves it).
-export { expiredRowsSql } from '../run/source.js';
+// For tests: the run's source and its statement (the selection test EXPLAINs it to prove an index
+// serves it), and the run lock's advisory key (tests hold it to stand for a run in progress).
+export { expiredRowsSql, readExpiredRows } from '../run/source.js';
+export { RUN_LOCK_KEY } from '../run/lock.js';
