@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { createEngine, type Engine } from '../packages/engine/dist/index.js';
+import { createEngine, type Engine } from '@lethe/engine';
 import { createBenchDatabase, createJobs, seedExpiredRows } from './support/bench-database.js';
 import { bareUnlink, createFiles } from './support/bench-files.js';
 import { median } from './support/stats.js';

@@ -24,10 +24,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createEngine, FileStorage, WorkerPoolStorage, type EngineOptions, type StoragePort } from '../packages/engine/dist/index.js';
+import { createEngine, FileStorage, WorkerPoolStorage, type EngineOptions, type StoragePort } from '@lethe/engine';
 import { warmWorkers } from './fs-end-to-end.bench.js';
 import { createBenchDatabase, createJobs, keyOf, seedExpiredRows } from './support/bench-database.js';
-import { bareUnlink, createFiles, inParallel } from './support/bench-files.js';
+import { mapLimit } from '@lethe/engine/testing';
+import { bareUnlink, createFiles } from './support/bench-files.js';
 import { ErasingStorage } from './support/fake-storage.js';
 import { cpuSnapshot, cpuSpent } from './support/cpu.js';
 import { median } from './support/stats.js';
@@ -72,7 +73,7 @@ try {
           );
           const before = await cpuSnapshot(db.pool, db.name);
           const started = performance.now();
-          await inParallel(batches, 4, (keys) => pool.deleteMany(keys));
+          await mapLimit(batches, 4, (keys) => pool.deleteMany(keys));
           ms = performance.now() - started;
           cpu = cpuSpent(before, await cpuSnapshot(db.pool, db.name));
         } finally {

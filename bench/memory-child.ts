@@ -9,7 +9,7 @@
  * question is whether the pipeline's memory (cursor, batches in flight, outcome statements,
  * summary) follows the backlog, and storage adapters hold one batch at a time whatever the backlog.
  */
-import { createEngine } from '../packages/engine/dist/index.js';
+import { createEngine } from '@lethe/engine';
 import { ErasingStorage } from './support/fake-storage.js';
 
 export interface MemoryChildReport {

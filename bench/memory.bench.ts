@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createEngine } from '../packages/engine/dist/index.js';
+import { createEngine } from '@lethe/engine';
 import type { MemoryChildReport } from './memory-child.js';
 import { createBenchDatabase, createJobs, seedExpiredRows } from './support/bench-database.js';
 import { median } from './support/stats.js';

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { Bench } from 'tinybench';
-import { createEngine, type Engine } from '../packages/engine/dist/index.js';
+import { createEngine, type Engine } from '@lethe/engine';
 import { warmWorkers } from './fs-end-to-end.bench.js';
 import { createBenchDatabase, createJobs, seedExpiredRows } from './support/bench-database.js';
 import { createFiles } from './support/bench-files.js';

@@ -16,10 +16,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createEngine } from '../packages/engine/dist/index.js';
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '../packages/engine/dist/testing/s3.js';
+import { createEngine } from '@lethe/engine';
+import { CreateBucketCommand, ListObjectsV2Command, mapLimit, PutObjectCommand } from '@lethe/engine/testing';
 import { startS3Server, type S3TestServer } from '../test/support/s3-server.js';
-import { inParallel } from './support/bench-files.js';
 import { createBenchDatabase, createJobs, type BenchDatabase } from './support/bench-database.js';
 import { seedRows, timed } from './peers.bench.js';
 import { median } from './support/stats.js';
@@ -43,7 +42,7 @@ export interface PeersS3Result {
 async function putSide(server: S3TestServer, prefix: string, n: number, dirs: number): Promise<void> {
   const perDir = Math.ceil(n / dirs);
   const keys = Array.from({ length: n }, (_, i) => `${prefix}d${Math.floor(i / perDir)}/${i}.pdf`);
-  await inParallel(keys, 16, (Key) => server.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' })));
+  await mapLimit(keys, 16, (Key) => server.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' })));
 }
 
 async function left(server: S3TestServer, prefix: string): Promise<number> {

@@ -22,9 +22,9 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEngine } from '../packages/engine/dist/index.js';
+import { createEngine } from '@lethe/engine';
 import { createBenchDatabase, createJobs, type BenchDatabase } from './support/bench-database.js';
-import { inParallel } from './support/bench-files.js';
+import { mapLimit } from '@lethe/engine/testing';
 import { median } from './support/stats.js';
 
 const LETHE_BIN = fileURLToPath(new URL('../packages/cli/bin/lethe.js', import.meta.url));
@@ -88,7 +88,7 @@ export async function writeFiles(dir: string, n: number, dirs: number): Promise<
   const perDir = Math.ceil(n / dirs);
   for (let d = 0; d < dirs; d++) await mkdir(join(dir, `d${d}`), { recursive: true });
   const indexes = Array.from({ length: n }, (_, i) => i);
-  await inParallel(indexes, 64, async (i) => {
+  await mapLimit(indexes, 64, async (i) => {
     const path = join(dir, `d${Math.floor(i / perDir)}`, `${i}.pdf`);
     await writeFile(path, 'benchmark document\n');
     await utimes(path, TWO_DAYS_AGO, TWO_DAYS_AGO);

@@ -18,8 +18,8 @@
  * about 80k objects (7 minutes on an idle 2-core machine, much longer on a busy one).
  */
 import { Bench } from 'tinybench';
-import { createEngine, parseStorageUrl, type Engine, type S3StorageConfig } from '../packages/engine/src/index.js';
-import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, PutObjectCommand, S3Client } from '../packages/engine/src/testing/s3.js';
+import { createEngine, parseStorageUrl, type Engine, type S3StorageConfig } from '@lethe/engine';
+import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, mapLimit, PutObjectCommand, S3Client } from '@lethe/engine/testing';
 import { startS3Server, type S3TestServer } from '../test/support/s3-server.js';
 import { createBenchDatabase, createJobs, keyOf, seedExpiredRows, type BenchDatabase } from './support/bench-database.js';
 
@@ -34,17 +34,9 @@ export interface S3BenchResult {
 const THREADS = 2;
 const BUCKET = 'lethe-bench';
 
-async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
-
 async function putAll(client: S3Client, keys: readonly string[], log: (line: string) => void): Promise<void> {
   const started = performance.now();
-  await inParallel(keys, 16, (key) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x' })));
+  await mapLimit(keys, 16, (key) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x' })));
   log(`  (put ${keys.length} objects in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
 
@@ -56,14 +48,14 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /** The ceiling: DeleteObjects of 1000 keys, `THREADS` requests in flight, no database, no checks. */
 async function bareDeleteObjects(client: S3Client, keys: readonly string[]): Promise<void> {
-  await inParallel(chunks(keys, 1000), THREADS, async (chunk) => {
+  await mapLimit(chunks(keys, 1000), THREADS, async (chunk) => {
     const out = await client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Quiet: true, Objects: chunk.map((Key) => ({ Key })) } }));
     if (out.Errors?.length) throw new Error(`bare DeleteObjects: ${out.Errors.length} errors`);
   });
 }
 
 async function perObjectDeletes(client: S3Client, keys: readonly string[]): Promise<void> {
-  await inParallel(keys, 16, (Key) => client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key })));
+  await mapLimit(keys, 16, (Key) => client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key })));
 }
 
 type Task = [name: string, fn: () => Promise<void>];

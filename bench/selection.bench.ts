@@ -21,7 +21,7 @@
  */
 import pg from 'pg';
 import { Bench } from 'tinybench';
-import { createEngine, type Engine, type RunSummary } from '../packages/engine/dist/index.js';
+import { createEngine, type Engine, type RunSummary } from '@lethe/engine';
 import { createBenchDatabase, openBenchDatabase, type BenchDatabase } from './support/bench-database.js';
 import { ErasingStorage } from './support/fake-storage.js';
 import { median } from './support/stats.js';

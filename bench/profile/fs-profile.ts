@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine } from '../../packages/engine/dist/index.js';
+import { createEngine } from '@lethe/engine';
 import { createBenchDatabase, createJobs, seedExpiredRows } from '../support/bench-database.js';
 import { createFiles } from '../support/bench-files.js';
 

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createEngine as builtEngine, type EngineOptions } from '../../packages/engine/dist/index.js';
+import { createEngine as builtEngine, type EngineOptions } from '@lethe/engine';
 import { warmWorkers } from '../fs-end-to-end.bench.js';
 
 const [databaseUrl, root, nText] = process.argv.slice(2);

@@ -2,7 +2,8 @@
 // request, `inFlight` requests at once, no database and no checks (the ceiling). Keys are
 // `<prefix>d<k>/<i>.pdf` as the bench puts them. Credentials from AWS_ACCESS_KEY_ID/SECRET.
 //   node bench/support/bare-delete-objects-child.mjs <endpoint> <bucket> <prefix> <n> <dirs> <inFlight>
-import { DeleteObjectsCommand, S3Client } from '../../packages/engine/dist/testing/s3.js';
+// The SDK through @lethe/engine/testing/s3 (the SDK alone: the testing entry would also load vitest).
+import { DeleteObjectsCommand, S3Client } from '@lethe/engine/testing/s3';
 
 const [endpoint, bucket, prefix, nText, dirsText, inFlightText] = process.argv.slice(2);
 const n = Number(nText);

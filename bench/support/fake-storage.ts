@@ -1,4 +1,4 @@
-import type { KeyOutcome, ObjectInfo, StoragePort } from '../../packages/engine/dist/index.js';
+import type { KeyOutcome, ObjectInfo, StoragePort } from '@lethe/engine';
 
 /**
  * In-process storage for benchmarks about the pipeline rather than the store (selection at scale,

@@ -1,7 +1,8 @@
-import { claimScheduleSlot, createEngine, RUN_LOCK_KEY } from '@lethe/engine';
+import { claimCatchUpSlot, claimScheduleSlot, createEngine } from '@lethe/engine';
+import { RUN_LOCK_KEY } from '@lethe/engine/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimCatchUpSlot } from '@lethe/daemon';
+
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;

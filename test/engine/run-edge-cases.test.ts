@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, RUN_LOCK_KEY, type Engine } from '@lethe/engine';
+import { createEngine, ErrorCodes, type Engine } from '@lethe/engine';
+import { RUN_LOCK_KEY } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, insertJobs, type CreatedAtType, type IdType, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 

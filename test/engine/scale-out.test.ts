@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, RUN_LOCK_KEY } from '@lethe/engine';
+import { createEngine, ErrorCodes } from '@lethe/engine';
+import { RUN_LOCK_KEY } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { runCli, spawnCli, waitFor, waitForExit } from '../support/cli.js';
 import { expectConverged } from '../support/convergence.js';

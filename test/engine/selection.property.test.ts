@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, DEFAULT_POLICIES, inspectJobsTable, isCalendarRetention, readExpiredRows, retentionToInterval, type Retention } from '@lethe/engine';
+import { createPool, DEFAULT_POLICIES, inspectJobsTable, isCalendarRetention, retentionToInterval, type Retention } from '@lethe/engine';
+import { readExpiredRows } from '@lethe/engine/testing';
 import pg from 'pg';
 
 const PgPool = pg.Pool;

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, createPool, inspectJobsTable, readExpiredRows, utcConnectionConfig, type PurposeSelection } from '@lethe/engine';
+import { createEngine, createPool, inspectJobsTable, utcConnectionConfig, type PurposeSelection } from '@lethe/engine';
+import { readExpiredRows } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 

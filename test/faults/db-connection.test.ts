@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, ErrorCodes, FileStorage, RUN_LOCK_KEY, type RunSummary } from '@lethe/engine';
+import { createEngine, ErrorCodes, FileStorage, type RunSummary } from '@lethe/engine';
+import { RUN_LOCK_KEY } from '@lethe/engine/testing';
 import { expectConverged } from '../support/convergence.js';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_LOCK_KEY } from '@lethe/engine';
-import { seededRandom } from '@lethe/engine/testing';
+
+import { seededRandom, RUN_LOCK_KEY } from '@lethe/engine/testing';
 import { runCli, spawnCli, waitForExit, type CliResult } from '../support/cli.js';
 import { expectConverged } from '../support/convergence.js';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, RUN_LOCK_KEY, silentLogger, type Engine, type Logger } from '@lethe/engine';
+import { createEngine, silentLogger, type Engine, type Logger } from '@lethe/engine';
+import { RUN_LOCK_KEY } from '@lethe/engine/testing';
 import { createBackgroundRuns, type BackgroundRuns } from '@lethe/http';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';

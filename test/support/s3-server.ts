@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { S3StorageConfig } from '@lethe/engine';
-import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@lethe/engine/testing';
+import { CreateBucketCommand, mapLimit, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@lethe/engine/testing';
 import { freePort } from './postgres-server.js';
 
 /**
@@ -130,14 +130,7 @@ export async function createBucket(server: S3TestServer, bucket: string, options
 
 /** Puts objects (body = key unless given), 16 requests in flight. */
 export async function putObjects(server: S3TestServer, bucket: string, keys: readonly string[], body?: string): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < keys.length) {
-      const key = keys[next++]!;
-      await server.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body ?? key }));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, keys.length) }, worker));
+  await mapLimit(keys, 16, (key) => server.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body ?? key })));
 }
 
 /** An adapter config for this server (static credentials: no global env needed). */

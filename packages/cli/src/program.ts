@@ -5,6 +5,7 @@ import { createLogger, LOG_FORMATS, resolveLogFormat } from './logger.js';
 import { ExitCode, reportError, UsageError, type ExitCodeValue, type Io } from './output.js';
 import { colourEnabled, createPalette, type Palette } from './render/colour.js';
 import { VERSION } from './version.js';
+import { settingHelp } from './setting-help.js';
 
 /** What every command gets: configuration resolution, a logger, output streams, the exit code. */
 export interface CommandContext {
@@ -95,7 +96,7 @@ export async function buildProgram(ctx: CommandContext, argv: readonly string[] 
   const program = new Command('lethe')
     .description('Lethe: retention deletion for documents (DPDP Act 2023), fast, safe and provable')
     .version(VERSION, '-V, --version')
-    .option('-c, --config <file>', 'JSON config file (env LETHE_CONFIG)')
+    .option('-c, --config <file>', settingHelp('config'))
     .addOption(
       new Option('--log-format <format>', 'logs on stderr: auto = human lines on a terminal, JSON lines (ISO time) otherwise (env LETHE_LOG_FORMAT)').choices(
         LOG_FORMATS,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createEngine, type Engine } from '@lethe/engine';
 import { engineOptions } from './config.js';
+import { settingHelp } from './setting-help.js';
 import type { CommandContext } from './program.js';
 
 /**
@@ -26,18 +27,20 @@ export interface ConnectionOptionSet {
   readonly deletes?: boolean;
 }
 
+/** Flag help derived from the option spec (setting-help.ts); `lethe run`, `serve` and `daemon` use the same. */
 export const CONNECTION_FLAG_HELP = {
-  databaseUrl: 'Postgres URL (env DATABASE_URL)',
-  storage: 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix',
-  batchSize: 'rows per batch (env LETHE_BATCH_SIZE, default 1000)',
-  deletesPerSecond: 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)',
+  databaseUrl: settingHelp('databaseUrl'),
+  storage: settingHelp('storage'),
+  batchSize: settingHelp('batchSize'),
+  deletesPerSecond: settingHelp('deletesPerSecond'),
+  threads: settingHelp('threads', { note: 'see docs/performance.md#peers' }),
 } as const;
 
 export function addConnectionOptions(command: Command, options: ConnectionOptionSet): Command {
   command.option('--database-url <url>', CONNECTION_FLAG_HELP.databaseUrl);
   if (options.storage) {
     command.option('--storage <url>', CONNECTION_FLAG_HELP.storage);
-    command.option('--threads <n>', 'storage worker threads (env LETHE_THREADS, default 1 for this command)');
+    command.option('--threads <n>', settingHelp('threads', { defaultText: 'default 1 for this command' }));
   }
   if (options.batches) command.option('--batch-size <n>', CONNECTION_FLAG_HELP.batchSize);
   if (options.deletes) command.option('--deletes-per-second <n>', CONNECTION_FLAG_HELP.deletesPerSecond);

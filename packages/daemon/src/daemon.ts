@@ -1,4 +1,4 @@
-import { claimScheduleSlot, ErrorCodes, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
+import { claimCatchUpSlot, claimScheduleSlot, ErrorCodes, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
 import { lastRuns } from '@lethe/engine/operations';
 import { catchUpIfMissed, handleScheduledFire, type FireDeps } from './fires.js';
 import { Heartbeat } from './heartbeat.js';
@@ -8,7 +8,6 @@ import type { HttpServicePort, Logger } from './ports.js';
 import { RunGate } from './run-gate.js';
 import { runSchedulerLoop } from './scheduler-loop.js';
 import { shutDown, type ShutdownReport, type ShutdownStep } from './shutdown.js';
-import { claimCatchUpSlot } from './sql/claim-catch-up.js';
 
 /** The schema version that has `lethe_schedulers` and `lethe_schedule_claims` (engine migration 2). */
 export const DAEMON_SCHEMA_VERSION = 2;

@@ -7,4 +7,3 @@ export { decideCatchUp } from './catch-up.js';
 export type { CatchUpDecision, CatchUpFacts } from './catch-up.js';
 export type { ShutdownReport } from './shutdown.js';
 export type { HttpServiceFactory, HttpServicePort, HttpServiceRequest } from './ports.js';
-export { claimCatchUpSlot } from './sql/claim-catch-up.js';

@@ -1,4 +1,14 @@
-import { attachRunToSlot, describeError, ErrorCodes, isLetheError, LetheError, type Engine, type RunSummary, type RunTrigger } from '@lethe/engine';
+import {
+  attachRunToSlot,
+  describeError,
+  startInBackground,
+  ErrorCodes,
+  isLetheError,
+  LetheError,
+  type Engine,
+  type RunSummary,
+  type RunTrigger,
+} from '@lethe/engine';
 import type { Logger } from './ports.js';
 
 export interface GuardedRunRequest {
@@ -55,21 +65,13 @@ export class RunGate {
 
   /** Starts a run in the background; resolves with its id once it has one, rejects if it cannot start. */
   start(request: GuardedRunRequest): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let started = false;
-      this.#execute(request, (runId) => {
-        started = true;
-        resolve(runId);
-      }).then(
-        () => {},
-        (error: unknown) => {
-          // Once started, the engine records the run whatever happens; a rejection here means even
-          // that failed, and the next run will record this one as interrupted.
-          this.#classify(request, error);
-          if (!started) reject(error);
-        },
-      );
+    const { runId, ended } = startInBackground((onStart) => this.#execute(request, onStart));
+    // Once started, the engine records the run whatever happens; an error here means even that
+    // failed, and the next run will record this one as interrupted.
+    void ended.then((end) => {
+      if ('error' in end) this.#classify(request, end.error);
     });
+    return runId;
   }
 
   /** Shutdown: runs in flight stop taking batches, drain, and record themselves `interrupted`. */

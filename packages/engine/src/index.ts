@@ -88,23 +88,19 @@ export { listHolds, placeHold, releaseHolds } from './db/tables/holds.js';
 export type { Hold, HoldRequest, PlacedHold } from './db/tables/holds.js';
 export * from './db/tables/schedulers.js';
 
-// One run, in its order: preflight, trash purge, lock, plan (guards), source, rate, breaker, summary.
+// One run: its options, its summary and the types it carries. The stages themselves (preflight,
+// trash purge, lock, plan, source, rate limiter, breaker, status) are internals of run/ and are
+// not exported; tests reach the few they drive directly through @lethe/engine/testing.
 export type { RunOptions } from './run/index.js';
-export { decideRunStatus } from './run/status.js';
 export type { RunStopFacts, RunVerdict, StopReason } from './run/status.js';
 export type { DerivedDeclarations, DerivedKeepInput, DerivedObjectInput, DerivedOptions, DerivedTableInput } from './run/derived/declarations.js';
-export { checkSchemaCurrent, preflightRun } from './run/preflight.js';
-export { TRASH_PURGED, activeHeldLedgerKeys, checkUndoWindowAtStart, purgeBeforeRun, purgeDueTrash } from './run/purge-due.js';
-export { blastRadiusThreshold, judgeBlastRadius, recentMedian } from './run/plan/blast-radius.js';
 export type { BlastRadiusCheck, BlastRadiusOptions } from './run/plan/blast-radius.js';
-// The run lock's advisory key: the daemon's catch-up claim looks for it in pg_locks (a run in progress).
-export { RUN_LOCK_KEY } from './run/lock.js';
-export { countExpiredCapped } from './run/plan/counts.js';
 export type { ExpiredCount } from './run/plan/counts.js';
-export { readExpiredRows } from './run/source.js';
 export type { PurposeSelection } from './run/source.js';
-export { FailureBreaker } from './run/breaker.js';
 export type { FailureSample, PurposeCounts, RunStatus, RunSummary, RunTrigger, UnreadableReason, UnreadableRows } from './run/summary.js';
+// The one background starter (http's trigger, the daemon): the run's id as soon as it has one.
+export { startInBackground } from './run/background.js';
+export type { BackgroundStart } from './run/background.js';
 
 // Storage: URL config, key safety, the adapters and the worker pool around them.
 export { createStorage, describeStorage, parseStorageUrl } from './storage/index.js';

@@ -36,13 +36,13 @@ const DAY_MS = 86_400_000;
 
 export const SETTINGS = {
   // Engine (EngineOptions, resolveOptions).
-  databaseUrl: { kind: 'string', owner: 'engine', env: 'DATABASE_URL', flag: '--database-url', description: 'Postgres connection URL (required)' },
+  databaseUrl: { kind: 'string', owner: 'engine', env: 'DATABASE_URL', flag: '--database-url', description: 'Postgres connection URL, required' },
   storage: {
     kind: 'string',
     owner: 'engine',
     env: 'LETHE_STORAGE',
     flag: '--storage',
-    description: 'storage URL: file:///abs/path or s3://bucket/prefix (required for runs)',
+    description: 'storage URL: file:///abs/path or s3://bucket/prefix, required for runs',
   },
   jobs: { kind: 'object', owner: 'engine', description: 'the jobs table and its column names (config file only)' },
   policies: { kind: 'object', owner: 'engine', description: 'policies migrate seeds when the database has none (config file only)' },

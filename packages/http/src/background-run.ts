@@ -1,4 +1,4 @@
-import type { Engine, Logger, RunSummary } from '@lethe/engine';
+import { startInBackground, type Engine, type Logger, type RunSummary } from '@lethe/engine';
 
 export interface BackgroundRunsOptions {
   readonly logger: Logger;
@@ -22,24 +22,24 @@ export interface BackgroundRuns {
 export function createBackgroundRuns(engine: Engine, o: BackgroundRunsOptions): BackgroundRuns {
   const inFlight = new Set<Promise<void>>();
   return {
-    triggerRun: ({ dryRun, by, allowLarge }) =>
-      new Promise<string>((resolve, reject) => {
-        let started = false;
-        const run = engine
-          .run({
-            dryRun,
-            ...(allowLarge ? { allowLarge } : {}),
-            trigger: 'api',
-            lockWaitMs: 0,
-            ...(o.signal ? { signal: o.signal } : {}),
-            onStart: (runId) => {
-              started = true;
-              o.logger.info({ runId, dryRun, by }, 'run started');
-              resolve(runId);
-            },
-          })
-          .then((summary) => {
-            if (!started) resolve(summary.run_id);
+    triggerRun: ({ dryRun, by, allowLarge }) => {
+      const { runId, ended } = startInBackground((onStart) =>
+        engine.run({
+          dryRun,
+          ...(allowLarge ? { allowLarge } : {}),
+          trigger: 'api',
+          lockWaitMs: 0,
+          ...(o.signal ? { signal: o.signal } : {}),
+          onStart: (id) => {
+            o.logger.info({ runId: id, dryRun, by }, 'run started');
+            onStart(id);
+          },
+        }),
+      );
+      const done = ended
+        .then((end) => {
+          if ('summary' in end) {
+            const { summary } = end;
             o.logger.info(
               {
                 runId: summary.run_id,
@@ -51,14 +51,14 @@ export function createBackgroundRuns(engine: Engine, o: BackgroundRunsOptions): 
               'run ended',
             );
             o.onFinished?.(summary);
-          })
-          .catch((error: unknown) => {
-            if (!started) reject(error);
-            else o.logger.error({ err: error }, 'run failed after it started');
-          })
-          .finally(() => inFlight.delete(run));
-        inFlight.add(run);
-      }),
+          } else if (end.started) {
+            o.logger.error({ err: end.error }, 'run failed after it started');
+          }
+        })
+        .finally(() => inFlight.delete(done));
+      inFlight.add(done);
+      return runId;
+    },
     idle: async () => {
       await Promise.allSettled([...inFlight]);
     },

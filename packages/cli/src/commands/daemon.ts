@@ -6,6 +6,8 @@ import { engineOptions, type LetheConfig } from '../config.js';
 import { ExitCode } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { VERSION } from '../version.js';
+import { CONNECTION_FLAG_HELP } from '../session.js';
+import { settingHelp } from '../setting-help.js';
 
 interface DaemonFlags {
   schedule?: string;
@@ -27,19 +29,19 @@ export function registerDaemon(program: Command, ctx: CommandContext): void {
   program
     .command('daemon')
     .description('run on a schedule (default daily 02:00 UTC) with health and admin HTTP on one port; any number of replicas, one run per fire')
-    .option('--schedule <cron>', 'cron expression, 5 fields or 6 with seconds first (env LETHE_SCHEDULE, default "0 2 * * *")')
-    .option('--timezone <tz>', 'IANA time zone the schedule is read in (env LETHE_TIMEZONE, default UTC), e.g. Asia/Kolkata')
-    .option('--port <n>', `HTTP port for health, /livez, /readyz and the admin API (env LETHE_HTTP_PORT, default ${DEFAULT_HTTP_PORT}; 0 = any free port)`)
-    .option('--host <addr>', 'HTTP listen address (env LETHE_HTTP_HOST, default all interfaces)')
+    .option('--schedule <cron>', settingHelp('schedule'))
+    .option('--timezone <tz>', settingHelp('timezone', { note: 'e.g. Asia/Kolkata' }))
+    .option('--port <n>', settingHelp('httpPort', { about: 'HTTP port for health, /livez, /readyz and the admin API (0 = any free port)' }))
+    .option('--host <addr>', settingHelp('httpHost', { defaultText: 'default all interfaces' }))
     .option(
       '--overlap <policy>',
-      'when another run holds the lock at a fire: wait (bounded by LETHE_LOCK_WAIT_MS, default 15 min) or refuse (env LETHE_OVERLAP)',
+      settingHelp('overlap', { about: 'when another run holds the lock at a fire: wait (bounded by LETHE_LOCK_WAIT_MS, default 15 min) or refuse' }),
     )
-    .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
-    .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
-    .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
-    .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
-    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
+    .option('--storage <url>', CONNECTION_FLAG_HELP.storage)
+    .option('--database-url <url>', CONNECTION_FLAG_HELP.databaseUrl)
+    .option('--batch-size <n>', CONNECTION_FLAG_HELP.batchSize)
+    .option('--deletes-per-second <n>', CONNECTION_FLAG_HELP.deletesPerSecond)
+    .option('--threads <n>', CONNECTION_FLAG_HELP.threads)
     .action(async (flags: DaemonFlags) => {
       // Everything is validated before anything starts: a bad field exits 2 with its name.
       const config = ctx.config({

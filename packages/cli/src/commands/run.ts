@@ -6,6 +6,7 @@ import { ExitCode, printJson, printLines, UsageError, type Io } from '../output.
 import type { CommandContext } from '../program.js';
 import { createPalette, type Palette } from '../render/colour.js';
 import { atLeast, codeMessage, count, duration, inPurposeOrder, plural } from '../render/format.js';
+import { CONNECTION_FLAG_HELP } from '../session.js';
 
 interface RunFlags {
   dryRun?: boolean;
@@ -37,11 +38,11 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       'a large catch-up: no limit, the expired rows counted first so progress shows done/total and an ETA; resumable (every batch is committed: if stopped, run it again)',
     )
     .option('--purpose <name...>', 'only these purposes (repeatable)')
-    .option('--storage <url>', 'storage URL (env LETHE_STORAGE): file:///path or s3://bucket/prefix')
-    .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
-    .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
-    .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
-    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
+    .option('--storage <url>', CONNECTION_FLAG_HELP.storage)
+    .option('--database-url <url>', CONNECTION_FLAG_HELP.databaseUrl)
+    .option('--batch-size <n>', CONNECTION_FLAG_HELP.batchSize)
+    .option('--deletes-per-second <n>', CONNECTION_FLAG_HELP.deletesPerSecond)
+    .option('--threads <n>', CONNECTION_FLAG_HELP.threads)
     .option('--wait <seconds>', 'wait this long for a run in progress to end instead of refusing at once')
     .option(
       '--allow-large',

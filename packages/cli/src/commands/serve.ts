@@ -5,6 +5,8 @@ import { engineOptions, type LetheConfig } from '../config.js';
 import { ExitCode, printLines } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { VERSION } from '../version.js';
+import { CONNECTION_FLAG_HELP } from '../session.js';
+import { settingHelp } from '../setting-help.js';
 
 interface ServeFlags {
   port?: string;
@@ -28,14 +30,14 @@ export function registerServe(program: Command, ctx: CommandContext): void {
   program
     .command('serve')
     .description('serve /api/health/cleanup, /livez, /readyz, /metrics and the admin API (LETHE_ADMIN_TOKEN) without a schedule')
-    .option('--port <n>', `HTTP port (env LETHE_HTTP_PORT, default ${DEFAULT_HTTP_PORT}; 0 = any free port)`)
-    .option('--host <addr>', 'listen address (env LETHE_HTTP_HOST, default all interfaces)')
+    .option('--port <n>', settingHelp('httpPort'))
+    .option('--host <addr>', settingHelp('httpHost', { defaultText: 'default all interfaces' }))
     .option('--protect-reads', 'admin read routes (history, ledger, report) need the token too: the default; LETHE_ADMIN_PROTECT_READS=false opens them')
-    .option('--storage <url>', 'storage URL for runs triggered over HTTP (env LETHE_STORAGE)')
-    .option('--database-url <url>', 'Postgres URL (env DATABASE_URL)')
-    .option('--batch-size <n>', 'rows per batch (env LETHE_BATCH_SIZE, default 1000)')
-    .option('--deletes-per-second <n>', 'rate ceiling, 0 = none (env LETHE_DELETES_PER_SECOND)')
-    .option('--threads <n>', 'storage worker threads (env LETHE_THREADS; default 0: deletes on the main thread, see docs/performance.md#peers)')
+    .option('--storage <url>', settingHelp('storage', { about: 'storage URL for runs triggered over HTTP' }))
+    .option('--database-url <url>', CONNECTION_FLAG_HELP.databaseUrl)
+    .option('--batch-size <n>', CONNECTION_FLAG_HELP.batchSize)
+    .option('--deletes-per-second <n>', CONNECTION_FLAG_HELP.deletesPerSecond)
+    .option('--threads <n>', CONNECTION_FLAG_HELP.threads)
     .action(async (flags: ServeFlags) => {
       const config = ctx.config({
         httpPort: flags.port,

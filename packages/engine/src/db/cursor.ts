@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
+import { checkOut } from './pool.js';
 
 export interface CursorStreamOptions {
   readonly batchSize: number;
@@ -11,38 +12,32 @@ export interface CursorStreamOptions {
 /**
  * Streams a query's rows in batches through a server-side cursor (pg-cursor, row arrays) on one
  * dedicated connection; memory holds one batch. The connection is always released: politely when
- * healthy, destroyed when it failed. A connection that dies while checked out (pg_terminate_backend,
- * failover) emits 'error', which without a listener is an uncaught exception that kills the process;
- * and closing a cursor waits for a ReadyForQuery that a dead connection never sends (the fault
- * proof found both). A consumer that stops early (break) lands in the same cleanup.
+ * healthy, destroyed when it failed (checkOut keeps a connection that dies while checked out from
+ * becoming an uncaught exception), and closing a cursor does not wait for a ReadyForQuery that a
+ * dead connection never sends (the fault proof found both). A consumer that stops early (break) lands in the same cleanup.
  */
 export async function* streamCursor<R extends unknown[]>(pool: pg.Pool, sql: string, values: readonly unknown[], o: CursorStreamOptions): AsyncGenerator<R[]> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (error: Error): void => {
-    broken ??= error;
-  };
-  client.on('error', onError);
+  const c = await checkOut(pool);
+  const { client } = c;
   let cursor: Cursor<R> | undefined;
   try {
     if (o.readOnlyTransaction) await client.query('BEGIN READ ONLY');
     cursor = client.query(new Cursor<R>(sql, [...values], { rowMode: 'array' }));
     while (!o.signal?.aborted) {
-      const rows = await cursor.read(o.batchSize).catch((error: Error) => {
-        broken ??= error;
+      const rows = await cursor.read(o.batchSize).catch((error: unknown) => {
+        c.fail(error);
         throw error;
       });
       if (rows.length === 0) break;
       yield rows;
     }
   } catch (error) {
-    broken ??= error as Error;
+    c.fail(error);
     throw error;
   } finally {
-    if (cursor && !broken) await closeCursor(client, cursor).catch((error: Error) => (broken ??= error));
-    if (o.readOnlyTransaction && !broken) await client.query('ROLLBACK').catch((error: Error) => (broken ??= error));
-    client.off('error', onError);
-    client.release(broken);
+    if (cursor && !c.broken) await closeCursor(client, cursor).catch((error: unknown) => c.fail(error));
+    if (o.readOnlyTransaction && !c.broken) await client.query('ROLLBACK').catch((error: unknown) => c.fail(error));
+    c.release();
   }
 }
 

@@ -4,6 +4,7 @@ import { DEFAULT_JOBS_TABLE, type JobsTableNames } from './jobs-table.js';
 import { hasKeyGuard, KEY_GUARD_TRIGGER, keyGuardFunctionSql, keyGuardTriggerSql } from '../run/keep/key-guard.js';
 import { policiesToStoredJson, type PolicySet } from '../policy/retention.js';
 import { quoteIdent } from './identifiers.js';
+import { checkOut } from './pool.js';
 import { hasLeadingIndex, listIndexes } from './indexes.js';
 import { LATEST_MIGRATION, MIGRATIONS } from './migrations.js';
 
@@ -34,16 +35,17 @@ const MIGRATE_LOCK_KEY = 0x4c455448_00000001n; // "LETH" + 1
 
 /** Idempotent: safe to run at every deploy and from several processes at once. */
 export async function migrate(pool: pg.Pool, options: MigrateOptions): Promise<MigrateReport> {
-  const client = await pool.connect();
+  const c = await checkOut(pool);
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+    await c.client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
     try {
-      return await migrateLocked(client, options);
+      return await migrateLocked(c.client, options);
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY.toString()]).catch(() => {});
+      // A connection whose unlock failed is destroyed on release, and its session lock with it.
+      await c.client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY.toString()]).catch((e: unknown) => c.fail(e));
     }
   } finally {
-    client.release();
+    c.release();
   }
 }
 

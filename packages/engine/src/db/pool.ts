@@ -70,26 +70,65 @@ export async function ensureUtcSession(client: Pick<pg.ClientBase, 'query'>): Pr
 
 const SESSION_ZONE_WHY = 'Lethe adds retentions to created_at in UTC and will not run in a database session in another time zone';
 
-/** Runs `fn` in a transaction on a pooled client; the client is always released. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * A pooled client checked out with its error listener attached. A connection that dies while
+ * checked out (pg_terminate_backend, failover, server restart) emits 'error', which without a
+ * listener is an uncaught exception that kills the process; with it, the error is kept
+ * (`broken`), the next statement fails instead, and `release()` destroys the connection rather
+ * than handing a dead one back to the pool. Every checkout in Lethe goes through `checkOut`
+ * (test/structure/one-checkout.test.ts), so no caller can forget the listener or the release.
+ */
+export interface CheckedOut {
+  readonly client: pg.PoolClient;
+  /** The first error the connection emitted or a caller recorded with `fail`; undefined while healthy. */
+  readonly broken: Error | undefined;
+  /** Records an error that leaves the connection unusable (it is destroyed on release). */
+  fail(error: unknown): void;
+  /** Removes the listener and returns the client: destroyed when broken, else back to the pool. Once only; later calls do nothing. */
+  release(): void;
+}
+
+/** Checks a client out of the pool; `onLost` also hears the connection's first error (the run lock stops its run on it). */
+export async function checkOut(pool: pg.Pool, onLost?: (error: Error) => void): Promise<CheckedOut> {
   const client = await pool.connect();
-  // A connection lost mid-transaction fails the next statement; it must not be an uncaught exception.
   let broken: Error | undefined;
+  let released = false;
   const onError = (error: Error): void => {
-    broken = error;
+    if (broken === undefined) onLost?.(error);
+    broken ??= error;
   };
   client.on('error', onError);
+  return {
+    client,
+    get broken() {
+      return broken;
+    },
+    fail(error) {
+      broken ??= error instanceof Error ? error : new Error(String(error));
+    },
+    release() {
+      if (released) return;
+      released = true;
+      client.off('error', onError);
+      client.release(broken);
+    },
+  };
+}
+
+/** Runs `fn` in a transaction on a pooled client; the client is always released. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  // A connection lost mid-transaction fails the next statement; it must not be an uncaught exception.
+  const c = await checkOut(pool);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
+    await c.client.query('BEGIN');
+    const result = await fn(c.client);
+    await c.client.query('COMMIT');
     return result;
   } catch (error) {
-    if (!broken) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    if (!c.broken) await c.client.query('ROLLBACK').catch((e: unknown) => c.fail(e));
     throw error;
   } finally {
-    client.off('error', onError);
-    client.release(broken);
+    c.release();
   }
 }
 

@@ -3,7 +3,7 @@ import { quoteIdent } from '../db/identifiers.js';
 import type { JobsTableNames } from '../db/jobs-table.js';
 import type { StoragePort } from '../ports.js';
 import type { LedgerKeyFn } from '../policy/ledger-keys.js';
-import { textArray } from '../run/record.js';
+import { textArray } from '../db/arrays.js';
 import type { DerivedDeclarations, DerivedTemplate } from '../run/derived/declarations.js';
 import { isReservedKey } from '../storage/trash-keys.js';
 

@@ -7,6 +7,7 @@ import { isCalendarRetention, retentionApproxMs, retentionToInterval, type Polic
 import { loadCurrentPolicies } from '../db/tables/policy-versions.js';
 import type { UnreadableRows } from '../run/summary.js';
 import { findUnreadableRows } from '../run/unreadable.js';
+import { policyArrays } from '../db/arrays.js';
 
 /**
  * What expires when (`lethe plan`, runbook OP-007): per purpose, the backlog already expired and the
@@ -36,7 +37,7 @@ export function policySelections(policies: PolicySet): PurposeSelection[] {
 const slackOf = (p: PurposeSelection): string => (p.calendar ? '3 days' : '0');
 
 function purposeArrays(selections: readonly PurposeSelection[]): [string[], string[], string[]] {
-  return [selections.map((p) => p.purpose), selections.map((p) => p.interval), selections.map(slackOf)];
+  return [...policyArrays(selections), selections.map(slackOf)];
 }
 
 /**

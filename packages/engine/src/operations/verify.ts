@@ -11,6 +11,7 @@ import { findUnreadableRows } from '../run/unreadable.js';
 import type { Queryable } from '../db/pool.js';
 import { fixForCode } from './failure-fixes.js';
 import { databaseNow, policySelections } from './plan.js';
+import { mapLimit } from '../storage/map-limit.js';
 
 /**
  * Runbook OP-005 as one operation: expired rows whose files still exist, and how overdue each is.
@@ -102,21 +103,15 @@ export type StatResult = { readonly info: ObjectInfo | null } | { readonly error
 
 /** Stats every key with at most `concurrency` in flight; a per-key failure is data, not a throw. */
 export async function statAll(storage: StoragePort, keys: readonly string[], concurrency: number): Promise<Map<string, StatResult>> {
-  const out = new Map<string, StatResult>();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < keys.length) {
-      const key = keys[next++]!;
-      try {
-        out.set(key, { info: await storage.stat(key) });
-      } catch (error) {
-        const code = (error as { code?: unknown }).code;
-        out.set(key, { error: { code: typeof code === 'string' ? code : 'LETHE_E_STORAGE', message: describeError(error) } });
-      }
+  const results = await mapLimit(keys, concurrency, async (key): Promise<StatResult> => {
+    try {
+      return { info: await storage.stat(key) };
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      return { error: { code: typeof code === 'string' ? code : 'LETHE_E_STORAGE', message: describeError(error) } };
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, keys.length)) }, worker));
-  return out;
+  });
+  return new Map(keys.map((key, i) => [key, results[i]!]));
 }
 
 const emptyCounts = (): VerifyCounts => ({

@@ -7,6 +7,7 @@ import type { ExpiredRow } from '../ports.js';
 import { quoteIdent } from '../db/identifiers.js';
 import { streamCursor } from '../db/cursor.js';
 import type { ErasureTarget } from './request.js';
+import { policyArrays } from '../db/arrays.js';
 
 /**
  * Which `jobs` rows a request names, as one SQL condition on `j` with the target's values in
@@ -59,7 +60,7 @@ export function toRow(r: Raw): ExpiredRow {
 
 /** Streams the named rows in batches (ordered by key: rows sharing a key travel together). */
 export async function* readNamedRows(pool: pg.Pool, o: NamedRowsOptions): AsyncGenerator<ExpiredRow[]> {
-  const values = [o.policies.map((p) => p.purpose), o.policies.map((p) => p.interval), [...o.target.values]];
+  const values = [...policyArrays(o.policies), [...o.target.values]];
   for await (const raw of streamCursor<Raw>(pool, namedRowsSql(o.table, o.target, o.principal), values, {
     batchSize: o.batchSize,
     ...(o.signal ? { signal: o.signal } : {}),

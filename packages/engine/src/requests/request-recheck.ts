@@ -5,6 +5,7 @@ import type { JobsTable } from '../db/jobs-table.js';
 import type { ExpiredRow } from '../ports.js';
 import { namedSql } from './named-rows.js';
 import type { ErasureTarget } from './request.js';
+import { policyArrays } from '../db/arrays.js';
 
 /**
  * The re-check of a request's batch, in the batch's transaction right before the storage call
@@ -68,7 +69,7 @@ export async function recheckRequestBatch(db: Queryable, ctx: RequestRecheckCont
   const keys = distinctKeys(batch);
   const locked = await db.query<LockedRaw>({
     text: requestLockSql(ctx.table, ctx.target, ctx.principal, ctx.lock),
-    values: [keys, ctx.policies.map((p) => p.purpose), ctx.policies.map((p) => p.interval), [...ctx.target.values]],
+    values: [keys, ...policyArrays(ctx.policies), [...ctx.target.values]],
     rowMode: 'array',
   });
   const state = await db.query<StateRaw>({ text: keyStateSql(ctx.table), values: [keys], rowMode: 'array' });

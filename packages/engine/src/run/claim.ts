@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { expiredSelectSql, type PurposeSelection } from './source.js';
 import type { JobsTable } from '../db/jobs-table.js';
+import { checkOut } from '../db/pool.js';
 import type { ExpiredRow } from '../ports.js';
 
 /**
@@ -143,27 +144,22 @@ interface OpenTransaction {
 }
 
 async function openTransaction(pool: pg.Pool): Promise<OpenTransaction> {
-  const client = await pool.connect();
-  let open = true;
   // A connection that dies while the transaction holds it (server restart, pg_terminate_backend)
   // must not become an uncaught exception: the error surfaces from the next statement instead.
-  let broken: Error | undefined;
-  const onError = (error: Error): void => {
-    broken = error;
-  };
-  client.on('error', onError);
+  const c = await checkOut(pool);
+  const { client } = c;
+  let open = true;
   const close = async (error?: unknown): Promise<void> => {
     if (!open) return;
     open = false;
     try {
-      if (broken) throw broken;
+      if (c.broken) throw c.broken;
       await client.query(error === undefined ? 'COMMIT' : 'ROLLBACK');
-      client.off('error', onError);
-      client.release();
     } catch (e) {
-      client.off('error', onError);
-      client.release(e as Error);
+      c.fail(e);
       if (error === undefined) throw e;
+    } finally {
+      c.release();
     }
   };
   try {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ErrorCodes, LetheError, RunInProgressError } from '../errors.js';
 import type { Clock } from '../ports.js';
+import { checkOut } from '../db/pool.js';
 
 /** One run at a time per database: a session advisory lock on a connection held for the run. */
 export const RUN_LOCK_KEY = 0x4c455448_00000002n.toString(); // "LETH" + 2
@@ -22,7 +23,11 @@ export interface AcquireOptions {
 }
 
 export async function acquireRunLock(pool: pg.Pool, options: AcquireOptions): Promise<RunLock> {
-  const client = await pool.connect();
+  const lost = new AbortController();
+  const c = await checkOut(pool, (error) => {
+    lost.abort(new LetheError(ErrorCodes.LOCK_LOST, `the run lock's database connection was lost (${error.message}); the run stops`, { cause: error }));
+  });
+  const { client } = c;
   const deadline = options.clock.now() + options.waitMs;
   try {
     for (;;) {
@@ -39,29 +44,19 @@ export async function acquireRunLock(pool: pg.Pool, options: AcquireOptions): Pr
       await options.clock.sleep(Math.min(500, Math.max(0, deadline - options.clock.now())), options.signal);
     }
   } catch (error) {
-    client.release();
+    c.release();
     throw error;
   }
-  const lost = new AbortController();
-  const onError = (error: Error): void => {
-    lost.abort(new LetheError(ErrorCodes.LOCK_LOST, `the run lock's database connection was lost (${error.message}); the run stops`, { cause: error }));
-  };
-  client.on('error', onError);
   return {
     lost: lost.signal,
     client,
     async release() {
-      client.off('error', onError);
-      if (lost.signal.aborted) {
-        client.release(true);
-        return;
+      if (!c.broken) {
+        await client
+          .query(options.shared ? 'SELECT pg_advisory_unlock_shared($1)' : 'SELECT pg_advisory_unlock($1)', [RUN_LOCK_KEY])
+          .catch((e: unknown) => c.fail(e));
       }
-      try {
-        await client.query(options.shared ? 'SELECT pg_advisory_unlock_shared($1)' : 'SELECT pg_advisory_unlock($1)', [RUN_LOCK_KEY]);
-        client.release();
-      } catch (error) {
-        client.release(error as Error);
-      }
+      c.release();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import type { PurposeSelection } from './source.js';
 import type { JobsTable } from '../db/jobs-table.js';
 import type { ExpiredRow } from '../ports.js';
+import { policyArrays } from '../db/arrays.js';
 
 /**
  * The re-check that makes a batch's delete safe while the platform writes `jobs` (docs/safety.md#races).
@@ -111,7 +112,7 @@ export async function recheckBatch(db: Queryable, sql: RecheckSql, ctx: RecheckC
   const batchKeys = distinctKeys(batch);
   const locked = await db.query<LockedRaw>({
     text: sql.lockRows,
-    values: [batchKeys, ctx.policies.map((p) => p.purpose), ctx.policies.map((p) => p.interval), ctx.cutoff],
+    values: [batchKeys, ...policyArrays(ctx.policies), ctx.cutoff],
     rowMode: 'array',
   });
   const state = await db.query<StateRaw>({ text: sql.keyState, values: [batchKeys], rowMode: 'array' });

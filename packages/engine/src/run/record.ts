@@ -1,3 +1,4 @@
+import { numberArray, textArray } from '../db/arrays.js';
 import type { Queryable } from '../db/pool.js';
 import type { JobsTable } from '../db/jobs-table.js';
 import type { LedgerKeyFn } from '../policy/ledger-keys.js';
@@ -169,34 +170,4 @@ export async function writeOutcomes(db: Queryable, sql: string, w: OutcomeWrite)
     }),
   );
   return { notRemoved: new Set(rows.map((r) => r.job_id)) };
-}
-
-/**
- * A PostgreSQL array literal, written exactly as node-postgres writes a JS array parameter (every
- * element quoted, backslashes and double quotes escaped, null as NULL), but without its two regex
- * replaces per element when there is nothing to escape: pg's `escapeElement` was the main thread's
- * largest self time when a 50k-file run was profiled (docs/performance.md). ledger.test.ts checks
- * it against pg's own encoding.
- */
-export function textArray(values: readonly (string | null)[]): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += ',';
-    const v = values[i];
-    if (v === null || v === undefined) out += 'NULL';
-    else if (!v.includes('"') && !v.includes('\\')) out += `"${v}"`;
-    else out += `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-  }
-  return `${out}}`;
-}
-
-/** `{1,2.5,NaN}`: a float8[] literal (JS number text is valid float8 input, Infinity and NaN included). */
-export function numberArray(values: readonly (number | null)[]): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    // NaN / Infinity (a row with no policy or no usable created_at) is recorded as unknown.
-    out += `${i > 0 ? ',' : ''}${v === null || v === undefined || !Number.isFinite(v) ? 'NULL' : v}`;
-  }
-  return `${out}}`;
 }

@@ -1,8 +1,10 @@
 /**
  * Maps `items` through `fn` with at most `limit` calls in flight (at least one), keeping the
- * results in the items' order. The S3 adapter's per-key listings, trash copies and trash
- * inspections use it; a rejection from `fn` rejects the whole map (callers turn their failures
- * into outcomes inside `fn`, so one key's error never hides another key's outcome).
+ * results in the items' order. The one bounded-concurrency loop: the filesystem adapter's deletes,
+ * trash moves and purges, the S3 adapter's per-key listings, trash copies and inspections, and
+ * verify's stats use it (tests and benches through @lethe/engine/testing). A rejection from `fn`
+ * rejects the whole map (callers turn their failures into outcomes inside `fn`, so one key's error
+ * never hides another key's outcome).
  */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);

@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/pool.js';
 import { quoteIdent } from '../../db/identifiers.js';
 import { SchemaError } from '../../errors.js';
 import type { ExpiredRow } from '../../ports.js';
-import { textArray } from '../record.js';
+import { textArray } from '../../db/arrays.js';
 import type { DerivedTable } from './declarations.js';
 
 /**

@@ -5,7 +5,7 @@ import { ErrorCodes } from '../../errors.js';
 import type { ExpiredRow, KeyOutcome, StoragePort } from '../../ports.js';
 import { checkKey } from '../../storage/keys.js';
 import { isReservedKey } from '../../storage/trash-keys.js';
-import { textArray } from '../record.js';
+import { textArray } from '../../db/arrays.js';
 import { expandWith, type DerivedTemplate } from './declarations.js';
 
 /**

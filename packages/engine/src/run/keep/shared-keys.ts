@@ -2,6 +2,7 @@ import type { Queryable } from '../../db/pool.js';
 import type { PurposeSelection } from '../source.js';
 import { HELD_KEYS_SQL } from '../../db/tables/holds.js';
 import type { JobsTable } from '../../db/jobs-table.js';
+import { policyArrays } from '../../db/arrays.js';
 
 export interface KeptKeys {
   /** Keys some live row still needs (DESIGN invariant 3). */
@@ -32,7 +33,7 @@ export async function keysToKeep(
         AND NOT coalesce(isfinite(j.${table.createdAt}) AND j.${table.createdAt} + p.retention < ${table.toColumnTime('$4::timestamptz')}, false)
      UNION ALL
      SELECT k, true FROM (${HELD_KEYS_SQL}) h`,
-    [keys, policies.map((p) => p.purpose), policies.map((p) => p.interval), cutoff],
+    [keys, ...policyArrays(policies), cutoff],
   );
   const shared = new Set<string>();
   const held = new Set<string>();

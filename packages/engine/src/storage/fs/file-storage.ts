@@ -17,6 +17,7 @@ import { findSymlinkedDirectories, pingRoot, probeRoot, readFileObject, writeFil
 import { purgeFiles, restoreFile, trashFiles } from './trash.js';
 import { checkKey, fileLinkProblem, isInside } from '../keys.js';
 import { isReservedKey, reservedKeyProblem } from '../trash-keys.js';
+import { mapLimit } from '../map-limit.js';
 
 export interface FileStorageOptions {
   /** Absolute path of the storage root. */
@@ -68,23 +69,15 @@ export class FileStorage implements StoragePort {
     const rootReal = await this.#realRoot();
     const rootPrefix = rootReal.endsWith(sep) ? rootReal : rootReal + sep;
     const pins = PIN_DIRECTORIES ? new DirectoryPins(rootReal, rootPrefix) : null;
-    const out = new Array<KeyOutcome>(keys.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < keys.length) {
-        const i = next++;
-        const key = keys[i]!;
-        out[i] = signal?.aborted
-          ? { key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
-          : await this.#deleteOne(rootReal, rootPrefix, key, pins);
-      }
-    };
     try {
-      await Promise.all(Array.from({ length: Math.min(this.#concurrency, keys.length) }, worker));
+      return await mapLimit(keys, this.#concurrency, async (key): Promise<KeyOutcome> =>
+        signal?.aborted
+          ? { key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
+          : await this.#deleteOne(rootReal, rootPrefix, key, pins),
+      );
     } finally {
       await pins?.close();
     }
-    return out;
   }
 
   /**

@@ -4,6 +4,7 @@ import { ErrorCodes } from '../../errors.js';
 import type { KeyOutcome, RestoreOutcome, TrashRequest } from '../../ports.js';
 import { checkKey, fileLinkProblem, isInside } from '../keys.js';
 import { isReservedKey, parseTrashKey, reservedKeyProblem, TRASH_DIR } from '../trash-keys.js';
+import { mapLimit } from '../map-limit.js';
 
 /**
  * The filesystem's undo window (docs/safety.md#undo-window-default-off). Erasing becomes a rename into `.lethe/trash/<run>/<name>`
@@ -83,19 +84,11 @@ export async function trashFiles(
 ): Promise<KeyOutcome[]> {
   const made = new Map<string, Promise<boolean>>();
   const earlier = new EarlierCopies(rootReal);
-  const out = new Array<KeyOutcome>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      const item = items[i]!;
-      out[i] = signal?.aborted
-        ? { key: item.key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
-        : await trashOne(rootReal, item, made, earlier, beforeKey);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return out;
+  return mapLimit(items, concurrency, async (item): Promise<KeyOutcome> =>
+    signal?.aborted
+      ? { key: item.key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
+      : await trashOne(rootReal, item, made, earlier, beforeKey),
+  );
 }
 
 async function trashOne(
@@ -239,42 +232,31 @@ async function safeParent(rootReal: string, key: string): Promise<string | null>
 
 /** Deletes trash copies for good; an already missing copy is `absent` (a rerun after a crash). */
 export async function purgeFiles(rootReal: string, trash: readonly string[], concurrency: number): Promise<KeyOutcome[]> {
-  const out = new Array<KeyOutcome>(trash.length);
   const dirs = new Set<string>();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < trash.length) {
-      const i = next++;
-      const key = trash[i]!;
-      const parsed = parseTrashKey(key);
-      if ('code' in parsed) {
-        out[i] = { key, outcome: 'refused', code: parsed.code, message: parsed.message, retryable: false };
-        continue;
+  const out = await mapLimit(trash, concurrency, async (key): Promise<KeyOutcome> => {
+    const parsed = parseTrashKey(key);
+    if ('code' in parsed) return { key, outcome: 'refused', code: parsed.code, message: parsed.message, retryable: false };
+    const path = join(rootReal, key);
+    try {
+      const parent = await realpath(dirname(path));
+      if (!isInside(join(rootReal, TRASH_DIR), parent)) {
+        return {
+          key,
+          outcome: 'refused',
+          code: ErrorCodes.KEY_OUTSIDE_ROOT,
+          message: `${TRASH_DIR} resolves outside the storage root (symlink)`,
+          retryable: false,
+        };
       }
-      const path = join(rootReal, key);
-      try {
-        const parent = await realpath(dirname(path));
-        if (!isInside(join(rootReal, TRASH_DIR), parent)) {
-          out[i] = {
-            key,
-            outcome: 'refused',
-            code: ErrorCodes.KEY_OUTSIDE_ROOT,
-            message: `${TRASH_DIR} resolves outside the storage root (symlink)`,
-            retryable: false,
-          };
-          continue;
-        }
-        // Checked per key, right before it; residual window: unlink walks the path again (docs/safety.md).
-        await unlink(join(parent, path.slice(dirname(path).length + 1)));
-        dirs.add(parent);
-        out[i] = { key, outcome: 'erased' };
-      } catch (error) {
-        const e = error as NodeJS.ErrnoException;
-        out[i] = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? { key, outcome: 'absent' } : failure(key, e, 'purge');
-      }
+      // Checked per key, right before it; residual window: unlink walks the path again (docs/safety.md).
+      await unlink(join(parent, path.slice(dirname(path).length + 1)));
+      dirs.add(parent);
+      return { key, outcome: 'erased' };
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      return e.code === 'ENOENT' || e.code === 'ENOTDIR' ? { key, outcome: 'absent' } : failure(key, e, 'purge');
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, trash.length) }, worker));
+  });
   for (const dir of dirs) await removeEmptyDirs(rootReal, dir);
   return out;
 }
