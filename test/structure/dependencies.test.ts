@@ -12,7 +12,11 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PACKAGES = join(ROOT, 'packages');
 const BUILTIN = new Set(builtinModules);
 /** Declared for a reason other than an import in src (types only at build time, or a bin). */
-const DECLARED_WITHOUT_IMPORT: Record<string, readonly string[]> = {};
+const DECLARED_WITHOUT_IMPORT: Record<string, readonly string[]> = {
+  // The engine imports these; the CLI's bundle (packages/cli/scripts/bundle.mjs) leaves them
+  // external, so they must resolve from packages/cli/bundle/ (docs/performance.md#start-up).
+  cli: ['piscina', '@aws-sdk/client-s3', '@smithy/node-http-handler'],
+};
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];

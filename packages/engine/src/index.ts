@@ -51,6 +51,8 @@ export type {
   WriteOutcome,
 } from './ports.js';
 export { systemClock } from './clock.js';
+// Durations as operators read them (`1d 1h`), for the runtimes' human output.
+export { formatSeconds } from './duration-text.js';
 
 // Policy (no I/O): retentions, undo windows, ledger keys.
 export {

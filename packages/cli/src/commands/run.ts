@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createEngine, type Engine, type RunProgress, type RunSummary } from '@lethe/engine';
-import { previewRun, type RunPreview } from '@lethe/engine/operations';
+import type { RunPreview } from '@lethe/engine/operations';
 import { engineOptions } from '../config.js';
 import { ExitCode, printJson, printLines, UsageError, type Io } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -75,7 +75,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         const dryRun = flags.dryRun === true;
         const preview =
           dryRun || (flags.backlog && group === undefined)
-            ? await previewRun(engine, { ...(flags.purpose ? { purposes: flags.purpose } : {}), ...(limit === undefined ? {} : { limit }) })
+            ? await previewOf(engine, { ...(flags.purpose ? { purposes: flags.purpose } : {}), ...(limit === undefined ? {} : { limit }) })
             : null;
         if (preview && !dryRun) {
           announceBacklog(ctx.io, engine, preview);
@@ -125,6 +125,12 @@ export function registerRun(program: Command, ctx: CommandContext): void {
 }
 
 /** A backlog run says up front what it will do: how many rows, and how long at the rate ceiling. */
+/** The operations entry (~50 ms to import) is loaded only for a dry run or a backlog run (docs/performance.md#start-up). */
+async function previewOf(engine: Engine, options: { readonly purposes?: readonly string[]; readonly limit?: number }): Promise<RunPreview> {
+  const { previewRun } = await import('@lethe/engine/operations');
+  return previewRun(engine, options);
+}
+
 function announceBacklog(io: Io, engine: Engine, p: RunPreview): void {
   const rate = engine.options.deletesPerSecond;
   const perPrefix = engine.options.deletesPerSecondPerPrefix;

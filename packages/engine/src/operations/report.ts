@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/pool.js';
 import type { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
+import { formatSeconds } from '../duration-text.js';
 import type { UnreadableRows } from '../run/summary.js';
 import { databaseNow } from './plan.js';
 import {
@@ -350,19 +351,8 @@ export function judgeCompliance(f: { lateErasures: number; latePresent: number; 
   return { status: reasons.length === 0 ? 'COMPLIANT' : 'NON-COMPLIANT', reasons };
 }
 
-/** `90061` -> `1d 1h 1m`; used in reasons so they read the same everywhere. */
-export function formatSeconds(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const parts: string[] = [];
-  const d = Math.floor(s / 86_400);
-  const h = Math.floor((s % 86_400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d) parts.push(`${d}d`);
-  if (h) parts.push(`${h}h`);
-  if (m && d === 0) parts.push(`${m}m`);
-  if (parts.length === 0) parts.push(`${s % 60}s`);
-  return parts.join(' ');
-}
+// Used in reasons so they read the same everywhere; public from both entries.
+export { formatSeconds };
 
 async function schedulePeriodMs(db: Queryable, staleAfterMs: number): Promise<number> {
   const schedulers = await readSchedulers(db, staleAfterMs);

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { request } from 'undici';
 import type { Engine } from '../engine.js';
 import { ConfigError, describeError, ErrorCodes, LetheError } from '../errors.js';
 import type { CompletionRecord } from './completion-record.js';
@@ -44,6 +43,8 @@ export async function notifyProcessors(engine: Engine, r: ErasureRequest, record
       let status = 'sent';
       let error: string | null = null;
       try {
+        // undici (~100 ms to import) only when a notice is sent, not with every run (docs/performance.md#start-up).
+        const { request } = await import('undici');
         const res = await request(p.url, {
           method: 'POST',
           body,

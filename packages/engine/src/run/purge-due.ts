@@ -218,6 +218,14 @@ export async function checkUndoWindowAtStart(deps: Pick<PurgeDeps, 'options' | '
   await storage.checkUndoWindow?.();
 }
 
+/** Whether any trashed row is past its `purge_after` (held or not): lethe_ledger_trash_due_idx answers it. */
+async function trashDue(pool: pg.Pool): Promise<boolean> {
+  const { rows } = await pool.query<{ due: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM lethe_ledger WHERE outcome = 'trashed' AND settled_at IS NULL AND purge_after <= now()) AS due`,
+  );
+  return rows[0]?.due === true;
+}
+
 /**
  * Every real solo run purges due trash first (docs/safety.md#undo-window-default-off), when it can take the run lock at once and
  * Lethe is not paused; otherwise (a group worker, a lock held) the next run or `lethe purge` does.
@@ -230,6 +238,10 @@ export async function purgeBeforeRun(deps: PurgeDeps, run: { readonly dryRun?: b
   // Workers of a group share the run lock: one taking it alone to purge would turn the others away.
   if (run.dryRun || run.group !== undefined) return null;
   try {
+    // Nothing past its undo window (every run without one, most runs with one): one index probe
+    // instead of the lock, the pause, the holds and the purge's own reads (docs/performance.md#start-up).
+    // Held trash counts as due here, so a purge that only reports held rows still runs.
+    if (!(await trashDue(deps.pool))) return null;
     return await withRunLock(deps.pool, options, async () => ((await readControl(deps.pool)).paused ? null : purgeDueTrash(deps, { by: 'lethe:run' })), 0);
   } catch (error) {
     if (!(error instanceof RunInProgressError))

@@ -1,4 +1,4 @@
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { ErrorCodes, LetheError } from '../../errors.js';
 import type {
   KeyOutcome,
@@ -31,7 +31,7 @@ export class WorkerPoolStorage implements StoragePort {
   readonly describe: string;
   readonly #config: StorageConfig;
   readonly #threads: number;
-  #poolInstance: Piscina | undefined;
+  #poolInstance: Promise<Piscina> | undefined;
   #local: Promise<StoragePort> | undefined;
 
   constructor(config: StorageConfig, options: WorkerPoolOptions) {
@@ -43,21 +43,29 @@ export class WorkerPoolStorage implements StoragePort {
 
   /**
    * Started on the first batch, not at construction: a run with nothing expired (or a command
-   * that only reads) starts no threads (each costs ~0.2 s of CPU; docs/performance.md#peers).
+   * that only reads) starts no threads (each costs ~0.2 s of CPU; docs/performance.md#peers), and
+   * piscina itself is imported only then (docs/performance.md#start-up).
    */
-  get #pool(): Piscina {
-    if (this.#poolInstance) return this.#poolInstance;
-    const fromSource = import.meta.url.endsWith('.ts');
-    const filename = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
-    this.#poolInstance = new Piscina({
-      filename,
-      minThreads: this.#threads,
-      maxThreads: this.#threads,
-      idleTimeout: 60_000,
-      workerData: { storage: this.#config },
-      // Under tests the engine runs from TypeScript sources, which Node 20 cannot load in a worker.
-      ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
-    });
+  #pool(): Promise<Piscina> {
+    this.#poolInstance ??= import('piscina').then(
+      ({ Piscina: PiscinaClass }) => {
+        const fromSource = import.meta.url.endsWith('.ts');
+        const filename = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
+        return new PiscinaClass({
+          filename,
+          minThreads: this.#threads,
+          maxThreads: this.#threads,
+          idleTimeout: 60_000,
+          workerData: { storage: this.#config },
+          // Under tests the engine runs from TypeScript sources, which Node 20 cannot load in a worker.
+          ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
+        });
+      },
+      (error: unknown) => {
+        this.#poolInstance = undefined;
+        throw error;
+      },
+    );
     return this.#poolInstance;
   }
 
@@ -76,7 +84,7 @@ export class WorkerPoolStorage implements StoragePort {
         },
       );
     }
-    return (await this.#pool.run(task)) as KeyOutcome[];
+    return (await (await this.#pool()).run(task)) as KeyOutcome[];
   }
 
   /** Undo window: moves into the trash run in the workers (the hot path), restores and purges here. */
@@ -151,7 +159,9 @@ export class WorkerPoolStorage implements StoragePort {
   }
 
   async close(): Promise<void> {
-    await this.#poolInstance?.close();
+    // A pool still being made is waited for and closed too (a batch may be about to run on it).
+    const pool = this.#poolInstance && (await this.#poolInstance.catch(() => undefined));
+    await pool?.close();
     if (this.#local) await (await this.#local).close();
   }
 }

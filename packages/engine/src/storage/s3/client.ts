@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3StorageConfig } from '../index.js';
 import type { S3Sdk } from './sdk.js';
@@ -64,8 +62,8 @@ function endpointOf(request: unknown): string | null {
 export function buildS3Client(config: S3StorageConfig, sdk: S3Sdk): S3ClientHandle {
   const maxSockets = config.maxSockets ?? DEFAULT_MAX_SOCKETS;
   const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
-  const httpAgent = new HttpAgent(agentOptions);
-  const httpsAgent = new HttpsAgent(agentOptions);
+  const httpAgent = new sdk.HttpAgent(agentOptions);
+  const httpsAgent = new sdk.HttpsAgent(agentOptions);
   const options: S3ClientConfig = {
     maxAttempts: 1,
     requestChecksumCalculation: 'WHEN_REQUIRED',
