@@ -56,6 +56,8 @@ export interface LetheConfig {
   readonly undoWindows?: Record<string, string>;
   /** Ledger and summaries store file keys as HMAC-SHA256 with this secret (docs/safety.md#proof-without-personal-data-hmac-keys). */
   readonly ledgerKeyHmacSecret?: string;
+  /** The erasure journal (docs/safety.md#erasures-survive-a-backup-restore): storage (default), off, dir:/abs/path, s3://bucket/prefix. */
+  readonly journal?: string;
   /** A daemon whose heartbeat is older than this is not running (default 120 s). */
   readonly staleAfterMs?: number;
   /** Notifications (runbook "Notifications (webhook)"): JSON POSTs with a Slack-compatible `text` on pauses, resumes and runs that failed. */

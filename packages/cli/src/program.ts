@@ -48,6 +48,7 @@ const COMMAND_MODULES: Readonly<Record<string, () => Promise<Register>>> = {
   purge: async () => (await import('./commands/purge.js')).registerPurge,
   'verify-ledger': async () => (await import('./commands/verify-ledger.js')).registerVerifyLedger,
   prune: async () => (await import('./commands/prune.js')).registerPrune,
+  replay: async () => (await import('./commands/replay.js')).registerReplay,
   doctor: async () => (await import('./commands/doctor.js')).registerDoctor,
   erasures: async () => (await import('./commands/erasures.js')).registerErasures,
   erase: async () => (await import('./commands/requests.js')).registerRequests,

@@ -54,6 +54,10 @@ export const ErrorCodes = {
   DERIVED_FAILED: 'LETHE_E_DERIVED_FAILED',
   /** Coverage (docs/rights.md#derived-data): a table or storage prefix holds job data that no declaration covers. */
   COVERAGE: 'LETHE_E_COVERAGE',
+  /** The erasure journal holds erasures the ledger does not (a database restore): scheduled runs wait for `lethe replay` (docs/safety.md#erasures-survive-a-backup-restore). */
+  RESTORE_DETECTED: 'LETHE_E_RESTORE_DETECTED',
+  /** The erasure journal could not be written or read (docs/safety.md#erasures-survive-a-backup-restore): the run fails. */
+  JOURNAL: 'LETHE_E_JOURNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -110,6 +114,9 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: ErrorAnswer } = {
   // Derived data (docs/rights.md#derived-data): a failed derived delete is a storage failure; a coverage gap is a state to fix.
   [ErrorCodes.DERIVED_FAILED]: failure(502, true),
   [ErrorCodes.COVERAGE]: failure(409),
+  // Erasure journal (docs/safety.md#erasures-survive-a-backup-restore): a restore waits for replay; a journal that cannot be written fails the run.
+  [ErrorCodes.RESTORE_DETECTED]: failure(409),
+  [ErrorCodes.JOURNAL]: failure(502),
 };
 
 /** Anything that is not a Lethe error (a bug, a raw driver error): HTTP 500, exit 1. */

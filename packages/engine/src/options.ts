@@ -5,6 +5,7 @@ import { DEFAULT_JOBS_TABLE, validateJobsTableNames, type JobsTableNames } from 
 import { DEFAULT_POLICIES, parsePolicies, type PolicySet } from './policy/retention.js';
 import type { Clock, Logger, StoragePort } from './ports.js';
 import { parseStorageUrl, type StorageConfig } from './storage/index.js';
+import { resolveJournalSetting, type JournalSetting } from './journal/config.js';
 import { validateLedgerKeySecret } from './policy/ledger-keys.js';
 import { resolveUndoWindows, type UndoWindows } from './policy/undo-window.js';
 import { noopNotifier, type Notifier } from './notify/notifier.js';
@@ -72,6 +73,8 @@ export interface EngineOptions {
   readonly undoWindows?: Readonly<Record<string, string>>;
   /** Store file keys in the ledger and run summaries as HMAC-SHA256 with this secret (>= 16 bytes). */
   readonly ledgerKeyHmacSecret?: string;
+  /** The erasure journal (docs/safety.md#erasures-survive-a-backup-restore): `storage` (default), `off`, `dir:/abs/path`, `s3://bucket/prefix`. */
+  readonly journal?: string;
   /** Erasure requests (docs/rights.md): the data-principal column, the deadline, immediate or next run, processors. */
   readonly erasure?: {
     readonly principalColumn?: string;
@@ -121,6 +124,7 @@ export interface ResolvedOptions {
   readonly groupStaleMs: number;
   readonly undoWindows: UndoWindows;
   readonly ledgerKeyHmacSecret: string | null;
+  readonly journal: JournalSetting;
   readonly erasure: ErasureRequestOptions;
   readonly derived: DerivedDeclarations;
   readonly logger: Logger;
@@ -201,6 +205,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     groupStaleMs: int('groupStaleMs', o.groupStaleMs),
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
+    journal: resolveJournalSetting(o.journal, storage !== null && !isPort(storage) ? storage : null),
     erasure: resolveErasureOptions(o.erasure),
     derived: resolveDerived(o.derived, (url, field) => void parseStorageUrl(url, field)),
     logger: o.logger ?? silentLogger,
