@@ -27,3 +27,11 @@ export async function createTempRoot(label: string): Promise<TempRoot> {
     remove: () => rm(root, { recursive: true, force: true }),
   };
 }
+
+/**
+ * Keys (or paths) under Lethe's own `.lethe/` area (its erasure journal, trash, doctor probes): listing helpers that check
+ * which documents are left skip them, as the engine's own listings do.
+ */
+export function isLetheOwn(key: string): boolean {
+  return key === '.lethe' || key.startsWith('.lethe/') || key.includes('/.lethe/') || key.endsWith('/.lethe');
+}

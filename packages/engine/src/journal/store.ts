@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { buildS3Client, type S3ClientHandle } from '../storage/s3/client.js';
 import { loadS3Sdk, type S3Sdk } from '../storage/s3/sdk.js';
 import type { S3StorageConfig } from '../storage/index.js';
@@ -104,7 +104,14 @@ export class S3JournalStore implements JournalStore {
 
   async put(name: string, body: string): Promise<void> {
     await this.#handle.client.send(
-      new this.#sdk.s3.PutObjectCommand({ Bucket: this.#config.bucket, Key: this.#config.prefix + name, Body: body, ContentType: 'application/json' }),
+      new this.#sdk.s3.PutObjectCommand({
+        Bucket: this.#config.bucket,
+        Key: this.#config.prefix + name,
+        Body: body,
+        ContentType: 'application/json',
+        // Object Lock buckets with a default retention refuse a PutObject without Content-MD5.
+        ContentMD5: createHash('md5').update(body, 'utf8').digest('base64'),
+      }),
     );
   }
 
