@@ -91,10 +91,10 @@ export function createEngine(input: EngineOptions): Engine {
     },
     run: async (runOptions) => {
       const deps = { pool, storage: getStorage(), options, journal: runOptions?.dryRun === true ? null : await getJournal() };
-      // A restore seen in the journal (docs/safety.md#erasures-survive-a-backup-restore): scheduled runs wait for `lethe replay`.
-      if (deps.journal && runOptions?.dryRun !== true && SCHEDULED.has(runOptions?.trigger ?? 'manual')) await refuseIfRestored(pool, deps.journal);
       // Preflight (docs/design.md#decisions, runbook FM-002): database answers and is migrated, storage root reachable, or fail now in one line.
       await preflightRun(deps, { dryRun: runOptions?.dryRun === true });
+      // After preflight (migrated, storage reachable). A restore seen in the journal (docs/safety.md#erasures-survive-a-backup-restore): scheduled runs wait for `lethe replay`.
+      if (deps.journal && runOptions?.dryRun !== true && SCHEDULED.has(runOptions?.trigger ?? 'manual')) await refuseIfRestored(pool, deps.journal);
       // Undo window (docs/safety.md#undo-window-default-off): trash past its grace goes first.
       // Group workers share the run lock; purging takes it alone, so it is left to solo runs.
       // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
