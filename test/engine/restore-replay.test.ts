@@ -162,6 +162,41 @@ describe('replay after a database restore (files)', () => {
   });
 });
 
+describe('a journal that cannot be written', () => {
+  let db: TestDatabase;
+  let files: TempRoot;
+  let engine: Engine;
+  let outside: TempRoot;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('journal_fails');
+    files = await createTempRoot('journal-fails');
+    await createJobsTable(db.pool);
+    await db.pool.query(`INSERT INTO jobs (id, file_key, purpose_code, created_at) VALUES ('j1', 'j/1.pdf', 'General', ${utc} - interval '40 days')`);
+    await files.put('j/1.pdf');
+    // A regular file where the journal's directory should be: every write fails.
+    outside = await createTempRoot('journal-fails-dir');
+    await outside.put('journal');
+    engine = createEngine({ databaseUrl: db.url, storage: `file://${files.root}`, threads: 0, journal: `dir:${join(outside.root, 'journal')}` });
+    await engine.migrate();
+  });
+
+  afterAll(async () => {
+    await engine?.close();
+    await db?.drop();
+    await files?.remove();
+    await outside?.remove();
+  });
+
+  it('fails the run with LETHE_E_JOURNAL after the batch commit (the erasure is in the ledger)', async () => {
+    const summary = await engine.run({});
+    expect(summary).toMatchObject({ status: 'failed', error: { code: ErrorCodes.JOURNAL } });
+    expect(summary.error?.message).toMatch(/erasure journal .* could not be written/);
+    const ledger = await db.pool.query(`SELECT job_id, outcome FROM lethe_ledger`);
+    expect(ledger.rows).toEqual([{ job_id: 'j1', outcome: 'erased' }]);
+  });
+});
+
 describeS3('replay after a database restore (S3)', () => {
   let server: S3TestServer;
   let db: TestDatabase;
