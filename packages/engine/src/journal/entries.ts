@@ -29,6 +29,7 @@ export interface JournalBatch {
   readonly entries: readonly JournalEntry[];
 }
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NAME_RE = /^(\d{8}T\d{9}Z)-([0-9a-f-]{36})-(\d{6})\.json$/;
 
 /** `<UTC time, sortable>-<run id>-<batch number>.json`: names sort by time, and say which run wrote them. */
@@ -67,7 +68,7 @@ export function decodeBatch(name: string, text: string): JournalBatch {
   }
   const b = parsed as Partial<JournalBatch> | null;
   if (b === null || typeof b !== 'object' || b.format !== JOURNAL_FORMAT) return bad(`expected format ${JOURNAL_FORMAT}`);
-  if (typeof b.run_id !== 'string' || !Array.isArray(b.entries)) return bad('expected run_id and entries');
+  if (typeof b.run_id !== 'string' || !UUID_RE.test(b.run_id) || !Array.isArray(b.entries)) return bad('expected a run_id (a UUID) and entries');
   for (const e of b.entries as unknown[]) {
     const x = e as Partial<JournalEntry> | null;
     if (
@@ -76,6 +77,7 @@ export function decodeBatch(name: string, text: string): JournalBatch {
       typeof x.job_id !== 'string' ||
       typeof x.key !== 'string' ||
       typeof x.run_id !== 'string' ||
+      !UUID_RE.test(x.run_id) ||
       typeof x.erased_at !== 'string' ||
       typeof x.created_ms !== 'number'
     )
