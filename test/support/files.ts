@@ -35,3 +35,8 @@ export async function createTempRoot(label: string): Promise<TempRoot> {
 export function isLetheOwn(key: string): boolean {
   return key === '.lethe' || key.startsWith('.lethe/') || key.includes('/.lethe/') || key.endsWith('/.lethe');
 }
+
+/** Keys (or paths) of the erasure journal only: helpers that look at the trash (also under `.lethe/`) skip just these. */
+export function isJournalKey(key: string): boolean {
+  return key.startsWith('.lethe/journal/') || key.includes('/.lethe/journal/');
+}
