@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, ErrorCodes, FileStorage, type Engine, type RunSummary } from '@lethe/engine';
 import { createJobsTable, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { filesPresent, UTC_NOW } from './fixtures.js';
+import { isLetheOwn } from '../support/files.js';
 
 /**
  * Fault proof 4 (docs/safety.md#file-storage-keys-inside-the-root-and-the-residual-window): adversarial rows in the platform's `jobs` table, on real files through
@@ -126,7 +127,7 @@ const resolveKey = (key: string | null): string | null => key?.replace('@OUTSIDE
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) out[join(e.parentPath, e.name)] = await readFile(join(e.parentPath, e.name), 'utf8');
+    if (e.isFile() && !isLetheOwn(join(e.parentPath, e.name))) out[join(e.parentPath, e.name)] = await readFile(join(e.parentPath, e.name), 'utf8');
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { describeS3 } from '../storage/describe-s3.js';
 import { createBucket, putObjects, s3Config, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { faultSeed, insertRows } from './fixtures.js';
 import { startS3FaultProxy, type S3FaultProxy, type WireFault } from './s3-fault-proxy.js';
+import { isLetheOwn } from '../support/files.js';
 
 /**
  * Fault proof 2, S3 (docs/safety.md#storage-that-lies): storage faults on a real S3 server (moto_server), two ways.
@@ -43,7 +44,7 @@ async function listAll(bucket: string): Promise<string[]> {
   let token: string | undefined;
   do {
     const page = await server.client.send(new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }));
-    for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push(o.Key);
+    for (const o of page.Contents ?? []) if (o.Key !== undefined && !isLetheOwn(o.Key)) out.push(o.Key);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return out.sort();

@@ -94,6 +94,9 @@ const BLOCKS: Readonly<Record<string, Classification>> = {
   },
   'EMERGENCY-002: Recover accidentally deleted files #1': { run: true },
   'EMERGENCY-003: Roll back a deployment #1': { run: true },
+  'EMERGENCY-004: After a database restore #1': {
+    skip: 'needs a database restored from a dump taken before erasures: test/cli/replay.test.ts runs lethe replay (--dry-run, --since) that way',
+  },
   'Monthly report (for the DPDP compliance officer) #1': { run: true },
   'Monthly report (for the DPDP compliance officer) #2': {
     skip: 'curl only: test/http/docs-curl.test.ts runs every curl line of the runbook against a live service',

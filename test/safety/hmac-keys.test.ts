@@ -1,4 +1,4 @@
-import { utimes } from 'node:fs/promises';
+import { readdir, readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, createEngine, ledgerKeyFor, resolveOptions } from '@lethe/engine';
@@ -44,10 +44,15 @@ describe('HMAC ledger keys (proof without personal data)', () => {
 
     const ledgerText = (await f.db.pool.query<{ t: string }>(`SELECT coalesce(string_agg(l::text, E'\\n'), '') AS t FROM lethe_ledger l`)).rows[0]!.t;
     const auditText = (await f.db.pool.query<{ t: string }>(`SELECT string_agg(details::text, E'\\n') AS t FROM audit_logs`)).rows[0]!.t;
+    // The erasure journal (docs/safety.md#erasures-survive-a-backup-restore) holds the ledger's form of the key, never the key.
+    const journalDir = join(f.files.root, '.lethe', 'journal');
+    const journalText = (await Promise.all((await readdir(journalDir)).map((n) => readFile(join(journalDir, n), 'utf8')))).join('\n');
+    expect(journalText).toContain(hashed);
     for (const k of keys) {
       for (const part of [k, k.split('/')[1]!]) {
         expect(ledgerText).not.toContain(part);
         expect(auditText).not.toContain(part);
+        expect(journalText).not.toContain(part);
         expect(JSON.stringify(summary)).not.toContain(part);
       }
     }

@@ -4,6 +4,7 @@ import { ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, PutO
 import { createJobsTable, createTestDatabase, insertJobs, type JobSeed, type TestDatabase } from '../support/database.js';
 import { createBucket, putObjects, startS3Server, uniqueBucket, type S3TestServer } from '../support/s3-server.js';
 import { describeS3 } from './describe-s3.js';
+import { isLetheOwn } from '../support/files.js';
 
 let server: S3TestServer;
 let db: TestDatabase;
@@ -16,7 +17,7 @@ async function keysLeft(bucket: string, prefix: string): Promise<string[]> {
   let token: string | undefined;
   do {
     const page = await server.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
-    for (const o of page.Contents ?? []) out.push(o.Key!.slice(prefix.length));
+    for (const o of page.Contents ?? []) if (!isLetheOwn(o.Key!.slice(prefix.length))) out.push(o.Key!.slice(prefix.length));
     token = page.NextContinuationToken;
   } while (token);
   return out.sort();
@@ -100,7 +101,7 @@ describeS3('a Lethe run on real Postgres and a real S3 server (through the worke
     expect(summary).toMatchObject({ status: 'completed', erased_count: 30, absent_count: 1, deleted_count: 31, failed_count: 1 });
     expect(summary.errors[0]).toMatchObject({ job_id: 'held', code: 'AccessDenied' });
     const versions = await server.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'v/' }));
-    expect((versions.Versions ?? []).map((v) => v.Key)).toEqual(['v/held.pdf']);
+    expect((versions.Versions ?? []).map((v) => v.Key).filter((k) => !isLetheOwn(k!))).toEqual(['v/held.pdf']);
     expect(versions.DeleteMarkers ?? []).toEqual([]);
     const kept = await db.pool.query<{ id: string }>('SELECT id FROM jobs ORDER BY id');
     expect(kept.rows.map((r) => r.id)).toEqual(['held']);

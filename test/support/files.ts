@@ -27,3 +27,16 @@ export async function createTempRoot(label: string): Promise<TempRoot> {
     remove: () => rm(root, { recursive: true, force: true }),
   };
 }
+
+/**
+ * Keys (or paths) under Lethe's own `.lethe/` area (its erasure journal, trash, doctor probes): listing helpers that check
+ * which documents are left skip them, as the engine's own listings do.
+ */
+export function isLetheOwn(key: string): boolean {
+  return key === '.lethe' || key.startsWith('.lethe/') || key.includes('/.lethe/') || key.endsWith('/.lethe');
+}
+
+/** Keys (or paths) of the erasure journal only: helpers that look at the trash (also under `.lethe/`) skip just these. */
+export function isJournalKey(key: string): boolean {
+  return key.startsWith('.lethe/journal/') || key.includes('/.lethe/journal/');
+}

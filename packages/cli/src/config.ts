@@ -58,6 +58,8 @@ export interface LetheConfig {
   readonly ledgerKeyHmacSecret?: string;
   /** Path of an Ed25519 private key (PEM): each run's ledger chain head is signed (docs/safety.md#tamper-evident-ledger). */
   readonly ledgerSigningKey?: string;
+  /** The erasure journal (docs/safety.md#erasures-survive-a-backup-restore): storage (default), off, dir:/abs/path, s3://bucket/prefix. */
+  readonly journal?: string;
   /** A daemon whose heartbeat is older than this is not running (default 120 s). */
   readonly staleAfterMs?: number;
   /** Notifications (runbook "Notifications (webhook)"): JSON POSTs with a Slack-compatible `text` on pauses, resumes and runs that failed. */

@@ -50,6 +50,7 @@ const COMMAND_MODULES: Readonly<Record<string, () => Promise<Register>>> = {
   'verify-ledger': async () => (await import('./commands/verify-ledger.js')).registerVerifyLedger,
   prune: async () => (await import('./commands/prune.js')).registerPrune,
   ledger: async () => (await import('./commands/ledger.js')).registerLedger,
+  replay: async () => (await import('./commands/replay.js')).registerReplay,
   doctor: async () => (await import('./commands/doctor.js')).registerDoctor,
   erasures: async () => (await import('./commands/erasures.js')).registerErasures,
   erase: async () => (await import('./commands/requests.js')).registerRequests,

@@ -1,4 +1,4 @@
-import { claimCatchUpSlot, claimScheduleSlot, ErrorCodes, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
+import { claimCatchUpSlot, claimScheduleSlot, describeError, ErrorCodes, readControl, schemaVersion, SchemaError, type SchedulerBeat } from '@lethe/engine';
 import { lastRuns } from '@lethe/engine/operations';
 import { catchUpIfMissed, handleScheduledFire, type FireDeps } from './fires.js';
 import { Heartbeat } from './heartbeat.js';
@@ -78,6 +78,7 @@ class LetheDaemon implements Daemon {
     try {
       await this.#checkSchema();
       o.engine.storage();
+      await this.#checkRestore();
       this.#nextRunMs = o.schedule.nextAfter(o.clock.now());
       await this.#heartbeat.write();
       this.#beatWritten = true;
@@ -115,6 +116,25 @@ class LetheDaemon implements Daemon {
     } catch (error) {
       await this.stop('start failed');
       throw error;
+    }
+  }
+
+  /**
+   * At start (docs/safety.md#erasures-survive-a-backup-restore): a database restored from a backup is seen here, before the first
+   * scheduled run. The daemon still starts (health says `restore_detected`, scheduled runs are
+   * refused until `lethe replay`); a journal that cannot be read is logged, and each scheduled
+   * run checks again.
+   */
+  async #checkRestore(): Promise<void> {
+    try {
+      const check = await this.options.engine.checkRestore();
+      if (check?.detected)
+        this.#log.error(
+          { detectedAt: check.detectedAt, entries: check.entries, objects: check.objects },
+          'a database restore was detected: the erasure journal holds erasures the ledger does not; scheduled runs wait for `lethe replay`',
+        );
+    } catch (error) {
+      this.#log.error({ error: describeError(error) }, 'the erasure journal could not be checked for a restore; each scheduled run checks again');
     }
   }
 

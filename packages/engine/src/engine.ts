@@ -10,6 +10,10 @@ import { executeRun, type RunOptions } from './run/index.js';
 import { WorkerPoolStorage } from './storage/pool/worker-pool.js';
 import type { RunSummary } from './run/summary.js';
 import { runOpenErasureRequests } from './requests/request-run.js';
+import { journalLocation } from './journal/config.js';
+import { openJournalStore, type JournalStore } from './journal/store.js';
+import { checkForRestore, refuseIfRestored, type RestoreCheck } from './journal/detect.js';
+import { replayJournal, type ReplayOptions, type ReplayReport } from './operations/replay.js';
 
 export interface MigrateCallOptions {
   readonly createJobsIndexes?: boolean;
@@ -25,9 +29,18 @@ export interface Engine {
   storage(): StoragePort;
   migrate(options?: MigrateCallOptions): Promise<MigrateReport>;
   run(options?: RunOptions): Promise<RunSummary>;
+  /** The erasure journal's store, or null when there is none (docs/safety.md#erasures-survive-a-backup-restore). */
+  journal(): Promise<JournalStore | null>;
+  /** Restore detection: reads the journal objects not yet checked against the ledger (the daemon calls it at start). */
+  checkRestore(): Promise<RestoreCheck | null>;
+  /** `lethe replay`: re-erases journaled erasures a restore brought back. */
+  replay(options?: ReplayOptions): Promise<ReplayReport>;
   /** Waits (bounded) for notifications in flight, drains the worker pool, closes the database pool (when the engine created it). */
   close(): Promise<void>;
 }
+
+/** Triggers of the daemon's schedule: refused while a restore is detected and not replayed. */
+const SCHEDULED = new Set(['schedule', 'catch-up']);
 
 export function createEngine(input: EngineOptions): Engine {
   const options = resolveOptions(input);
@@ -45,6 +58,14 @@ export function createEngine(input: EngineOptions): Engine {
     }
     return storage;
   };
+  let journal: Promise<JournalStore | null> | undefined;
+  const getJournal = (): Promise<JournalStore | null> => {
+    if (!journal) {
+      const location = journalLocation(options.journal, options.storage);
+      journal = location === null ? Promise.resolve(null) : openJournalStore(location);
+    }
+    return journal;
+  };
   let closed = false;
   const engine: Engine = {
     pool,
@@ -57,10 +78,23 @@ export function createEngine(input: EngineOptions): Engine {
         ...(m.createJobsIndexes === undefined ? {} : { createJobsIndexes: m.createJobsIndexes }),
         ...(m.installKeyGuard === undefined ? {} : { installKeyGuard: m.installKeyGuard }),
       }),
+    journal: getJournal,
+    checkRestore: async () => {
+      const store = await getJournal();
+      return store === null ? null : checkForRestore(pool, store);
+    },
+    replay: async (replayOptions) => {
+      const store = await getJournal();
+      if (store === null)
+        throw new ConfigError('journal (LETHE_JOURNAL): replay needs the erasure journal; it is off (or the storage has no location of its own): set journal');
+      return replayJournal({ pool, storage: getStorage(), options, journal: store }, replayOptions);
+    },
     run: async (runOptions) => {
-      const deps = { pool, storage: getStorage(), options };
+      const deps = { pool, storage: getStorage(), options, journal: runOptions?.dryRun === true ? null : await getJournal() };
       // Preflight (docs/design.md#decisions, runbook FM-002): database answers and is migrated, storage root reachable, or fail now in one line.
       await preflightRun(deps, { dryRun: runOptions?.dryRun === true });
+      // After preflight (migrated, storage reachable). A restore seen in the journal (docs/safety.md#erasures-survive-a-backup-restore): scheduled runs wait for `lethe replay`.
+      if (deps.journal && runOptions?.dryRun !== true && SCHEDULED.has(runOptions?.trigger ?? 'manual')) await refuseIfRestored(pool, deps.journal);
       // Undo window (docs/safety.md#undo-window-default-off): trash past its grace goes first.
       // Group workers share the run lock; purging takes it alone, so it is left to solo runs.
       // Both refuse an undo window the store could not honour (checkUndoWindowAtStart) first.
@@ -93,6 +127,9 @@ export function createEngine(input: EngineOptions): Engine {
       storage = undefined;
       // Adapters passed in by the caller are the caller's to close.
       if (s && options.storage !== null && !('deleteMany' in options.storage)) await s.close();
+      const j = journal;
+      journal = undefined;
+      if (j) await (await j.catch(() => null))?.close();
       if (ownsPool) await pool.end();
     },
   };

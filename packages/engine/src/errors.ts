@@ -58,6 +58,10 @@ export const ErrorCodes = {
   LEDGER_CHAIN: 'LETHE_E_LEDGER_CHAIN',
   /** Ledger verify: a run's signed chain head does not verify with the public key (or a signature was removed). */
   LEDGER_SIGNATURE: 'LETHE_E_LEDGER_SIGNATURE',
+  /** The erasure journal holds erasures the ledger does not (a database restore): scheduled runs wait for `lethe replay` (docs/safety.md#erasures-survive-a-backup-restore). */
+  RESTORE_DETECTED: 'LETHE_E_RESTORE_DETECTED',
+  /** The erasure journal could not be written or read (docs/safety.md#erasures-survive-a-backup-restore): the run fails. */
+  JOURNAL: 'LETHE_E_JOURNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -117,6 +121,9 @@ export const ERROR_ANSWERS: { readonly [C in ErrorCode]: ErrorAnswer } = {
   // The tamper-evident ledger (docs/safety.md#tamper-evident-ledger): evidence that does not check out.
   [ErrorCodes.LEDGER_CHAIN]: failure(409),
   [ErrorCodes.LEDGER_SIGNATURE]: failure(409),
+  // Erasure journal (docs/safety.md#erasures-survive-a-backup-restore): a restore waits for replay; a journal that cannot be written fails the run.
+  [ErrorCodes.RESTORE_DETECTED]: failure(409),
+  [ErrorCodes.JOURNAL]: failure(502),
 };
 
 /** Anything that is not a Lethe error (a bug, a raw driver error): HTTP 500, exit 1. */

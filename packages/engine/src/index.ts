@@ -6,6 +6,8 @@ export { createEngine } from './engine.js';
 export type { Engine, MigrateCallOptions } from './engine.js';
 export { resolveOptions, silentLogger } from './options.js';
 export type { EngineOptions, ResolvedOptions } from './options.js';
+export type { JournalSetting } from './journal/config.js';
+export type { JournalStore } from './journal/store.js';
 // Every setting's bounds, default, env var and flag, in one table the runtimes derive from.
 export { CONFIG_FILE_SETTING, SETTINGS, boundsOf, defaultOf, settingSpec } from './option-spec.js';
 export type { ConfigSettingName, SettingKind, SettingName, SettingOwner, SettingSpec, StorageDefault } from './option-spec.js';

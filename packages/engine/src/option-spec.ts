@@ -201,6 +201,14 @@ export const SETTINGS = {
     owner: 'engine',
     description: 'derived data deleted with each job: child tables, object templates, kept areas (config file only; docs/rights.md#derived-data)',
   },
+  journal: {
+    kind: 'string',
+    owner: 'engine',
+    env: 'LETHE_JOURNAL',
+    default: 'storage',
+    description:
+      'erasure journal (docs/safety.md#erasures-survive-a-backup-restore): storage (under .lethe/journal/ in the storage), off, dir:/abs/path or s3://bucket/prefix',
+  },
   ledgerKeyHmacSecret: {
     kind: 'string',
     owner: 'engine',

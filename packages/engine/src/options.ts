@@ -5,6 +5,7 @@ import { DEFAULT_JOBS_TABLE, validateJobsTableNames, type JobsTableNames } from 
 import { DEFAULT_POLICIES, parsePolicies, type PolicySet } from './policy/retention.js';
 import type { Clock, Logger, StoragePort } from './ports.js';
 import { parseStorageUrl, type StorageConfig } from './storage/index.js';
+import { resolveJournalSetting, type JournalSetting } from './journal/config.js';
 import { validateLedgerKeySecret } from './policy/ledger-keys.js';
 import { resolveUndoWindows, type UndoWindows } from './policy/undo-window.js';
 import { noopNotifier, type Notifier } from './notify/notifier.js';
@@ -75,6 +76,8 @@ export interface EngineOptions {
   readonly ledgerKeyHmacSecret?: string;
   /** Path of an Ed25519 private key (PEM): each run's ledger chain head is signed with it (docs/safety.md#tamper-evident-ledger). */
   readonly ledgerSigningKey?: string;
+  /** The erasure journal (docs/safety.md#erasures-survive-a-backup-restore): `storage` (default), `off`, `dir:/abs/path`, `s3://bucket/prefix`. */
+  readonly journal?: string;
   /** Erasure requests (docs/rights.md): the data-principal column, the deadline, immediate or next run, processors. */
   readonly erasure?: {
     readonly principalColumn?: string;
@@ -126,6 +129,7 @@ export interface ResolvedOptions {
   readonly ledgerKeyHmacSecret: string | null;
   /** The signing key's path, checked at resolve time to hold an Ed25519 private key; null: heads are not signed. */
   readonly ledgerSigningKey: string | null;
+  readonly journal: JournalSetting;
   readonly erasure: ErasureRequestOptions;
   readonly derived: DerivedDeclarations;
   readonly logger: Logger;
@@ -207,6 +211,7 @@ export function resolveOptions(o: EngineOptions): ResolvedOptions {
     undoWindows: resolveUndoWindows(o.undoWindow, o.undoWindows),
     ledgerKeyHmacSecret: validateLedgerKeySecret(o.ledgerKeyHmacSecret),
     ledgerSigningKey: resolveSigningKeyPath(o.ledgerSigningKey),
+    journal: resolveJournalSetting(o.journal, storage !== null && !isPort(storage) ? storage : null),
     erasure: resolveErasureOptions(o.erasure),
     derived: resolveDerived(o.derived, (url, field) => void parseStorageUrl(url, field)),
     logger: o.logger ?? silentLogger,

@@ -44,6 +44,10 @@ export const schemas = {
         minimum: 0,
         description: 'Erasure requests open past their deadline (docs/rights.md#overdue, runbook REQ-003); 0 when the database did not answer.',
       },
+      restore_detected: {
+        type: 'boolean',
+        description: 'a database restore was detected in the erasure journal and not yet replayed (docs/safety.md#erasures-survive-a-backup-restore)',
+      },
       reasons: { type: 'array', items: str },
       version: { type: 'string', description: 'the Lethe version answering (EMERGENCY-003)' },
     },

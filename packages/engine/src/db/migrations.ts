@@ -322,6 +322,45 @@ ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS chain_head text;
 ALTER TABLE lethe_runs ADD COLUMN IF NOT EXISTS chain_signature text;
 ${CHAIN_FUNCTIONS_SQL}`,
   },
+  {
+    version: 11,
+    name: 'erasure journal: replays, checked journal objects, detected restores',
+    sql: `
+-- The erasure journal (docs/safety.md#erasures-survive-a-backup-restore) lives outside the database; these tables are the
+-- database's side of it. A restore rolls them back with everything else, which is what makes
+-- a restore visible: journal objects checked after the backup are unchecked again.
+-- One row per \`lethe replay\` (dry runs too): what it was asked and what it found.
+CREATE TABLE IF NOT EXISTS lethe_journal_replays (
+  id bigserial PRIMARY KEY,
+  run_id uuid NOT NULL,
+  since timestamptz,
+  dry_run boolean NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz,
+  counts jsonb NOT NULL DEFAULT '{}'::jsonb,
+  requested_by text
+);
+-- Journal objects whose every entry the ledger was seen to hold (or a replay settled): not read again.
+CREATE TABLE IF NOT EXISTS lethe_journal_checked (
+  name text PRIMARY KEY,
+  checked_at timestamptz NOT NULL DEFAULT now(),
+  replay_id bigint
+);
+-- A restore seen (the journal ahead of the ledger): scheduled runs wait until a replay clears it.
+CREATE TABLE IF NOT EXISTS lethe_journal_restores (
+  id bigserial PRIMARY KEY,
+  detected_at timestamptz NOT NULL DEFAULT now(),
+  objects integer NOT NULL,
+  entries integer NOT NULL,
+  example text,
+  cleared_at timestamptz,
+  replay_id bigint
+);
+CREATE UNIQUE INDEX IF NOT EXISTS lethe_journal_restores_open_idx ON lethe_journal_restores ((true)) WHERE cleared_at IS NULL;
+-- Replays' own ledger rows, by job: small (only replays write them); journal entries are looked up by run_id otherwise.
+CREATE INDEX IF NOT EXISTS lethe_ledger_replayed_job_idx ON lethe_ledger (job_id) WHERE outcome = 'replayed';
+`,
+  },
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,6 +2,7 @@ import { readControl, type ControlState } from '../db/tables/control.js';
 import type { Queryable } from '../db/pool.js';
 import type { JobsTable } from '../db/jobs-table.js';
 import { countOverdueRequests } from '../requests/request-store.js';
+import { restoreDetected } from '../journal/detect.js';
 import { lastRuns, type RunRecord } from './history.js';
 import { DEFAULT_STOPPED_RETENTION_MS, readSchedulers, type SchedulerRow } from '../db/tables/schedulers.js';
 
@@ -19,6 +20,8 @@ export interface HealthFacts {
   readonly failedLast24h: number;
   /** Erasure requests open past their deadline (docs/rights.md#overdue); 0 when not gathered. */
   readonly overdueRequests?: number;
+  /** A database restore detected in the erasure journal and not yet replayed (docs/safety.md#erasures-survive-a-backup-restore). */
+  readonly restoreDetected?: boolean;
 }
 
 export interface HealthOptions {
@@ -49,6 +52,8 @@ export interface HealthReport {
   readonly schedulers: number;
   /** Erasure requests open past their deadline (docs/rights.md#overdue, runbook REQ-003). */
   readonly overdue_requests: number;
+  /** The erasure journal is ahead of the ledger (a database restore): scheduled runs wait for `lethe replay`. */
+  readonly restore_detected: boolean;
   readonly reasons: readonly string[];
 }
 
@@ -80,6 +85,10 @@ export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH
     degraded.push(
       `${overdue} erasure request${overdue === 1 ? ' is' : 's are'} past ${overdue === 1 ? 'its' : 'their'} deadline (lethe requests --overdue; runbook REQ-003)`,
     );
+  if (f.restoreDetected === true)
+    degraded.push(
+      'a database restore was detected (the erasure journal holds erasures the ledger does not): scheduled runs wait for `lethe replay` (runbook "After a database restore")',
+    );
   if (f.lastRun && f.lastRun.status !== 'completed') degraded.push(`the last run ${f.lastRun.id} ended ${f.lastRun.status}`);
   else if (f.lastRun?.degraded) degraded.push(`the last run ${f.lastRun.id} finished degraded: more than 10% of its deletes failed`);
   const since = f.lastSuccess?.endedAt ?? f.lastSuccess?.startedAt ?? earliestStart(alive);
@@ -102,6 +111,7 @@ export function evaluateHealth(f: HealthFacts, o: HealthOptions = DEFAULT_HEALTH
     scheduler_running: alive.length > 0,
     schedulers: alive.length,
     overdue_requests: overdue,
+    restore_detected: f.restoreDetected === true,
     reasons: [...unhealthy, ...degraded],
   };
 }
@@ -125,7 +135,7 @@ export async function gatherHealthFacts(
   jobs: JobsTable | null = null,
   stoppedRetentionMs = DEFAULT_STOPPED_RETENTION_MS,
 ): Promise<HealthFacts> {
-  const [control, schedulers, runs, totals, failing, overdueRequests] = await Promise.all([
+  const [control, schedulers, runs, totals, failing, overdueRequests, restore] = await Promise.all([
     readControl(db),
     readSchedulers(db, staleAfterMs, stoppedRetentionMs),
     lastRuns(db),
@@ -135,6 +145,7 @@ export async function gatherHealthFacts(
     ),
     db.query<{ n: number }>(failingFilesSql(jobs)),
     countOverdueRequests(db),
+    restoreDetected(db),
   ]);
   return {
     nowMs,
@@ -145,6 +156,7 @@ export async function gatherHealthFacts(
     deletedLast24h: totals.rows[0]?.deleted ?? 0,
     failedLast24h: failing.rows[0]?.n ?? 0,
     overdueRequests,
+    restoreDetected: restore,
   };
 }
 

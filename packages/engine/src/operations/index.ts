@@ -39,6 +39,14 @@ export type { PurgeFailure, PurgeOptions, PurgeReport } from '../run/purge-due.j
 export * from './restore.js';
 export * from './restore-from-backup.js';
 
+// After a database restore: the erasure journal, restore detection and replay (docs/safety.md#erasures-survive-a-backup-restore).
+export { replayJournal } from './replay.js';
+export type { ReplayCounts, ReplayDeps, ReplayOptions, ReplayReport } from './replay.js';
+export { writeReplayedLedger } from './replay-ledger.js';
+export type { ReplayedRow } from './replay-ledger.js';
+export { checkForRestore, restoreDetected } from '../journal/detect.js';
+export type { RestoreCheck } from '../journal/detect.js';
+
 // Diagnosis: lethe doctor.
 export * from './doctor.js';
 export { checkCoverage, DEFAULT_COVERAGE_OBJECTS, describeUncovered } from './coverage.js';

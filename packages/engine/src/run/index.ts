@@ -31,6 +31,8 @@ import { SummaryBuilder, type RunSummary, type RunTrigger } from './summary.js';
 import { findUnreadableRows } from './unreadable.js';
 import { DerivedStep } from './derived/step.js';
 import { runChainHead } from '../db/tables/ledger-chain.js';
+import { RunJournal } from '../journal/journal.js';
+import type { JournalStore } from '../journal/store.js';
 
 export interface RunOptions {
   readonly dryRun?: boolean;
@@ -87,6 +89,8 @@ export interface RunDeps {
   readonly pool: pg.Pool;
   readonly storage: StoragePort;
   readonly options: ResolvedOptions;
+  /** The erasure journal's store (docs/safety.md#erasures-survive-a-backup-restore); null or absent: no journal. */
+  readonly journal?: JournalStore | null;
 }
 
 /** What a run needs to know before its first batch; solo runs and group workers differ only here. */
@@ -304,6 +308,10 @@ async function runLocked(deps: RunDeps, runOptions: RunOptions, lockLost: AbortS
       }),
       outcomeSql: writeOutcomesSql(table, { stripFileKey: options.ledgerKeyHmacSecret !== null }),
       erasure: erasurePlan(options, runId),
+      // Wall time, not the run's clock: a journal's erased_at is what `lethe replay --since` is compared with.
+      journal:
+        !dryRun && deps.journal ? new RunJournal(deps.journal, { runId, ledgerKey: ledgerKeyFunction(options.ledgerKeyHmacSecret), now: Date.now }) : null,
+      now: Date.now,
       policyVersion: plan.policyVersion,
       policies: allPolicies,
       maxBatchesInFlight: options.maxBatchesInFlight,

@@ -19,6 +19,8 @@ import type { SummaryBuilder } from './summary.js';
 import type { RequestRecheckedBatch } from '../requests/request-recheck.js';
 import type { DerivedStep } from './derived/step.js';
 import type { ObjectEvidence } from './derived/objects.js';
+import type { RunJournal } from '../journal/journal.js';
+import type { JournalEntry } from '../journal/entries.js';
 
 export type { StopReason } from './status.js';
 
@@ -61,6 +63,13 @@ export interface PipelineContext {
    * carries its reference. Everything else (locks, holds, pause, intents, storage guard) is shared.
    */
   readonly request?: PipelineRequest;
+  /**
+   * The erasure journal (docs/safety.md#erasures-survive-a-backup-restore): each batch's removed rows, written after its commit;
+   * a failed write fails the run. Null: no journal (`journal: off`, or a storage given as an adapter).
+   */
+  readonly journal?: RunJournal | null;
+  /** Epoch ms, for the journal's erased_at (the run's clock). */
+  readonly now?: () => number;
 }
 
 export interface PipelineRequest {
@@ -210,13 +219,16 @@ function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number 
  */
 async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], claim: BatchClaim, stop: BatchStop, removedAhead: Set<string>): Promise<void> {
   const tx = await claim.transaction();
+  const journaled: JournalEntry[] = [];
   try {
-    if (await deleteAndRecord(ctx, batch, tx, stop, removedAhead)) await tx.commit();
+    if (await deleteAndRecord(ctx, batch, tx, stop, removedAhead, journaled)) await tx.commit();
     else await tx.abandon();
   } catch (error) {
     await tx.abandon(error);
     throw error;
   }
+  // After the commit: the journal never holds an erasure the ledger rolled back.
+  if (ctx.journal) await ctx.journal.append(journaled);
 }
 
 const requestStop = (stop: BatchStop, reason: StopReason, error: unknown = null): void => {
@@ -232,6 +244,7 @@ async function deleteAndRecord(
   tx: BatchTransaction,
   stop: BatchStop,
   removedAhead: Set<string>,
+  journaled: JournalEntry[],
 ): Promise<boolean> {
   const refused: RowOutcome[] = [];
   const candidates: ExpiredRow[] = [];
@@ -324,6 +337,7 @@ async function deleteAndRecord(
   ctx.summary.phaseMs.write += performance.now() - writeStarted;
   ctx.summary.outcomes(all, notRemoved);
   for (const e of checked.extra) removedAhead.add(e.id);
+  if (ctx.journal) journaled.push(...ctx.journal.entries(all, notRemoved, ctx.request?.reference ?? null, (ctx.now ?? Date.now)()));
   return true;
 }
 

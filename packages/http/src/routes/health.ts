@@ -83,6 +83,7 @@ function databaseDown(): HealthReport {
     scheduler_running: false,
     schedulers: 0,
     overdue_requests: 0,
+    restore_detected: false,
     reasons: ['the database did not answer: state unknown (see the service log)'],
   };
 }
