@@ -21,7 +21,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createEngine } from '../packages/engine/dist/index.js';
+import { createEngine } from '@lethe/engine';
 import { createBenchDatabase, createJobs } from './support/bench-database.js';
 import { median } from './support/stats.js';
 

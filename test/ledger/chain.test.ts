@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEngine, ErrorCodes, type Engine } from '@lethe/engine';
 import { pruneEvidence, verifyLedgerChain } from '@lethe/engine/operations';
-import { batchDigest, canonicalLedgerRow, chainedRowSelect, linkHash, type ChainedRow } from '../../packages/engine/src/db/tables/ledger-chain.js';
+import { batchDigest, canonicalLedgerRow, chainedRowSelect, linkHash, type ChainedRow } from '@lethe/engine/testing';
 import { createJobsTable, createTestDatabase, insertJobs, type TestDatabase } from '../support/database.js';
 import { createTempRoot, type TempRoot } from '../support/files.js';
 

@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const APPEND_MODULE = 'packages/engine/src/db/tables/ledger-chain.ts';
 /** `INSERT INTO lethe_ledger` (not lethe_ledger_derived or lethe_ledger_chain), also as `INSERT INTO ${LEDGER_TABLE}`. */
 const DIRECT_INSERT = /INSERT\s+INTO\s+(?:"?public"?\.)?"?(?:lethe_ledger(?![a-z_])|\$\{\s*LEDGER_TABLE\s*\})/i;
-const SKIP_DIRS = new Set(['node_modules', 'dist', '.turbo', 'coverage']);
+const SKIP_DIRS = new Set(['node_modules', 'dist', '.turbo', 'coverage', 'bundle']);
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];

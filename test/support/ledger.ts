@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ledgerInsertSql } from '../../packages/engine/src/db/tables/ledger-chain.js';
+import { ledgerInsertSql } from '@lethe/engine/testing';
 
 /**
  * Ledger fixtures written the way Lethe writes them: through the append module, so each call is

@@ -99,7 +99,7 @@ describe('README and the docs settings tables are in the table', () => {
       expect(defaultCell).toContain(`${s.default.s3} for S3`);
       expect(defaultCell).toContain(s.default.file === 0 ? 'none for files' : `${s.default.file} for files`);
     } else if (typeof s.default === 'string') expect(codeSpans(defaultCell!)[0], what).toBe(s.default);
-    else if (/\(required/.test(s.description)) expect(defaultCell).toMatch(/^required/);
+    else if (/\brequired\b/.test(s.description)) expect(defaultCell).toMatch(/^required/);
     // No default and not required: the setting is off unless given.
     else expect(defaultCell).toMatch(/^none/);
   });

@@ -1,4 +1,4 @@
-import { formatSeconds } from './report.js';
+import { formatSeconds } from '../duration-text.js';
 import type { DailyOutcomes } from './report-sources.js';
 
 /**

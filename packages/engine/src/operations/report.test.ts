@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatSeconds, judgeCompliance, parseMonth } from './report.js';
+import { formatSeconds } from '../duration-text.js';
+import { judgeCompliance, parseMonth } from './report.js';
 
 describe('parseMonth', () => {
   it("gives the month's UTC bounds, December rolling into the next year", () => {

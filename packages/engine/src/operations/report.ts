@@ -352,7 +352,6 @@ export function judgeCompliance(f: { lateErasures: number; latePresent: number; 
 }
 
 // Used in reasons so they read the same everywhere; public from both entries.
-export { formatSeconds };
 
 async function schedulePeriodMs(db: Queryable, staleAfterMs: number): Promise<number> {
   const schedulers = await readSchedulers(db, staleAfterMs);

@@ -32,3 +32,7 @@ export { orphanFileBatches, orphanRowBatches, type OrphanRow, type ScanContext }
 // serves it), and the run lock's advisory key (tests hold it to stand for a run in progress).
 export { expiredRowsSql, readExpiredRows } from '../run/source.js';
 export { RUN_LOCK_KEY } from '../run/lock.js';
+
+// For tests of the tamper-evident ledger (docs/safety.md#tamper-evident-ledger): the canonical row and link
+// hashing (fixed vectors, SQL/JS agreement) and the one append statement (tests seed chained rows with it).
+export { batchDigest, canonicalLedgerRow, chainedRowSelect, ledgerInsertSql, linkHash, type ChainedRow } from '../db/tables/ledger-chain.js';
