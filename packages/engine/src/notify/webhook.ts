@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent } from 'undici';
+import { loadUndici } from './undici.js';
 import { ConfigError, describeError } from '../errors.js';
 import { silentLogger } from '../options.js';
 import type { Logger } from '../ports.js';
@@ -124,7 +125,7 @@ class WebhookNotifier implements Notifier {
    * sockets are unreferenced by undici, so they never hold a CLI process open.
    */
   #http(): Promise<{ readonly agent: Agent; readonly request: typeof import('undici').request }> {
-    this.#undici ??= import('undici').then(({ Agent: AgentClass, request }) => ({
+    this.#undici ??= loadUndici().then(({ Agent: AgentClass, request }) => ({
       agent: new AgentClass({ keepAliveTimeout: 4_000, connect: { timeout: this.#o.attemptTimeoutMs } }),
       request,
     }));

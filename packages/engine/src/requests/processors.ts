@@ -3,6 +3,7 @@ import type { Engine } from '../engine.js';
 import { ConfigError, describeError, ErrorCodes, LetheError } from '../errors.js';
 import type { CompletionRecord } from './completion-record.js';
 import { requireRequest, type ErasureRequest } from './request-store.js';
+import { loadUndici } from '../notify/undici.js';
 
 /**
  * Processors (docs/rights.md#processors): each configured processor (one webhook each) is told of
@@ -44,7 +45,7 @@ export async function notifyProcessors(engine: Engine, r: ErasureRequest, record
       let error: string | null = null;
       try {
         // undici (~100 ms to import) only when a notice is sent, not with every run (docs/performance.md#start-up).
-        const { request } = await import('undici');
+        const { request } = await loadUndici();
         const res = await request(p.url, {
           method: 'POST',
           body,
