@@ -77,3 +77,34 @@ describe('lethe ledger verify', () => {
     expect(r.stderr).toContain('--public-key');
   });
 });
+
+describe('signed monthly reports', () => {
+  it('lethe report --output with a signing key writes FILE.sig; ledger verify --report checks it offline and names a changed file', async () => {
+    const path = join(dir, 'report.html');
+    const report = await f.run(['report', '--format', 'html', '--output', path], keyEnv);
+    expect(report.code, report.stderr).toBeLessThan(2);
+    expect(report.stderr).toContain(`signed the report (Ed25519): ${path}.sig`);
+    expect((await readFile(`${path}.sig`, 'utf8')).trim()).toMatch(/^[A-Za-z0-9+/]{86}==$/);
+
+    const ok = await f.run(['ledger', 'verify', '--report', path, '--public-key', publicKey, '--json'], { DATABASE_URL: undefined });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json()).toMatchObject({ ok: true, report: path, signature: `${path}.sig` });
+
+    await writeFile(path, (await readFile(path, 'utf8')).replace('</body>', '<p>added later</p></body>'));
+    const bad = await f.run(['ledger', 'verify', '--report', path, '--public-key', publicKey], { DATABASE_URL: undefined });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('LETHE_E_LEDGER_SIGNATURE');
+    expect(bad.stdout).toContain('does not verify');
+  });
+
+  it('to stdout: the JSON stays alone on stdout and the signature goes to stderr; --report without --public-key is a usage error', async () => {
+    const r = await f.run(['report', '--json'], keyEnv);
+    expect(r.code, r.stderr).toBeLessThan(2);
+    expect(() => JSON.parse(r.stdout)).not.toThrow();
+    expect(r.stderr).toMatch(/report signature \(Ed25519, base64, over the bytes written to stdout\): [A-Za-z0-9+/]{86}==/);
+
+    const usage = await f.run(['ledger', 'verify', '--report', join(dir, 'report.html')], { DATABASE_URL: undefined });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--report: needs --public-key');
+  });
+});

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 
@@ -58,6 +58,28 @@ export function signChainHead(key: KeyObject, runId: string, seq: string, head: 
 export function verifyChainHead(key: KeyObject, runId: string, seq: string, head: string, signature: string): boolean {
   try {
     return verify(null, Buffer.from(chainHeadMessage(runId, seq, head), 'utf8'), key, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A monthly report's signature (docs/safety.md#tamper-evident-ledger): Ed25519 over a fixed text
+ * holding the SHA-256 of the exact bytes written (the HTML, PDF, JSON, CSV or text file), so the
+ * file itself is what is checked, offline, with `lethe ledger verify --public-key K --report FILE`.
+ */
+export function reportMessage(content: string | Uint8Array): string {
+  return `lethe-report-v1|${createHash('sha256').update(content).digest('hex')}`;
+}
+
+/** Base64 Ed25519 signature of a report file's bytes. */
+export function signReport(key: KeyObject, content: string | Uint8Array): string {
+  return sign(null, Buffer.from(reportMessage(content), 'utf8'), key).toString('base64');
+}
+
+export function verifyReport(key: KeyObject, content: string | Uint8Array, signature: string): boolean {
+  try {
+    return verify(null, Buffer.from(reportMessage(content), 'utf8'), key, Buffer.from(signature.trim(), 'base64'));
   } catch {
     return false;
   }

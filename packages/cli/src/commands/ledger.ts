@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { exportLedger, loadPublicKey, verifyLedgerChain, type ChainVerifyReport } from '@lethe/engine/operations';
-import { ExitCode, printJson, printLines } from '../output.js';
+import { readFile } from 'node:fs/promises';
+import { ErrorCodes } from '@lethe/engine';
+import { exportLedger, loadPublicKey, verifyLedgerChain, verifyReport, type ChainVerifyReport } from '@lethe/engine/operations';
+import { ExitCode, printJson, printLines, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
 import { count, plural } from '../render/format.js';
 import { addConnectionOptions, withEngine, type ConnectionFlags } from '../session.js';
@@ -8,6 +10,8 @@ import { addConnectionOptions, withEngine, type ConnectionFlags } from '../sessi
 interface LedgerVerifyChainFlags extends ConnectionFlags {
   readonly fromExport?: string;
   readonly publicKey?: string;
+  readonly report?: string;
+  readonly signature?: string;
   readonly json?: boolean;
 }
 
@@ -31,8 +35,28 @@ export function registerLedger(program: Command, ctx: CommandContext): void {
     )
     .option('--from-export <file>', 'check an export written by `lethe ledger export` instead of the database (offline: no database needed)')
     .option('--public-key <file>', 'Ed25519 public key (PEM) to check the signed run heads with')
+    .option(
+      '--report <file>',
+      'instead of the chain, check a signed monthly report file (`lethe report --output FILE` with a signing key) against its signature; needs --public-key, no database',
+    )
+    .option('--signature <file>', 'the signature file of --report (default: the report file + .sig)')
     .option('--json', 'print the report as JSON');
   addConnectionOptions(verify, { storage: false }).action(async (flags: LedgerVerifyChainFlags) => {
+    if (flags.signature !== undefined && flags.report === undefined) throw new UsageError('--signature: only with --report FILE');
+    if (flags.report !== undefined) {
+      if (flags.publicKey === undefined) throw new UsageError('--report: needs --public-key FILE (the Ed25519 public key to check the signature with)');
+      if (flags.fromExport !== undefined) throw new UsageError('--report: checks a report file; give --from-export in a separate call');
+      const checked = await checkReportSignature(flags.report, flags.signature ?? `${flags.report}.sig`, loadPublicKey(flags.publicKey));
+      if (flags.json) printJson(ctx.io, checked);
+      else
+        printLines(ctx.io, [
+          checked.ok
+            ? `${checked.report}: the signature (${checked.signature}) is valid for this public key.`
+            : `${ErrorCodes.LEDGER_SIGNATURE}: ${checked.problem}`,
+        ]);
+      ctx.setExit(checked.ok ? ExitCode.OK : ExitCode.FAILURES);
+      return;
+    }
     const publicKey = flags.publicKey === undefined ? null : loadPublicKey(flags.publicKey);
     const report =
       flags.fromExport !== undefined
@@ -67,4 +91,34 @@ export function chainVerifyLines(r: ChainVerifyReport): string[] {
   if (r.ok) lines.push('The ledger chain verifies: no row was changed, deleted or inserted out of band.');
   for (const p of r.problems) lines.push(`${p.code}: ${p.message}`);
   return lines;
+}
+
+interface ReportSignatureCheck {
+  readonly report: string;
+  readonly signature: string;
+  readonly ok: boolean;
+  readonly problem: string | null;
+}
+
+async function readArg(path: string, flag: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new UsageError(`${flag}: expected a readable file, got ${JSON.stringify(path)} (${(error as Error).message})`);
+  }
+}
+
+/** A monthly report file against its detached Ed25519 signature (docs/safety.md#tamper-evident-ledger). */
+async function checkReportSignature(report: string, signature: string, key: ReturnType<typeof loadPublicKey>): Promise<ReportSignatureCheck> {
+  const content = await readArg(report, '--report');
+  const sig = (await readArg(signature, '--signature')).toString('utf8');
+  const ok = verifyReport(key, content, sig);
+  return {
+    report,
+    signature,
+    ok,
+    problem: ok
+      ? null
+      : `${report}: the signature in ${signature} does not verify with this public key (the file was changed after it was signed, or another key signed it)`,
+  };
 }

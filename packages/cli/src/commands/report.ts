@@ -1,6 +1,14 @@
 import { Option, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { monthlyReportSnapshot, parseMonth, reportHtml, type ComplianceReport, type ReportSnapshotInfo } from '@lethe/engine/operations';
+import {
+  loadSigningKey,
+  monthlyReportSnapshot,
+  parseMonth,
+  reportHtml,
+  signReport,
+  type ComplianceReport,
+  type ReportSnapshotInfo,
+} from '@lethe/engine/operations';
 import { durationMs } from '../durations.js';
 import { ExitCode, UsageError } from '../output.js';
 import type { CommandContext } from '../program.js';
@@ -46,13 +54,20 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     const format: Format = flags.json ? 'json' : (flags.format ?? 'text');
     // Found before connecting: a missing browser fails at once, naming what to install.
     const browser = format === 'pdf' ? findChromium(ctx.io.env) : null;
-    const { report, snapshot } = await withEngine(ctx, flags, (engine) =>
-      monthlyReportSnapshot(engine, flags.month, { graceMs, ...(flags.regenerate ? { regenerate: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) }),
-    );
+    const { report, snapshot, signingKey } = await withEngine(ctx, flags, async (engine) => ({
+      ...(await monthlyReportSnapshot(engine, flags.month, {
+        graceMs,
+        ...(flags.regenerate ? { regenerate: true } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      })),
+      signingKey: engine.options.ledgerSigningKey,
+    }));
     // Where the report came from goes with it in json and text, beside it (stderr) for csv; an html or
     // pdf page is the stored report itself (a closed month's page is the same each time).
     if (format === 'csv') for (const line of snapshotLines(report.month, snapshot)) ctx.io.stderr.write(`lethe: ${line}\n`);
-    await emit(ctx, flags.output, await render(ctx, report, snapshot, format, browser, flags.output === undefined));
+    const content = await render(ctx, report, snapshot, format, browser, flags.output === undefined);
+    await emit(ctx, flags.output, content);
+    if (signingKey !== null) await signEmitted(ctx, flags.output, content, signingKey);
     if (snapshot.intact === false)
       ctx.io.stderr.write(
         `lethe: warning: the stored snapshot of ${report.month} no longer hashes to its sha256 ${snapshot.sha256}: it was altered in lethe_monthly_reports\n`,
@@ -76,6 +91,21 @@ async function render(
   if (format === 'csv') return `${reportCsv(report).join('\n')}\n`;
   // Colour only on the terminal, never into a file.
   return `${[...(toTerminal ? reportText(report, ctx.paint) : reportText(report)), '', ...snapshotLines(report.month, snapshot)].join('\n')}\n`;
+}
+
+/**
+ * With a ledger signing key (docs/safety.md#tamper-evident-ledger) the report is signed as written:
+ * the signature goes to FILE.sig beside --output (or to stderr when the report went to stdout), and
+ * `lethe ledger verify --public-key K --report FILE` checks it offline.
+ */
+async function signEmitted(ctx: CommandContext, output: string | undefined, content: string | Buffer, keyPath: string): Promise<void> {
+  const signature = signReport(loadSigningKey(keyPath), content);
+  if (output === undefined) {
+    ctx.io.stderr.write(`lethe: report signature (Ed25519, base64, over the bytes written to stdout): ${signature}\n`);
+    return;
+  }
+  await writeFile(`${output}.sig`, `${signature}\n`);
+  ctx.io.stderr.write(`lethe: signed the report (Ed25519): ${output}.sig\n`);
 }
 
 async function emit(ctx: CommandContext, output: string | undefined, content: string | Buffer): Promise<void> {

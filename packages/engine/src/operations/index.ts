@@ -29,7 +29,7 @@ export * from './policy-revert.js';
 export * from './reconcile.js';
 export * from './ledger-verify.js';
 export * from './ledger-chain.js';
-export { loadPublicKey, loadSigningKey, signChainHead, verifyChainHead, chainHeadMessage } from '../ledger-signing.js';
+export { loadPublicKey, loadSigningKey, signChainHead, verifyChainHead, chainHeadMessage, signReport, verifyReport } from '../ledger-signing.js';
 export * from './ledger-repair.js';
 export * from './prune.js';
 
