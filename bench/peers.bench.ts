@@ -163,8 +163,10 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
           const summary = JSON.parse(stdout) as { deleted_count?: number; status?: string };
           if (summary.deleted_count !== n) throw new Error(`lethe run deleted ${summary.deleted_count}/${n} (${summary.status})`);
         }
+        // Lethe's own erasure journal (.lethe/journal/, docs/safety.md#erasures-survive-a-backup-restore)
+        // is part of what its side writes (timed), not a document left behind.
         const left = Number(
-          execFileSync('sh', ['-c', `find '${dir}' -type f | wc -l`])
+          execFileSync('sh', ['-c', `find '${dir}' -path '${dir}/.lethe' -prune -o -type f -print | wc -l`])
             .toString()
             .trim(),
         );
