@@ -20,7 +20,7 @@ export function textArray(values: readonly (string | null)[]): string {
   return `${out}}`;
 }
 
-/** `{1,2.5,NaN}`: a float8[] literal (JS number text is valid float8 input, Infinity and NaN included). */
+/** `{1,2.5,NULL}`: a float8[] literal (JS number text is valid float8 input); NaN and infinities are written as NULL (unknown). */
 export function numberArray(values: readonly (number | null)[]): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
