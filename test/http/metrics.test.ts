@@ -113,6 +113,13 @@ describe('GET /metrics', () => {
     expect(sample(await scrape(live), 'lethe_paused')).toBe(1);
     await resume(db.pool, { by: 'test' });
     expect(sample(await scrape(live), 'lethe_paused')).toBe(0);
+
+    // A detected restore (the journal ahead of the ledger; docs/safety.md#erasures-survive-a-backup-restore) until a replay clears it.
+    expect(sample(await scrape(live), 'lethe_restore_detected')).toBe(0);
+    const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO lethe_journal_restores (objects, entries) VALUES (1, 2) RETURNING id::text`);
+    expect(sample(await scrape(live), 'lethe_restore_detected')).toBe(1);
+    await db.pool.query(`UPDATE lethe_journal_restores SET cleared_at = now() WHERE id = $1`, [rows[0]!.id]);
+    expect(sample(await scrape(live), 'lethe_restore_detected')).toBe(0);
   });
 
   it('caches the database gauges: a standalone service shows state, refreshed only after its cache time', async () => {

@@ -138,6 +138,7 @@ export class ServiceMetrics {
     g.lastSuccess.set(seconds(h.last_success));
     g.nextRun.set(seconds(h.next_run));
     g.paused.set(h.paused ? 1 : 0);
+    g.restoreDetected.set(h.restore_detected ? 1 : 0);
     g.runInProgress.set(running ? 1 : 0);
     g.schedulers.set(h.schedulers);
     g.deleted24h.set(h.deleted_last_24h);
@@ -255,6 +256,10 @@ function createGauges(registry: Registry) {
     lastSuccess: gauge('lethe_last_success_timestamp_seconds', 'End of the last completed real run (0: never).'),
     nextRun: gauge('lethe_next_run_timestamp_seconds', 'Next scheduled run of the live schedulers (0: none reported).'),
     paused: gauge('lethe_paused', 'Whether Lethe is paused (1) or not (0).'),
+    restoreDetected: gauge(
+      'lethe_restore_detected',
+      'Whether a database restore was detected (the erasure journal holds erasures the ledger does not) and lethe replay has not run yet (1) or not (0).',
+    ),
     runInProgress: gauge('lethe_run_in_progress', 'Whether a run is in progress on this database.'),
     schedulers: gauge('lethe_schedulers_alive', 'Schedulers with a fresh heartbeat.'),
     deleted24h: gauge('lethe_deleted_last_24h', 'Files deleted by real runs in the last 24 hours (audit_logs).'),
