@@ -2,9 +2,9 @@ import { ErrorCodes, LetheError } from '../errors.js';
 
 /**
  * The journal's format (docs/safety.md#erasures-survive-a-backup-restore): one JSON object per committed batch, holding only
- * what a replay needs to find a row that came back and prove it is the same row. Never the raw
- * file key (the ledger's form: the key itself, or `hmac-sha256:<hex>` with a ledger secret, so
- * the journal reveals no more than the ledger does), never the row's content.
+ * what a replay needs to find a row that came back and prove it is the same row. The file key is
+ * in the ledger's form (policy/ledger-keys.ts): `hmac-sha256:<hex>` with a ledger secret, else the
+ * key itself, so the journal reveals no more than the ledger does; never the row's content.
  */
 export const JOURNAL_FORMAT = 'lethe-journal/1';
 
