@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,14 @@ describe('the demo package', () => {
     expect(summary.status).toBe('completed');
     expect(summary.deleted_count).toBeGreaterThan(0);
     expect(summary.demo.files_left).toBeGreaterThan(0);
+    // Documents left, not Lethe's own objects: the run wrote its erasure journal under files/.lethe/journal/.
+    const files = join(dir, 'files');
+    const journal = await readdir(join(files, '.lethe', 'journal'));
+    expect(journal.length).toBeGreaterThan(0);
+    const all = (await readdir(files, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    const documents = all.filter((e) => !join(e.parentPath, e.name).startsWith(join(files, '.lethe') + '/'));
+    expect(summary.demo.files_left).toBe(documents.length);
+    expect(documents.length).toBeLessThan(all.length);
   }, 150_000);
 
   it('`lethe demo` without the demo package says where the demo is (exit 2, no stack trace)', async () => {

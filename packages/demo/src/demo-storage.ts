@@ -1,8 +1,8 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { ConfigError, createStorage, parseStorageUrl, type S3StorageConfig, type StoragePort } from '@lethe/engine';
+import { ConfigError, createStorage, parseStorageUrl, RESERVED_PREFIX, type S3StorageConfig, type StoragePort } from '@lethe/engine';
 import type { DemoSink } from './seed.js';
 
 /** The demo's storage: files under its directory, or an S3 bucket when an s3:// URL is given. */
@@ -10,7 +10,7 @@ export interface DemoStorage {
   readonly url: string;
   readonly describe: string;
   readonly sink: DemoSink;
-  /** Documents left after the run. */
+  /** Documents left after the run (Lethe's own objects under `.lethe/`, such as the erasure journal, are not documents). */
   count(): Promise<number>;
   close(): Promise<void>;
 }
@@ -24,7 +24,10 @@ export async function fileDemoStorage(filesDir: string): Promise<DemoStorage> {
       await mkdir(dirname(join(filesDir, key)), { recursive: true });
       await writeFile(join(filesDir, key), content);
     },
-    count: async () => (await readdir(filesDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length,
+    count: async () =>
+      (await readdir(filesDir, { recursive: true, withFileTypes: true })).filter(
+        (e) => e.isFile() && !isReserved(relative(filesDir, join(e.parentPath, e.name)).split(sep).join('/')),
+      ).length,
     close: async () => {},
   };
 }
@@ -51,7 +54,7 @@ export async function s3DemoStorage(url: string): Promise<DemoStorage> {
     },
     count: async () => {
       let n = 0;
-      for await (const _ of storage.list()) n++;
+      for await (const o of storage.list()) if (!isReserved(o.key)) n++;
       return n;
     },
     close: () => storage.close(),
@@ -74,4 +77,9 @@ async function ensureBucket(config: S3StorageConfig, storage: StoragePort): Prom
       `--storage: bucket ${config.bucket} does not exist at ${config.endpoint} and could not be created (HTTP ${res.statusCode}); create it first`,
     );
   }
+}
+
+/** Lethe's own objects (`.lethe/journal/`, `.lethe/trash/`), not the platform's documents. */
+function isReserved(key: string): boolean {
+  return key === RESERVED_PREFIX || key.startsWith(`${RESERVED_PREFIX}/`);
 }
