@@ -18,6 +18,7 @@ import { purgeFiles, restoreFile, trashFiles } from './trash.js';
 import { checkKey, fileLinkProblem, isInside } from '../keys.js';
 import { isReservedKey, reservedKeyProblem } from '../trash-keys.js';
 import { mapLimit } from '../map-limit.js';
+import { PinLocation } from './pin-location.js';
 
 export interface FileStorageOptions {
   /** Absolute path of the storage root. */
@@ -220,12 +221,12 @@ function eraseLeaf(path: string, key: string): Promise<KeyOutcome> {
 }
 
 /**
- * A key in a pinned directory. Two calls at once: where the pinned directory is now (`readlink`
- * of its fd: it must still be at the real path it was checked at; a directory moved since the
- * pin, renamed away or out of the root with a symlink put in its place, sends the key to the
- * per-key path, which refuses one that leads out), and an lstat of the leaf through the fd; then
- * the unlink through the fd, which walks no path component that could be swapped
- * (docs/safety.md#file-storage).
+ * A key in a pinned directory. Two things at once: where the pinned directory is now (its
+ * PinLocation: a `readlink` of its fd issued after this key started; the directory must still be
+ * at the real path it was checked at; a directory moved since the pin, renamed away or out of the
+ * root with a symlink put in its place, sends the key to the per-key path, which refuses one that
+ * leads out), and an lstat of the leaf through the fd; then the unlink through the fd, which walks
+ * no path component that could be swapped (docs/safety.md#file-storage).
  */
 function erasePinned(pin: PinnedDirectory, name: string, rootReal: string, rootPrefix: string, key: string): Promise<KeyOutcome> {
   const path = pin.base + name;
@@ -240,8 +241,8 @@ function erasePinned(pin: PinnedDirectory, name: string, rootReal: string, rootP
       if (refusal) return resolve(refusal);
       unlinkThen(path, (error) => resolve(error ? fsFailure(key, error) : { key, outcome: 'erased' }));
     };
-    readlinkThen(pin.fdPath, (error, real) => {
-      inPlace = !error && real === pin.real;
+    pin.location.check((ok) => {
+      inPlace = ok;
       settle();
     });
     lstatThen(path, (error, st) => {
@@ -286,6 +287,8 @@ interface PinnedDirectory {
   readonly base: string;
   /** The directory's real path when it was checked inside the root. */
   readonly real: string;
+  /** Whether it is still there, asked per key (erasePinned). */
+  readonly location: PinLocation;
 }
 type Pin = PinnedDirectory | { readonly failure: (key: string) => KeyOutcome } | typeof FALLBACK;
 
@@ -330,7 +333,7 @@ class DirectoryPins {
         readlinkThen(base, (error2, real) => {
           if (error2) return closeThen(fd, () => resolve(FALLBACK));
           if (real !== this.#rootReal && !real.startsWith(this.#rootPrefix)) return closeThen(fd, () => resolve({ failure: outsideRoot }));
-          resolve({ fd, fdPath: base, base: `${base}/`, real });
+          resolve({ fd, fdPath: base, base: `${base}/`, real, location: new PinLocation(base, real) });
         });
       });
     });
