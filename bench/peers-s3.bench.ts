@@ -45,9 +45,20 @@ async function putSide(server: S3TestServer, prefix: string, n: number, dirs: nu
   await mapLimit(keys, 16, (Key) => server.client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x' })));
 }
 
+/**
+ * Objects left under the side's prefix, not counting Lethe's own erasure journal under
+ * `<prefix>.lethe/` (docs/safety.md#erasures-survive-a-backup-restore): what its side writes
+ * (timed), not a document left behind.
+ */
 async function left(server: S3TestServer, prefix: string): Promise<number> {
-  const out = await server.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, MaxKeys: 10 }));
-  return out.KeyCount ?? 0;
+  let count = 0;
+  let token: string | undefined;
+  do {
+    const out = await server.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
+    count += (out.Contents ?? []).filter((o) => !(o.Key ?? '').startsWith(`${prefix}.lethe/`)).length;
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token && count === 0);
+  return count;
 }
 
 export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log: (line: string) => void = console.log): Promise<PeersS3Result> {

@@ -162,6 +162,11 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
         if (side === 'lethe') {
           const summary = JSON.parse(stdout) as { deleted_count?: number; status?: string };
           if (summary.deleted_count !== n) throw new Error(`lethe run deleted ${summary.deleted_count}/${n} (${summary.status})`);
+          // LETHE_BENCH_VERBOSE=1: the run's own view (its duration and where the time went).
+          if (process.env.LETHE_BENCH_VERBOSE === '1') {
+            const own = summary as { duration_seconds?: number; phase_ms?: Record<string, number> };
+            log(`  lethe run: duration_seconds ${own.duration_seconds}, phase_ms ${JSON.stringify(own.phase_ms)}`);
+          }
         }
         // Lethe's own erasure journal (.lethe/journal/, docs/safety.md#erasures-survive-a-backup-restore)
         // is part of what its side writes (timed), not a document left behind.

@@ -27,6 +27,7 @@ import { median } from './support/stats.js';
 
 const LETHE_BIN = fileURLToPath(new URL('../packages/cli/bin/lethe.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./support/statement-probe.mjs', import.meta.url));
+const RUN_CLI_DIST = fileURLToPath(new URL('./support/run-cli-dist.mjs', import.meta.url));
 const GNU_TIME = '/usr/bin/time';
 /** Rows that exist but are not expired, each with its file: the run reads, finds nothing, records itself. */
 const LIVE_ROWS = 10;
@@ -104,8 +105,12 @@ async function countsOf(
   const out = join(scratch, 'probe.json');
   // The engine beside that CLI (packages/cli/bin/lethe.js -> packages/engine): its pg is the one to count.
   const enginePackage = fileURLToPath(new URL('../../engine/package.json', pathToFileURL(bin)));
-  await timed([process.execPath, '--import', PROBE, bin, 'run'], { ...env, LETHE_BENCH_PROBE_OUT: out, LETHE_BENCH_ENGINE_PACKAGE: enginePackage }, false);
+  // The bin runs a bundle with node-postgres inside it: count through the same CLI unbundled.
+  const cliDist = fileURLToPath(new URL('../dist/index.js', pathToFileURL(bin)));
+  await timed([process.execPath, '--import', PROBE, RUN_CLI_DIST, cliDist, 'run'], { ...env, LETHE_BENCH_PROBE_OUT: out, LETHE_BENCH_ENGINE_PACKAGE: enginePackage }, false);
   const { statements } = JSON.parse(await readFile(out, 'utf8')) as { statements: number };
+  // Every run sends some (the runs row at least): none means the probe patched another pg.
+  if (statements === 0) throw new Error(`the statement probe counted no statements for ${cliDist}: it patched a node-postgres the run does not use`);
   if (!withStrace) return { statements, filesOpened: null };
   const trace = join(scratch, 'strace.txt');
   await timed(['strace', '-f', '-c', '-e', 'trace=openat', '-o', trace, process.execPath, bin, 'run'], env, false);
