@@ -104,6 +104,22 @@ export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: Pipe
   const stop: BatchStop = { reason: null, error: null };
   const removedAhead = new Set<string>();
   const keysInFlight = new Map<string, number>();
+  // Journal writes of committed batches (journal.ts): a batch's slot is freed at its commit, and
+  // its entries go out with those of the batches committed meanwhile. At most maxBatchesInFlight
+  // are pending; all are awaited before the run reports, and a failed one stops the run.
+  const journalWrites = new Set<Promise<void>>();
+  const journaling = (write: Promise<void>): void => {
+    const tracked: Promise<void> = write.then(
+      () => {
+        journalWrites.delete(tracked);
+      },
+      (error: unknown) => {
+        journalWrites.delete(tracked);
+        fatal ??= error;
+      },
+    );
+    journalWrites.add(tracked);
+  };
   const t = ctx.summary.phaseMs;
   let mark = performance.now();
   const lap = (phase: keyof typeof t): void => {
@@ -129,6 +145,7 @@ export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: Pipe
           await ctx.limiter.admit(keys, ctx.signal);
           lap('rateLimit');
           while (inFlight.size >= ctx.maxBatchesInFlight) await Promise.race(inFlight);
+          while (journalWrites.size >= ctx.maxBatchesInFlight) await Promise.race(journalWrites);
           // Two batches in flight never share a key: the first would lock the second's rows of it
           // (and erase them with it) while the second, skipping them, could not tell why.
           if (inFlight.size > 0 && keys.some((k) => keysInFlight.has(k))) await Promise.all(inFlight);
@@ -136,7 +153,7 @@ export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: Pipe
           // A wait ended by a stop (SIGTERM, pause, an error) must not let the batch through.
           if (fatal || stop.reason || ctx.signal.aborted) break;
           for (const k of keys) keysInFlight.set(k, (keysInFlight.get(k) ?? 0) + 1);
-          const task = deleteBatch(ctx, batch, claim, stop, removedAhead)
+          const task = deleteBatch(ctx, batch, claim, stop, removedAhead, journaling)
             .then(
               () => ctx.onBatchDone(),
               (error: unknown) => {
@@ -169,6 +186,8 @@ export async function runPipeline(source: AsyncIterable<ClaimedBatch>, ctx: Pipe
     fatal ??= error;
   }
   await Promise.all(inFlight);
+  // Every committed batch is journaled (or the run has failed) before the run reports.
+  while (journalWrites.size > 0) await Promise.all(journalWrites);
   lap('drain');
   // Most deletes of the last batches may have failed (within one batch too): `breakerTripped` says so.
   return {
@@ -217,7 +236,14 @@ function dryRunBatch(ctx: PipelineContext, rows: readonly ExpiredRow[]): number 
  * the storage call acts on; a pause, a policy change, a stop or storage that lies stop the batch
  * here, before storage, and its rows are kept.
  */
-async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], claim: BatchClaim, stop: BatchStop, removedAhead: Set<string>): Promise<void> {
+async function deleteBatch(
+  ctx: PipelineContext,
+  batch: readonly ExpiredRow[],
+  claim: BatchClaim,
+  stop: BatchStop,
+  removedAhead: Set<string>,
+  journaling: (write: Promise<void>) => void,
+): Promise<void> {
   const tx = await claim.transaction();
   const journaled: JournalEntry[] = [];
   try {
@@ -228,7 +254,7 @@ async function deleteBatch(ctx: PipelineContext, batch: readonly ExpiredRow[], c
     throw error;
   }
   // After the commit: the journal never holds an erasure the ledger rolled back.
-  if (ctx.journal) await ctx.journal.append(journaled);
+  if (ctx.journal && journaled.length > 0) journaling(ctx.journal.append(journaled));
 }
 
 const requestStop = (stop: BatchStop, reason: StopReason, error: unknown = null): void => {
