@@ -107,7 +107,11 @@ async function countsOf(
   const enginePackage = fileURLToPath(new URL('../../engine/package.json', pathToFileURL(bin)));
   // The bin runs a bundle with node-postgres inside it: count through the same CLI unbundled.
   const cliDist = fileURLToPath(new URL('../dist/index.js', pathToFileURL(bin)));
-  await timed([process.execPath, '--import', PROBE, RUN_CLI_DIST, cliDist, 'run'], { ...env, LETHE_BENCH_PROBE_OUT: out, LETHE_BENCH_ENGINE_PACKAGE: enginePackage }, false);
+  await timed(
+    [process.execPath, '--import', PROBE, RUN_CLI_DIST, cliDist, 'run'],
+    { ...env, LETHE_BENCH_PROBE_OUT: out, LETHE_BENCH_ENGINE_PACKAGE: enginePackage },
+    false,
+  );
   const { statements } = JSON.parse(await readFile(out, 'utf8')) as { statements: number };
   // Every run sends some (the runs row at least): none means the probe patched another pg.
   if (statements === 0) throw new Error(`the statement probe counted no statements for ${cliDist}: it patched a node-postgres the run does not use`);

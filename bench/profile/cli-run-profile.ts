@@ -47,7 +47,9 @@ try {
   await writeFile(join(profileDir, 'stderr.txt'), r.stderr);
   if (r.status !== 0) throw new Error(`lethe run exited ${r.status}: ${r.stderr}`);
   const summary = JSON.parse(r.stdout) as { deleted_count: number; phase_ms?: unknown };
-  console.log(`lethe run: ${summary.deleted_count} deleted in ${seconds.toFixed(2)} s (${Math.round(n / seconds)} files/s), phase_ms ${JSON.stringify(summary.phase_ms)}`);
+  console.log(
+    `lethe run: ${summary.deleted_count} deleted in ${seconds.toFixed(2)} s (${Math.round(n / seconds)} files/s), phase_ms ${JSON.stringify(summary.phase_ms)}`,
+  );
   for (const f of (await readdir(profileDir)).filter((x) => x.endsWith('.cpuprofile'))) {
     console.log(`\n${f}`);
     console.log(execFileSync(process.execPath, ['--import', 'tsx', SUMMARIZE, join(profileDir, f)], { encoding: 'utf8' }));

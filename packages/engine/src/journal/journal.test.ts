@@ -32,7 +32,15 @@ function gatedStore(): JournalStore & { readonly written: Map<string, string>; r
   };
 }
 
-const entry = (id: string): JournalEntry => ({ job_id: id, key: `k/${id}`, purpose: 'General', run_id: RUN, request_ref: null, erased_at: '2026-12-03T11:40:00.000Z', created_ms: 1 });
+const entry = (id: string): JournalEntry => ({
+  job_id: id,
+  key: `k/${id}`,
+  purpose: 'General',
+  run_id: RUN,
+  request_ref: null,
+  erased_at: '2026-12-03T11:40:00.000Z',
+  created_ms: 1,
+});
 
 describe('RunJournal: appends made while a write is in flight go out together', () => {
   it('three batches, two objects: the first alone, the two that came while it was written together', async () => {
@@ -49,8 +57,13 @@ describe('RunJournal: appends made while a write is in flight go out together', 
     await store.finish();
     await Promise.all([a, b, c]);
     expect(settled).toEqual(['a', 'b', 'c']);
-    const objects = [...store.written.entries()].sort(([x], [y]) => x.localeCompare(y)).map(([name, body]) => decodeBatch(name, body).entries.map((e) => e.job_id));
-    expect(objects).toEqual([['a1', 'a2'], ['b1', 'c1']]);
+    const objects = [...store.written.entries()]
+      .sort(([x], [y]) => x.localeCompare(y))
+      .map(([name, body]) => decodeBatch(name, body).entries.map((e) => e.job_id));
+    expect(objects).toEqual([
+      ['a1', 'a2'],
+      ['b1', 'c1'],
+    ]);
   });
 
   it('a failed write rejects every batch it carried with LETHE_E_JOURNAL, naming how many; later appends are tried again', async () => {
