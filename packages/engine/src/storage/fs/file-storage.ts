@@ -71,10 +71,10 @@ export class FileStorage implements StoragePort {
     const rootPrefix = rootReal.endsWith(sep) ? rootReal : rootReal + sep;
     const pins = PIN_DIRECTORIES ? new DirectoryPins(rootReal, rootPrefix) : null;
     try {
-      return await mapLimit(keys, this.#concurrency, async (key): Promise<KeyOutcome> =>
+      return await mapLimit(keys, this.#concurrency, (key): Promise<KeyOutcome> =>
         signal?.aborted
-          ? { key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true }
-          : await this.#deleteOne(rootReal, rootPrefix, key, pins),
+          ? Promise.resolve({ key, outcome: 'failed', code: ErrorCodes.ABORTED, message: 'run stopped before this key', retryable: true })
+          : this.#deleteOne(rootReal, rootPrefix, key, pins),
       );
     } finally {
       await pins?.close();
@@ -89,17 +89,13 @@ export class FileStorage implements StoragePort {
    * the leaf is lstat'ed and unlinked through the fd; elsewhere, or for a symlinked
    * directory, each key resolves its parent again.
    */
-  async #deleteOne(rootReal: string, rootPrefix: string, key: string, pins: DirectoryPins | null): Promise<KeyOutcome> {
+  #deleteOne(rootReal: string, rootPrefix: string, key: string, pins: DirectoryPins | null): Promise<KeyOutcome> {
     // A row naming a key under .lethe/ must not reach into Lethe's trash.
     const problem = checkKey(key) ?? (isReservedKey(key) ? reservedKeyProblem() : null);
-    if (problem) return { key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false };
-    if (this.#beforeKey !== undefined) await this.#beforeKey(key);
-    if (pins === null) return eraseFile(rootReal, rootPrefix, key);
-    const slash = key.lastIndexOf('/');
-    const pin = await pins.get(slash < 0 ? '' : key.slice(0, slash));
-    if (pin === FALLBACK) return eraseFile(rootReal, rootPrefix, key);
-    if ('failure' in pin) return pin.failure(key);
-    return erasePinned(pin, key.slice(slash + 1), rootReal, rootPrefix, key);
+    if (problem) return Promise.resolve({ key, outcome: 'refused', code: problem.code, message: problem.message, retryable: false });
+    const beforeKey = this.#beforeKey;
+    if (beforeKey !== undefined) return Promise.resolve(beforeKey(key)).then(() => eraseKey(rootReal, rootPrefix, key, pins));
+    return eraseKey(rootReal, rootPrefix, key, pins);
   }
 
   /** Undo window: renames into `.lethe/trash/` (see trash.ts). */
@@ -184,6 +180,27 @@ async function* walk(rootReal: string, dir: string): AsyncIterable<ObjectInfo> {
       if (st) yield { key, size: st.size, modifiedMs: st.mtimeMs };
     }
   }
+}
+
+/**
+ * One checked key: through its directory's pin (DirectoryPins) on Linux, else the per-key path.
+ * Plain promise plumbing, no async function per key: this runs once per file, and each await
+ * layer costs a microtask and a promise (docs/performance.md#peers-floor).
+ */
+function eraseKey(rootReal: string, rootPrefix: string, key: string, pins: DirectoryPins | null): Promise<KeyOutcome> {
+  if (pins === null) return eraseFile(rootReal, rootPrefix, key);
+  const slash = key.lastIndexOf('/');
+  const dir = slash < 0 ? '' : key.slice(0, slash);
+  const name = key.slice(slash + 1);
+  const ready = pins.settled(dir);
+  if (ready !== undefined) return eraseThrough(ready, name, rootReal, rootPrefix, key);
+  return pins.get(dir).then((pin) => eraseThrough(pin, name, rootReal, rootPrefix, key));
+}
+
+function eraseThrough(pin: Pin, name: string, rootReal: string, rootPrefix: string, key: string): Promise<KeyOutcome> {
+  if (pin === FALLBACK) return eraseFile(rootReal, rootPrefix, key);
+  if ('failure' in pin) return Promise.resolve(pin.failure(key));
+  return erasePinned(pin, name, rootReal, rootPrefix, key);
 }
 
 /**
@@ -306,17 +323,27 @@ class DirectoryPins {
   readonly #rootReal: string;
   readonly #rootPrefix: string;
   readonly #pins = new Map<string, Promise<Pin>>();
+  /** Pins whose open has finished, for keys that need not wait a microtask for them. */
+  readonly #settled = new Map<string, Pin>();
 
   constructor(rootReal: string, rootPrefix: string) {
     this.#rootReal = rootReal;
     this.#rootPrefix = rootPrefix;
   }
 
+  /** The directory's pin if it is open (or has failed) already; undefined while opening, or never asked. */
+  settled(dir: string): Pin | undefined {
+    return this.#settled.get(dir);
+  }
+
   get(dir: string): Promise<Pin> {
     let pin = this.#pins.get(dir);
     if (pin === undefined) {
       if (this.#pins.size >= MAX_PINS) return Promise.resolve(FALLBACK);
-      pin = this.#open(dir);
+      pin = this.#open(dir).then((p) => {
+        this.#settled.set(dir, p);
+        return p;
+      });
       this.#pins.set(dir, pin);
     }
     return pin;
@@ -342,6 +369,7 @@ class DirectoryPins {
   async close(): Promise<void> {
     const pins = await Promise.all(this.#pins.values());
     this.#pins.clear();
+    this.#settled.clear();
     await Promise.all(pins.map((p) => (p !== FALLBACK && 'fd' in p ? new Promise<void>((resolve) => closeThen(p.fd, () => resolve())) : undefined)));
   }
 }
