@@ -8,6 +8,9 @@
  *   - bare:       DeleteObjects of 1000 keys, 2 requests in flight as Lethe's 2 workers, no
  *                 database (bench/support/bare-delete-objects-child.mjs): the ceiling;
  *   - rclone:     `rclone delete` (Debian rclone; one DeleteObject per key), skipped if absent.
+ * Beside each side's keys/s: the CPU moto spent serving it, per 1000 keys (from /proc, when this
+ * setup started moto). moto is one Python process: what a side asks of it per key bounds its rate
+ * (docs/performance.md#peers-s3).
  *
  *   node --import tsx bench/peers-s3.bench.ts [N=5000] [rounds=2] [dirs=100]
  *
@@ -22,6 +25,7 @@ import { startS3Server, type S3TestServer } from '../test/support/s3-server.js';
 import { createBenchDatabase, createJobs, type BenchDatabase } from './support/bench-database.js';
 import { seedRows, timed } from './peers.bench.js';
 import { median } from './support/stats.js';
+import { procCpuMs } from './support/cpu.js';
 
 const LETHE_BIN = fileURLToPath(new URL('../packages/cli/bin/lethe.js', import.meta.url));
 const BARE_CHILD = fileURLToPath(new URL('./support/bare-delete-objects-child.mjs', import.meta.url));
@@ -32,6 +36,8 @@ type S3Side = 'lethe' | 'lethe-open' | 'bare' | 'rclone';
 export interface PeersS3Result {
   readonly n: number;
   readonly keysPerSecond: Partial<Record<S3Side, number>>;
+  /** moto's CPU per 1000 keys while serving each side (medians; empty when moto was given by env). */
+  readonly motoCpuMsPer1000Keys: Partial<Record<S3Side, number>>;
   /** lethe-open / bare (medians): the ceiling ratio. */
   readonly openVsBare: number;
   /** lethe (defaults) / bare. */
@@ -73,6 +79,8 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
   const only = process.env.LETHE_BENCH_PEERS?.split(',');
   const sides = (['lethe', 'lethe-open', 'bare', 'rclone'] as const).filter((s) => !(s in skipped) && (!only || only.includes(s)));
   const rates: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
+  /** moto's CPU ms per 1000 keys, per side and round (empty when moto was not started here). */
+  const motoMs: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
   const awsEnv: NodeJS.ProcessEnv = {
     ...process.env,
     AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
@@ -99,6 +107,7 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
         log(`  (put ${n} objects for ${side} in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
         const url = `s3://${BUCKET}/${prefix}?endpoint=${encodeURIComponent(server.endpoint)}&forcePathStyle=true&region=${server.region}`;
         let result: { seconds: number; stdout: string };
+        const motoBefore = server.pid === null ? null : await procCpuMs(server.pid);
         if (side === 'lethe' || side === 'lethe-open') {
           await seedRows(db, n, dirs, `${side}-${round}-`);
           const env = side === 'lethe-open' ? { ...awsEnv, LETHE_DELETES_PER_SECOND: '0', LETHE_DELETES_PER_SECOND_PER_PREFIX: '0' } : awsEnv;
@@ -135,10 +144,14 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
             rcloneEnv,
           );
         }
+        const motoSpent = motoBefore === null ? null : (await procCpuMs(server.pid!)) - motoBefore;
+        if (motoSpent !== null) motoMs[side]!.push((motoSpent * 1000) / n);
         const remaining = await left(server, prefix);
         if (remaining !== 0) throw new Error(`${side} left objects under ${prefix}`);
         rates[side]!.push(n / result.seconds);
-        log(`round ${round + 1} ${side.padEnd(10)} ${Math.round(n / result.seconds)} keys/s (${result.seconds.toFixed(2)} s)`);
+        log(
+          `round ${round + 1} ${side.padEnd(10)} ${Math.round(n / result.seconds)} keys/s (${result.seconds.toFixed(2)} s)${motoSpent === null ? '' : `; moto CPU ${Math.round(motoSpent)} ms`}`,
+        );
       }
     }
   } finally {
@@ -149,9 +162,12 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
   const ratio = (a: S3Side, b: S3Side): number => (keysPerSecond[a] ?? Number.NaN) / (keysPerSecond[b] ?? Number.NaN);
   log(`\npeers, S3 (moto): N=${n} over ${dirs} prefixes, ${rounds} rounds (medians)`);
   for (const s of sides)
-    log(`${s.padEnd(10)} ${String(Math.round(keysPerSecond[s]!)).padStart(7)} keys/s   per round ${rates[s]!.map((r) => Math.round(r)).join(' ')}`);
+    log(
+      `${s.padEnd(10)} ${String(Math.round(keysPerSecond[s]!)).padStart(7)} keys/s   per round ${rates[s]!.map((r) => Math.round(r)).join(' ')}${motoMs[s]!.length > 0 ? `   moto CPU ${median(motoMs[s]!).toFixed(1)} ms per 1000 keys` : ''}`,
+    );
   for (const [s, why] of Object.entries(skipped)) log(`${s.padEnd(10)} skipped: ${why}`);
-  const result = { n, keysPerSecond, openVsBare: ratio('lethe-open', 'bare'), defaultVsBare: ratio('lethe', 'bare'), skipped };
+  const motoCpuMsPer1000Keys = Object.fromEntries(sides.filter((s) => motoMs[s]!.length > 0).map((s) => [s, median(motoMs[s]!)]));
+  const result = { n, keysPerSecond, motoCpuMsPer1000Keys, openVsBare: ratio('lethe-open', 'bare'), defaultVsBare: ratio('lethe', 'bare'), skipped };
   log(
     `lethe (pace off) / bare ${result.openVsBare.toFixed(3)}; lethe (defaults) / bare ${result.defaultVsBare.toFixed(3)}${keysPerSecond.rclone ? `; lethe / rclone ${ratio('lethe', 'rclone').toFixed(1)}x` : ''}`,
   );

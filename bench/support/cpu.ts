@@ -10,7 +10,8 @@ import type pg from 'pg';
  */
 const TICKS_PER_SECOND = 100;
 
-async function procCpuMs(pid: number): Promise<number> {
+/** CPU time (user + system, ms) a process has used so far, from /proc; 0 when it cannot be read. */
+export async function procCpuMs(pid: number): Promise<number> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -18,6 +18,8 @@ export interface S3TestServer {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** A plain SDK client for arranging and checking objects (never the adapter under test). */
   readonly client: S3Client;
+  /** The moto_server process this setup started (benches read its CPU time), or null for a server given by env. */
+  readonly pid: number | null;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ export async function startS3Server(): Promise<S3TestServer> {
     region,
     credentials,
     client,
+    pid: started?.pid ?? null,
     async stop() {
       client.destroy();
       if (started) await stopChild(started);
