@@ -5,9 +5,14 @@
  *   - lethe:      `lethe run --allow-large` with its defaults (3,500 deletes/s per prefix);
  *   - lethe-open: the same with every pace off (LETHE_DELETES_PER_SECOND_PER_PREFIX=0), the
  *                 figure compared with the bare loop;
- *   - bare:       DeleteObjects of 1000 keys, 2 requests in flight as Lethe's 2 workers, no
- *                 database (bench/support/bare-delete-objects-child.mjs): the ceiling;
- *   - rclone:     `rclone delete` (Debian rclone; one DeleteObject per key), skipped if absent.
+ *   - bare:       DeleteObjects of 1000 keys, no database (bench/support/bare-delete-objects-child.mjs):
+ *                 the ceiling. As many requests in flight as a Lethe run has batches in flight
+ *                 (LETHE_BENCH_BARE_IN_FLIGHT, default 4: the engine's maxBatchesInFlight default,
+ *                 one DeleteObjects each); until 4 December it was 2, as Lethe's 2 worker threads were;
+ *   - rclone:     `rclone delete` (Debian rclone; one DeleteObject per key), skipped if absent;
+ *   - lethe-base: with LETHE_BENCH_BASELINE_BIN=<another build's bin/lethe.js>, that build run as
+ *                 lethe-open is (pace off): a change, or a what-if variant, against today's in one
+ *                 process (docs/performance.md#peers-what-if).
  * Beside each side's keys/s: the CPU moto spent serving it, per 1000 keys (from /proc, when this
  * setup started moto). moto is one Python process: what a side asks of it per key bounds its rate
  * (docs/performance.md#peers-s3).
@@ -31,7 +36,7 @@ const LETHE_BIN = fileURLToPath(new URL('../packages/cli/bin/lethe.js', import.m
 const BARE_CHILD = fileURLToPath(new URL('./support/bare-delete-objects-child.mjs', import.meta.url));
 const BUCKET = 'lethe-peers';
 
-type S3Side = 'lethe' | 'lethe-open' | 'bare' | 'rclone';
+type S3Side = 'lethe' | 'lethe-open' | 'lethe-base' | 'bare' | 'rclone';
 
 export interface PeersS3Result {
   readonly n: number;
@@ -77,7 +82,13 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
     skipped.rclone = 'rclone is not installed (apt-get install -y rclone)';
   }
   const only = process.env.LETHE_BENCH_PEERS?.split(',');
-  const sides = (['lethe', 'lethe-open', 'bare', 'rclone'] as const).filter((s) => !(s in skipped) && (!only || only.includes(s)));
+  const baseline = process.env.LETHE_BENCH_BASELINE_BIN;
+  const bareInFlight = Number(process.env.LETHE_BENCH_BARE_IN_FLIGHT ?? 4);
+  if (!Number.isInteger(bareInFlight) || bareInFlight < 1)
+    throw new Error(`LETHE_BENCH_BARE_IN_FLIGHT: expected a whole number >= 1, got ${process.env.LETHE_BENCH_BARE_IN_FLIGHT}`);
+  const sides = (['lethe', 'lethe-open', 'lethe-base', 'bare', 'rclone'] as const).filter(
+    (s) => !(s in skipped) && (!only || only.includes(s)) && (s !== 'lethe-base' || baseline !== undefined),
+  );
   const rates: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
   /** moto's CPU ms per 1000 keys, per side and round (empty when moto was not started here). */
   const motoMs: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
@@ -108,10 +119,14 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
         const url = `s3://${BUCKET}/${prefix}?endpoint=${encodeURIComponent(server.endpoint)}&forcePathStyle=true&region=${server.region}`;
         let result: { seconds: number; stdout: string };
         const motoBefore = server.pid === null ? null : await procCpuMs(server.pid);
-        if (side === 'lethe' || side === 'lethe-open') {
+        if (side === 'lethe' || side === 'lethe-open' || side === 'lethe-base') {
           await seedRows(db, n, dirs, `${side}-${round}-`);
-          const env = side === 'lethe-open' ? { ...awsEnv, LETHE_DELETES_PER_SECOND: '0', LETHE_DELETES_PER_SECOND_PER_PREFIX: '0' } : awsEnv;
-          result = await timed(process.execPath, [LETHE_BIN, 'run', '--json', '--allow-large', '--storage', url, '--database-url', db.url], env);
+          const env = side === 'lethe' ? awsEnv : { ...awsEnv, LETHE_DELETES_PER_SECOND: '0', LETHE_DELETES_PER_SECOND_PER_PREFIX: '0' };
+          result = await timed(
+            process.execPath,
+            [side === 'lethe-base' ? baseline! : LETHE_BIN, 'run', '--json', '--allow-large', '--storage', url, '--database-url', db.url],
+            env,
+          );
           const summary = JSON.parse(result.stdout) as {
             deleted_count?: number;
             status?: string;
@@ -122,7 +137,7 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
           if (process.env.LETHE_BENCH_VERBOSE)
             log(`  ${side}: run ${summary.duration_seconds} s of ${result.seconds.toFixed(2)} s, phases (ms): ${JSON.stringify(summary.phase_ms)}`);
         } else if (side === 'bare') {
-          result = await timed(process.execPath, [BARE_CHILD, server.endpoint, BUCKET, prefix, String(n), String(dirs), '2'], awsEnv);
+          result = await timed(process.execPath, [BARE_CHILD, server.endpoint, BUCKET, prefix, String(n), String(dirs), String(bareInFlight)], awsEnv);
         } else {
           result = await timed(
             'rclone',
@@ -160,12 +175,13 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
   }
   const keysPerSecond = Object.fromEntries(sides.map((s) => [s, median(rates[s]!)])) as Partial<Record<S3Side, number>>;
   const ratio = (a: S3Side, b: S3Side): number => (keysPerSecond[a] ?? Number.NaN) / (keysPerSecond[b] ?? Number.NaN);
-  log(`\npeers, S3 (moto): N=${n} over ${dirs} prefixes, ${rounds} rounds (medians)`);
+  log(`\npeers, S3 (moto): N=${n} over ${dirs} prefixes, ${rounds} rounds (medians); bare loop ${bareInFlight} requests in flight`);
   for (const s of sides)
     log(
       `${s.padEnd(10)} ${String(Math.round(keysPerSecond[s]!)).padStart(7)} keys/s   per round ${rates[s]!.map((r) => Math.round(r)).join(' ')}${motoMs[s]!.length > 0 ? `   moto CPU ${median(motoMs[s]!).toFixed(1)} ms per 1000 keys` : ''}`,
     );
   for (const [s, why] of Object.entries(skipped)) log(`${s.padEnd(10)} skipped: ${why}`);
+  if (keysPerSecond['lethe-base'] !== undefined) log(`lethe (pace off) / ${baseline}: ${ratio('lethe-open', 'lethe-base').toFixed(3)}`);
   const motoCpuMsPer1000Keys = Object.fromEntries(sides.filter((s) => motoMs[s]!.length > 0).map((s) => [s, median(motoMs[s]!)]));
   const result = { n, keysPerSecond, motoCpuMsPer1000Keys, openVsBare: ratio('lethe-open', 'bare'), defaultVsBare: ratio('lethe', 'bare'), skipped };
   log(
