@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { createEngine, type Engine } from '@lethe/engine';
-import { createBenchDatabase, createJobs, seedExpiredRows } from './support/bench-database.js';
+import { createBenchDatabase, seedExpiredRows, prepareBenchDatabase } from './support/bench-database.js';
 import { bareUnlink, createFiles } from './support/bench-files.js';
 import { median } from './support/stats.js';
 
@@ -53,10 +53,7 @@ export async function runFsBench(n: number, rounds: number, log: (line: string) 
   const bare: number[] = [];
   const phases: Record<string, number>[] = [];
   try {
-    await createJobs(db.pool);
-    const migrator = createEngine({ databaseUrl: db.url });
-    await migrator.migrate();
-    await migrator.close();
+    await prepareBenchDatabase(db);
     for (let round = 0; round < rounds; round++) {
       const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
       const letheTask = (): [string, () => Promise<void>, object] => [

@@ -26,7 +26,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createEngine, FileStorage, WorkerPoolStorage, type EngineOptions, type StoragePort } from '@lethe/engine';
 import { warmWorkers } from './fs-end-to-end.bench.js';
-import { createBenchDatabase, createJobs, keyOf, seedExpiredRows } from './support/bench-database.js';
+import { createBenchDatabase, keyOf, seedExpiredRows, prepareBenchDatabase } from './support/bench-database.js';
 import { mapLimit } from '@lethe/engine/testing';
 import { bareUnlink, createFiles } from './support/bench-files.js';
 import { ErasingStorage } from './support/fake-storage.js';
@@ -46,10 +46,7 @@ const phaseLog = new Map<string, Record<string, number>[]>();
 const db = await createBenchDatabase('fsopts');
 const root = await mkdtemp(join(tmpdir(), 'lethe-bench-fsopts-'));
 try {
-  await createJobs(db.pool);
-  const migrator = createEngine({ databaseUrl: db.url });
-  await migrator.migrate();
-  await migrator.close();
+  await prepareBenchDatabase(db);
   for (let round = 0; round < rounds; round++) {
     const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
     for (const side of order) {

@@ -12,9 +12,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createEngine } from '@lethe/engine';
 import type { MemoryChildReport } from './memory-child.js';
-import { createBenchDatabase, createJobs, seedExpiredRows } from './support/bench-database.js';
+import { createBenchDatabase, seedExpiredRows, prepareBenchDatabase } from './support/bench-database.js';
 import { median } from './support/stats.js';
 
 export interface MemoryBenchResult {
@@ -53,10 +52,7 @@ export async function runMemoryBench(smallN: number, largeN: number, rounds: num
     [largeN, []],
   ]);
   try {
-    await createJobs(db.pool);
-    const migrator = createEngine({ databaseUrl: db.url });
-    await migrator.migrate();
-    await migrator.close();
+    await prepareBenchDatabase(db);
     for (let round = 0; round < rounds; round++) {
       for (const n of round % 2 === 0 ? [smallN, largeN] : [largeN, smallN]) {
         await db.pool.query('TRUNCATE jobs, lethe_ledger');

@@ -18,7 +18,7 @@ import type pg from 'pg';
 import { Bench } from 'tinybench';
 import { createEngine, type Engine } from '@lethe/engine';
 import { warmWorkers } from './fs-end-to-end.bench.js';
-import { createBenchDatabase, createJobs, seedExpiredRows } from './support/bench-database.js';
+import { createBenchDatabase, seedExpiredRows, prepareBenchDatabase } from './support/bench-database.js';
 import { createFiles } from './support/bench-files.js';
 import { median } from './support/stats.js';
 
@@ -93,10 +93,7 @@ export async function runOldMethodBench(
   const times = { old: [] as number[], lethe: [] as number[], slept: [] as number[] };
   let engine: Engine | undefined;
   try {
-    await createJobs(db.pool);
-    const migrator = createEngine({ databaseUrl: db.url });
-    await migrator.migrate();
-    await migrator.close();
+    await prepareBenchDatabase(db);
     const seed = async (n: number): Promise<void> => {
       await db.pool.query('TRUNCATE jobs, lethe_ledger');
       await seedExpiredRows(db.pool, n);

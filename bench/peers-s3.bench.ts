@@ -24,10 +24,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createEngine } from '@lethe/engine';
 import { CreateBucketCommand, ListObjectsV2Command, mapLimit, PutObjectCommand } from '@lethe/engine/testing';
 import { startS3Server, type S3TestServer } from '../test/support/s3-server.js';
-import { createBenchDatabase, createJobs, type BenchDatabase } from './support/bench-database.js';
+import { createBenchDatabase, type BenchDatabase, prepareBenchDatabase } from './support/bench-database.js';
 import { seedRows, timed } from './peers.bench.js';
 import { median } from './support/stats.js';
 import { procCpuMs } from './support/cpu.js';
@@ -105,10 +104,7 @@ export async function runPeersS3Bench(n: number, rounds: number, dirs = 100, log
   try {
     await server.client.send(new CreateBucketCommand({ Bucket: BUCKET }));
     db = await createBenchDatabase('peers_s3');
-    await createJobs(db.pool);
-    const migrator = createEngine({ databaseUrl: db.url });
-    await migrator.migrate();
-    await migrator.close();
+    await prepareBenchDatabase(db);
     for (let round = 0; round < rounds; round++) {
       const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
       for (const side of order) {

@@ -22,8 +22,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEngine } from '@lethe/engine';
-import { createBenchDatabase, createJobs, type BenchDatabase } from './support/bench-database.js';
+import { createBenchDatabase, type BenchDatabase, prepareBenchDatabase } from './support/bench-database.js';
 import { mapLimit } from '@lethe/engine/testing';
 import { median } from './support/stats.js';
 
@@ -132,10 +131,7 @@ export async function runPeersFsBench(n: number, rounds: number, dirs = 100, log
   let emptyRunSeconds = Number.NaN;
   let nodeStartSeconds = Number.NaN;
   try {
-    await createJobs(db.pool);
-    const migrator = createEngine({ databaseUrl: db.url });
-    await migrator.migrate();
-    await migrator.close();
+    await prepareBenchDatabase(db);
     for (let round = 0; round < rounds; round++) {
       const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
       if (round % 2 === 1) order.reverse();

@@ -21,8 +21,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createEngine } from '@lethe/engine';
-import { createBenchDatabase, createJobs } from './support/bench-database.js';
+import { createBenchDatabase, prepareBenchDatabase } from './support/bench-database.js';
 import { median } from './support/stats.js';
 
 const LETHE_BIN = fileURLToPath(new URL('../packages/cli/bin/lethe.js', import.meta.url));
@@ -133,10 +132,7 @@ export async function runStartUpBench(rounds: number, log: (line: string) => voi
   const bins: Array<{ label: string; bin: string }> = [{ label: 'lethe run (empty)', bin: LETHE_BIN }];
   if (baselineBin) bins.push({ label: `baseline (${baselineBin})`, bin: baselineBin });
   try {
-    await createJobs(db.pool);
-    const migrator = createEngine({ databaseUrl: db.url });
-    await migrator.migrate();
-    await migrator.close();
+    await prepareBenchDatabase(db);
     const storage = join(root, 'storage');
     await mkdir(join(storage, 'd'), { recursive: true });
     for (let i = 0; i < LIVE_ROWS; i++) await writeFile(join(storage, 'd', `${i}.pdf`), 'x');

@@ -12,8 +12,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEngine } from '@lethe/engine';
-import { createBenchDatabase, createJobs } from '../support/bench-database.js';
+import { createBenchDatabase, prepareBenchDatabase } from '../support/bench-database.js';
 import { seedRows, writeFiles } from '../peers.bench.js';
 
 const LETHE_BIN = fileURLToPath(new URL('../../packages/cli/bin/lethe.js', import.meta.url));
@@ -25,10 +24,7 @@ const profileDir = process.argv[4] ?? (await mkdtemp(join(tmpdir(), 'lethe-cli-p
 const db = await createBenchDatabase('cliprof');
 const root = await mkdtemp(join(tmpdir(), 'lethe-cli-profile-root-'));
 try {
-  await createJobs(db.pool);
-  const migrator = createEngine({ databaseUrl: db.url });
-  await migrator.migrate();
-  await migrator.close();
+  await prepareBenchDatabase(db);
   await writeFiles(root, n, dirs);
   await seedRows(db, n, dirs, 'p-');
   execFileSync('sync');

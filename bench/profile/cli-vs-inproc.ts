@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEngine } from '@lethe/engine';
-import { createBenchDatabase, createJobs } from '../support/bench-database.js';
+import { createBenchDatabase, prepareBenchDatabase } from '../support/bench-database.js';
 import { seedRows, writeFiles } from '../peers.bench.js';
 
 const BIN = fileURLToPath(new URL('../../packages/cli/bin/lethe.js', import.meta.url));
@@ -24,10 +24,7 @@ const dirs = Number(process.argv[4] ?? 100);
 const sides = (process.argv[5] ?? 'bundle,dist,inproc').split(',');
 const db = await createBenchDatabase('clivs');
 try {
-  await createJobs(db.pool);
-  const migrator = createEngine({ databaseUrl: db.url });
-  await migrator.migrate();
-  await migrator.close();
+  await prepareBenchDatabase(db);
   for (let round = 0; round < rounds; round++) {
     for (const side of round % 2 ? [...sides].reverse() : sides) {
       const root = await mkdtemp(join(tmpdir(), 'lethe-clivs-'));

@@ -14,8 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine } from '@lethe/engine';
-import { createBenchDatabase, createJobs, seedExpiredRows } from '../support/bench-database.js';
+import { createBenchDatabase, seedExpiredRows, prepareBenchDatabase } from '../support/bench-database.js';
 import { createFiles } from '../support/bench-files.js';
 
 const n = Number(process.argv[2] ?? 50_000);
@@ -23,10 +22,7 @@ const profileDir = process.argv[3] ?? (await mkdtemp(join(tmpdir(), 'lethe-cpupr
 const db = await createBenchDatabase('profile');
 const root = await mkdtemp(join(tmpdir(), 'lethe-bench-profile-'));
 try {
-  await createJobs(db.pool);
-  const migrator = createEngine({ databaseUrl: db.url });
-  await migrator.migrate();
-  await migrator.close();
+  await prepareBenchDatabase(db);
   await seedExpiredRows(db.pool, n);
   await db.pool.query('ANALYZE jobs');
   await createFiles(root, n);

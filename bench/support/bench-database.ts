@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { createEngine } from '@lethe/engine';
 
 /** A throwaway database for one benchmark process, on $LETHE_BENCH_DATABASE_URL, $DATABASE_URL or local. */
 export interface BenchDatabase {
@@ -79,4 +80,15 @@ export async function createJobs(pool: pg.Pool): Promise<void> {
 
 export function keyOf(prefix: string, i: number): string {
   return `${prefix}/${Math.floor(i / 1000)}/${i}.pdf`;
+}
+
+/** The platform's `jobs` table (createJobs) and Lethe's schema (`lethe migrate`), as every bench database starts. */
+export async function prepareBenchDatabase(db: BenchDatabase): Promise<void> {
+  await createJobs(db.pool);
+  const migrator = createEngine({ databaseUrl: db.url });
+  try {
+    await migrator.migrate();
+  } finally {
+    await migrator.close();
+  }
 }
